@@ -1,0 +1,47 @@
+"""Errors of DID resolution, named by the DID Resolution spec's error codes."""
+
+from __future__ import annotations
+
+
+class DIDError(Exception):
+    """Root of did_methods errors; ``code`` is a DID Resolution error name."""
+
+    code: str = "internalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDID(DIDError):
+    code = "invalidDid"
+
+
+class NotFound(DIDError):
+    code = "notFound"
+
+
+class MethodNotSupported(DIDError):
+    code = "methodNotSupported"
+
+
+class RepresentationNotSupported(DIDError):
+    code = "representationNotSupported"
+
+
+class NetworkError(DIDError):
+    """The did:web host could not be reached in time, or answered badly."""
+
+    code = "networkError"
+
+
+class ForbiddenAddress(NetworkError):
+    """The host resolves to a loopback/private address and that was not allowed."""
+
+    code = "forbiddenAddress"
+
+
+class InvalidDocument(DIDError):
+    """The document is not a DID document for this DID (bad JSON, mismatched id, too big)."""
+
+    code = "invalidDidDocument"

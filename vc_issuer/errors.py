@@ -1,0 +1,295 @@
+"""The one exception hierarchy of the project.
+
+Every error owns a stable ``code`` (used in problem+json bodies and in docs/errors.md), the HTTP
+status the API answers with, and the exit code the CLI ends with. Adapters never invent codes:
+they map these.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+# CLI exit codes (docs/cli.md).
+EXIT_OK = 0
+EXIT_NOT_VERIFIED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3
+
+PROBLEM_BASE = "https://w3id.org/security#"
+
+
+class VCIssuerError(Exception):
+    """Root of every error this project raises on purpose."""
+
+    code: ClassVar[str] = "VC_ISSUER_ERROR"
+    title: ClassVar[str] = "Verifiable credential error"
+    http_status: ClassVar[int] = 400
+    exit_code: ClassVar[int] = EXIT_BAD_INPUT
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        """RFC 9457 problem details, with the VC spec's error type URLs."""
+        problem: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code,
+            "title": self.title,
+            "status": self.http_status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        problem.update(self.extra)
+        return problem
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class MalformedInputError(VCIssuerError):
+    """The input is not what the operation accepts (not JSON, wrong shape, bad value)."""
+
+    code = "MALFORMED_VALUE_ERROR"
+    title = "Malformed input"
+    http_status = 400
+
+
+class ParsingError(MalformedInputError):
+    code = "PARSING_ERROR"
+    title = "Input could not be parsed"
+
+
+class InputTooLargeError(MalformedInputError):
+    code = "INPUT_TOO_LARGE"
+    title = "Input exceeds the size limit"
+    http_status = 413
+
+
+# --- JSON-LD ---------------------------------------------------------------------------------
+
+
+class JsonLdError(VCIssuerError):
+    code = "JSONLD_ERROR"
+    title = "JSON-LD processing failed"
+    http_status = 422
+
+
+class UnknownContextError(JsonLdError):
+    """A context URL that is not pinned: we never fetch contexts at run time."""
+
+    code = "UNKNOWN_CONTEXT"
+    title = "Unknown JSON-LD context"
+
+
+class DataLossError(JsonLdError):
+    """Expansion would drop a term: what is signed would not be what was shown."""
+
+    code = "DATA_LOSS_DETECTION_ERROR"
+    title = "JSON-LD expansion drops data"
+
+
+class CanonicalizationLimitError(JsonLdError):
+    """RDFC-1.0 work limit hit: refuse graphs built to exhaust the canonicalizer."""
+
+    code = "CANONICALIZATION_LIMIT_EXCEEDED"
+    title = "Canonicalization work limit exceeded"
+
+
+# --- keys and DIDs -------------------------------------------------------------------------------
+
+
+class InvalidKeyError(VCIssuerError):
+    code = "INVALID_KEY"
+    title = "Invalid key material"
+
+
+class KeyFileError(InvalidKeyError):
+    code = "KEY_FILE_ERROR"
+    title = "Key file cannot be read"
+    exit_code = EXIT_ENVIRONMENT
+
+
+class DIDResolutionError(VCIssuerError):
+    """A DID could not be resolved; ``code`` is the DID Resolution spec's error name."""
+
+    code = "DID_RESOLUTION_ERROR"
+    title = "DID resolution failed"
+    http_status = 400
+
+
+class InvalidDIDError(DIDResolutionError):
+    code = "invalidDid"
+    title = "Invalid DID"
+
+
+class DIDNotFoundError(DIDResolutionError):
+    code = "notFound"
+    title = "DID not found"
+    http_status = 404
+    exit_code = EXIT_ENVIRONMENT
+
+
+class MethodNotSupportedError(DIDResolutionError):
+    code = "methodNotSupported"
+    title = "DID method not supported"
+
+
+class DIDNetworkError(DIDResolutionError):
+    """The DID's host could not be reached, answered badly, or is not allowed."""
+
+    code = "DID_NETWORK_ERROR"
+    title = "DID host unreachable"
+    http_status = 502
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ForbiddenAddressError(DIDNetworkError):
+    code = "FORBIDDEN_ADDRESS"
+    title = "Address not allowed"
+    http_status = 400
+
+
+# --- proofs ---------------------------------------------------------------------------------------
+
+
+class ProofError(VCIssuerError):
+    code = "PROOF_VERIFICATION_ERROR"
+    title = "Proof verification failed"
+    http_status = 422
+    exit_code = EXIT_NOT_VERIFIED
+
+
+class ProofGenerationError(VCIssuerError):
+    code = "PROOF_GENERATION_ERROR"
+    title = "Proof generation failed"
+    http_status = 422
+
+
+class MalformedProofError(ProofError):
+    code = "MALFORMED_PROOF_ERROR"
+    title = "Malformed proof"
+
+
+class ProofPurposeError(ProofError):
+    code = "INVALID_PROOF_PURPOSE"
+    title = "Proof purpose not authorized"
+
+
+class UnsupportedCryptosuiteError(ProofError):
+    code = "UNSUPPORTED_CRYPTOSUITE"
+    title = "Unsupported proof type or cryptosuite"
+
+
+class InvalidChallengeError(ProofError):
+    code = "INVALID_CHALLENGE_ERROR"
+    title = "Challenge does not match"
+
+
+class InvalidDomainError(ProofError):
+    code = "INVALID_DOMAIN_ERROR"
+    title = "Domain does not match"
+
+
+class ProofExpiredError(ProofError):
+    code = "PROOF_EXPIRED"
+    title = "Proof expired"
+
+
+class IssuerMismatchError(ProofError):
+    code = "ISSUER_MISMATCH"
+    title = "Issuer does not control the verification method"
+
+
+class ValidityPeriodError(ProofError):
+    code = "VALIDITY_PERIOD_ERROR"
+    title = "Credential not valid at this time"
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+class StatusError(VCIssuerError):
+    code = "STATUS_VERIFICATION_ERROR"
+    title = "Status verification failed"
+    http_status = 422
+    exit_code = EXIT_NOT_VERIFIED
+
+
+class StatusRetrievalError(StatusError):
+    code = "STATUS_RETRIEVAL_ERROR"
+    title = "Status list could not be retrieved"
+    exit_code = EXIT_ENVIRONMENT
+
+
+class StatusListLengthError(StatusError):
+    code = "STATUS_LIST_LENGTH_ERROR"
+    title = "Status list has a wrong length"
+
+
+class StatusRangeError(StatusError):
+    code = "RANGE_ERROR"
+    title = "Status index out of range"
+
+
+class CredentialRevokedError(StatusError):
+    code = "CREDENTIAL_REVOKED"
+    title = "Credential revoked"
+
+
+class CredentialSuspendedError(StatusError):
+    code = "CREDENTIAL_SUSPENDED"
+    title = "Credential suspended"
+
+
+# --- service and store ---------------------------------------------------------------------------
+
+
+class NotFoundError(VCIssuerError):
+    code = "NOT_FOUND"
+    title = "Not found"
+    http_status = 404
+
+
+class ConflictError(VCIssuerError):
+    code = "CONFLICT"
+    title = "Conflict"
+    http_status = 409
+
+
+class AuthenticationError(VCIssuerError):
+    code = "UNAUTHORIZED"
+    title = "Authentication required"
+    http_status = 401
+
+
+class PermissionDeniedError(VCIssuerError):
+    code = "FORBIDDEN"
+    title = "Insufficient scope"
+    http_status = 403
+
+
+class StoreError(VCIssuerError):
+    code = "STORE_ERROR"
+    title = "Storage failure"
+    http_status = 503
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ConfigError(VCIssuerError):
+    code = "CONFIG_ERROR"
+    title = "Configuration error"
+    exit_code = EXIT_ENVIRONMENT
+
+
+def all_error_classes() -> list[type[VCIssuerError]]:
+    """Every error class, for docs/errors.md and its test."""
+    seen: list[type[VCIssuerError]] = []
+    stack: list[type[VCIssuerError]] = [VCIssuerError]
+    while stack:
+        cls = stack.pop(0)
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen
