@@ -1,1 +1,271 @@
-def main() -> None: ...
+"""The click CLI: a thin edge over the library.
+
+JSON goes to stdout, messages to stderr. Exit codes: 0 ok, 1 not verified, 2 bad input or
+usage, 3 environment (network, file system). Every ``VCIssuerError`` carries its own exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vc_issuer import __version__
+from vc_issuer.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_NOT_VERIFIED,
+    KeyFileError,
+    MalformedInputError,
+    ParsingError,
+    VCIssuerError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+
+
+def _emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn library errors into one stderr line and the error's own exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except VCIssuerError as exc:
+            _fail(f"{exc.code}: {exc.detail}", exc.exit_code)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", EXIT_ENVIRONMENT)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_input(source: str) -> bytes:
+    """Read a file, or stdin for ``-``, with a size cap."""
+    if source == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
+        except FileNotFoundError:
+            raise KeyFileError(f"file not found: {source}", code="FILE_NOT_FOUND") from None
+        except IsADirectoryError:
+            raise MalformedInputError(f"{source} is a directory") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise MalformedInputError(f"{source}: input larger than {MAX_INPUT_BYTES} bytes")
+    return data
+
+
+def read_json_object(source: str) -> dict[str, Any]:
+    data = read_input(source)
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParsingError(f"{source} is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MalformedInputError(f"{source} is JSON but not an object")
+    return obj
+
+
+def _passphrase(env_var: str | None) -> bytes | None:
+    if not env_var:
+        return None
+    value = os.environ.get(env_var)
+    if value is None:
+        raise MalformedInputError(f"environment variable {env_var} is not set")
+    return value.encode("utf-8")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vc-issuer")
+def main() -> None:
+    """Issue and verify W3C Verifiable Credentials and Open Badges 3.0."""
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Ed25519 key files (Multikey JSON, mode 0600)."""
+
+
+@keys.command("generate")
+@click.option("--seed", help="32-byte seed as 64 hex characters (deterministic key).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Key file to write (mode 0600).")
+@click.option("--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR.")
+@click.option("--force", is_flag=True, help="Overwrite an existing key file.")
+@handle_errors
+def keys_generate(seed: str | None, out: str | None, passphrase_env: str | None, force: bool) -> None:
+    """Generate an Ed25519 key and print its did:key."""
+    from vc_issuer.keys import Ed25519Key, save_key_file
+
+    if seed is not None:
+        try:
+            raw = bytes.fromhex(seed)
+        except ValueError:
+            raise MalformedInputError("--seed must be 64 hexadecimal characters") from None
+        if len(raw) != 32:
+            raise MalformedInputError(f"--seed must be 32 bytes, got {len(raw)}")
+        key = Ed25519Key.from_seed(raw)
+    else:
+        key = Ed25519Key.generate()
+    passphrase = _passphrase(passphrase_env)
+    if out:
+        if Path(out).exists() and not force:
+            raise MalformedInputError(f"{out} exists; use --force to overwrite", code="FILE_EXISTS")
+        save_key_file(key, Path(out), passphrase=passphrase)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        if passphrase is not None:
+            raise MalformedInputError("--passphrase-env needs --out")
+        click.echo("warning: no --out given; the secret key is printed", err=True)
+        _emit(key.to_multikey_json())
+    _emit({"did": key.did, "verificationMethod": key.verification_method})
+
+
+# --- DIDs ------------------------------------------------------------------------------------------
+
+
+@main.group()
+def did() -> None:
+    """Resolve DIDs."""
+
+
+@did.command("resolve")
+@click.argument("did_value", metavar="DID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["multikey", "ed25519-2020"]),
+    default="multikey",
+    show_default=True,
+    help="Key representation for did:key documents.",
+)
+@click.option("--allow-private-hosts", is_flag=True, help="Allow did:web on private/loopback hosts.")
+@handle_errors
+def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
+    """Print the DID document of DID."""
+    from vc_issuer.resolver import make_resolver, resolve_did
+
+    resolver = make_resolver(allow_private=allow_private_hosts, key_format=fmt)
+    _emit(asyncio.run(resolve_did(resolver, did_value)))
+
+
+# --- sign and verify -------------------------------------------------------------------------------
+
+
+@main.command("sign")
+@click.argument("document", metavar="DOCUMENT")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="Key file.")
+@click.option(
+    "--suite",
+    type=click.Choice(["eddsa-rdfc-2022", "Ed25519Signature2020"]),
+    default="eddsa-rdfc-2022",
+    show_default=True,
+)
+@click.option("--created", help="Proof creation time (ISO 8601); default now.")
+@click.option(
+    "--purpose",
+    type=click.Choice(["assertionMethod", "authentication"]),
+    default="assertionMethod",
+    show_default=True,
+)
+@click.option("--challenge")
+@click.option("--domain")
+@click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
+@handle_errors
+def sign_cmd(
+    document: str,
+    key_file: str,
+    suite: str,
+    created: str | None,
+    purpose: str,
+    challenge: str | None,
+    domain: str | None,
+    passphrase_env: str | None,
+) -> None:
+    """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it."""
+    from vc_issuer.keys import load_key_file
+    from vc_issuer.proofs import sign
+
+    doc = read_json_object(document)
+    key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
+    when: datetime | None = None
+    if created is not None:
+        when = _parse_datetime(created)
+    signed = sign(
+        doc, key, suite=suite, purpose=purpose, created=when, challenge=challenge, domain=domain
+    )
+    _emit(signed)
+
+
+def _parse_datetime(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedInputError(f"not an ISO 8601 date-time: {value}") from None
+    if parsed.tzinfo is None:
+        raise MalformedInputError(f"date-time needs a time zone (e.g. Z): {value}")
+    return parsed
+
+
+@main.command("verify")
+@click.argument("file", metavar="FILE")
+@click.option("--challenge")
+@click.option("--domain")
+@click.option("--allow-private-hosts", is_flag=True, help="Allow private/loopback hosts (did:web, status lists).")
+@click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
+@handle_errors
+def verify_cmd(
+    file: str,
+    challenge: str | None,
+    domain: str | None,
+    allow_private_hosts: bool,
+    no_status: bool,
+) -> None:
+    """Verify a credential or presentation in FILE (or - for stdin) and print the result."""
+    from vc_issuer.verify_cli import verify_document
+
+    data = read_input(file)
+    result = asyncio.run(
+        verify_document(
+            data,
+            challenge=challenge,
+            domain=domain,
+            allow_private_hosts=allow_private_hosts,
+            check_status=not no_status,
+        )
+    )
+    _emit(result)
+    if not result.get("verified"):
+        sys.exit(EXIT_NOT_VERIFIED)
+
+
+def run() -> None:
+    """Entry point that also maps click usage errors to exit code 2."""
+    main(standalone_mode=True)
+
+
+__all__ = ["EXIT_BAD_INPUT", "main", "read_json_object"]
