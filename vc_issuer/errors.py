@@ -244,6 +244,15 @@ class CredentialSuspendedError(StatusError):
     title = "Credential suspended"
 
 
+class StatusListFullError(StatusError):
+    """Every slot of a status list is allocated: the caller starts a new list."""
+
+    code = "STATUS_LIST_FULL"
+    title = "Status list full"
+    http_status = 409
+    exit_code = EXIT_ENVIRONMENT
+
+
 # --- service and store ---------------------------------------------------------------------------
 
 
