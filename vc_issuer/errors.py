@@ -112,6 +112,20 @@ class KeyFileError(InvalidKeyError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class PassphraseRequiredError(InvalidKeyError):
+    """The key file is encrypted and no passphrase was given."""
+
+    code = "PASSPHRASE_REQUIRED"
+    title = "Passphrase required"
+
+
+class KeyDecryptionError(InvalidKeyError):
+    """Wrong passphrase, or the encrypted key was altered (authenticated encryption failed)."""
+
+    code = "KEY_DECRYPTION_FAILED"
+    title = "Key could not be decrypted"
+
+
 class DIDResolutionError(VCIssuerError):
     """A DID could not be resolved; ``code`` is the DID Resolution spec's error name."""
 
@@ -150,6 +164,13 @@ class ForbiddenAddressError(DIDNetworkError):
     code = "FORBIDDEN_ADDRESS"
     title = "Address not allowed"
     http_status = 400
+
+
+class InvalidDIDDocumentError(DIDResolutionError):
+    """The DID document is not usable (bad JSON, mismatched id, oversized, no such key)."""
+
+    code = "invalidDidDocument"
+    title = "Invalid DID document"
 
 
 # --- proofs ---------------------------------------------------------------------------------------
@@ -206,6 +227,11 @@ class IssuerMismatchError(ProofError):
 class ValidityPeriodError(ProofError):
     code = "VALIDITY_PERIOD_ERROR"
     title = "Credential not valid at this time"
+
+
+class HolderMismatchError(ProofError):
+    code = "HOLDER_MISMATCH"
+    title = "Holder does not control the verification method"
 
 
 # --- status -------------------------------------------------------------------------------------
