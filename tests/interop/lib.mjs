@@ -1,0 +1,255 @@
+// Shared pieces of the vc-js harness: an offline document loader and key import.
+//
+// Why offline: the interop tests must prove that both stacks agree on the
+// *pinned* contexts of this repository (contexts/index.json), and CI has no
+// network. Every URL outside the index (and outside did:key / caller-supplied
+// controller documents) is refused with an error naming it.
+import {readFileSync} from 'node:fs';
+import {dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
+import {Ed25519VerificationKey2020} from
+  '@digitalbazaar/ed25519-verification-key-2020';
+import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
+import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import {cryptosuite as eddsaRdfc2022CryptoSuite} from
+  '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = join(HERE, '..', '..');
+const CONTEXTS_DIR = join(REPO_ROOT, 'contexts');
+
+const DID_V1 = 'https://www.w3.org/ns/did/v1';
+const MULTIKEY_V1 = 'https://w3id.org/security/multikey/v1';
+const ED25519_2020_V1 = 'https://w3id.org/security/suites/ed25519-2020/v1';
+
+export const SUITES = ['eddsa-rdfc-2022', 'Ed25519Signature2020'];
+
+// Belt and braces: nothing in this harness may reach the network.
+globalThis.fetch = async url => {
+  throw new Error(`network access refused in interop harness: ${url}`);
+};
+
+let _contexts = null;
+/** URL -> parsed context, from the repository's pinned contexts/index.json. */
+export function pinnedContexts() {
+  if(_contexts) {
+    return _contexts;
+  }
+  const index = JSON.parse(
+    readFileSync(join(CONTEXTS_DIR, 'index.json'), 'utf8'));
+  _contexts = new Map();
+  for(const [url, entry] of Object.entries(index.contexts)) {
+    _contexts.set(url, JSON.parse(
+      readFileSync(join(CONTEXTS_DIR, entry.file), 'utf8')));
+  }
+  return _contexts;
+}
+
+// --- base58btc / multicodec (tiny, to avoid depending on transitive deps) ---
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+function base58Decode(text) {
+  let n = 0n;
+  for(const ch of text) {
+    const v = B58.indexOf(ch);
+    if(v < 0) {
+      throw new Error(`invalid base58 character "${ch}"`);
+    }
+    n = n * 58n + BigInt(v);
+  }
+  const bytes = [];
+  while(n > 0n) {
+    bytes.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  }
+  for(const ch of text) {
+    if(ch !== '1') {
+      break;
+    }
+    bytes.unshift(0);
+  }
+  return Uint8Array.from(bytes);
+}
+
+function hexDecode(hex) {
+  if(!/^([0-9a-fA-F]{2})+$/.test(hex)) {
+    throw new Error('invalid hex string');
+  }
+  return Uint8Array.from(hex.match(/../g).map(b => parseInt(b, 16)));
+}
+
+/**
+ * The 32-byte Ed25519 seed of a key object in any encoding met in the
+ * vectors: secretKeyMultibase / privateKeyMultibase (0x80 0x26 + 32-byte seed
+ * or 64-byte seed||public), privateKeyHex (32 or 64 bytes).
+ */
+export function seedOf(key) {
+  const mb = key.secretKeyMultibase ?? key.privateKeyMultibase;
+  if(mb !== undefined) {
+    if(typeof mb !== 'string' || mb[0] !== 'z') {
+      throw new Error('secret key must be a base58btc multibase string');
+    }
+    const raw = base58Decode(mb.slice(1));
+    if(raw[0] !== 0x80 || raw[1] !== 0x26) {
+      throw new Error('secret key multicodec is not ed25519-priv (0x1300)');
+    }
+    const body = raw.slice(2);
+    if(body.length !== 32 && body.length !== 64) {
+      throw new Error(`secret key has ${body.length} bytes, want 32 or 64`);
+    }
+    return body.slice(0, 32);
+  }
+  if(key.privateKeyHex !== undefined) {
+    const body = hexDecode(key.privateKeyHex);
+    if(body.length !== 32 && body.length !== 64) {
+      throw new Error(`privateKeyHex has ${body.length} bytes, want 32 or 64`);
+    }
+    return body.slice(0, 32);
+  }
+  throw new Error('key has no secretKeyMultibase/privateKeyMultibase/' +
+    'privateKeyHex');
+}
+
+/** id + controller of the verification method: did:key unless given. */
+function vmOf(key, publicKeyMultibase) {
+  if(key.id && key.controller) {
+    return {id: key.id, controller: key.controller};
+  }
+  const did = `did:key:${publicKeyMultibase}`;
+  return {id: `${did}#${publicKeyMultibase}`, controller: did};
+}
+
+/**
+ * A signing suite instance for `suite`, from the caller's key.
+ * eddsa-rdfc-2022: DataIntegrityProof + cryptosuite with an Ed25519Multikey.
+ * Ed25519Signature2020: an Ed25519VerificationKey2020 key pair.
+ */
+export async function signingSuite({suite, key, created}) {
+  const seed = seedOf(key);
+  const date = created ?? undefined;
+  if(suite === 'eddsa-rdfc-2022') {
+    const probe = await Ed25519Multikey.generate({seed});
+    const vm = vmOf(key, probe.publicKeyMultibase);
+    const kp = await Ed25519Multikey.generate({seed, ...vm});
+    checkPublic(key, kp.publicKeyMultibase);
+    return new DataIntegrityProof({
+      signer: kp.signer(), date, cryptosuite: eddsaRdfc2022CryptoSuite
+    });
+  }
+  if(suite === 'Ed25519Signature2020') {
+    const probe = await Ed25519VerificationKey2020.generate({seed});
+    const vm = vmOf(key, probe.publicKeyMultibase);
+    const kp = await Ed25519VerificationKey2020.generate({seed, ...vm});
+    checkPublic(key, kp.publicKeyMultibase);
+    return new Ed25519Signature2020({key: kp, date});
+  }
+  throw new Error(`unsupported suite "${suite}" (want one of ${SUITES})`);
+}
+
+function checkPublic(key, derived) {
+  if(key.publicKeyMultibase && key.publicKeyMultibase !== derived) {
+    throw new Error(`publicKeyMultibase ${key.publicKeyMultibase} does not ` +
+      `match the secret key (derives ${derived})`);
+  }
+}
+
+/** Verification suites: both, so that either proof type is checked. */
+export function verifyingSuites() {
+  return [
+    new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite}),
+    new Ed25519Signature2020()
+  ];
+}
+
+/**
+ * did:key (Ed25519 only) -> DID document, built by hand from the multibase
+ * value, in the Multikey form (default) or the Ed25519VerificationKey2020 one.
+ */
+export function didKeyDocument(did, format = 'multikey') {
+  const mb = did.slice('did:key:'.length);
+  if(!mb.startsWith('z6Mk')) {
+    throw new Error(`not an Ed25519 did:key: ${did}`);
+  }
+  const raw = base58Decode(mb.slice(1));
+  if(raw.length !== 34 || raw[0] !== 0xed || raw[1] !== 0x01) {
+    throw new Error(`invalid Ed25519 did:key: ${did}`);
+  }
+  const vmId = `${did}#${mb}`;
+  const legacy = format === 'ed25519-2020';
+  return {
+    '@context': [DID_V1, legacy ? ED25519_2020_V1 : MULTIKEY_V1],
+    id: did,
+    verificationMethod: [{
+      id: vmId,
+      type: legacy ? 'Ed25519VerificationKey2020' : 'Multikey',
+      controller: did,
+      publicKeyMultibase: mb
+    }],
+    authentication: [vmId],
+    assertionMethod: [vmId],
+    capabilityDelegation: [vmId],
+    capabilityInvocation: [vmId]
+  };
+}
+
+/**
+ * Offline document loader: pinned contexts, did:key (document or one of its
+ * verification methods), and caller-given controller documents (URL -> doc),
+ * e.g. the 1EdTech vector's https://example.edu/issuers/565049.
+ */
+export function makeDocumentLoader({controllers = {}, didKeyFormat} = {}) {
+  const contexts = pinnedContexts();
+  const docFor = base => {
+    if(base.startsWith('did:key:')) {
+      return didKeyDocument(base, didKeyFormat);
+    }
+    if(Object.hasOwn(controllers, base)) {
+      return controllers[base];
+    }
+    return null;
+  };
+  return async url => {
+    if(contexts.has(url)) {
+      return {contextUrl: null, documentUrl: url, document: contexts.get(url)};
+    }
+    const [base, fragment] = url.split('#', 2);
+    const doc = docFor(base);
+    if(doc === null) {
+      throw new Error(`UNKNOWN_CONTEXT: refusing to load "${url}" ` +
+        '(not pinned in contexts/index.json, not a did:key, not a given ' +
+        'controller document)');
+    }
+    if(fragment === undefined) {
+      return {contextUrl: null, documentUrl: url, document: doc};
+    }
+    const vm = (doc.verificationMethod ?? []).find(
+      m => m.id === url || m.id === `#${fragment}`);
+    if(!vm) {
+      throw new Error(`verification method "${url}" not found in "${base}"`);
+    }
+    return {
+      contextUrl: null, documentUrl: url,
+      document: {'@context': doc['@context'], ...vm, id: url}
+    };
+  };
+}
+
+/** A stable, JSON-friendly description of a vc-js error. */
+export function describeError(error) {
+  if(!error) {
+    return null;
+  }
+  const list = Array.isArray(error) ? error : [error];
+  const messages = [];
+  for(const e of list) {
+    if(e && Array.isArray(e.errors) && e.errors.length) {
+      for(const inner of e.errors) {
+        messages.push(`${inner.name ?? 'Error'}: ${inner.message}`);
+      }
+    } else if(e) {
+      messages.push(`${e.name ?? 'Error'}: ${e.message ?? String(e)}`);
+    }
+  }
+  return messages.join('; ');
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Sign and verify with Digital Bazaar's vc-js, offline, JSON over stdin/stdout.
+//
+//   node tests/interop/vcjs.mjs sign   < request(s)   -> signed credential(s)
+//   node tests/interop/vcjs.mjs verify < request(s)   -> {verified, error}
+//
+// stdin holds one request object, or a JSON array of them (one node process
+// then serves a whole batch, and the answer is an array in the same order).
+//
+// sign request:   {credential, key: {publicKeyMultibase, secretKeyMultibase
+//                  | privateKeyMultibase | privateKeyHex, [id, controller]},
+//                  suite: "eddsa-rdfc-2022" | "Ed25519Signature2020",
+//                  created?: ISO date, controllers?: {url: doc},
+//                  didKeyFormat?: "multikey" | "ed25519-2020"}
+//   answer: the signed credential, or {error} when vc-js refuses to sign.
+// verify request: {credential, now?: ISO date, controllers?, didKeyFormat?}
+//   answer: {verified, error, statusChecked}. `credentialStatus` is NOT
+//   checked here (statusChecked: false): only proofs, purpose and dates.
+//
+// Exit status: 0 answered (even "not verified"), 1 some sign request failed,
+// 2 bad usage or input.
+import {pathToFileURL} from 'node:url';
+
+import * as vc from '@digitalbazaar/vc';
+
+import {
+  describeError, makeDocumentLoader, signingSuite, verifyingSuites
+} from './lib.mjs';
+
+async function readStdin() {
+  const chunks = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function signOne(request) {
+  const {credential, key, suite, created, controllers, didKeyFormat} = request;
+  if(!credential || typeof credential !== 'object') {
+    throw new Error('"credential" must be an object');
+  }
+  if(!key || typeof key !== 'object') {
+    throw new Error('"key" must be an object');
+  }
+  const documentLoader = makeDocumentLoader({controllers, didKeyFormat});
+  return vc.issue({
+    credential: structuredClone(credential),
+    suite: await signingSuite({suite, key, created}),
+    documentLoader,
+    // issuance of back-dated / future vectors must not be refused
+    now: created
+  });
+}
+
+export async function verifyOne(request) {
+  const {credential, now, controllers, didKeyFormat} = request;
+  const documentLoader = makeDocumentLoader({controllers, didKeyFormat});
+  const result = await vc.verifyCredential({
+    credential,
+    suite: verifyingSuites(),
+    documentLoader,
+    now,
+    checkStatus: async () => ({verified: true})
+  });
+  let error = result.error;
+  if(!result.verified && !error) {
+    error = (result.results ?? []).map(r => r.error).filter(Boolean);
+  }
+  return {
+    verified: Boolean(result.verified),
+    error: result.verified ? null : (describeError(error) || 'not verified'),
+    statusChecked: false
+  };
+}
+
+async function main() {
+  const command = process.argv[2];
+  const handlers = {sign: signOne, verify: verifyOne};
+  if(!Object.hasOwn(handlers, command)) {
+    process.stderr.write('usage: node vcjs.mjs sign|verify < request.json\n');
+    return 2;
+  }
+  let input;
+  try {
+    input = JSON.parse(await readStdin());
+  } catch(e) {
+    process.stderr.write(`bad input: not JSON (${e.message})\n`);
+    return 2;
+  }
+  const batch = Array.isArray(input);
+  const requests = batch ? input : [input];
+  const answers = [];
+  let failed = false;
+  for(const request of requests) {
+    if(!request || typeof request !== 'object' || Array.isArray(request)) {
+      process.stderr.write('bad input: each request must be an object\n');
+      return 2;
+    }
+    try {
+      answers.push(await handlers[command](request));
+    } catch(e) {
+      failed = true;
+      answers.push({error: describeError(e)});
+    }
+  }
+  process.stdout.write(JSON.stringify(batch ? answers : answers[0]) + '\n');
+  return command === 'sign' && failed ? 1 : 0;
+}
+
+if(process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(code => {
+    process.exitCode = code;
+  }, e => {
+    process.stderr.write(`${e.stack ?? e}\n`);
+    process.exitCode = 2;
+  });
+}
