@@ -248,7 +248,10 @@ export function describeError(error) {
         messages.push(`${inner.name ?? 'Error'}: ${inner.message}`);
       }
     } else if(e) {
-      messages.push(`${e.name ?? 'Error'}: ${e.message ?? String(e)}`);
+      // jsonld.js wraps loader failures; keep the loader's own words
+      const cause = e.details?.cause?.message;
+      messages.push(`${e.name ?? 'Error'}: ${e.message ?? String(e)}` +
+        (cause ? ` (cause: ${cause})` : ''));
     }
   }
   return messages.join('; ');
