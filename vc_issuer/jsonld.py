@@ -1,18 +1,54 @@
 """JSON-LD adapter: the strict pinned-context document loader, safe-mode expansion, and
-RDFC-1.0 canonicalization (PROVISIONAL stub: the jsonld owner replaces the internals,
-keeping these signatures)."""
+RDFC-1.0 canonicalization of JSON-LD documents.
+
+Contexts are pinned (URL -> file -> sha256) so that what a signature covers can never change
+under us because a server changed a file; nothing is fetched at run time. Safe mode refuses
+documents whose expansion silently drops or mangles data (undefined terms, relative IRIs),
+because a signature over the remaining graph would not cover what the holder was shown.
+
+Speed: pyld re-resolves and re-processes every context of every document (JCS-hashing the
+contexts to build its cache keys). We memoize processed active contexts per loader, keyed by
+the parent context and the local context, so documents sharing an ``@context`` skip context
+processing entirely; RDFC-1.0 is our own (vc_issuer.rdfc).
+"""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import re
+import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pyld import jsonld  # type: ignore[import-untyped]
+from cachetools import LRUCache
+from pyld import jsonld
+from pyld.context_resolver import ContextResolver
+from pyld.identifier_issuer import IdentifierIssuer
 
-from vc_issuer.errors import UnknownContextError
+from vc_issuer import rdfc
+from vc_issuer.errors import (
+    ConfigError,
+    DataLossError,
+    JsonLdError,
+    MalformedInputError,
+    UnknownContextError,
+    VCIssuerError,
+)
+
+__all__ = [
+    "ContextLoader",
+    "canonicalize",
+    "contexts_dir",
+    "default_loader",
+    "expand",
+    "to_quads",
+]
+
+_MAX_PROCESSED = 2048
 
 
 def contexts_dir() -> Path:
@@ -25,11 +61,16 @@ def contexts_dir() -> Path:
 
 
 class ContextLoader:
-    """A pyld document loader that serves only pinned contexts; anything else fails."""
+    """A pyld document loader that serves only pinned contexts; anything else fails.
+
+    ``extra_dirs`` are folders laid out like ``contexts/`` (an ``index.json`` mapping URL ->
+    {file, sha256}); ``extra`` maps URLs to already-parsed context documents. Each loader keeps
+    its own cache of processed contexts, so two loaders never see each other's definitions.
+    """
 
     def __init__(
         self,
-        extra_dirs: Iterable[Path] = (),
+        extra_dirs: Iterable[Path | str] = (),
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self._docs: dict[str, Any] = {}
@@ -37,14 +78,33 @@ class ContextLoader:
         for d in extra_dirs:
             self._load_index(Path(d))
         for url, doc in (extra or {}).items():
-            self._docs[url] = doc
+            if not isinstance(doc, Mapping):
+                raise ConfigError(f"context {url} must be a JSON object")
+            self._docs[url] = copy.deepcopy(dict(doc))
+        self._lock = threading.Lock()
+        self._resolved: LRUCache[str, Any] = LRUCache(maxsize=256)
+        self._processed: dict[tuple[Any, ...], Any] = {}
+        self._processors: dict[bool, _Processor] = {}
 
     def _load_index(self, folder: Path) -> None:
-        index = json.loads((folder / "index.json").read_text("utf-8"))
-        for url, entry in index["contexts"].items():
-            raw = (folder / entry["file"]).read_bytes()
-            if "sha256" in entry and hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-                raise UnknownContextError(f"pinned context {url} does not match its sha256")
+        index_file = folder / "index.json"
+        try:
+            index = json.loads(index_file.read_text("utf-8"))
+            entries = index["contexts"].items()
+        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            raise ConfigError(f"cannot read context index {index_file}: {exc}") from exc
+        for url, entry in entries:
+            path = folder / entry["file"]
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"pinned context {url}: cannot read {path}: {exc}") from exc
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest != entry.get("sha256"):
+                raise ConfigError(
+                    f"pinned context {url}: {path.name} has sha256 {digest}, "
+                    f"index says {entry.get('sha256')}"
+                )
             self._docs[url] = json.loads(raw)
 
     @property
@@ -52,6 +112,7 @@ class ContextLoader:
         return frozenset(self._docs)
 
     def get(self, url: str) -> Any:
+        """The pinned context document for ``url`` (do not mutate it)."""
         try:
             return self._docs[url]
         except KeyError:
@@ -60,26 +121,287 @@ class ContextLoader:
             ) from None
 
     def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
-        return {"contextUrl": None, "documentUrl": url, "document": self.get(url)}
+        # pyld may rewrite relative URLs inside what it is given: hand out a copy. The
+        # "static" tag lets pyld keep the resolved context in this loader's shared cache.
+        return {
+            "contextUrl": None,
+            "documentUrl": url,
+            "document": copy.deepcopy(self.get(url)),
+            "tag": "static",
+        }
+
+    def _processor(self, safe: bool) -> _Processor:
+        proc = self._processors.get(safe)
+        if proc is None:
+            proc = _Processor(self, safe)
+            self._processors[safe] = proc
+        return proc
 
 
 _DEFAULT: ContextLoader | None = None
 
 
 def default_loader() -> ContextLoader:
+    """The process-wide loader over the pinned contexts only."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = ContextLoader()
     return _DEFAULT
 
 
-def canonicalize(
+# --- processing ------------------------------------------------------------------------------
+
+
+class _DroppedProperty(Exception):
+    def __init__(self, expanded: str | None) -> None:
+        super().__init__(expanded)
+        self.expanded = expanded
+
+
+def _raise_dropped(expanded_property: str | None) -> None:
+    raise _DroppedProperty(expanded_property)
+
+
+def _noop(expanded_property: str | None) -> None:
+    return None
+
+
+def _ctx_key(local_ctx: Any) -> Any:
+    if isinstance(local_ctx, str):
+        return local_ctx
+    if isinstance(local_ctx, list) and all(isinstance(c, str) for c in local_ctx):
+        return tuple(local_ctx)
+    return json.dumps(local_ctx, sort_keys=True, separators=(",", ":"))
+
+
+class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
+    """pyld's processor with processed active contexts memoized per loader."""
+
+    def __init__(self, loader: ContextLoader, safe: bool) -> None:
+        super().__init__(on_property_dropped=_raise_dropped if safe else _noop)
+        self._loader = loader
+
+    def _process_context(
+        self,
+        active_ctx: Any,
+        local_ctx: Any,
+        options: Any,
+        override_protected: bool = False,
+        propagate: bool = True,
+        validate_scoped: bool = True,
+        cycles: Any = None,
+    ) -> Any:
+        if cycles is not None:
+            # Validation of scoped contexts against a half-built context: never cache.
+            return super()._process_context(
+                active_ctx,
+                local_ctx,
+                options,
+                override_protected,
+                propagate,
+                validate_scoped,
+                cycles,
+            )
+        uid = active_ctx.get("_uuid")
+        if uid is None:
+            uid = active_ctx["_uuid"] = str(uuid.uuid4())
+        key = (
+            uid,
+            _ctx_key(local_ctx),
+            override_protected,
+            propagate,
+            validate_scoped,
+            options.get("base", ""),
+            options.get("processingMode"),
+        )
+        cache = self._loader._processed
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        result = super()._process_context(
+            active_ctx, local_ctx, options, override_protected, propagate, validate_scoped
+        )
+        with self._loader._lock:
+            if len(cache) >= _MAX_PROCESSED:
+                cache.clear()
+            cache[key] = result
+        return result
+
+
+def _options(loader: ContextLoader) -> dict[str, Any]:
+    return {
+        "documentLoader": loader,
+        "contextResolver": ContextResolver(loader._resolved, loader),
+        "base": "",
+        "processingMode": "json-ld-1.1",
+        "extractAllScripts": True,
+        "produceGeneralizedRdf": False,
+    }
+
+
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _find_key(node: Any, key: str, path: str = "") -> str | None:
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            here = f"{path}.{k}" if path else str(k)
+            if k == key:
+                return here
+            found = _find_key(v, key, here)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found = _find_key(item, key, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _translate(exc: Exception, document: Any) -> VCIssuerError:
+    unknown = _find_cause(exc, UnknownContextError)
+    if unknown is not None:
+        assert isinstance(unknown, UnknownContextError)
+        return unknown
+    dropped = _find_cause(exc, _DroppedProperty)
+    if dropped is not None:
+        assert isinstance(dropped, _DroppedProperty)
+        term = dropped.expanded
+        if term is None:
+            return DataLossError(
+                "a property is mapped to null by the context and would be dropped", term=None
+            )
+        where = _find_key(document, term) or term
+        return DataLossError(
+            f"undefined term {term!r} at {where}: no @context defines it, so expansion "
+            "would drop it from the signed data",
+            term=term,
+            path=where,
+        )
+    mine = _find_cause(exc, VCIssuerError)
+    if mine is not None:
+        assert isinstance(mine, VCIssuerError)
+        return mine
+    if isinstance(exc, RecursionError):
+        return MalformedInputError("document is nested too deeply")
+    pyld_err = _find_cause(exc, jsonld.JsonLdError)
+    if pyld_err is not None:
+        details = []
+        cur: Any = pyld_err
+        while cur is not None:
+            if isinstance(cur, jsonld.JsonLdError):
+                code = getattr(cur, "code", None)
+                details.append(f"{cur.message}" + (f" ({code})" if code else ""))
+            cur = cur.__cause__
+        return JsonLdError("JSON-LD processing failed: " + "; ".join(details))
+    return JsonLdError(f"JSON-LD processing failed: {exc}")
+
+
+_ABSOLUTE = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
+_NODE_SKIP = frozenset({"@id", "@type", "@value", "@language", "@direction", "@index"})
+
+
+def _iri_ok(value: Any) -> bool:
+    return not isinstance(value, str) or _ABSOLUTE.match(value) is not None
+
+
+def _check_expanded(node: Any, where: str) -> None:
+    """Safe mode on the expanded form: every @id and @type must be an absolute IRI or a
+    blank node, or RDF conversion would silently drop the statement."""
+    if isinstance(node, list):
+        for item in node:
+            _check_expanded(item, where)
+        return
+    if not isinstance(node, dict):
+        return
+    if "@value" in node:
+        vtype = node.get("@type")
+        if vtype is not None and vtype != "@json" and not _iri_ok(vtype):
+            raise DataLossError(
+                f"relative datatype IRI {vtype!r} at {where}", term=vtype, path=where
+            )
+        return
+    node_id = node.get("@id")
+    if node_id is not None and not _iri_ok(node_id):
+        raise DataLossError(
+            f"relative IRI {node_id!r} used as @id at {where}: it is not an absolute IRI "
+            "and would be dropped from the signed data",
+            term=node_id,
+            path=where,
+        )
+    for t in node.get("@type", ()):
+        if not _iri_ok(t):
+            raise DataLossError(
+                f"undefined type {t!r} at {where}: no @context defines it, so it expands to "
+                "a relative IRI and would be dropped from the signed data",
+                term=t,
+                path=where,
+            )
+    for key, value in node.items():
+        if key not in _NODE_SKIP:
+            _check_expanded(value, key if key.startswith("@") else key.rsplit("#", 1)[-1])
+
+
+def _expand(document: Any, loader: ContextLoader, safe: bool) -> list[Any]:
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("a JSON-LD document must be a JSON object")
+    proc = loader._processor(safe)
+    try:
+        expanded: list[Any] = proc.expand(dict(document), _options(loader))
+        if safe:
+            _check_expanded(expanded, "document")
+    except VCIssuerError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, document) from exc
+    return expanded
+
+
+def expand(
+    document: Mapping[str, Any], loader: ContextLoader | None = None, safe: bool = True
+) -> list[Any]:
+    """JSON-LD expansion with pinned contexts; in safe mode, refuse anything it would drop."""
+    return _expand(document, loader or default_loader(), safe)
+
+
+def to_quads(
     document: Mapping[str, Any], loader: ContextLoader | None = None, *, safe: bool = True
+) -> list[rdfc.Quad]:
+    """The RDF dataset of ``document`` as canonical-form quads (see vc_issuer.rdfc)."""
+    loader = loader or default_loader()
+    expanded = _expand(document, loader, safe)
+    proc = loader._processor(safe)
+    try:
+        issuer = IdentifierIssuer("_:b")
+        node_map: dict[str, Any] = {"@default": {}}
+        proc._create_node_map(expanded, node_map, "@default", issuer)
+        options = _options(loader)
+        dataset: dict[str, Any] = {}
+        for graph_name, graph in sorted(node_map.items()):
+            if graph_name == "@default" or _ABSOLUTE.match(graph_name):
+                dataset[graph_name] = proc._graph_to_rdf(graph, issuer, options)
+    except VCIssuerError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, document) from exc
+    return rdfc.quads_from_pyld(dataset)
+
+
+def canonicalize(
+    document: Mapping[str, Any],
+    loader: ContextLoader | None = None,
+    *,
+    safe: bool = True,
+    limits: rdfc.WorkLimits = rdfc.DEFAULT_LIMITS,
 ) -> str:
     """RDFC-1.0 N-Quads of ``document`` (safe mode: refuse anything expansion would drop)."""
-    loader = loader or default_loader()
-    out: str = jsonld.normalize(
-        dict(document),
-        {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader},
-    )
-    return out
+    return rdfc.canonicalize(to_quads(document, loader, safe=safe), limits=limits)
