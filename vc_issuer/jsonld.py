@@ -232,7 +232,7 @@ def _options(loader: ContextLoader) -> dict[str, Any]:
     return {
         "documentLoader": loader,
         "contextResolver": ContextResolver(loader._resolved, loader),
-        "base": "",
+        "base": None,
         "processingMode": "json-ld-1.1",
         "extractAllScripts": True,
         "produceGeneralizedRdf": False,
@@ -300,7 +300,7 @@ def _translate(exc: Exception, document: Any) -> VCIssuerError:
         while cur is not None:
             if isinstance(cur, jsonld.JsonLdError):
                 code = getattr(cur, "code", None)
-                details.append(f"{cur.message}" + (f" ({code})" if code else ""))
+                details.append(f"{cur.args[0] if cur.args else cur.type}" + (f" ({code})" if code else ""))
             cur = cur.__cause__
         return JsonLdError("JSON-LD processing failed: " + "; ".join(details))
     return JsonLdError(f"JSON-LD processing failed: {exc}")
