@@ -1,0 +1,107 @@
+"""Persistence: one async ``Store`` interface, SQLite (embedded default) and PostgreSQL backends.
+
+``open_store`` picks the backend from its argument: a ``postgresql://`` (or ``postgres://``) URL
+opens PostgreSQL, anything else is a SQLite file path (``sqlite:///path`` also accepted). It both
+awaits and works as an async context manager::
+
+    store = await open_store("data/store.sqlite3")
+    async with open_store(os.environ["VC_ISSUER_DATABASE_URL"]) as store: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from os import PathLike, fspath
+from types import TracebackType
+from typing import Any
+
+from vc_issuer.errors import ConfigError
+from vc_issuer.store.base import (
+    STATUS_LIST_KINDS,
+    AuditEntry,
+    CredentialRecord,
+    StatusListKind,
+    StatusListRecord,
+    Store,
+    TokenRecord,
+    get_bit,
+    new_page_id,
+    pick_free,
+    set_bit,
+)
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url_or_path: str | PathLike[str]) -> bool:
+    return isinstance(url_or_path, str) and url_or_path.startswith(POSTGRES_SCHEMES)
+
+
+async def _open(url_or_path: str | PathLike[str], migrate: bool, options: dict[str, Any]) -> Store:
+    if is_postgres_url(url_or_path):
+        from vc_issuer.store.postgres import PostgresStore
+
+        return await PostgresStore.open(fspath(url_or_path), migrate=migrate, **options)
+    target = fspath(url_or_path)
+    if isinstance(target, str) and target.startswith("sqlite:///"):
+        target = target[len("sqlite:///") :] or ":memory:"
+    elif isinstance(target, str) and "://" in target:
+        raise ConfigError(
+            f"unsupported store URL {target.split('://', 1)[0]}://...: use a postgresql:// URL"
+            " or a SQLite file path"
+        )
+    from vc_issuer.store.sqlite import SqliteStore
+
+    return await SqliteStore.open(target, migrate=migrate, **options)
+
+
+class _Opening:
+    """Awaitable *and* async context manager, so callers choose how to own the store."""
+
+    def __init__(self, url_or_path: str | PathLike[str], migrate: bool, options: dict[str, Any]):
+        self._args = (url_or_path, migrate, options)
+        self._store: Store | None = None
+
+    def __await__(self) -> Generator[Any, None, Store]:
+        return _open(*self._args).__await__()
+
+    async def __aenter__(self) -> Store:
+        self._store = await _open(*self._args)
+        return self._store
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._store is not None:
+            await self._store.close()
+
+
+def open_store(
+    url_or_path: str | PathLike[str], *, migrate: bool = True, **options: Any
+) -> _Opening:
+    """Open (and by default migrate) the store at a SQLite path or a PostgreSQL URL.
+
+    ``options`` go to the backend: SQLite ``busy_timeout``; PostgreSQL ``schema``, ``min_size``,
+    ``max_size``, ``connect_timeout``. Failures raise ``StoreError`` (or ``ConfigError``).
+    """
+    return _Opening(url_or_path, migrate, options)
+
+
+__all__ = [
+    "STATUS_LIST_KINDS",
+    "AuditEntry",
+    "CredentialRecord",
+    "StatusListKind",
+    "StatusListRecord",
+    "Store",
+    "TokenRecord",
+    "get_bit",
+    "is_postgres_url",
+    "new_page_id",
+    "open_store",
+    "pick_free",
+    "set_bit",
+]

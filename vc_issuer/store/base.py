@@ -1,0 +1,442 @@
+"""Records, the one async ``Store`` interface, and the pure allocation helpers both backends share.
+
+Backends own transactions and locking; what an allocation *chooses* is decided here, without I/O, so
+that SQLite and PostgreSQL draw indices the same way and the choice can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import random
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+from vc_issuer.errors import MalformedInputError, NotFoundError
+
+StatusListKind = Literal["BitstringStatusList", "StatusList2021"]
+STATUS_LIST_KINDS: Final[frozenset[str]] = frozenset({"BitstringStatusList", "StatusList2021"})
+
+# Below this share of free slots, rejection sampling gets slow: pick the k-th free slot instead.
+_DENSE_FREE_FRACTION: Final[float] = 0.25
+_MAX_REJECTIONS: Final[int] = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_page_id() -> str:
+    """An unguessable id for the credential's public page (uuid4, 122 random bits)."""
+    return str(uuid.uuid4())
+
+
+def as_utc(value: datetime, what: str) -> datetime:
+    """Refuse naive datetimes: a wall-clock time without a zone is a silent off-by-hours bug."""
+    if not isinstance(value, datetime):
+        raise MalformedInputError(f"{what} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise MalformedInputError(f"{what} must be timezone-aware (UTC), got a naive datetime")
+    return value.astimezone(UTC)
+
+
+def opt_utc(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else as_utc(value, what)
+
+
+# --- records --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    """One issued credential exactly as it was returned to the caller."""
+
+    id: str
+    subject_id: str | None
+    types: list[str]
+    issued_at: datetime
+    valid_from: datetime | None
+    valid_until: datetime | None
+    status_entries: list[dict[str, Any]]
+    credential: dict[str, Any]
+    idempotency_key: str | None = None
+    page_id: str = field(default_factory=new_page_id)
+
+
+@dataclass(frozen=True)
+class StatusListRecord:
+    """A status list; ``bits`` are the raw (uncompressed) bits, index 0 = MSB of byte 0."""
+
+    id: str
+    kind: str
+    purpose: str
+    size: int
+    bits: bytes
+    version: int
+    updated_at: datetime
+    created_at: datetime
+    full: bool
+    allocated: int
+    credential: dict[str, Any] | None
+    credential_version: int | None
+
+    def bit(self, index: int) -> bool:
+        return get_bit(self.bits, index)
+
+    @property
+    def set_count(self) -> int:
+        """How many entries are set (revoked or suspended, per ``purpose``)."""
+        return sum(b.bit_count() for b in self.bits)
+
+    @property
+    def credential_is_current(self) -> bool:
+        """False when bits changed after the stored list credential was signed."""
+        return self.credential is not None and self.credential_version == self.version
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One status change: who, when, which entry, old -> new, why."""
+
+    id: int
+    at: datetime
+    actor: str
+    credential_id: str | None
+    list_id: str
+    index: int
+    purpose: str
+    old: bool
+    new: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token; only its hash is stored (hashing is the caller's job)."""
+
+    id: str
+    token_hash: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        now = utcnow() if now is None else now
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+# --- bit helpers (index 0 is the most significant bit of byte 0, as in the specs) ---------------
+
+
+def bitmap_len(size: int) -> int:
+    return (size + 7) // 8
+
+
+def get_bit(bits: bytes | bytearray, index: int) -> bool:
+    return bool(bits[index >> 3] & (0x80 >> (index & 7)))
+
+
+def set_bit(bits: bytearray, index: int, value: bool) -> None:
+    mask = 0x80 >> (index & 7)
+    if value:
+        bits[index >> 3] |= mask
+    else:
+        bits[index >> 3] &= ~mask & 0xFF
+
+
+def free_indices(alloc: bytes | bytearray, size: int) -> list[int]:
+    """All unallocated indices, skipping full bytes quickly."""
+    out: list[int] = []
+    for byte_no, byte in enumerate(alloc):
+        if byte == 0xFF:
+            continue
+        base = byte_no * 8
+        for bit_no in range(8):
+            i = base + bit_no
+            if i >= size:
+                break
+            if not byte & (0x80 >> bit_no):
+                out.append(i)
+    return out
+
+
+def pick_free(
+    alloc: bytearray, size: int, allocated: int, count: int, rng: random.Random
+) -> list[int]:
+    """Draw ``count`` distinct indices uniformly among the free slots and mark them in ``alloc``.
+
+    Sparse lists use rejection sampling (uniform, a few bit tests each); once fewer than a quarter
+    of the slots are free, the free slots are enumerated and sampled without replacement.
+    """
+    free = size - allocated
+    if count < 0 or count > free:
+        raise ValueError(f"cannot draw {count} indices from {free} free slots")
+    picked: list[int] = []
+    while len(picked) < count:
+        if (free - len(picked)) / size >= _DENSE_FREE_FRACTION:
+            for _ in range(_MAX_REJECTIONS):
+                i = rng.randrange(size)
+                if not get_bit(alloc, i):
+                    set_bit(alloc, i, True)
+                    picked.append(i)
+                    break
+            continue
+        rest = rng.sample(free_indices(alloc, size), count - len(picked))
+        for i in rest:
+            set_bit(alloc, i, True)
+        picked.extend(rest)
+    return picked
+
+
+def default_rng() -> random.Random:
+    return secrets.SystemRandom()
+
+
+def check_list_request(kind: str, purpose: str, size: int, count: int = 1) -> None:
+    if kind not in STATUS_LIST_KINDS:
+        raise MalformedInputError(
+            f"unknown status list kind {kind!r}; expected one of {sorted(STATUS_LIST_KINDS)}"
+        )
+    if not isinstance(purpose, str) or not purpose:
+        raise MalformedInputError("status purpose must be a non-empty string")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise MalformedInputError(f"status list size must be a positive integer, got {size!r}")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise MalformedInputError(f"allocation count must be a non-negative integer: {count!r}")
+
+
+def check_record(record: CredentialRecord) -> CredentialRecord:
+    """Normalise times to UTC and refuse what the schema could not round-trip."""
+    if not isinstance(record.id, str) or not record.id:
+        raise MalformedInputError("credential record needs a non-empty string id")
+    if record.idempotency_key is not None and (
+        not isinstance(record.idempotency_key, str) or not record.idempotency_key
+    ):
+        raise MalformedInputError("idempotency_key must be a non-empty string or None")
+    if not isinstance(record.types, list) or not all(isinstance(t, str) for t in record.types):
+        raise MalformedInputError("types must be a list of strings")
+    if not isinstance(record.status_entries, list):
+        raise MalformedInputError("status_entries must be a list")
+    if not isinstance(record.credential, dict):
+        raise MalformedInputError("credential must be a JSON object")
+    return CredentialRecord(
+        id=record.id,
+        subject_id=record.subject_id,
+        types=list(record.types),
+        issued_at=as_utc(record.issued_at, "issued_at"),
+        valid_from=opt_utc(record.valid_from, "valid_from"),
+        valid_until=opt_utc(record.valid_until, "valid_until"),
+        status_entries=record.status_entries,
+        credential=record.credential,
+        idempotency_key=record.idempotency_key,
+        page_id=record.page_id,
+    )
+
+
+def dumps(value: Any) -> str:
+    """Compact, order-preserving JSON: the signed credential comes back as it went in."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- checks both backends share ------------------------------------------------------
+
+
+def check_change(
+    list_id: str,
+    list_purpose: str,
+    size: int,
+    alloc: bytes,
+    index: int,
+    purpose: str | None,
+) -> None:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+        raise MalformedInputError(f"index {index!r} is outside status list {list_id} (size {size})")
+    if purpose is not None and purpose != list_purpose:
+        raise MalformedInputError(
+            f"status list {list_id} has purpose {list_purpose!r}, not {purpose!r}"
+        )
+    if not get_bit(alloc, index):
+        raise NotFoundError(f"index {index} of status list {list_id} was never allocated")
+
+
+def check_version(list_id: str, version: int, current: int) -> None:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= current:
+        raise MalformedInputError(
+            f"status list {list_id} is at version {current}; cannot keep a credential for"
+            f" version {version!r}"
+        )
+
+
+def new_token(
+    token_hash: str, name: str, scopes: Sequence[str], expires_at: datetime | None
+) -> TokenRecord:
+    if not isinstance(token_hash, str) or not token_hash:
+        raise MalformedInputError("token_hash must be a non-empty string")
+    if isinstance(scopes, str) or not all(isinstance(s, str) and s for s in scopes):
+        raise MalformedInputError("scopes must be a list of non-empty strings")
+    return TokenRecord(
+        id=uuid.uuid4().hex[:16],
+        token_hash=token_hash,
+        name=name,
+        scopes=list(scopes),
+        created_at=utcnow(),
+        expires_at=opt_utc(expires_at, "expires_at"),
+        revoked_at=None,
+    )
+
+
+def check_meta(key: str, value: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise MalformedInputError("meta key must be a non-empty string")
+    if not isinstance(value, str):
+        raise MalformedInputError("meta value must be a string")
+
+
+# --- the interface -------------------------------------------------------------------------------
+
+
+class Store(abc.ABC):
+    """Everything the issuer persists. Every write commits before the call returns."""
+
+    backend: str
+
+    @abc.abstractmethod
+    async def migrate(self) -> int:
+        """Apply pending schema migrations (idempotent, safe to run concurrently); new version."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # credentials
+    @abc.abstractmethod
+    async def put_credential(self, record: CredentialRecord) -> CredentialRecord:
+        """Store a record; with an idempotency key already stored, return that record instead.
+
+        Raises ``ConflictError`` when the credential id is taken by a record with another key.
+        """
+
+    @abc.abstractmethod
+    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
+        """``put_credential`` for many records in one transaction (same semantics, same order)."""
+
+    @abc.abstractmethod
+    async def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_credential_by_page_id(self, page_id: str) -> CredentialRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_by_idempotency_key(self, key: str) -> CredentialRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_credentials(
+        self, limit: int = 100, offset: int = 0, *, subject_id: str | None = None
+    ) -> list[CredentialRecord]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def count_credentials(self) -> int: ...
+
+    # status lists
+    @abc.abstractmethod
+    async def allocate_index(
+        self, kind: str, purpose: str, size: int, rng: random.Random | None = None
+    ) -> tuple[str, int]:
+        """A fresh (list_id, index), drawn uniformly among the free slots; committed on return."""
+
+    @abc.abstractmethod
+    async def allocate_indices(
+        self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
+    ) -> list[tuple[str, int]]:
+        """``count`` fresh (list_id, index) pairs in one transaction (may span a new list)."""
+
+    @abc.abstractmethod
+    async def allocated_indices(self, list_id: str) -> list[int]:
+        """Every index ever handed out from the list, ascending."""
+
+    @abc.abstractmethod
+    async def set_status_bit(
+        self,
+        list_id: str,
+        index: int,
+        value: bool,
+        *,
+        actor: str,
+        reason: str | None = None,
+        credential_id: str | None = None,
+        purpose: str | None = None,
+    ) -> tuple[bool, bool]:
+        """Set one bit and audit it in the same transaction; returns (old, new).
+
+        When the bit already has ``value`` nothing is written (no version bump, no audit row).
+        """
+
+    @abc.abstractmethod
+    async def get_status_list(self, list_id: str) -> StatusListRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_status_lists(self) -> list[StatusListRecord]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def save_list_credential(
+        self, list_id: str, version: int, credential: dict[str, Any]
+    ) -> bool:
+        """Keep the signed list credential built from bits ``version``; False if a newer is kept."""
+
+    @abc.abstractmethod
+    async def audit_log(
+        self, credential_id: str | None = None, *, list_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Oldest first."""
+
+    # tokens
+    @abc.abstractmethod
+    async def create_token(
+        self,
+        token_hash: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        """Also returns revoked and expired tokens: check ``is_active()``."""
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[TokenRecord]: ...
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: str) -> bool:
+        """True if this call revoked it, False if already revoked; NotFoundError if unknown."""
+
+    # meta
+    @abc.abstractmethod
+    async def get_meta(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def set_meta(self, key: str, value: str) -> None: ...

@@ -1,0 +1,83 @@
+"""PostgreSQL schema. Tables are created in the first schema of the connection's search_path."""
+
+from __future__ import annotations
+
+from vc_issuer.store.migrations import Migration, check_ordered
+
+MIGRATIONS = check_ordered(
+    (
+        Migration(
+            1,
+            "initial",
+            (
+                """CREATE TABLE credentials (
+                    id text PRIMARY KEY,
+                    page_id text NOT NULL UNIQUE,
+                    subject_id text,
+                    types text[] NOT NULL,
+                    issued_at timestamptz NOT NULL,
+                    valid_from timestamptz,
+                    valid_until timestamptz,
+                    status_entries json NOT NULL,
+                    credential json NOT NULL,
+                    idempotency_key text UNIQUE,
+                    stored_at timestamptz NOT NULL DEFAULT now()
+                )""",
+                "CREATE INDEX credentials_subject ON credentials(subject_id)",
+                "CREATE INDEX credentials_issued ON credentials(issued_at)",
+                """CREATE TABLE status_lists (
+                    id text PRIMARY KEY,
+                    kind text NOT NULL
+                        CHECK (kind IN ('BitstringStatusList', 'StatusList2021')),
+                    purpose text NOT NULL,
+                    size integer NOT NULL CHECK (size > 0),
+                    created_at timestamptz NOT NULL,
+                    is_full boolean NOT NULL DEFAULT false,
+                    allocated integer NOT NULL DEFAULT 0,
+                    alloc_bits bytea NOT NULL,
+                    CHECK (allocated >= 0 AND allocated <= size)
+                )""",
+                "CREATE UNIQUE INDEX status_lists_current ON status_lists(kind, purpose, size)"
+                " WHERE NOT is_full",
+                """CREATE TABLE status_list_bits (
+                    list_id text PRIMARY KEY REFERENCES status_lists(id),
+                    bits bytea NOT NULL,
+                    version bigint NOT NULL,
+                    updated_at timestamptz NOT NULL,
+                    credential json,
+                    credential_version bigint
+                )""",
+                """CREATE TABLE status_allocations (
+                    list_id text NOT NULL REFERENCES status_lists(id),
+                    idx integer NOT NULL CHECK (idx >= 0),
+                    allocated_at timestamptz NOT NULL,
+                    PRIMARY KEY (list_id, idx)
+                )""",
+                """CREATE TABLE status_audit (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    at timestamptz NOT NULL,
+                    actor text NOT NULL,
+                    credential_id text,
+                    list_id text NOT NULL REFERENCES status_lists(id),
+                    idx integer NOT NULL,
+                    purpose text NOT NULL,
+                    old boolean NOT NULL,
+                    new boolean NOT NULL,
+                    reason text
+                )""",
+                "CREATE INDEX status_audit_credential ON status_audit(credential_id)",
+                "CREATE INDEX status_audit_list ON status_audit(list_id)",
+                """CREATE TABLE api_tokens (
+                    id text PRIMARY KEY,
+                    token_hash text NOT NULL UNIQUE,
+                    name text NOT NULL,
+                    scopes text[] NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz,
+                    revoked_at timestamptz
+                )""",
+                "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
+            ),
+        ),
+    )
+)

@@ -1,0 +1,641 @@
+"""PostgreSQL backend through an asyncpg pool: several processes and hosts may share one database.
+
+Index allocation locks the current list's row (``SELECT ... FOR NO KEY UPDATE``), so concurrent
+allocators on any number of processes queue on that row; a partial unique index allows one current
+(not full) list per (kind, purpose, size), so two processes that both fill a list cannot both start
+a new one. Transactions that lose a deadlock or serialization race are retried whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+from vc_issuer.errors import (
+    ConflictError,
+    MalformedInputError,
+    NotFoundError,
+    StoreError,
+    VCIssuerError,
+)
+from vc_issuer.store.base import (
+    AuditEntry,
+    CredentialRecord,
+    StatusListRecord,
+    Store,
+    TokenRecord,
+    bitmap_len,
+    check_change,
+    check_list_request,
+    check_meta,
+    check_record,
+    check_version,
+    default_rng,
+    dumps,
+    get_bit,
+    new_token,
+    pick_free,
+    set_bit,
+    utcnow,
+)
+from vc_issuer.store.migrations.postgres import MIGRATIONS
+
+T = TypeVar("T")
+
+# pg_advisory_xact_lock key for migrations ("vc-issuer" in ASCII, as a bigint).
+_MIGRATION_LOCK = 0x76632D697373756572 & 0x7FFFFFFFFFFFFFFF
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_RETRIES = 5
+
+_CRED_COLS = (
+    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
+    " idempotency_key, page_id"
+)
+_LIST_COLS = (
+    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
+    " l.allocated, b.credential, b.credential_version"
+)
+_LIST_FROM = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
+_AUDIT_COLS = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
+_TOKEN_COLS = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
+
+
+def _cred(row: asyncpg.Record) -> CredentialRecord:
+    return CredentialRecord(
+        id=row["id"],
+        subject_id=row["subject_id"],
+        types=list(row["types"]),
+        issued_at=row["issued_at"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        status_entries=json.loads(row["status_entries"]),
+        credential=json.loads(row["credential"]),
+        idempotency_key=row["idempotency_key"],
+        page_id=row["page_id"],
+    )
+
+
+def _list(row: asyncpg.Record) -> StatusListRecord:
+    return StatusListRecord(
+        id=row["id"],
+        kind=row["kind"],
+        purpose=row["purpose"],
+        size=row["size"],
+        bits=bytes(row["bits"]),
+        version=row["version"],
+        updated_at=row["updated_at"],
+        created_at=row["created_at"],
+        full=row["is_full"],
+        allocated=row["allocated"],
+        credential=None if row["credential"] is None else json.loads(row["credential"]),
+        credential_version=row["credential_version"],
+    )
+
+
+def _audit(row: asyncpg.Record) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        credential_id=row["credential_id"],
+        list_id=row["list_id"],
+        index=row["idx"],
+        purpose=row["purpose"],
+        old=row["old"],
+        new=row["new"],
+        reason=row["reason"],
+    )
+
+
+def _token(row: asyncpg.Record) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        token_hash=row["token_hash"],
+        name=row["name"],
+        scopes=list(row["scopes"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _redact(dsn: str) -> str:
+    """The DSN without a password, for error messages."""
+    if "@" not in dsn or "://" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+
+
+class PostgresStore(Store):
+    backend = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str | None) -> None:
+        self._pool = pool
+        self.dsn = dsn
+        self.schema = schema
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        migrate: bool = True,
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> PostgresStore:
+        """Connect a pool; ``schema`` (else the DSN's search_path) holds the tables."""
+        settings = {"search_path": schema} if schema is not None else None
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                server_settings=settings,
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {_redact(dsn)}: {exc} ({type(exc).__name__})"
+            ) from exc
+        except (asyncpg.InterfaceError, ValueError) as exc:
+            raise StoreError(f"bad PostgreSQL URL {_redact(dsn)}: {exc}") from exc
+        store = cls(pool, dsn, schema)
+        try:
+            if migrate:
+                await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._pool.close()
+
+    async def _run(
+        self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, transaction: bool = True
+    ) -> T:
+        """Run ``fn`` on a pooled connection (in one transaction), mapping driver errors."""
+        for attempt in range(_RETRIES):
+            try:
+                async with self._pool.acquire() as conn:
+                    if not transaction:
+                        return await fn(conn)
+                    async with conn.transaction():
+                        return await fn(conn)
+            except VCIssuerError:
+                raise
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate in _RETRY_SQLSTATES and attempt + 1 < _RETRIES:
+                    await asyncio.sleep(0.01 * (attempt + 1))
+                    continue
+                raise StoreError(f"PostgreSQL error: {exc} (SQLSTATE {exc.sqlstate})") from exc
+            except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+                raise StoreError(f"PostgreSQL unavailable: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        return await self._run(fn, transaction=False)
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        async def apply(conn: asyncpg.Connection) -> int:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            if self.schema is not None:
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}")
+            elif await conn.fetchval("SELECT current_schema()") is None:
+                path = await conn.fetchval("SHOW search_path")
+                raise StoreError(
+                    f"no schema of the search_path ({path}) exists in the database;"
+                    " create it, or pass schema= to have it created"
+                )
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
+                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            version: int = await conn.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            )
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"the store has schema version {version}, newer than this software"
+                    f" (knows up to {len(MIGRATIONS)}); upgrade vc-issuer"
+                )
+            for m in MIGRATIONS[version:]:
+                for statement in m.statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_version (version, name) VALUES ($1, $2)", m.version, m.name
+                )
+                version = m.version
+            return version
+
+        return await self._run(apply)
+
+    async def schema_version(self) -> int:
+        async def read(conn: asyncpg.Connection) -> int:
+            if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+                return 0
+            return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+
+        return await self._read(read)
+
+    # --- credentials ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _put(conn: asyncpg.Connection, record: CredentialRecord) -> CredentialRecord:
+        inserted = await conn.fetchval(
+            "INSERT INTO credentials (id, subject_id, types, issued_at, valid_from, valid_until,"
+            " status_entries, credential, idempotency_key, page_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10)"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            record.id,
+            record.subject_id,
+            record.types,
+            record.issued_at,
+            record.valid_from,
+            record.valid_until,
+            dumps(record.status_entries),
+            dumps(record.credential),
+            record.idempotency_key,
+            record.page_id,
+        )
+        if inserted is not None:
+            return record
+        # Lost to a committed (or just-committed) row: the key wins, else it is a conflict.
+        if record.idempotency_key is not None:
+            row = await conn.fetchrow(
+                f"SELECT {_CRED_COLS} FROM credentials WHERE idempotency_key = $1",
+                record.idempotency_key,
+            )
+            if row is not None:
+                return _cred(row)
+        if await conn.fetchval("SELECT 1 FROM credentials WHERE id = $1", record.id):
+            raise ConflictError(f"a credential with id {record.id!r} is already stored")
+        raise ConflictError(f"credential record {record.id!r} conflicts on its page id")
+
+    async def put_credential(self, record: CredentialRecord) -> CredentialRecord:
+        rec = check_record(record)
+        return await self._run(lambda conn: self._put(conn, rec))
+
+    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
+        recs = [check_record(r) for r in records]
+        if not recs:
+            return []
+
+        async def put_all(conn: asyncpg.Connection) -> list[CredentialRecord]:
+            return [await self._put(conn, r) for r in recs]
+
+        return await self._run(put_all)
+
+    async def _one_cred(self, where: str, value: str) -> CredentialRecord | None:
+        async def read(conn: asyncpg.Connection) -> CredentialRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_CRED_COLS} FROM credentials WHERE {where} = $1", value
+            )
+            return None if row is None else _cred(row)
+
+        return await self._read(read)
+
+    async def get_credential(self, credential_id: str) -> CredentialRecord | None:
+        return await self._one_cred("id", credential_id)
+
+    async def get_credential_by_page_id(self, page_id: str) -> CredentialRecord | None:
+        return await self._one_cred("page_id", page_id)
+
+    async def get_by_idempotency_key(self, key: str) -> CredentialRecord | None:
+        return await self._one_cred("idempotency_key", key)
+
+    async def list_credentials(
+        self, limit: int = 100, offset: int = 0, *, subject_id: str | None = None
+    ) -> list[CredentialRecord]:
+        if limit < 0 or offset < 0:
+            raise MalformedInputError("limit and offset must be non-negative")
+
+        async def read(conn: asyncpg.Connection) -> list[CredentialRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_CRED_COLS} FROM credentials"
+                " WHERE $1::text IS NULL OR subject_id = $1"
+                " ORDER BY issued_at DESC, id LIMIT $2 OFFSET $3",
+                subject_id,
+                limit,
+                offset,
+            )
+            return [_cred(r) for r in rows]
+
+        return await self._read(read)
+
+    async def count_credentials(self) -> int:
+        async def read(conn: asyncpg.Connection) -> int:
+            return int(await conn.fetchval("SELECT COUNT(*) FROM credentials"))
+
+        return await self._read(read)
+
+    # --- status lists -----------------------------------------------------------------------------
+
+    async def allocate_index(
+        self, kind: str, purpose: str, size: int, rng: random.Random | None = None
+    ) -> tuple[str, int]:
+        return (await self.allocate_indices(kind, purpose, size, 1, rng))[0]
+
+    async def allocate_indices(
+        self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
+    ) -> list[tuple[str, int]]:
+        check_list_request(kind, purpose, size, count)
+        if count == 0:
+            return []
+        draw = rng if rng is not None else default_rng()
+
+        async def allocate(conn: asyncpg.Connection) -> list[tuple[str, int]]:
+            out: list[tuple[str, int]] = []
+            while len(out) < count:
+                now = utcnow()
+                row = await conn.fetchrow(
+                    "SELECT id, allocated, alloc_bits FROM status_lists"
+                    " WHERE kind = $1 AND purpose = $2 AND size = $3 AND NOT is_full"
+                    " FOR NO KEY UPDATE",
+                    kind,
+                    purpose,
+                    size,
+                )
+                if row is None:
+                    list_id = str(uuid.uuid4())
+                    created = await conn.fetchval(
+                        "INSERT INTO status_lists (id, kind, purpose, size, created_at,"
+                        " alloc_bits) VALUES ($1, $2, $3, $4, $5, $6)"
+                        " ON CONFLICT (kind, purpose, size) WHERE NOT is_full DO NOTHING"
+                        " RETURNING id",
+                        list_id,
+                        kind,
+                        purpose,
+                        size,
+                        now,
+                        bytes(bitmap_len(size)),
+                    )
+                    if created is not None:
+                        await conn.execute(
+                            "INSERT INTO status_list_bits (list_id, bits, version, updated_at)"
+                            " VALUES ($1, $2, 1, $3)",
+                            list_id,
+                            bytes(bitmap_len(size)),
+                            now,
+                        )
+                    continue  # lock whichever current list won
+                list_id = row["id"]
+                allocated: int = row["allocated"]
+                alloc = bytearray(row["alloc_bits"])
+                n = min(count - len(out), size - allocated)
+                picked = pick_free(alloc, size, allocated, n, draw)
+                # The primary key is the last guard: a duplicate aborts the whole transaction.
+                await conn.execute(
+                    "INSERT INTO status_allocations (list_id, idx, allocated_at)"
+                    " SELECT $1, i, $3 FROM unnest($2::integer[]) AS i",
+                    list_id,
+                    picked,
+                    now,
+                )
+                allocated += n
+                await conn.execute(
+                    "UPDATE status_lists SET alloc_bits = $1, allocated = $2, is_full = $3"
+                    " WHERE id = $4",
+                    bytes(alloc),
+                    allocated,
+                    allocated >= size,
+                    list_id,
+                )
+                out.extend((list_id, i) for i in picked)
+            return out
+
+        return await self._run(allocate)
+
+    async def allocated_indices(self, list_id: str) -> list[int]:
+        async def read(conn: asyncpg.Connection) -> list[int]:
+            rows = await conn.fetch(
+                "SELECT idx FROM status_allocations WHERE list_id = $1 ORDER BY idx", list_id
+            )
+            return [int(r[0]) for r in rows]
+
+        return await self._read(read)
+
+    async def set_status_bit(
+        self,
+        list_id: str,
+        index: int,
+        value: bool,
+        *,
+        actor: str,
+        reason: str | None = None,
+        credential_id: str | None = None,
+        purpose: str | None = None,
+    ) -> tuple[bool, bool]:
+        if not actor:
+            raise MalformedInputError("a status change needs an actor for the audit log")
+        new = bool(value)
+
+        async def change(conn: asyncpg.Connection) -> tuple[bool, bool]:
+            row = await conn.fetchrow(
+                "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM "
+                + _LIST_FROM
+                + " WHERE l.id = $1 FOR NO KEY UPDATE OF b",
+                list_id,
+            )
+            if row is None:
+                raise NotFoundError(f"no status list {list_id!r}")
+            check_change(list_id, row["purpose"], row["size"], row["alloc_bits"], index, purpose)
+            bits = bytearray(row["bits"])
+            old = get_bit(bits, index)
+            if old == new:
+                return old, new
+            set_bit(bits, index, new)
+            now = utcnow()
+            await conn.execute(
+                "UPDATE status_list_bits SET bits = $1, version = version + 1, updated_at = $2"
+                " WHERE list_id = $3",
+                bytes(bits),
+                now,
+                list_id,
+            )
+            await conn.execute(
+                "INSERT INTO status_audit (at, actor, credential_id, list_id, idx, purpose, old,"
+                " new, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                now,
+                actor,
+                credential_id,
+                list_id,
+                index,
+                row["purpose"],
+                old,
+                new,
+                reason,
+            )
+            return old, new
+
+        return await self._run(change)
+
+    async def get_status_list(self, list_id: str) -> StatusListRecord | None:
+        async def read(conn: asyncpg.Connection) -> StatusListRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} WHERE l.id = $1", list_id
+            )
+            return None if row is None else _list(row)
+
+        return await self._read(read)
+
+    async def list_status_lists(self) -> list[StatusListRecord]:
+        async def read(conn: asyncpg.Connection) -> list[StatusListRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} ORDER BY l.created_at, l.id"
+            )
+            return [_list(r) for r in rows]
+
+        return await self._read(read)
+
+    async def save_list_credential(
+        self, list_id: str, version: int, credential: dict[str, Any]
+    ) -> bool:
+        if not isinstance(credential, dict):
+            raise MalformedInputError("the status list credential must be a JSON object")
+        text = dumps(credential)
+
+        async def save(conn: asyncpg.Connection) -> bool:
+            row = await conn.fetchrow(
+                "SELECT version, credential_version FROM status_list_bits WHERE list_id = $1"
+                " FOR NO KEY UPDATE",
+                list_id,
+            )
+            if row is None:
+                raise NotFoundError(f"no status list {list_id!r}")
+            check_version(list_id, version, row["version"])
+            kept = row["credential_version"]
+            if kept is not None and kept > version:
+                return False
+            await conn.execute(
+                "UPDATE status_list_bits SET credential = $1::json, credential_version = $2"
+                " WHERE list_id = $3",
+                text,
+                version,
+                list_id,
+            )
+            return True
+
+        return await self._run(save)
+
+    async def audit_log(
+        self, credential_id: str | None = None, *, list_id: str | None = None
+    ) -> list[AuditEntry]:
+        async def read(conn: asyncpg.Connection) -> list[AuditEntry]:
+            rows = await conn.fetch(
+                f"SELECT {_AUDIT_COLS} FROM status_audit"
+                " WHERE ($1::text IS NULL OR credential_id = $1)"
+                " AND ($2::text IS NULL OR list_id = $2) ORDER BY id",
+                credential_id,
+                list_id,
+            )
+            return [_audit(r) for r in rows]
+
+        return await self._read(read)
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        token_hash: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> TokenRecord:
+        token = new_token(token_hash, name, scopes, expires_at)
+
+        async def insert(conn: asyncpg.Connection) -> TokenRecord:
+            done = await conn.fetchval(
+                f"INSERT INTO api_tokens ({_TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                token.id,
+                token.token_hash,
+                token.name,
+                token.scopes,
+                token.created_at,
+                token.expires_at,
+            )
+            if done is None:
+                raise ConflictError("a token with this hash already exists")
+            return token
+
+        return await self._run(insert)
+
+    async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        async def read(conn: asyncpg.Connection) -> TokenRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash
+            )
+            return None if row is None else _token(row)
+
+        return await self._read(read)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        async def read(conn: asyncpg.Connection) -> list[TokenRecord]:
+            rows = await conn.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id")
+            return [_token(r) for r in rows]
+
+        return await self._read(read)
+
+    async def revoke_token(self, token_id: str) -> bool:
+        async def revoke(conn: asyncpg.Connection) -> bool:
+            row = await conn.fetchrow(
+                "SELECT revoked_at FROM api_tokens WHERE id = $1 FOR UPDATE", token_id
+            )
+            if row is None:
+                raise NotFoundError(f"no API token with id {token_id!r}")
+            if row["revoked_at"] is not None:
+                return False
+            await conn.execute(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2", utcnow(), token_id
+            )
+            return True
+
+        return await self._run(revoke)
+
+    # --- meta -------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async def read(conn: asyncpg.Connection) -> str | None:
+            value = await conn.fetchval("SELECT value FROM meta WHERE key = $1", key)
+            return None if value is None else str(value)
+
+        return await self._read(read)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+
+        async def write(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                value,
+            )
+
+        await self._run(write)
+
+
+def _ident(name: str) -> str:
+    """Quote an SQL identifier (schema names come from configuration, not from users)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+__all__ = ["PostgresStore"]

@@ -1,0 +1,657 @@
+"""SQLite backend: the embedded default.
+
+One writer connection in its own thread runs each transaction as a single function (BEGIN IMMEDIATE
+... COMMIT), so coroutines never interleave inside a transaction and every transaction costs one
+thread hop. Reads use a second, read-only connection (WAL lets it read while the writer writes).
+Several processes may share the file: BEGIN IMMEDIATE takes SQLite's write lock, ``busy_timeout``
+makes the others wait for it. ``synchronous=FULL``: a commit that returned survives power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vc_issuer.errors import (
+    ConflictError,
+    MalformedInputError,
+    NotFoundError,
+    StoreError,
+    VCIssuerError,
+)
+from vc_issuer.store.base import (
+    AuditEntry,
+    CredentialRecord,
+    StatusListRecord,
+    Store,
+    TokenRecord,
+    bitmap_len,
+    check_change,
+    check_list_request,
+    check_meta,
+    check_record,
+    check_version,
+    default_rng,
+    dumps,
+    get_bit,
+    new_token,
+    pick_free,
+    set_bit,
+    utcnow,
+)
+from vc_issuer.store.migrations.sqlite import MIGRATIONS
+
+T = TypeVar("T")
+_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TS)
+
+
+def _opt_ts(value: datetime | None) -> str | None:
+    return None if value is None else _ts(value)
+
+
+def _dt(value: str) -> datetime:
+    return datetime.strptime(value, _TS).replace(tzinfo=UTC)
+
+
+def _opt_dt(value: str | None) -> datetime | None:
+    return None if value is None else _dt(value)
+
+
+_CRED_COLS = (
+    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
+    " idempotency_key, page_id"
+)
+_LIST_COLS = (
+    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
+    " l.allocated, b.credential, b.credential_version"
+)
+_LIST_FROM = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
+_AUDIT_COLS = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
+_TOKEN_COLS = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
+
+
+def _cred(row: sqlite3.Row | tuple[Any, ...]) -> CredentialRecord:
+    return CredentialRecord(
+        id=row[0],
+        subject_id=row[1],
+        types=json.loads(row[2]),
+        issued_at=_dt(row[3]),
+        valid_from=_opt_dt(row[4]),
+        valid_until=_opt_dt(row[5]),
+        status_entries=json.loads(row[6]),
+        credential=json.loads(row[7]),
+        idempotency_key=row[8],
+        page_id=row[9],
+    )
+
+
+def _list(row: tuple[Any, ...]) -> StatusListRecord:
+    return StatusListRecord(
+        id=row[0],
+        kind=row[1],
+        purpose=row[2],
+        size=row[3],
+        bits=bytes(row[4]),
+        version=row[5],
+        updated_at=_dt(row[6]),
+        created_at=_dt(row[7]),
+        full=bool(row[8]),
+        allocated=row[9],
+        credential=None if row[10] is None else json.loads(row[10]),
+        credential_version=row[11],
+    )
+
+
+def _audit(row: tuple[Any, ...]) -> AuditEntry:
+    return AuditEntry(
+        id=row[0],
+        at=_dt(row[1]),
+        actor=row[2],
+        credential_id=row[3],
+        list_id=row[4],
+        index=row[5],
+        purpose=row[6],
+        old=bool(row[7]),
+        new=bool(row[8]),
+        reason=row[9],
+    )
+
+
+def _token(row: tuple[Any, ...]) -> TokenRecord:
+    return TokenRecord(
+        id=row[0],
+        token_hash=row[1],
+        name=row[2],
+        scopes=json.loads(row[3]),
+        created_at=_dt(row[4]),
+        expires_at=_opt_dt(row[5]),
+        revoked_at=_opt_dt(row[6]),
+    )
+
+
+class _Worker:
+    """One sqlite3 connection bound to one thread."""
+
+    def __init__(self, path: str, *, readonly: bool, busy_timeout_ms: int) -> None:
+        self._path = path
+        self._readonly = readonly
+        self._busy_timeout_ms = busy_timeout_ms
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vc-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        timeout = self._busy_timeout_ms / 1e3
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=timeout)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self._readonly:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal" and self._path != ":memory:":
+                raise StoreError(f"SQLite refused WAL mode for {self._path} (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._conn is None:
+                self._conn = self._connect()
+            return fn(self._conn)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except VCIssuerError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error on {self._path}: {exc}") from exc
+
+    async def close(self) -> None:
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, close)
+        finally:
+            self._executor.shutdown(wait=True)
+
+
+def _transaction(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """Wrap ``fn`` in BEGIN IMMEDIATE ... COMMIT: the write lock is taken before the first read."""
+
+    def run(conn: sqlite3.Connection) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    return run
+
+
+class SqliteStore(Store):
+    backend = "sqlite"
+
+    def __init__(self, path: str | PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        ms = int(busy_timeout * 1000)
+        self._writer = _Worker(self.path, readonly=False, busy_timeout_ms=ms)
+        # An in-memory database exists once per connection: read through the writer then.
+        self._reader = (
+            self._writer
+            if self.path == ":memory:"
+            else _Worker(self.path, readonly=True, busy_timeout_ms=ms)
+        )
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | PathLike[str], *, migrate: bool = True, busy_timeout: float = 30.0
+    ) -> SqliteStore:
+        if str(path) != ":memory:":
+            parent = Path(path).parent
+            if not parent.is_dir():
+                raise StoreError(f"directory for the SQLite store does not exist: {parent}")
+        store = cls(path, busy_timeout=busy_timeout)
+        try:
+            await store._writer.run(lambda conn: None)  # connect, set WAL now: fail early
+            if migrate:
+                await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.close()
+        if self._reader is not self._writer:
+            await self._reader.close()
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        def apply(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            version: int = current.fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"the store has schema version {version}, newer than this software"
+                    f" (knows up to {len(MIGRATIONS)}); upgrade vc-issuer"
+                )
+            for m in MIGRATIONS[version:]:
+                for statement in m.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, _ts(utcnow())),
+                )
+                version = m.version
+            return version
+
+        return await self._writer.run(_transaction(apply))
+
+    async def schema_version(self) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if exists is None:
+                return 0
+            return int(
+                conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            )
+
+        return await self._reader.run(read)
+
+    # --- credentials ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _put(conn: sqlite3.Connection, record: CredentialRecord) -> CredentialRecord:
+        if record.idempotency_key is not None:
+            row = conn.execute(
+                f"SELECT {_CRED_COLS} FROM credentials WHERE idempotency_key = ?",
+                (record.idempotency_key,),
+            ).fetchone()
+            if row is not None:
+                return _cred(row)
+        if conn.execute("SELECT 1 FROM credentials WHERE id = ?", (record.id,)).fetchone():
+            raise ConflictError(f"a credential with id {record.id!r} is already stored")
+        try:
+            conn.execute(
+                "INSERT INTO credentials (id, subject_id, types, issued_at, valid_from,"
+                " valid_until, status_entries, credential, idempotency_key, page_id, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.subject_id,
+                    dumps(record.types),
+                    _ts(record.issued_at),
+                    _opt_ts(record.valid_from),
+                    _opt_ts(record.valid_until),
+                    dumps(record.status_entries),
+                    dumps(record.credential),
+                    record.idempotency_key,
+                    record.page_id,
+                    _ts(utcnow()),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:  # page_id collision: a caller bug, not chance
+            raise ConflictError(f"credential record {record.id!r} conflicts: {exc}") from exc
+        return record
+
+    async def put_credential(self, record: CredentialRecord) -> CredentialRecord:
+        rec = check_record(record)
+        return await self._writer.run(_transaction(lambda conn: self._put(conn, rec)))
+
+    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
+        recs = [check_record(r) for r in records]
+        if not recs:
+            return []
+        return await self._writer.run(_transaction(lambda conn: [self._put(conn, r) for r in recs]))
+
+    async def _one_cred(self, where: str, value: str) -> CredentialRecord | None:
+        def read(conn: sqlite3.Connection) -> CredentialRecord | None:
+            row = conn.execute(
+                f"SELECT {_CRED_COLS} FROM credentials WHERE {where} = ?", (value,)
+            ).fetchone()
+            return None if row is None else _cred(row)
+
+        return await self._reader.run(read)
+
+    async def get_credential(self, credential_id: str) -> CredentialRecord | None:
+        return await self._one_cred("id", credential_id)
+
+    async def get_credential_by_page_id(self, page_id: str) -> CredentialRecord | None:
+        return await self._one_cred("page_id", page_id)
+
+    async def get_by_idempotency_key(self, key: str) -> CredentialRecord | None:
+        return await self._one_cred("idempotency_key", key)
+
+    async def list_credentials(
+        self, limit: int = 100, offset: int = 0, *, subject_id: str | None = None
+    ) -> list[CredentialRecord]:
+        if limit < 0 or offset < 0:
+            raise MalformedInputError("limit and offset must be non-negative")
+        where, args = ("", ()) if subject_id is None else ("WHERE subject_id = ?", (subject_id,))
+
+        def read(conn: sqlite3.Connection) -> list[CredentialRecord]:
+            rows = conn.execute(
+                f"SELECT {_CRED_COLS} FROM credentials {where}"
+                " ORDER BY issued_at DESC, id LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            return [_cred(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def count_credentials(self) -> int:
+        return await self._reader.run(
+            lambda conn: int(conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0])
+        )
+
+    # --- status lists -----------------------------------------------------------------------------
+
+    async def allocate_index(
+        self, kind: str, purpose: str, size: int, rng: random.Random | None = None
+    ) -> tuple[str, int]:
+        return (await self.allocate_indices(kind, purpose, size, 1, rng))[0]
+
+    async def allocate_indices(
+        self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
+    ) -> list[tuple[str, int]]:
+        check_list_request(kind, purpose, size, count)
+        if count == 0:
+            return []
+        draw = rng if rng is not None else default_rng()
+
+        def allocate(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            out: list[tuple[str, int]] = []
+            now = _ts(utcnow())
+            while len(out) < count:
+                row = conn.execute(
+                    "SELECT id, allocated, alloc_bits FROM status_lists"
+                    " WHERE kind = ? AND purpose = ? AND size = ? AND is_full = 0",
+                    (kind, purpose, size),
+                ).fetchone()
+                if row is None:
+                    list_id = str(uuid.uuid4())
+                    conn.execute(
+                        "INSERT INTO status_lists (id, kind, purpose, size, created_at, is_full,"
+                        " allocated, alloc_bits) VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
+                        (list_id, kind, purpose, size, now, bytes(bitmap_len(size))),
+                    )
+                    conn.execute(
+                        "INSERT INTO status_list_bits (list_id, bits, version, updated_at)"
+                        " VALUES (?, ?, 1, ?)",
+                        (list_id, bytes(bitmap_len(size)), now),
+                    )
+                    continue
+                list_id, allocated, alloc_blob = row
+                alloc = bytearray(alloc_blob)
+                n = min(count - len(out), size - allocated)
+                picked = pick_free(alloc, size, allocated, n, draw)
+                # The primary key is the last guard: a duplicate aborts the whole transaction.
+                conn.executemany(
+                    "INSERT INTO status_allocations (list_id, idx, allocated_at) VALUES (?, ?, ?)",
+                    [(list_id, i, now) for i in picked],
+                )
+                allocated += n
+                conn.execute(
+                    "UPDATE status_lists SET alloc_bits = ?, allocated = ?, is_full = ?"
+                    " WHERE id = ?",
+                    (bytes(alloc), allocated, int(allocated >= size), list_id),
+                )
+                out.extend((list_id, i) for i in picked)
+            return out
+
+        try:
+            return await self._writer.run(_transaction(allocate))
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise StoreError(f"status index allocation guard tripped: {exc.__cause__}") from exc
+            raise
+
+    async def allocated_indices(self, list_id: str) -> list[int]:
+        def read(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT idx FROM status_allocations WHERE list_id = ? ORDER BY idx", (list_id,)
+            ).fetchall()
+            return [int(r[0]) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def set_status_bit(
+        self,
+        list_id: str,
+        index: int,
+        value: bool,
+        *,
+        actor: str,
+        reason: str | None = None,
+        credential_id: str | None = None,
+        purpose: str | None = None,
+    ) -> tuple[bool, bool]:
+        if not actor:
+            raise MalformedInputError("a status change needs an actor for the audit log")
+        new = bool(value)
+
+        def change(conn: sqlite3.Connection) -> tuple[bool, bool]:
+            row = conn.execute(
+                "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM "
+                + _LIST_FROM
+                + " WHERE l.id = ?",
+                (list_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no status list {list_id!r}")
+            list_purpose, size, alloc, bits_blob = row
+            check_change(list_id, list_purpose, size, alloc, index, purpose)
+            bits = bytearray(bits_blob)
+            old = get_bit(bits, index)
+            if old == new:
+                return old, new
+            set_bit(bits, index, new)
+            now = _ts(utcnow())
+            conn.execute(
+                "UPDATE status_list_bits SET bits = ?, version = version + 1, updated_at = ?"
+                " WHERE list_id = ?",
+                (bytes(bits), now, list_id),
+            )
+            conn.execute(
+                "INSERT INTO status_audit (at, actor, credential_id, list_id, idx, purpose, old,"
+                " new, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    actor,
+                    credential_id,
+                    list_id,
+                    index,
+                    list_purpose,
+                    int(old),
+                    int(new),
+                    reason,
+                ),
+            )
+            return old, new
+
+        return await self._writer.run(_transaction(change))
+
+    async def get_status_list(self, list_id: str) -> StatusListRecord | None:
+        def read(conn: sqlite3.Connection) -> StatusListRecord | None:
+            row = conn.execute(
+                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} WHERE l.id = ?", (list_id,)
+            ).fetchone()
+            return None if row is None else _list(row)
+
+        return await self._reader.run(read)
+
+    async def list_status_lists(self) -> list[StatusListRecord]:
+        def read(conn: sqlite3.Connection) -> list[StatusListRecord]:
+            rows = conn.execute(
+                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} ORDER BY l.created_at, l.id"
+            ).fetchall()
+            return [_list(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def save_list_credential(
+        self, list_id: str, version: int, credential: dict[str, Any]
+    ) -> bool:
+        if not isinstance(credential, dict):
+            raise MalformedInputError("the status list credential must be a JSON object")
+        text = dumps(credential)
+
+        def save(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT version, credential_version FROM status_list_bits WHERE list_id = ?",
+                (list_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no status list {list_id!r}")
+            current, kept = row
+            check_version(list_id, version, current)
+            if kept is not None and kept > version:
+                return False
+            conn.execute(
+                "UPDATE status_list_bits SET credential = ?, credential_version = ?"
+                " WHERE list_id = ?",
+                (text, version, list_id),
+            )
+            return True
+
+        return await self._writer.run(_transaction(save))
+
+    async def audit_log(
+        self, credential_id: str | None = None, *, list_id: str | None = None
+    ) -> list[AuditEntry]:
+        clauses: list[str] = []
+        args: list[str] = []
+        if credential_id is not None:
+            clauses.append("credential_id = ?")
+            args.append(credential_id)
+        if list_id is not None:
+            clauses.append("list_id = ?")
+            args.append(list_id)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+        def read(conn: sqlite3.Connection) -> list[AuditEntry]:
+            rows = conn.execute(
+                f"SELECT {_AUDIT_COLS} FROM status_audit {where} ORDER BY id", args
+            ).fetchall()
+            return [_audit(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        token_hash: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> TokenRecord:
+        token = new_token(token_hash, name, scopes, expires_at)
+
+        def insert(conn: sqlite3.Connection) -> TokenRecord:
+            try:
+                conn.execute(
+                    f"INSERT INTO api_tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                    (
+                        token.id,
+                        token.token_hash,
+                        token.name,
+                        dumps(token.scopes),
+                        _ts(token.created_at),
+                        _opt_ts(token.expires_at),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError("a token with this hash already exists") from exc
+            return token
+
+        return await self._writer.run(_transaction(insert))
+
+    async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        def read(conn: sqlite3.Connection) -> TokenRecord | None:
+            row = conn.execute(
+                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+            return None if row is None else _token(row)
+
+        return await self._reader.run(read)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        def read(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(
+                f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id"
+            ).fetchall()
+            return [_token(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def revoke_token(self, token_id: str) -> bool:
+        def revoke(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT revoked_at FROM api_tokens WHERE id = ?", (token_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no API token with id {token_id!r}")
+            if row[0] is not None:
+                return False
+            conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (_ts(utcnow()), token_id)
+            )
+            return True
+
+        return await self._writer.run(_transaction(revoke))
+
+    # --- meta -------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._reader.run(read)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+        await self._writer.run(
+            _transaction(
+                lambda conn: conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            )
+        )
+
+
+__all__ = ["SqliteStore"]
