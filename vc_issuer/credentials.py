@@ -1,0 +1,291 @@
+"""Structure checks for verifiable credentials and presentations (VCDM 1.1 and 2.0).
+
+Pure functions: they look at the JSON shape only, before any JSON-LD or cryptography, so a bad
+document is refused with a precise message instead of failing somewhere deep in a pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from vc_issuer.errors import MalformedInputError, ParsingError
+
+VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
+VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+
+Version = Literal["1.1", "2.0"]
+
+_DATETIME = re.compile(
+    r"^(?P<year>-?\d{4,})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2})?$"
+)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def parse_json_document(data: str | bytes | bytearray) -> dict[str, Any]:
+    """Parse JSON text that must be an object (a credential, presentation or proof document)."""
+    try:
+        if isinstance(data, (bytes, bytearray)):
+            data = bytes(data).decode("utf-8")
+        value = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise ParsingError(f"input is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise ParsingError(
+            f"input is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise ParsingError("input is not JSON: nested too deeply") from None
+    if not isinstance(value, dict):
+        raise MalformedInputError(f"expected a JSON object, got a JSON {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def parse_xml_datetime(value: Any, name: str, *, require_timezone: bool = True) -> datetime:
+    """Parse an XML Schema dateTime (dateTimeStamp when a timezone is required) to aware UTC.
+
+    A dateTime without a timezone is read as UTC; VCDM 1.1 documents in the wild carry them.
+    """
+    if not isinstance(value, str):
+        raise MalformedInputError(f"{name} must be a dateTime string, got {_json_type(value)}")
+    m = _DATETIME.match(value)
+    if m is None:
+        raise MalformedInputError(f"{name} is not an XML Schema dateTime: {value!r}")
+    if require_timezone and m["tz"] is None:
+        raise MalformedInputError(f"{name} must carry a timezone (Z or ±hh:mm): {value!r}")
+    tz: timezone = UTC
+    if m["tz"] not in (None, "Z"):
+        sign = -1 if m["tz"][0] == "-" else 1
+        hours, minutes = int(m["tz"][1:3]), int(m["tz"][4:6])
+        if hours > 14 or minutes > 59 or (hours == 14 and minutes):
+            raise MalformedInputError(f"{name} has an invalid timezone offset: {value!r}")
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    micro = int((m["fraction"] or ".0")[1:7].ljust(6, "0"))
+    try:
+        parsed = datetime(
+            int(m["year"]), int(m["month"]), int(m["day"]),
+            int(m["hour"]), int(m["minute"]), int(m["second"]), micro, tzinfo=tz,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise MalformedInputError(
+            f"{name} is not a valid date and time ({exc}): {value!r}"
+        ) from None
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(moment: datetime) -> str:
+    """dateTimeStamp with second precision and ``Z``, as issuers conventionally write it."""
+    if moment.tzinfo is None:
+        raise MalformedInputError("datetime must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_url(value: Any) -> bool:
+    """An absolute IRI: a scheme followed by something without whitespace."""
+    return isinstance(value, str) and _URL.match(value) is not None
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+def _require_object(document: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(document, Mapping):
+        raise MalformedInputError(f"{what} must be a JSON object, got {_json_type(document)}")
+    return document
+
+
+def check_context(document: Mapping[str, Any]) -> Version:
+    """``@context`` is a non-empty array starting with the VC v1 or v2 URL; returns the version."""
+    ctx = document.get("@context")
+    if ctx is None:
+        raise MalformedInputError("@context is missing")
+    if not isinstance(ctx, list):
+        raise MalformedInputError(f"@context must be an array, got {_json_type(ctx)}")
+    if not ctx:
+        raise MalformedInputError("@context must not be empty")
+    for i, item in enumerate(ctx):
+        if not isinstance(item, (str, dict)):
+            raise MalformedInputError(f"@context[{i}] must be a URL or an object")
+    if ctx[0] == VC_V2_CONTEXT:
+        return "2.0"
+    if ctx[0] == VC_V1_CONTEXT:
+        return "1.1"
+    raise MalformedInputError(
+        f"@context[0] must be {VC_V2_CONTEXT} or {VC_V1_CONTEXT}, got {ctx[0]!r}"
+    )
+
+
+def _types(document: Mapping[str, Any], what: str) -> list[str]:
+    t = document.get("type")
+    if t is None:
+        raise MalformedInputError(f"{what} type is missing")
+    types = [t] if isinstance(t, str) else t
+    if not isinstance(types, list) or not all(isinstance(x, str) and x for x in types):
+        raise MalformedInputError(f"{what} type must be a string or an array of strings")
+    return types
+
+
+def issuer_id(credential: Mapping[str, Any]) -> str:
+    """The issuer URL, whether ``issuer`` is a string or an object with ``id``."""
+    issuer = credential.get("issuer")
+    if issuer is None:
+        raise MalformedInputError("issuer is missing")
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id")
+        if issuer is None:
+            raise MalformedInputError("issuer object must have an id")
+    if not is_url(issuer):
+        raise MalformedInputError(f"issuer must be a URL, got {issuer!r}")
+    assert isinstance(issuer, str)
+    return issuer
+
+
+def _check_id(document: Mapping[str, Any], what: str) -> None:
+    if "id" in document and not is_url(document["id"]):
+        raise MalformedInputError(f"{what} id must be a URL, got {document['id']!r}")
+
+
+def _check_subjects(credential: Mapping[str, Any]) -> None:
+    subject = credential.get("credentialSubject")
+    if subject is None:
+        raise MalformedInputError("credentialSubject is missing")
+    subjects = subject if isinstance(subject, list) else [subject]
+    if not subjects:
+        raise MalformedInputError("credentialSubject must not be an empty array")
+    for i, item in enumerate(subjects):
+        where = "credentialSubject" if not isinstance(subject, list) else f"credentialSubject[{i}]"
+        if not isinstance(item, Mapping):
+            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+        _check_id(item, where)
+
+
+def _check_typed_objects(credential: Mapping[str, Any], name: str) -> None:
+    value = credential.get(name)
+    if value is None:
+        return
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        where = name if not isinstance(value, list) else f"{name}[{i}]"
+        if not isinstance(item, Mapping):
+            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+        _types(item, where)
+        _check_id(item, where)
+
+
+def validity_period(
+    credential: Mapping[str, Any], version: Version | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """(valid from, valid until) as aware datetimes, from the fields of the credential's version."""
+    version = version or check_context(credential)
+    if version == "2.0":
+        start_name, end_name, tz = "validFrom", "validUntil", True
+    else:
+        start_name, end_name, tz = "issuanceDate", "expirationDate", False
+    start = credential.get(start_name)
+    end = credential.get(end_name)
+    start_dt = None if start is None else parse_xml_datetime(start, start_name, require_timezone=tz)
+    end_dt = None if end is None else parse_xml_datetime(end, end_name, require_timezone=tz)
+    return start_dt, end_dt
+
+
+def validate_credential(credential: Any) -> Version:
+    """Check the shape of a credential; returns its data model version or raises
+    MalformedInputError naming the first problem."""
+    cred = _require_object(credential, "credential")
+    version = check_context(cred)
+    if "VerifiableCredential" not in _types(cred, "credential"):
+        raise MalformedInputError("credential type must include VerifiableCredential")
+    _check_id(cred, "credential")
+    issuer_id(cred)
+    _check_subjects(cred)
+    if version == "1.1" and "issuanceDate" not in cred:
+        raise MalformedInputError("issuanceDate is missing (required by VC 1.1)")
+    if version == "2.0":
+        for old in ("issuanceDate", "expirationDate"):
+            if old in cred:
+                raise MalformedInputError(
+                    f"{old} is a VC 1.1 property; VC 2.0 uses validFrom/validUntil"
+                )
+    start, end = validity_period(cred, version)
+    if start is not None and end is not None and start > end:
+        names = (
+            ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
+        )
+        raise MalformedInputError(f"{names[0]} is later than {names[1]}")
+    _check_typed_objects(cred, "credentialStatus")
+    _check_typed_objects(cred, "credentialSchema")
+    _check_typed_objects(cred, "evidence")
+    _check_typed_objects(cred, "termsOfUse")
+    _check_typed_objects(cred, "refreshService")
+    return version
+
+
+# --- presentations -------------------------------------------------------------------------------
+
+
+def is_presentation(document: Any) -> bool:
+    """True when ``type`` names VerifiablePresentation (used to route verify requests)."""
+    if not isinstance(document, Mapping):
+        return False
+    t = document.get("type")
+    return t == "VerifiablePresentation" or (isinstance(t, list) and "VerifiablePresentation" in t)
+
+
+def holder_id(presentation: Mapping[str, Any]) -> str | None:
+    holder = presentation.get("holder")
+    if holder is None:
+        return None
+    if isinstance(holder, Mapping):
+        holder = holder.get("id")
+    if not is_url(holder):
+        raise MalformedInputError(f"holder must be a URL or an object with an id, got {holder!r}")
+    assert isinstance(holder, str)
+    return holder
+
+
+def embedded_credentials(presentation: Mapping[str, Any]) -> list[Any]:
+    vcs = presentation.get("verifiableCredential")
+    if vcs is None:
+        return []
+    return list(vcs) if isinstance(vcs, list) else [vcs]
+
+
+def validate_presentation(presentation: Any) -> Version:
+    """Check the shape of a presentation (not the credentials inside it)."""
+    vp = _require_object(presentation, "presentation")
+    version = check_context(vp)
+    if "VerifiablePresentation" not in _types(vp, "presentation"):
+        raise MalformedInputError("presentation type must include VerifiablePresentation")
+    _check_id(vp, "presentation")
+    holder_id(vp)
+    vcs = vp.get("verifiableCredential")
+    if vcs is not None:
+        items = vcs if isinstance(vcs, list) else [vcs]
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise MalformedInputError(
+                    f"verifiableCredential[{i}] must be an object, got {_json_type(item)}"
+                )
+    return version

@@ -1,0 +1,344 @@
+"""Adding and verifying Data Integrity proofs (proof sets and chains included).
+
+Signing is pure: the caller passes the key, the clock and the context loader. Verification
+needs one injected edge, the DID resolver, to find the public key and its controller.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from did_methods.multikey import MultibaseError, decode_base58btc, decode_ed25519_public
+from did_methods.registry import DIDResolver
+from vc_issuer.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.errors import (
+    InvalidChallengeError,
+    InvalidDIDDocumentError,
+    InvalidDomainError,
+    InvalidKeyError,
+    MalformedInputError,
+    MalformedProofError,
+    ProofError,
+    ProofExpiredError,
+    ProofGenerationError,
+    VCIssuerError,
+)
+from vc_issuer.jsonld import ContextLoader
+from vc_issuer.keys import Ed25519Key
+from vc_issuer.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
+from vc_issuer.resolver import dereference, resolve_did
+from vc_issuer.suites import decode_proof_value, suite_by_name, suite_for_proof
+
+Clock = Callable[[], datetime]
+
+REQUIRED_PROOF_MEMBERS = ("type", "created", "verificationMethod", "proofPurpose", "proofValue")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- document helpers ----------------------------------------------------------------------------
+
+
+def get_proofs(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The proofs of a secured document as a list (a single proof object counts as one)."""
+    proof = document.get("proof")
+    if proof is None:
+        raise MalformedProofError("the document has no proof")
+    proofs = proof if isinstance(proof, list) else [proof]
+    if not proofs:
+        raise MalformedProofError("the document's proof array is empty")
+    for i, item in enumerate(proofs):
+        if not isinstance(item, dict):
+            where = "proof" if not isinstance(proof, list) else f"proof[{i}]"
+            raise MalformedProofError(f"{where} must be an object")
+    return proofs
+
+
+def unsecured_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without its ``proof``: what a proof set member signs."""
+    return {k: v for k, v in document.items() if k != "proof"}
+
+
+def previous_proof_ids(proof: Mapping[str, Any]) -> list[str]:
+    prev = proof.get("previousProof")
+    if prev is None:
+        return []
+    ids = [prev] if isinstance(prev, str) else prev
+    if not isinstance(ids, list) or not ids or not all(isinstance(x, str) for x in ids):
+        raise MalformedProofError("previousProof must be a proof id or an array of proof ids")
+    return ids
+
+
+def chained_document(
+    document: Mapping[str, Any], proof: Mapping[str, Any], all_proofs: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The document a proof signs: bare for a proof set member; for a chain link, with exactly
+    the earlier proofs its ``previousProof`` names, as an array under ``proof``."""
+    unsecured = unsecured_document(document)
+    ids = previous_proof_ids(proof)
+    if not ids:
+        return unsecured
+    by_id = {p.get("id"): p for p in all_proofs if isinstance(p.get("id"), str)}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise ProofError(f"previousProof {', '.join(missing)} is not in the document's proofs")
+    unsecured["proof"] = [dict(by_id[i]) for i in ids]
+    return unsecured
+
+
+def _check_context(document: Mapping[str, Any]) -> None:
+    ctx = document.get("@context")
+    if ctx is None:
+        raise MalformedInputError("@context is missing")
+    if not isinstance(ctx, list) or not ctx:
+        raise MalformedInputError("@context must be a non-empty array")
+
+
+def _datetime_value(value: datetime | str, name: str) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise MalformedInputError(f"{name} must be timezone-aware")
+        return format_datetime(value)
+    parse_xml_datetime(value, name, require_timezone=True)
+    return value
+
+
+# --- sign ----------------------------------------------------------------------------------------
+
+
+def sign(
+    document: Mapping[str, Any],
+    key: Ed25519Key,
+    *,
+    suite: str = "eddsa-rdfc-2022",
+    purpose: str = "assertionMethod",
+    created: datetime | str | None = None,
+    challenge: str | None = None,
+    domain: str | list[str] | None = None,
+    expires: datetime | str | None = None,
+    proof_id: str | None = None,
+    previous_proof: str | list[str] | None = None,
+    loader: ContextLoader | None = None,
+    now: Clock | None = None,
+) -> dict[str, Any]:
+    """A copy of ``document`` with one more proof.
+
+    Nothing else changes, except that Ed25519Signature2020 adds its suite context when missing.
+    An existing proof turns ``proof`` into an array (a proof set); ``previous_proof`` makes the
+    new proof a link of a chain.
+    """
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("the document to sign must be a JSON object")
+    _check_context(document)
+    chosen = suite_by_name(suite)
+    if purpose not in KNOWN_PURPOSES:
+        raise MalformedInputError(f"unknown proof purpose {purpose!r}")
+    existing: list[dict[str, Any]] = get_proofs(document) if "proof" in document else []
+
+    options: dict[str, Any] = chosen.proof_options()
+    if proof_id is not None:
+        options["id"] = proof_id
+    options["created"] = _datetime_value(
+        created if created is not None else (now or _utcnow)(), "created"
+    )
+    options["verificationMethod"] = key.verification_method
+    options["proofPurpose"] = purpose
+    if challenge is not None:
+        options["challenge"] = challenge
+    if domain is not None:
+        options["domain"] = domain
+    if expires is not None:
+        options["expires"] = _datetime_value(expires, "expires")
+    if previous_proof is not None:
+        options["previousProof"] = previous_proof
+
+    secured = chosen.prepare_document(document)
+    try:
+        to_sign = chained_document(secured, options, existing)
+    except ProofError as exc:
+        raise ProofGenerationError(exc.detail) from None
+    proof = chosen.create_proof(to_sign, options, key, loader)
+    if existing:
+        secured["proof"] = [*existing, proof]
+    else:
+        secured["proof"] = proof
+    return secured
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProofCheck:
+    """The outcome for one proof of a document."""
+
+    proof: dict[str, Any]
+    verified: bool
+    verification_method: str | None = None
+    controller: str | None = None
+    purpose: str | None = None
+    error: VCIssuerError | None = field(default=None)
+
+
+def check_proof_shape(proof: Mapping[str, Any]) -> None:
+    """Every required member present with the right JSON type, dates and proofValue well formed."""
+    for name in REQUIRED_PROOF_MEMBERS:
+        if name not in proof:
+            raise MalformedProofError(f"proof is missing {name}", member=name)
+        if not isinstance(proof[name], str) or not proof[name]:
+            raise MalformedProofError(f"proof {name} must be a non-empty string", member=name)
+    for name in ("created", "expires"):
+        if name in proof:
+            try:
+                parse_xml_datetime(proof[name], f"proof {name}", require_timezone=True)
+            except MalformedInputError as exc:
+                raise MalformedProofError(exc.detail, member=name) from None
+    decode_proof_value(proof["proofValue"])
+
+
+def check_challenge(proof: Mapping[str, Any], expected: str | None) -> None:
+    if expected is None:
+        return
+    actual = proof.get("challenge")
+    if actual is None:
+        raise InvalidChallengeError("the proof has no challenge; one was expected")
+    if actual != expected:
+        raise InvalidChallengeError("the proof challenge does not match the expected challenge")
+
+
+def check_domain(proof: Mapping[str, Any], expected: str | None) -> None:
+    if expected is None:
+        return
+    actual = proof.get("domain")
+    if actual is None:
+        raise InvalidDomainError("the proof has no domain; one was expected")
+    domains = actual if isinstance(actual, list) else [actual]
+    if expected not in domains:
+        raise InvalidDomainError(f"the proof domain {actual!r} does not include {expected!r}")
+
+
+def check_expires(proof: Mapping[str, Any], moment: datetime) -> None:
+    if "expires" not in proof:
+        return
+    expires = parse_xml_datetime(proof["expires"], "proof expires", require_timezone=True)
+    if moment > expires:
+        raise ProofExpiredError(f"the proof expired at {proof['expires']}")
+
+
+def public_key_of(verification_method: Mapping[str, Any]) -> bytes:
+    """The Ed25519 public key of a Multikey / Ed25519VerificationKey2020 / 2018 / JWK method."""
+    vm_id = verification_method.get("id")
+    if "publicKeyMultibase" in verification_method:
+        try:
+            return decode_ed25519_public(verification_method["publicKeyMultibase"])
+        except (MultibaseError, TypeError) as exc:
+            raise InvalidKeyError(f"verification method {vm_id}: {exc}") from None
+    if "publicKeyJwk" in verification_method:
+        jwk = verification_method["publicKeyJwk"]
+        if not isinstance(jwk, Mapping) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            raise InvalidKeyError(f"verification method {vm_id} is not an Ed25519 JWK")
+        x = jwk.get("x")
+        try:
+            raw = base64.urlsafe_b64decode(str(x) + "=" * (-len(str(x)) % 4))
+        except ValueError:
+            raise InvalidKeyError(f"verification method {vm_id}: bad JWK x") from None
+        if len(raw) != 32:
+            raise InvalidKeyError(f"verification method {vm_id}: JWK key must be 32 bytes")
+        return raw
+    if "publicKeyBase58" in verification_method:
+        try:
+            raw = decode_base58btc("z" + str(verification_method["publicKeyBase58"]))
+        except MultibaseError as exc:
+            raise InvalidKeyError(f"verification method {vm_id}: {exc}") from None
+        if len(raw) != 32:
+            raise InvalidKeyError(f"verification method {vm_id}: key must be 32 bytes")
+        return raw
+    raise InvalidKeyError(f"verification method {vm_id} has no Ed25519 public key")
+
+
+async def verify_proof(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    all_proofs: Sequence[Mapping[str, Any]],
+    *,
+    resolver: DIDResolver,
+    loader: ContextLoader | None = None,
+    expected_purpose: str = "assertionMethod",
+    challenge: str | None = None,
+    domain: str | None = None,
+    moment: datetime,
+) -> ProofCheck:
+    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised."""
+    result = ProofCheck(proof=dict(proof), verified=False)
+    try:
+        check_proof_shape(proof)
+        suite = suite_for_proof(proof)
+        result.verification_method = proof["verificationMethod"]
+        result.purpose = proof["proofPurpose"]
+        check_purpose(proof, expected_purpose)
+        check_challenge(proof, challenge)
+        check_domain(proof, domain)
+        check_expires(proof, moment)
+        signed = chained_document(document, proof, all_proofs)
+
+        vm_url: str = proof["verificationMethod"]
+        vm = await dereference(resolver, vm_url)
+        if vm.get("id") not in (None, vm_url):
+            raise InvalidDIDDocumentError(f"dereferencing {vm_url} gave method {vm.get('id')}")
+        controller: str = vm["controller"]
+        result.controller = controller
+        public_key = public_key_of(vm)
+        controller_doc = await resolve_did(resolver, controller)
+        if controller_doc.get("id") != controller:
+            raise InvalidDIDDocumentError(
+                f"controller document id {controller_doc.get('id')!r} is not {controller}"
+            )
+        check_relationship(controller_doc, vm_url, expected_purpose)
+
+        if not suite.verify_proof(signed, proof, public_key, loader):
+            raise ProofError("the signature does not match the document and proof options")
+    except VCIssuerError as exc:
+        result.error = exc
+        return result
+    result.verified = True
+    return result
+
+
+async def verify_proofs(
+    document: Mapping[str, Any],
+    *,
+    resolver: DIDResolver,
+    loader: ContextLoader | None = None,
+    expected_purpose: str = "assertionMethod",
+    challenge: str | None = None,
+    domain: str | None = None,
+    now: Clock | None = None,
+) -> list[ProofCheck]:
+    """One ProofCheck per proof (set members and chain links alike).
+
+    Raises MalformedProofError only when the document carries no usable ``proof`` member.
+    """
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("the secured document must be a JSON object")
+    proofs = get_proofs(document)
+    moment = (now or _utcnow)()
+    return [
+        await verify_proof(
+            document,
+            proof,
+            proofs,
+            resolver=resolver,
+            loader=loader,
+            expected_purpose=expected_purpose,
+            challenge=challenge,
+            domain=domain,
+            moment=moment,
+        )
+        for proof in proofs
+    ]

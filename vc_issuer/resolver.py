@@ -1,0 +1,142 @@
+"""Adapter between did_methods (which knows nothing of vc_issuer) and the verifier.
+
+DID errors become the vc_issuer DID error classes with the same DID Resolution codes, so callers
+see one hierarchy. ``StaticResolver`` serves known controller documents (an issuer's https
+profile with its keys, a pinned did:web document) and falls back to a DID resolver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from did_methods import errors as did_errors
+from did_methods.registry import DIDResolver
+from vc_issuer.errors import (
+    DIDNetworkError,
+    DIDNotFoundError,
+    DIDResolutionError,
+    ForbiddenAddressError,
+    InvalidDIDDocumentError,
+    InvalidDIDError,
+    MethodNotSupportedError,
+)
+from vc_issuer.purposes import absolute_id
+
+_MAP: tuple[tuple[type[did_errors.DIDError], type[DIDResolutionError]], ...] = (
+    (did_errors.InvalidDID, InvalidDIDError),
+    (did_errors.NotFound, DIDNotFoundError),
+    (did_errors.MethodNotSupported, MethodNotSupportedError),
+    (did_errors.ForbiddenAddress, ForbiddenAddressError),
+    (did_errors.NetworkError, DIDNetworkError),
+    (did_errors.InvalidDocument, InvalidDIDDocumentError),
+)
+
+
+def map_did_error(exc: did_errors.DIDError) -> DIDResolutionError:
+    """The vc_issuer error for a did_methods error (most specific class first)."""
+    for source, target in _MAP:
+        if isinstance(exc, source):
+            return target(exc.message)
+    return DIDResolutionError(exc.message, code=exc.code)
+
+
+async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
+    try:
+        doc = await resolver.resolve(did)
+    except did_errors.DIDError as exc:
+        raise map_did_error(exc) from exc
+    if not isinstance(doc, dict):
+        raise InvalidDIDDocumentError(f"the document of {did} is not a JSON object")
+    return doc
+
+
+async def dereference(resolver: DIDResolver, url: str) -> dict[str, Any]:
+    """The verification method ``url`` names; it must have a ``controller``."""
+    try:
+        vm = await resolver.dereference(url)
+    except did_errors.DIDError as exc:
+        raise map_did_error(exc) from exc
+    if not isinstance(vm, dict):
+        raise InvalidDIDDocumentError(f"{url} does not name a verification method")
+    if not isinstance(vm.get("controller"), str):
+        raise InvalidDIDDocumentError(f"verification method {url} has no controller")
+    return vm
+
+
+def find_verification_method(document: Mapping[str, Any], url: str) -> dict[str, Any] | None:
+    """The verification method with id ``url`` in a controller document, if listed there."""
+    base = document.get("id") if isinstance(document.get("id"), str) else None
+    candidates: list[Any] = []
+    for name in (
+        "verificationMethod",
+        "assertionMethod",
+        "authentication",
+        "capabilityInvocation",
+        "capabilityDelegation",
+        "keyAgreement",
+        "publicKey",
+    ):
+        value = document.get(name)
+        if isinstance(value, list):
+            candidates.extend(value)
+        elif isinstance(value, Mapping):
+            candidates.append(value)
+    for vm in candidates:
+        if (
+            isinstance(vm, Mapping)
+            and isinstance(vm.get("id"), str)
+            and absolute_id(vm["id"], base) == url
+        ):
+            out = dict(vm)
+            out["id"] = url
+            out.setdefault("controller", base)
+            return out
+    return None
+
+
+class StaticResolver:
+    """A DIDResolver over fixed controller documents, then ``fallback`` for anything else."""
+
+    def __init__(
+        self,
+        documents: Mapping[str, Mapping[str, Any]] | None = None,
+        fallback: DIDResolver | None = None,
+    ) -> None:
+        self._documents = {k: dict(v) for k, v in (documents or {}).items()}
+        self._fallback = fallback
+
+    def add(self, document: Mapping[str, Any]) -> None:
+        doc_id = document.get("id")
+        if not isinstance(doc_id, str):
+            raise ValueError("a controller document needs an id")
+        self._documents[doc_id] = dict(document)
+
+    async def resolve(self, did: str) -> dict[str, Any]:
+        if did in self._documents:
+            return dict(self._documents[did])
+        if self._fallback is not None:
+            return await self._fallback.resolve(did)
+        raise did_errors.NotFound(f"{did} is not a known controller")
+
+    async def dereference(self, did_url: str) -> dict[str, Any]:
+        base = did_url.split("#", 1)[0]
+        if base in self._documents:
+            vm = find_verification_method(self._documents[base], did_url)
+            if vm is None:
+                raise did_errors.NotFound(f"{did_url} is not in the document of {base}")
+            return vm
+        if self._fallback is not None:
+            return await self._fallback.dereference(did_url)
+        raise did_errors.NotFound(f"{did_url} is not a known verification method")
+
+
+def default_resolver(*, allow_private: bool = False) -> DIDResolver:
+    """The resolver for every supported DID method (did:key, did:web)."""
+    from did_methods import registry
+
+    resolver_cls: Any = getattr(registry, "Resolver", None)
+    if resolver_cls is None:  # pragma: no cover - only while did_methods is being built
+        raise DIDResolutionError("no DID resolver is available")
+    resolver: DIDResolver = resolver_cls(allow_private=allow_private)
+    return resolver
