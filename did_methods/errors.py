@@ -45,3 +45,27 @@ class InvalidDocument(DIDError):
     """The document is not a DID document for this DID (bad JSON, mismatched id, too big)."""
 
     code = "invalidDidDocument"
+
+
+class InvalidDIDURL(InvalidDID):
+    """A DID URL that cannot be dereferenced here (no fragment, a path or a query)."""
+
+    code = "invalidDidUrl"
+
+
+class InsecureTransport(NetworkError):
+    """Plain http to a host that is not an allowed loopback host (also on a redirect)."""
+
+    code = "insecureTransport"
+
+
+class ResponseTooLarge(InvalidDocument):
+    """The response body is larger than the configured cap."""
+
+    code = "responseTooLarge"
+
+
+class VerificationMethodNotAuthorized(DIDError):
+    """The verification method exists but is not listed under the requested relationship."""
+
+    code = "verificationMethodNotAuthorized"

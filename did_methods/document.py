@@ -1,0 +1,149 @@
+"""Reading DID documents: verification methods, relationships, Ed25519 keys.
+
+Documents come from the network (did:web), so malformed shapes raise InvalidDocument with
+the offending member named, instead of being skipped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import base58
+
+from did_methods.errors import InvalidDocument
+from did_methods.multikey import MultibaseError, decode_ed25519_public
+
+VERIFICATION_RELATIONSHIPS: tuple[str, ...] = (
+    "authentication",
+    "assertionMethod",
+    "keyAgreement",
+    "capabilityInvocation",
+    "capabilityDelegation",
+)
+
+
+def absolute_id(ref: str, base: str) -> str:
+    """``#frag`` relative to the document id becomes ``<id>#frag``; other ids stay as they are."""
+    return base + ref if ref.startswith("#") else ref
+
+
+def _doc_id(doc: dict[str, Any]) -> str:
+    doc_id = doc.get("id")
+    if not isinstance(doc_id, str) or not doc_id:
+        raise InvalidDocument("DID document has no string 'id'")
+    return doc_id
+
+
+def _entries(doc: dict[str, Any], member: str) -> list[Any]:
+    value = doc.get(member)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidDocument(f"DID document member {member!r} must be an array")
+    return value
+
+
+def _normalized(vm: Any, base: str, member: str) -> dict[str, Any]:
+    if not isinstance(vm, dict) or not isinstance(vm.get("id"), str) or not vm["id"]:
+        raise InvalidDocument(f"a verification method in {member!r} has no string 'id'")
+    out = copy.deepcopy(vm)
+    out["id"] = absolute_id(vm["id"], base)
+    if isinstance(out.get("controller"), str):
+        out["controller"] = absolute_id(out["controller"], base)
+    return out
+
+
+def iter_verification_methods(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every verification method object (top level, then embedded), ids made absolute."""
+    base = _doc_id(doc)
+    for vm in _entries(doc, "verificationMethod"):
+        yield _normalized(vm, base, "verificationMethod")
+    for relationship in VERIFICATION_RELATIONSHIPS:
+        for entry in _entries(doc, relationship):
+            if isinstance(entry, dict):
+                yield _normalized(entry, base, relationship)
+
+
+def find_verification_method(doc: dict[str, Any], vm_id: str) -> dict[str, Any] | None:
+    """The verification method named by ``vm_id`` (absolute or ``#frag``), or None.
+
+    The result is a copy with an absolute ``id`` (and ``controller`` if it was relative).
+    """
+    target = absolute_id(vm_id, _doc_id(doc))
+    for vm in iter_verification_methods(doc):
+        if vm["id"] == target:
+            return vm
+    return None
+
+
+def relationship_ids(doc: dict[str, Any], relationship: str) -> list[str]:
+    """Absolute ids listed under a verification relationship (references or embedded)."""
+    base = _doc_id(doc)
+    ids: list[str] = []
+    for entry in _entries(doc, relationship):
+        if isinstance(entry, str):
+            ids.append(absolute_id(entry, base))
+        elif isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            ids.append(absolute_id(entry["id"], base))
+        else:
+            raise InvalidDocument(
+                f"entries of {relationship!r} must be id strings or verification methods"
+            )
+    return ids
+
+
+def is_authorized(doc: dict[str, Any], vm_id: str, relationship: str) -> bool:
+    """True when ``vm_id`` is listed under ``relationship`` and resolvable in this document."""
+    target = absolute_id(vm_id, _doc_id(doc))
+    if target not in relationship_ids(doc, relationship):
+        return False
+    return find_verification_method(doc, target) is not None
+
+
+def ed25519_public_key(vm: dict[str, Any]) -> bytes:
+    """The raw 32-byte Ed25519 key of a verification method, in any of its common forms.
+
+    Multikey / Ed25519VerificationKey2020 (publicKeyMultibase), Ed25519VerificationKey2018
+    (publicKeyBase58), JsonWebKey2020 / JsonWebKey (OKP, crv Ed25519).
+    """
+    vm_type = vm.get("type")
+    if vm_type in ("Multikey", "Ed25519VerificationKey2020"):
+        value = vm.get("publicKeyMultibase")
+        if not isinstance(value, str):
+            raise InvalidDocument(f"{vm_type} verification method has no publicKeyMultibase")
+        try:
+            return decode_ed25519_public(value)
+        except MultibaseError as exc:
+            raise InvalidDocument(f"publicKeyMultibase is not an Ed25519 key: {exc}") from exc
+    if vm_type == "Ed25519VerificationKey2018":
+        value = vm.get("publicKeyBase58")
+        if not isinstance(value, str):
+            raise InvalidDocument("Ed25519VerificationKey2018 has no publicKeyBase58")
+        try:
+            raw = bytes(base58.b58decode(value))
+        except ValueError as exc:
+            raise InvalidDocument("publicKeyBase58 is not base58") from exc
+        return _check_len(raw)
+    if vm_type in ("JsonWebKey2020", "JsonWebKey"):
+        jwk = vm.get("publicKeyJwk")
+        if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            raise InvalidDocument("publicKeyJwk is not an OKP Ed25519 key")
+        x = jwk.get("x")
+        if not isinstance(x, str) or "=" in x:
+            raise InvalidDocument("publicKeyJwk 'x' must be unpadded base64url")
+        try:
+            raw = base64.b64decode(x + "=" * (-len(x) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidDocument("publicKeyJwk 'x' is not base64url") from exc
+        return _check_len(raw)
+    raise InvalidDocument(f"unsupported verification method type {vm_type!r} for Ed25519")
+
+
+def _check_len(raw: bytes) -> bytes:
+    if len(raw) != 32:
+        raise InvalidDocument(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
+    return raw

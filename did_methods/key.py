@@ -1,0 +1,152 @@
+"""did:key for Ed25519: create from a public key or seed, resolve to a DID document.
+
+Resolution is pure (no I/O): the DID carries the key. Two document forms exist in the wild:
+the Multikey form (current spec, default) and the legacy Ed25519VerificationKey2020 form that
+older wallets (DCC, vc-js 2020 suites) expect.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import nacl.bindings
+import nacl.signing
+
+from did_methods.errors import InvalidDID
+from did_methods.multikey import (
+    ED25519_PUB,
+    MultibaseError,
+    decode_base58btc,
+    ed25519_to_x25519_public,
+    encode_ed25519_public,
+    encode_x25519_public,
+)
+
+DID_KEY_PREFIX = "did:key:"
+
+DID_CONTEXT_V1 = "https://www.w3.org/ns/did/v1"
+MULTIKEY_CONTEXT_V1 = "https://w3id.org/security/multikey/v1"
+ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
+X25519_2020_CONTEXT = "https://w3id.org/security/suites/x25519-2020/v1"
+
+KeyFormat = Literal["multikey", "ed25519-2020"]
+KEY_FORMATS: tuple[str, ...] = ("multikey", "ed25519-2020")
+
+#: Relationships a did:key signing key is listed under, in the order the vectors use.
+SIGNING_RELATIONSHIPS: tuple[str, ...] = (
+    "authentication",
+    "assertionMethod",
+    "capabilityDelegation",
+    "capabilityInvocation",
+)
+
+
+def create_did_key(public_key: bytes) -> str:
+    """``did:key:z6Mk...`` for a 32-byte Ed25519 public key (which must be a valid point)."""
+    _check_point(public_key)
+    return DID_KEY_PREFIX + encode_ed25519_public(public_key)
+
+
+def did_key_from_seed(seed: bytes) -> str:
+    """did:key of the Ed25519 key derived (RFC 8032) from a 32-byte seed."""
+    if not isinstance(seed, bytes | bytearray) or len(seed) != 32:
+        raise ValueError("Ed25519 seed must be 32 bytes")
+    return create_did_key(bytes(nacl.signing.SigningKey(bytes(seed)).verify_key))
+
+
+def did_key_verification_method_id(did: str) -> str:
+    """The id of the signing key's verification method: ``did:key:X#X``."""
+    parse_did_key(did)
+    return f"{did}#{did[len(DID_KEY_PREFIX) :]}"
+
+
+def parse_did_key(did: str) -> bytes:
+    """Return the Ed25519 public key a did:key carries, or raise InvalidDID saying why."""
+    if not isinstance(did, str):
+        raise InvalidDID("a DID must be a string")
+    if not did.startswith(DID_KEY_PREFIX):
+        raise InvalidDID(f"not a did:key DID: {_short(did)}")
+    msid = did[len(DID_KEY_PREFIX) :]
+    if not msid:
+        raise InvalidDID("did:key has an empty method-specific identifier")
+    if any(c in msid for c in ":/?#"):
+        raise InvalidDID(f"did:key identifier must be a single multibase value: {_short(did)}")
+    if not msid.startswith("z"):
+        raise InvalidDID(
+            f"did:key identifier must be base58btc multibase (start with 'z'): {_short(did)}"
+        )
+    try:
+        raw = decode_base58btc(msid)
+    except MultibaseError as exc:
+        raise InvalidDID(f"did:key identifier is not valid base58btc: {_short(did)}") from exc
+    if raw[:2] != ED25519_PUB:
+        raise InvalidDID(
+            f"unsupported did:key multicodec 0x{raw[:2].hex()} (only Ed25519 0xed01): {_short(did)}"
+        )
+    key = raw[2:]
+    if len(key) != 32:
+        raise InvalidDID(f"Ed25519 public key must be 32 bytes, got {len(key)}: {_short(did)}")
+    _check_point(key)
+    return key
+
+
+def resolve_did_key(
+    did: str, *, format: KeyFormat = "multikey", key_agreement: bool = True
+) -> dict[str, Any]:
+    """Expand a did:key into its DID document.
+
+    ``key_agreement=False`` omits the derived X25519 key, as digitalbazaar's did-method-key
+    driver does by default (the generated-interop vectors have no keyAgreement).
+    """
+    if format not in KEY_FORMATS:
+        raise ValueError(f"unknown did:key document format {format!r}")
+    key = parse_did_key(did)
+    fingerprint = did[len(DID_KEY_PREFIX) :]
+    vm_id = f"{did}#{fingerprint}"
+    legacy = format == "ed25519-2020"
+
+    contexts = [DID_CONTEXT_V1, ED25519_2020_CONTEXT if legacy else MULTIKEY_CONTEXT_V1]
+    if legacy and key_agreement:
+        contexts.append(X25519_2020_CONTEXT)
+
+    doc: dict[str, Any] = {
+        "@context": contexts,
+        "id": did,
+        "verificationMethod": [
+            {
+                "id": vm_id,
+                "type": "Ed25519VerificationKey2020" if legacy else "Multikey",
+                "controller": did,
+                "publicKeyMultibase": fingerprint,
+            }
+        ],
+    }
+    for relationship in SIGNING_RELATIONSHIPS:
+        doc[relationship] = [vm_id]
+    if key_agreement:
+        try:
+            x_key = encode_x25519_public(ed25519_to_x25519_public(key))
+        except MultibaseError as exc:  # unreachable for valid points; kept precise anyway
+            raise InvalidDID(f"Ed25519 key has no X25519 form: {exc}") from exc
+        doc["keyAgreement"] = [
+            {
+                "id": f"{did}#{x_key}",
+                "type": "X25519KeyAgreementKey2020" if legacy else "Multikey",
+                "controller": did,
+                "publicKeyMultibase": x_key,
+            }
+        ]
+    return doc
+
+
+def _check_point(key: bytes) -> None:
+    if not isinstance(key, bytes | bytearray) or len(key) != 32:
+        n = len(key) if isinstance(key, bytes | bytearray) else "non-bytes"
+        raise InvalidDID(f"Ed25519 public key must be 32 bytes, got {n}")
+    # libsodium's check: on the curve, in the main subgroup, not of small order.
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(bytes(key)):
+        raise InvalidDID("not a valid Ed25519 public key (not a usable curve point)")
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[:limit] + "..."
