@@ -274,7 +274,16 @@ def parse_key(obj: Mapping[str, Any] | str, passphrase: bytes | None = None) -> 
     if len(seed) != 32:
         raise InvalidKeyError(f"Ed25519 seed must be 32 bytes, got {len(seed)}")
 
-    key = Ed25519Key.from_seed(seed, id=_opt_str(obj, "id"), controller=_opt_str(obj, "controller"))
+    key = Ed25519Key.from_seed(seed)
+    # id/controller are kept only when they differ from the did:key defaults.
+    key_id, controller = _opt_str(obj, "id"), _opt_str(obj, "controller")
+    if key_id not in (None, key.verification_method) or controller not in (None, key.did):
+        key = Ed25519Key(
+            seed=key.seed,
+            public_key=key.public_key,
+            id=None if key_id == key.verification_method else key_id,
+            controller=None if controller == key.did else controller,
+        )
     if embedded is not None and embedded != key.public_key:
         raise InvalidKeyError("the public key inside the secret key does not match it")
     stated = _public_from_obj(obj)

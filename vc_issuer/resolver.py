@@ -20,10 +20,13 @@ from vc_issuer.errors import (
     InvalidDIDDocumentError,
     InvalidDIDError,
     MethodNotSupportedError,
+    ProofPurposeError,
+    VCIssuerError,
 )
 from vc_issuer.purposes import absolute_id
 
-_MAP: tuple[tuple[type[did_errors.DIDError], type[DIDResolutionError]], ...] = (
+_MAP: tuple[tuple[type[did_errors.DIDError], type[VCIssuerError]], ...] = (
+    (did_errors.VerificationMethodNotAuthorized, ProofPurposeError),
     (did_errors.InvalidDID, InvalidDIDError),
     (did_errors.NotFound, DIDNotFoundError),
     (did_errors.MethodNotSupported, MethodNotSupportedError),
@@ -33,12 +36,13 @@ _MAP: tuple[tuple[type[did_errors.DIDError], type[DIDResolutionError]], ...] = (
 )
 
 
-def map_did_error(exc: did_errors.DIDError) -> DIDResolutionError:
-    """The vc_issuer error for a did_methods error (most specific class first)."""
+def map_did_error(exc: did_errors.DIDError) -> VCIssuerError:
+    """The vc_issuer error for a did_methods error (most specific class first); the exact
+    DID Resolution error name is kept as ``didError`` in the problem details."""
     for source, target in _MAP:
         if isinstance(exc, source):
-            return target(exc.message)
-    return DIDResolutionError(exc.message, code=exc.code)
+            return target(exc.message, didError=exc.code)
+    return DIDResolutionError(exc.message, didError=exc.code)
 
 
 async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
@@ -133,10 +137,6 @@ class StaticResolver:
 
 def default_resolver(*, allow_private: bool = False) -> DIDResolver:
     """The resolver for every supported DID method (did:key, did:web)."""
-    from did_methods import registry
+    from did_methods.registry import Resolver
 
-    resolver_cls: Any = getattr(registry, "Resolver", None)
-    if resolver_cls is None:  # pragma: no cover - only while did_methods is being built
-        raise DIDResolutionError("no DID resolver is available")
-    resolver: DIDResolver = resolver_cls(allow_private=allow_private)
-    return resolver
+    return Resolver(allow_private=allow_private)
