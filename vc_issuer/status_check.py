@@ -57,8 +57,6 @@ VerifyList = Callable[[dict[str, Any]], Awaitable[object]]
 Clock = Callable[[], datetime]
 
 MAX_LIST_BYTES = 1 << 20
-DEFAULT_TIMEOUT = 10.0
-MAX_REDIRECTS = 3
 ACCEPT = "application/vc+ld+json, application/vc, application/ld+json;q=0.9, application/json;q=0.8"
 
 
@@ -314,7 +312,7 @@ class StatusListChecker:
         self.bsl_min_bits = bsl_min_bits
         self.default_max_age = default_max_age
         self.max_freshness = max_freshness
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._inflight: dict[str, asyncio.Future[CachedList]] = {}
 
     async def close(self) -> None:
         """Close the default fetcher's HTTP session (an injected fetch is the caller's)."""
@@ -363,15 +361,8 @@ class StatusListChecker:
             return StatusResult(
                 name, False, "CREDENTIAL_SUSPENDED", "the credential is suspended", entry, value
             )
-        detail = (
-            f"{entry.purpose} status {value:#x}"
-            if entry.purpose
-            not in (
-                "revocation",
-                "suspension",
-            )
-            else f"not {'revoked' if entry.purpose == 'revocation' else 'suspended'}"
-        )
+        labels = {"revocation": "not revoked", "suspension": "not suspended"}
+        detail = labels.get(entry.purpose, f"{entry.purpose} status {value:#x}")
         return StatusResult(name, True, None, detail, entry, value)
 
     async def status_value(self, entry: StatusEntry, issuer: str | None) -> int:
@@ -423,28 +414,37 @@ class StatusListChecker:
             raise StatusError("status list credential has expired (validUntil passed)")
 
     async def load_list(self, url: str) -> CachedList:
-        """The verified, decoded list at ``url``: from cache when fresh, else (re)fetched."""
-        lock = self._locks.setdefault(url, asyncio.Lock())
-        async with lock:
-            now = self.clock()
-            cached = self.cache.get(url)
-            if cached is not None and now < cached.fresh_until:
-                return cached
-            headers = {"Accept": ACCEPT}
-            if cached is not None and cached.etag:
-                headers["If-None-Match"] = cached.etag
-            if cached is not None and cached.last_modified:
-                headers["If-Modified-Since"] = cached.last_modified
-            status, resp_headers, body = await self._fetch(url, headers)
-            resp_headers = {k.lower(): v for k, v in resp_headers.items()}
-            if status == 304 and cached is not None:
-                ttl = cached.credential["credentialSubject"].get("ttl")
-                self._refresh(cached, resp_headers, ttl, now)
-                return cached
-            if status != 200:
-                raise StatusRetrievalError(f"status list {url} answered HTTP {status}", url=url)
-            item = await self._admit(url, body, resp_headers, cached, now)
-            return item
+        """The verified, decoded list at ``url``: from cache when fresh, else (re)fetched.
+
+        Concurrent callers share one in-flight load per URL (no thundering herd on expiry).
+        """
+        cached = self.cache.get(url)
+        if cached is not None and self.clock() < cached.fresh_until:
+            return cached
+        flight = self._inflight.get(url)
+        if flight is None:
+            flight = asyncio.ensure_future(self._load(url, cached))
+            self._inflight[url] = flight
+            flight.add_done_callback(lambda _f: self._inflight.pop(url, None))
+        return await asyncio.shield(flight)
+
+    async def _load(self, url: str, cached: CachedList | None) -> CachedList:
+        now = self.clock()
+        headers = {"Accept": ACCEPT}
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
+        status, resp_headers, body = await self._fetch(url, headers)
+        resp_headers = {k.lower(): v for k, v in resp_headers.items()}
+        if status == 304 and cached is not None:
+            self._refresh(
+                cached, resp_headers, cached.credential["credentialSubject"].get("ttl"), now
+            )
+            return cached
+        if status != 200:
+            raise StatusRetrievalError(f"status list {url} answered HTTP {status}", url=url)
+        return await self._admit(url, body, resp_headers, cached, now)
 
     async def _fetch(self, url: str, headers: Mapping[str, str]) -> FetchResult:
         try:

@@ -646,3 +646,25 @@ async def test_verifier_integration_revoked_credential_fails(
     )
     assert not result.verified
     assert result.codes() == ["CREDENTIAL_REVOKED"]
+
+
+async def test_concurrent_checks_share_one_load(
+    server: ListServer, checker: StatusListChecker, verifier: CountingVerifier
+) -> None:
+    import asyncio
+
+    url = "https://example.com/sl/herd"
+    server.put("/sl/herd", signed_bsl(url, [4]))
+    results = await asyncio.gather(
+        *(checker.check_entries(holder_credential(url, i)) for i in range(3, 13))
+    )
+    assert [r[0].passed for r in results] == [i != 4 for i in range(3, 13)]
+    assert server.full["/sl/herd"] == 1 and verifier.calls == 1
+
+
+async def test_multi_bit_message_status(server: ListServer, checker: StatusListChecker) -> None:
+    url = "https://example.com/sl/msg"
+    server.put("/sl/msg", signed_bsl(url, [7], purpose="message"))  # entry 3 of 2 bits = 0b01
+    entry = bsl_entry(url, 3, "message", status_size=2)
+    [r] = await checker.check_entries({"issuer": ISSUER_KEY.did, "credentialStatus": entry})
+    assert (r.passed, r.value, r.detail) == (True, 1, "message status 0x1")
