@@ -48,7 +48,7 @@ SL2021_LIST = "StatusList2021"
 StatusFormat = Literal["bsl", "sl2021"]
 
 _ENTRY_TYPES: dict[str, StatusFormat] = {BSL_ENTRY: "bsl", SL2021_ENTRY: "sl2021"}
-_LIST_TYPES: dict[StatusFormat, tuple[str, str]] = {
+LIST_TYPES: dict[StatusFormat, tuple[str, str]] = {
     "bsl": (BSL_CREDENTIAL, BSL_LIST),
     "sl2021": (SL2021_CREDENTIAL, SL2021_LIST),
 }
@@ -368,7 +368,7 @@ def _subject(
         )
     return {
         "id": f"{list_url}#list",
-        "type": _LIST_TYPES[fmt][1],
+        "type": LIST_TYPES[fmt][1],
         "statusPurpose": purpose,
         "encodedList": encode_bsl(bits) if fmt == "bsl" else encode_sl2021(bits),
     }
