@@ -60,6 +60,26 @@ def contexts_dir() -> Path:
     return here.parent / "contexts"
 
 
+class _LockedLRU(LRUCache[str, Any]):
+    """pyld's resolved-context cache, safe to share between threads."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self._lock = threading.RLock()
+
+    def __getitem__(self, key: str) -> Any:
+        with self._lock:
+            return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            super().__delitem__(key)
+
+
 class ContextLoader:
     """A pyld document loader that serves only pinned contexts; anything else fails.
 
@@ -82,7 +102,7 @@ class ContextLoader:
                 raise ConfigError(f"context {url} must be a JSON object")
             self._docs[url] = copy.deepcopy(dict(doc))
         self._lock = threading.Lock()
-        self._resolved: LRUCache[str, Any] = LRUCache(maxsize=256)
+        self._resolved = _LockedLRU(maxsize=256)
         self._processed: dict[tuple[Any, ...], Any] = {}
         self._processors: dict[bool, _Processor] = {}
 
@@ -300,7 +320,8 @@ def _translate(exc: Exception, document: Any) -> VCIssuerError:
         while cur is not None:
             if isinstance(cur, jsonld.JsonLdError):
                 code = getattr(cur, "code", None)
-                details.append(f"{cur.args[0] if cur.args else cur.type}" + (f" ({code})" if code else ""))
+                text = str(cur.args[0]) if cur.args else str(cur.type)
+                details.append(text + (f" ({code})" if code else ""))
             cur = cur.__cause__
         return JsonLdError("JSON-LD processing failed: " + "; ".join(details))
     return JsonLdError(f"JSON-LD processing failed: {exc}")
@@ -347,8 +368,16 @@ def _check_expanded(node: Any, where: str) -> None:
                 path=where,
             )
     for key, value in node.items():
-        if key not in _NODE_SKIP:
-            _check_expanded(value, key if key.startswith("@") else key.rsplit("#", 1)[-1])
+        if key in _NODE_SKIP:
+            continue
+        if key.startswith("_:"):
+            raise DataLossError(
+                f"property {key!r} at {where} expands to a blank node, which RDF does not "
+                "allow as a predicate: the statement would be dropped",
+                term=key,
+                path=where,
+            )
+        _check_expanded(value, key if key.startswith("@") else key.rsplit("#", 1)[-1])
 
 
 def _expand(document: Any, loader: ContextLoader, safe: bool) -> list[Any]:

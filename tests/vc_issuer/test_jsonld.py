@@ -362,6 +362,14 @@ def test_term_mapped_to_null_is_a_drop() -> None:
         canonicalize(doc)
 
 
+def test_blank_node_predicate_is_a_drop() -> None:
+    doc = {"@context": {"p": "_:p"}, "@id": "urn:s", "p": "v"}
+    with pytest.raises(DataLossError) as info:
+        canonicalize(doc)
+    assert "_:p" in info.value.detail
+    assert canonicalize(doc, safe=False) == ""
+
+
 def test_no_context_at_all() -> None:
     with pytest.raises(DataLossError):
         canonicalize({"name": "x"})
@@ -481,6 +489,17 @@ def test_poison_credential_refused_within_a_second() -> None:
         canonicalize(_clique(10))
     assert time.monotonic() - start < 1.0
     assert info.value.code == "CANONICALIZATION_LIMIT_EXCEEDED"
+
+
+def test_concurrent_use_of_one_loader() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    loader = ContextLoader()
+    doc = _load(f"{_OB}/unsigned.json")
+    want = _text(f"{_OB}/document-canon.txt")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: canonicalize(doc, loader), range(40)))
+    assert set(results) == {want}
 
 
 def test_small_symmetric_credential_still_canonicalizes() -> None:
