@@ -193,7 +193,7 @@ def test_created_must_be_a_datetimestamp(created: Any) -> None:
 def test_ed25519_2020_requires_its_context_and_no_cryptosuite(w3c_key: Ed25519Key) -> None:
     doc = load(DI / "unsigned.json")
     options = load(DI / "Ed25519Signature2020" / "proofConfigEdSig.json")
-    with pytest.raises(MalformedProofError, match="requires https://w3id.org/security/suites"):
+    with pytest.raises(MalformedProofError, match="requires https://w3id"):
         ed2020.proof_configuration(options, doc)
     with_ctx = ed2020.add_suite_context(doc)
     assert with_ctx["@context"][-1] == ed2020.SUITE_CONTEXT
