@@ -3,10 +3,11 @@
 A credential can make a verifier fetch any URL. Without care that is a server-side request
 forgery: the verifier reaching its own loopback, cloud metadata (169.254.169.254) or intranet.
 So: https only; the host name is resolved here and every address must be public unicast
-(unless ``allow_private``); the connection goes to exactly the addresses that were checked
-(a pinning aiohttp resolver, so DNS rebinding between check and connect does not work);
-redirects are followed by hand and each hop is checked again; timeouts and a streamed body
-cap bound the work.
+(unless ``allow_private``, or listed in ``allow_networks``); plain http only to an allowed
+loopback address (tests, local development); the connection goes to exactly the addresses
+that were checked (a pinning aiohttp resolver, so DNS rebinding between check and connect
+does not work); redirects are followed by hand and each hop is checked again; timeouts and
+a streamed body cap bound the work.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import ipaddress
 import json
 import socket
 import ssl as ssl_module
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,24 @@ _SHARED_V4 = ipaddress.IPv4Network("100.64.0.0/10")
 _THIS_NETWORK_V4 = ipaddress.IPv4Network("0.0.0.0/8")
 _PRIVATE_V4 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+# Special-purpose blocks named explicitly, so the answer does not depend on the Python version's
+# copy of the IANA registry (3.11 and 3.13 disagree on a few).
+_RESERVED_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+    )
+)
+_RESERVED_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in ("100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16")
 )
 _BROADCAST_V4 = ipaddress.IPv4Address("255.255.255.255")
 _UNIQUE_LOCAL_V6 = ipaddress.IPv6Network("fc00::/7")
@@ -94,7 +113,7 @@ def classify_address(address: str | IPAddress) -> str | None:
     if embedded is not None:
         inner = _classify_v4(embedded[1])
         return None if inner is None else f"{embedded[0]}:{inner}"
-    if not ip.is_global:
+    if any(ip in net for net in _RESERVED_V6) or not ip.is_global:
         return "reserved"
     return None
 
@@ -116,7 +135,7 @@ def _classify_v4(ip: ipaddress.IPv4Address) -> str | None:
         return "multicast"
     if any(ip in net for net in _PRIVATE_V4):
         return "private"
-    if ip.is_reserved or not ip.is_global:
+    if any(ip in net for net in _RESERVED_V4) or not ip.is_global:
         return "reserved"
     return None
 
@@ -125,9 +144,36 @@ def is_public_address(address: str | IPAddress) -> bool:
     return classify_address(address) is None
 
 
-def check_address(address: str | IPAddress, *, allow_private: bool = False) -> None:
-    """Raise ForbiddenAddress unless the address may be connected to."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: ``async lookup(host, port) -> [(family, address), ...]``; injectable for tests.
+Lookup = Callable[[str, int], Awaitable[Sequence[tuple[int, str]]]]
+
+
+def parse_networks(networks: Iterable[str | Network]) -> tuple[Network, ...]:
+    """``["10.1.0.0/16", "127.0.0.1"]`` -> networks; a bad entry raises ValueError."""
+    return tuple(
+        n
+        if isinstance(n, ipaddress.IPv4Network | ipaddress.IPv6Network)
+        else ipaddress.ip_network(n)
+        for n in networks
+    )
+
+
+def check_address(
+    address: str | IPAddress,
+    *,
+    allow_private: bool = False,
+    allow_networks: Iterable[Network] = (),
+) -> None:
+    """Raise ForbiddenAddress unless the address is public, or allowed explicitly.
+
+    ``allow_private`` allows every address; ``allow_networks`` only the listed networks
+    (say, one internal status-list server), which is the narrower choice for production.
+    """
     if allow_private:
+        return
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if any(ip.version == net.version and ip in net for net in allow_networks):
         return
     reason = classify_address(address)
     if reason is not None:
@@ -141,13 +187,22 @@ def _is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
+async def system_lookup(host: str, port: int) -> list[tuple[int, str]]:
+    """The operating system's resolver (getaddrinfo), as (family, address) pairs."""
+    loop = asyncio.get_running_loop()
+    raw = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [(int(family), str(sockaddr[0])) for family, _t, _p, _c, sockaddr in raw]
+
+
 async def resolve_checked(
     host: str,
     port: int,
     *,
     allow_private: bool,
+    allow_networks: Iterable[Network] = (),
     require_loopback: bool = False,
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    lookup: Lookup | None = None,
 ) -> list[ResolveResult]:
     """Resolve ``host`` and check every address; one bad address refuses the host.
 
@@ -160,25 +215,24 @@ async def resolve_checked(
             (socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))
         ]
     else:
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                raw = await loop.getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-                )
+                raw = await (lookup or system_lookup)(host, port)
         except TimeoutError as exc:
             raise NetworkError(f"resolving {host} timed out") from exc
         except (OSError, UnicodeError) as exc:
             raise NetworkError(f"cannot resolve host {host}: {exc}") from exc
         infos = []
-        for family, _type, _proto, _canon, sockaddr in raw:
-            addr = str(sockaddr[0])
+        for family, addr in raw:
             if (family, addr) not in infos:
                 infos.append((family, addr))
         if not infos:
             raise NetworkError(f"host {host} has no addresses")
     for _family, addr in infos:
-        check_address(addr, allow_private=allow_private)
+        try:
+            check_address(addr, allow_private=allow_private, allow_networks=allow_networks)
+        except ValueError as exc:
+            raise NetworkError(f"resolver gave a malformed address {addr!r} for {host}") from exc
         if require_loopback and not _is_loopback(addr):
             raise InsecureTransport(
                 f"plain http is only allowed to loopback hosts; {host} resolves to {addr}"
@@ -206,9 +260,18 @@ def _ip_literal(host: str) -> IPAddress | None:
 class _PinnedResolver(AbstractResolver):
     """Answers aiohttp's connector with the addresses the fetcher has just checked."""
 
-    def __init__(self, *, allow_private: bool, timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        allow_networks: tuple[Network, ...],
+        timeout: float,
+        lookup: Lookup | None,
+    ) -> None:
         self._allow_private = allow_private
+        self._allow_networks = allow_networks
         self._timeout = timeout
+        self._lookup = lookup
         self._pins: dict[tuple[str, int], tuple[list[ResolveResult], int]] = {}
 
     @contextlib.contextmanager
@@ -233,7 +296,12 @@ class _PinnedResolver(AbstractResolver):
             results = pinned[0]
         else:  # not expected: aiohttp asked for a host we did not pin; check it ourselves
             results = await resolve_checked(
-                host, port, allow_private=self._allow_private, timeout=self._timeout
+                host,
+                port,
+                allow_private=self._allow_private,
+                allow_networks=self._allow_networks,
+                timeout=self._timeout,
+                lookup=self._lookup,
             )
         if family in (socket.AF_INET, socket.AF_INET6):
             results = [r for r in results if r["family"] == family]
@@ -319,6 +387,7 @@ class SafeFetcher:
         self,
         *,
         allow_private: bool = False,
+        allow_networks: Iterable[str | Network] = (),
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -326,6 +395,7 @@ class SafeFetcher:
         session: aiohttp.ClientSession | None = None,
         ssl: ssl_module.SSLContext | bool = True,
         user_agent: str = USER_AGENT,
+        lookup: Lookup | None = None,
     ) -> None:
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -334,6 +404,8 @@ class SafeFetcher:
         if max_redirects < 0:
             raise ValueError("max_redirects must not be negative")
         self.allow_private = allow_private
+        self.allow_networks = parse_networks(allow_networks)
+        self._lookup = lookup
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_bytes = max_bytes
@@ -361,7 +433,10 @@ class SafeFetcher:
             return self._external
         if self._session is None or self._session.closed:
             self._resolver = _PinnedResolver(
-                allow_private=self.allow_private, timeout=self.connect_timeout
+                allow_private=self.allow_private,
+                allow_networks=self.allow_networks,
+                timeout=self.connect_timeout,
+                lookup=self._lookup,
             )
             connector = aiohttp.TCPConnector(
                 resolver=self._resolver, use_dns_cache=False, ssl=self._ssl, limit=32
@@ -457,8 +532,10 @@ class SafeFetcher:
             host,
             port,
             allow_private=self.allow_private,
+            allow_networks=self.allow_networks,
             require_loopback=plain_http,
             timeout=self.connect_timeout,
+            lookup=self._lookup,
         )
         conditional = any(k.lower() in ("if-none-match", "if-modified-since") for k in headers)
         session = self._get_session()
@@ -549,6 +626,7 @@ async def fetch_json(
     url: str,
     *,
     allow_private: bool = False,
+    allow_networks: Iterable[str | Network] = (),
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -562,6 +640,7 @@ async def fetch_json(
     """One-shot :meth:`SafeFetcher.fetch_json`. For many fetches keep a SafeFetcher instead."""
     async with SafeFetcher(
         allow_private=allow_private,
+        allow_networks=allow_networks,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_bytes=max_bytes,

@@ -221,7 +221,8 @@ class WebResolver:
     def url_for(self, did: str) -> str:
         url = did_web_to_url(did)
         host, _port, _path = parse_did_web(did)
-        if self.allow_private and self.loopback_http and _is_loopback_host(host):
+        may_reach_loopback = self._fetcher.allow_private or bool(self._fetcher.allow_networks)
+        if self.loopback_http and may_reach_loopback and _is_loopback_host(host):
             return "http://" + url.removeprefix("https://")
         return url
 

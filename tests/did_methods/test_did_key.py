@@ -37,7 +37,10 @@ def dumps(doc: Any) -> str:
 
 @pytest.mark.parametrize(
     ("fixture", "fmt"),
-    [("did-key-document.multikey.json", "multikey"), ("did-key-document.ed25519-2020.json", "ed25519-2020")],
+    [
+        ("did-key-document.multikey.json", "multikey"),
+        ("did-key-document.ed25519-2020.json", "ed25519-2020"),
+    ],
 )
 def test_generated_interop_documents_exactly(fixture: str, fmt: Any) -> None:
     expected = load(fixture)
@@ -83,7 +86,7 @@ def test_did_method_key_vectors(did: str) -> None:
     x_id = vector["keyAgreementKeyPair"]["id"]
     x_fragment = x_id.split("#", 1)[1]
     for fmt in ("multikey", "ed25519-2020"):
-        doc = resolve_did_key(did, format=fmt)  # type: ignore[arg-type]
+        doc = resolve_did_key(did, format=fmt)
         (ka,) = doc["keyAgreement"]
         assert ka["id"] == f"{did}#{x_fragment}"
         assert ka["publicKeyMultibase"] == x_fragment
@@ -105,16 +108,30 @@ def test_x25519_raw_key_matches_vector_base58() -> None:
 
 def test_multikey_form_shape() -> None:
     doc = resolve_did_key(TEST_DID)
-    assert doc["@context"] == ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
+    assert doc["@context"] == [
+        "https://www.w3.org/ns/did/v1",
+        "https://w3id.org/security/multikey/v1",
+    ]
     assert [vm["type"] for vm in doc["verificationMethod"]] == ["Multikey"]
     assert doc["keyAgreement"][0]["type"] == "Multikey"
     assert doc["keyAgreement"][0]["publicKeyMultibase"].startswith("z6LS")
     vm_id = f"{TEST_DID}#{TEST_DID[8:]}"
-    for rel in ("authentication", "assertionMethod", "capabilityDelegation", "capabilityInvocation"):
+    for rel in (
+        "authentication",
+        "assertionMethod",
+        "capabilityDelegation",
+        "capabilityInvocation",
+    ):
         assert doc[rel] == [vm_id]
     assert list(doc) == [
-        "@context", "id", "verificationMethod", "authentication", "assertionMethod",
-        "capabilityDelegation", "capabilityInvocation", "keyAgreement",
+        "@context",
+        "id",
+        "verificationMethod",
+        "authentication",
+        "assertionMethod",
+        "capabilityDelegation",
+        "capabilityInvocation",
+        "keyAgreement",
     ]
 
 
@@ -175,7 +192,7 @@ def test_round_trip_from_any_seed(seed: bytes) -> None:
     assert did.startswith("did:key:z6Mk")
     assert parse_did_key(did) == public
     for fmt in ("multikey", "ed25519-2020"):
-        doc = resolve_did_key(did, format=fmt)  # type: ignore[arg-type]
+        doc = resolve_did_key(did, format=fmt)
         assert doc["id"] == did
         assert doc["verificationMethod"][0]["publicKeyMultibase"] == did[8:]
         assert doc["keyAgreement"][0]["publicKeyMultibase"].startswith("z6LS")
