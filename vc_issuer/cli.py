@@ -263,6 +263,23 @@ def verify_cmd(
         sys.exit(EXIT_NOT_VERIFIED)
 
 
+def _register_extensions() -> None:
+    """Command groups that live in their own modules (issuer home, server)."""
+    import importlib
+
+    for name in ("vc_issuer.cli_issuer", "vc_issuer.cli_serve"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(main)
+
+
+_register_extensions()
+
+
 def run() -> None:
     """Entry point that also maps click usage errors to exit code 2."""
     main(standalone_mode=True)
