@@ -1,0 +1,193 @@
+"""The issuer home: one folder with the config, the issuer key and the embedded store.
+
+Layout::
+
+    config.toml        issuer DID, base URL, store URL, status-list settings
+    issuer-key.json    Ed25519 key, Multikey JSON, mode 0600
+    did.json           the DID document to host (did:web issuers only)
+    store.sqlite3      the embedded store (unless the config names a postgresql:// URL)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import tomli_w
+
+from vc_issuer.errors import ConfigError, MalformedInputError
+
+ENV_HOME = "VC_ISSUER_HOME"
+ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
+DEFAULT_HOME = "vc-issuer-data"
+MIN_LIST_SIZE = 131_072
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(ENV_HOME) or DEFAULT_HOME)
+
+
+@dataclass
+class HomeConfig:
+    """Parsed config.toml; paths are absolute."""
+
+    home: Path
+    did: str
+    key_file: Path
+    base_url: str
+    database_url: str
+    status_purposes: list[str] = field(default_factory=lambda: ["revocation", "suspension"])
+    list_size: int = MIN_LIST_SIZE
+    list_ttl_ms: int = 300_000
+    list_validity_days: int = 30
+    default_suite: str = "eddsa-rdfc-2022"
+    issuer_name: str | None = None
+    extra_context_dirs: list[Path] = field(default_factory=list)
+    passphrase_env: str | None = None
+
+    @property
+    def did_document_file(self) -> Path:
+        return self.home / "did.json"
+
+    @property
+    def is_did_web(self) -> bool:
+        return self.did.startswith("did:web:")
+
+
+def did_web_from_arg(value: str) -> str:
+    """``HOST[%3APORT][:path]`` -> ``did:web:...``; validated loosely, resolved by did_methods."""
+    value = value.removeprefix("did:web:")
+    host = value.split(":", 1)[0]
+    if not host or "/" in value or " " in value:
+        raise MalformedInputError(f"--did-web expects HOST[%3APORT][:path], got {value!r}")
+    if ":" in unquote(host).split("]")[-1] and "%3A" not in host.upper():
+        raise MalformedInputError("encode the port as %3A, e.g. example.com%3A8443")
+    return "did:web:" + value
+
+
+def base_url_for_did_web(did: str) -> str:
+    """The https origin (and path) a did:web DID proves."""
+    parts = did.removeprefix("did:web:").split(":")
+    host = unquote(parts[0])
+    path = "/".join(unquote(p) for p in parts[1:])
+    return f"https://{host}" + (f"/{path}" if path else "")
+
+
+def load_home(home: Path | None = None) -> HomeConfig:
+    home = (home or default_home()).resolve()
+    cfg_file = home / "config.toml"
+    if not cfg_file.is_file():
+        raise ConfigError(
+            f"no issuer home at {home} (run `vc-issuer init --home {home}` first)",
+            code="HOME_NOT_FOUND",
+        )
+    try:
+        raw = tomllib.loads(cfg_file.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{cfg_file}: {exc}") from None
+    return _parse(home, raw)
+
+
+def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
+    try:
+        issuer = raw["issuer"]
+        store = raw.get("store", {})
+        status = raw.get("status", {})
+        db = os.environ.get(ENV_DATABASE_URL) or store.get("url") or "store.sqlite3"
+        if not db.startswith(("postgresql://", "postgres://")):
+            db_path = Path(db.removeprefix("sqlite:///"))
+            db = str(db_path if db_path.is_absolute() else home / db_path)
+        cfg = HomeConfig(
+            home=home,
+            did=str(issuer["did"]),
+            key_file=home / str(issuer.get("key_file", "issuer-key.json")),
+            base_url=str(issuer.get("base_url", "http://127.0.0.1:8080")).rstrip("/"),
+            database_url=db,
+            status_purposes=list(status.get("purposes", ["revocation", "suspension"])),
+            list_size=int(status.get("list_size", MIN_LIST_SIZE)),
+            list_ttl_ms=int(status.get("ttl_ms", 300_000)),
+            list_validity_days=int(status.get("validity_days", 30)),
+            default_suite=str(issuer.get("suite", "eddsa-rdfc-2022")),
+            issuer_name=issuer.get("name"),
+            extra_context_dirs=[home / p for p in raw.get("contexts", {}).get("extra_dirs", [])],
+            passphrase_env=issuer.get("passphrase_env"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{home / 'config.toml'}: missing or bad setting {exc}") from None
+    if cfg.list_size < MIN_LIST_SIZE:
+        raise ConfigError(f"status list_size must be at least {MIN_LIST_SIZE} (herd privacy)")
+    bad = set(cfg.status_purposes) - {"revocation", "suspension"}
+    if bad:
+        raise ConfigError(f"unknown status purposes: {sorted(bad)}")
+    return cfg
+
+
+def init_home(
+    home: Path | None = None,
+    *,
+    did_web: str | None = None,
+    base_url: str | None = None,
+    database_url: str | None = None,
+    issuer_name: str | None = None,
+    passphrase: bytes | None = None,
+    passphrase_env: str | None = None,
+) -> HomeConfig:
+    """Create the home: config, key (0600), DID document for did:web. Refuses to overwrite."""
+    from did_methods.web import build_did_web_document
+    from vc_issuer.keys import Ed25519Key, save_key_file
+
+    home = (home or default_home()).resolve()
+    if (home / "config.toml").exists():
+        raise ConfigError(f"{home} already holds an issuer home", code="HOME_EXISTS")
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    key = Ed25519Key.generate()
+    if did_web:
+        did = did_web_from_arg(did_web)
+        vm_id = f"{did}#key-1"
+        key = Ed25519Key.from_seed(key.seed, id=vm_id, controller=did)
+        document = build_did_web_document(did, key.public_key_multibase)
+        _set_vm_id(document, key.public_key_multibase, vm_id)
+        (home / "did.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+        base_url = base_url or base_url_for_did_web(did)
+    else:
+        did = key.did
+    save_key_file(key, home / "issuer-key.json", passphrase=passphrase)
+    raw: dict[str, Any] = {
+        "issuer": {
+            "did": did,
+            "key_file": "issuer-key.json",
+            "base_url": (base_url or "http://127.0.0.1:8080").rstrip("/"),
+            "suite": "eddsa-rdfc-2022",
+        },
+        "store": {"url": database_url or "store.sqlite3"},
+        "status": {
+            "purposes": ["revocation", "suspension"],
+            "list_size": MIN_LIST_SIZE,
+            "ttl_ms": 300_000,
+            "validity_days": 30,
+        },
+        "contexts": {"extra_dirs": []},
+    }
+    if issuer_name:
+        raw["issuer"]["name"] = issuer_name
+    if passphrase_env:
+        raw["issuer"]["passphrase_env"] = passphrase_env
+    (home / "config.toml").write_text(tomli_w.dumps(raw), "utf-8")
+    return _parse(home, raw)
+
+
+def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
+    """Give the hosted document a stable ``#key-1`` fragment for our key."""
+    old_ids = {vm["id"] for vm in document.get("verificationMethod", []) if vm.get("publicKeyMultibase") == multibase}
+    for vm in document.get("verificationMethod", []):
+        if vm.get("id") in old_ids:
+            vm["id"] = vm_id
+    for rel in ("authentication", "assertionMethod", "capabilityInvocation", "capabilityDelegation"):
+        if rel in document:
+            document[rel] = [vm_id if r in old_ids else r for r in document[rel]]
