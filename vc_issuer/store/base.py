@@ -7,11 +7,12 @@ that SQLite and PostgreSQL draw indices the same way and the choice can be teste
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import random
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -25,6 +26,8 @@ STATUS_LIST_KINDS: Final[frozenset[str]] = frozenset({"BitstringStatusList", "St
 # Below this share of free slots, rejection sampling gets slow: pick the k-th free slot instead.
 _DENSE_FREE_FRACTION: Final[float] = 0.25
 _MAX_REJECTIONS: Final[int] = 64
+# Concurrent single allocations are served together, in transactions of at most this many.
+MAX_COALESCED: Final[int] = 1000
 
 
 def utcnow() -> datetime:
@@ -361,11 +364,25 @@ class Store(abc.ABC):
     async def count_credentials(self) -> int: ...
 
     # status lists
-    @abc.abstractmethod
     async def allocate_index(
         self, kind: str, purpose: str, size: int, rng: random.Random | None = None
     ) -> tuple[str, int]:
-        """A fresh (list_id, index), drawn uniformly among the free slots; committed on return."""
+        """A fresh (list_id, index), drawn uniformly among the free slots; committed on return.
+
+        Calls that overlap in time (many requests issuing at once) share one transaction: each
+        caller still gets its own index only after that transaction committed. An explicit
+        ``rng`` gets a transaction of its own, so seeded draws stay reproducible.
+        """
+        if rng is not None:
+            return (await self.allocate_indices(kind, purpose, size, 1, rng))[0]
+        check_list_request(kind, purpose, size)
+        batchers: dict[tuple[str, str, int], _Coalescer] = self.__dict__.setdefault(
+            "_coalescers", {}
+        )
+        key = (kind, purpose, size)
+        if key not in batchers:
+            batchers[key] = _Coalescer(lambda n: self.allocate_indices(kind, purpose, size, n))
+        return await batchers[key].submit()
 
     @abc.abstractmethod
     async def allocate_indices(
@@ -440,3 +457,42 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def set_meta(self, key: str, value: str) -> None: ...
+
+
+class _Coalescer:
+    """Group concurrent single allocations into batch transactions (one commit, one fsync)."""
+
+    def __init__(self, run: Callable[[int], Awaitable[list[tuple[str, int]]]]) -> None:
+        self._run = run
+        self._pending: list[asyncio.Future[tuple[str, int]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self) -> tuple[str, int]:
+        future: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+        self._pending.append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[:MAX_COALESCED]
+            del self._pending[:MAX_COALESCED]
+            live = [f for f in batch if not f.done()]  # cancelled callers need no index
+            if not live:
+                continue
+            try:
+                results = await self._run(len(live))
+            except Exception as exc:
+                for f in live:
+                    if not f.done():
+                        f.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (loop shutting down): so are the callers
+                for f in self._pending + live:
+                    f.cancel()
+                self._pending.clear()
+                raise
+            for f, result in zip(live, results, strict=True):
+                if not f.done():  # cancelled meanwhile: the index stays allocated, unused
+                    f.set_result(result)

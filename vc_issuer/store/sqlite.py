@@ -377,11 +377,6 @@ class SqliteStore(Store):
 
     # --- status lists -----------------------------------------------------------------------------
 
-    async def allocate_index(
-        self, kind: str, purpose: str, size: int, rng: random.Random | None = None
-    ) -> tuple[str, int]:
-        return (await self.allocate_indices(kind, purpose, size, 1, rng))[0]
-
     async def allocate_indices(
         self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
     ) -> list[tuple[str, int]]:
