@@ -167,10 +167,17 @@ def did() -> None:
 @handle_errors
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
-    from vc_issuer.resolver import make_resolver, resolve_did
+    from did_methods.registry import Resolver
+    from vc_issuer.resolver import resolve_did
 
-    resolver = make_resolver(allow_private=allow_private_hosts, key_format=fmt)
-    _emit(asyncio.run(resolve_did(resolver, did_value)))
+    async def run() -> dict[str, Any]:
+        resolver = Resolver(allow_private=allow_private_hosts, key_format=fmt)  # type: ignore[arg-type]
+        try:
+            return await resolve_did(resolver, did_value)
+        finally:
+            await resolver.close()
+
+    _emit(asyncio.run(run()))
 
 
 # --- sign and verify -------------------------------------------------------------------------------
@@ -260,6 +267,9 @@ def verify_cmd(
     )
     _emit(result)
     if not result.get("verified"):
+        failed = [c for c in result.get("checks", []) if not c.get("passed")]
+        if any(c.get("name") == "structure" for c in failed):
+            sys.exit(EXIT_BAD_INPUT)  # not a credential at all: bad input, not a failed proof
         sys.exit(EXIT_NOT_VERIFIED)
 
 

@@ -1,0 +1,49 @@
+"""Verification as the CLI (and later the verify page) does it: parse, pick credential or
+presentation, wire the default resolver and status checker, return the report as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from did_methods.registry import Resolver
+from vc_issuer.credentials import is_presentation, parse_json_document
+from vc_issuer.status_check import StatusListChecker
+from vc_issuer.verifier import verify_credential, verify_presentation
+
+
+async def verify_document(
+    data: bytes | str | dict[str, Any],
+    *,
+    challenge: str | None = None,
+    domain: str | None = None,
+    allow_private_hosts: bool = False,
+    check_status: bool = True,
+) -> dict[str, Any]:
+    """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``."""
+    document = data if isinstance(data, dict) else parse_json_document(data)
+    resolver = Resolver(allow_private=allow_private_hosts)
+    checker = StatusListChecker(allow_private=allow_private_hosts) if check_status else None
+    try:
+        if is_presentation(document):
+            result = await verify_presentation(
+                document,
+                challenge=challenge,
+                domain=domain,
+                resolver=resolver,
+                status_checker=checker,
+                allow_private_hosts=allow_private_hosts,
+            )
+        else:
+            result = await verify_credential(
+                document,
+                resolver=resolver,
+                status_checker=checker,
+                allow_private_hosts=allow_private_hosts,
+            )
+    finally:
+        if checker is not None:
+            await checker.close()
+        close = getattr(resolver, "close", None)
+        if close is not None:
+            await close()
+    return result.to_dict()
