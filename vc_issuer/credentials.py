@@ -99,7 +99,9 @@ def format_datetime(moment: datetime) -> str:
     """dateTimeStamp with second precision and ``Z``, as issuers conventionally write it."""
     if moment.tzinfo is None:
         raise MalformedInputError("datetime must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    m = moment.astimezone(UTC)
+    # not strftime: %Y does not zero-pad years below 1000 on every platform
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def is_url(value: Any) -> bool:

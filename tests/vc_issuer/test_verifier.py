@@ -1,0 +1,371 @@
+"""verify_credential / verify_presentation: results with checks and codes, never exceptions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from did_methods.registry import Resolver
+from vc_issuer.errors import DataLossError, StatusRetrievalError
+from vc_issuer.keys import Ed25519Key, parse_key
+from vc_issuer.proofs import sign
+from vc_issuer.resolver import StaticResolver
+from vc_issuer.verifier import Check, VerificationResult, verify_credential, verify_presentation
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+DI = FIX / "vc-di-eddsa"
+INTEROP = FIX / "generated-interop"
+V2 = "https://www.w3.org/ns/credentials/v2"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text("utf-8"))
+
+
+def at(iso: str) -> Any:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return lambda: moment
+
+
+NOW = at("2025-06-01T12:00:00Z")
+
+
+@pytest.fixture
+async def resolver() -> AsyncIterator[Resolver]:
+    async with Resolver() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def issuer_key() -> Ed25519Key:
+    return parse_key(load(DI / "keyPair.json"))
+
+
+@pytest.fixture(scope="module")
+def holder_key() -> Ed25519Key:
+    return parse_key(load(DI / "proof-set-chain" / "multiKeyPairs.json")["keyPair1"])
+
+
+def alumni(key: Ed25519Key, **fields: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = load(DI / "unsigned.json")
+    doc["issuer"] = key.did
+    doc.update(fields)
+    return doc
+
+
+def check_names(result: VerificationResult) -> dict[str, bool]:
+    return {c.name: c.passed for c in result.checks}
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["vc1-ob302-ed25519signature2020.signed.json", "vc2-ob303-eddsa-rdfc-2022.signed.json"]
+)
+async def test_generated_interop_credentials_verify(name: str, resolver: Resolver) -> None:
+    result = await verify_credential(load(INTEROP / name), resolver=resolver, now=NOW)
+    assert result.verified, result.to_dict()
+    assert check_names(result) == {
+        "structure": True,
+        "proof": True,
+        "issuer": True,
+        "validity": True,
+    }
+    assert result.warnings == [
+        {
+            "code": "STATUS_NOT_CHECKED",
+            "detail": "the credential has credentialStatus; status not checked",
+        }
+    ]
+    json.dumps(result.to_dict())
+
+
+async def test_json_text_input_and_default_resolver() -> None:
+    text = (INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json").read_bytes()
+    result = await verify_credential(text, now=NOW)
+    assert result.verified, result.to_dict()
+
+
+async def test_1edtech_vector_with_issuer_profile_keys() -> None:
+    pair = load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/key-pair.json")
+    controller = {
+        "id": pair["controller"],
+        "verificationMethod": [
+            {
+                "id": pair["id"],
+                "type": "Multikey",
+                "controller": pair["controller"],
+                "publicKeyMultibase": pair["publicKeyMultibase"],
+            }
+        ],
+        "assertionMethod": [pair["id"]],
+    }
+    result = await verify_credential(
+        load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/signed.json"),
+        resolver=StaticResolver({controller["id"]: controller}),
+        now=NOW,
+    )
+    assert result.verified, result.to_dict()
+
+
+async def test_tampered_claim(resolver: Resolver) -> None:
+    doc = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    doc["credentialSubject"]["achievement"]["name"] += "!"
+    result = await verify_credential(doc, resolver=resolver, now=NOW)
+    assert not result.verified
+    assert result.codes() == ["PROOF_VERIFICATION_ERROR"]
+    assert result.errors[0]["check"] == "proof"
+    assert result.errors[0]["type"] == "https://w3id.org/security#PROOF_VERIFICATION_ERROR"
+
+
+async def test_issuer_must_control_the_key(resolver: Resolver) -> None:
+    # the W3C vector is signed by a did:key but names an https issuer
+    result = await verify_credential(
+        load(DI / "eddsa-rdfc-2022" / "signedDataInt.json"), resolver=resolver, now=NOW
+    )
+    assert not result.verified
+    assert result.codes() == ["ISSUER_MISMATCH"]
+
+
+async def test_issuer_object_form(issuer_key: Ed25519Key, resolver: Resolver) -> None:
+    doc = sign(alumni(issuer_key, issuer={"id": issuer_key.did, "name": "Example"}), issuer_key)
+    assert (await verify_credential(doc, resolver=resolver, now=NOW)).verified
+
+
+@pytest.mark.parametrize(
+    ("fields", "now", "ok"),
+    [
+        ({"validFrom": "2025-06-01T12:04:00Z"}, "2025-06-01T12:00:00Z", True),  # within skew
+        ({"validFrom": "2025-06-01T12:06:00Z"}, "2025-06-01T12:00:00Z", False),  # not yet valid
+        ({"validUntil": "2025-06-01T11:56:00Z"}, "2025-06-01T12:00:00Z", True),  # within skew
+        ({"validUntil": "2025-06-01T11:54:00Z"}, "2025-06-01T12:00:00Z", False),  # expired
+        ({"validUntil": "2030-01-01T00:00:00Z"}, "2029-12-31T00:00:00Z", True),
+    ],
+)
+async def test_validity_period_v2(
+    fields: dict[str, Any], now: str, ok: bool, issuer_key: Ed25519Key, resolver: Resolver
+) -> None:
+    doc = sign(alumni(issuer_key, validFrom="2023-01-01T00:00:00Z") | fields, issuer_key)
+    result = await verify_credential(doc, resolver=resolver, now=at(now))
+    assert result.verified is ok, result.to_dict()
+    if not ok:
+        assert result.codes() == ["VALIDITY_PERIOD_ERROR"]
+
+
+async def test_validity_period_v11_and_custom_skew(resolver: Resolver) -> None:
+    doc = load(INTEROP / "vc1-ob302-ed25519signature2020.signed.json")
+    early = await verify_credential(doc, resolver=resolver, now=at("2023-12-31T23:00:00Z"))
+    assert early.codes() == ["VALIDITY_PERIOD_ERROR"]
+    assert "not yet valid: issuanceDate is 2024-01-01T00:00:00Z" in early.checks[-1].detail  # type: ignore[operator]
+    skewed = await verify_credential(
+        doc, resolver=resolver, now=at("2023-12-31T23:00:00Z"), clock_skew=timedelta(hours=2)
+    )
+    assert skewed.verified
+
+
+async def test_expired_v11(issuer_key: Ed25519Key, resolver: Resolver) -> None:
+    unsigned = load(INTEROP / "vc1-ob302-ed25519signature2020.unsigned.json")
+    unsigned["expirationDate"] = "2024-06-01T00:00:00Z"
+    doc = sign(unsigned, issuer_key, suite="Ed25519Signature2020")
+    result = await verify_credential(doc, resolver=resolver, now=NOW)
+    assert result.codes() == ["VALIDITY_PERIOD_ERROR"]
+    assert "expired: expirationDate" in (result.errors[0]["detail"])
+
+
+class FixedStatus:
+    def __init__(self, checks: list[Check] | None = None, error: Exception | None = None) -> None:
+        self.checks, self.error, self.seen = checks or [], error, 0
+
+    async def check(self, credential: Mapping[str, Any]) -> list[Check]:
+        self.seen += 1
+        if self.error is not None:
+            raise self.error
+        return self.checks
+
+
+async def test_status_seam(resolver: Resolver) -> None:
+    doc = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    good = FixedStatus([Check("status", True)])
+    result = await verify_credential(doc, resolver=resolver, now=NOW, status_checker=good)
+    assert result.verified and good.seen == 1 and result.warnings == []
+    revoked = FixedStatus([Check("status", False, "CREDENTIAL_REVOKED", "revoked")])
+    result = await verify_credential(doc, resolver=resolver, now=NOW, status_checker=revoked)
+    assert not result.verified and result.codes() == ["CREDENTIAL_REVOKED"]
+    down = FixedStatus(error=StatusRetrievalError("list unreachable"))
+    result = await verify_credential(doc, resolver=resolver, now=NOW, status_checker=down)
+    assert result.codes() == ["STATUS_RETRIEVAL_ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("{not json", "PARSING_ERROR"),
+        ("[1, 2]", "MALFORMED_VALUE_ERROR"),
+        ({"type": ["VerifiableCredential"]}, "MALFORMED_VALUE_ERROR"),
+        ({"@context": V2, "type": "VerifiableCredential"}, "MALFORMED_VALUE_ERROR"),
+    ],
+)
+async def test_bad_input_is_a_failed_structure_check(value: Any, code: str) -> None:
+    result = await verify_credential(value, resolver=StaticResolver())
+    assert not result.verified
+    assert [(c.name, c.code) for c in result.checks] == [("structure", code)]
+
+
+async def test_unsigned_credential(issuer_key: Ed25519Key, resolver: Resolver) -> None:
+    result = await verify_credential(alumni(issuer_key), resolver=resolver, now=NOW)
+    assert not result.verified
+    assert result.codes() == ["MALFORMED_PROOF_ERROR"]
+
+
+async def test_unknown_context_and_undefined_term(
+    issuer_key: Ed25519Key, resolver: Resolver
+) -> None:
+    doc = sign(alumni(issuer_key), issuer_key)
+    doc["@context"] = [*doc["@context"], "https://example.com/unpinned/v1"]
+    result = await verify_credential(doc, resolver=resolver, now=NOW)
+    assert result.codes() == ["UNKNOWN_CONTEXT"]
+    assert "https://example.com/unpinned/v1" in (result.errors[0]["detail"])
+
+    # VC 1.1 has no @vocab: an undefined term would silently drop out of the signed graph
+    vc1 = load(INTEROP / "vc1-ob302-ed25519signature2020.signed.json")
+    vc1["favoriteColor"] = "blue"
+    result = await verify_credential(vc1, resolver=resolver, now=NOW)
+    assert result.codes() == ["DATA_LOSS_DETECTION_ERROR"]
+    assert "favoriteColor" in (result.errors[0]["detail"])
+    unsigned = load(INTEROP / "vc1-ob302-ed25519signature2020.unsigned.json")
+    unsigned["favoriteColor"] = "blue"
+    with pytest.raises(DataLossError, match="favoriteColor"):
+        sign(unsigned, issuer_key, suite="Ed25519Signature2020")
+
+
+class BrokenResolver:
+    async def resolve(self, did: str) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+    async def dereference(self, did_url: str) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+
+async def test_unexpected_errors_become_internal_error_checks() -> None:
+    doc = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    result = await verify_credential(doc, resolver=BrokenResolver(), now=NOW)
+    assert not result.verified
+    assert result.codes() == ["INTERNAL_ERROR"]
+
+
+# --- presentations -------------------------------------------------------------------------------
+
+
+def presentation(holder: Ed25519Key, credentials: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": [V2],
+        "type": ["VerifiablePresentation"],
+        "holder": holder.did,
+        "verifiableCredential": credentials,
+    }
+
+
+@pytest.fixture(scope="module")
+def credential() -> dict[str, Any]:
+    doc: dict[str, Any] = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    return doc
+
+
+async def test_signed_presentation(
+    holder_key: Ed25519Key, credential: dict[str, Any], resolver: Resolver
+) -> None:
+    vp = sign(
+        presentation(holder_key, [credential]),
+        holder_key,
+        purpose="authentication",
+        challenge="nonce-1",
+        domain="https://verifier.example",
+    )
+    result = await verify_presentation(
+        vp, challenge="nonce-1", domain="https://verifier.example", resolver=resolver, now=NOW
+    )
+    assert result.verified, result.to_dict()
+    assert check_names(result) == {
+        "structure": True,
+        "proof": True,
+        "challenge": True,
+        "domain": True,
+        "holder": True,
+        "credential": True,
+    }
+    assert len(result.credential_results) == 1 and result.credential_results[0].verified
+    out = result.to_dict()
+    assert out["kind"] == "presentation" and out["credentialResults"][0]["verified"]
+
+    wrong = await verify_presentation(
+        vp, challenge="nonce-2", domain="https://verifier.example", resolver=resolver, now=NOW
+    )
+    assert wrong.codes() == ["INVALID_CHALLENGE_ERROR"]
+    wrong = await verify_presentation(
+        vp, challenge="nonce-1", domain="https://evil.example", resolver=resolver, now=NOW
+    )
+    assert wrong.codes() == ["INVALID_DOMAIN_ERROR"]
+
+
+async def test_presentation_needs_authentication_purpose(
+    holder_key: Ed25519Key, credential: dict[str, Any], resolver: Resolver
+) -> None:
+    vp = sign(presentation(holder_key, [credential]), holder_key, challenge="n")
+    result = await verify_presentation(vp, challenge="n", resolver=resolver, now=NOW)
+    assert result.codes() == ["INVALID_PROOF_PURPOSE"]
+
+
+async def test_presentation_holder_must_control_the_key(
+    holder_key: Ed25519Key,
+    issuer_key: Ed25519Key,
+    credential: dict[str, Any],
+    resolver: Resolver,
+) -> None:
+    vp = presentation(holder_key, [credential])
+    signed = sign(vp, issuer_key, purpose="authentication")
+    result = await verify_presentation(signed, resolver=resolver, now=NOW)
+    assert result.codes() == ["HOLDER_MISMATCH"]
+
+
+async def test_presentation_with_a_bad_credential(
+    holder_key: Ed25519Key, credential: dict[str, Any], resolver: Resolver
+) -> None:
+    tampered = copy.deepcopy(credential)
+    tampered["credentialSubject"]["id"] = "did:example:someone-else"
+    vp = sign(
+        presentation(holder_key, [credential, tampered]), holder_key, purpose="authentication"
+    )
+    result = await verify_presentation(vp, resolver=resolver, now=NOW)
+    assert not result.verified
+    assert [r.verified for r in result.credential_results] == [True, False]
+    assert result.codes() == ["PROOF_VERIFICATION_ERROR"]
+    failed = [c for c in result.checks if not c.passed]
+    assert failed[0].name == "credential"
+    assert (failed[0].detail or "").startswith("verifiableCredential[1] urn:uuid:")
+
+
+async def test_unsigned_presentation(
+    holder_key: Ed25519Key, credential: dict[str, Any], resolver: Resolver
+) -> None:
+    vp = presentation(holder_key, [credential])
+    result = await verify_presentation(vp, resolver=resolver, now=NOW)
+    assert result.verified, result.to_dict()
+    assert result.warnings[0]["code"] == "PRESENTATION_NOT_SIGNED"
+    result = await verify_presentation(vp, challenge="n", domain="d", resolver=resolver, now=NOW)
+    assert result.codes() == ["INVALID_CHALLENGE_ERROR", "INVALID_DOMAIN_ERROR"]
+
+
+async def test_bad_presentation_input() -> None:
+    result = await verify_presentation("nope", resolver=StaticResolver())
+    assert result.codes() == ["PARSING_ERROR"]
+    result = await verify_presentation(
+        {"@context": [V2], "type": "VerifiableCredential"}, resolver=StaticResolver()
+    )
+    assert result.codes() == ["MALFORMED_VALUE_ERROR"]
