@@ -526,7 +526,11 @@ _REFS = ["achievement", "alignment", "creator", "criteria", "image", "result", "
 def _nodes() -> Any:
     from hypothesis import strategies as st
 
-    text = st.text(st.characters(min_codepoint=0x20, exclude_categories=["Cs"]), max_size=8)
+    # No control characters: pyld writes them raw (its escaping bug, see test_rdfc).
+    text = st.text(
+        st.characters(min_codepoint=0x20, exclude_categories=["Cs"], exclude_characters="\x7f"),
+        max_size=8,
+    )
     ids = st.sampled_from(["urn:a", "urn:b", "_:x", "_:y", "did:example:1"])
 
     base = {"id": ids, **{p: text for p in _PROPS}}
