@@ -25,6 +25,10 @@ from vc_issuer.credentials import (
     validity_period,
 )
 from vc_issuer.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_NOT_VERIFIED,
+    EXIT_OK,
     HolderMismatchError,
     InvalidChallengeError,
     InvalidDomainError,
@@ -51,6 +55,7 @@ class Check:
     passed: bool
     code: str | None = None
     detail: str | None = None
+    exit_code: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "passed": self.passed}
@@ -88,6 +93,18 @@ class VerificationResult:
             out["credentialResults"] = [r.to_dict() for r in self.credential_results]
         return out
 
+    def exit_code(self) -> int:
+        """CLI exit status: 0 verified; 2 when the input is not a credential or presentation;
+        3 when only the environment failed (DID host, status list unreachable); else 1."""
+        if self.verified:
+            return EXIT_OK
+        failed = [c for c in self.checks if not c.passed]
+        if any(c.name == "structure" for c in failed):
+            return EXIT_BAD_INPUT
+        if failed and all(c.exit_code == EXIT_ENVIRONMENT for c in failed):
+            return EXIT_ENVIRONMENT
+        return EXIT_NOT_VERIFIED
+
     def codes(self) -> list[str]:
         """Codes of the failed checks, in order (handy for callers and tests)."""
         return [c.code for c in self.checks if not c.passed and c.code is not None]
@@ -105,7 +122,7 @@ class _Recorder:
         self.checks.append(Check(name, True, detail=detail))
 
     def fail(self, name: str, exc: VCIssuerError) -> None:
-        self.checks.append(Check(name, False, exc.code, exc.detail))
+        self.checks.append(Check(name, False, exc.code, exc.detail, exc.exit_code))
         problem = exc.to_problem()
         problem["check"] = name
         self.errors.append(problem)
@@ -334,7 +351,9 @@ async def verify_presentation(
             if result.verified:
                 rec.ok("credential", detail)
             else:
-                rec.add(Check("credential", False, (result.codes() or [INTERNAL_ERROR])[0], detail))
+                code = (result.codes() or [INTERNAL_ERROR])[0]
+                exit_code = result.exit_code()
+                rec.add(Check("credential", False, code, detail, exit_code))
     except VCIssuerError as exc:
         rec.fail("presentation", exc)
     except Exception as exc:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from did_methods.errors import NetworkError
 from did_methods.registry import Resolver
 from vc_issuer.errors import DataLossError, StatusRetrievalError
 from vc_issuer.keys import Ed25519Key, parse_key
@@ -369,3 +371,78 @@ async def test_bad_presentation_input() -> None:
         {"@context": [V2], "type": "VerifiableCredential"}, resolver=StaticResolver()
     )
     assert result.codes() == ["MALFORMED_VALUE_ERROR"]
+
+
+# --- did:web end to end, over a real local HTTP server ----------------------------------------
+
+
+class DownResolver:
+    async def resolve(self, did: str) -> dict[str, Any]:
+        raise NetworkError("connect timeout")
+
+    async def dereference(self, did_url: str) -> dict[str, Any]:
+        raise NetworkError("connect timeout")
+
+
+async def test_exit_codes(resolver: Resolver) -> None:
+    doc = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    assert (await verify_credential(doc, resolver=resolver, now=NOW)).exit_code() == 0
+    down = await verify_credential(doc, resolver=DownResolver(), now=NOW)
+    assert down.codes() == ["DID_NETWORK_ERROR"] and down.exit_code() == 3
+    assert (await verify_credential("[]", resolver=resolver)).exit_code() == 2
+    doc["name"] = "changed"
+    assert (await verify_credential(doc, resolver=resolver, now=NOW)).exit_code() == 1
+
+
+@pytest.fixture
+async def did_web(aiohttp_server: Any) -> AsyncIterator[tuple[str, Ed25519Key, dict[str, Any]]]:
+    """A did:web on 127.0.0.1 serving a Multikey DID document; tests may edit ``served``."""
+    key = Ed25519Key.generate()
+    served: dict[str, Any] = {"status": 200, "doc": None}
+
+    async def handler(request: web.Request) -> web.Response:
+        if served["status"] != 200:
+            return web.Response(status=served["status"])
+        return web.json_response(served["doc"])
+
+    app = web.Application()
+    app.router.add_get("/.well-known/did.json", handler)
+    server = await aiohttp_server(app)
+    did = f"did:web:127.0.0.1%3A{server.port}"
+    vm = f"{did}#key-1"
+    served["doc"] = {
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        "id": did,
+        "verificationMethod": [
+            {
+                "id": vm,
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": key.public_key_multibase,
+            }
+        ],
+        "assertionMethod": ["#key-1"],
+    }
+    signer = Ed25519Key.from_seed(key.seed, id=vm, controller=did)
+    yield did, signer, served
+
+
+async def test_did_web_issuer(did_web: tuple[str, Ed25519Key, dict[str, Any]]) -> None:
+    did, key, served = did_web
+    doc = sign(alumni(key, issuer=did), key)
+    assert doc["proof"]["verificationMethod"] == f"{did}#key-1"
+
+    ok = await verify_credential(doc, now=NOW, allow_private_hosts=True)
+    assert ok.verified, ok.to_dict()
+
+    refused = await verify_credential(doc, now=NOW)  # private address not allowed by default
+    assert refused.codes() == ["FORBIDDEN_ADDRESS"]
+
+    served["status"] = 404
+    gone = await verify_credential(doc, now=NOW, allow_private_hosts=True)
+    assert gone.codes() == ["notFound"]
+
+    served["status"] = 200
+    served["doc"] = {**served["doc"], "id": "did:web:example.com"}
+    wrong = await verify_credential(doc, now=NOW, allow_private_hosts=True)
+    assert wrong.codes() == ["invalidDidDocument"]
