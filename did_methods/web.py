@@ -186,7 +186,8 @@ def _is_loopback_host(host: str) -> bool:
 class WebResolver:
     """Resolves did:web over HTTPS through a SafeFetcher, with a TTL cache of good documents.
 
-    With ``allow_private`` and ``loopback_http`` (default), a loopback host (localhost,
+    When private addresses may be reached (``allow_private``, or the fetcher's
+    ``allow_networks``) and ``loopback_http`` is on (default), a loopback host (localhost,
     127.0.0.0/8) is fetched over plain http: that is how tests and local development run.
     """
 
@@ -277,3 +278,9 @@ class WebResolver:
     async def close(self) -> None:
         if self._own_fetcher:
             await self._fetcher.close()
+
+    async def __aenter__(self) -> WebResolver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
