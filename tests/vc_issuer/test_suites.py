@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import base58
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
 from vc_issuer.keys import Ed25519Key, parse_key
@@ -235,3 +238,14 @@ def test_suite_lookup() -> None:
 def test_decode_proof_value_errors(value: Any, message: str) -> None:
     with pytest.raises(MalformedProofError, match=message):
         decode_proof_value(value)
+
+
+@settings(max_examples=200)
+@given(st.binary(min_size=0, max_size=100))
+def test_proof_value_decoding_accepts_exactly_64_bytes(raw: bytes) -> None:
+    value = "z" + base58.b58encode(raw).decode("ascii")
+    if len(raw) == 64:
+        assert decode_proof_value(value) == raw
+    else:
+        with pytest.raises(MalformedProofError):
+            decode_proof_value(value)
