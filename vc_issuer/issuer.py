@@ -1,0 +1,743 @@
+"""The issuer: turn an unsigned credential into a signed, stored credential with status entries.
+
+All I/O goes through the injected ``Store``; the key, clock, random source and context loader are
+injected too, so the pipeline is testable end to end with a real store and no network.
+
+Choices worth knowing:
+
+* The issuer of every credential is this issuer's DID. An ``issuer`` object keeps its other
+  fields (an Open Badges ``Profile``); an ``issuer`` naming anybody else is refused
+  (``ISSUER_MISMATCH``): we never sign in somebody else's name.
+* A credential that brings its own, well-formed ``credentialStatus`` keeps it and gets no status
+  from us (the caller manages that status elsewhere). A malformed one is refused
+  (``MALFORMED_VALUE_ERROR``), and so is one pointing at *our* status lists: indices are only
+  handed out by the store, never chosen by a caller.
+* Revocation is permanent; suspension can be lifted. Revoking twice, suspending twice and
+  reinstating a credential that is not suspended are no-ops (no second audit row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from vc_issuer.credentials import (
+    check_context,
+    format_datetime,
+    parse_xml_datetime,
+    validate_credential,
+    validity_period,
+)
+from vc_issuer.errors import (
+    ConfigError,
+    ConflictError,
+    InvalidKeyError,
+    MalformedInputError,
+    NotFoundError,
+    VCIssuerError,
+)
+from vc_issuer.jsonld import ContextLoader
+from vc_issuer.keys import Ed25519Key
+from vc_issuer.proofs import sign
+from vc_issuer.status import (
+    BSL_MIN_BITS,
+    SL2021_CONTEXT,
+    Bitstring,
+    bsl_entry,
+    bsl_list_credential,
+    parse_credential_status,
+    sl2021_entry,
+    sl2021_list_credential,
+)
+from vc_issuer.store import CredentialRecord, StatusListRecord, Store
+from vc_issuer.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite_by_name
+
+if TYPE_CHECKING:
+    from vc_issuer.home import HomeConfig
+
+log = logging.getLogger(__name__)
+
+REVOCATION: Final = "revocation"
+SUSPENSION: Final = "suspension"
+PURPOSES: Final[tuple[str, ...]] = (REVOCATION, SUSPENSION)
+BSL_KIND: Final = "BitstringStatusList"
+SL2021_KIND: Final = "StatusList2021"
+SUITE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "both": (EDDSA_RDFC_2022.name, ED25519_SIGNATURE_2020.name),
+}
+LIST_PATH: Final = "/status-lists/"
+LIST_ID_KEY: Final = "statusListId"
+"""Key added to the stored status entries (not to the credential): the store's list id."""
+DEFAULT_ACTOR: Final = "issuer"
+DATA_INTEGRITY_CONTEXT: Final = "https://w3id.org/security/data-integrity/v2"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """The outcome of a status change; ``changed`` is False for an idempotent repeat."""
+
+    credential_id: str
+    purpose: str
+    old: bool
+    new: bool
+    list_id: str
+    index: int
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "credentialId": self.credential_id,
+            "purpose": self.purpose,
+            "old": self.old,
+            "new": self.new,
+            "changed": self.changed,
+            "statusListId": self.list_id,
+            "statusListIndex": str(self.index),
+        }
+
+
+@dataclass
+class _Prepared:
+    """A credential ready for status entries and signing."""
+
+    credential: dict[str, Any]
+    version: str
+    purposes: tuple[str, ...]
+    suites: tuple[str, ...]
+    idempotency_key: str | None
+    issued_at: datetime
+
+
+def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[str, ...]:
+    """Suite names (``both`` expands to eddsa-rdfc-2022 + Ed25519Signature2020), validated."""
+    if suites is None:
+        names: list[str] = [default]
+    elif isinstance(suites, str):
+        names = [suites]
+    else:
+        names = list(suites)
+    out: list[str] = []
+    for name in names:
+        for real in SUITE_ALIASES.get(name, (name,)):
+            try:
+                suite_by_name(real)
+            except VCIssuerError:
+                raise MalformedInputError(
+                    f"unknown suite {real!r}; use eddsa-rdfc-2022, Ed25519Signature2020 or both",
+                    code="UNSUPPORTED_CRYPTOSUITE",
+                ) from None
+            if real not in out:
+                out.append(real)
+    if not out:
+        raise MalformedInputError("at least one proof suite is needed")
+    return tuple(out)
+
+
+def _check_purposes(purposes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(purposes, str):
+        purposes = [purposes]
+    out = tuple(dict.fromkeys(purposes))
+    bad = [p for p in out if p not in PURPOSES]
+    if bad:
+        raise MalformedInputError(
+            f"unknown status purpose(s) {bad}; expected {list(PURPOSES)}", field="statusPurpose"
+        )
+    return out
+
+
+def _subject_id(credential: Mapping[str, Any]) -> str | None:
+    subject = credential.get("credentialSubject")
+    first = subject[0] if isinstance(subject, list) and subject else subject
+    if isinstance(first, Mapping) and isinstance(first.get("id"), str):
+        return str(first["id"])
+    return None
+
+
+def _types(credential: Mapping[str, Any]) -> list[str]:
+    t = credential.get("type")
+    return [t] if isinstance(t, str) else [x for x in (t or []) if isinstance(x, str)]
+
+
+class Issuer:
+    """Issues credentials with status, changes status, publishes the signed status lists."""
+
+    def __init__(
+        self,
+        *,
+        key: Ed25519Key,
+        did: str,
+        store: Store,
+        base_url: str,
+        status_purposes: Sequence[str] = PURPOSES,
+        list_size: int = BSL_MIN_BITS,
+        list_ttl_ms: int | None = 300_000,
+        list_validity: timedelta = timedelta(days=30),
+        default_suite: str = EDDSA_RDFC_2022.name,
+        loader: ContextLoader | None = None,
+        now: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+        did_document: Mapping[str, Any] | None = None,
+        issuer_name: str | None = None,
+        owns_store: bool = False,
+    ) -> None:
+        if not isinstance(did, str) or not did.startswith("did:"):
+            raise ConfigError(f"issuer DID must be a DID, got {did!r}")
+        if did.startswith("did:key:") and key.did != did:
+            raise InvalidKeyError(f"the issuer key is not the key of {did}")
+        if not key.verification_method.startswith(did + "#"):
+            raise InvalidKeyError(
+                f"the key's verification method {key.verification_method} is not under {did}"
+            )
+        if isinstance(list_size, bool) or not isinstance(list_size, int):
+            raise ConfigError("list_size must be an integer")
+        if list_size < BSL_MIN_BITS or list_size % 8:
+            raise ConfigError(
+                f"status lists need at least {BSL_MIN_BITS} entries and a multiple of 8"
+                f" (herd privacy), got {list_size}"
+            )
+        if list_validity <= timedelta(0):
+            raise ConfigError("list_validity must be positive")
+        base = base_url.rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise ConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.key = key
+        self.did = did
+        self.store = store
+        self.base_url = base
+        self.status_purposes = _check_purposes(status_purposes)
+        self.list_size = list_size
+        self.list_ttl_ms = list_ttl_ms
+        self.list_validity = list_validity
+        self.default_suite = resolve_suites(default_suite, EDDSA_RDFC_2022.name)[0]
+        self.loader = loader
+        self.now: Callable[[], datetime] = now or _utcnow
+        self.rng = rng
+        self.issuer_name = issuer_name
+        self._did_document = dict(did_document) if did_document is not None else None
+        self._owns_store = owns_store
+        self._list_locks: dict[str, asyncio.Lock] = {}
+
+    # --- construction -----------------------------------------------------------------------------
+
+    @classmethod
+    async def from_home(
+        cls, cfg: HomeConfig, *, passphrase: bytes | None = None, **options: Any
+    ) -> Issuer:
+        """An issuer over a home: loads the key, opens (and migrates) the store it then owns."""
+        import json
+
+        from vc_issuer.keys import load_key_file
+        from vc_issuer.store import open_store
+
+        if passphrase is None and cfg.passphrase_env:
+            value = os.environ.get(cfg.passphrase_env)
+            if value is None:
+                raise ConfigError(
+                    f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
+                )
+            passphrase = value.encode("utf-8")
+        key = load_key_file(cfg.key_file, passphrase=passphrase)
+        document: dict[str, Any] | None = None
+        if cfg.is_did_web and cfg.did_document_file.is_file():
+            try:
+                document = json.loads(cfg.did_document_file.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot read {cfg.did_document_file}: {exc}") from None
+        loader = ContextLoader(cfg.extra_context_dirs) if cfg.extra_context_dirs else None
+        store = await open_store(cfg.database_url)
+        try:
+            return cls(
+                key=key,
+                did=cfg.did,
+                store=store,
+                base_url=cfg.base_url,
+                status_purposes=cfg.status_purposes,
+                list_size=cfg.list_size,
+                list_ttl_ms=cfg.list_ttl_ms,
+                list_validity=timedelta(days=cfg.list_validity_days),
+                default_suite=cfg.default_suite,
+                loader=loader,
+                did_document=document,
+                issuer_name=cfg.issuer_name,
+                owns_store=True,
+                **options,
+            )
+        except BaseException:
+            await store.close()
+            raise
+
+    async def close(self) -> None:
+        if self._owns_store:
+            await self.store.close()
+
+    async def __aenter__(self) -> Issuer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- URLs ---------------------------------------------------------------------------------------
+
+    def list_url(self, list_id: str) -> str:
+        return f"{self.base_url}{LIST_PATH}{list_id}"
+
+    def did_document(self) -> dict[str, Any] | None:
+        """The DID document to host at did:web's address (None for did:key: nothing to host)."""
+        return copy.deepcopy(self._did_document) if self._did_document is not None else None
+
+    # --- issuing ------------------------------------------------------------------------------------
+
+    async def issue(
+        self,
+        credential: Mapping[str, Any],
+        *,
+        suites: Sequence[str] | str | None = None,
+        status: bool = True,
+        status_purposes: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        credential_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign, store and return ``credential`` (a retried idempotency key returns the first)."""
+        if idempotency_key is not None:
+            _check_key(idempotency_key)
+            earlier = await self.store.get_by_idempotency_key(idempotency_key)
+            if earlier is not None:
+                return earlier.credential
+        prepared = self._prepare(
+            credential, suites, status, status_purposes, idempotency_key, credential_id
+        )
+        entries: list[dict[str, Any]] = []
+        for purpose in prepared.purposes:
+            kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
+            list_id, index = await self.store.allocate_index(
+                kind, purpose, self.list_size, rng=self.rng
+            )
+            entries.append(self._entry(kind, list_id, index, purpose))
+        record = self._finish(prepared, entries)
+        stored = await self.store.put_credential(record)
+        return stored.credential
+
+    async def issue_many(
+        self,
+        credentials: Sequence[Mapping[str, Any]],
+        *,
+        suites: Sequence[str] | str | None = None,
+        status: bool = True,
+        status_purposes: Sequence[str] | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[dict[str, Any] | VCIssuerError]:
+        """Issue a batch: indices in one transaction per list kind and purpose, records in one.
+
+        Each item succeeds or fails on its own: a bad credential yields its error in its slot.
+        """
+        if idempotency_keys is not None and len(idempotency_keys) != len(credentials):
+            raise MalformedInputError("idempotency_keys must have one entry per credential")
+        keys: list[str | None] = (
+            list(idempotency_keys) if idempotency_keys is not None else [None] * len(credentials)
+        )
+        results: list[dict[str, Any] | VCIssuerError | None] = [None] * len(credentials)
+        prepared: dict[int, _Prepared] = {}
+        for i, (cred, key) in enumerate(zip(credentials, keys, strict=True)):
+            try:
+                if key is not None:
+                    _check_key(key)
+                    earlier = await self.store.get_by_idempotency_key(key)
+                    if earlier is not None:
+                        results[i] = earlier.credential
+                        continue
+                prepared[i] = self._prepare(cred, suites, status, status_purposes, key, None)
+            except VCIssuerError as exc:
+                results[i] = exc
+        # one allocation per (kind, purpose) for the whole batch
+        wanted: dict[tuple[str, str], list[int]] = {}
+        for i, p in prepared.items():
+            kind = BSL_KIND if p.version == "2.0" else SL2021_KIND
+            for purpose in p.purposes:
+                wanted.setdefault((kind, purpose), []).append(i)
+        entries: dict[int, list[dict[str, Any]]] = {i: [] for i in prepared}
+        for (kind, purpose), items in wanted.items():
+            pairs = await self.store.allocate_indices(
+                kind, purpose, self.list_size, len(items), rng=self.rng
+            )
+            for i, (list_id, index) in zip(items, pairs, strict=True):
+                entries[i].append(self._entry(kind, list_id, index, purpose))
+        records: dict[int, CredentialRecord] = {}
+        for n, (i, p) in enumerate(prepared.items()):
+            try:
+                records[i] = self._finish(p, entries[i])
+            except VCIssuerError as exc:
+                results[i] = exc
+            if n % 50 == 49:
+                await asyncio.sleep(0)  # let other requests run between signatures
+        if records:
+            order = list(records)
+            try:
+                stored = await self.store.put_credentials([records[i] for i in order])
+                for i, rec in zip(order, stored, strict=True):
+                    results[i] = rec.credential
+            except ConflictError:
+                for i in order:  # find which ones conflict; the others still go in
+                    try:
+                        results[i] = (await self.store.put_credential(records[i])).credential
+                    except VCIssuerError as exc:
+                        results[i] = exc
+        out: list[dict[str, Any] | VCIssuerError] = []
+        for r in results:
+            assert r is not None
+            out.append(r)
+        return out
+
+    def _prepare(
+        self,
+        credential: Mapping[str, Any],
+        suites: Sequence[str] | str | None,
+        status: bool,
+        status_purposes: Sequence[str] | None,
+        idempotency_key: str | None,
+        credential_id: str | None,
+    ) -> _Prepared:
+        if not isinstance(credential, Mapping):
+            raise MalformedInputError("the credential must be a JSON object")
+        chosen = resolve_suites(suites, self.default_suite)
+        cred: dict[str, Any] = copy.deepcopy(dict(credential))
+        if "proof" in cred:
+            raise MalformedInputError(
+                "the credential already has a proof; issue an unsigned credential", field="proof"
+            )
+        version = check_context(cred)
+        moment = self.now()
+        if moment.tzinfo is None:
+            raise ConfigError("the issuer clock must return timezone-aware datetimes")
+        self._set_issuer(cred, version)
+        if credential_id is not None:
+            if "id" in cred and cred["id"] != credential_id:
+                raise MalformedInputError(
+                    f"credential id {cred['id']!r} differs from the requested id"
+                    f" {credential_id!r}",
+                    field="id",
+                )
+            cred["id"] = credential_id
+        elif "id" not in cred:
+            cred["id"] = f"urn:uuid:{uuid.uuid4()}"
+        date_field = "validFrom" if version == "2.0" else "issuanceDate"
+        if date_field not in cred:
+            cred[date_field] = format_datetime(moment)
+        purposes: tuple[str, ...] = ()
+        if "credentialStatus" in cred:
+            self._check_own_status(cred["credentialStatus"])
+        elif status:
+            purposes = _check_purposes(
+                status_purposes if status_purposes is not None else self.status_purposes
+            )
+            if version == "1.1" and purposes:
+                ctx = cred["@context"]
+                if SL2021_CONTEXT not in ctx:
+                    cred["@context"] = [*ctx, SL2021_CONTEXT]
+        validate_credential(cred)
+        return _Prepared(cred, version, purposes, chosen, idempotency_key, moment)
+
+    def _set_issuer(self, cred: dict[str, Any], version: str) -> None:
+        given = cred.get("issuer")
+        if given is None:
+            if self.issuer_name and version == "2.0":
+                cred["issuer"] = {"id": self.did, "name": self.issuer_name}
+            else:
+                cred["issuer"] = self.did
+            return
+        if isinstance(given, str):
+            if given != self.did:
+                raise _mismatch(given, self.did)
+            return
+        if isinstance(given, Mapping):
+            other = given.get("id")
+            if other is not None and other != self.did:
+                raise _mismatch(other, self.did)
+            cred["issuer"] = {"id": self.did, **{k: v for k, v in given.items() if k != "id"}}
+            return
+        raise MalformedInputError("issuer must be a URL or an object", field="issuer")
+
+    def _check_own_status(self, value: object) -> None:
+        """Keep a caller's well-formed status; refuse malformed ones and ones on our lists."""
+        try:
+            entries = parse_credential_status(value)
+        except MalformedInputError as exc:
+            raise MalformedInputError(
+                f"credentialStatus is malformed: {exc.detail}", **exc.extra
+            ) from None
+        for entry in entries:
+            if entry.list_url.startswith(self.base_url + LIST_PATH):
+                raise MalformedInputError(
+                    "credentialStatus points at this issuer's own status lists; leave it out"
+                    " and the issuer allocates an index",
+                    field="credentialStatus",
+                )
+
+    def _entry(self, kind: str, list_id: str, index: int, purpose: str) -> dict[str, Any]:
+        url = self.list_url(list_id)
+        if kind == BSL_KIND:
+            return bsl_entry(url, index, purpose)
+        return sl2021_entry(url, index, purpose)
+
+    def _finish(self, p: _Prepared, entries: list[dict[str, Any]]) -> CredentialRecord:
+        """Attach status, sign, and build the record (pure apart from the clock)."""
+        cred = p.credential
+        if entries:
+            public = [{k: v for k, v in e.items()} for e in entries]
+            cred["credentialStatus"] = public[0] if len(public) == 1 else public
+        # Every suite's context goes in before the first proof: a later context would change
+        # the document under the earlier proofs. VC 1.1 has no Data Integrity terms, so
+        # eddsa-rdfc-2022 needs the data-integrity context there (vc-js adds it the same way).
+        if p.version == "1.1" and EDDSA_RDFC_2022.name in p.suites:
+            ctx = cred["@context"]
+            if DATA_INTEGRITY_CONTEXT not in ctx:
+                cred["@context"] = [*ctx, DATA_INTEGRITY_CONTEXT]
+        for name in p.suites:
+            cred = suite_by_name(name).prepare_document(cred)
+        signed: dict[str, Any] = cred
+        for name in p.suites:
+            signed = sign(signed, self.key, suite=name, loader=self.loader, created=p.issued_at)
+        start, end = validity_period(signed, "2.0" if p.version == "2.0" else "1.1")
+        stored_entries = [
+            {**e, LIST_ID_KEY: e["statusListCredential"].rsplit("/", 1)[1]} for e in entries
+        ]
+        if not entries and "credentialStatus" in signed:
+            raw = signed["credentialStatus"]
+            stored_entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+        return CredentialRecord(
+            id=str(signed["id"]),
+            subject_id=_subject_id(signed),
+            types=_types(signed),
+            issued_at=p.issued_at,
+            valid_from=start,
+            valid_until=end,
+            status_entries=stored_entries,
+            credential=signed,
+            idempotency_key=p.idempotency_key,
+        )
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    async def get_credential(self, credential_id: str) -> dict[str, Any] | None:
+        record = await self.store.get_credential(credential_id)
+        return None if record is None else record.credential
+
+    async def get_record(self, credential_id: str) -> CredentialRecord:
+        record = await self.store.get_credential(credential_id)
+        if record is None:
+            raise NotFoundError(f"no credential {credential_id!r} was issued here")
+        return record
+
+    async def credential_status(self, credential_id: str) -> dict[str, bool]:
+        """Current value of each managed status purpose of a credential."""
+        record = await self.get_record(credential_id)
+        out: dict[str, bool] = {}
+        for entry in _managed(record):
+            lst = await self.store.get_status_list(entry[LIST_ID_KEY])
+            if lst is not None:
+                out[entry["statusPurpose"]] = lst.bit(int(entry["statusListIndex"]))
+        return out
+
+    # --- status changes -----------------------------------------------------------------------------
+
+    async def set_status(
+        self,
+        credential_id: str,
+        purpose: str,
+        value: bool,
+        *,
+        actor: str = DEFAULT_ACTOR,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Set one status bit (audited, list credential refreshed); returns the change."""
+        change = await self._set(credential_id, purpose, value, actor=actor, reason=reason)
+        return change.to_dict()
+
+    async def revoke(
+        self, credential_id: str, *, actor: str = DEFAULT_ACTOR, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Revoke for good (a second revoke is a no-op)."""
+        return await self.set_status(credential_id, REVOCATION, True, actor=actor, reason=reason)
+
+    async def suspend(
+        self, credential_id: str, *, actor: str = DEFAULT_ACTOR, reason: str | None = None
+    ) -> dict[str, Any]:
+        return await self.set_status(credential_id, SUSPENSION, True, actor=actor, reason=reason)
+
+    async def reinstate(
+        self, credential_id: str, *, actor: str = DEFAULT_ACTOR, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Lift a suspension; a revoked credential cannot be reinstated (ConflictError)."""
+        return await self.set_status(credential_id, SUSPENSION, False, actor=actor, reason=reason)
+
+    async def _set(
+        self, credential_id: str, purpose: str, value: bool, *, actor: str, reason: str | None
+    ) -> StatusChange:
+        if purpose not in PURPOSES:
+            raise MalformedInputError(f"unknown status purpose {purpose!r}")
+        if not isinstance(actor, str) or not actor:
+            raise MalformedInputError("a status change needs an actor")
+        record = await self.get_record(credential_id)
+        managed = {e["statusPurpose"]: e for e in _managed(record)}
+        if purpose == REVOCATION and not value:
+            raise ConflictError("revocation is permanent: a revoked credential stays revoked")
+        entry = managed.get(purpose)
+        if entry is None:
+            raise ConflictError(
+                f"credential {credential_id} has no {purpose} status entry from this issuer",
+                code="NO_STATUS_ENTRY",
+            )
+        if purpose == SUSPENSION and REVOCATION in managed:
+            rev = managed[REVOCATION]
+            lst = await self.store.get_status_list(rev[LIST_ID_KEY])
+            if lst is not None and lst.bit(int(rev["statusListIndex"])):
+                verb = "suspended" if value else "reinstated"
+                raise ConflictError(f"credential {credential_id} is revoked; it cannot be {verb}")
+        list_id = str(entry[LIST_ID_KEY])
+        index = int(entry["statusListIndex"])
+        old, new = await self.store.set_status_bit(
+            list_id,
+            index,
+            value,
+            actor=actor,
+            reason=reason,
+            credential_id=credential_id,
+            purpose=purpose,
+        )
+        change = StatusChange(credential_id, purpose, old, new, list_id, index)
+        if change.changed:
+            try:  # publish now; a failure here is retried when the list is next served
+                await self.status_list_credential(list_id)
+            except VCIssuerError as exc:
+                log.warning("status list %s not republished: %s", list_id, exc)
+        return change
+
+    # --- status list credentials --------------------------------------------------------------------
+
+    async def status_list_credential(self, list_id: str) -> dict[str, Any]:
+        """The signed list credential, re-signed when bits changed or half its validity is gone."""
+        record = await self.store.get_status_list(list_id)
+        if record is None:
+            raise NotFoundError(f"no status list {list_id!r}")
+        if self._is_fresh(record):
+            assert record.credential is not None
+            return record.credential
+        lock = self._list_locks.setdefault(list_id, asyncio.Lock())
+        async with lock:
+            record = await self.store.get_status_list(list_id)
+            assert record is not None
+            if self._is_fresh(record):
+                assert record.credential is not None
+                return record.credential
+            credential = self.build_list_credential(record)
+            if not await self.store.save_list_credential(list_id, record.version, credential):
+                newer = await self.store.get_status_list(list_id)
+                if newer is not None and newer.credential is not None:
+                    return newer.credential
+            return credential
+
+    def _is_fresh(self, record: StatusListRecord) -> bool:
+        if not record.credential_is_current or record.credential is None:
+            return False
+        cred = record.credential
+        until_raw = cred.get("validUntil", cred.get("expirationDate"))
+        if until_raw is None:
+            return True
+        try:
+            until = parse_xml_datetime(until_raw, "validUntil")
+        except MalformedInputError:
+            return False
+        return until - self.now() > self.list_validity / 2
+
+    def build_list_credential(self, record: StatusListRecord) -> dict[str, Any]:
+        """Sign the list's current bits: BSL as VC 2.0 (eddsa-rdfc-2022), SL2021 as VC 1.1."""
+        url = self.list_url(record.id)
+        bits = Bitstring.from_bytes(record.bits)
+        moment = self.now()
+        until = moment + self.list_validity
+        if record.kind == BSL_KIND:
+            unsigned = bsl_list_credential(
+                url, self.did, record.purpose, bits, moment, until, self.list_ttl_ms
+            )
+            suite = EDDSA_RDFC_2022.name
+        elif record.kind == SL2021_KIND:
+            unsigned = sl2021_list_credential(url, self.did, record.purpose, bits, moment, until)
+            suite = ED25519_SIGNATURE_2020.name
+        else:
+            raise ConfigError(f"status list {record.id} has an unknown kind {record.kind!r}")
+        return sign(unsigned, self.key, suite=suite, loader=self.loader, created=moment)
+
+    async def status_lists(self) -> list[dict[str, Any]]:
+        """A summary of every list: id, URL, kind, purpose, size, allocated, set, version."""
+        return [self.list_summary(r) for r in await self.store.list_status_lists()]
+
+    async def status_list_info(self, list_id: str) -> dict[str, Any]:
+        record = await self.store.get_status_list(list_id)
+        if record is None:
+            raise NotFoundError(f"no status list {list_id!r}")
+        return self.list_summary(record)
+
+    def list_summary(self, record: StatusListRecord) -> dict[str, Any]:
+        return {
+            "id": record.id,
+            "url": self.list_url(record.id),
+            "kind": record.kind,
+            "purpose": record.purpose,
+            "size": record.size,
+            "allocated": record.allocated,
+            "set": record.set_count,
+            "full": record.full,
+            "version": record.version,
+            "credentialVersion": record.credential_version,
+            "updated": format_datetime(record.updated_at),
+            "created": format_datetime(record.created_at),
+        }
+
+
+def _managed(record: CredentialRecord) -> list[dict[str, Any]]:
+    """The status entries this issuer allocated (caller-supplied entries are not ours)."""
+    return [
+        e
+        for e in record.status_entries
+        if isinstance(e, dict) and isinstance(e.get(LIST_ID_KEY), str)
+    ]
+
+
+def _mismatch(given: object, ours: str) -> MalformedInputError:
+    return MalformedInputError(
+        f"issuer {given!r} is not this issuer ({ours}); credentials are only issued in our name",
+        code="ISSUER_MISMATCH",
+        field="issuer",
+    )
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str) or not key or len(key) > 255:
+        raise MalformedInputError("an idempotency key must be a string of 1 to 255 characters")
+
+
+__all__ = [
+    "BSL_KIND",
+    "LIST_ID_KEY",
+    "PURPOSES",
+    "REVOCATION",
+    "SL2021_KIND",
+    "SUSPENSION",
+    "Issuer",
+    "StatusChange",
+    "resolve_suites",
+]
