@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +21,6 @@ from vc_issuer import __version__
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
-    EXIT_NOT_VERIFIED,
     KeyFileError,
     MalformedInputError,
     ParsingError,
@@ -103,7 +101,7 @@ def main() -> None:
     """Issue and verify W3C Verifiable Credentials and Open Badges 3.0."""
 
 
-# --- keys ----------------------------------------------------------------------------------------
+# --- keys ---
 
 
 @main.group()
@@ -114,10 +112,14 @@ def keys() -> None:
 @keys.command("generate")
 @click.option("--seed", help="32-byte seed as 64 hex characters (deterministic key).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Key file to write (mode 0600).")
-@click.option("--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR.")
+@click.option(
+    "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing key file.")
 @handle_errors
-def keys_generate(seed: str | None, out: str | None, passphrase_env: str | None, force: bool) -> None:
+def keys_generate(
+    seed: str | None, out: str | None, passphrase_env: str | None, force: bool
+) -> None:
     """Generate an Ed25519 key and print its did:key."""
     from vc_issuer.keys import Ed25519Key, save_key_file
 
@@ -135,7 +137,7 @@ def keys_generate(seed: str | None, out: str | None, passphrase_env: str | None,
     if out:
         if Path(out).exists() and not force:
             raise MalformedInputError(f"{out} exists; use --force to overwrite", code="FILE_EXISTS")
-        save_key_file(key, Path(out), passphrase=passphrase)
+        save_key_file(key, Path(out), passphrase=passphrase, overwrite=force)
         click.echo(f"wrote {out}", err=True)
     else:
         if passphrase is not None:
@@ -145,7 +147,7 @@ def keys_generate(seed: str | None, out: str | None, passphrase_env: str | None,
     _emit({"did": key.did, "verificationMethod": key.verification_method})
 
 
-# --- DIDs ------------------------------------------------------------------------------------------
+# --- DIDs ---
 
 
 @main.group()
@@ -163,7 +165,9 @@ def did() -> None:
     show_default=True,
     help="Key representation for did:key documents.",
 )
-@click.option("--allow-private-hosts", is_flag=True, help="Allow did:web on private/loopback hosts.")
+@click.option(
+    "--allow-private-hosts", is_flag=True, help="Allow did:web on private/loopback hosts."
+)
 @handle_errors
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
@@ -180,7 +184,7 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     _emit(asyncio.run(run()))
 
 
-# --- sign and verify -------------------------------------------------------------------------------
+# --- sign and verify ---
 
 
 @main.command("sign")
@@ -219,30 +223,22 @@ def sign_cmd(
 
     doc = read_json_object(document)
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
-    when: datetime | None = None
-    if created is not None:
-        when = _parse_datetime(created)
+    # A string is validated by sign() and kept exactly (fractional seconds included).
     signed = sign(
-        doc, key, suite=suite, purpose=purpose, created=when, challenge=challenge, domain=domain
+        doc, key, suite=suite, purpose=purpose, created=created, challenge=challenge, domain=domain
     )
     _emit(signed)
-
-
-def _parse_datetime(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise MalformedInputError(f"not an ISO 8601 date-time: {value}") from None
-    if parsed.tzinfo is None:
-        raise MalformedInputError(f"date-time needs a time zone (e.g. Z): {value}")
-    return parsed
 
 
 @main.command("verify")
 @click.argument("file", metavar="FILE")
 @click.option("--challenge")
 @click.option("--domain")
-@click.option("--allow-private-hosts", is_flag=True, help="Allow private/loopback hosts (did:web, status lists).")
+@click.option(
+    "--allow-private-hosts",
+    is_flag=True,
+    help="Allow private/loopback hosts (did:web, status lists).",
+)
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
 @handle_errors
 def verify_cmd(
@@ -265,12 +261,9 @@ def verify_cmd(
             check_status=not no_status,
         )
     )
-    _emit(result)
-    if not result.get("verified"):
-        failed = [c for c in result.get("checks", []) if not c.get("passed")]
-        if any(c.get("name") == "structure" for c in failed):
-            sys.exit(EXIT_BAD_INPUT)  # not a credential at all: bad input, not a failed proof
-        sys.exit(EXIT_NOT_VERIFIED)
+    _emit(result.to_dict())
+    if not result.verified:
+        sys.exit(result.exit_code())
 
 
 def _register_extensions() -> None:

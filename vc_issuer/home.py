@@ -184,10 +184,19 @@ def init_home(
 
 def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
     """Give the hosted document a stable ``#key-1`` fragment for our key."""
-    old_ids = {vm["id"] for vm in document.get("verificationMethod", []) if vm.get("publicKeyMultibase") == multibase}
+    old_ids = {
+        vm["id"]
+        for vm in document.get("verificationMethod", [])
+        if vm.get("publicKeyMultibase") == multibase
+    }
     for vm in document.get("verificationMethod", []):
         if vm.get("id") in old_ids:
             vm["id"] = vm_id
-    for rel in ("authentication", "assertionMethod", "capabilityInvocation", "capabilityDelegation"):
+    for rel in (
+        "authentication",
+        "assertionMethod",
+        "capabilityInvocation",
+        "capabilityDelegation",
+    ):
         if rel in document:
             document[rel] = [vm_id if r in old_ids else r for r in document[rel]]

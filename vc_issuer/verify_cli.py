@@ -8,7 +8,7 @@ from typing import Any
 from did_methods.registry import Resolver
 from vc_issuer.credentials import is_presentation, parse_json_document
 from vc_issuer.status_check import StatusListChecker
-from vc_issuer.verifier import verify_credential, verify_presentation
+from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
 
 
 async def verify_document(
@@ -18,7 +18,7 @@ async def verify_document(
     domain: str | None = None,
     allow_private_hosts: bool = False,
     check_status: bool = True,
-) -> dict[str, Any]:
+) -> VerificationResult:
     """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``."""
     document = data if isinstance(data, dict) else parse_json_document(data)
     resolver = Resolver(allow_private=allow_private_hosts)
@@ -46,4 +46,4 @@ async def verify_document(
         close = getattr(resolver, "close", None)
         if close is not None:
             await close()
-    return result.to_dict()
+    return result

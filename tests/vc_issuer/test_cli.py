@@ -62,7 +62,7 @@ def failed_codes(result: Result) -> list[str]:
     return [c["code"] for c in report["checks"] if not c["passed"]]
 
 
-# --- keys and DIDs -------------------------------------------------------------------------------
+# --- keys and DIDs ---
 
 
 def test_keys_generate_from_seed_prints_did_and_writes_0600(tmp_path: Path) -> None:
@@ -81,7 +81,16 @@ def test_keys_generate_encrypted_needs_passphrase_to_sign(tmp_path: Path) -> Non
     os.environ["TEST_PASS"] = "correct horse"
     try:
         result = run(
-            ["keys", "generate", "--seed", SEED.hex(), "--out", str(out), "--passphrase-env", "TEST_PASS"]
+            [
+                "keys",
+                "generate",
+                "--seed",
+                SEED.hex(),
+                "--out",
+                str(out),
+                "--passphrase-env",
+                "TEST_PASS",
+            ]
         )
         assert result.exit_code == 0
         doc = credential(Ed25519Key.from_seed(SEED).did)
@@ -124,7 +133,7 @@ def test_did_resolve_errors(did: str, code: str, exit_code: int) -> None:
     assert "Traceback" not in result.output
 
 
-# --- sign ------------------------------------------------------------------------------------------
+# --- sign ---
 
 
 def test_sign_reproduces_w3c_vector_from_keypair_json() -> None:
@@ -185,7 +194,7 @@ def test_presentation_challenge_and_domain(key_file: Path) -> None:
     assert "INVALID_DOMAIN_ERROR" in json.dumps(json.loads(wrong_domain.stdout))
 
 
-# --- bad input: precise code and exit status --------------------------------------------------------
+# --- bad input: precise code and exit status ---
 
 
 @pytest.mark.parametrize(
@@ -295,7 +304,9 @@ def test_verify_missing_file_is_environment_error(tmp_path: Path) -> None:
     assert result.exit_code == 3
 
 
-@pytest.mark.parametrize("field", ["type", "created", "verificationMethod", "proofPurpose", "proofValue"])
+@pytest.mark.parametrize(
+    "field", ["type", "created", "verificationMethod", "proofPurpose", "proofValue"]
+)
 def test_verify_proof_missing_field(key_file: Path, field: str) -> None:
     doc = signed(key_file)
     del doc["proof"][field]
