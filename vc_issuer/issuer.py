@@ -232,7 +232,7 @@ class Issuer:
         self._owns_store = owns_store
         self._list_locks: dict[str, asyncio.Lock] = {}
 
-    # --- construction -----------------------------------------------------------------------------
+    # --- construction
 
     @classmethod
     async def from_home(
@@ -291,7 +291,7 @@ class Issuer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # --- URLs ---------------------------------------------------------------------------------------
+    # --- URLs ------------------------------------------------------------------------------------
 
     def list_url(self, list_id: str) -> str:
         return f"{self.base_url}{LIST_PATH}{list_id}"
@@ -300,7 +300,7 @@ class Issuer:
         """The DID document to host at did:web's address (None for did:key: nothing to host)."""
         return copy.deepcopy(self._did_document) if self._did_document is not None else None
 
-    # --- issuing ------------------------------------------------------------------------------------
+    # --- issuing
 
     async def issue(
         self,
@@ -427,8 +427,7 @@ class Issuer:
         if credential_id is not None:
             if "id" in cred and cred["id"] != credential_id:
                 raise MalformedInputError(
-                    f"credential id {cred['id']!r} differs from the requested id"
-                    f" {credential_id!r}",
+                    f"credential id {cred['id']!r} differs from the requested id {credential_id!r}",
                     field="id",
                 )
             cred["id"] = credential_id
@@ -530,7 +529,7 @@ class Issuer:
             idempotency_key=p.idempotency_key,
         )
 
-    # --- reading ------------------------------------------------------------------------------------
+    # --- reading
 
     async def get_credential(self, credential_id: str) -> dict[str, Any] | None:
         record = await self.store.get_credential(credential_id)
@@ -552,7 +551,7 @@ class Issuer:
                 out[entry["statusPurpose"]] = lst.bit(int(entry["statusListIndex"]))
         return out
 
-    # --- status changes -----------------------------------------------------------------------------
+    # --- status changes
 
     async def set_status(
         self,
@@ -626,7 +625,7 @@ class Issuer:
                 log.warning("status list %s not republished: %s", list_id, exc)
         return change
 
-    # --- status list credentials --------------------------------------------------------------------
+    # --- status list credentials
 
     async def status_list_credential(self, list_id: str) -> dict[str, Any]:
         """The signed list credential, re-signed when bits changed or half its validity is gone."""

@@ -1,0 +1,351 @@
+"""CLI commands over the issuer home: init, issue, revoke/suspend/reinstate, lists, audit.
+
+Registered into the main ``vc-issuer`` group by ``vc_issuer.cli``. JSON goes to stdout, messages
+to stderr; every library error ends the process with its own exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vc_issuer.cli import _emit, handle_errors, read_json_object
+from vc_issuer.credentials import format_datetime
+from vc_issuer.errors import MalformedInputError
+from vc_issuer.home import ENV_HOME, init_home, load_home
+from vc_issuer.issuer import PURPOSES, Issuer
+from vc_issuer.store import AuditEntry, CredentialRecord
+
+T = TypeVar("T")
+
+SUITE_CHOICES = ("eddsa-rdfc-2022", "Ed25519Signature2020", "both")
+
+home_option = click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_HOME,
+    default=None,
+    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
+)
+
+
+def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]]) -> T:
+    """Open the home's issuer, run ``work``, always close the store."""
+
+    async def go() -> T:
+        cfg = load_home(home)
+        issuer = await Issuer.from_home(cfg)
+        try:
+            return await work(issuer)
+        finally:
+            await issuer.close()
+
+    return asyncio.run(go())
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _record_json(record: CredentialRecord, status: dict[str, bool] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": record.id,
+        "subject": record.subject_id,
+        "types": record.types,
+        "issued": format_datetime(record.issued_at),
+        "validFrom": format_datetime(record.valid_from) if record.valid_from else None,
+        "validUntil": format_datetime(record.valid_until) if record.valid_until else None,
+        "pageId": record.page_id,
+    }
+    if status is not None:
+        out["status"] = status
+    return out
+
+
+def _audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": format_datetime(entry.at),
+        "actor": entry.actor,
+        "credentialId": entry.credential_id,
+        "statusListId": entry.list_id,
+        "statusListIndex": str(entry.index),
+        "purpose": entry.purpose,
+        "old": entry.old,
+        "new": entry.new,
+        "reason": entry.reason,
+    }
+
+
+def register(main: click.Group) -> None:
+    """Add the issuer-home commands to ``main``."""
+    for command in (init_cmd, issue_cmd, revoke_cmd, suspend_cmd, reinstate_cmd, audit_cmd):
+        main.add_command(command)
+    main.add_command(credentials_group)
+    main.add_command(status_list_group)
+
+
+# --- init ----------------------------------------------------------------------------------------
+
+
+@click.command("init")
+@home_option
+@click.option("--did-web", metavar="HOST[%3APORT][:path]", help="Use did:web instead of did:key.")
+@click.option("--base-url", metavar="URL", help="Public URL the status lists are served under.")
+@click.option("--database-url", metavar="URL", help="postgresql:// URL (default: embedded SQLite).")
+@click.option("--name", "issuer_name", help="Issuer display name.")
+@click.option(
+    "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
+)
+@handle_errors
+def init_cmd(
+    home: Path | None,
+    did_web: str | None,
+    base_url: str | None,
+    database_url: str | None,
+    issuer_name: str | None,
+    passphrase_env: str | None,
+) -> None:
+    """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web."""
+    passphrase: bytes | None = None
+    if passphrase_env:
+        value = os.environ.get(passphrase_env)
+        if value is None:
+            raise MalformedInputError(f"environment variable {passphrase_env} is not set")
+        passphrase = value.encode("utf-8")
+    if base_url is not None and not base_url.startswith(("https://", "http://")):
+        raise MalformedInputError(f"--base-url must be an http(s) URL, got {base_url!r}")
+    cfg = init_home(
+        home,
+        did_web=did_web,
+        base_url=base_url,
+        database_url=database_url,
+        issuer_name=issuer_name,
+        passphrase=passphrase,
+        passphrase_env=passphrase_env,
+    )
+
+    async def create_store() -> None:
+        from vc_issuer.store import open_store
+
+        async with open_store(cfg.database_url) as store:
+            await store.set_meta("issuer_did", cfg.did)
+
+    asyncio.run(create_store())
+    out: dict[str, Any] = {
+        "did": cfg.did,
+        "home": str(cfg.home),
+        "baseUrl": cfg.base_url,
+        "keyFile": str(cfg.key_file),
+        "store": _redact(cfg.database_url),
+    }
+    if cfg.is_did_web:
+        out["didDocument"] = str(cfg.did_document_file)
+        click.echo(
+            f"host {cfg.did_document_file.name} at the did:web address of {cfg.did}", err=True
+        )
+    _emit(out)
+
+
+def _redact(url: str) -> str:
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+# --- issue ---------------------------------------------------------------------------------------
+
+
+@click.command("issue")
+@home_option
+@click.argument("credential", metavar="CREDENTIAL")
+@click.option(
+    "--suite",
+    "suites",
+    type=click.Choice(SUITE_CHOICES),
+    multiple=True,
+    help="Proof suite (repeat or use 'both' for a proof set); default from the config.",
+)
+@click.option("--no-status", is_flag=True, help="Attach no credentialStatus.")
+@click.option(
+    "--status-purpose",
+    "purposes",
+    type=click.Choice(PURPOSES),
+    multiple=True,
+    help="Only these status purposes (e.g. one object for Open Badges 3.0).",
+)
+@click.option(
+    "--idempotency-key", metavar="KEY", help="A retry with the same key issues nothing new."
+)
+@click.option("--id", "credential_id", metavar="URL", help="Credential id (default urn:uuid:...).")
+@handle_errors
+def issue_cmd(
+    home: Path | None,
+    credential: str,
+    suites: tuple[str, ...],
+    no_status: bool,
+    purposes: tuple[str, ...],
+    idempotency_key: str | None,
+    credential_id: str | None,
+) -> None:
+    """Sign CREDENTIAL (a file, or - for stdin) with status, store it and print it."""
+    doc = read_json_object(credential)
+    if no_status and purposes:
+        raise MalformedInputError("--no-status and --status-purpose exclude each other")
+    signed = _run(
+        home,
+        lambda issuer: issuer.issue(
+            doc,
+            suites=list(suites) or None,
+            status=not no_status,
+            status_purposes=list(purposes) or None,
+            idempotency_key=idempotency_key,
+            credential_id=credential_id,
+        ),
+    )
+    _emit(signed)
+
+
+# --- status changes ------------------------------------------------------------------------------
+
+
+def _status_command(name: str, doc: str) -> click.Command:
+    @click.command(name, help=doc)
+    @home_option
+    @click.argument("credential_id", metavar="CREDENTIAL_ID")
+    @click.option("--reason", help="Why (kept in the audit log).")
+    @click.option("--actor", help="Who (kept in the audit log; default cli:$USER).")
+    @handle_errors
+    def command(
+        home: Path | None, credential_id: str, reason: str | None, actor: str | None
+    ) -> None:
+        who = actor or _default_actor()
+
+        async def work(issuer: Issuer) -> dict[str, Any]:
+            action = getattr(issuer, name)
+            result: dict[str, Any] = await action(credential_id, actor=who, reason=reason)
+            return result
+
+        result = _run(home, work)
+        if not result["changed"]:
+            click.echo(f"{credential_id}: already {_state(name)}; nothing changed", err=True)
+        _emit(result)
+
+    return command
+
+
+def _state(action: str) -> str:
+    return {"revoke": "revoked", "suspend": "suspended", "reinstate": "not suspended"}[action]
+
+
+revoke_cmd = _status_command("revoke", "Revoke CREDENTIAL_ID for good (audited).")
+suspend_cmd = _status_command("suspend", "Suspend CREDENTIAL_ID (audited; undo with reinstate).")
+reinstate_cmd = _status_command(
+    "reinstate", "Lift the suspension of CREDENTIAL_ID (a revoked credential stays revoked)."
+)
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+@click.group("credentials")
+def credentials_group() -> None:
+    """Issued credential records."""
+
+
+@credentials_group.command("list")
+@home_option
+@click.option("--limit", type=click.IntRange(0, 10_000), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--subject", metavar="ID", help="Only credentials about this subject.")
+@handle_errors
+def credentials_list(home: Path | None, limit: int, offset: int, subject: str | None) -> None:
+    """List issued credentials, newest first."""
+
+    async def work(issuer: Issuer) -> dict[str, Any]:
+        records = await issuer.store.list_credentials(limit, offset, subject_id=subject)
+        total = await issuer.store.count_credentials()
+        return {"total": total, "credentials": [_record_json(r) for r in records]}
+
+    _emit(_run(home, work))
+
+
+@credentials_group.command("show")
+@home_option
+@click.argument("credential_id", metavar="CREDENTIAL_ID")
+@handle_errors
+def credentials_show(home: Path | None, credential_id: str) -> None:
+    """Show one issued credential: record, current status, the signed credential."""
+
+    async def work(issuer: Issuer) -> dict[str, Any]:
+        record = await issuer.get_record(credential_id)
+        out = _record_json(record, await issuer.credential_status(credential_id))
+        out["credential"] = record.credential
+        return out
+
+    _emit(_run(home, work))
+
+
+# --- status lists --------------------------------------------------------------------------------
+
+
+@click.group("status-list")
+def status_list_group() -> None:
+    """Published status lists."""
+
+
+@status_list_group.command("list")
+@home_option
+@handle_errors
+def status_list_list(home: Path | None) -> None:
+    """Every status list: id, URL, kind, purpose, size, counts."""
+    _emit(_run(home, lambda issuer: issuer.status_lists()))
+
+
+@status_list_group.command("show")
+@home_option
+@click.argument("list_id", metavar="LIST_ID")
+@handle_errors
+def status_list_show(home: Path | None, list_id: str) -> None:
+    """Size, purpose and counts of LIST_ID."""
+    _emit(_run(home, lambda issuer: issuer.status_list_info(list_id)))
+
+
+@status_list_group.command("credential")
+@home_option
+@click.argument("list_id", metavar="LIST_ID")
+@handle_errors
+def status_list_credential(home: Path | None, list_id: str) -> None:
+    """Print the signed status list credential of LIST_ID (re-signed if bits changed)."""
+    _emit(_run(home, lambda issuer: issuer.status_list_credential(list_id)))
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@click.command("audit")
+@home_option
+@click.argument("credential_id", metavar="[CREDENTIAL_ID]", required=False)
+@click.option("--list", "list_id", metavar="LIST_ID", help="Only changes of this status list.")
+@handle_errors
+def audit_cmd(home: Path | None, credential_id: str | None, list_id: str | None) -> None:
+    """The audit log of status changes (oldest first)."""
+
+    async def work(issuer: Issuer) -> list[dict[str, Any]]:
+        if credential_id is not None:
+            await issuer.get_record(credential_id)  # unknown id: NOT_FOUND, not an empty log
+        entries = await issuer.store.audit_log(credential_id, list_id=list_id)
+        return [_audit_json(e) for e in entries]
+
+    _emit(_run(home, work))
