@@ -49,7 +49,21 @@ class Suite:
         """The document as it must be signed: the suite context added when the suite needs it."""
         if self.required_context is not None:
             return ed25519_signature_2020.add_suite_context(document)
-        return dict(document)
+        return add_data_integrity_context(document)
+
+
+VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
+
+
+def add_data_integrity_context(document: Document) -> dict[str, Any]:
+    """VC 2.0 defines DataIntegrityProof; a VC 1.1 document needs data-integrity/v2 added
+    (as vc-js does), or its proof would not expand."""
+    out = dict(document)
+    ctx = out.get("@context")
+    if isinstance(ctx, list) and VC2_CONTEXT not in ctx and DATA_INTEGRITY_CONTEXT not in ctx:
+        out["@context"] = [*ctx, DATA_INTEGRITY_CONTEXT]
+    return out
 
 
 EDDSA_RDFC_2022 = Suite(
