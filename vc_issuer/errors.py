@@ -68,6 +68,41 @@ class InputTooLargeError(MalformedInputError):
     http_status = 413
 
 
+class SchemaValidationError(MalformedInputError):
+    """A document fails its JSON Schema (e.g. the OB 3.0 AchievementCredential schema)."""
+
+    code = "SCHEMA_VALIDATION_ERROR"
+    title = "Document does not match its JSON Schema"
+    http_status = 422
+
+
+class UnsupportedImageError(MalformedInputError):
+    """An image that is neither PNG nor SVG: only those two can carry a baked badge."""
+
+    code = "UNSUPPORTED_IMAGE"
+    title = "Unsupported image type"
+    http_status = 415
+
+
+class InvalidImageError(MalformedInputError):
+    """A PNG or SVG that is damaged or unsafe (bad CRC, truncated, DTD entities)."""
+
+    code = "INVALID_IMAGE"
+    title = "Invalid image"
+
+
+class NoBakedCredentialError(MalformedInputError):
+    code = "NO_BAKED_CREDENTIAL"
+    title = "The image carries no credential"
+
+
+class DuplicateBakedCredentialError(MalformedInputError):
+    """Two credentials in one image: which one the badge shows would be ambiguous."""
+
+    code = "DUPLICATE_BAKED_CREDENTIAL"
+    title = "The image carries more than one credential"
+
+
 # --- JSON-LD ---------------------------------------------------------------------------------
 
 
