@@ -1,0 +1,582 @@
+"""The issue pipeline end to end: real store (SQLite and PostgreSQL), real proofs, the status list
+credentials served by a real HTTP server on 127.0.0.1 and checked by the real verifier."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import random
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from vc_issuer.errors import (
+    ConfigError,
+    ConflictError,
+    MalformedInputError,
+    NotFoundError,
+    VCIssuerError,
+)
+from vc_issuer.issuer import LIST_ID_KEY, Issuer, resolve_suites
+from vc_issuer.keys import Ed25519Key, load_key_file
+from vc_issuer.status import SL2021_CONTEXT, decode, parse_credential_status
+from vc_issuer.status_check import StatusListChecker
+from vc_issuer.store import Store, open_store
+from vc_issuer.verifier import VerificationResult, verify_credential
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SKIP_PG = os.environ.get("VC_ISSUER_SKIP_PG") == "1"
+
+VC2 = "https://www.w3.org/ns/credentials/v2"
+VC1 = "https://www.w3.org/2018/credentials/v1"
+
+
+def vc2(subject: str = "did:example:alice", **extra: Any) -> dict[str, Any]:
+    return {
+        "@context": [VC2],
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": subject},
+        **extra,
+    }
+
+
+def vc1(subject: str = "did:example:alice") -> dict[str, Any]:
+    return {
+        "@context": [VC1],
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": subject},
+    }
+
+
+# --- fixtures: a store, a list server, an issuer behind it ------------------------------------
+
+
+async def _pg_schema() -> tuple[asyncpg.Connection, str]:
+    try:
+        admin = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable ({exc!r})", pytrace=False)
+    schema = "vci_" + secrets.token_hex(6)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    return admin, schema
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "store.sqlite3") as store:
+        yield store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        async with open_store(tmp_path / "store.sqlite3") as store:
+            yield store
+        return
+    if SKIP_PG:
+        pytest.skip("VC_ISSUER_SKIP_PG=1")
+    admin, schema = await _pg_schema()
+    try:
+        async with open_store(f"{PG_URL}?search_path={schema}") as store:
+            yield store
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+@dataclass
+class Env:
+    issuer: Issuer
+    base: str
+    served: list[str]
+
+    async def verify(self, credential: dict[str, Any]) -> VerificationResult:
+        # a fresh checker each time: the list's ttl would otherwise (rightly) let it cache
+        async with StatusListChecker(allow_private=True) as checker:
+            return await verify_credential(
+                credential, status_checker=checker, allow_private_hosts=True
+            )
+
+
+async def _env(store: Store, **options: Any) -> AsyncIterator[Env]:
+    holder: dict[str, Issuer] = {}
+    served: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        list_id = request.match_info["list_id"]
+        served.append(list_id)
+        try:
+            cred = await holder["issuer"].status_list_credential(list_id)
+        except NotFoundError:
+            return web.Response(status=404)
+        return web.json_response(cred, content_type="application/vc+ld+json")
+
+    app = web.Application()
+    app.router.add_get("/issuer/status-lists/{list_id}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = f"http://127.0.0.1:{server.port}/issuer"
+    key = Ed25519Key.generate()
+    issuer = Issuer(key=key, did=key.did, store=store, base_url=base, **options)
+    holder["issuer"] = issuer
+    try:
+        yield Env(issuer, base, served)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def env(any_store: Store) -> AsyncIterator[Env]:
+    async for e in _env(any_store):
+        yield e
+
+
+@pytest.fixture
+async def lite(sqlite_store: Store) -> AsyncIterator[Env]:
+    async for e in _env(sqlite_store):
+        yield e
+
+
+def codes(result: VerificationResult) -> list[str]:
+    return [e["code"] for e in result.errors]
+
+
+# --- the whole life of a credential, on both backends -----------------------------------------
+
+
+async def test_issue_verify_revoke_suspend_reinstate(env: Env) -> None:
+    issuer = env.issuer
+    signed = await issuer.issue(vc2())
+    assert signed["issuer"] == issuer.did
+    assert signed["id"].startswith("urn:uuid:")
+    entries = parse_credential_status(signed["credentialStatus"])
+    assert [e.purpose for e in entries] == ["revocation", "suspension"]
+    assert all(e.type == "BitstringStatusListEntry" for e in entries)
+    assert all(e.list_url.startswith(env.base + "/status-lists/") for e in entries)
+
+    result = await env.verify(signed)
+    assert result.verified, result.to_dict()
+    assert [c.name for c in result.checks if c.name.startswith("status")]
+
+    # suspend -> CREDENTIAL_SUSPENDED; reinstate -> verified
+    change = await issuer.suspend(signed["id"], actor="alice", reason="inquiry")
+    assert change == {**change, "old": False, "new": True, "changed": True}
+    result = await env.verify(signed)
+    assert not result.verified
+    assert "CREDENTIAL_SUSPENDED" in codes(result)
+
+    await issuer.reinstate(signed["id"], actor="alice", reason="cleared")
+    assert (await env.verify(signed)).verified
+
+    # revoke -> CREDENTIAL_REVOKED, for good
+    await issuer.revoke(signed["id"], actor="bob", reason="fraud")
+    result = await env.verify(signed)
+    assert not result.verified
+    assert "CREDENTIAL_REVOKED" in codes(result)
+    with pytest.raises(ConflictError):
+        await issuer.reinstate(signed["id"], actor="bob")
+    with pytest.raises(ConflictError):
+        await issuer.suspend(signed["id"], actor="bob")
+    with pytest.raises(ConflictError):
+        await issuer.set_status(signed["id"], "revocation", False, actor="bob")
+    assert "CREDENTIAL_REVOKED" in codes(await env.verify(signed))
+
+    log = await issuer.store.audit_log(signed["id"])
+    assert [(a.actor, a.purpose, a.old, a.new, a.reason) for a in log] == [
+        ("alice", "suspension", False, True, "inquiry"),
+        ("alice", "suspension", True, False, "cleared"),
+        ("bob", "revocation", False, True, "fraud"),
+    ]
+
+
+async def test_record_is_stored_as_returned(env: Env) -> None:
+    signed = await env.issuer.issue(vc2("did:example:bob", name="Badge"))
+    record = await env.issuer.store.get_credential(signed["id"])
+    assert record is not None
+    assert record.credential == signed
+    assert record.subject_id == "did:example:bob"
+    assert record.types == ["VerifiableCredential"]
+    assert record.valid_from is not None
+    assert [e["statusPurpose"] for e in record.status_entries] == ["revocation", "suspension"]
+    assert all(e[LIST_ID_KEY] for e in record.status_entries)
+    assert await env.issuer.get_credential(signed["id"]) == signed
+    assert await env.issuer.get_credential("urn:uuid:nope") is None
+
+
+async def test_idempotency_key_returns_first_result(env: Env) -> None:
+    first = await env.issuer.issue(vc2(), idempotency_key="award-42")
+    again = await env.issuer.issue(vc2("did:example:other"), idempotency_key="award-42")
+    assert again == first
+    assert await env.issuer.store.count_credentials() == 1
+    for lst in await env.issuer.store.list_status_lists():
+        assert lst.allocated == 1  # the retry allocated nothing
+
+
+async def test_concurrent_retries_with_one_key_issue_once(env: Env) -> None:
+    results = await asyncio.gather(
+        *(env.issuer.issue(vc2(), idempotency_key="same") for _ in range(8))
+    )
+    assert len({r["id"] for r in results}) == 1
+    assert await env.issuer.store.count_credentials() == 1
+
+
+async def test_500_concurrent_issues_never_share_an_index(env: Env) -> None:
+    results = await asyncio.gather(*(env.issuer.issue(vc2(f"did:example:{i}")) for i in range(500)))
+    seen: dict[str, set[tuple[str, str]]] = {"revocation": set(), "suspension": set()}
+    for cred in results:
+        for entry in cred["credentialStatus"]:
+            assert isinstance(entry["statusListIndex"], str)
+            seen[entry["statusPurpose"]].add(
+                (entry["statusListCredential"], entry["statusListIndex"])
+            )
+    assert len(seen["revocation"]) == 500
+    assert len(seen["suspension"]) == 500
+    indices = sorted(int(i) for _, i in seen["revocation"])
+    assert indices != list(range(indices[0], indices[0] + 500))  # not sequential
+    assert await env.issuer.store.count_credentials() == 500
+
+
+async def test_vc11_gets_statuslist2021_and_verifies(env: Env) -> None:
+    signed = await env.issuer.issue(vc1())
+    assert signed["@context"][:2] == [VC1, SL2021_CONTEXT]
+    assert "issuanceDate" in signed and "validFrom" not in signed
+    entries = parse_credential_status(signed["credentialStatus"])
+    assert {e.type for e in entries} == {"StatusList2021Entry"}
+    assert (await env.verify(signed)).verified
+
+    lists = {lst.kind for lst in await env.issuer.store.list_status_lists()}
+    assert lists == {"StatusList2021"}  # separate lists from the BSL ones
+    list_id = entries[0].list_url.rsplit("/", 1)[1]
+    list_vc = await env.issuer.status_list_credential(list_id)
+    assert list_vc["type"] == ["VerifiableCredential", "StatusList2021Credential"]
+    assert list_vc["proof"]["type"] == "Ed25519Signature2020"
+
+    await env.issuer.revoke(signed["id"], actor="t")
+    assert "CREDENTIAL_REVOKED" in codes(await env.verify(signed))
+
+
+# --- the pipeline's choices (SQLite) -------------------------------------------------------------
+
+
+async def test_single_purpose_is_an_object(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2(), status_purposes=["revocation"])
+    status = signed["credentialStatus"]
+    assert isinstance(status, dict)
+    assert status["statusPurpose"] == "revocation"
+    assert status["statusListIndex"] == str(int(status["statusListIndex"]))
+    with pytest.raises(ConflictError) as err:
+        await lite.issuer.suspend(signed["id"], actor="t")
+    assert err.value.code == "NO_STATUS_ENTRY"
+
+
+async def test_no_status(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2(), status=False)
+    assert "credentialStatus" not in signed
+    assert await lite.issuer.store.list_status_lists() == []
+    assert (await lite.verify(signed)).verified
+    with pytest.raises(ConflictError):
+        await lite.issuer.revoke(signed["id"], actor="t")
+
+
+async def test_revoke_twice_is_one_audit_entry(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2())
+    one = await lite.issuer.revoke(signed["id"], actor="t")
+    two = await lite.issuer.revoke(signed["id"], actor="t")
+    assert one["changed"] and not two["changed"]
+    assert len(await lite.issuer.store.audit_log(signed["id"])) == 1
+
+
+async def test_reinstate_not_suspended_is_noop(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2())
+    change = await lite.issuer.reinstate(signed["id"], actor="t")
+    assert change["changed"] is False
+    assert await lite.issuer.store.audit_log(signed["id"]) == []
+
+
+async def test_unknown_credential_is_not_found(lite: Env) -> None:
+    with pytest.raises(NotFoundError) as err:
+        await lite.issuer.revoke("urn:uuid:never-issued", actor="t")
+    assert err.value.exit_code == 2 and err.value.http_status == 404
+    with pytest.raises(NotFoundError):
+        await lite.issuer.status_list_credential("no-such-list")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+         "statusListIndex": 5, "statusListCredential": "https://x.example/l"},
+        {"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+         "statusListIndex": "-1", "statusListCredential": "https://x.example/l"},
+        {"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+         "statusListIndex": "7", "statusListCredential": "not a url"},
+        {"type": "BitstringStatusListEntry", "statusListIndex": "7",
+         "statusListCredential": "https://x.example/l"},
+        "https://x.example/l#7",
+        [],
+        {"statusPurpose": "revocation"},
+    ],
+)  # fmt: skip
+async def test_malformed_credential_status_is_refused(lite: Env, status: Any) -> None:
+    with pytest.raises(MalformedInputError) as err:
+        await lite.issuer.issue(vc2(credentialStatus=status))
+    assert err.value.code == "MALFORMED_VALUE_ERROR"
+    assert await lite.issuer.store.count_credentials() == 0
+    assert await lite.issuer.store.list_status_lists() == []
+
+
+async def test_own_wellformed_status_is_kept(lite: Env) -> None:
+    theirs = {
+        "id": "https://elsewhere.example/status/1#94567",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "94567",
+        "statusListCredential": "https://elsewhere.example/status/1",
+    }
+    signed = await lite.issuer.issue(vc2(credentialStatus=theirs))
+    assert signed["credentialStatus"] == theirs
+    assert await lite.issuer.store.list_status_lists() == []
+    with pytest.raises(ConflictError):  # not ours to change
+        await lite.issuer.revoke(signed["id"], actor="t")
+
+
+async def test_status_pointing_at_our_lists_is_refused(lite: Env) -> None:
+    victim = await lite.issuer.issue(vc2())
+    forged = copy.deepcopy(victim["credentialStatus"][0])
+    with pytest.raises(MalformedInputError):
+        await lite.issuer.issue(vc2(credentialStatus=forged))
+
+
+async def test_issuer_other_than_ours_is_refused(lite: Env) -> None:
+    other = Ed25519Key.generate().did
+    for issuer in (other, {"id": other, "name": "Somebody"}, "https://evil.example"):
+        with pytest.raises(MalformedInputError) as err:
+            await lite.issuer.issue(vc2(issuer=issuer))
+        assert err.value.code == "ISSUER_MISMATCH"
+        assert err.value.http_status == 400
+    with pytest.raises(MalformedInputError):
+        await lite.issuer.issue(vc2(issuer=42))
+    assert await lite.issuer.store.count_credentials() == 0
+
+
+async def test_issuer_profile_keeps_its_fields(lite: Env) -> None:
+    profile = {"type": ["Profile"], "name": "Example U", "url": "https://u.example"}
+    ctx = [VC2, "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+    cred = {
+        "@context": ctx,
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Badge",
+        "issuer": profile,
+        "credentialSubject": {
+            "id": "did:example:learner",
+            "type": ["AchievementSubject"],
+            "achievement": {
+                "id": "https://u.example/a/1",
+                "type": ["Achievement"],
+                "name": "A",
+                "description": "d",
+                "criteria": {"narrative": "n"},
+            },
+        },
+    }
+    signed = await lite.issuer.issue(cred, status_purposes=["revocation"])
+    assert signed["issuer"] == {"id": lite.issuer.did, **profile}
+    assert isinstance(signed["credentialStatus"], dict)  # OB 3.0: a single object
+    assert (await lite.verify(signed)).verified
+    same = await lite.issuer.issue({**cred, "issuer": {"id": lite.issuer.did, **profile}})
+    assert same["issuer"]["id"] == lite.issuer.did
+
+
+async def test_ob303_fixture_with_its_issuer_key(sqlite_store: Store) -> None:
+    key = load_key_file(FIXTURES / "generated-interop" / "issuer-key.json")
+    unsigned = json.loads(
+        (FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json").read_text()
+    )
+    del unsigned["credentialStatus"]
+    issuer = Issuer(key=key, did=key.did, store=sqlite_store, base_url="https://issuer.example")
+    signed = await issuer.issue(unsigned, status_purposes=["revocation"])
+    assert signed["validFrom"] == unsigned["validFrom"]  # kept when given
+    assert signed["id"] == unsigned["id"]
+    result = await verify_credential(signed)  # no status checker: structure + proof + issuer
+    assert result.verified, result.to_dict()
+
+
+async def test_suites_and_proof_sets(lite: Env) -> None:
+    both = await lite.issuer.issue(vc2(), suites="both")
+    assert [p.get("cryptosuite", p["type"]) for p in both["proof"]] == [
+        "eddsa-rdfc-2022",
+        "Ed25519Signature2020",
+    ]
+    assert (await lite.verify(both)).verified
+    old = await lite.issuer.issue(vc2(), suites=["Ed25519Signature2020"])
+    assert old["proof"]["type"] == "Ed25519Signature2020"
+    assert (await lite.verify(old)).verified
+    v1_both = await lite.issuer.issue(vc1(), suites="both")
+    assert (await lite.verify(v1_both)).verified
+    with pytest.raises(MalformedInputError) as err:
+        await lite.issuer.issue(vc2(), suites="rsa")
+    assert err.value.code == "UNSUPPORTED_CRYPTOSUITE"
+    assert resolve_suites(None, "Ed25519Signature2020") == ("Ed25519Signature2020",)
+
+
+async def test_ids_dates_and_structure(lite: Env) -> None:
+    moment = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    lite.issuer.now = lambda: moment
+    signed = await lite.issuer.issue(vc2(), credential_id="https://u.example/c/1")
+    assert signed["id"] == "https://u.example/c/1"
+    assert signed["validFrom"] == "2025-03-04T05:06:07Z"
+    assert signed["proof"]["created"] == "2025-03-04T05:06:07Z"
+    with pytest.raises(MalformedInputError):
+        await lite.issuer.issue(
+            vc2(id="https://u.example/c/2"), credential_id="https://u.example/c/3"
+        )
+    with pytest.raises(ConflictError):  # ids are unique
+        await lite.issuer.issue(vc2(), credential_id="https://u.example/c/1")
+    bad: list[Any] = [
+        vc2() | {"type": ["Badge"]},
+        vc2() | {"credentialSubject": "x"},
+        {"type": ["VerifiableCredential"], "credentialSubject": {}},
+        vc2() | {"proof": {"type": "DataIntegrityProof"}},
+        "not an object",
+    ]
+    for doc in bad:
+        with pytest.raises(MalformedInputError):
+            await lite.issuer.issue(doc)
+    with pytest.raises(MalformedInputError):
+        await lite.issuer.issue(vc2(), status_purposes=["refresh"])
+    with pytest.raises(MalformedInputError):
+        await lite.issuer.issue(vc2(), idempotency_key="")
+
+
+# --- status list credentials ---------------------------------------------------------------------
+
+
+async def test_list_credential_regenerated_after_change(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2(), status_purposes=["revocation"])
+    entry = parse_credential_status(signed["credentialStatus"])[0]
+    list_id = entry.list_url.rsplit("/", 1)[1]
+    first = await lite.issuer.status_list_credential(list_id)
+    assert first["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    assert first["issuer"] == lite.issuer.did
+    assert first["credentialSubject"]["ttl"] == 300_000
+    assert first["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert not decode(first["credentialSubject"]["encodedList"]).get(entry.index)
+    # unchanged bits: the stored credential is served as is
+    assert await lite.issuer.status_list_credential(list_id) == first
+
+    await lite.issuer.revoke(signed["id"], actor="t")
+    record = await lite.issuer.store.get_status_list(list_id)
+    assert record is not None and record.version == 2 and record.credential_is_current
+    second = await lite.issuer.status_list_credential(list_id)
+    assert second != first
+    bits = decode(second["credentialSubject"]["encodedList"])
+    assert len(bits) == 131_072
+    assert bits.set_indices() == [entry.index]
+
+
+async def test_list_credential_validity_and_refresh(sqlite_store: Store) -> None:
+    now = [datetime(2025, 1, 1, tzinfo=UTC)]
+    key = Ed25519Key.generate()
+    issuer = Issuer(
+        key=key, did=key.did, store=sqlite_store, base_url="https://i.example",
+        list_validity=timedelta(days=10), list_ttl_ms=None, now=lambda: now[0],
+    )  # fmt: skip
+    signed = await issuer.issue(vc2(), status_purposes=["suspension"])
+    list_id = signed["credentialStatus"]["statusListCredential"].rsplit("/", 1)[1]
+    first = await issuer.status_list_credential(list_id)
+    assert first["validFrom"] == "2025-01-01T00:00:00Z"
+    assert first["validUntil"] == "2025-01-11T00:00:00Z"
+    assert "ttl" not in first["credentialSubject"]
+    now[0] += timedelta(days=4)
+    assert await issuer.status_list_credential(list_id) == first
+    now[0] += timedelta(days=2)  # less than half the validity left: re-signed
+    fresh = await issuer.status_list_credential(list_id)
+    assert fresh["validFrom"] == "2025-01-07T00:00:00Z"
+
+
+async def test_status_list_summaries(lite: Env) -> None:
+    signed = await lite.issuer.issue(vc2())
+    await lite.issuer.suspend(signed["id"], actor="t")
+    lists = {s["purpose"]: s for s in await lite.issuer.status_lists()}
+    assert lists["suspension"]["set"] == 1 and lists["revocation"]["set"] == 0
+    assert lists["suspension"]["allocated"] == 1
+    assert lists["suspension"]["size"] == 131_072
+    assert lists["suspension"]["url"].startswith(lite.base + "/status-lists/")
+    info = await lite.issuer.status_list_info(lists["revocation"]["id"])
+    assert info["kind"] == "BitstringStatusList"
+    assert await lite.issuer.credential_status(signed["id"]) == {
+        "revocation": False,
+        "suspension": True,
+    }
+
+
+# --- batches -------------------------------------------------------------------------------------
+
+
+async def test_issue_many(lite: Env) -> None:
+    creds: list[Any] = [vc2(f"did:example:{i}") for i in range(40)]
+    creds[7] = {"not": "a credential"}
+    creds[8] = vc1("did:example:old")
+    keys: list[str | None] = [f"k{i}" for i in range(40)]
+    out = await lite.issuer.issue_many(creds, idempotency_keys=keys)
+    assert isinstance(out[7], VCIssuerError) and out[7].code == "MALFORMED_VALUE_ERROR"
+    good = [o for o in out if isinstance(o, dict)]
+    assert len(good) == 39
+    assert await lite.issuer.store.count_credentials() == 39
+    ok8 = out[8]
+    assert isinstance(ok8, dict) and ok8["credentialStatus"][0]["type"] == "StatusList2021Entry"
+    indices = {
+        (e["statusListCredential"], e["statusListIndex"])
+        for c in good
+        for e in c["credentialStatus"]
+    }
+    assert len(indices) == 78
+    for c in (out[0], out[39]):
+        assert isinstance(c, dict)
+        assert (await lite.verify(c)).verified
+    # a retried batch returns the first results and allocates nothing
+    again = await lite.issuer.issue_many(creds, idempotency_keys=keys)
+    assert [a["id"] for a in again if isinstance(a, dict)] == [g["id"] for g in good]
+    assert sum(lst.allocated for lst in await lite.issuer.store.list_status_lists()) == 78
+
+
+async def test_issue_many_conflicting_id_fails_alone(lite: Env) -> None:
+    await lite.issuer.issue(vc2(id="https://u.example/taken"))
+    out = await lite.issuer.issue_many([vc2(), vc2(id="https://u.example/taken"), vc2()])
+    assert isinstance(out[1], ConflictError)
+    assert isinstance(out[0], dict) and isinstance(out[2], dict)
+    assert await lite.issuer.store.count_credentials() == 3
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+async def test_constructor_refuses_bad_configuration(sqlite_store: Store) -> None:
+    key = Ed25519Key.generate()
+    ok: dict[str, Any] = {
+        "key": key,
+        "did": key.did,
+        "store": sqlite_store,
+        "base_url": "https://i.example",
+    }
+    with pytest.raises(ConfigError):
+        Issuer(**{**ok, "list_size": 1024})  # herd privacy: never fewer than 131072
+    with pytest.raises(ConfigError):
+        Issuer(**{**ok, "base_url": "ftp://x"})
+    with pytest.raises(VCIssuerError):
+        Issuer(**{**ok, "did": Ed25519Key.generate().did})  # not our key
+    with pytest.raises(MalformedInputError):
+        Issuer(**{**ok, "status_purposes": ["refresh"]})
+    issuer = Issuer(**{**ok, "rng": random.Random(7)})
+    assert issuer.did_document() is None
