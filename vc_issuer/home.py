@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, urlsplit
 
 import tomli_w
 
@@ -60,22 +60,34 @@ class HomeConfig:
 
 
 def did_web_from_arg(value: str) -> str:
-    """``HOST[%3APORT][:path]`` -> ``did:web:...``; validated loosely, resolved by did_methods."""
-    value = value.removeprefix("did:web:")
-    host = value.split(":", 1)[0]
-    if not host or "/" in value or " " in value:
-        raise MalformedInputError(f"--did-web expects HOST[%3APORT][:path], got {value!r}")
-    if ":" in unquote(host).split("]")[-1] and "%3A" not in host.upper():
-        raise MalformedInputError("encode the port as %3A, e.g. example.com%3A8443")
-    return "did:web:" + value
+    """``HOST[%3APORT][:path]`` -> ``did:web:...``, validated by did_methods' parser."""
+    from did_methods.errors import InvalidDID
+    from did_methods.web import parse_did_web
+
+    value = value.strip().removeprefix("did:web:")
+    did = "did:web:" + value
+    try:
+        _host, port, path = parse_did_web(did)
+    except InvalidDID as exc:
+        raise MalformedInputError(
+            f"--did-web expects HOST[%3APORT][:path]: {exc}", code="INVALID_DID_WEB"
+        ) from None
+    if port is None and path and path[0].isdigit():
+        raise MalformedInputError(
+            f"--did-web {value!r}: {path[0]!r} looks like a port; encode it as"
+            f" {value.split(':', 1)[0]}%3A{path[0]}",
+            code="INVALID_DID_WEB",
+        )
+    return did
 
 
 def base_url_for_did_web(did: str) -> str:
     """The https origin (and path) a did:web DID proves."""
-    parts = did.removeprefix("did:web:").split(":")
-    host = unquote(parts[0])
-    path = "/".join(unquote(p) for p in parts[1:])
-    return f"https://{host}" + (f"/{path}" if path else "")
+    from did_methods.web import parse_did_web
+
+    host, port, path = parse_did_web(did)
+    authority = host.lower() if port is None else f"{host.lower()}:{port}"
+    return f"https://{authority}" + "".join("/" + quote(p, safe="-._~") for p in path)
 
 
 def load_home(home: Path | None = None) -> HomeConfig:
@@ -142,6 +154,10 @@ def init_home(
     from vc_issuer.keys import Ed25519Key, save_key_file
 
     home = (home or default_home()).resolve()
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
+            raise MalformedInputError(f"base URL must be an http(s) URL, got {base_url!r}")
     if (home / "config.toml").exists():
         raise ConfigError(f"{home} already holds an issuer home", code="HOME_EXISTS")
     home.mkdir(parents=True, exist_ok=True)
