@@ -1,0 +1,205 @@
+"""CLI edge of the HTTP service: ``vc-issuer serve`` and ``vc-issuer tokens``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vc_issuer.cli import _emit, handle_errors
+from vc_issuer.errors import NotFoundError
+from vc_issuer.home import HomeConfig, default_home, init_home, load_home
+from vc_issuer.store import TokenRecord, open_store
+
+HOME_HELP = "Issuer home (default ./vc-issuer-data or $VC_ISSUER_HOME)."
+
+
+def _home_path(home: str | None) -> Path:
+    return Path(home) if home else default_home()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def token_json(record: TokenRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "scopes": list(record.scopes),
+        "createdAt": _iso(record.created_at),
+        "expiresAt": _iso(record.expires_at),
+        "revokedAt": _iso(record.revoked_at),
+        "active": record.is_active(),
+    }
+
+
+async def _new_token(
+    cfg: HomeConfig, name: str, scopes: list[str], expires_at: datetime | None
+) -> tuple[str, TokenRecord]:
+    from vc_issuer.http.auth import create_token
+
+    async with open_store(cfg.database_url) as store:
+        return await create_token(store, name, scopes, expires_at)
+
+
+def _default_base_url(scheme: str, host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if shown == "::":
+        shown = "::1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{port}"
+
+
+def register(main: click.Group) -> None:
+    """Add ``serve`` and ``tokens`` to the main CLI group."""
+
+    @main.command("serve")
+    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+    @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free).")
+    @click.option("--base-url", help="Public URL of this server (status-list URLs use it).")
+    @click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate chain.")
+    @click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key.")
+    @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+    @click.option("--no-auth", is_flag=True, help="No tokens needed (loopback only; testing).")
+    @click.option(
+        "--allow-private-hosts",
+        is_flag=True,
+        help="Let the verifier fetch DID documents and status lists from private addresses.",
+    )
+    @click.option(
+        "--database-url",
+        help="postgresql:// URL for a new home's store (default: SQLite in the home).",
+    )
+    @click.option("--shutdown-timeout", default=30.0, show_default=True, type=float)
+    @handle_errors
+    def serve_cmd(
+        home: str | None,
+        host: str,
+        port: int,
+        base_url: str | None,
+        tls_cert: str | None,
+        tls_key: str | None,
+        workers: int,
+        no_auth: bool,
+        allow_private_hosts: bool,
+        database_url: str | None,
+        shutdown_timeout: float,
+    ) -> None:
+        """Run the VC API server (creates a did:key issuer home on first run)."""
+        from vc_issuer.http.server import ServeOptions, check_options, run
+
+        path = _home_path(home).resolve()
+        opts = ServeOptions(
+            home=str(path),
+            host=host,
+            port=port,
+            base_url=base_url,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            workers=workers,
+            auth=not no_auth,
+            allow_private=allow_private_hosts,
+            shutdown_timeout=shutdown_timeout,
+        )
+        check_options(opts)
+        created = not (path / "config.toml").exists()
+        if created:
+            if port == 0 and not base_url:
+                raise click.UsageError("a new home needs --base-url when --port is 0")
+            init_home(
+                path,
+                base_url=base_url or _default_base_url(opts.scheme, host, port),
+                database_url=database_url,
+            )
+            click.echo(f"created issuer home {path}", err=True)
+        cfg = load_home(path)
+        if base_url and base_url.rstrip("/") != cfg.base_url:
+            click.echo(
+                f"warning: serving with base URL {base_url} (config.toml says {cfg.base_url});"
+                " new status-list URLs use the former",
+                err=True,
+            )
+        click.echo(f"issuer DID: {cfg.did}")
+        click.echo(f"base URL: {(base_url or cfg.base_url).rstrip('/')}")
+        if created and opts.auth:
+            token, record = asyncio.run(_new_token(cfg, "admin", ["admin"], None))
+            click.echo(f"admin token (shown once, keep it safe): {token}")
+            click.echo(f"  (token id {record.id}; more with `vc-issuer tokens create`)", err=True)
+        if no_auth:
+            click.echo(
+                "warning: --no-auth: anybody reaching this address can issue and revoke", err=True
+            )
+
+        def ready(bound_host: str, bound_port: int) -> None:
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            click.echo(f"listening on {opts.scheme}://{shown}:{bound_port}")
+
+        raise SystemExit(run(opts, on_ready=ready))
+
+    @main.group("tokens")
+    def tokens() -> None:
+        """API bearer tokens (stored hashed; shown once at creation)."""
+
+    @tokens.command("create")
+    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @click.option(
+        "--scope",
+        "scopes",
+        multiple=True,
+        required=True,
+        help="issue, status, read or admin (repeat, or comma separated).",
+    )
+    @click.option("--expires", help="Lifetime (30d, 12h, 2w) or ISO 8601 date-time; default never.")
+    @click.option("--name", default="token", show_default=True, help="A label for the token.")
+    @handle_errors
+    def tokens_create(
+        home: str | None, scopes: tuple[str, ...], expires: str | None, name: str
+    ) -> None:
+        """Create a token and print it once."""
+        from vc_issuer.http.auth import parse_expiry, parse_scopes
+
+        cfg = load_home(_home_path(home))
+        expires_at = parse_expiry(expires)
+        token, record = asyncio.run(_new_token(cfg, name, parse_scopes(scopes), expires_at))
+        click.echo("the token is shown once; store it now", err=True)
+        _emit({**token_json(record), "token": token})
+
+    @tokens.command("list")
+    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @handle_errors
+    def tokens_list(home: str | None) -> None:
+        """List tokens (ids, names, scopes, state; never the tokens)."""
+        cfg = load_home(_home_path(home))
+
+        async def go() -> list[TokenRecord]:
+            async with open_store(cfg.database_url) as store:
+                return await store.list_tokens()
+
+        _emit([token_json(r) for r in asyncio.run(go())])
+
+    @tokens.command("revoke")
+    @click.argument("token_id", metavar="ID")
+    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @handle_errors
+    def tokens_revoke(token_id: str, home: str | None) -> None:
+        """Revoke token ID (takes effect on the next request, in every process)."""
+        cfg = load_home(_home_path(home))
+
+        async def go() -> bool:
+            async with open_store(cfg.database_url) as store:
+                return await store.revoke_token(token_id)
+
+        try:
+            revoked = asyncio.run(go())
+        except NotFoundError:
+            raise NotFoundError(f"no token {token_id!r}", code="TOKEN_NOT_FOUND") from None
+        _emit({"id": token_id, "revoked": True, "alreadyRevoked": not revoked})
+
+
+__all__ = ["register", "token_json"]

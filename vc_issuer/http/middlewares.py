@@ -1,0 +1,198 @@
+"""Middlewares and the access log: limits first, then problem details for every failure.
+
+Order (outermost first): request id -> errors -> body cap. The error middleware is the only place
+that turns exceptions into responses, so a handler can raise any ``VCIssuerError`` and a bug
+becomes a logged 500 problem, never a traceback on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from vc_issuer.errors import InputTooLargeError, MalformedInputError, ParsingError, VCIssuerError
+from vc_issuer.http.problems import (
+    PROBLEM_JSON,
+    error_response,
+    http_problem,
+    problem_response,
+)
+
+log = logging.getLogger("vc_issuer.http")
+access_log = logging.getLogger("vc_issuer.http.access")
+
+DEFAULT_MAX_BODY = 1 << 20
+DEFAULT_MAX_DEPTH = 64
+
+MAX_BODY_KEY = web.AppKey("max_body", int)
+MAX_DEPTH_KEY = web.AppKey("max_depth", int)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Echo a sane ``X-Request-Id`` (or make one) so logs and clients can correlate."""
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+    request["request_id"] = rid
+    request["started"] = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = rid
+        raise
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error becomes ``application/problem+json`` with a stable code."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # 304 and redirects pass through
+        if exc.content_type == PROBLEM_JSON:
+            return _from_http_exception(exc)
+        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+        if exc.status == 405:
+            allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+            detail = f"{request.method} is not allowed on {request.path}" + (
+                f"; allowed: {', '.join(allowed)}" if allowed else ""
+            )
+            resp = problem_response(http_problem(405, detail))
+            if allowed:
+                resp.headers["Allow"] = ",".join(allowed)
+            return resp
+        if exc.status == 404:
+            detail = f"no route for {request.method} {request.path}"
+        elif exc.status == 413:
+            limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
+            return error_response(
+                InputTooLargeError(f"the request body exceeds {limit} bytes", limit=limit)
+            )
+        return problem_response(http_problem(exc.status, detail))
+    except VCIssuerError as exc:
+        if exc.http_status >= 500:
+            log.warning("request failed: %s: %s", exc.code, exc.detail)
+        return error_response(exc)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(
+            http_problem(500, "the server could not complete the request; see its log")
+        )
+
+
+def _from_http_exception(exc: web.HTTPException) -> web.Response:
+    resp = web.Response(
+        status=exc.status, body=exc.body, content_type=PROBLEM_JSON, headers=exc.headers
+    )
+    return resp
+
+
+@web.middleware
+async def body_cap_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse an announced oversized body before reading it (aiohttp caps chunked bodies)."""
+    limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise InputTooLargeError(
+            f"the request body is {length} bytes; the limit is {limit}", limit=limit
+        )
+    return await handler(request)
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (iterative: no recursion on hostile input)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, within the size and nesting caps."""
+    limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
+    max_depth = request.app.get(MAX_DEPTH_KEY, DEFAULT_MAX_DEPTH)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise InputTooLargeError(f"the request body exceeds {limit} bytes", limit=limit) from None
+    if not raw.strip():
+        raise MalformedInputError("the request body is empty; send a JSON object")
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise ParsingError(f"the request body is not UTF-8: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise ParsingError(
+            f"the request body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise MalformedInputError(
+            f"the request body nests deeper than {max_depth} levels", code="JSON_TOO_DEEP"
+        ) from None
+    if not isinstance(value, dict):
+        raise MalformedInputError("the request body must be a JSON object")
+    if json_depth(value) > max_depth:
+        raise MalformedInputError(
+            f"the request body nests deeper than {max_depth} levels", code="JSON_TOO_DEEP"
+        )
+    return value
+
+
+class JsonAccessLogger(AbstractAccessLogger):
+    """One JSON object per request: method, path, status, duration, size, request id."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        record = {
+            "event": "http.request",
+            "method": request.method,
+            "path": request.path,
+            "status": response.status,
+            "duration_ms": round(time * 1000, 3),
+            "bytes": response.body_length,
+            "remote": request.remote,
+            "request_id": response.headers.get("X-Request-Id"),
+            "user_agent": request.headers.get("User-Agent"),
+        }
+        self.logger.info(json.dumps(record, separators=(",", ":")))
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_DEPTH",
+    "MAX_BODY_KEY",
+    "MAX_DEPTH_KEY",
+    "JsonAccessLogger",
+    "access_log",
+    "body_cap_middleware",
+    "error_middleware",
+    "json_depth",
+    "read_json_object",
+    "request_id_middleware",
+]

@@ -1,0 +1,429 @@
+"""The OpenAPI 3.1 description of every route, as a plain dict (served at /openapi.json).
+
+Kept by hand, next to the routes; a test checks that every registered route is described here
+and that real responses validate against these schemas.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from vc_issuer import __version__
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": _REF + name}
+
+
+def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
+    return {"content": {media: {"schema": schema}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, **_json(_ref("Problem"), "application/problem+json")}
+
+
+def _verification_failed(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        **_json(_ref("VerificationProblem"), "application/problem+json"),
+    }
+
+
+_AUTH_ERRORS = {
+    "401": _problem("No token, or an unknown, revoked or expired token"),
+    "403": _problem("The token lacks the route's scope"),
+}
+_BODY_ERRORS = {
+    "400": _problem("Malformed request or credential"),
+    "413": _problem("Request body larger than the limit (1 MiB by default)"),
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details; code is stable (docs/errors.md).",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+        },
+        "additionalProperties": True,
+    },
+    "Credential": {
+        "type": "object",
+        "description": "A W3C Verifiable Credential (VC 2.0 or 1.1 JSON-LD).",
+        "required": ["@context"],
+        "properties": {
+            "@context": {"type": "array", "items": {"type": ["string", "object"]}},
+            "id": {"type": "string"},
+            "type": {"type": ["string", "array"], "items": {"type": "string"}},
+            "issuer": {"type": ["string", "object"]},
+            "credentialSubject": {"type": ["object", "array"]},
+            "credentialStatus": {"type": ["object", "array"]},
+            "proof": {"type": ["object", "array"]},
+        },
+        "additionalProperties": True,
+    },
+    "IssueCredentialOptions": {
+        "type": "object",
+        "description": "Unknown keys are ignored.",
+        "properties": {
+            "credentialId": {"type": "string", "description": "id to give the credential"},
+            "type": {
+                "oneOf": [
+                    {"type": "string", "enum": ["DataIntegrityProof", "Ed25519Signature2020"]},
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string",
+                            "enum": ["DataIntegrityProof", "Ed25519Signature2020"],
+                        },
+                    },
+                ]
+            },
+            "cryptosuite": {"type": "string", "enum": ["eddsa-rdfc-2022"]},
+            "status": {"type": "boolean", "description": "attach status entries (default true)"},
+            "idempotencyKey": {"type": "string", "maxLength": 255},
+        },
+        "additionalProperties": True,
+    },
+    "IssueCredentialRequest": {
+        "type": "object",
+        "required": ["credential"],
+        "properties": {
+            "credential": _ref("Credential"),
+            "options": _ref("IssueCredentialOptions"),
+        },
+    },
+    "IssueCredentialResponse": {
+        "type": "object",
+        "required": ["verifiableCredential"],
+        "properties": {"verifiableCredential": _ref("Credential")},
+    },
+    "VerifyOptions": {
+        "type": "object",
+        "description": "Unknown keys, and unknown names in checks, are ignored.",
+        "properties": {
+            "checks": {"type": "array", "items": {"type": "string"}},
+            "challenge": {"type": "string"},
+            "domain": {"type": "string"},
+        },
+        "additionalProperties": True,
+    },
+    "VerifyCredentialRequest": {
+        "type": "object",
+        "required": ["verifiableCredential"],
+        "properties": {
+            "verifiableCredential": _ref("Credential"),
+            "options": _ref("VerifyOptions"),
+        },
+    },
+    "VerifyPresentationRequest": {
+        "type": "object",
+        "required": ["verifiablePresentation"],
+        "properties": {
+            "verifiablePresentation": {"type": "object"},
+            "options": _ref("VerifyOptions"),
+        },
+    },
+    "Check": {
+        "type": "object",
+        "required": ["name", "passed"],
+        "properties": {
+            "name": {"type": "string"},
+            "passed": {"type": "boolean"},
+            "code": {"type": "string"},
+            "detail": {"type": "string"},
+        },
+    },
+    "VerificationResult": {
+        "type": "object",
+        "required": ["verified", "checks", "warnings", "errors"],
+        "properties": {
+            "verified": {"type": "boolean"},
+            "kind": {"type": "string", "enum": ["credential", "presentation"]},
+            "checks": {"type": "array", "items": _ref("Check")},
+            "warnings": {"type": "array", "items": {"type": "object"}},
+            "errors": {"type": "array", "items": {"type": "object"}},
+            "credentialResults": {
+                "type": "array",
+                "items": _ref("VerificationResult"),
+            },
+        },
+    },
+    "VerificationProblem": {
+        "description": "A failed verification: the result (verified false) and problem details.",
+        "allOf": [
+            _ref("VerificationResult"),
+            _ref("Problem"),
+            {"properties": {"verified": {"const": False}}},
+        ],
+    },
+    "UpdateStatusRequest": {
+        "type": "object",
+        "required": ["credentialId", "credentialStatus", "status"],
+        "properties": {
+            "credentialId": {"type": "string"},
+            "credentialStatus": {
+                "type": "object",
+                "required": ["statusPurpose"],
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["BitstringStatusListEntry", "StatusList2021Entry"],
+                    },
+                    "statusPurpose": {"type": "string", "enum": ["revocation", "suspension"]},
+                },
+            },
+            "status": {"type": "boolean", "description": "true sets the bit (revoke/suspend)"},
+            "reason": {"type": "string", "maxLength": 1000},
+        },
+    },
+    "StatusChange": {
+        "type": "object",
+        "required": ["credentialId", "purpose", "old", "new", "changed"],
+        "properties": {
+            "credentialId": {"type": "string"},
+            "purpose": {"type": "string"},
+            "old": {"type": "boolean"},
+            "new": {"type": "boolean"},
+            "changed": {"type": "boolean"},
+            "statusListId": {"type": "string"},
+            "statusListIndex": {"type": "string"},
+        },
+    },
+    "DIDDocument": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "string"}},
+        "additionalProperties": True,
+    },
+    "DIDResolutionResult": {
+        "type": "object",
+        "required": ["didDocument", "didResolutionMetadata", "didDocumentMetadata"],
+        "properties": {
+            "@context": {"type": ["string", "array"]},
+            "didDocument": {"oneOf": [_ref("DIDDocument"), {"type": "null"}]},
+            "didResolutionMetadata": {"type": "object"},
+            "didDocumentMetadata": {"type": "object"},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "issuer", "store"],
+        "properties": {
+            "status": {"const": "ok"},
+            "issuer": {"type": "string"},
+            "store": {
+                "type": "object",
+                "properties": {
+                    "backend": {"type": "string"},
+                    "schemaVersion": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/credentials/issue": {
+        "post": {
+            "operationId": "issueCredential",
+            "summary": "Issue a credential (sign, attach status, store)",
+            "security": [{"bearer": ["issue"]}],
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                }
+            ],
+            "requestBody": {"required": True, **_json(_ref("IssueCredentialRequest"))},
+            "responses": {
+                "201": {"description": "Issued", **_json(_ref("IssueCredentialResponse"))},
+                **_BODY_ERRORS,
+                **_AUTH_ERRORS,
+                "422": _problem("Credential cannot be signed (e.g. undefined JSON-LD terms)"),
+            },
+        }
+    },
+    "/credentials/verify": {
+        "post": {
+            "operationId": "verifyCredential",
+            "summary": "Verify a credential: structure, proofs, issuer, validity, status",
+            "security": [],
+            "requestBody": {"required": True, **_json(_ref("VerifyCredentialRequest"))},
+            "responses": {
+                "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
+                "400": _verification_failed("Malformed request or credential"),
+                "413": _problem("Request body larger than the limit"),
+                "422": _verification_failed("The credential does not verify"),
+            },
+        }
+    },
+    "/presentations/verify": {
+        "post": {
+            "operationId": "verifyPresentation",
+            "summary": "Verify a presentation (signed or unsigned) and every credential in it",
+            "security": [],
+            "requestBody": {"required": True, **_json(_ref("VerifyPresentationRequest"))},
+            "responses": {
+                "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
+                "400": _verification_failed("Malformed request or presentation"),
+                "413": _problem("Request body larger than the limit"),
+                "422": _verification_failed("The presentation does not verify"),
+            },
+        }
+    },
+    "/credentials/status": {
+        "post": {
+            "operationId": "updateCredentialStatus",
+            "summary": "Revoke, suspend or reinstate an issued credential",
+            "security": [{"bearer": ["status"]}],
+            "requestBody": {"required": True, **_json(_ref("UpdateStatusRequest"))},
+            "responses": {
+                "200": {"description": "Status set", **_json(_ref("StatusChange"))},
+                **_BODY_ERRORS,
+                **_AUTH_ERRORS,
+                "404": _problem("No such credential was issued here"),
+                "409": _problem("Not allowed (revocation is permanent; no such status entry)"),
+            },
+        }
+    },
+    "/credentials/{id}": {
+        "get": {
+            "operationId": "getCredential",
+            "summary": "The stored credential as issued",
+            "security": [{"bearer": ["read"]}],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "The credential", **_json(_ref("Credential"))},
+                **_AUTH_ERRORS,
+                "404": _problem("No such credential"),
+            },
+        }
+    },
+    "/status-lists/{id}": {
+        "get": {
+            "operationId": "getStatusList",
+            "summary": "The signed status list credential (cacheable; ETag and 304)",
+            "security": [],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The list credential; application/json on request",
+                    "headers": {
+                        "ETag": {"schema": {"type": "string"}},
+                        "Cache-Control": {"schema": {"type": "string"}},
+                    },
+                    "content": {
+                        "application/vc+ld+json": {"schema": _ref("Credential")},
+                        "application/json": {"schema": _ref("Credential")},
+                    },
+                },
+                "304": {"description": "Not modified"},
+                "404": _problem("No such status list"),
+            },
+        }
+    },
+    "/.well-known/did.json": {
+        "get": {
+            "operationId": "getDidDocument",
+            "summary": "The issuer's did:web document (404 for a did:key issuer)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "DID document",
+                    **_json(_ref("DIDDocument"), "application/did+json"),
+                },
+                "404": _problem("Not a did:web issuer (or a path-based did:web)"),
+            },
+        }
+    },
+    "/1.0/identifiers/{did}": {
+        "get": {
+            "operationId": "resolveDid",
+            "summary": "Resolve a DID (universal-resolver driver shape)",
+            "security": [],
+            "parameters": [
+                {"name": "did", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "DID Resolution result",
+                    **_json(
+                        _ref("DIDResolutionResult"),
+                        'application/ld+json;profile="https://w3id.org/did-resolution"',
+                    ),
+                },
+                "400": _problem("Invalid DID, or a did:web host that is not allowed"),
+                "404": _problem("DID not found"),
+                "501": _problem("DID method not supported"),
+                "502": _problem("did:web host unreachable or its document unusable"),
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}},
+        }
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "health",
+            "summary": "Liveness and store reachability",
+            "security": [],
+            "responses": {
+                "200": {"description": "Healthy", **_json(_ref("Health"))},
+                "503": _problem("Store unreachable"),
+            },
+        }
+    },
+}
+
+
+def openapi_document(base_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document; ``base_url`` becomes the single server entry."""
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vc-issuer VC API",
+            "version": __version__,
+            "description": (
+                "W3C VC API (issue, verify, status) plus status-list and did:web hosting. "
+                "Errors are application/problem+json with a stable code."
+            ),
+        },
+        "paths": copy.deepcopy(_PATHS),
+        "components": {
+            "schemas": copy.deepcopy(_SCHEMAS),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    if base_url:
+        doc["servers"] = [{"url": base_url}]
+    return doc
+
+
+__all__ = ["openapi_document"]

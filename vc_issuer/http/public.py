@@ -1,0 +1,205 @@
+"""Public routes: status lists, did:web documents, the universal-resolver driver, OpenAPI, health.
+
+Status lists are what every verifier of our credentials fetches, so they are cacheable:
+``Cache-Control: max-age`` from the list's ``ttl``, a strong ``ETag`` over the exact bytes, and
+304 for a matching ``If-None-Match``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from did_methods.errors import DIDError
+from vc_issuer.errors import NotFoundError, StoreError
+from vc_issuer.http.openapi import openapi_document
+from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
+from vc_issuer.http.state import state_of
+
+VC_LD_JSON = "application/vc+ld+json"
+JSON = "application/json"
+DID_JSON = "application/did+json"
+DID_RESOLUTION = 'application/ld+json;profile="https://w3id.org/did-resolution"'
+DEFAULT_LIST_MAX_AGE = 300
+
+# Universal-resolver driver status codes per DID Resolution error.
+_RESOLUTION_STATUS = {
+    "invalidDid": 400,
+    "invalidDidUrl": 400,
+    "notFound": 404,
+    "representationNotSupported": 406,
+    "methodNotSupported": 501,
+    "forbiddenAddress": 400,
+    "insecureTransport": 400,
+    "invalidDidDocument": 502,
+    "responseTooLarge": 502,
+    "networkError": 502,
+}
+
+
+def _wants_plain_json(request: web.Request) -> bool:
+    """``application/json`` only when the client asks for it over the VC media types."""
+    accept = request.headers.get("Accept", "")
+    best: tuple[float, str] | None = None
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        media = media.lower()
+        q = 1.0
+        for p in params:
+            if p.lower().startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        if media in (VC_LD_JSON, "application/vc", "application/ld+json", "*/*", "application/*"):
+            rank = (q, VC_LD_JSON)
+        elif media == JSON:
+            rank = (q, JSON)
+        else:
+            continue
+        # On equal q the VC media type wins.
+        if best is None or rank[0] > best[0] or (rank[0] == best[0] and rank[1] == VC_LD_JSON):
+            best = rank
+    return best is not None and best[1] == JSON and best[0] > 0
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+def list_max_age(credential: dict[str, Any]) -> int:
+    subject = credential.get("credentialSubject")
+    ttl = subject.get("ttl") if isinstance(subject, dict) else None
+    if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0:
+        return ttl // 1000
+    return DEFAULT_LIST_MAX_AGE
+
+
+async def status_list(request: web.Request) -> web.StreamResponse:
+    """GET /status-lists/{id}: the signed status list credential."""
+    state = state_of(request)
+    credential = await state.issuer.status_list_credential(request.match_info["id"])
+    body = json_bytes(credential)
+    etag = _etag(body)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={list_max_age(credential)}",
+        "Vary": "Accept",
+    }
+    if _etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    content_type = JSON if _wants_plain_json(request) else VC_LD_JSON
+    return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+async def did_document(request: web.Request) -> web.Response:
+    """GET /.well-known/did.json (or /{path}/did.json): the did:web issuer's DID document."""
+    state = state_of(request)
+    document = state.issuer.did_document()
+    if document is None:
+        raise NotFoundError(
+            f"the issuer {state.issuer.did} has no hosted DID document (only did:web issuers"
+            " have one; a did:key document is derived from the DID itself)"
+        )
+    if request.path != did_web_document_path(state.issuer.did):
+        raise NotFoundError(f"no DID document at {request.path}")
+    return web.Response(
+        body=json_bytes(document),
+        content_type=DID_JSON if "@context" not in document else "application/did+ld+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def did_web_document_path(did: str) -> str | None:
+    """Where a did:web DID's document lives: ``/.well-known/did.json`` or ``/a/b/did.json``."""
+    if not did.startswith("did:web:"):
+        return None
+    parts = did.removeprefix("did:web:").split(":")
+    if len(parts) == 1:
+        return "/.well-known/did.json"
+    return "/" + "/".join(unquote(p) for p in parts[1:]) + "/did.json"
+
+
+async def resolve_identifier(request: web.Request) -> web.Response:
+    """GET /1.0/identifiers/{did}: a DID Resolution result (universal-resolver driver shape)."""
+    state = state_of(request)
+    did = request.match_info["did"]
+    own = state.issuer.did_document()
+    if did == state.issuer.did and own is not None:
+        result: dict[str, Any] = {
+            "@context": "https://w3id.org/did-resolution/v1",
+            "didDocument": own,
+            "didResolutionMetadata": {"contentType": DID_JSON},
+            "didDocumentMetadata": {},
+        }
+    else:
+        try:
+            result = await state.network_resolver.resolve_with_metadata(did)
+        except DIDError as exc:  # defensive: resolve_with_metadata reports errors in-band
+            result = {
+                "@context": "https://w3id.org/did-resolution/v1",
+                "didDocument": None,
+                "didResolutionMetadata": {"error": exc.code, "errorMessage": exc.message},
+                "didDocumentMetadata": {},
+            }
+    meta = result.get("didResolutionMetadata") or {}
+    error = meta.get("error")
+    if error is None:
+        return web.Response(body=json_bytes(result), headers={"Content-Type": DID_RESOLUTION})
+    status = _RESOLUTION_STATUS.get(str(error), 500)
+    body = {**result, **problem(status, str(error), "DID resolution failed",
+                                str(meta.get("errorMessage") or error))}  # fmt: skip
+    return web.Response(status=status, body=json_bytes(body), content_type=PROBLEM_JSON)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    state = state_of(request)
+    return web.Response(
+        body=json_bytes(openapi_document(state.base_url)), content_type="application/json"
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and store reachability (for load balancers and orchestrators)."""
+    state = state_of(request)
+    try:
+        version = await state.issuer.store.schema_version()
+    except StoreError as exc:
+        raise StoreError(f"the store is not reachable: {exc.detail}") from None
+    body = {
+        "status": "ok",
+        "issuer": state.issuer.did,
+        "store": {"backend": getattr(state.issuer.store, "backend", "unknown"),
+                  "schemaVersion": version},
+    }  # fmt: skip
+    return web.Response(
+        body=json_bytes(body),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def add_routes(app: web.Application, issuer_did: str) -> None:
+    app.router.add_get("/status-lists/{id}", status_list)
+    app.router.add_get("/1.0/identifiers/{did}", resolve_identifier)
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/healthz", healthz)
+    path = did_web_document_path(issuer_did)
+    app.router.add_get("/.well-known/did.json", did_document)
+    if path is not None and path != "/.well-known/did.json":
+        app.router.add_get(path, did_document)
+
+
+__all__ = ["add_routes", "did_web_document_path", "list_max_age"]

@@ -1,0 +1,326 @@
+"""The W3C VC API routes: issue, verify (credentials and presentations), status, read.
+
+Request shapes follow the VC API: ``{credential, options}``, ``{verifiableCredential, options}``,
+``{verifiablePresentation, options}``. Unknown option keys are ignored (clients and conformance
+suites send their own); known ones are type-checked, and a wrong type is a 400, never ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from vc_issuer.credentials import issuer_id
+from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
+from vc_issuer.http.auth import requires
+from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
+from vc_issuer.http.state import state_of
+from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
+
+JSON = "application/json"
+
+# VC API proof options -> our suite names.
+_DATA_INTEGRITY = "DataIntegrityProof"
+_ED25519_2020 = "Ed25519Signature2020"
+_EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
+_STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
+# Failed checks whose code means "the request was malformed" rather than "did not verify".
+_BAD_REQUEST_CODES = frozenset({"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP"})
+
+
+def json_response(
+    value: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(status=status, body=json_bytes(value), content_type=JSON, headers=headers)
+
+
+def _options(body: Mapping[str, Any]) -> dict[str, Any]:
+    options = body.get("options", {})
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise MalformedInputError("options must be a JSON object", field="options")
+    return options
+
+
+def _opt_str(options: Mapping[str, Any], name: str) -> str | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise MalformedInputError(f"options.{name} must be a non-empty string", field=name)
+    return value
+
+
+def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
+    """``type`` (DataIntegrityProof | Ed25519Signature2020, or a list of both) and
+    ``cryptosuite`` -> suite names; None = the issuer's default."""
+    raw_type = options.get("type")
+    cryptosuite = _opt_str(options, "cryptosuite")
+    if raw_type is None:
+        types: list[str] = []
+    elif isinstance(raw_type, str):
+        types = [raw_type]
+    elif isinstance(raw_type, list) and raw_type and all(isinstance(t, str) for t in raw_type):
+        types = list(raw_type)
+    else:
+        raise MalformedInputError(
+            "options.type must be a string or a list of strings", field="type"
+        )
+    if cryptosuite is not None and cryptosuite != _EDDSA_RDFC_2022:
+        raise UnsupportedCryptosuiteError(
+            f"cryptosuite {cryptosuite!r} is not supported; use {_EDDSA_RDFC_2022}",
+            field="cryptosuite",
+        )
+    if not types:
+        return [_EDDSA_RDFC_2022] if cryptosuite else None
+    suites: list[str] = []
+    for t in types:
+        if t == _DATA_INTEGRITY:
+            suites.append(_EDDSA_RDFC_2022)
+        elif t == _ED25519_2020:
+            if cryptosuite is not None and len(types) == 1:
+                raise MalformedInputError(
+                    "Ed25519Signature2020 has no cryptosuite option", field="cryptosuite"
+                )
+            suites.append(_ED25519_2020)
+        else:
+            raise UnsupportedCryptosuiteError(
+                f"proof type {t!r} is not supported; use {_DATA_INTEGRITY} ({_EDDSA_RDFC_2022})"
+                f" or {_ED25519_2020}",
+                field="type",
+            )
+    return list(dict.fromkeys(suites))
+
+
+def _status_option(options: Mapping[str, Any]) -> bool:
+    value = options.get("status", True)
+    if not isinstance(value, bool):
+        raise MalformedInputError("options.status must be true or false", field="status")
+    return value
+
+
+# --- issue ---------------------------------------------------------------------------------------
+
+
+@requires("issue")
+async def issue_credential(request: web.Request) -> web.Response:
+    """POST /credentials/issue -> 201 {verifiableCredential}."""
+    state = state_of(request)
+    body = await read_json_object(request)
+    if "credential" not in body:
+        raise MalformedInputError("the request needs a credential", field="credential")
+    credential = body["credential"]
+    if not isinstance(credential, dict):
+        raise MalformedInputError("credential must be a JSON object", field="credential")
+    options = _options(body)
+    # The VC API requires the caller to name the issuer; the library would fill it in.
+    if "type" not in credential:
+        raise MalformedInputError("credential type is missing", field="type")
+    if "issuer" not in credential:
+        raise MalformedInputError("credential issuer is missing", field="issuer")
+    issuer_id(credential)  # a URL, or an object with an id
+    key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
+    signed = await state.issuer.issue(
+        credential,
+        suites=suites_from_options(options),
+        status=_status_option(options),
+        idempotency_key=key,
+        credential_id=_opt_str(options, "credentialId"),
+    )
+    location = "/credentials/" + quote(str(signed.get("id", "")), safe="")
+    return json_response({"verifiableCredential": signed}, 201, {"Location": location})
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+def _checks_option(options: Mapping[str, Any]) -> list[str] | None:
+    checks = options.get("checks")
+    if checks is None:
+        return None
+    if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+        raise MalformedInputError("options.checks must be a list of strings", field="checks")
+    return checks
+
+
+def verification_response(result: VerificationResult) -> web.Response:
+    """200 when verified; else 400 (malformed input) or 422 with problem details merged in."""
+    body = result.to_dict()
+    if result.verified:
+        return json_response(body)
+    first = next((e for e in result.errors if isinstance(e, Mapping)), {})
+    code = str(first.get("code") or "VERIFICATION_ERROR")
+    status = 400 if code in _BAD_REQUEST_CODES else 422
+    detail = str(first.get("detail") or "the document did not verify")
+    check = first.get("check")
+    body.update(
+        problem(
+            status,
+            code,
+            "Verification failed",
+            f"{check}: {detail}" if check else detail,
+        )
+    )
+    return web.Response(status=status, body=json_bytes(body), content_type=PROBLEM_JSON)
+
+
+def _failed(exc: VCIssuerError, kind: str) -> web.Response:
+    """A request we cannot even start verifying: same body shape, verified false."""
+    err = exc.to_problem()
+    body: dict[str, Any] = {
+        "verified": False,
+        "kind": kind,
+        "checks": [{"name": "request", "passed": False, "code": exc.code, "detail": exc.detail}],
+        "errors": [{**err, "check": "request"}],
+        "warnings": [],
+    }
+    body.update(err)
+    return web.Response(status=exc.http_status, body=json_bytes(body), content_type=PROBLEM_JSON)
+
+
+async def verify_credential_route(request: web.Request) -> web.Response:
+    """POST /credentials/verify (public)."""
+    state = state_of(request)
+    try:
+        body = await read_json_object(request)
+        options = _options(body)
+        _checks_option(options)
+        if "verifiableCredential" not in body:
+            raise MalformedInputError(
+                "the request needs a verifiableCredential", field="verifiableCredential"
+            )
+        vc = body["verifiableCredential"]
+        if not isinstance(vc, dict):
+            raise MalformedInputError(
+                "verifiableCredential must be a JSON object (not a string or other value)",
+                field="verifiableCredential",
+            )
+    except VCIssuerError as exc:
+        if exc.http_status == 413:
+            raise
+        return _failed(exc, "credential")
+    result = await verify_credential(
+        vc,
+        resolver=state.resolver,
+        loader=state.issuer.loader,
+        status_checker=state.status_checker,
+        allow_private_hosts=state.allow_private,
+    )
+    return verification_response(result)
+
+
+async def verify_presentation_route(request: web.Request) -> web.Response:
+    """POST /presentations/verify (public): signed or unsigned, with challenge and domain."""
+    state = state_of(request)
+    try:
+        body = await read_json_object(request)
+        options = _options(body)
+        _checks_option(options)
+        challenge = _opt_str(options, "challenge")
+        domain = _opt_str(options, "domain")
+        if "verifiablePresentation" not in body:
+            raise MalformedInputError(
+                "the request needs a verifiablePresentation", field="verifiablePresentation"
+            )
+        vp = body["verifiablePresentation"]
+        if not isinstance(vp, dict):
+            raise MalformedInputError(
+                "verifiablePresentation must be a JSON object", field="verifiablePresentation"
+            )
+    except VCIssuerError as exc:
+        if exc.http_status == 413:
+            raise
+        return _failed(exc, "presentation")
+    result = await verify_presentation(
+        vp,
+        challenge=challenge,
+        domain=domain,
+        resolver=state.resolver,
+        loader=state.issuer.loader,
+        status_checker=state.status_checker,
+        allow_private_hosts=state.allow_private,
+    )
+    return verification_response(result)
+
+
+# --- status and read -----------------------------------------------------------------------------
+
+
+def _purpose(body: Mapping[str, Any]) -> str:
+    status = body.get("credentialStatus")
+    raw: list[Any] = status if isinstance(status, list) else [status]
+    entries = [e for e in raw if isinstance(e, dict)]
+    if status is None or not entries or len(entries) != len(raw):
+        raise MalformedInputError(
+            "credentialStatus must be an object {type, statusPurpose}", field="credentialStatus"
+        )
+    purposes: set[str] = set()
+    for entry in entries:
+        etype = entry.get("type")
+        if etype is not None and etype not in _STATUS_ENTRY_TYPES:
+            raise MalformedInputError(
+                f"credentialStatus type {etype!r} is not supported; use"
+                f" {' or '.join(_STATUS_ENTRY_TYPES)}",
+                field="credentialStatus.type",
+            )
+        purpose = entry.get("statusPurpose")
+        if not isinstance(purpose, str) or not purpose:
+            raise MalformedInputError(
+                "credentialStatus.statusPurpose must be revocation or suspension",
+                field="credentialStatus.statusPurpose",
+            )
+        purposes.add(purpose)
+    if len(purposes) != 1:
+        raise MalformedInputError("change one status purpose per request", field="credentialStatus")
+    return purposes.pop()
+
+
+@requires("status")
+async def update_status(request: web.Request) -> web.Response:
+    """POST /credentials/status: set or clear revocation/suspension of an issued credential."""
+    state = state_of(request)
+    body = await read_json_object(request)
+    credential_id = body.get("credentialId")
+    if not isinstance(credential_id, str) or not credential_id:
+        raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
+    purpose = _purpose(body)
+    value = body.get("status")
+    if not isinstance(value, bool):
+        raise MalformedInputError("status must be true or false", field="status")
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
+        raise MalformedInputError("reason must be a string of at most 1000 characters")
+    actor = request["principal"].actor
+    change = await state.issuer.set_status(
+        credential_id, purpose, value, actor=actor, reason=reason
+    )
+    return json_response(change)
+
+
+@requires("read")
+async def get_credential(request: web.Request) -> web.Response:
+    """GET /credentials/{id}: the credential as issued (and stored)."""
+    from vc_issuer.errors import NotFoundError
+
+    state = state_of(request)
+    credential_id = request.match_info["id"]
+    credential = await state.issuer.get_credential(credential_id)
+    if credential is None:
+        raise NotFoundError(f"no credential {credential_id!r} was issued here")
+    return json_response(credential)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/credentials/issue", issue_credential)
+    app.router.add_post("/credentials/verify", verify_credential_route)
+    app.router.add_post("/presentations/verify", verify_presentation_route)
+    app.router.add_post("/credentials/status", update_status)
+    app.router.add_get("/credentials/{id:.+}", get_credential, allow_head=False)
+
+
+__all__ = ["add_routes", "suites_from_options", "verification_response"]
