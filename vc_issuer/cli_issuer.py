@@ -41,7 +41,8 @@ def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]]) -> T:
 
     async def go() -> T:
         cfg = load_home(home)
-        issuer = await Issuer.from_home(cfg)
+        # one issue per process: a reserve of indices would only be wasted at exit
+        issuer = await Issuer.from_home(cfg, index_reserve=0)
         try:
             return await work(issuer)
         finally:

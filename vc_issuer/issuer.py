@@ -77,6 +77,8 @@ LIST_PATH: Final = "/status-lists/"
 LIST_ID_KEY: Final = "statusListId"
 """Key added to the stored status entries (not to the credential): the store's list id."""
 DEFAULT_ACTOR: Final = "issuer"
+DEFAULT_INDEX_RESERVE: Final = 32
+"""Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
 DATA_INTEGRITY_CONTEXT: Final = "https://w3id.org/security/data-integrity/v2"
 
 
@@ -173,6 +175,93 @@ def _types(credential: Mapping[str, Any]) -> list[str]:
     return [t] if isinstance(t, str) else [x for x in (t or []) if isinstance(x, str)]
 
 
+class _IndexPool:
+    """Indices reserved ahead for one (kind, purpose): one allocation transaction serves many
+    issues. Reserved indices are marked allocated in the store, so a crash only leaves them
+    unused, never handed out twice; the draw is random, so the order handed out is too."""
+
+    def __init__(
+        self, store: Store, kind: str, purpose: str, size: int, reserve: int, rng: Any
+    ) -> None:
+        self._args = (store, kind, purpose, size, reserve, rng)
+        self._free: list[tuple[str, int]] = []
+        self._lock = asyncio.Lock()
+
+    async def take(self, count: int) -> list[tuple[str, int]]:
+        store, kind, purpose, size, reserve, rng = self._args
+        async with self._lock:
+            if len(self._free) < count:
+                need = count - len(self._free) + reserve
+                self._free.extend(await store.allocate_indices(kind, purpose, size, need, rng))
+            out = self._free[:count]
+            del self._free[:count]
+            return out
+
+
+class _RecordWriter:
+    """Concurrent ``issue`` calls share one store transaction (one commit, one fsync).
+
+    A batch that fails on one record (an id already taken) is retried record by record, so
+    only that caller sees the error. Callers get their record only after it was committed.
+    """
+
+    MAX_BATCH: Final = 500
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pending: list[tuple[CredentialRecord, asyncio.Future[CredentialRecord]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def put(self, record: CredentialRecord) -> CredentialRecord:
+        future: asyncio.Future[CredentialRecord] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.MAX_BATCH]
+            del self._pending[: self.MAX_BATCH]
+            try:
+                if len(batch) == 1:
+                    stored = [await self._store.put_credential(batch[0][0])]
+                else:
+                    stored = await self._store.put_credentials([r for r, _ in batch])
+            except VCIssuerError as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                for record, future in batch:
+                    try:
+                        _settle(future, await self._store.put_credential(record))
+                    except VCIssuerError as one:
+                        _settle(future, one)
+                continue
+            except Exception as exc:
+                for _, future in batch:
+                    _settle(future, exc)
+                continue
+            except BaseException:
+                for _, future in batch + self._pending:
+                    future.cancel()
+                self._pending.clear()
+                raise
+            for (_, future), rec in zip(batch, stored, strict=True):
+                _settle(future, rec)
+
+
+def _settle(
+    future: asyncio.Future[CredentialRecord], outcome: CredentialRecord | Exception
+) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class Issuer:
     """Issues credentials with status, changes status, publishes the signed status lists."""
 
@@ -193,6 +282,7 @@ class Issuer:
         rng: random.Random | None = None,
         did_document: Mapping[str, Any] | None = None,
         issuer_name: str | None = None,
+        index_reserve: int = DEFAULT_INDEX_RESERVE,
         owns_store: bool = False,
     ) -> None:
         if not isinstance(did, str) or not did.startswith("did:"):
@@ -210,6 +300,12 @@ class Issuer:
                 f"status lists need at least {BSL_MIN_BITS} entries and a multiple of 8"
                 f" (herd privacy), got {list_size}"
             )
+        if (
+            isinstance(index_reserve, bool)
+            or not isinstance(index_reserve, int)
+            or index_reserve < 0
+        ):
+            raise ConfigError("index_reserve must be a non-negative integer")
         if list_validity <= timedelta(0):
             raise ConfigError("list_validity must be positive")
         base = base_url.rstrip("/")
@@ -230,7 +326,10 @@ class Issuer:
         self.issuer_name = issuer_name
         self._did_document = dict(did_document) if did_document is not None else None
         self._owns_store = owns_store
+        self.index_reserve = index_reserve
         self._list_locks: dict[str, asyncio.Lock] = {}
+        self._pools: dict[tuple[str, str], _IndexPool] = {}
+        self._writer = _RecordWriter(store)
 
     # --- construction
 
@@ -322,15 +421,27 @@ class Issuer:
             credential, suites, status, status_purposes, idempotency_key, credential_id
         )
         entries: list[dict[str, Any]] = []
+        kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
         for purpose in prepared.purposes:
-            kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
-            list_id, index = await self.store.allocate_index(
-                kind, purpose, self.list_size, rng=self.rng
-            )
+            list_id, index = (await self._allocate(kind, purpose, 1))[0]
             entries.append(self._entry(kind, list_id, index, purpose))
         record = self._finish(prepared, entries)
-        stored = await self.store.put_credential(record)
+        stored = await self._writer.put(record)
         return stored.credential
+
+    async def _allocate(self, kind: str, purpose: str, count: int) -> list[tuple[str, int]]:
+        if self.index_reserve == 0:
+            if count == 1 and self.rng is None:  # the store coalesces concurrent callers
+                return [await self.store.allocate_index(kind, purpose, self.list_size)]
+            return await self.store.allocate_indices(
+                kind, purpose, self.list_size, count, rng=self.rng
+            )
+        pool = self._pools.get((kind, purpose))
+        if pool is None:
+            pool = self._pools[(kind, purpose)] = _IndexPool(
+                self.store, kind, purpose, self.list_size, self.index_reserve, self.rng
+            )
+        return await pool.take(count)
 
     async def issue_many(
         self,
@@ -371,9 +482,7 @@ class Issuer:
                 wanted.setdefault((kind, purpose), []).append(i)
         entries: dict[int, list[dict[str, Any]]] = {i: [] for i in prepared}
         for (kind, purpose), items in wanted.items():
-            pairs = await self.store.allocate_indices(
-                kind, purpose, self.list_size, len(items), rng=self.rng
-            )
+            pairs = await self._allocate(kind, purpose, len(items))
             for i, (list_id, index) in zip(items, pairs, strict=True):
                 entries[i].append(self._entry(kind, list_id, index, purpose))
         records: dict[int, CredentialRecord] = {}
@@ -731,6 +840,7 @@ def _check_key(key: object) -> None:
 
 __all__ = [
     "BSL_KIND",
+    "DEFAULT_INDEX_RESERVE",
     "LIST_ID_KEY",
     "PURPOSES",
     "REVOCATION",

@@ -27,7 +27,7 @@ from vc_issuer.errors import (
     NotFoundError,
     VCIssuerError,
 )
-from vc_issuer.issuer import LIST_ID_KEY, Issuer, resolve_suites
+from vc_issuer.issuer import DEFAULT_INDEX_RESERVE, LIST_ID_KEY, Issuer, resolve_suites
 from vc_issuer.keys import Ed25519Key, load_key_file
 from vc_issuer.status import SL2021_CONTEXT, decode, parse_credential_status
 from vc_issuer.status_check import StatusListChecker
@@ -216,11 +216,12 @@ async def test_record_is_stored_as_returned(env: Env) -> None:
 
 async def test_idempotency_key_returns_first_result(env: Env) -> None:
     first = await env.issuer.issue(vc2(), idempotency_key="award-42")
+    allocated = [lst.allocated for lst in await env.issuer.store.list_status_lists()]
     again = await env.issuer.issue(vc2("did:example:other"), idempotency_key="award-42")
     assert again == first
     assert await env.issuer.store.count_credentials() == 1
-    for lst in await env.issuer.store.list_status_lists():
-        assert lst.allocated == 1  # the retry allocated nothing
+    # the retry allocated nothing
+    assert [lst.allocated for lst in await env.issuer.store.list_status_lists()] == allocated
 
 
 async def test_concurrent_retries_with_one_key_issue_once(env: Env) -> None:
@@ -510,7 +511,7 @@ async def test_status_list_summaries(lite: Env) -> None:
     await lite.issuer.suspend(signed["id"], actor="t")
     lists = {s["purpose"]: s for s in await lite.issuer.status_lists()}
     assert lists["suspension"]["set"] == 1 and lists["revocation"]["set"] == 0
-    assert lists["suspension"]["allocated"] == 1
+    assert lists["suspension"]["allocated"] == 1 + DEFAULT_INDEX_RESERVE
     assert lists["suspension"]["size"] == 131_072
     assert lists["suspension"]["url"].startswith(lite.base + "/status-lists/")
     info = await lite.issuer.status_list_info(lists["revocation"]["id"])
@@ -546,9 +547,10 @@ async def test_issue_many(lite: Env) -> None:
         assert isinstance(c, dict)
         assert (await lite.verify(c)).verified
     # a retried batch returns the first results and allocates nothing
+    allocated = sum(lst.allocated for lst in await lite.issuer.store.list_status_lists())
     again = await lite.issuer.issue_many(creds, idempotency_keys=keys)
     assert [a["id"] for a in again if isinstance(a, dict)] == [g["id"] for g in good]
-    assert sum(lst.allocated for lst in await lite.issuer.store.list_status_lists()) == 78
+    assert sum(lst.allocated for lst in await lite.issuer.store.list_status_lists()) == allocated
 
 
 async def test_issue_many_conflicting_id_fails_alone(lite: Env) -> None:
@@ -557,6 +559,44 @@ async def test_issue_many_conflicting_id_fails_alone(lite: Env) -> None:
     assert isinstance(out[1], ConflictError)
     assert isinstance(out[0], dict) and isinstance(out[2], dict)
     assert await lite.issuer.store.count_credentials() == 3
+
+
+# --- index reserve and shared commits --------------------------------------------------------
+
+
+async def test_reserved_indices_are_allocated_in_the_store(any_store: Store) -> None:
+    """A reserve is committed as allocated: another process (or this one after a crash) never
+    gets those indices, and only indices that were allocated are ever handed out."""
+    key = Ed25519Key.generate()
+    a = Issuer(key=key, did=key.did, store=any_store, base_url="https://i.example", index_reserve=8)
+    first = await a.issue(vc2(), status_purposes=["revocation"])
+    list_id = first["credentialStatus"]["statusListCredential"].rsplit("/", 1)[1]
+    reserved = set(await any_store.allocated_indices(list_id))
+    assert len(reserved) == 9 and int(first["credentialStatus"]["statusListIndex"]) in reserved
+    # "restart": a new issuer over the same store never hands out the old reserve
+    b = Issuer(key=key, did=key.did, store=any_store, base_url="https://i.example", index_reserve=0)
+    later = await asyncio.gather(
+        *(b.issue(vc2(), status_purposes=["revocation"]) for _ in range(50))
+    )
+    fresh = {int(c["credentialStatus"]["statusListIndex"]) for c in later}
+    assert len(fresh) == 50 and not fresh & reserved
+    # the old issuer keeps using its own reserve, still disjoint from everything else
+    more = [await a.issue(vc2(), status_purposes=["revocation"]) for _ in range(8)]
+    used = {int(c["credentialStatus"]["statusListIndex"]) for c in more}
+    assert used <= reserved and not used & fresh
+    assert await any_store.count_credentials() == 59
+
+
+async def test_concurrent_issues_with_a_taken_id_fail_alone(lite: Env) -> None:
+    await lite.issuer.issue(vc2(id="https://u.example/taken"))
+    results = await asyncio.gather(
+        *(lite.issuer.issue(vc2(f"did:example:{i}")) for i in range(10)),
+        lite.issuer.issue(vc2(id="https://u.example/taken")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[-1], ConflictError)
+    assert all(isinstance(r, dict) for r in results[:-1])
+    assert await lite.issuer.store.count_credentials() == 11
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -578,5 +618,7 @@ async def test_constructor_refuses_bad_configuration(sqlite_store: Store) -> Non
         Issuer(**{**ok, "did": Ed25519Key.generate().did})  # not our key
     with pytest.raises(MalformedInputError):
         Issuer(**{**ok, "status_purposes": ["refresh"]})
+    with pytest.raises(ConfigError):
+        Issuer(**{**ok, "index_reserve": -1})
     issuer = Issuer(**{**ok, "rng": random.Random(7)})
     assert issuer.did_document() is None

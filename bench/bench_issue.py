@@ -1,0 +1,188 @@
+"""Issuing throughput with status allocation and storage, against signing alone.
+
+Issues the Open Badges 3.0 interop credential (eddsa-rdfc-2022) through ``Issuer`` on a fresh
+store and prints issues/s for: signing only (same document shape, status entries included, no
+store), ``issue`` one at a time, ``issue`` with N requests in flight (allocations coalesce into
+shared transactions), and ``issue_many`` batches; then revoke latency. The issue's target is
+that issuing with status and storage costs at most 15% more time than signing alone.
+
+    python bench/bench_issue.py [--count 500] [--database-url postgresql://...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from vc_issuer.issuer import Issuer
+from vc_issuer.keys import load_key_file
+from vc_issuer.proofs import sign
+from vc_issuer.status import bsl_entry
+from vc_issuer.store import Store, is_postgres_url, open_store
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+CREDENTIAL = FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json"
+KEY = FIXTURES / "generated-interop" / "issuer-key.json"
+BASE = "https://issuer.example"
+
+
+def _credential() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(CREDENTIAL.read_text("utf-8"))
+    doc.pop("credentialStatus", None)
+    doc.pop("id", None)
+    return doc
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def bench_sign_only(issuer: Issuer, count: int, purposes: list[str]) -> float:
+    """The floor: sign documents of the issued shape (fresh id, status entries), nothing else."""
+    base = _credential()
+    base["issuer"] = {**base["issuer"], "id": issuer.did}
+    docs = []
+    for i in range(count):
+        doc = dict(base, id=f"urn:uuid:{uuid.uuid4()}")
+        entries = [bsl_entry(f"{BASE}/status-lists/x", i, p) for p in purposes]
+        doc["credentialStatus"] = entries[0] if len(entries) == 1 else entries
+        docs.append(doc)
+    t0 = time.perf_counter()
+    for doc in docs:
+        sign(doc, issuer.key, suite="eddsa-rdfc-2022")
+    return _rate(count, time.perf_counter() - t0)
+
+
+async def bench_issue_sequential(issuer: Issuer, count: int, purposes: list[str]) -> float:
+    cred = _credential()
+    t0 = time.perf_counter()
+    for _ in range(count):
+        await issuer.issue(cred, status_purposes=purposes)
+    return _rate(count, time.perf_counter() - t0)
+
+
+async def bench_issue_concurrent(
+    issuer: Issuer, count: int, purposes: list[str], in_flight: int
+) -> float:
+    cred = _credential()
+    sem = asyncio.Semaphore(in_flight)
+
+    async def one() -> None:
+        async with sem:
+            await issuer.issue(cred, status_purposes=purposes)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return _rate(count, time.perf_counter() - t0)
+
+
+async def bench_issue_many(issuer: Issuer, count: int, purposes: list[str], batch: int) -> float:
+    cred = _credential()
+    t0 = time.perf_counter()
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        out = await issuer.issue_many([cred] * n, status_purposes=purposes)
+        bad = [o for o in out if not isinstance(o, dict)]
+        if bad:
+            raise SystemExit(f"issue_many failed: {bad[0]}")
+        done += n
+    return _rate(count, time.perf_counter() - t0)
+
+
+async def bench_revoke(issuer: Issuer, count: int) -> dict[str, float]:
+    records = await issuer.store.list_credentials(limit=count)
+    samples: list[float] = []
+    for record in records:
+        t0 = time.perf_counter()
+        await issuer.revoke(record.id, actor="bench")
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    return {
+        "p50_ms": statistics.median(samples) * 1000,
+        "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000,
+        "n": len(samples),
+    }
+
+
+async def _open(database_url: str | None, tmp: Path) -> tuple[Store, Any]:
+    if database_url is None:
+        return await open_store(tmp / "bench.sqlite3"), None
+    if not is_postgres_url(database_url):
+        raise SystemExit("--database-url must be a postgresql:// URL")
+    schema = "bench_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in database_url else "?"
+    return await open_store(f"{database_url}{sep}search_path={schema}"), (admin, schema)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    purposes = args.purposes.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        store, pg = await _open(args.database_url, Path(tmp))
+        try:
+            key = load_key_file(KEY)
+            issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE)
+            await issuer.issue(_credential(), status_purposes=purposes)  # warm caches, lists
+            sign_only = bench_sign_only(issuer, args.count, purposes)
+            sequential = await bench_issue_sequential(issuer, args.count, purposes)
+            concurrent = await bench_issue_concurrent(issuer, args.count, purposes, args.in_flight)
+            many = await bench_issue_many(issuer, args.count, purposes, args.batch)
+            revoke = await bench_revoke(issuer, min(args.count, 200))
+        finally:
+            await store.close()
+            if pg is not None:
+                admin, schema = pg
+                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                await admin.close()
+    return {
+        "backend": "postgresql" if args.database_url else "sqlite",
+        "count": args.count,
+        "purposes": purposes,
+        "sign_only_per_s": sign_only,
+        "issue_sequential_per_s": sequential,
+        f"issue_{args.in_flight}_in_flight_per_s": concurrent,
+        f"issue_many_batch_{args.batch}_per_s": many,
+        "overhead_sequential_pct": (sign_only / sequential - 1) * 100,
+        "overhead_in_flight_pct": (sign_only / concurrent - 1) * 100,
+        "overhead_issue_many_pct": (sign_only / many - 1) * 100,
+        "revoke_latency": revoke,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=500, help="credentials per measurement")
+    parser.add_argument("--in-flight", type=int, default=32, help="concurrent issue() calls")
+    parser.add_argument("--batch", type=int, default=250, help="issue_many batch size")
+    parser.add_argument("--purposes", default="revocation,suspension")
+    parser.add_argument("--database-url", help="postgresql:// URL (default: SQLite in a tmp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"backend {result['backend']}, {args.count} credentials, purposes {args.purposes}")
+    for name, value in result.items():
+        if name.endswith("_per_s"):
+            print(f"  {name:<34} {value:10.1f}")
+        elif name.endswith("_pct"):
+            print(f"  {name:<34} {value:+9.1f}%")
+    rl = result["revoke_latency"]
+    print(f"  revoke latency p50 {rl['p50_ms']:.2f} ms, p99 {rl['p99_ms']:.2f} ms (n={rl['n']})")
+
+
+if __name__ == "__main__":
+    main()
