@@ -147,11 +147,12 @@ class Authenticator:
                 f" {', '.join(sorted(principal.scopes)) or 'none'}",
                 required_scope=scope,
             )
-        request["principal"] = principal
+        request[PRINCIPAL_KEY] = principal
         return principal
 
 
 AUTH_KEY = web.AppKey("authenticator", Authenticator)
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -176,6 +177,7 @@ def requires(scope: str) -> Callable[[RouteHandler], RouteHandler]:
 __all__ = [
     "ANONYMOUS_ADMIN",
     "AUTH_KEY",
+    "PRINCIPAL_KEY",
     "SCOPES",
     "TOKEN_PREFIX",
     "Authenticator",

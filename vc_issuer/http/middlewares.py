@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import secrets
-import time
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +34,7 @@ DEFAULT_MAX_DEPTH = 64
 
 MAX_BODY_KEY = web.AppKey("max_body", int)
 MAX_DEPTH_KEY = web.AppKey("max_depth", int)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
@@ -44,8 +44,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Echo a sane ``X-Request-Id`` (or make one) so logs and clients can correlate."""
     given = request.headers.get("X-Request-Id", "")
     rid = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
-    request["request_id"] = rid
-    request["started"] = time.perf_counter()
+    request[REQUEST_ID_KEY] = rid
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -188,6 +187,7 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "MAX_BODY_KEY",
     "MAX_DEPTH_KEY",
+    "REQUEST_ID_KEY",
     "JsonAccessLogger",
     "access_log",
     "body_cap_middleware",

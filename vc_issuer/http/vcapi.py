@@ -15,7 +15,7 @@ from aiohttp import web
 
 from vc_issuer.credentials import issuer_id
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
-from vc_issuer.http.auth import requires
+from vc_issuer.http.auth import PRINCIPAL_KEY, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
@@ -295,7 +295,7 @@ async def update_status(request: web.Request) -> web.Response:
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
         raise MalformedInputError("reason must be a string of at most 1000 characters")
-    actor = request["principal"].actor
+    actor = request[PRINCIPAL_KEY].actor
     change = await state.issuer.set_status(
         credential_id, purpose, value, actor=actor, reason=reason
     )

@@ -1,0 +1,108 @@
+"""A real issuer (home on disk, SQLite store, Ed25519 key) behind a real aiohttp server on
+127.0.0.1. The server's port is chosen before the home is made, so the status-list URLs in
+issued credentials point at the server under test."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from vc_issuer.home import init_home
+from vc_issuer.http import create_app, create_token
+from vc_issuer.issuer import Issuer
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures"
+V2 = "https://www.w3.org/ns/credentials/v2"
+V1 = "https://www.w3.org/2018/credentials/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load_fixture(*parts: str) -> Any:
+    return json.loads((FIX.joinpath(*parts)).read_text("utf-8"))
+
+
+@dataclass
+class Env:
+    client: TestClient[web.Request, web.Application]
+    issuer: Issuer
+    base_url: str
+    port: int
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def did(self) -> str:
+        return self.issuer.did
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+    def credential(self, **fields: Any) -> dict[str, Any]:
+        cred: dict[str, Any] = {
+            "@context": [V2],
+            "type": ["VerifiableCredential"],
+            "issuer": self.did,
+            "credentialSubject": {"id": "did:example:alice", "name": "Alice"},
+        }
+        cred.update(fields)
+        return {k: v for k, v in cred.items() if v is not None}
+
+    async def issue(self, credential: dict[str, Any] | None = None, **options: Any) -> Any:
+        body: dict[str, Any] = {"credential": credential or self.credential()}
+        if options:
+            body["options"] = options
+        resp = await self.client.post("/credentials/issue", json=body, headers=self.auth("issue"))
+        assert resp.status == 201, await resp.text()
+        return (await resp.json())["verifiableCredential"]
+
+
+EnvFactory = Callable[..., Awaitable[Env]]
+
+
+@pytest.fixture
+async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
+    made: list[tuple[TestClient[web.Request, web.Application], Issuer]] = []
+
+    async def factory(
+        *, did_web_path: str | None = None, home_name: str = "home", **app_options: Any
+    ) -> Env:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        did_web = None
+        if did_web_path is not None:
+            did_web = f"127.0.0.1%3A{port}" + (f":{did_web_path}" if did_web_path else "")
+        cfg = init_home(tmp_path / home_name, base_url=base_url, did_web=did_web)
+        issuer = await Issuer.from_home(cfg)
+        app = create_app(issuer, **app_options)
+        server = TestServer(app, host="127.0.0.1", port=port)
+        client: TestClient[web.Request, web.Application] = TestClient(server)
+        await client.start_server()
+        made.append((client, issuer))
+        env = Env(client, issuer, base_url, port)
+        for scope in ("issue", "status", "read", "admin"):
+            token, _ = await create_token(issuer.store, f"test-{scope}", [scope])
+            env.tokens[scope] = token
+        return env
+
+    yield factory
+    for client, issuer in made:
+        await client.close()
+        await issuer.close()
+
+
+@pytest.fixture
+async def env(make_env: EnvFactory) -> Env:
+    """A did:key issuer; the verifier may fetch from loopback (its own served lists)."""
+    return await make_env(allow_private=True)
