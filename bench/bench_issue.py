@@ -7,6 +7,7 @@ shared transactions), and ``issue_many`` batches; then revoke latency. The issue
 that issuing with status and storage costs at most 15% more time than signing alone.
 
     python bench/bench_issue.py [--count 500] [--database-url postgresql://...] [--json]
+    python bench/bench_issue.py --processes 4     # 4 processes issuing into one store
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import secrets
 import statistics
 import tempfile
@@ -161,6 +163,71 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _worker(url: str, count: int, purposes: list[str], in_flight: int, start: Any, q: Any) -> None:
+    async def go() -> None:
+        async with open_store(url) as store:
+            key = load_key_file(KEY)
+            issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE)
+            await issuer.issue(_credential(), status_purposes=purposes)  # warm up
+            start.wait()
+            t0 = time.perf_counter()
+            await bench_issue_concurrent(issuer, count, purposes, in_flight)
+            q.put(time.perf_counter() - t0)
+
+    asyncio.run(go())
+
+
+async def run_processes(args: argparse.Namespace) -> dict[str, Any]:
+    """``--processes N``: N processes issue ``count`` credentials each into one store."""
+    purposes = args.purposes.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        store, pg = await _open(args.database_url, Path(tmp))
+        url = str(Path(tmp) / "bench.sqlite3")
+        if pg is not None:
+            sep = "&" if "?" in args.database_url else "?"
+            url = f"{args.database_url}{sep}search_path={pg[1]}"
+        try:
+            ctx = multiprocessing.get_context("spawn")
+            start, q = ctx.Event(), ctx.Queue()
+            procs = [
+                ctx.Process(
+                    target=_worker, args=(url, args.count, purposes, args.in_flight, start, q)
+                )
+                for _ in range(args.processes)
+            ]
+            for p in procs:
+                p.start()
+            await asyncio.sleep(0)
+            while await store.count_credentials() < args.processes:  # all warmed up
+                await asyncio.sleep(0.05)
+            t0 = time.perf_counter()
+            start.set()
+            for p in procs:
+                await asyncio.to_thread(p.join)
+            wall = time.perf_counter() - t0
+            if any(p.exitcode != 0 for p in procs):
+                raise SystemExit("a worker process failed")
+            total = await store.count_credentials()
+            indices = 0
+            for lst in await store.list_status_lists():
+                indices += len(set(await store.allocated_indices(lst.id)))
+        finally:
+            await store.close()
+            if pg is not None:
+                admin, schema = pg
+                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                await admin.close()
+    issued = args.processes * args.count
+    return {
+        "backend": "postgresql" if args.database_url else "sqlite",
+        "processes": args.processes,
+        "issued": issued,
+        "records": total,
+        "distinct_indices_allocated": indices,
+        "issue_per_s": _rate(issued, wall),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=500, help="credentials per measurement")
@@ -169,7 +236,12 @@ def main() -> None:
     parser.add_argument("--purposes", default="revocation,suspension")
     parser.add_argument("--database-url", help="postgresql:// URL (default: SQLite in a tmp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--processes", type=int, default=1, help="issuing processes (one store)")
     args = parser.parse_args()
+    if args.processes > 1:
+        out = asyncio.run(run_processes(args))
+        print(json.dumps(out, indent=2))
+        return
     result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result, indent=2))

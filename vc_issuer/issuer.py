@@ -762,6 +762,8 @@ class Issuer:
         if not record.credential_is_current or record.credential is None:
             return False
         cred = record.credential
+        if cred.get("id") != self.list_url(record.id) or cred.get("issuer") != self.did:
+            return False  # base URL or DID changed in the config since it was signed
         until_raw = cred.get("validUntil", cred.get("expirationDate"))
         if until_raw is None:
             return True

@@ -504,6 +504,12 @@ async def test_list_credential_validity_and_refresh(sqlite_store: Store) -> None
     now[0] += timedelta(days=2)  # less than half the validity left: re-signed
     fresh = await issuer.status_list_credential(list_id)
     assert fresh["validFrom"] == "2025-01-07T00:00:00Z"
+    moved = Issuer(
+        key=key, did=key.did, store=sqlite_store, base_url="https://new.example",
+        now=lambda: now[0],
+    )  # fmt: skip
+    relocated = await moved.status_list_credential(list_id)  # base URL changed: re-signed
+    assert relocated["id"] == f"https://new.example/status-lists/{list_id}"
 
 
 async def test_status_list_summaries(lite: Env) -> None:
