@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -160,11 +161,22 @@ class _Worker:
         if self._readonly:
             conn.execute("PRAGMA query_only = ON")
         else:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal" and self._path != ":memory:":
+            mode = self._switch_to_wal(conn)
+            if mode.lower() != "wal" and self._path != ":memory:":
                 raise StoreError(f"SQLite refused WAL mode for {self._path} (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> str:
+        """Retry by hand: SQLite skips the busy handler here when processes race on a new file."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1e3
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:

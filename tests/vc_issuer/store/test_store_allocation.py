@@ -15,6 +15,7 @@ import pytest
 
 from vc_issuer.errors import MalformedInputError
 from vc_issuer.store import Store, open_store
+from vc_issuer.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
 BSL = "BitstringStatusList"
 SL21 = "StatusList2021"
@@ -174,6 +175,27 @@ async def test_separate_processes_never_collide(store: Store, store_url: str) ->
     stored = {(lst.id, i) for lst in lists for i in await store.allocated_indices(lst.id)}
     assert stored == set(everything)
     assert sum(lst.full for lst in lists) == len(lists) - 1  # one current list at the end
+
+
+async def test_four_processes_open_a_fresh_store_and_allocate(store_url: str) -> None:
+    """Four processes start at once on a store nobody created yet: migrations and WAL setup race."""
+    args = [str(WORKER), store_url, "100", "512"]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outs = await asyncio.gather(*(asyncio.wait_for(p.communicate(), 120) for p in procs))
+    pairs: list[tuple[str, int]] = []
+    for (stdout, stderr), p in zip(outs, procs, strict=True):
+        assert p.returncode == 0, stderr.decode()[-2000:]
+        pairs += _pairs(stdout.splitlines())
+    assert len(pairs) == 400 and len(set(pairs)) == 400
+    async with open_store(store_url) as store:
+        assert await store.schema_version() == len(SQLITE_MIGRATIONS)
+        lists = await store.list_status_lists()
+        assert sum(lst.allocated for lst in lists) == 400
 
 
 async def test_allocation_is_committed_before_it_is_returned(store_url: str) -> None:
