@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 from typing import Any
@@ -161,7 +162,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 class JsonAccessLogger(AbstractAccessLogger):
-    """One JSON object per request: method, path, status, duration, size, request id."""
+    """One JSON object per request: method, path, status, duration, size, request id, pid."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         record = {
@@ -174,6 +175,7 @@ class JsonAccessLogger(AbstractAccessLogger):
             "remote": request.remote,
             "request_id": response.headers.get("X-Request-Id"),
             "user_agent": request.headers.get("User-Agent"),
+            "pid": os.getpid(),
         }
         self.logger.info(json.dumps(record, separators=(",", ":")))
 

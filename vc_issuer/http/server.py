@@ -183,9 +183,11 @@ async def serve(
         await stop.wait()
         log.info("shutting down: finishing requests in flight (up to %ss)", opts.shutdown_timeout)
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        await runner.cleanup()
+        try:
+            await runner.cleanup()  # a second signal meanwhile changes nothing
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
     log.info("stopped")
 
 

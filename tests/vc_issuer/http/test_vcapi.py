@@ -22,7 +22,7 @@ async def assert_problem(resp: Any, status: int | tuple[int, ...], code: str | N
     body = await resp.json(content_type=None)
     assert resp.status in statuses, body
     assert resp.headers["Content-Type"].startswith("application/problem+json")
-    assert PROBLEM_KEYS <= set(body), body
+    assert set(body) >= PROBLEM_KEYS, body
     assert body["status"] == resp.status
     if code is not None:
         assert body["code"] == code, body
@@ -160,7 +160,7 @@ async def test_issue_bad_credential_is_4xx_problem(env: Env, index: int) -> None
     resp = await env.client.post(
         "/credentials/issue", json={"credential": credential}, headers=env.auth("issue")
     )
-    body = await assert_problem(resp, (400, 422), code)
+    await assert_problem(resp, (400, 422), code)
     assert resp.status != 401, name
 
 
@@ -271,7 +271,9 @@ async def test_verify_bad_requests_are_400(env: Env, body: Any) -> None:
 
 async def test_verify_credential_sent_as_json_string_is_4xx(env: Env) -> None:
     vc = await env.issue(status=False)
-    resp = await env.client.post("/credentials/verify", json={"verifiableCredential": json.dumps(vc)})
+    resp = await env.client.post(
+        "/credentials/verify", json={"verifiableCredential": json.dumps(vc)}
+    )
     await assert_problem(resp, 400, "MALFORMED_VALUE_ERROR")
 
 
@@ -424,7 +426,9 @@ async def test_status_audit_actor_is_the_token(env: Env) -> None:
 
 
 async def test_status_unknown_credential_is_404(env: Env) -> None:
-    resp = await _set_status(env, "urn:uuid:00000000-0000-0000-0000-000000000000", "revocation", True)
+    resp = await _set_status(
+        env, "urn:uuid:00000000-0000-0000-0000-000000000000", "revocation", True
+    )
     await assert_problem(resp, 404, "NOT_FOUND")
 
 
@@ -437,8 +441,8 @@ async def test_status_unknown_credential_is_404(env: Env) -> None:
         {"credentialId": "urn:x", "credentialStatus": {"statusPurpose": "revocation"}, "status": 1},
         {"credentialId": 5, "credentialStatus": {"statusPurpose": "revocation"}, "status": True},
         {"credentialId": "urn:x", "credentialStatus": "revocation", "status": True},
-        {"credentialId": "urn:x", "credentialStatus": {"type": "Foo", "statusPurpose": "revocation"},
-         "status": True},
+        {"credentialId": "urn:x", "status": True,
+         "credentialStatus": {"type": "Foo", "statusPurpose": "revocation"}},
     ],
 )  # fmt: skip
 async def test_status_bad_requests(env: Env, body: Any) -> None:
@@ -458,7 +462,9 @@ async def test_status_of_credential_issued_without_status_is_409(env: Env) -> No
 
 async def test_get_credential(env: Env) -> None:
     vc = await env.issue()
-    resp = await env.client.get("/credentials/" + quote(vc["id"], safe=""), headers=env.auth("read"))
+    resp = await env.client.get(
+        "/credentials/" + quote(vc["id"], safe=""), headers=env.auth("read")
+    )
     assert resp.status == 200
     assert await resp.json() == vc
     url_id = "https://example.com/credentials/1?x=y"
