@@ -268,7 +268,7 @@ class _SvgScan:
     root_name: str = ""
     root_start: int = -1
     root_prefixes: dict[str, str] = field(default_factory=dict)
-    credentials: list[tuple[int, int]] = field(default_factory=list)  # (start, end-tag start)
+    credentials: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each
     texts: list[str] = field(default_factory=list)
 
 
@@ -299,6 +299,7 @@ def _scan_svg(data: bytes) -> _SvgScan:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:512]:
         raise UnsupportedImageError("UTF-16 SVG is not supported; use UTF-8")
     cred_name = f"{OB_SVG_NAMESPACE} credential"
+    source = bytes(data)
     scan = _SvgScan()
     pending: dict[str, str] = {}
     depth = 0
@@ -331,8 +332,12 @@ def _scan_svg(data: bytes) -> _SvgScan:
         if cred_depth:
             cred_depth -= 1
             if cred_depth == 0:
-                start_pos = scan.credentials[-1][0]
-                scan.credentials[-1] = (start_pos, parser.CurrentByteIndex)
+                begin = scan.credentials[-1][0]
+                start_end = _tag_end(source, begin)
+                if source[start_end - 2 : start_end] == b"/>":  # <x/>: no end tag
+                    scan.credentials[-1] = (begin, start_end)
+                else:
+                    scan.credentials[-1] = (begin, _tag_end(source, parser.CurrentByteIndex))
                 scan.texts.append("".join(parts))
 
     def chars(text: str) -> None:
@@ -346,8 +351,9 @@ def _scan_svg(data: bytes) -> _SvgScan:
     parser.EntityDeclHandler = _forbid("entity declarations are not allowed")
     parser.UnparsedEntityDeclHandler = _forbid("entity declarations are not allowed")
     parser.ExternalEntityRefHandler = _forbid("external entities are not allowed")
+    parser.SkippedEntityHandler = _forbid("undefined entity references are not allowed")
     try:
-        parser.Parse(bytes(data), True)
+        parser.Parse(source, True)
     except _UnsafeXml as exc:
         raise InvalidImageError(f"unsafe SVG: {exc}") from None
     except expat.ExpatError as exc:
@@ -394,9 +400,9 @@ def bake_svg(svg: bytes, credential: Mapping[str, Any] | str | bytes) -> bytes:
         # drop earlier credentials: each spans its start tag .. the end of its end tag
         kept: list[bytes] = []
         pos = root_end
-        for begin, end_tag in scan.credentials:
+        for begin, end in scan.credentials:
             kept.append(data[pos:begin])
-            pos = _tag_end(data, end_tag)
+            pos = end
         kept.append(data[pos:])
         body, rest = b"", b"".join(kept)
     out = data[: scan.root_start] + start_tag + b">" + element + body + rest
