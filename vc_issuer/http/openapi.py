@@ -403,8 +403,11 @@ _PATHS: dict[str, Any] = {
 }
 
 
-def openapi_document(base_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI document; ``base_url`` becomes the single server entry."""
+def openapi_document(
+    base_url: str | None = None, did_document_path: str | None = None
+) -> dict[str, Any]:
+    """The OpenAPI document; ``base_url`` becomes the single server entry, and a path-based
+    did:web issuer's document path is listed next to ``/.well-known/did.json``."""
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -423,6 +426,11 @@ def openapi_document(base_url: str | None = None) -> dict[str, Any]:
     }
     if base_url:
         doc["servers"] = [{"url": base_url}]
+    if did_document_path and did_document_path not in doc["paths"]:
+        item = copy.deepcopy(doc["paths"]["/.well-known/did.json"])
+        item["get"]["operationId"] = "getPathDidDocument"
+        item["get"]["summary"] = "The issuer's path-based did:web document"
+        doc["paths"][did_document_path] = item
     return doc
 
 

@@ -167,7 +167,8 @@ async def resolve_identifier(request: web.Request) -> web.Response:
 async def openapi_json(request: web.Request) -> web.Response:
     state = state_of(request)
     return web.Response(
-        body=json_bytes(openapi_document(state.base_url)), content_type="application/json"
+        body=json_bytes(openapi_document(state.base_url, did_web_document_path(state.issuer.did))),
+        content_type="application/json",
     )
 
 

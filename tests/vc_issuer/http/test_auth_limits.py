@@ -196,7 +196,11 @@ async def test_access_log_is_structured(env: Env, caplog: pytest.LogCaptureFixtu
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-async def test_openapi_document_is_valid_and_covers_every_route(env: Env) -> None:
+@pytest.mark.parametrize("did_web_path", [None, "issuers:one"])
+async def test_openapi_document_is_valid_and_covers_every_route(
+    make_env: EnvFactory, did_web_path: str | None
+) -> None:
+    env = await make_env(did_web_path=did_web_path)
     resp = await env.client.get("/openapi.json")
     assert resp.status == 200
     doc = await resp.json()
@@ -275,3 +279,54 @@ async def test_responses_match_openapi_schemas(env: Env) -> None:
 
     resp = await env.client.get("/healthz")
     check("/healthz", "get", 200, await resp.json(), "application/json")
+
+
+# --- fuzz: no 5xx, every error a problem ----------------------------------------------------------
+
+
+STRINGS = ["", "x", "did:key:z6Mk", "https://example.com", "\u0000", "é" * 5, "urn:uuid:1",
+           "2030-01-01T00:00:00Z", "VerifiableCredential"]  # fmt: skip
+
+
+def _random_json(rng: Any, depth: int = 0) -> Any:
+    kinds = ["null", "bool", "int", "float", "str"] + (["list", "dict"] * 2 if depth < 4 else [])
+    kind = rng.choice(kinds)
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.choice([0, -1, 1, 2**63, rng.randint(-1000, 1000)])
+    if kind == "float":
+        return rng.choice([0.5, -1e308, 1e-300])
+    if kind == "str":
+        return rng.choice(STRINGS)
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = ["@context", "type", "issuer", "credentialSubject", "proof", "id", "validFrom",
+            "validUntil", "credentialStatus", "verifiableCredential", "credential", "options",
+            "challenge", "domain", "statusPurpose", "credentialId", "status", "x"]  # fmt: skip
+    return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+async def test_fuzzed_bodies_never_5xx(env: Env) -> None:
+    import random
+
+    rng = random.Random(20240601)
+    valid = env.credential()
+    for i in range(150):
+        body = _random_json(rng)
+        if i % 3 == 0:  # mutate a valid credential instead of pure noise
+            vp = {"@context": valid["@context"], "type": "VerifiablePresentation",
+                  "verifiableCredential": _random_json(rng)}  # fmt: skip
+            body = {"credential": {**valid, rng.choice(list(valid)): _random_json(rng)},
+                    "verifiableCredential": {**valid, "proof": _random_json(rng)},
+                    "verifiablePresentation": vp}  # fmt: skip
+        for path in ("/credentials/issue", "/credentials/verify", "/presentations/verify",
+                     "/credentials/status"):  # fmt: skip
+            resp = await env.client.post(path, json=body, headers=env.auth("admin"))
+            text = await resp.text()
+            assert resp.status < 500, (path, body, text)
+            if resp.status >= 400:
+                assert resp.headers["Content-Type"].startswith("application/problem+json"), text
+                assert set(json.loads(text)) >= {"type", "title", "status", "detail", "code"}
