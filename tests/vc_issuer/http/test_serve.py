@@ -91,6 +91,19 @@ class Server:
         return out
 
 
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the openssl CLI; no extra Python package)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[list[Server]]:
     started: list[Server] = []
@@ -213,12 +226,7 @@ def test_tls_options_checked(tmp_path: Path) -> None:
 
 
 async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[Server]) -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
+    cert_file, key_file = self_signed_cert(tmp_path)
     port = free_port()
     srv = Server(
         ["--home", str(tmp_path / "h"), "--port", str(port), "--no-auth",
@@ -232,7 +240,7 @@ async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[Server]
     assert "--no-auth" in srv.log.read_text() or "DISABLED" in srv.log.read_text()
     did = srv.value("issuer DID:")
     ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
+    ctx.load_verify_locations(cafile=str(cert_file))
     async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(ssl=ctx)) as http:
         resp = await http.post("/credentials/issue", json={"credential": _credential(did)})
         assert resp.status == 201, await resp.text()
