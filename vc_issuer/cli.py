@@ -270,7 +270,12 @@ def _register_extensions() -> None:
     """Command groups that live in their own modules (issuer home, server)."""
     import importlib
 
-    for name in ("vc_issuer.cli_issuer", "vc_issuer.cli_serve"):
+    for name in (
+        "vc_issuer.cli_issuer",
+        "vc_issuer.cli_serve",
+        "vc_issuer.cli_badges",
+        "vc_issuer.cli_awards",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
