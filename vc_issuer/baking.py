@@ -104,7 +104,16 @@ def credential_text(
     return credential
 
 
-def _parse_baked(text: str | bytes, where: str) -> dict[str, Any]:
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$")
+
+
+def _parse_baked(text: str, where: str) -> dict[str, Any]:
+    if _COMPACT_JWS.match(text.strip()):
+        raise MalformedInputError(
+            f"the {where} carries a VC-JWT (compact JWS); only JSON credentials with an "
+            "embedded proof are supported",
+            code="UNSUPPORTED_BAKED_FORMAT",
+        )
     try:
         return parse_json_document(text)
     except MalformedInputError as exc:
@@ -298,6 +307,11 @@ def _scan_svg(data: bytes) -> _SvgScan:
     _check_size(data)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:512]:
         raise UnsupportedImageError("UTF-16 SVG is not supported; use UTF-8")
+    declared = _XML_ENCODING.match(data)
+    if declared is not None and declared.group(1).lower() not in _SVG_ENCODINGS:
+        # the credential is inserted as ASCII: only ASCII-compatible encodings stay intact
+        name = declared.group(1).decode("ascii")
+        raise UnsupportedImageError(f"SVG encoding {name!r} is not supported; use UTF-8")
     cred_name = f"{OB_SVG_NAMESPACE} credential"
     source = bytes(data)
     scan = _SvgScan()
@@ -359,11 +373,21 @@ def _scan_svg(data: bytes) -> _SvgScan:
     except expat.ExpatError as exc:
         raise InvalidImageError(f"invalid SVG: {expat.errors.messages[exc.code]} "
                                 f"(line {exc.lineno}, column {exc.offset})") from None  # fmt: skip
+    except (LookupError, ValueError, UnicodeError) as exc:  # e.g. an encoding expat cannot use
+        raise InvalidImageError(f"invalid SVG: {exc}") from None
     local = scan.root_name.rsplit(" ", 1)[-1]
     namespace = scan.root_name.rsplit(" ", 1)[0] if " " in scan.root_name else ""
     if local != "svg" or namespace not in ("", SVG_NAMESPACE):
         raise UnsupportedImageError(f"the XML root element is not <svg> but {local!r}")
     return scan
+
+
+_XML_ENCODING = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']"
+)
+_SVG_ENCODINGS: Final = frozenset(
+    {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin1", b"latin-1"}
+)
 
 
 def _cdata(text: str) -> str:
@@ -436,6 +460,13 @@ def unbake(data: bytes) -> dict[str, Any]:
     if detect_image_type(data) == "png":
         return unbake_png(data)
     return unbake_svg(data)
+
+
+def unbake_text(data: bytes) -> str:
+    """The baked credential's text exactly as stored (for verifiers that take raw JSON)."""
+    if detect_image_type(data) == "png":
+        return _single(png_credential_texts(data), "PNG")
+    return _single(svg_credential_texts(data), "SVG").strip()
 
 
 def media_type(kind: ImageType) -> str:
@@ -626,4 +657,5 @@ __all__ = [
     "unbake",
     "unbake_png",
     "unbake_svg",
+    "unbake_text",
 ]

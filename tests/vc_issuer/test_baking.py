@@ -26,6 +26,7 @@ from vc_issuer.baking import (
     unbake,
     unbake_png,
     unbake_svg,
+    unbake_text,
 )
 from vc_issuer.errors import (
     DuplicateBakedCredentialError,
@@ -190,9 +191,25 @@ def test_compressed_bomb_is_refused() -> None:
 
 
 def test_credential_text_must_be_a_json_object() -> None:
-    png = with_chunks(tiny_png(), itxt(b"eyJhbGciOiJFZERTQSJ9.e30.c2ln"))
+    png = with_chunks(tiny_png(), itxt(b'["not", "an", "object"]'))
+    with pytest.raises(MalformedInputError, match="credential baked in the PNG is unusable"):
+        unbake_png(png)
+    png = with_chunks(tiny_png(), itxt(b"{not json"))
     with pytest.raises(ParsingError, match="credential baked in the PNG is unusable"):
         unbake_png(png)
+
+
+def test_vc_jwt_baked_credential_is_named() -> None:
+    png = with_chunks(tiny_png(), itxt(b"eyJhbGciOiJFZERTQSJ9.e30.c2ln"))
+    with pytest.raises(MalformedInputError, match="VC-JWT") as info:
+        unbake_png(png)
+    assert info.value.code == "UNSUPPORTED_BAKED_FORMAT"
+
+
+def test_unbake_text_is_verbatim() -> None:
+    text = '{ "id" : "urn:uuid:1",\n "n": 1.0 }'
+    assert unbake_text(bake(tiny_png(), text)) == text
+    assert json.loads(unbake_text(bake(SVG, text))) == json.loads(text)
 
 
 def test_bad_crc_is_refused() -> None:
@@ -355,6 +372,11 @@ def test_svg_without_credential() -> None:
             "root element is not <svg>",
         ),
         (
+            b'<?xml version="1.0" encoding="cp037"?><svg/>',
+            UnsupportedImageError,
+            "SVG encoding 'cp037' is not supported",
+        ),
+        (
             "<svg/>".encode("utf-16"),
             UnsupportedImageError,
             "UTF-16|neither a PNG nor an SVG",
@@ -366,6 +388,13 @@ def test_bad_svg_is_refused(svg: bytes, error: type[VCIssuerError], match: str) 
         bake(svg, CRED)
     with pytest.raises(error, match=match):
         unbake(svg)
+
+
+def test_latin1_svg_keeps_its_bytes() -> None:
+    svg = b'<?xml version="1.0" encoding="ISO-8859-1"?><svg><title>caf\xe9</title></svg>'
+    baked = bake(svg, CRED)
+    assert b"<title>caf\xe9</title>" in baked
+    assert unbake(baked) == CRED
 
 
 def test_prefix_bound_elsewhere_is_refused() -> None:
