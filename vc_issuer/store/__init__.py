@@ -18,8 +18,11 @@ from typing import Any
 from vc_issuer.errors import ConfigError
 from vc_issuer.store.base import (
     STATUS_LIST_KINDS,
+    AchievementRecord,
     AuditEntry,
     CredentialRecord,
+    CredentialRef,
+    ImageRecord,
     StatusListKind,
     StatusListRecord,
     Store,
@@ -92,8 +95,11 @@ def open_store(
 
 __all__ = [
     "STATUS_LIST_KINDS",
+    "AchievementRecord",
     "AuditEntry",
     "CredentialRecord",
+    "CredentialRef",
+    "ImageRecord",
     "StatusListKind",
     "StatusListRecord",
     "Store",

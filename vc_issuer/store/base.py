@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import hashlib
 import json
 import random
 import secrets
@@ -135,6 +136,36 @@ class TokenRecord:
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True)
+class AchievementRecord:
+    """One version of a badge design; ``data`` is ``Achievement.to_record()`` JSON."""
+
+    id: str
+    version: int
+    data: dict[str, Any]
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """A stored badge image, addressed by the SHA-256 of its bytes (so its URL never changes)."""
+
+    sha256: str
+    media_type: str
+    data: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CredentialRef:
+    """The two ids of a stored credential: its own and its public page's."""
+
+    id: str
+    page_id: str
 
 
 # --- bit helpers (index 0 is the most significant bit of byte 0, as in the specs) ---------------
@@ -304,6 +335,38 @@ def check_meta(key: str, value: str) -> None:
         raise MalformedInputError("meta value must be a string")
 
 
+IMAGE_MEDIA_TYPES: Final[frozenset[str]] = frozenset({"image/png", "image/svg+xml"})
+MAX_KEYS_PER_LOOKUP: Final[int] = 10_000
+
+
+def check_achievement_data(achievement_id: str, data: dict[str, Any]) -> None:
+    if not isinstance(achievement_id, str) or not achievement_id or len(achievement_id) > 255:
+        raise MalformedInputError("an achievement id must be a string of 1 to 255 characters")
+    if not isinstance(data, dict):
+        raise MalformedInputError("achievement data must be a JSON object")
+
+
+def check_image(sha256: str, media_type: str, data: bytes) -> None:
+    if not isinstance(data, (bytes, bytearray)):
+        raise MalformedInputError("image data must be bytes")
+    if media_type not in IMAGE_MEDIA_TYPES:
+        raise MalformedInputError(
+            f"image media type must be one of {sorted(IMAGE_MEDIA_TYPES)}, got {media_type!r}",
+            code="UNSUPPORTED_IMAGE",
+        )
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise MalformedInputError("image sha256 does not match its bytes")
+
+
+def check_keys(keys: Sequence[str]) -> list[str]:
+    out = list(dict.fromkeys(keys))
+    if len(out) > MAX_KEYS_PER_LOOKUP:
+        raise MalformedInputError(f"at most {MAX_KEYS_PER_LOOKUP} keys per lookup")
+    if not all(isinstance(k, str) and k for k in out):
+        raise MalformedInputError("idempotency keys must be non-empty strings")
+    return out
+
+
 # --- the interface -------------------------------------------------------------------------------
 
 
@@ -450,6 +513,47 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def revoke_token(self, token_id: str) -> bool:
         """True if this call revoked it, False if already revoked; NotFoundError if unknown."""
+
+    # achievements (badge designs) and their images
+    @abc.abstractmethod
+    async def create_achievement(
+        self, achievement_id: str, data: dict[str, Any]
+    ) -> AchievementRecord:
+        """Store version 1; ``ConflictError`` when the id is taken."""
+
+    @abc.abstractmethod
+    async def update_achievement(
+        self, achievement_id: str, data: dict[str, Any], *, expected_version: int | None = None
+    ) -> AchievementRecord:
+        """Store the next version (earlier ones are kept); ``NotFoundError`` for an unknown id,
+        ``ConflictError`` when ``expected_version`` is not the current one (lost update)."""
+
+    @abc.abstractmethod
+    async def get_achievement(
+        self, achievement_id: str, version: int | None = None
+    ) -> AchievementRecord | None:
+        """The current version, or an earlier one (``archived`` is always the current flag)."""
+
+    @abc.abstractmethod
+    async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def set_achievement_archived(
+        self, achievement_id: str, archived: bool
+    ) -> AchievementRecord:
+        """Archive or unarchive (no new version); ``NotFoundError`` for an unknown id."""
+
+    @abc.abstractmethod
+    async def put_image(self, sha256: str, media_type: str, data: bytes) -> bool:
+        """Keep an image under its hash; True if new, False if already stored (idempotent)."""
+
+    @abc.abstractmethod
+    async def get_image(self, sha256: str) -> ImageRecord | None: ...
+
+    @abc.abstractmethod
+    async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
+        """Stored credentials by idempotency key (missing keys are absent): one query per batch."""
 
     # meta
     @abc.abstractmethod

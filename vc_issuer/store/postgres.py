@@ -26,13 +26,19 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    AchievementRecord,
     AuditEntry,
     CredentialRecord,
+    CredentialRef,
+    ImageRecord,
     StatusListRecord,
     Store,
     TokenRecord,
     bitmap_len,
+    check_achievement_data,
     check_change,
+    check_image,
+    check_keys,
     check_list_request,
     check_meta,
     check_record,
@@ -111,6 +117,20 @@ def _audit(row: asyncpg.Record) -> AuditEntry:
         old=row["old"],
         new=row["new"],
         reason=row["reason"],
+    )
+
+
+_ACH_COLS = "id, version, data, archived, created_at, updated_at"
+
+
+def _achievement(row: asyncpg.Record) -> AchievementRecord:
+    return AchievementRecord(
+        id=row["id"],
+        version=int(row["version"]),
+        data=json.loads(row["data"]),
+        archived=bool(row["archived"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -604,6 +624,190 @@ class PostgresStore(Store):
             return True
 
         return await self._run(revoke)
+
+    # --- achievements and images ------------------------------------------------------------
+
+    async def create_achievement(
+        self, achievement_id: str, data: dict[str, Any]
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+        text = dumps(data)
+
+        async def insert(conn: asyncpg.Connection) -> AchievementRecord:
+            now = utcnow()
+            inserted = await conn.fetchval(
+                f"INSERT INTO achievements ({_ACH_COLS}) VALUES ($1, 1, $2::json, false, $3, $3)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                achievement_id,
+                text,
+                now,
+            )
+            if inserted is None:
+                raise ConflictError(f"an achievement with id {achievement_id!r} already exists")
+            await conn.execute(
+                "INSERT INTO achievement_versions (achievement_id, version, data, created_at)"
+                " VALUES ($1, 1, $2::json, $3)",
+                achievement_id,
+                text,
+                now,
+            )
+            return AchievementRecord(achievement_id, 1, json.loads(text), False, now, now)
+
+        return await self._run(insert)
+
+    async def update_achievement(
+        self, achievement_id: str, data: dict[str, Any], *, expected_version: int | None = None
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+        text = dumps(data)
+
+        async def update(conn: asyncpg.Connection) -> AchievementRecord:
+            row = await conn.fetchrow(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
+            )
+            if row is None:
+                raise NotFoundError(f"no achievement {achievement_id!r}")
+            current = _achievement(row)
+            if expected_version is not None and expected_version != current.version:
+                raise ConflictError(
+                    f"achievement {achievement_id} is at version {current.version},"
+                    f" not {expected_version}: it was changed meanwhile",
+                    code="VERSION_CONFLICT",
+                )
+            now = utcnow()
+            version = current.version + 1
+            await conn.execute(
+                "UPDATE achievements SET version = $1, data = $2::json, updated_at = $3"
+                " WHERE id = $4",
+                version,
+                text,
+                now,
+                achievement_id,
+            )
+            await conn.execute(
+                "INSERT INTO achievement_versions (achievement_id, version, data, created_at)"
+                " VALUES ($1, $2, $3::json, $4)",
+                achievement_id,
+                version,
+                text,
+                now,
+            )
+            return AchievementRecord(
+                achievement_id, version, json.loads(text), current.archived, current.created_at, now
+            )
+
+        return await self._run(update)
+
+    async def get_achievement(
+        self, achievement_id: str, version: int | None = None
+    ) -> AchievementRecord | None:
+        async def read(conn: asyncpg.Connection) -> AchievementRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1", achievement_id
+            )
+            if row is None:
+                return None
+            current = _achievement(row)
+            if version is None or version == current.version:
+                return current
+            old = await conn.fetchrow(
+                "SELECT data, created_at FROM achievement_versions"
+                " WHERE achievement_id = $1 AND version = $2",
+                achievement_id,
+                version,
+            )
+            if old is None:
+                return None
+            return AchievementRecord(
+                achievement_id,
+                version,
+                json.loads(old["data"]),
+                current.archived,
+                current.created_at,
+                old["created_at"],
+            )
+
+        return await self._read(read)
+
+    async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
+        where = "" if include_archived else "WHERE NOT archived"
+
+        async def read(conn: asyncpg.Connection) -> list[AchievementRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
+            )
+            return [_achievement(r) for r in rows]
+
+        return await self._read(read)
+
+    async def set_achievement_archived(
+        self, achievement_id: str, archived: bool
+    ) -> AchievementRecord:
+        async def change(conn: asyncpg.Connection) -> AchievementRecord:
+            row = await conn.fetchrow(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
+            )
+            if row is None:
+                raise NotFoundError(f"no achievement {achievement_id!r}")
+            current = _achievement(row)
+            if current.archived == bool(archived):
+                return current
+            now = utcnow()
+            await conn.execute(
+                "UPDATE achievements SET archived = $1, updated_at = $2 WHERE id = $3",
+                bool(archived),
+                now,
+                achievement_id,
+            )
+            return AchievementRecord(
+                current.id, current.version, current.data, bool(archived), current.created_at, now
+            )
+
+        return await self._run(change)
+
+    async def put_image(self, sha256: str, media_type: str, data: bytes) -> bool:
+        check_image(sha256, media_type, data)
+
+        async def insert(conn: asyncpg.Connection) -> bool:
+            inserted = await conn.fetchval(
+                "INSERT INTO images (sha256, media_type, data, created_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+                sha256,
+                media_type,
+                bytes(data),
+                utcnow(),
+            )
+            return inserted is not None
+
+        return await self._run(insert)
+
+    async def get_image(self, sha256: str) -> ImageRecord | None:
+        async def read(conn: asyncpg.Connection) -> ImageRecord | None:
+            row = await conn.fetchrow(
+                "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = $1", sha256
+            )
+            if row is None:
+                return None
+            return ImageRecord(
+                row["sha256"], row["media_type"], bytes(row["data"]), row["created_at"]
+            )
+
+        return await self._read(read)
+
+    async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
+        keys = check_keys(idempotency_keys)
+        if not keys:
+            return {}
+
+        async def read(conn: asyncpg.Connection) -> dict[str, CredentialRef]:
+            rows = await conn.fetch(
+                "SELECT idempotency_key, id, page_id FROM credentials"
+                " WHERE idempotency_key = ANY($1::text[])",
+                keys,
+            )
+            return {r["idempotency_key"]: CredentialRef(r["id"], r["page_id"]) for r in rows}
+
+        return await self._read(read)
 
     # --- meta -------------------------------------------------------------------------------------
 

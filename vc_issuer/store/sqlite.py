@@ -30,13 +30,19 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    AchievementRecord,
     AuditEntry,
     CredentialRecord,
+    CredentialRef,
+    ImageRecord,
     StatusListRecord,
     Store,
     TokenRecord,
     bitmap_len,
+    check_achievement_data,
     check_change,
+    check_image,
+    check_keys,
     check_list_request,
     check_meta,
     check_record,
@@ -128,6 +134,20 @@ def _audit(row: tuple[Any, ...]) -> AuditEntry:
         old=bool(row[7]),
         new=bool(row[8]),
         reason=row[9],
+    )
+
+
+_ACH_COLS = "id, version, data, archived, created_at, updated_at"
+
+
+def _achievement(row: tuple[Any, ...]) -> AchievementRecord:
+    return AchievementRecord(
+        id=row[0],
+        version=int(row[1]),
+        data=json.loads(row[2]),
+        archived=bool(row[3]),
+        created_at=_dt(row[4]),
+        updated_at=_dt(row[5]),
     )
 
 
@@ -638,6 +658,177 @@ class SqliteStore(Store):
             return True
 
         return await self._writer.run(_transaction(revoke))
+
+    # --- achievements and images ------------------------------------------------------------
+
+    async def create_achievement(
+        self, achievement_id: str, data: dict[str, Any]
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+        text = dumps(data)
+
+        def insert(conn: sqlite3.Connection) -> AchievementRecord:
+            now = utcnow()
+            if conn.execute(
+                "SELECT 1 FROM achievements WHERE id = ?", (achievement_id,)
+            ).fetchone():
+                raise ConflictError(f"an achievement with id {achievement_id!r} already exists")
+            conn.execute(
+                f"INSERT INTO achievements ({_ACH_COLS}) VALUES (?, 1, ?, 0, ?, ?)",
+                (achievement_id, text, _ts(now), _ts(now)),
+            )
+            conn.execute(
+                "INSERT INTO achievement_versions (achievement_id, version, data, created_at)"
+                " VALUES (?, 1, ?, ?)",
+                (achievement_id, text, _ts(now)),
+            )
+            return AchievementRecord(achievement_id, 1, json.loads(text), False, now, now)
+
+        return await self._writer.run(_transaction(insert))
+
+    async def update_achievement(
+        self, achievement_id: str, data: dict[str, Any], *, expected_version: int | None = None
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+        text = dumps(data)
+
+        def update(conn: sqlite3.Connection) -> AchievementRecord:
+            row = conn.execute(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no achievement {achievement_id!r}")
+            current = _achievement(row)
+            if expected_version is not None and expected_version != current.version:
+                raise ConflictError(
+                    f"achievement {achievement_id} is at version {current.version},"
+                    f" not {expected_version}: it was changed meanwhile",
+                    code="VERSION_CONFLICT",
+                )
+            now = utcnow()
+            version = current.version + 1
+            conn.execute(
+                "UPDATE achievements SET version = ?, data = ?, updated_at = ? WHERE id = ?",
+                (version, text, _ts(now), achievement_id),
+            )
+            conn.execute(
+                "INSERT INTO achievement_versions (achievement_id, version, data, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (achievement_id, version, text, _ts(now)),
+            )
+            return AchievementRecord(
+                achievement_id, version, json.loads(text), current.archived, current.created_at, now
+            )
+
+        return await self._writer.run(_transaction(update))
+
+    async def get_achievement(
+        self, achievement_id: str, version: int | None = None
+    ) -> AchievementRecord | None:
+        def read(conn: sqlite3.Connection) -> AchievementRecord | None:
+            row = conn.execute(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            current = _achievement(row)
+            if version is None or version == current.version:
+                return current
+            old = conn.execute(
+                "SELECT data, created_at FROM achievement_versions"
+                " WHERE achievement_id = ? AND version = ?",
+                (achievement_id, version),
+            ).fetchone()
+            if old is None:
+                return None
+            return AchievementRecord(
+                achievement_id,
+                version,
+                json.loads(old[0]),
+                current.archived,
+                current.created_at,
+                _dt(old[1]),
+            )
+
+        return await self._reader.run(read)
+
+    async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
+        where = "" if include_archived else "WHERE archived = 0"
+
+        def read(conn: sqlite3.Connection) -> list[AchievementRecord]:
+            rows = conn.execute(
+                f"SELECT {_ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
+            ).fetchall()
+            return [_achievement(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def set_achievement_archived(
+        self, achievement_id: str, archived: bool
+    ) -> AchievementRecord:
+        def change(conn: sqlite3.Connection) -> AchievementRecord:
+            row = conn.execute(
+                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no achievement {achievement_id!r}")
+            current = _achievement(row)
+            if current.archived == bool(archived):
+                return current
+            now = utcnow()
+            conn.execute(
+                "UPDATE achievements SET archived = ?, updated_at = ? WHERE id = ?",
+                (int(bool(archived)), _ts(now), achievement_id),
+            )
+            return AchievementRecord(
+                current.id, current.version, current.data, bool(archived), current.created_at, now
+            )
+
+        return await self._writer.run(_transaction(change))
+
+    async def put_image(self, sha256: str, media_type: str, data: bytes) -> bool:
+        check_image(sha256, media_type, data)
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO images (sha256, media_type, data, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (sha256) DO NOTHING",
+                (sha256, media_type, bytes(data), _ts(utcnow())),
+            )
+            return cur.rowcount == 1
+
+        return await self._writer.run(_transaction(insert))
+
+    async def get_image(self, sha256: str) -> ImageRecord | None:
+        def read(conn: sqlite3.Connection) -> ImageRecord | None:
+            row = conn.execute(
+                "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = ?",
+                (sha256,),
+            ).fetchone()
+            if row is None:
+                return None
+            return ImageRecord(row[0], row[1], bytes(row[2]), _dt(row[3]))
+
+        return await self._reader.run(read)
+
+    async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
+        keys = check_keys(idempotency_keys)
+        if not keys:
+            return {}
+
+        def read(conn: sqlite3.Connection) -> dict[str, CredentialRef]:
+            out: dict[str, CredentialRef] = {}
+            for start in range(0, len(keys), 500):  # SQLite caps bound parameters
+                part = keys[start : start + 500]
+                rows = conn.execute(
+                    "SELECT idempotency_key, id, page_id FROM credentials"
+                    f" WHERE idempotency_key IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+                out.update({r[0]: CredentialRef(r[1], r[2]) for r in rows})
+            return out
+
+        return await self._reader.run(read)
 
     # --- meta -------------------------------------------------------------------------------------
 

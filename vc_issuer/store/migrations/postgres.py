@@ -79,5 +79,32 @@ MIGRATIONS = check_ordered(
                 "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
             ),
         ),
+        Migration(
+            2,
+            "achievements",
+            (
+                """CREATE TABLE achievements (
+                    id text PRIMARY KEY,
+                    version integer NOT NULL CHECK (version >= 1),
+                    data json NOT NULL,
+                    archived boolean NOT NULL DEFAULT false,
+                    created_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL
+                )""",
+                """CREATE TABLE achievement_versions (
+                    achievement_id text NOT NULL REFERENCES achievements(id),
+                    version integer NOT NULL,
+                    data json NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    PRIMARY KEY (achievement_id, version)
+                )""",
+                """CREATE TABLE images (
+                    sha256 text PRIMARY KEY,
+                    media_type text NOT NULL,
+                    data bytea NOT NULL,
+                    created_at timestamptz NOT NULL
+                )""",
+            ),
+        ),
     )
 )

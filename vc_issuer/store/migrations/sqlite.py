@@ -79,5 +79,32 @@ MIGRATIONS = check_ordered(
                 "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
             ),
         ),
+        Migration(
+            2,
+            "achievements",
+            (
+                """CREATE TABLE achievements (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    version INTEGER NOT NULL CHECK (version >= 1),
+                    data TEXT NOT NULL,
+                    archived INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                )""",
+                """CREATE TABLE achievement_versions (
+                    achievement_id TEXT NOT NULL REFERENCES achievements(id),
+                    version INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (achievement_id, version)
+                ) WITHOUT ROWID""",
+                """CREATE TABLE images (
+                    sha256 TEXT PRIMARY KEY NOT NULL,
+                    media_type TEXT NOT NULL,
+                    data BLOB NOT NULL,
+                    created_at TEXT NOT NULL
+                )""",
+            ),
+        ),
     )
 )
