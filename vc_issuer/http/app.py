@@ -140,6 +140,9 @@ def create_app(
 
     vcapi.add_routes(app)
     public.add_routes(app, issuer.did)
+    from vc_issuer.http.pages import setup_pages
+
+    setup_pages(app)
 
     async def _cleanup(app: web.Application) -> None:
         for item in reversed(app[STATE_KEY].owned):

@@ -33,6 +33,25 @@ def _verification_failed(description: str) -> dict[str, Any]:
     }
 
 
+def _html() -> dict[str, Any]:
+    return {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+_PAGE_ID: dict[str, Any] = {
+    "name": "page_id", "in": "path", "required": True, "schema": {"type": "string"},
+    "description": "The unguessable page id (a UUID) returned when the credential was issued",
+}  # fmt: skip
+_VERIFY_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "json": {"type": "string", "description": "Pasted credential JSON"},
+        "file": {"type": "string", "format": "binary",
+                 "description": "A JSON file or a baked PNG/SVG badge"},
+        "url": {"type": "string", "description": "Address of a credential or baked badge"},
+    },
+}  # fmt: skip
+
+
 _AUTH_ERRORS = {
     "401": _problem("No token, or an unknown, revoked or expired token"),
     "403": _problem("The token lacks the route's scope"),
@@ -387,6 +406,101 @@ _PATHS: dict[str, Any] = {
             "summary": "This document",
             "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}},
+        }
+    },
+    "/c/{page_id}": {
+        "get": {
+            "operationId": "credentialPage",
+            "summary": "Public credential page (HTML): badge, details, verification result",
+            "security": [],
+            "parameters": [_PAGE_ID],
+            "responses": {
+                "200": {"description": "The page", **_html()},
+                "404": {"description": "No credential at this page id", **_html()},
+            },
+        }
+    },
+    "/c/{page_id}/credential.json": {
+        "get": {
+            "operationId": "credentialPageJson",
+            "summary": "The credential of a public page, as issued",
+            "security": [],
+            "parameters": [_PAGE_ID],
+            "responses": {
+                "200": {
+                    "description": "The credential",
+                    **_json({"type": "object"}, "application/vc+ld+json"),
+                },
+                "404": {"description": "No credential at this page id", **_html()},
+            },
+        }
+    },
+    "/c/{page_id}/badge.{kind}": {
+        "get": {
+            "operationId": "credentialPageBadge",
+            "summary": "The badge image with the credential baked in (PNG or SVG)",
+            "security": [],
+            "parameters": [
+                _PAGE_ID,
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["png", "svg"]},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The baked image",
+                    "content": {
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                        "image/svg+xml": {"schema": {"type": "string"}},
+                    },
+                },
+                "404": {"description": "No credential at this page id", **_html()},
+            },
+        }
+    },
+    "/verify": {
+        "get": {
+            "operationId": "verifyPage",
+            "summary": "Verify page (HTML): paste JSON, upload JSON or a baked image, or a URL",
+            "security": [],
+            "responses": {"200": {"description": "The form", **_html()}},
+        },
+        "post": {
+            "operationId": "verifyPageSubmit",
+            "summary": "Verify what the form sent; each check in plain words (HTML)",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {"schema": _VERIFY_FORM},
+                    "application/x-www-form-urlencoded": {"schema": _VERIFY_FORM},
+                },
+            },
+            "responses": {
+                "200": {"description": "The result (verified or not)", **_html()},
+                "400": {"description": "Nothing usable was sent", **_html()},
+                "413": {"description": "Upload too large", **_html()},
+            },
+        },
+    },
+    "/static/{name}": {
+        "get": {
+            "operationId": "pageStatic",
+            "summary": "Stylesheet of the pages",
+            "security": [],
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {"text/css": {"schema": {"type": "string"}}},
+                },
+                "404": {"description": "No such file", **_html()},
+            },
         }
     },
     "/healthz": {

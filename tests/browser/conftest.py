@@ -1,0 +1,118 @@
+"""A real issuer (SQLite home, Ed25519 key) behind a real aiohttp server on 127.0.0.1, run on
+its own event loop in a background thread so a real browser can load its pages."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+from vc_issuer.home import init_home
+from vc_issuer.http import create_app
+from vc_issuer.issuer import Issuer
+from vc_issuer.openbadges import (
+    Achievement,
+    Alignment,
+    Criteria,
+    IssuerProfile,
+    build_award,
+)
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    issuer: Issuer
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def award(
+        self, *, name: str = "Ada Lovelace", awarded: datetime | None = None, months: int | None = None
+    ) -> dict[str, Any]:
+        """Issue a signed OpenBadgeCredential (with status) for the test achievement."""
+        achievement = Achievement(
+            id=f"{self.base_url}/achievements/python-basics",
+            name="Python Basics",
+            description="Writes, tests and debugs small Python programs.",
+            criteria=Criteria(narrative="Passed the proctored Python Basics exam (70% or more)."),
+            achievement_type="Certificate",
+            tags=("python", "programming"),
+            alignments=(
+                Alignment(
+                    target_name="Programming",
+                    target_url="https://esco.ec.europa.eu/en/classification/skill?uri=x",
+                    target_framework="ESCO",
+                    target_code="S1.2.3",
+                ),
+            ),
+            valid_for_months=months,
+        )
+        profile = IssuerProfile(id=self.issuer.did, name="Example University")
+        unsigned = build_award(
+            achievement,
+            profile,
+            awarded=awarded or datetime.now(UTC).replace(microsecond=0),
+            recipient_did="did:example:ada",
+            name=name,
+        )
+        return self.run(self.issuer.issue(unsigned))
+
+    def page_id(self, credential: dict[str, Any]) -> str:
+        return self.run(self.issuer.get_record(credential["id"])).page_id
+
+    def page_url(self, credential: dict[str, Any]) -> str:
+        return f"{self.base_url}/c/{self.page_id(credential)}"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    home = tmp_path_factory.mktemp("issuer") / "home"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[Issuer, web.AppRunner]:
+        cfg = init_home(home, base_url=base_url, issuer_name="Example University")
+        issuer = await Issuer.from_home(cfg)
+        app = create_app(issuer, allow_private=True, close_issuer=True)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return issuer, runner
+
+    issuer, runner = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=60)
+    server = LiveServer(base_url, issuer, loop)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def past(days: int) -> datetime:
+    return (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0)
+
+
+__all__ = ["LiveServer", "Path", "free_port", "past"]

@@ -1,0 +1,631 @@
+"""Human pages: the public credential page ``/c/{page_id}`` and the ``/verify`` page.
+
+Server-rendered (Jinja2, autoescaped), no JavaScript: learners share the page link, employers
+paste, upload or point at a credential and read each check in plain words. Errors on these
+paths are HTML pages (with the right status), not problem+json: a person reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote
+
+import jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from did_methods.errors import DIDError
+from did_methods.fetch import SafeFetcher
+from vc_issuer.baking import (
+    MAX_IMAGE_BYTES,
+    ImageType,
+    bake_png,
+    bake_svg,
+    default_badge_png,
+    default_badge_svg,
+    detect_image_type,
+    looks_like_image,
+    unbake,
+)
+from vc_issuer.credentials import parse_json_document
+from vc_issuer.errors import VCIssuerError
+from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
+from vc_issuer.http.problems import PROBLEM_JSON
+from vc_issuer.http.state import ServiceState, state_of
+from vc_issuer.openbadges import ob_schema_compatible, validate_ob_credential
+from vc_issuer.verifier import Check, VerificationResult, verify_credential
+
+HERE: Final = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR: Final = HERE / "templates"
+STATIC_DIR: Final = HERE / "static"
+#: Largest upload (or fetched document) the verify page reads; the app's ``max_body`` caps it too.
+MAX_UPLOAD_BYTES: Final = MAX_IMAGE_BYTES
+HTML: Final = "text/html"
+_STATIC_FILES: Final = {"pages.css": "text/css"}
+_OB_TYPES: Final = {"OpenBadgeCredential", "AchievementCredential"}
+
+ImageLoader = Callable[[str], Awaitable[bytes | None]]
+#: Optional hook: bytes of an image stored at one of our own URLs (achievement images).
+IMAGE_LOADER_KEY: Final[web.AppKey[ImageLoader]] = web.AppKey("vc_issuer_image_loader")
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, /, status: int = 200, **context: Any) -> web.Response:
+    body = _env().get_template(template).render(**context)
+    return web.Response(
+        status=status,
+        text=body,
+        content_type=HTML,
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "style-src 'self'; script-src 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+# --- what a person reads -------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """One check as a sentence: ``ok`` True/False (None = not applicable / informative)."""
+
+    title: str
+    ok: bool | None
+    text: str
+
+
+@dataclass
+class Verdict:
+    """The headline (``Valid``, ``Expired``, ``Revoked``, ``Suspended``, ``Not verified``)."""
+
+    label: str
+    ok: bool
+    explanation: str
+    lines: list[Line] = field(default_factory=list)
+
+
+def did_web_domain(did: str) -> str | None:
+    """The host a did:web DID proves control of (``did:web:example.com:u:1`` -> example.com)."""
+    if not did.startswith("did:web:"):
+        return None
+    return unquote(did.removeprefix("did:web:").split(":", 1)[0]) or None
+
+
+def _issuer(credential: Mapping[str, Any]) -> tuple[str, str | None]:
+    value = credential.get("issuer")
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        return str(value.get("id", "")), name if isinstance(name, str) else None
+    return (value if isinstance(value, str) else ""), None
+
+
+def _date(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%d %B %Y, %H:%M UTC")
+
+
+def _is_ob(credential: Mapping[str, Any]) -> bool:
+    types = credential.get("type")
+    names = types if isinstance(types, list) else [types]
+    return any(t in _OB_TYPES for t in names)
+
+
+def _schema_errors(credential: Mapping[str, Any]) -> list[str]:
+    """OB schema messages; several status entries (VC 2.0 allows a list, the OB schema wants
+    one object) are checked one at a time."""
+    shaped = ob_schema_compatible(credential)
+    status = shaped.get("credentialStatus")
+    if not isinstance(status, list) or not status:
+        return validate_ob_credential(shaped)
+    errors: list[str] = []
+    for entry in status:
+        for error in validate_ob_credential({**shaped, "credentialStatus": entry}):
+            if error not in errors:
+                errors.append(error)
+    return errors
+
+
+def schema_line(credential: Any) -> Line:
+    if not isinstance(credential, Mapping) or not _is_ob(credential):
+        return Line("Badge format", None, "Not an Open Badge, so the badge schema does not apply.")
+    errors = _schema_errors(credential)
+    if not errors:
+        return Line("Badge format", True, "It follows the Open Badges 3.0 format.")
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return Line(
+        "Badge format", False, f"It does not follow the Open Badges 3.0 format: {errors[0]}{more}."
+    )
+
+
+def _check_line(check: Check, credential: Mapping[str, Any]) -> Line:
+    name, ok, detail = check.name, check.passed, check.detail or ""
+    if name == "structure":
+        if ok:
+            return Line("Format", True, f"It is a well-formed verifiable credential ({detail}).")
+        return Line("Format", False, f"This is not a well-formed credential: {detail}.")
+    if name == "proof":
+        if ok:
+            return Line(
+                "Signature",
+                True,
+                "The digital signature is intact: nothing was changed since it was signed.",
+            )
+        return Line(
+            "Signature",
+            False,
+            "The digital signature does not match: the credential was changed after it was"
+            f" signed, or someone else signed it ({check.code}: {detail}).",
+        )
+    if name == "issuer":
+        did, issuer_name = _issuer(credential)
+        who = f"{issuer_name} ({did})" if issuer_name else did
+        if ok:
+            domain = did_web_domain(did)
+            proof = (
+                f" The key is published by the web site {domain}, so whoever signed it"
+                f" controls {domain}."
+                if domain
+                else ""
+            )
+            return Line("Issuer", True, f"It was signed by its issuer, {who}.{proof}")
+        return Line("Issuer", False, f"It was not signed by the issuer it names: {detail}.")
+    if name == "validity":
+        start = _date(credential.get("validFrom") or credential.get("issuanceDate"))
+        end = _date(credential.get("validUntil") or credential.get("expirationDate"))
+        if ok:
+            text = f"It is valid now (from {start}" if start else "It is valid now ("
+            text += f" until {end})." if end else (") and does not expire." if start else ")")
+            return Line("Dates", True, text.replace("()", "").replace("( ", "("))
+        if detail.startswith("expired"):
+            return Line("Dates", False, f"It expired on {end}.")
+        return Line("Dates", False, f"It is not valid yet: it starts on {start}.")
+    if name.startswith("status"):
+        purpose = name.partition(":")[2] or "status"
+        title = f"{purpose.capitalize()} status" if purpose != "status" else "Status"
+        if ok:
+            return Line(title, True, f"The issuer has not {_past(purpose)} it.")
+        if check.code == "CREDENTIAL_REVOKED":
+            return Line(title, False, "The issuer has revoked this credential.")
+        if check.code == "CREDENTIAL_SUSPENDED":
+            return Line(title, False, "The issuer has suspended this credential for now.")
+        return Line(title, False, f"Its {purpose} status could not be checked: {detail}.")
+    return Line(
+        name.capitalize(), ok, detail if ok else f"The check could not be completed: {detail}."
+    )
+
+
+def _past(purpose: str) -> str:
+    return {"revocation": "revoked", "suspension": "suspended"}.get(purpose, f"changed ({purpose})")
+
+
+def verdict_of(result: VerificationResult, credential: Any, schema: Line | None = None) -> Verdict:
+    """Headline first by what matters most to a reader: revoked, suspended, expired, broken."""
+    cred: Mapping[str, Any] = credential if isinstance(credential, Mapping) else {}
+    lines = [_check_line(c, cred) for c in result.checks]
+    if schema is not None:
+        lines.append(schema)
+    codes = set(result.codes())
+    failed_names = {c.name for c in result.checks if not c.passed}
+    if "CREDENTIAL_REVOKED" in codes:
+        return Verdict("Revoked", False, "The issuer has revoked this credential.", lines)
+    if "CREDENTIAL_SUSPENDED" in codes:
+        return Verdict("Suspended", False, "The issuer has suspended this credential.", lines)
+    bad_other = failed_names - {"validity"}
+    if "validity" in failed_names and not bad_other:
+        check = next(c for c in result.checks if c.name == "validity")
+        if (check.detail or "").startswith("expired"):
+            return Verdict("Expired", False, "This credential was genuine but has expired.", lines)
+        return Verdict("Not yet valid", False, "This credential is not valid yet.", lines)
+    if result.verified and (schema is None or schema.ok is not False):
+        return Verdict("Valid", True, "This credential is genuine and currently valid.", lines)
+    return Verdict(
+        "Not verified", False, "This credential could not be verified. Do not rely on it.", lines
+    )
+
+
+async def verify_for_page(state: ServiceState, credential: Any) -> Verdict:
+    result = await verify_credential(
+        credential,
+        resolver=state.resolver,
+        loader=state.issuer.loader,
+        status_checker=state.status_checker,
+        allow_private_hosts=state.allow_private,
+    )
+    schema = schema_line(credential) if result.checks and result.checks[0].passed else None
+    return verdict_of(result, credential, schema)
+
+
+# --- credential page -----------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _achievement(credential: Mapping[str, Any]) -> Mapping[str, Any]:
+    subject = _as_list(credential.get("credentialSubject"))
+    first = subject[0] if subject and isinstance(subject[0], Mapping) else {}
+    ach = first.get("achievement")
+    return ach if isinstance(ach, Mapping) else {}
+
+
+def _subject_name(credential: Mapping[str, Any]) -> str | None:
+    subject = _as_list(credential.get("credentialSubject"))
+    first = subject[0] if subject and isinstance(subject[0], Mapping) else {}
+    name = first.get("name")
+    return name if isinstance(name, str) else None
+
+
+def _data_url_bytes(url: str) -> tuple[str, bytes] | None:
+    header, sep, payload = url.partition(",")
+    if not sep or not header.startswith("data:"):
+        return None
+    media = header[5:].split(";", 1)[0].lower()
+    try:
+        data = (
+            base64.b64decode(payload, validate=True)
+            if header.endswith(";base64")
+            else unquote(payload).encode("utf-8")
+        )
+    except (binascii.Error, ValueError):
+        return None
+    return media, data
+
+
+async def badge_source(request: web.Request, credential: Mapping[str, Any]) -> bytes | None:
+    """The achievement's own image when it is a data: URL or one of our URLs, else None."""
+    image = _achievement(credential).get("image")
+    url = image.get("id") if isinstance(image, Mapping) else image
+    if not isinstance(url, str):
+        return None
+    data: bytes | None = None
+    if url.startswith("data:"):
+        decoded = _data_url_bytes(url)
+        data = decoded[1] if decoded else None
+    elif url.startswith(state_of(request).base_url + "/"):
+        loader = request.app.get(IMAGE_LOADER_KEY)
+        if loader is not None:
+            try:
+                data = await loader(url)
+            except VCIssuerError:
+                data = None
+    if data is None:
+        return None
+    try:
+        detect_image_type(data)
+    except VCIssuerError:
+        return None
+    return data
+
+
+async def _record(request: web.Request) -> Any:
+    state = state_of(request)
+    page_id = request.match_info["page_id"]
+    record = await state.issuer.store.get_credential_by_page_id(page_id)
+    if record is None:
+        raise web.HTTPNotFound(text="no such credential page")
+    return record
+
+
+async def credential_page(request: web.Request) -> web.Response:
+    """GET /c/{page_id}: the public page of one issued credential."""
+    state = state_of(request)
+    record = await _record(request)
+    cred: dict[str, Any] = record.credential
+    ach = _achievement(cred)
+    issuer_did, issuer_name = _issuer(cred)
+    verdict = await verify_for_page(state, cred)
+    page_url = f"{state.base_url}/c/{record.page_id}"
+    source = await badge_source(request, cred)
+    kind: ImageType = detect_image_type(source) if source is not None else "svg"
+    name = str(ach.get("name") or cred.get("name") or "Badge")
+    description = str(ach.get("description") or cred.get("description") or "")
+    criteria = ach.get("criteria") if isinstance(ach.get("criteria"), Mapping) else {}
+    alignments = [a for a in _as_list(ach.get("alignment")) if isinstance(a, Mapping)]
+    return render(
+        "credential.html",
+        title=name,
+        page_url=page_url,
+        base=f"/c/{record.page_id}",
+        og_image=f"{page_url}/badge.png",
+        badge_src=f"/c/{record.page_id}/badge.{kind}",
+        name=name,
+        description=description,
+        criteria=criteria,
+        alignments=alignments,
+        tags=[t for t in _as_list(ach.get("tag")) if isinstance(t, str)],
+        issuer_did=issuer_did,
+        issuer_name=issuer_name,
+        issuer_domain=did_web_domain(issuer_did),
+        recipient=_subject_name(cred),
+        awarded=_date(cred.get("awardedDate") or cred.get("validFrom") or cred.get("issuanceDate")),
+        expires=_date(cred.get("validUntil") or cred.get("expirationDate")),
+        verdict=verdict,
+        credential_id=cred.get("id"),
+    )
+
+
+async def credential_json(request: web.Request) -> web.Response:
+    """GET /c/{page_id}/credential.json: the credential exactly as issued."""
+    record = await _record(request)
+    body = json.dumps(record.credential, ensure_ascii=False, indent=2).encode("utf-8")
+    return web.Response(
+        body=body,
+        content_type="application/vc+ld+json",
+        headers={"Content-Disposition": 'attachment; filename="credential.json"'},
+    )
+
+
+async def baked_badge(request: web.Request) -> web.Response:
+    """GET /c/{page_id}/badge.png|svg: the badge image with the credential baked in."""
+    record = await _record(request)
+    cred: dict[str, Any] = record.credential
+    kind = request.match_info["kind"]
+    source = await badge_source(request, cred)
+    name = str(_achievement(cred).get("name") or cred.get("name") or "Badge")
+    if kind == "png":
+        image = source if source is not None and detect_image_type(source) == "png" else None
+        baked = bake_png(image or default_badge_png(), cred)
+        media = "image/png"
+    else:
+        image = source if source is not None and detect_image_type(source) == "svg" else None
+        baked = bake_svg(image or default_badge_svg(name), cred)
+        media = "image/svg+xml"
+    return web.Response(
+        body=baked,
+        content_type=media,
+        headers={
+            "Content-Disposition": f'inline; filename="badge.{kind}"',
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
+
+
+# --- verify page ---------------------------------------------------------------------------------
+
+
+class PageInputError(Exception):
+    """Input the verify page cannot read, said in plain words."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def upload_limit(app: web.Application) -> int:
+    return min(MAX_UPLOAD_BYTES, app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY))
+
+
+def _too_large(limit: int) -> PageInputError:
+    return PageInputError(
+        f"That file is too large. The limit is {limit // 1024} KiB"
+        f" ({limit / (1024 * 1024):.1f} MiB).",
+        413,
+    )
+
+
+def document_from_bytes(data: bytes) -> tuple[Any, str]:
+    """A credential from JSON text or a baked PNG/SVG; ``how`` says which it was."""
+    if looks_like_image(data):
+        try:
+            return unbake(data), "a baked badge image"
+        except VCIssuerError as exc:
+            raise PageInputError(
+                f"We could not read a credential from that image: {exc.detail}"
+            ) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PageInputError("That file is neither JSON nor a PNG or SVG badge image.") from None
+    try:
+        return parse_json_document(text), "JSON"
+    except VCIssuerError as exc:
+        raise PageInputError(f"That is not a JSON credential: {exc.detail}") from None
+
+
+async def _fetch(state: ServiceState, url: str, limit: int) -> bytes:
+    if not url.startswith(("https://", "http://")):
+        raise PageInputError("The address must start with https://.")
+    fetcher = SafeFetcher(allow_private=state.allow_private, max_bytes=limit)
+    try:
+        result = await fetcher.fetch(
+            url,
+            accept="application/vc+ld+json, application/ld+json, application/json,"
+            " image/png, image/svg+xml;q=0.9",
+        )
+    except DIDError as exc:
+        raise PageInputError(f"We could not fetch {url}: {exc.message}") from None
+    finally:
+        await fetcher.close()
+    if result.status != 200:
+        raise PageInputError(f"We could not fetch {url}: the server answered {result.status}.")
+    return result.body
+
+
+async def _read_form(request: web.Request, limit: int) -> tuple[bytes | None, str, str]:
+    """(uploaded file bytes or None, pasted JSON, URL) from urlencoded or multipart forms."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(limit) from None
+    except ValueError:
+        raise PageInputError("The form could not be read. Please try again.") from None
+    upload: bytes | None = None
+    item = form.get("file")
+    if isinstance(item, web.FileField):
+        data = item.file.read(limit + 1)
+        if len(data) > limit:
+            raise _too_large(limit)
+        upload = data or None
+    pasted = form.get("json")
+    url = form.get("url")
+    return (
+        upload,
+        pasted.strip() if isinstance(pasted, str) else "",
+        url.strip() if isinstance(url, str) else "",
+    )
+
+
+async def verify_form(request: web.Request) -> web.Response:
+    """GET /verify: paste JSON, upload a JSON file or a baked image, or give a URL."""
+    return render("verify.html", title="Verify a credential", limit=upload_limit(request.app))
+
+
+async def verify_submit(request: web.Request) -> web.Response:
+    """POST /verify: verify what was given and explain each check."""
+    state = state_of(request)
+    limit = upload_limit(request.app)
+    try:
+        upload, pasted, url = await _read_form(request, limit)
+        if upload is not None:
+            credential, how = document_from_bytes(upload)
+            how = f"an uploaded file ({how})"
+        elif pasted:
+            if len(pasted.encode("utf-8")) > limit:
+                raise _too_large(limit)
+            credential, how = document_from_bytes(pasted.encode("utf-8"))
+            how = "pasted JSON"
+        elif url:
+            credential, how = document_from_bytes(await _fetch(state, url, limit))
+            how = f"the address {url} ({how})"
+        else:
+            raise PageInputError("Paste a credential, choose a file, or give an address.")
+    except PageInputError as exc:
+        return render(
+            "verify.html",
+            status=exc.status,
+            title="Verify a credential",
+            limit=limit,
+            error=exc.message,
+            pasted=pasted if "pasted" in locals() else "",
+        )
+    verdict = await verify_for_page(state, credential)
+    cred = credential if isinstance(credential, Mapping) else {}
+    issuer_did, issuer_name = _issuer(cred)
+    return render(
+        "verify.html",
+        title=f"{verdict.label}: verification result",
+        limit=limit,
+        verdict=verdict,
+        source=how,
+        name=str(_achievement(cred).get("name") or cred.get("name") or ""),
+        issuer_did=issuer_did,
+        issuer_name=issuer_name,
+        recipient=_subject_name(cred),
+    )
+
+
+# --- static and errors ---------------------------------------------------------------------------
+
+
+async def static_file(request: web.Request) -> web.Response:
+    """GET /static/{name}: the pages' stylesheet."""
+    name = request.match_info["name"]
+    media = _STATIC_FILES.get(name)
+    if media is None:
+        raise web.HTTPNotFound(text="no such file")
+    return web.Response(
+        body=(STATIC_DIR / name).read_bytes(),
+        content_type=media,
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _is_page(path: str) -> bool:
+    return path == "/verify" or path.startswith(("/c/", "/static/"))
+
+
+_ERROR_TITLES: Final = {
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Upload too large",
+    500: "Something went wrong",
+}
+
+
+@web.middleware
+async def html_errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Problem responses on page paths become readable HTML pages with the same status."""
+    response = await handler(request)
+    if not _is_page(request.path) or response.status < 400:
+        return response
+    if response.content_type != PROBLEM_JSON and response.content_type == HTML:
+        return response
+    detail = ""
+    if isinstance(response, web.Response) and response.body is not None:
+        try:
+            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            detail = str(body.get("detail") or "")
+        except (ValueError, TypeError, AttributeError):
+            detail = ""
+    status = response.status
+    if status == 404:
+        detail = "There is no credential at this address. Check the link you were given."
+    elif status == 413:
+        limit = upload_limit(request.app)
+        detail = f"That upload is too large. The limit is {limit // 1024} KiB."
+    return render(
+        "error.html",
+        status=status,
+        title=_ERROR_TITLES.get(status, "Error"),
+        message=detail or "The request could not be completed.",
+    )
+
+
+def setup_pages(app: web.Application) -> None:
+    """Register the pages and their HTML error handling on ``app`` (before it starts)."""
+    app.middlewares.insert(0, html_errors_middleware)
+    app.router.add_get("/c/{page_id}", credential_page)
+    app.router.add_get("/c/{page_id}/credential.json", credential_json)
+    app.router.add_get("/c/{page_id}/badge.{kind:png|svg}", baked_badge)
+    app.router.add_get("/verify", verify_form)
+    app.router.add_post("/verify", verify_submit)
+    app.router.add_get("/static/{name}", static_file)
+
+
+__all__ = [
+    "IMAGE_LOADER_KEY",
+    "MAX_UPLOAD_BYTES",
+    "Line",
+    "Verdict",
+    "did_web_domain",
+    "document_from_bytes",
+    "setup_pages",
+    "verdict_of",
+    "verify_for_page",
+]
