@@ -45,7 +45,11 @@ class LiveServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
     def award(
-        self, *, name: str = "Ada Lovelace", awarded: datetime | None = None, months: int | None = None
+        self,
+        *,
+        name: str = "Ada Lovelace",
+        awarded: datetime | None = None,
+        months: int | None = None,
     ) -> dict[str, Any]:
         """Issue a signed OpenBadgeCredential (with status) for the test achievement."""
         achievement = Achievement(
