@@ -117,7 +117,7 @@ def _fuzz(operation: Any, mode: GenerationMode, base: str, token: str) -> None:
 
 
 def test_served_document_describes_every_required_route(api_schema: Any) -> None:
-    assert REQUIRED <= set(_operations(api_schema))
+    assert set(_operations(api_schema)) >= REQUIRED
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
