@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// Check a credential's status with Digital Bazaar's own checkers, offline.
+//
+//   node tests/interop/status.mjs < request(s)   -> answer(s)
+//
+// request: {credential, lists: {url: signed status list credential},
+//           now?: ISO date, didKeyFormat?: "multikey" | "ed25519-2020"}
+// Nothing is fetched: the document loader serves the pinned contexts, did:key
+// documents, and the list credentials given in `lists` under their URLs.
+//
+// The checker is chosen by the entries' type:
+//   BitstringStatusListEntry -> @digitalbazaar/vc-bitstring-status-list
+//   StatusList2021Entry      -> @digitalbazaar/vc-status-list
+// answer: {
+//   checker: package name,
+//   checkStatus: {verified, error, results: [{statusPurpose, statusListIndex,
+//                 verified, status}]},      // the package's checkStatus, as is
+//   revoked: bool | null, suspended: bool | null,  // read from the results
+//   verifyCredential: {verified, proofsVerified, statusVerified, error}
+//                                           // vc.verifyCredential + checkStatus
+// }
+// The two packages report differently: vc-status-list (SL2021) answers
+// `verified: false` for a set bit; vc-bitstring-status-list answers
+// `verified: true` (the check ran) with `status: true` per entry. For the
+// whole-credential verification a set bit fails in both cases, as a verifier
+// must (vc.verifyCredential fails when checkStatus is not verified).
+//
+// A JSON array of requests is answered with an array (one node process).
+// Exit status: 0 answered, 2 bad usage or input.
+import {pathToFileURL} from 'node:url';
+
+import * as vc from '@digitalbazaar/vc';
+import * as bsl from '@digitalbazaar/vc-bitstring-status-list';
+import * as sl2021 from '@digitalbazaar/vc-status-list';
+
+import {describeError, makeDocumentLoader, verifyingSuites} from './lib.mjs';
+
+const CHECKERS = {
+  BitstringStatusListEntry: {
+    name: '@digitalbazaar/vc-bitstring-status-list',
+    // a set bit is reported as `status: true` in a verified check
+    async check(options) {
+      const result = await bsl.checkStatus(options);
+      const results = (result.results ?? []).map(r => ({
+        statusPurpose: r.credentialStatus?.statusPurpose,
+        statusListIndex: r.credentialStatus?.statusListIndex,
+        verified: r.verified,
+        status: Boolean(r.status)
+      }));
+      return {verified: result.verified, error: result.error, results};
+    },
+    failsOn: r => r.status === true
+  },
+  StatusList2021Entry: {
+    name: '@digitalbazaar/vc-status-list',
+    // a set bit is reported as `verified: false` for that entry
+    async check(options) {
+      const result = await sl2021.checkStatus(options);
+      const results = (result.results ?? []).map(r => ({
+        statusPurpose: r.credentialStatus?.statusPurpose,
+        statusListIndex: r.credentialStatus?.statusListIndex,
+        verified: r.verified,
+        status: !r.verified
+      }));
+      return {verified: result.verified, error: result.error, results};
+    },
+    failsOn: r => r.status === true
+  }
+};
+
+function entryType(credential) {
+  const status = credential.credentialStatus;
+  const entries = Array.isArray(status) ? status : [status];
+  const types = new Set(entries.map(e => e?.type));
+  if(types.size !== 1) {
+    throw new Error(`expected one status entry type, got ${[...types]}`);
+  }
+  const [type] = types;
+  if(!Object.hasOwn(CHECKERS, type)) {
+    throw new Error(`no Digital Bazaar checker for status type "${type}"`);
+  }
+  return type;
+}
+
+function bit(results, purpose) {
+  const hit = results.find(r => r.statusPurpose === purpose);
+  return hit === undefined ? null : hit.status;
+}
+
+export async function checkOne(request) {
+  const {credential, lists = {}, now, didKeyFormat} = request;
+  if(!credential || typeof credential !== 'object') {
+    throw new Error('"credential" must be an object');
+  }
+  const checker = CHECKERS[entryType(credential)];
+  // the list credentials are served by the loader, like controller documents
+  const documentLoader = makeDocumentLoader({controllers: lists, didKeyFormat});
+  const suite = verifyingSuites();
+  const status = await checker.check({credential, documentLoader, suite});
+  const results = status.results;
+  const verification = await vc.verifyCredential({
+    credential,
+    suite,
+    documentLoader,
+    now: now ? new Date(now) : undefined,
+    async checkStatus(options) {
+      const r = await checker.check(options);
+      if(!r.verified) {
+        return r;
+      }
+      const failing = r.results.filter(checker.failsOn);
+      return failing.length ? {
+        verified: false,
+        error: new Error('status set: ' +
+          failing.map(f => f.statusPurpose).join(', '))
+      } : r;
+    }
+  });
+  const statusResult = verification.statusResult;
+  let error = verification.error ?? statusResult?.error;
+  if(!error && statusResult && !statusResult.verified) {
+    const set = (statusResult.results ?? []).filter(r => !r.verified);
+    error = new Error('status set: ' + set.map(
+      r => r.credentialStatus?.statusPurpose ?? r.statusPurpose).join(', '));
+  }
+  if(!verification.verified && !error) {
+    error = (verification.results ?? []).map(r => r.error).filter(Boolean);
+  }
+  return {
+    checker: checker.name,
+    checkStatus: {
+      verified: Boolean(status.verified),
+      error: describeError(status.error),
+      results
+    },
+    revoked: bit(results, 'revocation'),
+    suspended: bit(results, 'suspension'),
+    verifyCredential: {
+      verified: Boolean(verification.verified),
+      // the proofs verified: a failure, if any, is the status check's
+      proofsVerified: (verification.results ?? []).length > 0 &&
+        verification.results.every(r => r.verified),
+      statusVerified: statusResult ? Boolean(statusResult.verified) : null,
+      error: verification.verified ? null :
+        (describeError(error) || 'not verified')
+    }
+  };
+}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function main() {
+  let input;
+  try {
+    input = JSON.parse(await readStdin());
+  } catch(e) {
+    process.stderr.write(`bad input: not JSON (${e.message})\n`);
+    return 2;
+  }
+  const batch = Array.isArray(input);
+  const answers = [];
+  for(const request of batch ? input : [input]) {
+    if(!request || typeof request !== 'object' || Array.isArray(request)) {
+      process.stderr.write('bad input: each request must be an object\n');
+      return 2;
+    }
+    try {
+      answers.push(await checkOne(request));
+    } catch(e) {
+      answers.push({error: describeError(e)});
+    }
+  }
+  process.stdout.write(JSON.stringify(batch ? answers : answers[0]) + '\n');
+  return 0;
+}
+
+if(process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(code => {
+    process.exitCode = code;
+  }, e => {
+    process.stderr.write(`${e.stack ?? e}\n`);
+    process.exitCode = 2;
+  });
+}
