@@ -1,0 +1,448 @@
+"""CLI for badge designs and awards: ``vc-issuer achievements ...`` and ``vc-issuer award``.
+
+Thin: parse flags, read files, call :mod:`vc_issuer.achievements` / :mod:`vc_issuer.awards`.
+JSON goes to stdout; messages and the batch progress bar go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from vc_issuer.achievements import AchievementService
+from vc_issuer.awards import (
+    Awarder,
+    AwardResult,
+    Recipient,
+    open_text,
+    read_csv_rows,
+    read_jsonl_rows,
+    write_results,
+)
+from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.errors import KeyFileError, MalformedInputError
+from vc_issuer.home import ENV_HOME, load_home
+from vc_issuer.issuer import Issuer
+
+T = TypeVar("T")
+
+MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024
+
+home_option = click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_HOME,
+    default=None,
+    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
+)
+
+
+def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
+    async def go() -> T:
+        issuer = await Issuer.from_home(load_home(home), **options)
+        try:
+            return await work(issuer)
+        finally:
+            await issuer.close()
+
+    return asyncio.run(go())
+
+
+def _service(issuer: Issuer) -> AchievementService:
+    return AchievementService(issuer.store, base_url=issuer.base_url)
+
+
+def read_image_file(path: str) -> bytes:
+    """Local image files named in achievement JSON; the service checks type and size."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64 * 1024 * 1024 + 1)
+    except FileNotFoundError:
+        raise KeyFileError(f"image file not found: {path}", code="FILE_NOT_FOUND") from None
+    except IsADirectoryError:
+        raise MalformedInputError(f"{path} is a directory") from None
+
+
+def _fields(
+    name: str | None,
+    description: str | None,
+    criteria: str | None,
+    criteria_url: str | None,
+    image: str | None,
+    achievement_type: str | None,
+    tags: tuple[str, ...],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if name is not None:
+        out["name"] = name
+    if description is not None:
+        out["description"] = description
+    if criteria is not None or criteria_url is not None:
+        out["criteria"] = {
+            k: v for k, v in (("narrative", criteria), ("id", criteria_url)) if v is not None
+        }
+    if image is not None:
+        out["image"] = {"id": image, "type": "Image"}
+    if achievement_type is not None:
+        out["achievementType"] = achievement_type
+    if tags:
+        out["tag"] = list(tags)
+    return out
+
+
+def _months(valid_for_months: int | None) -> dict[str, Any]:
+    return {} if valid_for_months is None else {"valid_for_months": valid_for_months}
+
+
+def _design_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--file", "file", metavar="FILE", help="OB 3.0 Achievement JSON."),
+            click.option("--name", help="Achievement name."),
+            click.option("--description", help="What the badge certifies."),
+            click.option("--criteria", help="How it is earned (Markdown narrative)."),
+            click.option("--criteria-url", metavar="URL", help="Page describing the criteria."),
+            click.option("--image", metavar="FILE|URL", help="PNG or SVG badge image."),
+            click.option("--type", "achievement_type", help="achievementType, e.g. Course."),
+            click.option("--tag", "tags", multiple=True, help="A tag (repeatable)."),
+            click.option(
+                "--valid-for-months",
+                type=int,
+                help="Awards expire this many months after the award date.",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.group("achievements")
+def achievements_group() -> None:
+    """Badge designs (Open Badges 3.0 Achievements)."""
+
+
+@achievements_group.command("create")
+@home_option
+@_design_options
+@handle_errors
+def create_cmd(
+    home: Path | None,
+    file: str | None,
+    name: str | None,
+    description: str | None,
+    criteria: str | None,
+    criteria_url: str | None,
+    image: str | None,
+    achievement_type: str | None,
+    tags: tuple[str, ...],
+    valid_for_months: int | None,
+) -> None:
+    """Store a new achievement and print it with its id.
+
+    ``--file`` is an OB 3.0 Achievement without ``id``; its ``image.id`` may be a local PNG or
+    SVG file, which is stored and served at a stable URL. Flags override the file's fields.
+    """
+    doc = read_json_object(file) if file else {}
+    doc.update(_fields(name, description, criteria, criteria_url, image, achievement_type, tags))
+    base = Path(file).parent if file and file != "-" else Path(".")
+
+    def read_file(path: str) -> bytes:
+        target = Path(path)
+        return read_image_file(str(target if target.is_absolute() else base / target))
+
+    months: dict[str, Any] = (
+        {} if valid_for_months is None else {"valid_for_months": valid_for_months}
+    )
+    stored = _run(home, lambda i: _service(i).create(doc, read_file=read_file, **months))
+    _emit(stored.to_json())
+
+
+@achievements_group.command("update")
+@home_option
+@click.argument("achievement_id", metavar="ACHIEVEMENT_ID")
+@_design_options
+@click.option("--expected-version", type=int, help="Refuse if the current version differs.")
+@handle_errors
+def update_cmd(
+    home: Path | None,
+    achievement_id: str,
+    file: str | None,
+    name: str | None,
+    description: str | None,
+    criteria: str | None,
+    criteria_url: str | None,
+    image: str | None,
+    achievement_type: str | None,
+    tags: tuple[str, ...],
+    valid_for_months: int | None,
+    expected_version: int | None,
+) -> None:
+    """Store a new version (``--file`` replaces the design, flags change single fields).
+
+    Credentials already issued keep the version they embed and stay valid.
+    """
+    changes = read_json_object(file) if file else {}
+    changes.update(
+        _fields(name, description, criteria, criteria_url, image, achievement_type, tags)
+    )
+    if not changes and valid_for_months is None:
+        raise click.UsageError("nothing to change: give --file or field flags")
+    base = Path(file).parent if file and file != "-" else Path(".")
+
+    def read_file(path: str) -> bytes:
+        target = Path(path)
+        return read_image_file(str(target if target.is_absolute() else base / target))
+
+    months: dict[str, Any] = (
+        {} if valid_for_months is None else {"valid_for_months": valid_for_months}
+    )
+    stored = _run(
+        home,
+        lambda i: _service(i).update(
+            achievement_id,
+            changes,
+            replace=file is not None,
+            expected_version=expected_version,
+            read_file=read_file,
+            **months,
+        ),
+    )
+    _emit(stored.to_json())
+
+
+@achievements_group.command("list")
+@home_option
+@click.option("--all", "include_archived", is_flag=True, help="Include archived achievements.")
+@handle_errors
+def list_cmd(home: Path | None, include_archived: bool) -> None:
+    """List achievements (oldest first) as JSON."""
+
+    async def work(issuer: Issuer) -> list[dict[str, Any]]:
+        items = await _service(issuer).list(include_archived=include_archived)
+        return [
+            {
+                "id": s.id,
+                "key": s.key,
+                "name": s.achievement.name,
+                "version": s.version,
+                "archived": s.archived,
+            }
+            for s in items
+        ]
+
+    _emit(_run(home, work))
+
+
+@achievements_group.command("show")
+@home_option
+@click.argument("achievement_id", metavar="ACHIEVEMENT_ID")
+@click.option("--version", "version", type=int, help="An earlier version.")
+@handle_errors
+def show_cmd(home: Path | None, achievement_id: str, version: int | None) -> None:
+    """Print one achievement (the current version unless --version)."""
+    stored = _run(home, lambda i: _service(i).get(achievement_id, version))
+    _emit(stored.to_json())
+
+
+@achievements_group.command("archive")
+@home_option
+@click.argument("achievement_id", metavar="ACHIEVEMENT_ID")
+@click.option("--undo", is_flag=True, help="Unarchive.")
+@handle_errors
+def archive_cmd(home: Path | None, achievement_id: str, undo: bool) -> None:
+    """Archive an achievement: it can no longer be awarded; issued badges stay valid."""
+    stored = _run(home, lambda i: _service(i).archive(achievement_id, archived=not undo))
+    _emit(stored.to_json())
+
+
+# --- award ---------------------------------------------------------------------------------------
+
+
+def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
+    """A results file written beside its target and moved into place at the end."""
+    if out == "-":
+        return sys.stdout, lambda ok: sys.stdout.flush()
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def finish(ok: bool) -> None:
+        fh.close()
+        os.replace(tmp, target)  # partial results are results too: keep them
+
+    return fh, finish
+
+
+@click.command("award")
+@home_option
+@click.argument("achievement_id", metavar="ACHIEVEMENT_ID")
+@click.option("--recipient", "did", metavar="DID", help="The recipient's DID.")
+@click.option("--email", metavar="ADDRESS", help="The recipient's email (hashed in the badge).")
+@click.option("--name", help="The recipient's name.")
+@click.option("--evidence-url", metavar="URL", help="Evidence of the achievement.")
+@click.option("--repeat", is_flag=True, help="Award again even if this person already has it.")
+@click.option("--csv", "csv_file", metavar="FILE", help="Batch: recipients CSV.")
+@click.option("--jsonl", "jsonl_file", metavar="FILE", help="Batch: recipients JSON Lines.")
+@click.option(
+    "--out",
+    metavar="FILE",
+    help="Batch results CSV (default: FILE.results.csv beside the input; - for stdout).",
+)
+@click.option("--chunk", type=int, default=500, show_default=True, help="Rows per transaction.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@handle_errors
+def award_cmd(
+    home: Path | None,
+    achievement_id: str,
+    did: str | None,
+    email: str | None,
+    name: str | None,
+    evidence_url: str | None,
+    repeat: bool,
+    csv_file: str | None,
+    jsonl_file: str | None,
+    out: str | None,
+    chunk: int,
+    no_progress: bool,
+) -> None:
+    """Award ACHIEVEMENT_ID to one recipient (prints the signed badge) or to every row of a
+    CSV / JSONL file (columns did, email, name, evidence_url; writes a results CSV).
+
+    Awarding is idempotent: a person who already has this badge is not awarded again, so a
+    batch that stopped can simply be run again.
+    """
+    batch = csv_file or jsonl_file
+    if csv_file and jsonl_file:
+        raise click.UsageError("--csv and --jsonl exclude each other")
+    if batch and (did or email or name or evidence_url):
+        raise click.UsageError("--recipient/--email/--name go with one award, not with a file")
+    if batch:
+        _award_batch(home, achievement_id, batch, bool(csv_file), out, chunk, no_progress)
+        return
+    if out is not None:
+        raise click.UsageError("--out is for batches (--csv or --jsonl)")
+    evidence = ({"id": evidence_url, "type": ["Evidence"]},) if evidence_url else ()
+    recipient = Recipient(did=did, email=email, name=name, evidence=evidence)
+
+    async def work(issuer: Issuer) -> Any:
+        return await Awarder(issuer).award(achievement_id, recipient, repeat=repeat)
+
+    award = _run(home, work, index_reserve=0)
+    if not award.created:
+        click.echo(
+            f"already awarded: {award.credential_id} (use --repeat to award again)", err=True
+        )
+    click.echo(f"claim link: {award.claim_url}", err=True)
+    _emit(award.credential)
+
+
+def _award_batch(
+    home: Path | None,
+    achievement_id: str,
+    source: str,
+    is_csv: bool,
+    out: str | None,
+    chunk: int,
+    no_progress: bool,
+) -> None:
+    data = read_input(source) if source == "-" else _read_batch(source)
+    text = open_text(data)
+    total = _count_rows(text.getvalue(), is_csv)
+    rows = read_csv_rows(text) if is_csv else read_jsonl_rows(text)
+    target = out or ("-" if source == "-" else str(Path(source).with_suffix(".results.csv")))
+    if target != "-" and Path(target).resolve() == Path(source).resolve():
+        raise MalformedInputError("--out would overwrite the input file")
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(file=sys.stderr)
+    progress = Progress(
+        TextColumn("awarding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=no_progress,
+        transient=False,
+    )
+    fh, finish = _write_atomic_text(target)
+    write_results(fh, [], header=True)
+    ok = False
+
+    async def work(issuer: Issuer) -> Any:
+        awarder = Awarder(issuer, chunk_size=chunk)
+        task = progress.add_task("award", total=total)
+
+        def sink(results: list[AwardResult]) -> None:
+            write_results(fh, results, header=False)
+            fh.flush()
+
+        return await awarder.award_many(
+            achievement_id,
+            rows,
+            progress=lambda n: progress.advance(task, n),
+            on_results=sink,
+            keep_results=False,
+        )
+
+    try:
+        with progress:
+            summary = _run(home, work)
+        ok = True
+    finally:
+        finish(ok)
+    counts = summary.to_dict()
+    if target != "-":
+        counts["results"] = target
+        _emit(counts)
+    else:
+        click.echo(
+            f"{counts['issued']} issued, {counts['skipped']} skipped, {counts['errors']} errors",
+            err=True,
+        )
+    if summary.errors:
+        click.echo(f"{summary.errors} row(s) failed; see the results file", err=True)
+        sys.exit(2)
+
+
+def _read_batch(path: str) -> bytes:
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise KeyFileError(f"file not found: {path}", code="FILE_NOT_FOUND") from None
+    if size > MAX_BATCH_FILE_BYTES:
+        raise MalformedInputError(
+            f"{path} is {size} bytes; batches are limited to {MAX_BATCH_FILE_BYTES} bytes",
+            code="INPUT_TOO_LARGE",
+        )
+    return Path(path).read_bytes()
+
+
+def _count_rows(text: str, is_csv: bool) -> int | None:
+    """For the progress bar only (a quoted newline may make it a little high)."""
+    lines = sum(1 for line in io.StringIO(text) if line.strip())
+    return max(lines - 1, 0) if is_csv else lines
+
+
+def register(main: click.Group) -> None:
+    """Add ``achievements`` and ``award`` to the main CLI group."""
+    main.add_command(achievements_group)
+    main.add_command(award_cmd)
