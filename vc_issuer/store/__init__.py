@@ -17,17 +17,20 @@ from typing import Any
 
 from vc_issuer.errors import ConfigError
 from vc_issuer.store.base import (
+    KEEP,
     STATUS_LIST_KINDS,
     AchievementRecord,
     AuditEntry,
     CredentialRecord,
     CredentialRef,
+    ExchangeRecord,
     ImageRecord,
     StatusListKind,
     StatusListRecord,
     Store,
     TokenRecord,
     get_bit,
+    new_exchange_id,
     new_page_id,
     pick_free,
     set_bit,
@@ -94,11 +97,13 @@ def open_store(
 
 
 __all__ = [
+    "KEEP",
     "STATUS_LIST_KINDS",
     "AchievementRecord",
     "AuditEntry",
     "CredentialRecord",
     "CredentialRef",
+    "ExchangeRecord",
     "ImageRecord",
     "StatusListKind",
     "StatusListRecord",
@@ -106,6 +111,7 @@ __all__ = [
     "TokenRecord",
     "get_bit",
     "is_postgres_url",
+    "new_exchange_id",
     "new_page_id",
     "open_store",
     "pick_free",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import enum
 import hashlib
 import json
 import random
@@ -166,6 +167,57 @@ class CredentialRef:
 
     id: str
     page_id: str
+
+
+ExchangeKind = Literal["vcapi", "oid4vci"]
+ExchangeState = Literal["pending", "active", "complete", "expired", "failed"]
+EXCHANGE_KINDS: Final[frozenset[str]] = frozenset({"vcapi", "oid4vci"})
+EXCHANGE_STATES: Final[frozenset[str]] = frozenset(
+    {"pending", "active", "complete", "expired", "failed"}
+)
+MAX_EXCHANGE_TTL_SECONDS: Final[int] = 30 * 24 * 3600
+
+
+class Keep(enum.Enum):
+    """Sentinel type: "leave this column as it is" (``None`` means set it to NULL)."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
+def new_exchange_id() -> str:
+    """An unguessable exchange id (256 random bits, URL-safe): the URL is the wallet's secret."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    """One wallet exchange (VC API or OpenID4VCI) delivering one credential to one holder.
+
+    ``credential_id`` names the stored award it delivers, ``template`` the unsigned credential to
+    issue instead (at least one is set). ``data`` is the protocol's state (challenge, hashed codes,
+    attempts ...), ``result`` what the exchange produced. ``lookup_hash`` is an optional unique
+    secondary key (a hashed pre-authorized code or access token), never a raw secret. ``version``
+    grows with every write, for compare-and-set updates of ``data``.
+    """
+
+    id: str
+    kind: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    credential_id: str | None = None
+    template: dict[str, Any] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    lookup_hash: str | None = None
+    updated_at: datetime | None = None
+    version: int = 1
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
 
 
 # --- bit helpers (index 0 is the most significant bit of byte 0, as in the specs) ---------------
@@ -367,6 +419,75 @@ def check_keys(keys: Sequence[str]) -> list[str]:
     return out
 
 
+def check_exchange(record: ExchangeRecord) -> ExchangeRecord:
+    """Refuse records the schema could not round-trip; times become UTC."""
+    if not isinstance(record.id, str) or not 16 <= len(record.id) <= 255:
+        raise MalformedInputError("an exchange id must be a string of 16 to 255 characters")
+    if record.kind not in EXCHANGE_KINDS:
+        raise MalformedInputError(
+            f"unknown exchange kind {record.kind!r}; expected one of {sorted(EXCHANGE_KINDS)}"
+        )
+    check_exchange_state(record.state)
+    if record.credential_id is None and record.template is None:
+        raise MalformedInputError("an exchange needs a credential_id or a credential template")
+    if record.credential_id is not None and (
+        not isinstance(record.credential_id, str) or not record.credential_id
+    ):
+        raise MalformedInputError("credential_id must be a non-empty string or None")
+    if record.template is not None and not isinstance(record.template, dict):
+        raise MalformedInputError("an exchange template must be a JSON object")
+    check_exchange_json(record.data, "data")
+    if record.result is not None:
+        check_exchange_json(record.result, "result")
+    check_lookup_hash(record.lookup_hash)
+    created = as_utc(record.created_at, "created_at")
+    expires = as_utc(record.expires_at, "expires_at")
+    if expires <= created:
+        raise MalformedInputError("an exchange must expire after it is created")
+    return ExchangeRecord(
+        id=record.id,
+        kind=record.kind,
+        state=record.state,
+        created_at=created,
+        expires_at=expires,
+        credential_id=record.credential_id,
+        template=record.template,
+        data=record.data,
+        result=record.result,
+        lookup_hash=record.lookup_hash,
+        updated_at=created,
+        version=1,
+    )
+
+
+def check_exchange_state(state: str) -> None:
+    if state not in EXCHANGE_STATES:
+        raise MalformedInputError(
+            f"unknown exchange state {state!r}; expected one of {sorted(EXCHANGE_STATES)}"
+        )
+
+
+def check_exchange_json(value: Any, what: str) -> None:
+    if not isinstance(value, dict):
+        raise MalformedInputError(f"exchange {what} must be a JSON object")
+
+
+def check_lookup_hash(value: str | Keep | None) -> None:
+    if value is KEEP or value is None:
+        return
+    if not isinstance(value, str) or not value or len(value) > 255:
+        raise MalformedInputError("lookup_hash must be a string of 1 to 255 characters or None")
+
+
+def check_transition(from_states: Sequence[str], to_state: str) -> list[str]:
+    states = [from_states] if isinstance(from_states, str) else list(from_states)
+    if not states:
+        raise MalformedInputError("a transition needs at least one state to move from")
+    for state in [*states, to_state]:
+        check_exchange_state(state)
+    return states
+
+
 # --- the interface -------------------------------------------------------------------------------
 
 
@@ -554,6 +675,65 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
         """Stored credentials by idempotency key (missing keys are absent): one query per batch."""
+
+    # wallet exchanges (VC API and OpenID4VCI)
+    @abc.abstractmethod
+    async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
+        """Store a new exchange (version 1); ``ConflictError`` if its id or lookup_hash is taken."""
+
+    @abc.abstractmethod
+    async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
+        """Whatever its state; expiry is the caller's call (``is_expired(now)``)."""
+
+    @abc.abstractmethod
+    async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
+        """The exchange of ``kind`` whose unique ``lookup_hash`` matches (e.g. a hashed code)."""
+
+    @abc.abstractmethod
+    async def transition_exchange(
+        self,
+        exchange_id: str,
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        data: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        lookup_hash: str | Keep | None = KEEP,
+        now: datetime | None = None,
+    ) -> bool:
+        """Atomic compare-and-set: move to ``to_state`` only if the state is in ``from_states``.
+
+        True for exactly one of any number of concurrent callers. With ``now``, an exchange whose
+        ``expires_at`` is not after ``now`` does not move either. ``data`` / ``result`` replace the
+        stored objects when given; ``lookup_hash`` replaces the key (``None`` clears it).
+        ``ConflictError`` if the new lookup_hash belongs to another exchange.
+        """
+
+    @abc.abstractmethod
+    async def update_exchange_data(
+        self,
+        exchange_id: str,
+        data: dict[str, Any],
+        expected_state: str,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Replace ``data`` if the state is still ``expected_state`` (and, when given, the record
+        is still at ``expected_version``: a lost-update guard for counters such as attempts)."""
+
+    @abc.abstractmethod
+    async def list_exchanges(
+        self,
+        *,
+        credential_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def expire_exchanges(self, now: datetime) -> int:
+        """Mark pending and active exchanges whose time is up as ``expired``; how many moved."""
 
     # meta
     @abc.abstractmethod

@@ -26,22 +26,31 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    KEEP,
     AchievementRecord,
     AuditEntry,
     CredentialRecord,
     CredentialRef,
+    ExchangeRecord,
     ImageRecord,
+    Keep,
     StatusListRecord,
     Store,
     TokenRecord,
+    as_utc,
     bitmap_len,
     check_achievement_data,
     check_change,
+    check_exchange,
+    check_exchange_json,
+    check_exchange_state,
     check_image,
     check_keys,
     check_list_request,
+    check_lookup_hash,
     check_meta,
     check_record,
+    check_transition,
     check_version,
     default_rng,
     dumps,
@@ -131,6 +140,29 @@ def _achievement(row: asyncpg.Record) -> AchievementRecord:
         archived=bool(row["archived"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+_EXCHANGE_COLS = (
+    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
+    " result, lookup_hash"
+)
+
+
+def _exchange(row: asyncpg.Record) -> ExchangeRecord:
+    return ExchangeRecord(
+        id=row["id"],
+        kind=row["kind"],
+        state=row["state"],
+        credential_id=row["credential_id"],
+        template=None if row["template"] is None else json.loads(row["template"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        updated_at=row["updated_at"],
+        version=int(row["version"]),
+        data=json.loads(row["data"]),
+        result=None if row["result"] is None else json.loads(row["result"]),
+        lookup_hash=row["lookup_hash"],
     )
 
 
@@ -808,6 +840,160 @@ class PostgresStore(Store):
             return {r["idempotency_key"]: CredentialRef(r["id"], r["page_id"]) for r in rows}
 
         return await self._read(read)
+
+    # --- wallet exchanges -----------------------------------------------------------------------
+
+    async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
+        rec = check_exchange(record)
+
+        async def insert(conn: asyncpg.Connection) -> ExchangeRecord:
+            inserted = await conn.fetchval(
+                f"INSERT INTO exchanges ({_EXCHANGE_COLS})"
+                " VALUES ($1, $2, $3, $4, $5::json, $6, $7, $6, 1, $8::json, $9::json, $10)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                rec.id,
+                rec.kind,
+                rec.state,
+                rec.credential_id,
+                None if rec.template is None else dumps(rec.template),
+                rec.created_at,
+                rec.expires_at,
+                dumps(rec.data),
+                None if rec.result is None else dumps(rec.result),
+                rec.lookup_hash,
+            )
+            if inserted is None:
+                what = f"exchange {rec.id[:8]}... conflicts: its id or lookup_hash is taken"
+                raise ConflictError(what)
+            return rec
+
+        return await self._run(insert)
+
+    async def _one_exchange(self, where: str, *args: str) -> ExchangeRecord | None:
+        async def read(conn: asyncpg.Connection) -> ExchangeRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_EXCHANGE_COLS} FROM exchanges WHERE {where}", *args
+            )
+            return None if row is None else _exchange(row)
+
+        return await self._read(read)
+
+    async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
+        return await self._one_exchange("id = $1", exchange_id)
+
+    async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
+        return await self._one_exchange("kind = $1 AND lookup_hash = $2", kind, lookup_hash)
+
+    async def transition_exchange(
+        self,
+        exchange_id: str,
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        data: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        lookup_hash: str | Keep | None = KEEP,
+        now: datetime | None = None,
+    ) -> bool:
+        states = check_transition(from_states, to_state)
+        if data is not None:
+            check_exchange_json(data, "data")
+        if result is not None:
+            check_exchange_json(result, "result")
+        check_lookup_hash(lookup_hash)
+        args: list[Any] = [to_state, utcnow(), exchange_id, states]
+        sets = ["state = $1", "version = version + 1", "updated_at = $2"]
+        if data is not None:
+            args.append(dumps(data))
+            sets.append(f"data = ${len(args)}::json")
+        if result is not None:
+            args.append(dumps(result))
+            sets.append(f"result = ${len(args)}::json")
+        if not isinstance(lookup_hash, Keep):
+            args.append(lookup_hash)
+            sets.append(f"lookup_hash = ${len(args)}")
+        where = "id = $3 AND state = ANY($4::text[])"
+        if now is not None:
+            args.append(as_utc(now, "now"))
+            where += f" AND expires_at > ${len(args)}"
+        # Row-level: a concurrent UPDATE waits for this one, then re-checks the state and misses.
+        sql = f"UPDATE exchanges SET {', '.join(sets)} WHERE {where} RETURNING id"
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            try:
+                return await conn.fetchval(sql, *args) is not None
+            except asyncpg.UniqueViolationError as exc:
+                raise ConflictError("the new lookup_hash belongs to another exchange") from exc
+
+        return await self._run(change)
+
+    async def update_exchange_data(
+        self,
+        exchange_id: str,
+        data: dict[str, Any],
+        expected_state: str,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        check_exchange_json(data, "data")
+        check_exchange_state(expected_state)
+        args: list[Any] = [dumps(data), utcnow(), exchange_id, expected_state]
+        where = "id = $3 AND state = $4"
+        if expected_version is not None:
+            args.append(expected_version)
+            where += " AND version = $5"
+        sql = (
+            "UPDATE exchanges SET data = $1::json, version = version + 1, updated_at = $2"
+            f" WHERE {where} RETURNING id"
+        )
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            return await conn.fetchval(sql, *args) is not None
+
+        return await self._run(change)
+
+    async def list_exchanges(
+        self,
+        *,
+        credential_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        clauses: list[str] = []
+        args: list[Any] = []
+        if credential_id is not None:
+            args.append(credential_id)
+            clauses.append(f"credential_id = ${len(args)}")
+        if kind is not None:
+            args.append(kind)
+            clauses.append(f"kind = ${len(args)}")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        args.append(limit)
+        sql = (
+            f"SELECT {_EXCHANGE_COLS} FROM exchanges {where}"
+            f" ORDER BY created_at DESC, id LIMIT ${len(args)}"
+        )
+
+        async def read(conn: asyncpg.Connection) -> list[ExchangeRecord]:
+            return [_exchange(r) for r in await conn.fetch(sql, *args)]
+
+        return await self._read(read)
+
+    async def expire_exchanges(self, now: datetime) -> int:
+        at = as_utc(now, "now")
+
+        async def change(conn: asyncpg.Connection) -> int:
+            rows = await conn.fetch(
+                "UPDATE exchanges SET state = 'expired', version = version + 1, updated_at = $1"
+                " WHERE state IN ('pending', 'active') AND expires_at <= $2 RETURNING id",
+                utcnow(),
+                at,
+            )
+            return len(rows)
+
+        return await self._run(change)
 
     # --- meta -------------------------------------------------------------------------------------
 

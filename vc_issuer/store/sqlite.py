@@ -30,22 +30,31 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    KEEP,
     AchievementRecord,
     AuditEntry,
     CredentialRecord,
     CredentialRef,
+    ExchangeRecord,
     ImageRecord,
+    Keep,
     StatusListRecord,
     Store,
     TokenRecord,
+    as_utc,
     bitmap_len,
     check_achievement_data,
     check_change,
+    check_exchange,
+    check_exchange_json,
+    check_exchange_state,
     check_image,
     check_keys,
     check_list_request,
+    check_lookup_hash,
     check_meta,
     check_record,
+    check_transition,
     check_version,
     default_rng,
     dumps,
@@ -148,6 +157,29 @@ def _achievement(row: tuple[Any, ...]) -> AchievementRecord:
         archived=bool(row[3]),
         created_at=_dt(row[4]),
         updated_at=_dt(row[5]),
+    )
+
+
+_EXCHANGE_COLS = (
+    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
+    " result, lookup_hash"
+)
+
+
+def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
+    return ExchangeRecord(
+        id=row[0],
+        kind=row[1],
+        state=row[2],
+        credential_id=row[3],
+        template=None if row[4] is None else json.loads(row[4]),
+        created_at=_dt(row[5]),
+        expires_at=_dt(row[6]),
+        updated_at=_dt(row[7]),
+        version=int(row[8]),
+        data=json.loads(row[9]),
+        result=None if row[10] is None else json.loads(row[10]),
+        lookup_hash=row[11],
     )
 
 
@@ -829,6 +861,164 @@ class SqliteStore(Store):
             return out
 
         return await self._reader.run(read)
+
+    # --- wallet exchanges -----------------------------------------------------------------------
+
+    async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
+        rec = check_exchange(record)
+
+        def insert(conn: sqlite3.Connection) -> ExchangeRecord:
+            try:
+                conn.execute(
+                    f"INSERT INTO exchanges ({_EXCHANGE_COLS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                    (
+                        rec.id,
+                        rec.kind,
+                        rec.state,
+                        rec.credential_id,
+                        None if rec.template is None else dumps(rec.template),
+                        _ts(rec.created_at),
+                        _ts(rec.expires_at),
+                        _ts(rec.created_at),
+                        dumps(rec.data),
+                        None if rec.result is None else dumps(rec.result),
+                        rec.lookup_hash,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(
+                    f"exchange {rec.id[:8]}... conflicts: id or lookup taken"
+                ) from exc
+            return rec
+
+        return await self._writer.run(_transaction(insert))
+
+    async def _one_exchange(self, where: str, args: tuple[str, ...]) -> ExchangeRecord | None:
+        def read(conn: sqlite3.Connection) -> ExchangeRecord | None:
+            row = conn.execute(
+                f"SELECT {_EXCHANGE_COLS} FROM exchanges WHERE {where}", args
+            ).fetchone()
+            return None if row is None else _exchange(row)
+
+        return await self._reader.run(read)
+
+    async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
+        return await self._one_exchange("id = ?", (exchange_id,))
+
+    async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
+        return await self._one_exchange("kind = ? AND lookup_hash = ?", (kind, lookup_hash))
+
+    async def transition_exchange(
+        self,
+        exchange_id: str,
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        data: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        lookup_hash: str | Keep | None = KEEP,
+        now: datetime | None = None,
+    ) -> bool:
+        states = check_transition(from_states, to_state)
+        if data is not None:
+            check_exchange_json(data, "data")
+        if result is not None:
+            check_exchange_json(result, "result")
+        check_lookup_hash(lookup_hash)
+        sets = ["state = ?", "version = version + 1", "updated_at = ?"]
+        args: list[Any] = [to_state, _ts(utcnow())]
+        if data is not None:
+            sets.append("data = ?")
+            args.append(dumps(data))
+        if result is not None:
+            sets.append("result = ?")
+            args.append(dumps(result))
+        if not isinstance(lookup_hash, Keep):
+            sets.append("lookup_hash = ?")
+            args.append(lookup_hash)
+        where = f"id = ? AND state IN ({','.join('?' * len(states))})"
+        args += [exchange_id, *states]
+        if now is not None:
+            where += " AND expires_at > ?"
+            args.append(_ts(as_utc(now, "now")))
+
+        def change(conn: sqlite3.Connection) -> bool:
+            try:
+                cur = conn.execute(f"UPDATE exchanges SET {', '.join(sets)} WHERE {where}", args)
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError("the new lookup_hash belongs to another exchange") from exc
+            return cur.rowcount == 1
+
+        return await self._writer.run(_transaction(change))
+
+    async def update_exchange_data(
+        self,
+        exchange_id: str,
+        data: dict[str, Any],
+        expected_state: str,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        check_exchange_json(data, "data")
+        check_exchange_state(expected_state)
+        where = "id = ? AND state = ?"
+        args: list[Any] = [dumps(data), _ts(utcnow()), exchange_id, expected_state]
+        if expected_version is not None:
+            where += " AND version = ?"
+            args.append(expected_version)
+
+        def change(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE exchanges SET data = ?, version = version + 1, updated_at = ?"
+                f" WHERE {where}",
+                args,
+            )
+            return cur.rowcount == 1
+
+        return await self._writer.run(_transaction(change))
+
+    async def list_exchanges(
+        self,
+        *,
+        credential_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        clauses: list[str] = []
+        args: list[Any] = []
+        if credential_id is not None:
+            clauses.append("credential_id = ?")
+            args.append(credential_id)
+        if kind is not None:
+            clauses.append("kind = ?")
+            args.append(kind)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+        def read(conn: sqlite3.Connection) -> list[ExchangeRecord]:
+            rows = conn.execute(
+                f"SELECT {_EXCHANGE_COLS} FROM exchanges {where}"
+                " ORDER BY created_at DESC, id LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            return [_exchange(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def expire_exchanges(self, now: datetime) -> int:
+        at = _ts(as_utc(now, "now"))
+
+        def change(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE exchanges SET state = 'expired', version = version + 1, updated_at = ?"
+                " WHERE state IN ('pending', 'active') AND expires_at <= ?",
+                (_ts(utcnow()), at),
+            )
+            return int(cur.rowcount)
+
+        return await self._writer.run(_transaction(change))
 
     # --- meta -------------------------------------------------------------------------------------
 

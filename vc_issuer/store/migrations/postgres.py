@@ -106,5 +106,29 @@ MIGRATIONS = check_ordered(
                 )""",
             ),
         ),
+        Migration(
+            3,
+            "exchanges",
+            (
+                """CREATE TABLE exchanges (
+                    id text PRIMARY KEY,
+                    kind text NOT NULL CHECK (kind IN ('vcapi', 'oid4vci')),
+                    state text NOT NULL
+                        CHECK (state IN ('pending', 'active', 'complete', 'expired', 'failed')),
+                    credential_id text,
+                    template json,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL,
+                    version integer NOT NULL DEFAULT 1,
+                    data json NOT NULL,
+                    result json,
+                    lookup_hash text UNIQUE,
+                    CHECK (credential_id IS NOT NULL OR template IS NOT NULL)
+                )""",
+                "CREATE INDEX exchanges_credential ON exchanges(credential_id)",
+                "CREATE INDEX exchanges_expiry ON exchanges(state, expires_at)",
+            ),
+        ),
     )
 )

@@ -106,5 +106,29 @@ MIGRATIONS = check_ordered(
                 )""",
             ),
         ),
+        Migration(
+            3,
+            "exchanges",
+            (
+                """CREATE TABLE exchanges (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('vcapi', 'oid4vci')),
+                    state TEXT NOT NULL
+                        CHECK (state IN ('pending', 'active', 'complete', 'expired', 'failed')),
+                    credential_id TEXT,
+                    template TEXT,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    version INTEGER NOT NULL DEFAULT 1,
+                    data TEXT NOT NULL,
+                    result TEXT,
+                    lookup_hash TEXT UNIQUE,
+                    CHECK (credential_id IS NOT NULL OR template IS NOT NULL)
+                )""",
+                "CREATE INDEX exchanges_credential ON exchanges(credential_id)",
+                "CREATE INDEX exchanges_expiry ON exchanges(state, expires_at)",
+            ),
+        ),
     )
 )
