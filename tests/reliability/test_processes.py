@@ -245,6 +245,10 @@ async def test_four_processes_issue_1000_distinct_indices(store_url: str) -> Non
         checks = await verify_proofs(sample, resolver=default_resolver())
         assert [c.verified for c in checks] == [True]
     _integrity_check(store_url)
+    print(
+        f"\n[reliability a] records 1000, distinct (list, index) pairs {len(set(used))},"
+        f" allocated {len(allocated)} (unused reserve at exit {len(allocated) - len(used)})"
+    )
 
 
 # --- (b) SIGKILL mid-batch, then restart ------------------------------------------------------
