@@ -6,7 +6,8 @@ signature, storage) and prints awards/s and the total time; then runs the same f
 (idempotent: nothing is issued) and prints that time too. The issue's target: 10,000 awards in
 under 20 s on a 2-core machine with SQLite.
 
-    python bench/bench_awards.py [--count 10000] [--chunk 500] [--database-url postgresql://...]
+    python bench/bench_awards.py [--count 10000] [--chunk 500] [--workers N]
+                                 [--database-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -60,7 +62,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             key = Ed25519Key.generate()
             issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE, issuer_name="Bench U")
-            awarder = Awarder(issuer, chunk_size=args.chunk)
+            awarder = Awarder(issuer, chunk_size=args.chunk, workers=args.workers)
             badge = await awarder.achievements.create(
                 {
                     "name": "Python 101",
@@ -96,6 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "backend": "postgresql" if args.database_url else "sqlite",
         "awards": args.count,
         "chunk": args.chunk,
+        "workers": args.workers,
         "total_s": round(elapsed, 2),
         "awards_per_s": round(args.count / elapsed, 1),
         "rerun_s": round(rerun, 2),
@@ -108,6 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="signing processes (default: cores)",
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
@@ -115,7 +124,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(out))
         return
-    print(f"backend {out['backend']}, {out['awards']} awards with status, chunks of {out['chunk']}")
+    print(
+        f"backend {out['backend']}, {out['awards']} awards with status, chunks of {out['chunk']},"
+        f" {out['workers']} worker process(es)"
+    )
     print(f"  total                 {out['total_s']:8.2f} s")
     print(f"  awards/s              {out['awards_per_s']:8.1f}")
     print(f"  same file again       {out['rerun_s']:8.2f} s ({out['rerun_issued']} issued)")

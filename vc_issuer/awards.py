@@ -14,13 +14,17 @@ resuming an interrupted batch, issues nothing twice: rows already awarded come b
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import json
+import multiprocessing
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from vc_issuer.achievements import AchievementService, StoredAchievement
@@ -304,9 +308,15 @@ class Awarder:
         *,
         profile: IssuerProfile | None = None,
         chunk_size: int = DEFAULT_CHUNK,
+        workers: int = 1,
+        spec: WorkerSpec | None = None,
     ) -> None:
         if chunk_size < 1:
             raise MalformedInputError("chunk_size must be positive")
+        if workers < 1:
+            raise MalformedInputError("workers must be positive")
+        self.workers = workers
+        self.spec = spec
         self.issuer = issuer
         self.achievements = achievements or AchievementService(
             issuer.store, base_url=issuer.base_url
@@ -387,24 +397,32 @@ class Awarder:
         progress: ProgressFn | None = None,
         on_results: Callable[[list[AwardResult]], Awaitable[None] | None] | None = None,
         keep_results: bool = True,
+        workers: int | None = None,
     ) -> BatchSummary:
         """Award one achievement to every row; a bad row is reported and the batch goes on.
 
         Rows go in chunks: one idempotency lookup, one ``issue_many`` (one index allocation and
-        one store transaction) and one page-id lookup per chunk. Every chunk is committed before
-        the next starts, so an interrupted batch resumes where it stopped when run again.
-        ``on_results`` receives each chunk's results in row order (e.g. to stream a CSV).
+        one store transaction) and one page-id lookup per chunk. Every chunk is committed on its
+        own, so an interrupted batch resumes where it stopped when run again. ``workers`` > 1
+        signs chunks in that many processes, each with its own issuer on the same store (needs
+        a SQLite file or PostgreSQL, and a ``spec``). ``on_results`` gets each chunk's results,
+        chunks in row order (e.g. to stream a CSV).
         """
         stored = await self.achievements.awardable(achievement)  # refuse before anything
         profile = await self.profile()
+        moment = awarded or self.issuer.now()
         summary = BatchSummary()
-        seen: dict[str, AwardResult] = {}
-        chunk: list[Row] = []
+        seen: dict[str, tuple[_Chunk, int]] = {}  # recipient key -> where it was first met
+        count = self.workers if workers is None else workers
+        pool: _WorkerPool | None = None
+        inflight: deque[tuple[_Chunk, asyncio.Future[list[AwardResult]]]] = deque()
 
-        async def flush() -> None:
-            results = await self._chunk(stored, profile, chunk, awarded, seen)
-            chunk.clear()
-            for r in results:
+        async def emit(chunk: _Chunk, future: asyncio.Future[list[AwardResult]]) -> None:
+            for slot, result in zip(chunk.slots, await future, strict=True):
+                chunk.results[slot] = result
+            for slot, first_slot, first_chunk in chunk.repeats:
+                _repeat(chunk.results[slot], first_chunk.results[first_slot])
+            for r in chunk.results:
                 if r.status == ISSUED:
                     summary.issued += 1
                 elif r.status == SKIPPED:
@@ -412,74 +430,86 @@ class Awarder:
                 else:
                     summary.errors += 1
             if keep_results:
-                summary.results.extend(results)
+                summary.results.extend(chunk.results)
             if on_results is not None:
-                maybe = on_results(results)
+                maybe = on_results(chunk.results)
                 if maybe is not None:
                     await maybe
             if progress is not None:
-                progress(len(results))
+                progress(len(chunk.results))
 
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= self.chunk_size:
-                await flush()
-        if chunk:
-            await flush()
+        async def submit(batch: list[Row]) -> None:
+            nonlocal pool
+            chunk = _split(stored, batch, seen)
+            await self._skip_known(chunk)  # a rerun starts no process and signs nothing
+            if pool is None and count > 1 and chunk.todo:
+                pool = _WorkerPool(self, stored, profile, count)
+            if pool is None:
+                future: asyncio.Future[list[AwardResult]] = asyncio.ensure_future(
+                    self._issue_unique(stored, profile, chunk.todo, moment)
+                )
+            else:
+                future = pool.submit(chunk.todo, moment)
+            inflight.append((chunk, future))
+            limit = 0 if pool is None else 2 * count
+            while len(inflight) > limit:
+                await emit(*inflight.popleft())
+
+        try:
+            batch: list[Row] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= self.chunk_size:
+                    await submit(batch)
+                    batch = []
+            if batch:
+                await submit(batch)
+            while inflight:
+                await emit(*inflight.popleft())
+        finally:
+            for _, future in inflight:
+                future.cancel()
+            if pool is not None:
+                pool.close()
         return summary
 
-    async def _chunk(
-        self,
-        stored: StoredAchievement,
-        profile: IssuerProfile,
-        rows: Sequence[Row],
-        awarded: datetime | None,
-        seen: dict[str, AwardResult],
-    ) -> list[AwardResult]:
-        results: list[AwardResult] = []
-        repeats: list[tuple[AwardResult, AwardResult]] = []
-        await self._issue_chunk(stored, profile, rows, awarded, seen, results, repeats)
-        for repeat, first in repeats:  # the same person twice in this file: one award
-            repeat.status = SKIPPED if first.status != ERROR else ERROR
-            repeat.credential_id = first.credential_id
-            repeat.claim_url = first.claim_url
-            repeat.error_code = "DUPLICATE_RECIPIENT" if first.status == ERROR else ""
-            repeat.error = f"same recipient as row {first.row}"
-        return results
-
-    async def _issue_chunk(
-        self,
-        stored: StoredAchievement,
-        profile: IssuerProfile,
-        rows: Sequence[Row],
-        awarded: datetime | None,
-        seen: dict[str, AwardResult],
-        results: list[AwardResult],
-        repeats: list[tuple[AwardResult, AwardResult]],
-    ) -> None:
-        todo: list[tuple[AwardResult, str, Recipient]] = []
-        for row in rows:
-            if row.recipient is None:
-                assert row.error is not None
-                results.append(_failed(row.row, "", row.error))
-                continue
-            result = AwardResult(row.row, ISSUED, recipient=row.recipient.label)
-            results.append(result)
-            key = award_key(stored.key, row.recipient)
-            first = seen.get(key)
-            if first is not None:
-                repeats.append((result, first))
-                continue
-            seen[key] = result
-            todo.append((result, key, row.recipient))
-        if not todo:
+    async def _skip_known(self, chunk: _Chunk) -> None:
+        """Rows awarded before (an earlier or interrupted run) are reported, not issued."""
+        if not chunk.todo:
             return
+        known = await self.issuer.store.credential_refs([key for _, key, _ in chunk.todo])
+        if not known:
+            return
+        todo: list[tuple[int, str, Recipient]] = []
+        slots: list[int] = []
+        for item, slot in zip(chunk.todo, chunk.slots, strict=True):
+            ref = known.get(item[1])
+            if ref is None:
+                todo.append(item)
+                slots.append(slot)
+                continue
+            result = chunk.results[slot]
+            result.status = SKIPPED
+            result.credential_id = ref.id
+            result.claim_url = self.claim_url(ref.page_id)
+        chunk.todo, chunk.slots = todo, slots
+
+    async def _issue_unique(
+        self,
+        stored: StoredAchievement,
+        profile: IssuerProfile,
+        todo: Sequence[tuple[int, str, Recipient]],
+        moment: datetime,
+    ) -> list[AwardResult]:
+        """Award distinct recipients (row, key, recipient); results in the same order."""
+        results = [AwardResult(row, ISSUED, recipient=rec.label) for row, _, rec in todo]
+        if not todo:
+            return results
         known = await self.issuer.store.credential_refs([key for _, key, _ in todo])
-        moment = awarded or self.issuer.now()
         creds: list[dict[str, Any]] = []
         keys: list[str] = []
         pending: list[AwardResult] = []
-        for result, key, recipient in todo:
+        for result, (_, key, recipient) in zip(results, todo, strict=True):
             ref = known.get(key)
             if ref is not None:
                 result.status = SKIPPED
@@ -494,7 +524,7 @@ class Awarder:
             keys.append(key)
             pending.append(result)
         if not creds:
-            return
+            return results
         issued = await self.issuer.issue_many(
             creds, status_purposes=AWARD_STATUS_PURPOSES, idempotency_keys=keys
         )
@@ -511,6 +541,188 @@ class Awarder:
             result.claim_url = self.claim_url(ref.page_id)
             if ref.id != cred["id"]:  # another process awarded it meanwhile
                 result.status = SKIPPED
+        return results
+
+
+@dataclass
+class _Chunk:
+    """One chunk's results in row order; ``slots`` are filled by the issuing step."""
+
+    results: list[AwardResult]
+    todo: list[tuple[int, str, Recipient]]
+    slots: list[int]
+    repeats: list[tuple[int, int, _Chunk]]
+
+
+def _split(
+    stored: StoredAchievement, rows: Sequence[Row], seen: dict[str, tuple[_Chunk, int]]
+) -> _Chunk:
+    """Parse errors, first occurrences (to issue) and repeats of a recipient (not issued)."""
+    chunk = _Chunk([], [], [], [])
+    for row in rows:
+        slot = len(chunk.results)
+        if row.recipient is None:
+            assert row.error is not None
+            chunk.results.append(_failed(row.row, "", row.error))
+            continue
+        chunk.results.append(AwardResult(row.row, ISSUED, recipient=row.recipient.label))
+        key = award_key(stored.key, row.recipient)
+        first = seen.get(key)
+        if first is not None:
+            owner, first_slot = first
+            chunk.repeats.append((slot, first_slot, owner))
+            continue
+        seen[key] = (chunk, slot)
+        chunk.todo.append((row.row, key, row.recipient))
+        chunk.slots.append(slot)
+    return chunk
+
+
+def _repeat(result: AwardResult, first: AwardResult) -> None:
+    """The same person twice in one file: one award, the repeat points at it."""
+    result.status = ERROR if first.status == ERROR else SKIPPED
+    result.credential_id = first.credential_id
+    result.claim_url = first.claim_url
+    result.error_code = "DUPLICATE_RECIPIENT" if first.status == ERROR else ""
+    result.error = f"same recipient as row {first.row}"
+
+
+# --- worker processes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process needs to run its own issuer on the same store (picklable)."""
+
+    seed: bytes
+    key_id: str | None
+    key_controller: str | None
+    did: str
+    database_url: str
+    store_options: tuple[tuple[str, Any], ...]
+    base_url: str
+    issuer_name: str | None
+    list_size: int
+    list_ttl_ms: int | None
+    list_validity_s: float
+    default_suite: str
+    context_dirs: tuple[str, ...] = ()
+
+    @classmethod
+    def from_issuer(cls, issuer: Issuer, context_dirs: Sequence[str] = ()) -> WorkerSpec | None:
+        """None when the store cannot be shared between processes (an in-memory SQLite)."""
+        from vc_issuer.store.postgres import PostgresStore
+        from vc_issuer.store.sqlite import SqliteStore
+
+        store = issuer.store
+        options: tuple[tuple[str, Any], ...] = ()
+        if isinstance(store, SqliteStore):
+            if store.path == ":memory:":
+                return None
+            url = store.path
+        elif isinstance(store, PostgresStore):
+            url = store.dsn
+            if store.schema is not None:
+                options = (("schema", store.schema),)
+        else:
+            return None
+        return cls(
+            seed=issuer.key.seed,
+            key_id=issuer.key.id,
+            key_controller=issuer.key.controller,
+            did=issuer.did,
+            database_url=url,
+            store_options=options,
+            base_url=issuer.base_url,
+            issuer_name=issuer.issuer_name,
+            list_size=issuer.list_size,
+            list_ttl_ms=issuer.list_ttl_ms,
+            list_validity_s=issuer.list_validity.total_seconds(),
+            default_suite=issuer.default_suite,
+            context_dirs=tuple(str(d) for d in context_dirs),
+        )
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start(
+    spec: WorkerSpec, key: str, version: int, record: dict[str, Any], profile: dict[str, Any]
+) -> None:
+    """Runs once in each worker process: its own event loop, store and issuer."""
+    from multiprocessing.util import Finalize
+
+    from vc_issuer.jsonld import ContextLoader
+    from vc_issuer.keys import Ed25519Key
+    from vc_issuer.openbadges import Achievement
+    from vc_issuer.store import open_store
+
+    loop = asyncio.new_event_loop()
+    store = loop.run_until_complete(
+        open_store(spec.database_url, migrate=False, **dict(spec.store_options))
+    )
+    issuer = Issuer(
+        key=Ed25519Key.from_seed(spec.seed, id=spec.key_id, controller=spec.key_controller),
+        did=spec.did,
+        store=store,
+        base_url=spec.base_url,
+        list_size=spec.list_size,
+        list_ttl_ms=spec.list_ttl_ms,
+        list_validity=timedelta(seconds=spec.list_validity_s),
+        default_suite=spec.default_suite,
+        loader=ContextLoader(spec.context_dirs) if spec.context_dirs else None,
+        issuer_name=spec.issuer_name,
+    )
+    awarder = Awarder(issuer, profile=IssuerProfile.from_json(profile))
+    now = datetime.now(UTC)
+    stored = StoredAchievement(key, version, Achievement.from_record(record), False, now, now)
+    _WORKER.update(loop=loop, awarder=awarder, stored=stored, profile=awarder._profile)
+
+    def close() -> None:
+        loop.run_until_complete(store.close())
+        loop.close()
+
+    Finalize(None, close, exitpriority=10)
+
+
+def _worker_issue(todo: list[tuple[int, str, Recipient]], moment: datetime) -> list[AwardResult]:
+    awarder: Awarder = _WORKER["awarder"]
+    result: list[AwardResult] = _WORKER["loop"].run_until_complete(
+        awarder._issue_unique(_WORKER["stored"], _WORKER["profile"], todo, moment)
+    )
+    return result
+
+
+class _WorkerPool:
+    """Processes that build, check, sign and store chunks; the parent only reads and reports."""
+
+    def __init__(
+        self,
+        awarder: Awarder,
+        stored: StoredAchievement,
+        profile: IssuerProfile,
+        count: int,
+    ) -> None:
+        spec = awarder.spec or WorkerSpec.from_issuer(awarder.issuer)
+        if spec is None:
+            raise MalformedInputError(
+                "worker processes need a store they can share (a SQLite file or PostgreSQL)"
+            )
+        record = stored.achievement.to_record()
+        self._executor = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(spec, stored.key, stored.version, record, profile.to_json()),
+        )
+
+    def submit(
+        self, todo: list[tuple[int, str, Recipient]], moment: datetime
+    ) -> asyncio.Future[list[AwardResult]]:
+        return asyncio.wrap_future(self._executor.submit(_worker_issue, todo, moment))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _failed(row: int, label: str, exc: VCIssuerError) -> AwardResult:
@@ -547,6 +759,7 @@ __all__ = [
     "BatchSummary",
     "Recipient",
     "Row",
+    "WorkerSpec",
     "award_key",
     "open_text",
     "read_csv_rows",

@@ -29,7 +29,7 @@ from vc_issuer.awards import (
 from vc_issuer.errors import MalformedInputError, NotFoundError, ParsingError
 from vc_issuer.issuer import Issuer
 from vc_issuer.keys import Ed25519Key
-from vc_issuer.openbadges import identity_matches, validate_ob_credential
+from vc_issuer.openbadges import identity_matches, ob_schema_compatible, validate_ob_credential
 from vc_issuer.store import Store, open_store
 from vc_issuer.verifier import verify_credential
 
@@ -332,3 +332,46 @@ async def test_streamed_results_arrive_in_row_order(
         keep_results=False,
     )
     assert seen == list(range(2, 132)) and summary.results == [] and summary.issued == 130
+
+
+# --- worker processes -------------------------------------------------------------------------
+
+
+async def test_worker_processes_award_a_batch_once(
+    awarder: Awarder, badge: StoredAchievement, store: Store
+) -> None:
+    text = recipients_csv(200) + "did:example:learner0,,Again,\n,,Nobody,\n"
+    fast = Awarder(awarder.issuer, chunk_size=32, workers=2)
+    first = await fast.award_many(badge.key, read_csv_rows(io.StringIO(text)))
+    assert first.to_dict() == {"total": 202, "issued": 200, "skipped": 1, "errors": 1}
+    assert [r.row for r in first.results] == list(range(2, 204))  # row order is kept
+    ids = [r.credential_id for r in first.results[:200]]
+    assert len(set(ids)) == 200 and await store.count_credentials() == 200
+    assert first.results[200].credential_id == ids[0]  # the repeat points at row 2's badge
+    assert first.results[201].error_code == "MISSING_RECIPIENT"
+    # signed in another process with the same key, status on the same list
+    for result in (first.results[0], first.results[199]):
+        record = await store.get_credential(result.credential_id)
+        assert record is not None
+        assert await verified(ob_schema_compatible(record.credential))
+        assert f"{BASE}/c/{record.page_id}" == result.claim_url
+    lists = await store.list_status_lists()
+    assert len(lists) == 1
+    indices = {
+        int(r.status_entries[0]["statusListIndex"]) for r in await store.list_credentials(limit=500)
+    }
+    assert len(indices) == 200  # no index handed out twice across processes
+
+    again = await fast.award_many(badge.key, read_csv_rows(io.StringIO(text)))
+    assert again.to_dict() == {"total": 202, "issued": 0, "skipped": 201, "errors": 1}
+    assert await store.count_credentials() == 200
+
+
+async def test_workers_need_a_shareable_store(badge: StoredAchievement) -> None:
+    async with open_store(":memory:") as memory:
+        issuer = Issuer(key=KEY, did=KEY.did, store=memory, base_url=BASE)
+        service = Awarder(issuer, workers=2)
+        stored = await service.achievements.create(design())
+        with pytest.raises(MalformedInputError):
+            await service.award_many(stored.key, read_csv_rows(io.StringIO("did\ndid:x:1\n")))
+        assert await memory.count_credentials() == 0

@@ -136,9 +136,7 @@ def test_missing_image_file_is_an_environment_error(home: str) -> None:
     assert result.exit_code == 3 and "FILE_NOT_FOUND" in result.stderr
 
 
-def test_award_one_prints_a_schema_valid_signed_badge(
-    home: str, badge: dict[str, Any]
-) -> None:
+def test_award_one_prints_a_schema_valid_signed_badge(home: str, badge: dict[str, Any]) -> None:
     result = run("award", "--home", home, badge["key"], "--email", "ada@example.edu",
                  "--name", "Ada", "--evidence-url", "https://example.edu/work/1")  # fmt: skip
     assert result.exit_code == 0, result.output
