@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from did_methods.errors import DIDError
@@ -483,7 +484,8 @@ async def _read_form(request: web.Request, limit: int) -> tuple[bytes | None, st
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(limit) from None
-    except ValueError:
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError):
+        # aiohttp's multipart reader raises these on a malformed body: the sender's fault.
         raise PageInputError("The form could not be read. Please try again.") from None
     upload: bytes | None = None
     item = form.get("file")
