@@ -22,6 +22,7 @@ from vc_issuer.awards import (
     Awarder,
     AwardResult,
     Recipient,
+    WorkerSpec,
     open_text,
     read_csv_rows,
     read_jsonl_rows,
@@ -298,6 +299,12 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     help="Batch results CSV (default: FILE.results.csv beside the input; - for stdout).",
 )
 @click.option("--chunk", type=int, default=500, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Signing processes for a batch (default: one per core).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @handle_errors
 def award_cmd(
@@ -312,13 +319,15 @@ def award_cmd(
     jsonl_file: str | None,
     out: str | None,
     chunk: int,
+    workers: int | None,
     no_progress: bool,
 ) -> None:
     """Award ACHIEVEMENT_ID to one recipient (prints the signed badge) or to every row of a
     CSV / JSONL file (columns did, email, name, evidence_url; writes a results CSV).
 
     Awarding is idempotent: a person who already has this badge is not awarded again, so a
-    batch that stopped can simply be run again.
+    batch that stopped can simply be run again. A batch exits with 2 when some rows failed
+    (see the results file), after awarding every other row.
     """
     batch = csv_file or jsonl_file
     if csv_file and jsonl_file:
@@ -326,7 +335,8 @@ def award_cmd(
     if batch and (did or email or name or evidence_url):
         raise click.UsageError("--recipient/--email/--name go with one award, not with a file")
     if batch:
-        _award_batch(home, achievement_id, batch, bool(csv_file), out, chunk, no_progress)
+        count = workers or os.cpu_count() or 1
+        _award_batch(home, achievement_id, batch, bool(csv_file), out, chunk, count, no_progress)
         return
     if out is not None:
         raise click.UsageError("--out is for batches (--csv or --jsonl)")
@@ -352,6 +362,7 @@ def _award_batch(
     is_csv: bool,
     out: str | None,
     chunk: int,
+    workers: int,
     no_progress: bool,
 ) -> None:
     data = read_input(source) if source == "-" else _read_batch(source)
@@ -388,7 +399,11 @@ def _award_batch(
     ok = False
 
     async def work(issuer: Issuer) -> Any:
-        awarder = Awarder(issuer, chunk_size=chunk)
+        dirs = [str(d) for d in load_home(home).extra_context_dirs]
+        spec = WorkerSpec.from_issuer(issuer, dirs)
+        awarder = Awarder(
+            issuer, chunk_size=chunk, workers=workers if spec is not None else 1, spec=spec
+        )
         task = progress.add_task("award", total=total)
 
         def sink(results: list[AwardResult]) -> None:
