@@ -354,6 +354,68 @@ class ConfigError(VCIssuerError):
     exit_code = EXIT_ENVIRONMENT
 
 
+# --- OAuth 2.0 / OpenID4VCI (the specs' lowercase codes, answered as {error, error_description})
+
+
+class OAuthError(VCIssuerError):
+    """An error the OAuth / OpenID4VCI endpoints answer in the specs' shape, not problem+json."""
+
+    code = "invalid_request"
+    title = "Invalid OAuth request"
+    http_status = 400
+
+
+class InvalidGrantError(OAuthError):
+    """Unknown, expired or used pre-authorized code, or a wrong tx_code (RFC 6749 5.2)."""
+
+    code = "invalid_grant"
+    title = "Invalid grant"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    code = "unsupported_grant_type"
+    title = "Unsupported grant type"
+
+
+class InvalidTokenError(OAuthError):
+    """Missing, unknown, expired or used access token (RFC 6750 3.1)."""
+
+    code = "invalid_token"
+    title = "Invalid access token"
+    http_status = 401
+
+
+class InvalidCredentialRequestError(OAuthError):
+    code = "invalid_credential_request"
+    title = "Invalid credential request"
+
+
+class UnknownCredentialConfigurationError(OAuthError):
+    code = "unknown_credential_configuration"
+    title = "Unknown credential configuration"
+
+
+class InvalidProofError(OAuthError):
+    """The key proof is missing, malformed, badly signed, for another audience or too old."""
+
+    code = "invalid_proof"
+    title = "Invalid key proof"
+
+
+class InvalidNonceError(OAuthError):
+    """The key proof's nonce is unknown, expired or used: fetch a fresh c_nonce."""
+
+    code = "invalid_nonce"
+    title = "Invalid nonce"
+
+
+class CredentialRequestDeniedError(OAuthError):
+    """The credential behind the offer cannot be issued (revoked, suspended or gone)."""
+
+    code = "credential_request_denied"
+    title = "Credential request denied"
+
+
 def all_error_classes() -> list[type[VCIssuerError]]:
     """Every error class, for docs/errors.md and its test."""
     seen: list[type[VCIssuerError]] = []

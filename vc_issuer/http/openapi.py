@@ -538,6 +538,12 @@ def openapi_document(
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    from vc_issuer.http.exchanges import openapi_paths as exchange_paths
+
+    doc["paths"].update(exchange_paths())
+    from vc_issuer.http.oid4vci import openapi_paths
+
+    doc["paths"].update(openapi_paths())
     if base_url:
         doc["servers"] = [{"url": base_url}]
     if did_document_path and did_document_path not in doc["paths"]:
