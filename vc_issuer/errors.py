@@ -329,6 +329,19 @@ class ConflictError(VCIssuerError):
     http_status = 409
 
 
+class ExchangeAlreadyUsedError(ConflictError):
+    """A wallet exchange delivers its credential once; this one is complete."""
+
+    code = "EXCHANGE_ALREADY_USED"
+    title = "Exchange already used"
+
+
+class ExchangeExpiredError(VCIssuerError):
+    code = "EXCHANGE_EXPIRED"
+    title = "Exchange expired"
+    http_status = 410
+
+
 class AuthenticationError(VCIssuerError):
     code = "UNAUTHORIZED"
     title = "Authentication required"
