@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from vc_issuer.achievements import StoredAchievement
@@ -375,3 +378,29 @@ async def test_workers_need_a_shareable_store(badge: StoredAchievement) -> None:
         with pytest.raises(MalformedInputError):
             await service.award_many(stored.key, read_csv_rows(io.StringIO("did\ndid:x:1\n")))
         assert await memory.count_credentials() == 0
+
+
+async def test_batch_on_postgresql_with_workers() -> None:
+    """The same batch on PostgreSQL: worker processes share one schema, a rerun issues nothing."""
+    pg_url = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    if os.environ.get("VC_ISSUER_SKIP_PG") == "1":
+        pytest.skip("VC_ISSUER_SKIP_PG=1")
+    schema = "vct_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(pg_url, timeout=5)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        async with open_store(f"{pg_url}?search_path={schema}") as pg:
+            issuer = Issuer(key=KEY, did=KEY.did, store=pg, base_url=BASE, now=lambda: NOW)
+            service = Awarder(issuer, chunk_size=25, workers=2)
+            stored = await service.achievements.create(design())
+            text = recipients_csv(100)
+            first = await service.award_many(stored.key, read_csv_rows(io.StringIO(text)))
+            assert first.to_dict() == {"total": 100, "issued": 100, "skipped": 0, "errors": 0}
+            again = await service.award_many(stored.key, read_csv_rows(io.StringIO(text)))
+            assert again.to_dict() == {"total": 100, "issued": 0, "skipped": 100, "errors": 0}
+            assert await pg.count_credentials() == 100
+            record = await pg.get_credential(first.results[-1].credential_id)
+            assert record is not None and await verified(ob_schema_compatible(record.credential))
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
