@@ -275,6 +275,7 @@ def _register_extensions() -> None:
         "vc_issuer.cli_serve",
         "vc_issuer.cli_badges",
         "vc_issuer.cli_awards",
+        "vc_issuer.cli_wallets",
     ):
         try:
             module = importlib.import_module(name)

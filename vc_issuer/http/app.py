@@ -140,6 +140,9 @@ def create_app(
 
     vcapi.add_routes(app)
     public.add_routes(app, issuer.did)
+    from vc_issuer.http import exchanges
+
+    exchanges.add_routes(app)
     from vc_issuer.http import oid4vci
 
     oid4vci.add_routes(app)

@@ -538,6 +538,9 @@ def openapi_document(
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    from vc_issuer.http.exchanges import openapi_paths as exchange_paths
+
+    doc["paths"].update(exchange_paths())
     from vc_issuer.http.oid4vci import openapi_paths
 
     doc["paths"].update(openapi_paths())

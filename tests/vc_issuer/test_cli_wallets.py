@@ -1,0 +1,118 @@
+"""``vc-issuer exchanges create``: links on stdout, a QR code on stderr, the exchange stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner, Result
+
+from vc_issuer.cli import main
+from vc_issuer.exchanges import qr_terminal
+from vc_issuer.home import load_home
+from vc_issuer.issuer import Issuer
+
+BASE = "https://badges.example.edu"
+V2 = "https://www.w3.org/ns/credentials/v2"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _in_home(home: str, work: Any) -> Any:
+    async def go() -> Any:
+        issuer = await Issuer.from_home(load_home(Path(home)))
+        try:
+            return await work(issuer)
+        finally:
+            await issuer.close()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    h = str(tmp_path / "home")
+    result = run("init", "--home", h, "--base-url", BASE)
+    assert result.exit_code == 0, result.output
+    return h
+
+
+@pytest.fixture
+def award_id(home: str) -> str:
+    async def issue(issuer: Issuer) -> str:
+        cred = await issuer.issue(
+            {
+                "@context": [V2],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"name": "Ada"},
+            }
+        )
+        return str(cred["id"])
+
+    out: str = _in_home(home, issue)
+    return out
+
+
+def test_create_prints_links_and_a_terminal_qr(home: str, award_id: str) -> None:
+    result = run("exchanges", "create", award_id, "--home", home)
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    lines = {k.strip(): v.strip() for k, v in lines.items()}
+    interaction = lines["interaction URL"]
+    exchange_id = urlsplit(interaction).path.rsplit("/", 1)[1]
+    assert interaction == f"{BASE}/interactions/{exchange_id}?iuv=1"
+    assert lines["exchange URL"] == f"{BASE}/exchanges/{exchange_id}"
+    assert lines["QR code (SVG)"] == f"{BASE}/exchanges/{exchange_id}/qr.svg"
+    deep = urlsplit(lines["deep link"])
+    assert f"{deep.scheme}://{deep.netloc}{deep.path}" == "https://lcw.app/request.html"
+    params = parse_qs(deep.query)
+    assert params["vc_request_url"] == [lines["exchange URL"]]
+    assert params["auth_type"] == ["bearer"]
+    # The QR code (stderr) encodes the interaction URL.
+    assert qr_terminal(interaction) in result.stderr
+
+    async def stored(issuer: Issuer) -> Any:
+        return await issuer.store.get_exchange(exchange_id)
+
+    record = _in_home(home, stored)
+    assert record is not None and record.state == "pending" and record.credential_id == award_id
+    life = record.expires_at - record.created_at
+    assert life.total_seconds() == 15 * 60
+    assert params["challenge"] == [record.data["challenge"]]
+
+
+def test_create_json_ttl_and_no_qr(home: str, award_id: str) -> None:
+    result = run(
+        "exchanges", "create", award_id, "--home", home, "--ttl", "2h", "--json", "--no-qr"
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["interactionUrl"].endswith("?iuv=1") and out["deepLink"].startswith("https://")
+    assert result.stderr == ""
+
+    async def stored(issuer: Issuer) -> Any:
+        return await issuer.store.get_exchange(out["exchangeId"])
+
+    record = _in_home(home, stored)
+    assert (record.expires_at - record.created_at).total_seconds() == 2 * 3600
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["urn:uuid:nowhere"], "NOT_FOUND"),
+        (["{award}", "--ttl", "soon"], "INVALID_TTL"),
+        (["{award}", "--ttl", "40d"], "INVALID_TTL"),
+    ],
+)
+def test_create_errors(home: str, award_id: str, args: list[str], code: str) -> None:
+    argv = [a.replace("{award}", award_id) for a in args]
+    result = run("exchanges", "create", *argv, "--home", home)
+    assert result.exit_code == 2, result.output
+    assert code in result.stderr and result.stdout == ""
