@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from did_methods.registry import Resolver
+from vc_issuer.baking import looks_like_image, unbake
 from vc_issuer.credentials import is_presentation, parse_json_document
 from vc_issuer.status_check import StatusListChecker
 from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
@@ -19,7 +20,12 @@ async def verify_document(
     allow_private_hosts: bool = False,
     check_status: bool = True,
 ) -> VerificationResult:
-    """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``."""
+    """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``.
+
+    A baked badge (PNG or SVG) is unbaked first, so ``vc-issuer verify badge.png`` works.
+    """
+    if isinstance(data, bytes) and looks_like_image(data):
+        data = unbake(data)
     document = data if isinstance(data, dict) else parse_json_document(data)
     resolver = Resolver(allow_private=allow_private_hosts)
     checker = StatusListChecker(allow_private=allow_private_hosts) if check_status else None

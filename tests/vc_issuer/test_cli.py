@@ -357,3 +357,35 @@ def test_verify_structure_errors_are_bad_input() -> None:
 def test_usage_error_exit_2() -> None:
     assert run(["sign", "-"]).exit_code == 2  # --key missing
     assert run(["no-such-command"]).exit_code == 2
+
+
+# --- baked badges ---
+
+
+def test_verify_baked_png_and_svg(tmp_path: Path, key_file: Path) -> None:
+    from vc_issuer.baking import bake_png, bake_svg, default_badge_png, default_badge_svg
+
+    doc = signed(key_file)
+    png = tmp_path / "badge.png"
+    png.write_bytes(bake_png(default_badge_png(), doc))
+    svg = tmp_path / "badge.svg"
+    svg.write_bytes(bake_svg(default_badge_svg("Test"), doc))
+    for path in (png, svg):
+        result = run(["verify", str(path)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["verified"] is True
+    doc["credentialSubject"]["name"] = "Mallory"
+    png.write_bytes(bake_png(default_badge_png(), doc))
+    tampered = run(["verify", str(png)])
+    assert tampered.exit_code == 1
+    assert "PROOF_VERIFICATION_ERROR" in failed_codes(tampered)
+
+
+def test_verify_image_without_credential_is_bad_input(tmp_path: Path) -> None:
+    from vc_issuer.baking import default_badge_png
+
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(default_badge_png())
+    result = run(["verify", str(plain)])
+    assert result.exit_code == 2
+    assert "NO_BAKED_CREDENTIAL" in result.stderr
