@@ -493,7 +493,7 @@ def test_verify_key_proof_binds_did_key_for_both_header_forms() -> None:
 
 
 def test_bind_credential_replaces_subject_id_and_drops_proof_and_status() -> None:
-    original = {
+    original: dict[str, Any] = {
         "@context": [V2, OB],
         "id": "urn:uuid:1",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
