@@ -220,6 +220,48 @@ class ExchangeRecord:
         return now >= self.expires_at
 
 
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A learner's personal claim link for one award; only the token's SHA-256 is stored.
+
+    Long-lived (days), unlike the single-use exchanges it opens on every visit. Revocable.
+    """
+
+    id: str
+    token_hash: str
+    credential_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+def check_claim(record: ClaimRecord) -> ClaimRecord:
+    """Refuse claims the schema could not round-trip; times become UTC."""
+    if not isinstance(record.id, str) or not 8 <= len(record.id) <= 255:
+        raise MalformedInputError("a claim id must be a string of 8 to 255 characters")
+    if not isinstance(record.token_hash, str) or not 16 <= len(record.token_hash) <= 255:
+        raise MalformedInputError("a claim token_hash must be a string of 16 to 255 characters")
+    if not isinstance(record.credential_id, str) or not record.credential_id:
+        raise MalformedInputError("a claim needs a non-empty credential_id")
+    created = as_utc(record.created_at, "created_at")
+    expires = as_utc(record.expires_at, "expires_at")
+    if expires <= created:
+        raise MalformedInputError("a claim must expire after it is created")
+    return ClaimRecord(
+        id=record.id,
+        token_hash=record.token_hash,
+        credential_id=record.credential_id,
+        created_at=created,
+        expires_at=expires,
+        revoked_at=opt_utc(record.revoked_at, "revoked_at"),
+        last_used_at=opt_utc(record.last_used_at, "last_used_at"),
+    )
+
+
 # --- bit helpers (index 0 is the most significant bit of byte 0, as in the specs) ---------------
 
 
@@ -734,6 +776,36 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def expire_exchanges(self, now: datetime) -> int:
         """Mark pending and active exchanges whose time is up as ``expired``; how many moved."""
+
+    # claim links
+    @abc.abstractmethod
+    async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
+        """Store new claims in one transaction; ``ConflictError`` (nothing stored) if an id or a
+        token_hash is taken."""
+
+    async def create_claim(self, record: ClaimRecord) -> ClaimRecord:
+        return (await self.create_claims([record]))[0]
+
+    @abc.abstractmethod
+    async def get_claim(self, claim_id: str) -> ClaimRecord | None: ...
+
+    @abc.abstractmethod
+    async def find_claim(self, token_hash: str) -> ClaimRecord | None:
+        """The claim whose token hashes to ``token_hash``, whatever its state."""
+
+    @abc.abstractmethod
+    async def list_claims(
+        self, *, credential_id: str | None = None, limit: int = 100
+    ) -> list[ClaimRecord]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
+        """Mark revoked (the first revocation time is kept); ``NotFoundError`` if unknown."""
+
+    @abc.abstractmethod
+    async def touch_claim(self, claim_id: str, now: datetime) -> bool:
+        """Record a use (``last_used_at``); False if there is no such claim."""
 
     # meta
     @abc.abstractmethod

@@ -29,6 +29,7 @@ from vc_issuer.store.base import (
     KEEP,
     AchievementRecord,
     AuditEntry,
+    ClaimRecord,
     CredentialRecord,
     CredentialRef,
     ExchangeRecord,
@@ -41,6 +42,7 @@ from vc_issuer.store.base import (
     bitmap_len,
     check_achievement_data,
     check_change,
+    check_claim,
     check_exchange,
     check_exchange_json,
     check_exchange_state,
@@ -163,6 +165,21 @@ def _exchange(row: asyncpg.Record) -> ExchangeRecord:
         data=json.loads(row["data"]),
         result=None if row["result"] is None else json.loads(row["result"]),
         lookup_hash=row["lookup_hash"],
+    )
+
+
+_CLAIM_COLS = "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
+
+
+def _claim(row: asyncpg.Record) -> ClaimRecord:
+    return ClaimRecord(
+        id=row["id"],
+        token_hash=row["token_hash"],
+        credential_id=row["credential_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
     )
 
 
@@ -992,6 +1009,99 @@ class PostgresStore(Store):
                 at,
             )
             return len(rows)
+
+        return await self._run(change)
+
+    # --- claim links ------------------------------------------------------------------------------
+
+    async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
+        recs = [check_claim(r) for r in records]
+        rows = [
+            (
+                r.id,
+                r.token_hash,
+                r.credential_id,
+                r.created_at,
+                r.expires_at,
+                r.revoked_at,
+                r.last_used_at,
+            )
+            for r in recs
+        ]
+
+        async def insert(conn: asyncpg.Connection) -> list[ClaimRecord]:
+            try:
+                await conn.executemany(
+                    f"INSERT INTO claims ({_CLAIM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    rows,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise ConflictError("a claim id or token hash is taken") from exc
+            return recs
+
+        if not recs:
+            return []
+        return await self._run(insert)
+
+    async def _one_claim(self, where: str, value: str) -> ClaimRecord | None:
+        async def read(conn: asyncpg.Connection) -> ClaimRecord | None:
+            row = await conn.fetchrow(
+                f"SELECT {_CLAIM_COLS} FROM claims WHERE {where} = $1", value
+            )
+            return None if row is None else _claim(row)
+
+        return await self._read(read)
+
+    async def get_claim(self, claim_id: str) -> ClaimRecord | None:
+        return await self._one_claim("id", claim_id)
+
+    async def find_claim(self, token_hash: str) -> ClaimRecord | None:
+        return await self._one_claim("token_hash", token_hash)
+
+    async def list_claims(
+        self, *, credential_id: str | None = None, limit: int = 100
+    ) -> list[ClaimRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        if credential_id is None:
+            sql = f"SELECT {_CLAIM_COLS} FROM claims ORDER BY created_at DESC, id LIMIT $1"
+            args: tuple[Any, ...] = (limit,)
+        else:
+            sql = (
+                f"SELECT {_CLAIM_COLS} FROM claims WHERE credential_id = $1"
+                " ORDER BY created_at DESC, id LIMIT $2"
+            )
+            args = (credential_id, limit)
+
+        async def read(conn: asyncpg.Connection) -> list[ClaimRecord]:
+            return [_claim(r) for r in await conn.fetch(sql, *args)]
+
+        return await self._read(read)
+
+    async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
+        at = as_utc(now, "now")
+
+        async def change(conn: asyncpg.Connection) -> ClaimRecord:
+            row = await conn.fetchrow(
+                "UPDATE claims SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2"
+                f" RETURNING {_CLAIM_COLS}",
+                at,
+                claim_id,
+            )
+            if row is None:
+                raise NotFoundError(f"no claim link with id {claim_id!r}")
+            return _claim(row)
+
+        return await self._run(change)
+
+    async def touch_claim(self, claim_id: str, now: datetime) -> bool:
+        at = as_utc(now, "now")
+
+        async def change(conn: asyncpg.Connection) -> bool:
+            row = await conn.fetchval(
+                "UPDATE claims SET last_used_at = $1 WHERE id = $2 RETURNING id", at, claim_id
+            )
+            return row is not None
 
         return await self._run(change)
 

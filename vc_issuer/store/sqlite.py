@@ -33,6 +33,7 @@ from vc_issuer.store.base import (
     KEEP,
     AchievementRecord,
     AuditEntry,
+    ClaimRecord,
     CredentialRecord,
     CredentialRef,
     ExchangeRecord,
@@ -45,6 +46,7 @@ from vc_issuer.store.base import (
     bitmap_len,
     check_achievement_data,
     check_change,
+    check_claim,
     check_exchange,
     check_exchange_json,
     check_exchange_state,
@@ -180,6 +182,21 @@ def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
         data=json.loads(row[9]),
         result=None if row[10] is None else json.loads(row[10]),
         lookup_hash=row[11],
+    )
+
+
+_CLAIM_COLS = "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
+
+
+def _claim(row: tuple[Any, ...]) -> ClaimRecord:
+    return ClaimRecord(
+        id=row[0],
+        token_hash=row[1],
+        credential_id=row[2],
+        created_at=_dt(row[3]),
+        expires_at=_dt(row[4]),
+        revoked_at=_opt_dt(row[5]),
+        last_used_at=_opt_dt(row[6]),
     )
 
 
@@ -1017,6 +1034,95 @@ class SqliteStore(Store):
                 (_ts(utcnow()), at),
             )
             return int(cur.rowcount)
+
+        return await self._writer.run(_transaction(change))
+
+    # --- claim links ------------------------------------------------------------------------------
+
+    async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
+        recs = [check_claim(r) for r in records]
+        rows = [
+            (
+                r.id,
+                r.token_hash,
+                r.credential_id,
+                _ts(r.created_at),
+                _ts(r.expires_at),
+                _opt_ts(r.revoked_at),
+                _opt_ts(r.last_used_at),
+            )
+            for r in recs
+        ]
+
+        def insert(conn: sqlite3.Connection) -> list[ClaimRecord]:
+            try:
+                conn.executemany(
+                    f"INSERT INTO claims ({_CLAIM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError("a claim id or token hash is taken") from exc
+            return recs
+
+        if not recs:
+            return []
+        return await self._writer.run(_transaction(insert))
+
+    async def _one_claim(self, where: str, value: str) -> ClaimRecord | None:
+        def read(conn: sqlite3.Connection) -> ClaimRecord | None:
+            row = conn.execute(
+                f"SELECT {_CLAIM_COLS} FROM claims WHERE {where} = ?", (value,)
+            ).fetchone()
+            return None if row is None else _claim(row)
+
+        return await self._reader.run(read)
+
+    async def get_claim(self, claim_id: str) -> ClaimRecord | None:
+        return await self._one_claim("id", claim_id)
+
+    async def find_claim(self, token_hash: str) -> ClaimRecord | None:
+        return await self._one_claim("token_hash", token_hash)
+
+    async def list_claims(
+        self, *, credential_id: str | None = None, limit: int = 100
+    ) -> list[ClaimRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        where = "" if credential_id is None else "WHERE credential_id = ?"
+        args: tuple[Any, ...] = (limit,) if credential_id is None else (credential_id, limit)
+
+        def read(conn: sqlite3.Connection) -> list[ClaimRecord]:
+            rows = conn.execute(
+                f"SELECT {_CLAIM_COLS} FROM claims {where}"
+                " ORDER BY created_at DESC, id LIMIT ?",
+                args,
+            ).fetchall()
+            return [_claim(r) for r in rows]
+
+        return await self._reader.run(read)
+
+    async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
+        at = _ts(as_utc(now, "now"))
+
+        def change(conn: sqlite3.Connection) -> ClaimRecord:
+            conn.execute(
+                "UPDATE claims SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (at, claim_id),
+            )
+            row = conn.execute(
+                f"SELECT {_CLAIM_COLS} FROM claims WHERE id = ?", (claim_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no claim link with id {claim_id!r}")
+            return _claim(row)
+
+        return await self._writer.run(_transaction(change))
+
+    async def touch_claim(self, claim_id: str, now: datetime) -> bool:
+        at = _ts(as_utc(now, "now"))
+
+        def change(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE claims SET last_used_at = ? WHERE id = ?", (at, claim_id))
+            return cur.rowcount == 1
 
         return await self._writer.run(_transaction(change))
 

@@ -130,5 +130,22 @@ MIGRATIONS = check_ordered(
                 "CREATE INDEX exchanges_expiry ON exchanges(state, expires_at)",
             ),
         ),
+        Migration(
+            4,
+            "claims",
+            (
+                """CREATE TABLE claims (
+                    id text PRIMARY KEY,
+                    token_hash text NOT NULL UNIQUE,
+                    credential_id text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    revoked_at timestamptz,
+                    last_used_at timestamptz,
+                    CHECK (expires_at > created_at)
+                )""",
+                "CREATE INDEX claims_credential ON claims(credential_id)",
+            ),
+        ),
     )
 )

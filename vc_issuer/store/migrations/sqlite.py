@@ -130,5 +130,22 @@ MIGRATIONS = check_ordered(
                 "CREATE INDEX exchanges_expiry ON exchanges(state, expires_at)",
             ),
         ),
+        Migration(
+            4,
+            "claims",
+            (
+                """CREATE TABLE claims (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    credential_id TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    revoked_at TEXT,
+                    last_used_at TEXT,
+                    CHECK (expires_at > created_at)
+                )""",
+                "CREATE INDEX claims_credential ON claims(credential_id)",
+            ),
+        ),
     )
 )
