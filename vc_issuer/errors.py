@@ -367,6 +367,22 @@ class ConfigError(VCIssuerError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class ClaimExpiredError(VCIssuerError):
+    """A learner's claim link is past its expiry; the issuer can send a new one."""
+
+    code = "CLAIM_EXPIRED"
+    title = "Claim link expired"
+    http_status = 410
+
+
+class ClaimRevokedError(VCIssuerError):
+    """The issuer withdrew this claim link."""
+
+    code = "CLAIM_REVOKED"
+    title = "Claim link revoked"
+    http_status = 410
+
+
 # --- OAuth 2.0 / OpenID4VCI (the specs' lowercase codes, answered as {error, error_description})
 
 
