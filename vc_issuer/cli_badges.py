@@ -1,20 +1,32 @@
 """CLI commands for baked badges: ``vc-issuer bake`` and ``vc-issuer unbake``.
 
-Thin: read files, call vc_issuer.baking, write files. The achievement's own image as the default
-``--image`` is wired by the issuer commands, which know the store.
+Thin: read files, call vc_issuer.baking, write files. Without ``--image``, ``bake`` looks the
+credential's achievement image up in the issuer home's store (only the store is opened, never
+the key), else uses the default badge image.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
-from vc_issuer.baking import bake, detect_image_type, unbake
+from vc_issuer.baking import (
+    bake,
+    default_badge_png,
+    default_badge_svg,
+    detect_image_type,
+    unbake,
+)
 from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.errors import ConfigError, VCIssuerError
+from vc_issuer.home import ENV_HOME, load_home
 
 
 def _write_output(out: str, data: bytes) -> None:
@@ -36,18 +48,77 @@ def _write_output(out: str, data: bytes) -> None:
         raise
 
 
+def _embedded_achievement(credential: Mapping[str, Any]) -> Mapping[str, Any]:
+    subject = credential.get("credentialSubject")
+    first = subject[0] if isinstance(subject, list) and subject else subject
+    achievement = first.get("achievement") if isinstance(first, Mapping) else None
+    return achievement if isinstance(achievement, Mapping) else {}
+
+
+async def _stored_image(home: Path | None, achievement: Mapping[str, Any]) -> bytes | None:
+    """The achievement's image from the home's store: the version embedded in the badge (the
+    one that was signed), else the design's current image; None if it has none stored."""
+    from vc_issuer.achievements import AchievementService
+    from vc_issuer.openbadges import Achievement
+    from vc_issuer.store import open_store
+
+    cfg = load_home(home)
+    async with open_store(cfg.database_url) as store:
+        service = AchievementService(store, base_url=cfg.base_url)
+        try:
+            data = await service.image_bytes_for(Achievement.from_json(dict(achievement)))
+        except VCIssuerError:
+            data = None
+        ref = achievement.get("id")
+        if data is None and isinstance(ref, str) and ref.startswith(service.achievement_url("")):
+            try:
+                data = await service.image_bytes_for((await service.get(ref)).achievement)
+            except VCIssuerError:
+                data = None
+        return data
+
+
+def default_image(credential: Mapping[str, Any], home: Path | None, out: str) -> bytes:
+    """``--image`` when omitted: the achievement's stored image, else the default badge (SVG
+    when ``--out`` ends in .svg, PNG otherwise)."""
+    achievement = _embedded_achievement(credential)
+    try:
+        data = asyncio.run(_stored_image(home, achievement))
+    except ConfigError as exc:
+        if home is not None or exc.code != "HOME_NOT_FOUND":
+            raise
+        data = None  # no home given and none at the default place: nothing to look up
+    if data is not None:
+        return data
+    click.echo("note: no stored achievement image; using the default badge image", err=True)
+    name = achievement.get("name")
+    if out.lower().endswith(".svg"):
+        return default_badge_svg(name if isinstance(name, str) and name else "Badge")
+    return default_badge_png()
+
+
 @click.command("bake")
 @click.argument("credential", metavar="CREDENTIAL")
 @click.option(
     "--image",
     "image_file",
-    required=True,
+    default=None,
     metavar="FILE",
-    help="PNG or SVG badge image to bake into (- for stdin).",
+    help="PNG or SVG badge image to bake into (- for stdin); default: the achievement's"
+    " stored image, else the default badge.",
 )
 @click.option("--out", required=True, metavar="FILE", help="Baked image to write (- for stdout).")
+@click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_HOME,
+    default=None,
+    help=f"Issuer home whose store holds achievement images (default ${ENV_HOME} or"
+    " ./vc-issuer-data); used without --image.",
+)
 @handle_errors
-def bake_cmd(credential: str, image_file: str, out: str) -> None:
+def bake_cmd(credential: str, image_file: str | None, out: str, home: Path | None) -> None:
     """Bake the signed CREDENTIAL (a JSON file, or - for stdin) into a badge image.
 
     A credential already baked in the image is replaced, never duplicated.
@@ -55,7 +126,7 @@ def bake_cmd(credential: str, image_file: str, out: str) -> None:
     if credential == "-" and image_file == "-":
         raise click.UsageError("CREDENTIAL and --image cannot both be stdin")
     doc = read_json_object(credential)
-    image = read_input(image_file)
+    image = read_input(image_file) if image_file is not None else default_image(doc, home, out)
     kind = detect_image_type(image)
     if "proof" not in doc:
         click.echo("warning: the credential has no proof; verifiers will reject it", err=True)

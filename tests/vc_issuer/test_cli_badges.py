@@ -11,6 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+import vc_issuer.cli  # noqa: F401  (first: vc_issuer.cli imports and registers cli_badges)
 from vc_issuer.baking import MAX_IMAGE_BYTES, bake, default_badge_png, default_badge_svg, unbake
 from vc_issuer.cli_badges import register
 from vc_issuer.keys import Ed25519Key
@@ -177,7 +178,7 @@ def test_environment_errors_exit_3(files: dict[str, Path], tmp_path: Path) -> No
 
 
 def test_usage_errors_exit_2(files: dict[str, Path]) -> None:
-    result = run(["bake", str(files["cred"]), "--out", str(files["out"])])
-    assert result.exit_code == 2 and "--image" in result.output
+    result = run(["bake", str(files["cred"]), "--image", str(files["png"])])
+    assert result.exit_code == 2 and "--out" in result.output
     result = run(["bake", "-", "--image", "-", "--out", str(files["out"])], stdin=b"")
     assert result.exit_code == 2 and "cannot both be stdin" in result.output

@@ -146,6 +146,9 @@ def create_app(
     from vc_issuer.http import oid4vci
 
     oid4vci.add_routes(app)
+    from vc_issuer.http import achievements
+
+    achievements.add_routes(app)
     from vc_issuer.http.pages import setup_pages
 
     setup_pages(app)

@@ -278,12 +278,23 @@ _PATHS: dict[str, Any] = {
         "post": {
             "operationId": "verifyCredential",
             "summary": "Verify a credential: structure, proofs, issuer, validity, status",
+            "description": "Send {verifiableCredential, options} as JSON, or a baked Open Badge"
+            " image as the raw body (image/png or image/svg+xml): it is unbaked, then verified;"
+            " an image without a credential is a 400 NO_BAKED_CREDENTIAL.",
             "security": [],
-            "requestBody": {"required": True, **_json(_ref("VerifyCredentialRequest"))},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _ref("VerifyCredentialRequest")},
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/svg+xml": {"schema": {"type": "string"}},
+                },
+            },
             "responses": {
                 "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
                 "400": _verification_failed("Malformed request or credential"),
                 "413": _problem("Request body larger than the limit"),
+                "415": _verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
                 "422": _verification_failed("The credential does not verify"),
             },
         }
@@ -544,6 +555,9 @@ def openapi_document(
     from vc_issuer.http.oid4vci import openapi_paths
 
     doc["paths"].update(openapi_paths())
+    from vc_issuer.http.achievements import openapi_paths as achievement_paths
+
+    doc["paths"].update(achievement_paths())
     if base_url:
         doc["servers"] = [{"url": base_url}]
     if did_document_path and did_document_path not in doc["paths"]:

@@ -353,7 +353,10 @@ async def credential_page(request: web.Request) -> web.Response:
     description = str(ach.get("description") or cred.get("description") or "")
     criteria = ach.get("criteria") if isinstance(ach.get("criteria"), Mapping) else {}
     alignments = [a for a in _as_list(ach.get("alignment")) if isinstance(a, Mapping)]
-    return render(
+    from vc_issuer.http.claims import wallet_for_page
+
+    wallet, claim_error = await wallet_for_page(request, record.id)
+    response = render(
         "credential.html",
         title=name,
         page_url=page_url,
@@ -373,13 +376,30 @@ async def credential_page(request: web.Request) -> web.Response:
         expires=_date(cred.get("validUntil") or cred.get("expirationDate")),
         verdict=verdict,
         credential_id=cred.get("id"),
+        wallet=wallet,
+        claim_error=claim_error,
     )
+    if "claim" in request.query:  # personal links: never cached, never indexed
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def download_shape(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """What the downloads carry: an Open Badge in the OB-schema shape (``proof`` an array, one
+    status object), as the award API returns it; any other credential as stored. Both shapes
+    are the same RDF graph, so the signature verifies either way."""
+    if _is_ob(credential):
+        return ob_schema_compatible(credential)
+    return dict(credential)
 
 
 async def credential_json(request: web.Request) -> web.Response:
-    """GET /c/{page_id}/credential.json: the credential exactly as issued."""
+    """GET /c/{page_id}/credential.json: the credential as issued (Open Badges in OB shape)."""
     record = await _record(request)
-    body = json.dumps(record.credential, ensure_ascii=False, indent=2).encode("utf-8")
+    body = json.dumps(download_shape(record.credential), ensure_ascii=False, indent=2).encode(
+        "utf-8"
+    )
     return web.Response(
         body=body,
         content_type="application/vc+ld+json",
@@ -390,7 +410,7 @@ async def credential_json(request: web.Request) -> web.Response:
 async def baked_badge(request: web.Request) -> web.Response:
     """GET /c/{page_id}/badge.png|svg: the badge image with the credential baked in."""
     record = await _record(request)
-    cred: dict[str, Any] = record.credential
+    cred = download_shape(record.credential)
     kind = request.match_info["kind"]
     source = await badge_source(request, cred)
     name = str(_achievement(cred).get("name") or cred.get("name") or "Badge")
@@ -627,6 +647,7 @@ __all__ = [
     "Verdict",
     "did_web_domain",
     "document_from_bytes",
+    "download_shape",
     "setup_pages",
     "verdict_of",
     "verify_for_page",

@@ -16,7 +16,7 @@ from aiohttp import web
 from vc_issuer.credentials import issuer_id
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, requires
-from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
 from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
@@ -183,18 +183,40 @@ def _failed(exc: VCIssuerError, kind: str) -> web.Response:
     return web.Response(status=exc.http_status, body=json_bytes(body), content_type=PROBLEM_JSON)
 
 
+_IMAGE_TYPES = frozenset({"image/png", "image/svg+xml"})
+
+
+async def _baked_credential(request: web.Request) -> dict[str, Any]:
+    """The credential baked into a raw PNG/SVG body (the content decides, not the header)."""
+    from vc_issuer.baking import unbake
+    from vc_issuer.errors import InputTooLargeError
+
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
+        raise InputTooLargeError(f"the image exceeds {limit} bytes", limit=limit) from None
+    if not data:
+        raise MalformedInputError("the request body is empty; send a baked PNG or SVG badge")
+    return unbake(data)
+
+
 async def verify_credential_route(request: web.Request) -> web.Response:
-    """POST /credentials/verify (public)."""
+    """POST /credentials/verify (public): a JSON request, or a baked PNG/SVG badge as the raw
+    body (``Content-Type: image/png`` or ``image/svg+xml``), verified the same way."""
     state = state_of(request)
     try:
-        body = await read_json_object(request)
-        options = _options(body)
-        _checks_option(options)
-        if "verifiableCredential" not in body:
-            raise MalformedInputError(
-                "the request needs a verifiableCredential", field="verifiableCredential"
-            )
-        vc = body["verifiableCredential"]
+        if request.content_type in _IMAGE_TYPES:
+            vc = await _baked_credential(request)
+        else:
+            body = await read_json_object(request)
+            options = _options(body)
+            _checks_option(options)
+            if "verifiableCredential" not in body:
+                raise MalformedInputError(
+                    "the request needs a verifiableCredential", field="verifiableCredential"
+                )
+            vc = body["verifiableCredential"]
         if not isinstance(vc, dict):
             raise MalformedInputError(
                 "verifiableCredential must be a JSON object (not a string or other value)",

@@ -1,0 +1,554 @@
+"""HTTP routes of badge designs and awards: ``/achievements`` and the public ``/images/...``.
+
+Writes need the ``issue`` scope, reads the ``read`` scope. A design is sent as an OB 3.0
+``Achievement`` without ``id`` (the issuer assigns it); ``image.id`` may be a ``data:`` URL, which
+is stored and replaced by its stable ``/images/{sha256}.{png|svg}`` URL. Images are public and
+content-addressed, so they are served ``immutable``. An award answers with the signed badge in
+the OB-schema shape (``proof`` as an array), its id and the recipient's claim link; a failed
+award stores nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from aiohttp import web
+
+from vc_issuer.achievements import IMAGE_PATH, AchievementService, StoredAchievement
+from vc_issuer.awards import Awarder, Recipient
+from vc_issuer.errors import ConflictError, MalformedInputError, VCIssuerError
+from vc_issuer.http.auth import requires
+from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.pages import IMAGE_LOADER_KEY, ImageLoader
+from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.state import STATE_KEY
+
+ACHIEVEMENTS_KEY: Final = web.AppKey("vc_issuer_achievements", AchievementService)
+JSON: Final = "application/json"
+#: One year, never revalidated: an image URL names the SHA-256 of its bytes.
+IMAGE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_TRUE: Final = frozenset({"1", "true", "yes"})
+_FALSE: Final = frozenset({"", "0", "false", "no"})
+
+
+def service_of(request: web.Request) -> AchievementService:
+    return request.app[ACHIEVEMENTS_KEY]
+
+
+def _json(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json_bytes(value), content_type=JSON, headers=headers)
+
+
+def _stored(stored: StoredAchievement, status: int = 200) -> web.Response:
+    """One design; ``ETag`` is its version, for ``If-Match`` on the next ``PUT``."""
+    return _json(
+        stored.to_json(),
+        status,
+        {"ETag": f'"{stored.version}"', "Location": f"/achievements/{stored.key}"},
+    )
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise MalformedInputError(f"?{name} must be 1 or 0 (true or false)", field=name)
+
+
+# --- designs -------------------------------------------------------------------------------------
+
+
+@requires("issue")
+async def create_achievement(request: web.Request) -> web.Response:
+    """POST /achievements (an OB Achievement without id) -> 201 the stored design."""
+    body = await read_json_object(request)
+    stored = await service_of(request).create(body)
+    return _stored(stored, 201)
+
+
+@requires("read")
+async def list_achievements(request: web.Request) -> web.Response:
+    """GET /achievements[?all=1]: current versions, archived ones only with ``all``."""
+    items = await service_of(request).list(include_archived=_flag(request, "all"))
+    return _json({"achievements": [s.to_json() for s in items]})
+
+
+def _version_query(request: web.Request) -> int | None:
+    raw = request.query.get("version")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 10**9:
+        raise MalformedInputError("?version must be a positive integer", field="version")
+    return int(raw)
+
+
+@requires("read")
+async def get_achievement(request: web.Request) -> web.Response:
+    """GET /achievements/{id}[?version=N]: by key or URL-encoded full id."""
+    stored = await service_of(request).get(request.match_info["id"], _version_query(request))
+    return _stored(stored)
+
+
+def _expected_version(request: web.Request, body: dict[str, Any]) -> int | None:
+    """From ``If-Match: "N"`` and/or the body's ``expectedVersion`` (they must agree)."""
+    from_body = body.pop("expectedVersion", None)
+    if from_body is not None and (
+        isinstance(from_body, bool) or not isinstance(from_body, int) or from_body < 1
+    ):
+        raise MalformedInputError(
+            "expectedVersion must be a positive integer", field="expectedVersion"
+        )
+    header = request.headers.get("If-Match")
+    from_header: int | None = None
+    if header is not None and header.strip() != "*":
+        match = _IF_MATCH.match(header)
+        if match is None:
+            raise MalformedInputError(
+                'If-Match must be the version ETag, e.g. "2"', field="If-Match"
+            )
+        from_header = int(match.group(1))
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise MalformedInputError(
+            f"If-Match ({from_header}) and expectedVersion ({from_body}) disagree",
+            field="expectedVersion",
+        )
+    return from_header if from_header is not None else from_body
+
+
+@requires("issue")
+async def update_achievement(request: web.Request) -> web.Response:
+    """PUT /achievements/{id}: the whole new design, stored as the next version."""
+    body = await read_json_object(request)
+    expected = _expected_version(request, body)
+    stored = await service_of(request).update(
+        request.match_info["id"], body, replace=True, expected_version=expected
+    )
+    return _stored(stored)
+
+
+@requires("issue")
+async def archive_achievement(request: web.Request) -> web.Response:
+    """POST /achievements/{id}/archive: no more awards; issued badges are untouched."""
+    stored = await service_of(request).archive(request.match_info["id"])
+    return _stored(stored)
+
+
+# --- awards --------------------------------------------------------------------------------------
+
+
+def _opt_str(obj: Mapping[str, Any], name: str, field: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedInputError(
+            f"{field} must be a string", code="INVALID_RECIPIENT", field=field
+        )
+    return value
+
+
+def recipient_from_body(body: Mapping[str, Any]) -> Recipient:
+    """``{recipient: {id?, email?, name?}, evidence?}`` -> a checked ``Recipient``."""
+    raw = body.get("recipient")
+    if raw is None:
+        raise MalformedInputError(
+            "the request needs a recipient {id: DID} or {email}",
+            code="MISSING_RECIPIENT",
+            field="recipient",
+        )
+    if not isinstance(raw, Mapping):
+        raise MalformedInputError(
+            "recipient must be an object {id?, email?, name?}",
+            code="INVALID_RECIPIENT",
+            field="recipient",
+        )
+    evidence = body.get("evidence")
+    if evidence is None:
+        items: tuple[dict[str, Any], ...] = ()
+    elif isinstance(evidence, Mapping):
+        items = (dict(evidence),)
+    elif isinstance(evidence, list) and all(isinstance(e, Mapping) for e in evidence):
+        items = tuple(dict(e) for e in evidence)
+    else:
+        raise MalformedInputError(
+            "evidence must be an Evidence object or a list of them", field="evidence"
+        )
+    return Recipient(
+        did=_opt_str(raw, "id", "recipient.id"),
+        email=_opt_str(raw, "email", "recipient.email"),
+        name=_opt_str(raw, "name", "recipient.name"),
+        evidence=items,
+    )
+
+
+def _awarded_date(body: Mapping[str, Any]) -> datetime | None:
+    value = body.get("awardedDate")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedInputError("awardedDate must be a date-time string", field="awardedDate")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedInputError(
+            f"awardedDate {value!r} is not an ISO 8601 date-time", field="awardedDate"
+        ) from None
+    if moment.tzinfo is None:
+        raise MalformedInputError(
+            "awardedDate needs a time zone (e.g. 2024-05-01T09:00:00Z)", field="awardedDate"
+        )
+    return moment
+
+
+@requires("issue")
+async def award_achievement(request: web.Request) -> web.Response:
+    """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, claimUrl};
+    the same recipient again -> 200 with the first award (unless ``repeat``)."""
+    state = request.app[STATE_KEY]
+    service = service_of(request)
+    body = await read_json_object(request)
+    repeat = body.get("repeat", False)
+    if not isinstance(repeat, bool):
+        raise MalformedInputError("repeat must be true or false", field="repeat")
+    recipient = recipient_from_body(body)
+    awarded = _awarded_date(body)
+    # A fresh Awarder per request: it reads the issuer profile as it is now.
+    awarder = Awarder(state.issuer, service)
+    try:
+        award = await awarder.award(
+            request.match_info["id"], recipient, awarded=awarded, repeat=repeat
+        )
+    except MalformedInputError as exc:
+        if exc.code == "ACHIEVEMENT_ARCHIVED":  # a state conflict over HTTP, not a bad request
+            raise ConflictError(exc.detail, code="ACHIEVEMENT_ARCHIVED", **exc.extra) from None
+        raise
+    out = {
+        "verifiableCredential": award.credential,
+        "credentialId": award.credential_id,
+        "claimUrl": award.claim_url,
+        "created": award.created,
+    }
+    return _json(out, 201 if award.created else 200, {"Location": award.claim_url})
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+async def get_image(request: web.Request) -> web.StreamResponse:
+    """GET /images/{sha256}.{png|svg} (public): content-addressed, cached forever."""
+    record = await service_of(request).image(request.match_info["name"])
+    etag = f'"{record.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMAGE_CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+        # An SVG opened directly must not run anything on our origin.
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    }
+    sent = request.headers.get("If-None-Match", "")
+    if etag in {t.strip() for t in sent.split(",")} or sent.strip() == "*":
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=record.data, content_type=record.media_type, headers=headers)
+
+
+def image_loader(service: AchievementService, *base_urls: str) -> ImageLoader:
+    """The pages' hook: bytes of an image at one of our ``/images/`` URLs, else None."""
+    prefixes = tuple(dict.fromkeys(b.rstrip("/") + IMAGE_PATH for b in (service.base_url,
+                                                                        *base_urls)))  # fmt: skip
+
+    async def load(url: str) -> bytes | None:
+        for prefix in prefixes:
+            if url.startswith(prefix):
+                try:
+                    return (await service.image(url[len(prefix) :])).data
+                except VCIssuerError:
+                    return None
+        return None
+
+    return load
+
+
+def add_routes(app: web.Application, service: AchievementService | None = None) -> None:
+    """Mount the routes and the pages' image hook; the service defaults to the app's issuer."""
+    state = app[STATE_KEY]
+    if service is None:
+        service = AchievementService(state.issuer.store, base_url=state.issuer.base_url)
+    app[ACHIEVEMENTS_KEY] = service
+    app[IMAGE_LOADER_KEY] = image_loader(service, state.base_url)
+    app.router.add_post("/achievements", create_achievement)
+    app.router.add_get("/achievements", list_achievements, allow_head=False)
+    app.router.add_get("/achievements/{id}", get_achievement, allow_head=False)
+    app.router.add_put("/achievements/{id}", update_achievement)
+    app.router.add_post("/achievements/{id}/archive", archive_achievement)
+    app.router.add_post("/achievements/{id}/awards", award_achievement)
+    app.router.add_get("/images/{name}", get_image, allow_head=False)
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------
+
+
+def _problem(description: str) -> dict[str, Any]:
+    media = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {"description": description, "content": media}
+
+
+def _obj(
+    description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+_AUTH: Final = {
+    "401": _problem("No token, or an unknown, revoked or expired token"),
+    "403": _problem("The token lacks the route's scope"),
+}
+_ID: Final = {
+    "name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+    "description": "The achievement's key (a UUID) or its full id, URL-encoded",
+}  # fmt: skip
+_ACHIEVEMENT_IN: Final = {
+    "type": "object",
+    "description": "An OB 3.0 Achievement without id (name, description, criteria, image,"
+    " achievementType, tag, alignment, resultDescription, ...) plus validForMonths;"
+    " image.id may be a data: URL of a PNG or SVG, which is stored.",
+    "properties": {
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "criteria": {"type": "object"},
+        "image": {"type": ["object", "string"]},
+        "validForMonths": {"type": ["integer", "null"]},
+        "expectedVersion": {"type": "integer", "minimum": 1, "description": "PUT only"},
+    },
+    "additionalProperties": True,
+}
+_STORED: Final = {
+    "type": "object",
+    "required": ["id", "key", "version", "archived", "achievement"],
+    "properties": {
+        "id": {"type": "string"},
+        "key": {"type": "string"},
+        "version": {"type": "integer"},
+        "archived": {"type": "boolean"},
+        "validForMonths": {"type": ["integer", "null"]},
+        "created": {"type": "string"},
+        "updated": {"type": "string"},
+        "achievement": {"type": "object"},
+    },
+}
+_ETAG: Final = {"ETag": {"schema": {"type": "string"}, "description": "The version, quoted"}}
+_AWARD_IN: Final = {
+    "type": "object",
+    "required": ["recipient"],
+    "properties": {
+        "recipient": {
+            "type": "object",
+            "description": "A DID (id) and/or an email (hashed in the badge); name is optional",
+            "properties": {
+                "id": {"type": "string"},
+                "email": {"type": "string"},
+                "name": {"type": "string"},
+            },
+        },
+        "evidence": {"type": ["object", "array"]},
+        "awardedDate": {"type": "string", "format": "date-time"},
+        "repeat": {"type": "boolean", "description": "issue again even if awarded before"},
+    },
+}
+_AWARD_OUT: Final = {
+    "type": "object",
+    "required": ["verifiableCredential", "credentialId", "claimUrl"],
+    "properties": {
+        "verifiableCredential": {"type": "object"},
+        "credentialId": {"type": "string"},
+        "claimUrl": {"type": "string"},
+        "created": {"type": "boolean"},
+    },
+}
+_BODY: Final = {
+    "400": _problem("Malformed request or design (e.g. UNSUPPORTED_IMAGE, INVALID_IMAGE)"),
+    "413": _problem("Request body or image larger than the limit"),
+    "415": _problem("UNSUPPORTED_IMAGE: the image is neither a PNG nor an SVG"),
+}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The achievement and image routes' part of the OpenAPI document."""
+    body = {"required": True, "content": {JSON: {"schema": _ACHIEVEMENT_IN}}}
+    return {
+        "/achievements": {
+            "post": {
+                "operationId": "createAchievement",
+                "summary": "Store a new badge design (version 1)",
+                "security": [{"bearer": ["issue"]}],
+                "requestBody": body,
+                "responses": {
+                    "201": _obj("The stored design", _STORED, _ETAG),
+                    **_BODY,
+                    **_AUTH,
+                },
+            },
+            "get": {
+                "operationId": "listAchievements",
+                "summary": "The current designs (archived ones with ?all=1)",
+                "security": [{"bearer": ["read"]}],
+                "parameters": [
+                    {
+                        "name": "all",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+                    }
+                ],
+                "responses": {
+                    "200": _obj(
+                        "The designs",
+                        {
+                            "type": "object",
+                            "required": ["achievements"],
+                            "properties": {"achievements": {"type": "array", "items": _STORED}},
+                        },
+                    ),
+                    "400": _problem("Bad query parameter"),
+                    **_AUTH,
+                },
+            },
+        },
+        "/achievements/{id}": {
+            "get": {
+                "operationId": "getAchievement",
+                "summary": "One design (its current version, or ?version=N)",
+                "security": [{"bearer": ["read"]}],
+                "parameters": [
+                    _ID,
+                    {
+                        "name": "version",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                ],
+                "responses": {
+                    "200": _obj("The design", _STORED, _ETAG),
+                    "400": _problem("Bad query parameter"),
+                    **_AUTH,
+                    "404": _problem("ACHIEVEMENT_NOT_FOUND"),
+                },
+            },
+            "put": {
+                "operationId": "updateAchievement",
+                "summary": "Store the next version of a design (issued badges stay valid)",
+                "security": [{"bearer": ["issue"]}],
+                "parameters": [
+                    _ID,
+                    {
+                        "name": "If-Match",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": 'The version being replaced, e.g. "2"',
+                    },
+                ],
+                "requestBody": body,
+                "responses": {
+                    "200": _obj("The new version", _STORED, _ETAG),
+                    **_BODY,
+                    **_AUTH,
+                    "404": _problem("ACHIEVEMENT_NOT_FOUND"),
+                    "409": _problem("VERSION_CONFLICT: changed meanwhile"),
+                },
+            },
+        },
+        "/achievements/{id}/archive": {
+            "post": {
+                "operationId": "archiveAchievement",
+                "summary": "Archive a design: no more awards (issued badges are untouched)",
+                "security": [{"bearer": ["issue"]}],
+                "parameters": [_ID],
+                "responses": {
+                    "200": _obj("The archived design", _STORED, _ETAG),
+                    **_AUTH,
+                    "404": _problem("ACHIEVEMENT_NOT_FOUND"),
+                },
+            }
+        },
+        "/achievements/{id}/awards": {
+            "post": {
+                "operationId": "awardAchievement",
+                "summary": "Award the badge to one recipient (signed OpenBadgeCredential)",
+                "security": [{"bearer": ["issue"]}],
+                "parameters": [_ID],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _AWARD_IN}}},
+                "responses": {
+                    "201": _obj("Awarded", _AWARD_OUT),
+                    "200": _obj("Awarded before to this recipient: the first award", _AWARD_OUT),
+                    "400": _problem(
+                        "MISSING_RECIPIENT, INVALID_RECIPIENT, SCHEMA_VALIDATION_ERROR, ..."
+                    ),
+                    **_AUTH,
+                    "404": _problem("ACHIEVEMENT_NOT_FOUND"),
+                    "409": _problem("ACHIEVEMENT_ARCHIVED, or the status list is full"),
+                    "413": _problem("Request body larger than the limit"),
+                    "422": _problem(
+                        "SCHEMA_VALIDATION_ERROR (the OB schema refuses it, nothing is signed),"
+                        " or the badge cannot be signed"
+                    ),
+                },
+            }
+        },
+        "/images/{name}": {
+            "get": {
+                "operationId": "getImage",
+                "summary": "A stored badge image, {sha256}.png or {sha256}.svg (immutable)",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "{sha256}.png or {sha256}.svg",
+                    },
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The image",
+                        "headers": {
+                            "ETag": {"schema": {"type": "string"}},
+                            "Cache-Control": {"schema": {"type": "string"}},
+                        },
+                        "content": {
+                            "image/png": {"schema": {"type": "string", "format": "binary"}},
+                            "image/svg+xml": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "304": {"description": "Not modified"},
+                    "404": _problem("IMAGE_NOT_FOUND"),
+                },
+            }
+        },
+    }
+
+
+__all__ = [
+    "ACHIEVEMENTS_KEY",
+    "IMAGE_CACHE_CONTROL",
+    "add_routes",
+    "image_loader",
+    "openapi_paths",
+    "recipient_from_body",
+]
