@@ -45,6 +45,7 @@ RESULT_COLUMNS: Final = (
     "recipient",
     "credential_id",
     "claim_url",
+    "claim_link",
     "error_code",
     "error",
 )
@@ -129,6 +130,8 @@ class AwardResult:
     recipient: str = ""
     credential_id: str = ""
     claim_url: str = ""
+    claim_link: str = ""
+    """The learner's personal claim link (``/claim/{token}``): newly issued rows only."""
     error_code: str = ""
     error: str = ""
 
@@ -139,6 +142,7 @@ class AwardResult:
             "recipient": self.recipient,
             "credential_id": self.credential_id,
             "claim_url": self.claim_url,
+            "claim_link": self.claim_link,
             "error_code": self.error_code,
             "error": self.error,
         }
@@ -737,10 +741,12 @@ def _fail(result: AwardResult, exc: VCIssuerError) -> None:
     result.error = exc.detail
     result.credential_id = ""
     result.claim_url = ""
+    result.claim_link = ""
 
 
 def write_results(out: IO[str], results: Iterable[AwardResult], *, header: bool = True) -> None:
-    """Results as CSV: row, status, recipient, credential_id, claim_url, error_code, error."""
+    """Results as CSV: row, status, recipient, credential_id, claim_url (the public page),
+    claim_link (the learner's personal claim link), error_code, error."""
     writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     if header:
         writer.writeheader()

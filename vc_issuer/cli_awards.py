@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -28,6 +29,7 @@ from vc_issuer.awards import (
     read_jsonl_rows,
     write_results,
 )
+from vc_issuer.claims import ClaimService, parse_claim_ttl
 from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
 from vc_issuer.errors import KeyFileError, MalformedInputError
 from vc_issuer.home import ENV_HOME, load_home
@@ -306,6 +308,12 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     help="Signing processes for a batch (default: one per core).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--claim-expires",
+    default="30d",
+    show_default=True,
+    help="Lifetime of the learners' personal claim links: 30d, 2w, 12h.",
+)
 @handle_errors
 def award_cmd(
     home: Path | None,
@@ -321,6 +329,7 @@ def award_cmd(
     chunk: int,
     workers: int | None,
     no_progress: bool,
+    claim_expires: str,
 ) -> None:
     """Award ACHIEVEMENT_ID to one recipient (prints the signed badge) or to every row of a
     CSV / JSONL file (columns did, email, name, evidence_url; writes a results CSV).
@@ -328,7 +337,12 @@ def award_cmd(
     Awarding is idempotent: a person who already has this badge is not awarded again, so a
     batch that stopped can simply be run again. A batch exits with 2 when some rows failed
     (see the results file), after awarding every other row.
+
+    Every newly awarded badge gets a personal claim link (``/claim/...``, to send to the
+    learner; stderr for one award, column ``claim_link`` of the results CSV). ``claim_url``
+    is the badge's public page, safe to share.
     """
+    claim_ttl = parse_claim_ttl(claim_expires)
     batch = csv_file or jsonl_file
     if csv_file and jsonl_file:
         raise click.UsageError("--csv and --jsonl exclude each other")
@@ -336,7 +350,9 @@ def award_cmd(
         raise click.UsageError("--recipient/--email/--name go with one award, not with a file")
     if batch:
         count = workers or os.cpu_count() or 1
-        _award_batch(home, achievement_id, batch, bool(csv_file), out, chunk, count, no_progress)
+        _award_batch(
+            home, achievement_id, batch, bool(csv_file), out, chunk, count, no_progress, claim_ttl
+        )
         return
     if out is not None:
         raise click.UsageError("--out is for batches (--csv or --jsonl)")
@@ -344,14 +360,18 @@ def award_cmd(
     recipient = Recipient(did=did, email=email, name=name, evidence=evidence)
 
     async def work(issuer: Issuer) -> Any:
-        return await Awarder(issuer).award(achievement_id, recipient, repeat=repeat)
+        award = await Awarder(issuer).award(achievement_id, recipient, repeat=repeat)
+        claim = await ClaimService(issuer).create(award.credential_id, ttl=claim_ttl)
+        return award, claim
 
-    award = _run(home, work, index_reserve=0)
+    award, claim = _run(home, work, index_reserve=0)
     if not award.created:
         click.echo(
             f"already awarded: {award.credential_id} (use --repeat to award again)", err=True
         )
-    click.echo(f"claim link: {award.claim_url}", err=True)
+    click.echo(f"public page: {award.claim_url}", err=True)
+    expires = claim.to_dict()["expires"]
+    click.echo(f"claim link: {claim.url} (personal, for the learner; expires {expires})", err=True)
     _emit(award.credential)
 
 
@@ -364,6 +384,7 @@ def _award_batch(
     chunk: int,
     workers: int,
     no_progress: bool,
+    claim_ttl: timedelta,
 ) -> None:
     data = read_input(source) if source == "-" else _read_batch(source)
     text = open_text(data)
@@ -405,8 +426,10 @@ def _award_batch(
             issuer, chunk_size=chunk, workers=workers if spec is not None else 1, spec=spec
         )
         task = progress.add_task("award", total=total)
+        claims = ClaimService(issuer)
 
-        def sink(results: list[AwardResult]) -> None:
+        async def sink(results: list[AwardResult]) -> None:
+            await claims.link_results(results, ttl=claim_ttl)
             write_results(fh, results, header=False)
             fh.flush()
 

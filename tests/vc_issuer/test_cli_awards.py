@@ -141,7 +141,8 @@ def test_award_one_prints_a_schema_valid_signed_badge(home: str, badge: dict[str
                  "--name", "Ada", "--evidence-url", "https://example.edu/work/1")  # fmt: skip
     assert result.exit_code == 0, result.output
     cred = json.loads(result.stdout)
-    assert "claim link: " + BASE + "/c/" in result.stderr
+    assert "public page: " + BASE + "/c/" in result.stderr
+    assert "claim link: " + BASE + "/claim/" in result.stderr  # personal, not the public page
     assert validate_ob_credential(cred) == []
     assert cred["credentialSubject"]["name"] == "Ada"
     assert cred["evidence"][0]["id"] == "https://example.edu/work/1"
@@ -192,6 +193,9 @@ def test_batch_csv_twice_issues_nothing_the_second_time(
     assert len(results) == 201
     assert results[-1]["status"] == "error" and results[-1]["error_code"] == "MISSING_RECIPIENT"
     assert all(r["claim_url"].startswith(f"{BASE}/c/") for r in results[:-1])
+    links = [r["claim_link"] for r in results[:-1]]
+    assert all(u.startswith(f"{BASE}/claim/") for u in links) and len(set(links)) == 200
+    assert results[-1]["claim_link"] == ""
     assert "200 issued" not in first.stderr  # the summary is JSON on stdout
     assert issued(home) == 200
 
@@ -200,6 +204,7 @@ def test_batch_csv_twice_issues_nothing_the_second_time(
     assert json.loads(second.stdout)["skipped"] == 200
     again = list(csv.DictReader(out.open()))
     assert [r["credential_id"] for r in again] == [r["credential_id"] for r in results]
+    assert all(r["claim_link"] == "" for r in again)  # a rerun mails out no second link
     assert issued(home) == 200
 
 
