@@ -146,6 +146,9 @@ def create_app(
     from vc_issuer.http import oid4vci
 
     oid4vci.add_routes(app)
+    from vc_issuer.http import claims
+
+    claims.add_routes(app)
     from vc_issuer.http import achievements
 
     achievements.add_routes(app)

@@ -555,6 +555,9 @@ def openapi_document(
     from vc_issuer.http.oid4vci import openapi_paths
 
     doc["paths"].update(openapi_paths())
+    from vc_issuer.http.claims import openapi_paths as claim_paths
+
+    doc["paths"].update(claim_paths())
     from vc_issuer.http.achievements import openapi_paths as achievement_paths
 
     doc["paths"].update(achievement_paths())

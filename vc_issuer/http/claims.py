@@ -1,0 +1,291 @@
+"""HTTP routes of personal claim links.
+
+``POST /claims`` (scope ``issue``) makes one for an award; ``DELETE /claims/{id}`` (scope
+``issue``) withdraws it. ``GET /claim/{token}`` is the learner's page: public, the unguessable
+token being the capability. Every visit opens a fresh single-use VC API exchange and OpenID4VCI
+offer (``Accept: application/json`` gets the same links as JSON). An unknown token is a 404
+page, an expired or revoked one a 410 page.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from vc_issuer.claims import ClaimService, WalletLinks, claim_summary, parse_claim_ttl
+from vc_issuer.errors import MalformedInputError, NotFoundError, VCIssuerError
+from vc_issuer.http.auth import requires
+from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.state import STATE_KEY
+
+CLAIMS_KEY: Final = web.AppKey("vc_issuer_claims", ClaimService)
+JSON: Final = "application/json"
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+def service_of(request: web.Request) -> ClaimService:
+    return request.app[CLAIMS_KEY]
+
+
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json_bytes(value),
+        content_type=JSON,
+        headers={**_NO_STORE, **(headers or {})},
+    )
+
+
+def _wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return JSON in accept and "text/html" not in accept
+
+
+@requires("issue")
+async def create_claim(request: web.Request) -> web.Response:
+    """POST /claims {credentialId, expires?} -> 201 {id, claimUrl, expires, credentialId}."""
+    body = await read_json_object(request)
+    credential_id = body.get("credentialId")
+    if not isinstance(credential_id, str) or not credential_id:
+        raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
+    expires = body.get("expires")
+    if expires is not None and not isinstance(expires, str):
+        raise MalformedInputError("expires must be a duration such as 30d", field="expires")
+    created = await service_of(request).create(
+        credential_id, ttl=parse_claim_ttl(expires) if expires is not None else None
+    )
+    return _json(created.to_dict(), 201, {"Location": created.url})
+
+
+@requires("issue")
+async def revoke_claim(request: web.Request) -> web.Response:
+    """DELETE /claims/{id}: withdraw a claim link (answers the stored claim)."""
+    record = await service_of(request).revoke(request.match_info["id"])
+    return _json(claim_summary(record))
+
+
+_TITLES: Final = {404: "Claim link not found", 410: "Claim link no longer works"}
+
+
+async def claim_page(request: web.Request) -> web.Response:
+    """GET /claim/{token}: the learner's own page with fresh wallet links and QR codes."""
+    from vc_issuer.http.pages import render
+
+    service = service_of(request)
+    token = request.match_info["token"]
+    if _wants_json(request):
+        links = await service.wallet_links(token)
+        return _json(links.to_dict())
+    try:
+        links = await service.wallet_links(token)
+    except VCIssuerError as exc:
+        if exc.http_status not in _TITLES:
+            raise
+        resp = render(
+            "error.html",
+            status=exc.http_status,
+            title=_TITLES[exc.http_status],
+            message=exc.detail,
+        )
+        resp.headers.update(_NO_STORE)
+        return resp
+    record = await service.store.get_credential(links.claim.credential_id)
+    page_id = record.page_id if record is not None else ""
+    resp = render(
+        "claim.html",
+        title=f"Claim {links.badge_name}",
+        wallet=links,
+        page_url=f"/c/{page_id}",
+        expires=links.claim.expires_at.strftime("%d %B %Y"),
+    )
+    resp.headers.update(_NO_STORE)
+    return resp
+
+
+async def wallet_for_page(
+    request: web.Request, credential_id: str
+) -> tuple[WalletLinks | None, str | None]:
+    """For ``/c/{page_id}?claim=TOKEN``: the wallet links if TOKEN is a live claim of this
+    credential, else (None, a message for the learner); (None, None) without ``claim``."""
+    token = request.query.get("claim")
+    if not token or CLAIMS_KEY not in request.app:
+        return None, None
+    try:
+        return await service_of(request).wallet_links(token, credential_id=credential_id), None
+    except NotFoundError:
+        return None, "This claim link is not valid for this badge."
+    except VCIssuerError as exc:
+        if exc.http_status == 410:
+            return None, exc.detail
+        raise
+
+
+def add_routes(app: web.Application, service: ClaimService | None = None) -> None:
+    """Mount the routes; by default over the app's exchange and OpenID4VCI services."""
+    if service is None:
+        from vc_issuer.http.exchanges import EXCHANGES_KEY
+        from vc_issuer.http.oid4vci import OID4VCI_KEY
+
+        state = app[STATE_KEY]
+        service = ClaimService(
+            state.issuer,
+            base_url=state.base_url,
+            exchanges=app.get(EXCHANGES_KEY),
+            offers=app.get(OID4VCI_KEY),
+            now=state.issuer.now,
+        )
+    app[CLAIMS_KEY] = service
+    app.router.add_post("/claims", create_claim)
+    app.router.add_delete("/claims/{id}", revoke_claim)
+    app.router.add_get("/claim/{token}", claim_page, allow_head=False)
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------
+
+
+def _problem(description: str) -> dict[str, Any]:
+    media = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {"description": description, "content": media}
+
+
+_AUTH: Final = {
+    "401": _problem("No token, or an unknown, revoked or expired token"),
+    "403": _problem("The token lacks the route's scope"),
+}
+_CLAIM: Final = {
+    "type": "object",
+    "required": ["id", "credentialId", "expires"],
+    "properties": {
+        "id": {"type": "string"},
+        "credentialId": {"type": "string"},
+        "claimUrl": {"type": "string", "description": "The learner's personal link (once)"},
+        "expires": {"type": "string"},
+        "created": {"type": "string"},
+        "revoked": {"type": "string"},
+        "lastUsed": {"type": "string"},
+    },
+}
+_LINKS: Final = {
+    "type": "object",
+    "required": ["claimUrl", "credentialId", "badgeName", "expires", "lcw", "oid4vci"],
+    "properties": {
+        "claimId": {"type": "string"},
+        "claimUrl": {"type": "string"},
+        "credentialId": {"type": "string"},
+        "badgeName": {"type": "string"},
+        "expires": {"type": "string"},
+        "lcw": {
+            "type": "object",
+            "description": "A fresh single-use VC API exchange (Learner Credential Wallet)",
+            "properties": {
+                "deepLink": {"type": "string"},
+                "interactionUrl": {"type": "string"},
+                "exchangeUrl": {"type": "string"},
+                "qrSvgUrl": {"type": "string"},
+                "expires": {"type": "string"},
+            },
+        },
+        "oid4vci": {
+            "type": "object",
+            "description": "A fresh OpenID4VCI pre-authorized offer (by reference)",
+            "properties": {
+                "credentialOfferUri": {"type": "string"},
+                "credentialOfferUrl": {"type": "string"},
+                "txCodeRequired": {"type": "boolean"},
+                "txCode": {"type": "string"},
+                "expires": {"type": "string"},
+            },
+        },
+    },
+}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The claim routes' part of the OpenAPI document."""
+    return {
+        "/claims": {
+            "post": {
+                "operationId": "createClaim",
+                "summary": "Make a personal claim link for an award (to send to the learner)",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["credentialId"],
+                                "properties": {
+                                    "credentialId": {"type": "string"},
+                                    "expires": {
+                                        "type": "string",
+                                        "description": "Lifetime: 30d (default), 2w, 12h",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "The claim link",
+                        "content": {JSON: {"schema": _CLAIM}},
+                    },
+                    "400": _problem("Malformed request"),
+                    **_AUTH,
+                    "404": _problem("No such credential"),
+                    "413": _problem("Request body too large"),
+                },
+            }
+        },
+        "/claims/{id}": {
+            "delete": {
+                "operationId": "revokeClaim",
+                "summary": "Withdraw a claim link",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "The claim", "content": {JSON: {"schema": _CLAIM}}},
+                    **_AUTH,
+                    "404": _problem("No such claim link"),
+                },
+            }
+        },
+        "/claim/{token}": {
+            "get": {
+                "operationId": "claimPage",
+                "summary": "The learner's claim page: fresh wallet links and QR codes",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "token",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "The claim token (256 random bits)",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "HTML page, or the links as JSON (Accept: application/json)",
+                        "content": {
+                            "text/html": {"schema": {"type": "string"}},
+                            JSON: {"schema": _LINKS},
+                        },
+                    },
+                    "404": _problem("No such claim link (HTML page for browsers)"),
+                    "410": _problem(
+                        "CLAIM_EXPIRED, CLAIM_REVOKED or CREDENTIAL_NOT_DELIVERABLE"
+                        " (HTML page for browsers)"
+                    ),
+                },
+            }
+        },
+    }
+
+
+__all__ = ["CLAIMS_KEY", "add_routes", "openapi_paths", "service_of", "wallet_for_page"]
