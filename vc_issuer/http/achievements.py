@@ -4,8 +4,8 @@ Writes need the ``issue`` scope, reads the ``read`` scope. A design is sent as a
 ``Achievement`` without ``id`` (the issuer assigns it); ``image.id`` may be a ``data:`` URL, which
 is stored and replaced by its stable ``/images/{sha256}.{png|svg}`` URL. Images are public and
 content-addressed, so they are served ``immutable``. An award answers with the signed badge in
-the OB-schema shape (``proof`` as an array), its id and the recipient's claim link; a failed
-award stores nothing.
+the OB-schema shape (``proof`` as an array), its id, its public page and the recipient's personal
+claim link; a failed award stores nothing.
 """
 
 from __future__ import annotations
@@ -208,8 +208,9 @@ def _awarded_date(body: Mapping[str, Any]) -> datetime | None:
 
 @requires("issue")
 async def award_achievement(request: web.Request) -> web.Response:
-    """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, claimUrl};
-    the same recipient again -> 200 with the first award (unless ``repeat``)."""
+    """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
+    claimUrl}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
+    call makes a new personal claim link (``claimUrl``), e.g. to re-send a lost one."""
     state = request.app[STATE_KEY]
     service = service_of(request)
     body = await read_json_object(request)
@@ -228,10 +229,15 @@ async def award_achievement(request: web.Request) -> web.Response:
         if exc.code == "ACHIEVEMENT_ARCHIVED":  # a state conflict over HTTP, not a bad request
             raise ConflictError(exc.detail, code="ACHIEVEMENT_ARCHIVED", **exc.extra) from None
         raise
+    from vc_issuer.http.claims import service_of as claims_of
+
+    claim = await claims_of(request).create(award.credential_id)
     out = {
         "verifiableCredential": award.credential,
         "credentialId": award.credential_id,
-        "claimUrl": award.claim_url,
+        "pageUrl": award.claim_url,
+        "claimUrl": claim.url,
+        "claimExpires": claim.to_dict()["expires"],
         "created": award.created,
     }
     return _json(out, 201 if award.created else 200, {"Location": award.claim_url})
@@ -365,11 +371,16 @@ _AWARD_IN: Final = {
 }
 _AWARD_OUT: Final = {
     "type": "object",
-    "required": ["verifiableCredential", "credentialId", "claimUrl"],
+    "required": ["verifiableCredential", "credentialId", "pageUrl", "claimUrl"],
     "properties": {
         "verifiableCredential": {"type": "object"},
         "credentialId": {"type": "string"},
-        "claimUrl": {"type": "string"},
+        "pageUrl": {"type": "string", "description": "The badge's public page (shareable)"},
+        "claimUrl": {
+            "type": "string",
+            "description": "The learner's personal claim link (/claim/...): send it to them only",
+        },
+        "claimExpires": {"type": "string"},
         "created": {"type": "boolean"},
     },
 }

@@ -233,7 +233,8 @@ async def test_award_verifies_and_the_page_bakes_the_stored_image(env: Env) -> N
     assert again["created"] is False and again["credentialId"] == out["credentialId"]
     assert await env.issuer.store.count_credentials() == before
 
-    base = page_path(out["claimUrl"], env)
+    assert out["claimUrl"].startswith(env.base_url + "/claim/")  # personal, not the page
+    base = page_path(out["pageUrl"], env)
     page = await env.client.get(base)
     html = await page.text()
     assert page.status == 200 and "Python 101" in html and "Ada Lovelace" in html
@@ -257,7 +258,7 @@ async def test_svg_design_is_baked_as_svg(env: Env) -> None:
     out = await award(env, key, {"recipient": {"email": "ada@example.edu"}})
     vc = out["verifiableCredential"]
     assert vc["credentialSubject"]["identifier"][0]["identityHash"].startswith("sha256$")
-    base = page_path(out["claimUrl"], env)
+    base = page_path(out["pageUrl"], env)
     assert f"{base}/badge.svg" in await (await env.client.get(base)).text()
     baked = await (await env.client.get(f"{base}/badge.svg")).read()
     assert baked == bake_svg(SVG, vc) and unbake(baked) == vc
