@@ -1,4 +1,5 @@
-"""CLI for wallet hand-over: ``vc-issuer exchanges create CREDENTIAL_ID``.
+"""CLI for wallet hand-over: ``vc-issuer exchanges create CREDENTIAL_ID``, ``vc-issuer claims
+create|revoke`` (personal claim links) and ``vc-issuer offers create`` (OpenID4VCI offers).
 
 Prints the links a learner needs (stdout: plain lines, or JSON with ``--json``) and a QR code of
 the interaction URL on stderr, so scripts can capture the links while a person scans the screen.
@@ -7,14 +8,20 @@ the interaction URL on stderr, so scripts can capture the links while a person s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
+from vc_issuer.claims import ClaimService, claim_summary, parse_claim_ttl
 from vc_issuer.cli import _emit, handle_errors
 from vc_issuer.exchanges import ExchangeLinks, ExchangeService, parse_ttl, qr_terminal
 from vc_issuer.home import ENV_HOME, load_home
 from vc_issuer.issuer import Issuer
+from vc_issuer.oid4vci import OID4VCIService
+
+T = TypeVar("T")
 
 
 @click.group("exchanges")
@@ -66,9 +73,120 @@ def create_cmd(credential_id: str, home: Path | None, ttl: str, as_json: bool, n
         click.echo(qr_terminal(links.interaction_url), err=True, nl=False)
 
 
+home_option = click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_HOME,
+    default=None,
+    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
+)
+
+
+def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]]) -> T:
+    async def go() -> T:
+        issuer = await Issuer.from_home(load_home(home))
+        try:
+            return await work(issuer)
+        finally:
+            await issuer.close()
+
+    return asyncio.run(go())
+
+
+@click.group("claims")
+def claims_group() -> None:
+    """Personal claim links (/claim/...) to send to learners."""
+
+
+@claims_group.command("create")
+@click.argument("credential_id")
+@home_option
+@click.option("--expires", default="30d", show_default=True, help="Lifetime: 30d, 2w, 12h.")
+@click.option("--json", "as_json", is_flag=True, help="Print the claim as JSON.")
+@click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
+@handle_errors
+def claims_create_cmd(
+    credential_id: str, home: Path | None, expires: str, as_json: bool, no_qr: bool
+) -> None:
+    """Make a personal claim link for CREDENTIAL_ID and print it (QR code on stderr).
+
+    Send the link to the learner only: each visit opens fresh single-use wallet hand-overs.
+    """
+    ttl = parse_claim_ttl(expires)
+    claim = _run(home, lambda issuer: ClaimService(issuer).create(credential_id, ttl=ttl))
+    if as_json:
+        _emit(claim.to_dict())
+    else:
+        click.echo(f"claim link: {claim.url}")
+        click.echo(f"id:         {claim.id}")
+        click.echo(f"expires:    {claim.to_dict()['expires']}")
+    if not no_qr:
+        click.echo("The learner's claim link:", err=True)
+        click.echo(qr_terminal(claim.url), err=True, nl=False)
+
+
+@claims_group.command("revoke")
+@click.argument("claim_id")
+@home_option
+@handle_errors
+def claims_revoke_cmd(claim_id: str, home: Path | None) -> None:
+    """Withdraw the claim link CLAIM_ID (prints the claim as JSON)."""
+    record = _run(home, lambda issuer: ClaimService(issuer).revoke(claim_id))
+    _emit(claim_summary(record))
+
+
+@claims_group.command("list")
+@click.argument("credential_id", required=False)
+@home_option
+@handle_errors
+def claims_list_cmd(credential_id: str | None, home: Path | None) -> None:
+    """List claim links (newest first), of one credential if given. Tokens are not stored."""
+    records = _run(home, lambda issuer: ClaimService(issuer).list(credential_id, limit=1000))
+    _emit([claim_summary(r) for r in records])
+
+
+@click.group("offers")
+def offers_group() -> None:
+    """OpenID4VCI credential offers (LearnCard, walt.id, Sphereon wallets)."""
+
+
+@offers_group.command("create")
+@click.argument("credential_id")
+@home_option
+@click.option("--tx-code", is_flag=True, help="Require a PIN (printed; send it separately).")
+@click.option("--json", "as_json", is_flag=True, help="Print the offer as JSON.")
+@click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
+@handle_errors
+def offers_create_cmd(
+    credential_id: str, home: Path | None, tx_code: bool, as_json: bool, no_qr: bool
+) -> None:
+    """Make a single-use OpenID4VCI pre-authorized offer for CREDENTIAL_ID.
+
+    Prints the openid-credential-offer:// URI (by reference) and a QR code of it on stderr.
+    The server (vc-issuer serve) must be reachable at the home's base URL.
+    """
+    offer = _run(
+        home, lambda issuer: OID4VCIService(issuer).create_offer(credential_id, tx_code=tx_code)
+    )
+    if as_json:
+        _emit(offer.to_dict())
+    else:
+        click.echo(f"offer URI:  {offer.offer_ref_uri}")
+        click.echo(f"offer URL:  {offer.offer_url}")
+        if offer.tx_code is not None:
+            click.echo(f"PIN:        {offer.tx_code} (send it on another channel)")
+        click.echo(f"expires:    {offer.to_dict()['expires']}")
+    if not no_qr:
+        click.echo("Scan with an OpenID4VCI wallet:", err=True)
+        click.echo(qr_terminal(offer.offer_ref_uri), err=True, nl=False)
+
+
 def register(main: click.Group) -> None:
-    """Add ``exchanges`` to the main CLI group."""
+    """Add ``exchanges``, ``claims`` and ``offers`` to the main CLI group."""
     main.add_command(exchanges_group)
+    main.add_command(claims_group)
+    main.add_command(offers_group)
 
 
 __all__ = ["register"]
