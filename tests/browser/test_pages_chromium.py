@@ -115,7 +115,7 @@ def test_valid_badge_page(live_server: LiveServer, browser: WebDriver, shots: Pa
         "The issuer has not revoked it.",
         "It follows the Open Badges 3.0 format.",
         "Credential (JSON)",
-        "Wallet links will appear here.",
+        "received a personal claim link",
     ):
         assert seen in text, seen
     # The badge image (baked on the fly) really rendered.
@@ -123,6 +123,45 @@ def test_valid_badge_page(live_server: LiveServer, browser: WebDriver, shots: Pa
     assert browser.execute_script("return arguments[0].naturalWidth", img) > 0
     og = browser.find_element(By.CSS_SELECTOR, 'meta[property="og:title"]')
     assert og.get_attribute("content") == "Python Basics — Ada Lovelace"
+
+
+def _qr_codes(browser: WebDriver) -> list[Any]:
+    """Inline SVG QR codes that really rendered (a laid-out box of a scannable size)."""
+    out = browser.find_elements(By.CSS_SELECTOR, "figure.qr svg")
+    for svg in out:
+        box = browser.execute_script("return arguments[0].getBoundingClientRect()", svg)
+        assert box["width"] >= 100 and box["height"] >= 100, box
+    return out
+
+
+def test_claim_page_shows_qr_codes_and_deep_links(
+    live_server: LiveServer, browser: WebDriver, shots: Path
+) -> None:
+    from vc_issuer.claims import ClaimService
+
+    cred = live_server.award(name="Grace Hopper")
+    claim = live_server.run(ClaimService(live_server.issuer).create(cred["id"]))
+    browser.get(claim.url)
+    snap(browser, shots, "claim-page")
+    text = visible_text(browser)
+    assert "Add “Python Basics” to your wallet" in text
+    assert "Learner Credential Wallet" in text and "OpenID4VCI" in text
+    assert len(_qr_codes(browser)) == 2
+    lcw = browser.find_element(By.ID, "lcw-link")
+    assert lcw.text == "Open in Learner Credential Wallet"
+    assert str(lcw.get_attribute("href")).startswith("https://lcw.app/request.html?issuer=")
+    oid = browser.find_element(By.ID, "oid4vci-link")
+    assert str(oid.get_attribute("href")).startswith(
+        "openid-credential-offer://?credential_offer_uri="
+    )
+    # the public page stays free of wallet links; with the learner's token it shows them too
+    browser.get(live_server.page_url(cred))
+    assert _qr_codes(browser) == []
+    assert "received a personal claim link" in visible_text(browser)
+    browser.get(live_server.page_url(cred) + "?claim=" + claim.token)
+    snap(browser, shots, "credential-with-claim")
+    assert len(_qr_codes(browser)) == 2
+    assert browser.find_element(By.ID, "lcw-link").is_displayed()
 
 
 def test_expired_badge_page(live_server: LiveServer, browser: WebDriver, shots: Path) -> None:
