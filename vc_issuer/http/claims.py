@@ -150,6 +150,13 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": media}
 
 
+def _page_or_problem(description: str) -> dict[str, Any]:
+    """Problem JSON for programs (Accept: application/json), an HTML page for everyone else."""
+    out = _problem(description + " (an HTML page unless JSON is asked for)")
+    out["content"]["text/html"] = {"schema": {"type": "string"}}
+    return out
+
+
 _AUTH: Final = {
     "401": _problem("No token, or an unknown, revoked or expired token"),
     "403": _problem("The token lacks the route's scope"),
@@ -277,10 +284,9 @@ def openapi_paths() -> dict[str, Any]:
                             JSON: {"schema": _LINKS},
                         },
                     },
-                    "404": _problem("No such claim link (HTML page for browsers)"),
-                    "410": _problem(
+                    "404": _page_or_problem("No such claim link"),
+                    "410": _page_or_problem(
                         "CLAIM_EXPIRED, CLAIM_REVOKED or CREDENTIAL_NOT_DELIVERABLE"
-                        " (HTML page for browsers)"
                     ),
                 },
             }
