@@ -78,6 +78,7 @@ LIST_ID_KEY: Final = "statusListId"
 """Key added to the stored status entries (not to the credential): the store's list id."""
 DEFAULT_ACTOR: Final = "issuer"
 DEFAULT_INDEX_RESERVE: Final = 32
+STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
 """Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
 DATA_INTEGRITY_CONTEXT: Final = "https://w3id.org/security/data-integrity/v2"
 
@@ -485,31 +486,46 @@ class Issuer:
             pairs = await self._allocate(kind, purpose, len(items))
             for i, (list_id, index) in zip(items, pairs, strict=True):
                 entries[i].append(self._entry(kind, list_id, index, purpose))
-        records: dict[int, CredentialRecord] = {}
-        for n, (i, p) in enumerate(prepared.items()):
+        # Sign in chunks and store each chunk while the next one is signed: the durable commit
+        # (fsync, in the store's own thread or connection) overlaps with CPU-bound signing.
+        commits: list[asyncio.Task[None]] = []
+        chunk: dict[int, CredentialRecord] = {}
+        for i, p in prepared.items():
             try:
-                records[i] = self._finish(p, entries[i])
+                chunk[i] = self._finish(p, entries[i])
             except VCIssuerError as exc:
                 results[i] = exc
-            if n % 50 == 49:
-                await asyncio.sleep(0)  # let other requests run between signatures
-        if records:
-            order = list(records)
-            try:
-                stored = await self.store.put_credentials([records[i] for i in order])
-                for i, rec in zip(order, stored, strict=True):
-                    results[i] = rec.credential
-            except ConflictError:
-                for i in order:  # find which ones conflict; the others still go in
-                    try:
-                        results[i] = (await self.store.put_credential(records[i])).credential
-                    except VCIssuerError as exc:
-                        results[i] = exc
+            if len(chunk) >= STORE_CHUNK:
+                commits.append(asyncio.create_task(self._store_chunk(chunk, results)))
+                chunk = {}
+                await asyncio.sleep(0)  # let the commit start and other requests run
+        if chunk:
+            commits.append(asyncio.create_task(self._store_chunk(chunk, results)))
+        if commits:
+            await asyncio.gather(*commits)
         out: list[dict[str, Any] | VCIssuerError] = []
         for r in results:
             assert r is not None
             out.append(r)
         return out
+
+    async def _store_chunk(
+        self,
+        records: dict[int, CredentialRecord],
+        results: list[dict[str, Any] | VCIssuerError | None],
+    ) -> None:
+        """Store signed records in one transaction; on a conflict, one by one."""
+        order = list(records)
+        try:
+            stored = await self.store.put_credentials([records[i] for i in order])
+            for i, rec in zip(order, stored, strict=True):
+                results[i] = rec.credential
+        except ConflictError:
+            for i in order:  # find which ones conflict; the others still go in
+                try:
+                    results[i] = (await self.store.put_credential(records[i])).credential
+                except VCIssuerError as exc:
+                    results[i] = exc
 
     def _prepare(
         self,
