@@ -29,7 +29,12 @@ def test_every_error_code_is_documented() -> None:
 
 def test_readme_opens_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text("utf-8").splitlines()
-    blocks = [line for line in lines[:15] if line.startswith("python3 -m venv")]
+    blocks = [line for line in lines[:15] if "python3 -m venv" in line]
     assert len(blocks) == 2
     assert blocks[0].endswith("vc-issuer serve")
     assert blocks[1].endswith("python -m pytest")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert "readme_test_command" in ci  # .ci/run extracts and runs the README's own line
