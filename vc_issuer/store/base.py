@@ -396,6 +396,29 @@ def check_change(
         raise NotFoundError(f"index {index} of status list {list_id} was never allocated")
 
 
+def apply_bit(bits: bytes, index: int, value: bool) -> tuple[bool, bytes | None]:
+    """The bit's old value and the new bitstring; None when it already is ``value`` (no write)."""
+    out = bytearray(bits)
+    old = get_bit(out, index)
+    if old == value:
+        return old, None
+    set_bit(out, index, value)
+    return old, bytes(out)
+
+
+@dataclass(frozen=True)
+class BitChange:
+    """A status-bit write that ``Store.set_status_bit`` checked, for the backend to apply."""
+
+    list_id: str
+    index: int
+    value: bool
+    actor: str
+    reason: str | None
+    credential_id: str | None
+    purpose: str | None
+
+
 def check_version(list_id: str, version: int, current: int) -> None:
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= current:
         raise MalformedInputError(
@@ -521,13 +544,49 @@ def check_lookup_hash(value: str | Keep | None) -> None:
         raise MalformedInputError("lookup_hash must be a string of 1 to 255 characters or None")
 
 
-def check_transition(from_states: Sequence[str], to_state: str) -> list[str]:
+def check_transition(
+    from_states: Sequence[str],
+    to_state: str,
+    *,
+    data: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
+    lookup_hash: str | Keep | None = KEEP,
+) -> list[str]:
+    """Validate a ``transition_exchange`` call; the states to move from, as a list."""
     states = [from_states] if isinstance(from_states, str) else list(from_states)
     if not states:
         raise MalformedInputError("a transition needs at least one state to move from")
     for state in [*states, to_state]:
         check_exchange_state(state)
+    if data is not None:
+        check_exchange_json(data, "data")
+    if result is not None:
+        check_exchange_json(result, "result")
+    check_lookup_hash(lookup_hash)
     return states
+
+
+# --- SQL both backends share (their migrations create the same tables and columns) ------------
+
+CRED_COLS: Final[str] = (
+    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
+    " idempotency_key, page_id"
+)
+LIST_COLS: Final[str] = (
+    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
+    " l.allocated, b.credential, b.credential_version"
+)
+LIST_FROM: Final[str] = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
+AUDIT_COLS: Final[str] = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
+TOKEN_COLS: Final[str] = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
+ACH_COLS: Final[str] = "id, version, data, archived, created_at, updated_at"
+EXCHANGE_COLS: Final[str] = (
+    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
+    " result, lookup_hash"
+)
+CLAIM_COLS: Final[str] = (
+    "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
+)
 
 
 # --- the interface -------------------------------------------------------------------------------
@@ -620,7 +679,6 @@ class Store(abc.ABC):
     async def allocated_indices(self, list_id: str) -> list[int]:
         """Every index ever handed out from the list, ascending."""
 
-    @abc.abstractmethod
     async def set_status_bit(
         self,
         list_id: str,
@@ -636,6 +694,14 @@ class Store(abc.ABC):
 
         When the bit already has ``value`` nothing is written (no version bump, no audit row).
         """
+        if not actor:
+            raise MalformedInputError("a status change needs an actor for the audit log")
+        change = BitChange(list_id, index, bool(value), actor, reason, credential_id, purpose)
+        return await self._apply_bit_change(change)
+
+    @abc.abstractmethod
+    async def _apply_bit_change(self, change: BitChange) -> tuple[bool, bool]:
+        """``set_status_bit`` after its checks: the backend's transaction."""
 
     @abc.abstractmethod
     async def get_status_list(self, list_id: str) -> StatusListRecord | None: ...

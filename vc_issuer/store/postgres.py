@@ -26,9 +26,18 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    ACH_COLS,
+    AUDIT_COLS,
+    CLAIM_COLS,
+    CRED_COLS,
+    EXCHANGE_COLS,
     KEEP,
+    LIST_COLS,
+    LIST_FROM,
+    TOKEN_COLS,
     AchievementRecord,
     AuditEntry,
+    BitChange,
     ClaimRecord,
     CredentialRecord,
     CredentialRef,
@@ -38,6 +47,7 @@ from vc_issuer.store.base import (
     StatusListRecord,
     Store,
     TokenRecord,
+    apply_bit,
     as_utc,
     bitmap_len,
     check_achievement_data,
@@ -49,17 +59,14 @@ from vc_issuer.store.base import (
     check_image,
     check_keys,
     check_list_request,
-    check_lookup_hash,
     check_meta,
     check_record,
     check_transition,
     check_version,
     default_rng,
     dumps,
-    get_bit,
     new_token,
     pick_free,
-    set_bit,
     utcnow,
 )
 from vc_issuer.store.migrations.postgres import MIGRATIONS
@@ -70,18 +77,6 @@ T = TypeVar("T")
 _MIGRATION_LOCK = 0x76632D697373756572 & 0x7FFFFFFFFFFFFFFF
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _RETRIES = 5
-
-_CRED_COLS = (
-    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
-    " idempotency_key, page_id"
-)
-_LIST_COLS = (
-    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
-    " l.allocated, b.credential, b.credential_version"
-)
-_LIST_FROM = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
-_AUDIT_COLS = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
-_TOKEN_COLS = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
 
 
 def _cred(row: asyncpg.Record) -> CredentialRecord:
@@ -131,9 +126,6 @@ def _audit(row: asyncpg.Record) -> AuditEntry:
     )
 
 
-_ACH_COLS = "id, version, data, archived, created_at, updated_at"
-
-
 def _achievement(row: asyncpg.Record) -> AchievementRecord:
     return AchievementRecord(
         id=row["id"],
@@ -143,12 +135,6 @@ def _achievement(row: asyncpg.Record) -> AchievementRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-_EXCHANGE_COLS = (
-    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
-    " result, lookup_hash"
-)
 
 
 def _exchange(row: asyncpg.Record) -> ExchangeRecord:
@@ -166,9 +152,6 @@ def _exchange(row: asyncpg.Record) -> ExchangeRecord:
         result=None if row["result"] is None else json.loads(row["result"]),
         lookup_hash=row["lookup_hash"],
     )
-
-
-_CLAIM_COLS = "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
 
 
 def _claim(row: asyncpg.Record) -> ClaimRecord:
@@ -280,6 +263,23 @@ class PostgresStore(Store):
     async def _read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         return await self._run(fn, transaction=False)
 
+    async def _one(self, record: Callable[[asyncpg.Record], T], sql: str, *args: Any) -> T | None:
+        """The first row of a read, as a record (None without rows)."""
+
+        async def read(conn: asyncpg.Connection) -> T | None:
+            row = await conn.fetchrow(sql, *args)
+            return None if row is None else record(row)
+
+        return await self._read(read)
+
+    async def _all(self, record: Callable[[asyncpg.Record], T], sql: str, *args: Any) -> list[T]:
+        """Every row of a read, as records."""
+
+        async def read(conn: asyncpg.Connection) -> list[T]:
+            return [record(r) for r in await conn.fetch(sql, *args)]
+
+        return await self._read(read)
+
     # --- schema ----------------------------------------------------------------------------------
 
     async def migrate(self) -> int:
@@ -349,7 +349,7 @@ class PostgresStore(Store):
         # Lost to a committed (or just-committed) row: the key wins, else it is a conflict.
         if record.idempotency_key is not None:
             row = await conn.fetchrow(
-                f"SELECT {_CRED_COLS} FROM credentials WHERE idempotency_key = $1",
+                f"SELECT {CRED_COLS} FROM credentials WHERE idempotency_key = $1",
                 record.idempotency_key,
             )
             if row is not None:
@@ -373,13 +373,9 @@ class PostgresStore(Store):
         return await self._run(put_all)
 
     async def _one_cred(self, where: str, value: str) -> CredentialRecord | None:
-        async def read(conn: asyncpg.Connection) -> CredentialRecord | None:
-            row = await conn.fetchrow(
-                f"SELECT {_CRED_COLS} FROM credentials WHERE {where} = $1", value
-            )
-            return None if row is None else _cred(row)
-
-        return await self._read(read)
+        return await self._one(
+            _cred, f"SELECT {CRED_COLS} FROM credentials WHERE {where} = $1", value
+        )
 
     async def get_credential(self, credential_id: str) -> CredentialRecord | None:
         return await self._one_cred("id", credential_id)
@@ -395,19 +391,15 @@ class PostgresStore(Store):
     ) -> list[CredentialRecord]:
         if limit < 0 or offset < 0:
             raise MalformedInputError("limit and offset must be non-negative")
-
-        async def read(conn: asyncpg.Connection) -> list[CredentialRecord]:
-            rows = await conn.fetch(
-                f"SELECT {_CRED_COLS} FROM credentials"
-                " WHERE $1::text IS NULL OR subject_id = $1"
-                " ORDER BY issued_at DESC, id LIMIT $2 OFFSET $3",
-                subject_id,
-                limit,
-                offset,
-            )
-            return [_cred(r) for r in rows]
-
-        return await self._read(read)
+        return await self._all(
+            _cred,
+            f"SELECT {CRED_COLS} FROM credentials"
+            " WHERE $1::text IS NULL OR subject_id = $1"
+            " ORDER BY issued_at DESC, id LIMIT $2 OFFSET $3",
+            subject_id,
+            limit,
+            offset,
+        )
 
     async def count_credentials(self) -> int:
         async def read(conn: asyncpg.Connection) -> int:
@@ -488,86 +480,62 @@ class PostgresStore(Store):
         return await self._run(allocate)
 
     async def allocated_indices(self, list_id: str) -> list[int]:
-        async def read(conn: asyncpg.Connection) -> list[int]:
-            rows = await conn.fetch(
-                "SELECT idx FROM status_allocations WHERE list_id = $1 ORDER BY idx", list_id
-            )
-            return [int(r[0]) for r in rows]
+        return await self._all(
+            lambda r: int(r[0]),
+            "SELECT idx FROM status_allocations WHERE list_id = $1 ORDER BY idx",
+            list_id,
+        )
 
-        return await self._read(read)
-
-    async def set_status_bit(
-        self,
-        list_id: str,
-        index: int,
-        value: bool,
-        *,
-        actor: str,
-        reason: str | None = None,
-        credential_id: str | None = None,
-        purpose: str | None = None,
-    ) -> tuple[bool, bool]:
-        if not actor:
-            raise MalformedInputError("a status change needs an actor for the audit log")
-        new = bool(value)
-
+    async def _apply_bit_change(self, c: BitChange) -> tuple[bool, bool]:
         async def change(conn: asyncpg.Connection) -> tuple[bool, bool]:
             row = await conn.fetchrow(
                 "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM "
-                + _LIST_FROM
+                + LIST_FROM
                 + " WHERE l.id = $1 FOR NO KEY UPDATE OF b",
-                list_id,
+                c.list_id,
             )
             if row is None:
-                raise NotFoundError(f"no status list {list_id!r}")
-            check_change(list_id, row["purpose"], row["size"], row["alloc_bits"], index, purpose)
-            bits = bytearray(row["bits"])
-            old = get_bit(bits, index)
-            if old == new:
-                return old, new
-            set_bit(bits, index, new)
+                raise NotFoundError(f"no status list {c.list_id!r}")
+            check_change(
+                c.list_id, row["purpose"], row["size"], row["alloc_bits"], c.index, c.purpose
+            )
+            old, bits = apply_bit(row["bits"], c.index, c.value)
+            if bits is None:
+                return old, c.value
             now = utcnow()
             await conn.execute(
                 "UPDATE status_list_bits SET bits = $1, version = version + 1, updated_at = $2"
                 " WHERE list_id = $3",
-                bytes(bits),
+                bits,
                 now,
-                list_id,
+                c.list_id,
             )
             await conn.execute(
                 "INSERT INTO status_audit (at, actor, credential_id, list_id, idx, purpose, old,"
                 " new, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 now,
-                actor,
-                credential_id,
-                list_id,
-                index,
+                c.actor,
+                c.credential_id,
+                c.list_id,
+                c.index,
                 row["purpose"],
                 old,
-                new,
-                reason,
+                c.value,
+                c.reason,
             )
-            return old, new
+            return old, c.value
 
         return await self._run(change)
 
     async def get_status_list(self, list_id: str) -> StatusListRecord | None:
-        async def read(conn: asyncpg.Connection) -> StatusListRecord | None:
-            row = await conn.fetchrow(
-                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} WHERE l.id = $1", list_id
-            )
-            return None if row is None else _list(row)
-
-        return await self._read(read)
+        return await self._one(
+            _list, f"SELECT {LIST_COLS} FROM {LIST_FROM} WHERE l.id = $1", list_id
+        )
 
     async def list_status_lists(self) -> list[StatusListRecord]:
-        async def read(conn: asyncpg.Connection) -> list[StatusListRecord]:
-            rows = await conn.fetch(
-                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} ORDER BY l.created_at, l.id"
-            )
-            return [_list(r) for r in rows]
-
-        return await self._read(read)
+        return await self._all(
+            _list, f"SELECT {LIST_COLS} FROM {LIST_FROM} ORDER BY l.created_at, l.id"
+        )
 
     async def save_list_credential(
         self, list_id: str, version: int, credential: dict[str, Any]
@@ -602,17 +570,14 @@ class PostgresStore(Store):
     async def audit_log(
         self, credential_id: str | None = None, *, list_id: str | None = None
     ) -> list[AuditEntry]:
-        async def read(conn: asyncpg.Connection) -> list[AuditEntry]:
-            rows = await conn.fetch(
-                f"SELECT {_AUDIT_COLS} FROM status_audit"
-                " WHERE ($1::text IS NULL OR credential_id = $1)"
-                " AND ($2::text IS NULL OR list_id = $2) ORDER BY id",
-                credential_id,
-                list_id,
-            )
-            return [_audit(r) for r in rows]
-
-        return await self._read(read)
+        return await self._all(
+            _audit,
+            f"SELECT {AUDIT_COLS} FROM status_audit"
+            " WHERE ($1::text IS NULL OR credential_id = $1)"
+            " AND ($2::text IS NULL OR list_id = $2) ORDER BY id",
+            credential_id,
+            list_id,
+        )
 
     # --- tokens -----------------------------------------------------------------------------------
 
@@ -627,7 +592,7 @@ class PostgresStore(Store):
 
         async def insert(conn: asyncpg.Connection) -> TokenRecord:
             done = await conn.fetchval(
-                f"INSERT INTO api_tokens ({_TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
+                f"INSERT INTO api_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
                 " ON CONFLICT DO NOTHING RETURNING id",
                 token.id,
                 token.token_hash,
@@ -643,20 +608,14 @@ class PostgresStore(Store):
         return await self._run(insert)
 
     async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        async def read(conn: asyncpg.Connection) -> TokenRecord | None:
-            row = await conn.fetchrow(
-                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash
-            )
-            return None if row is None else _token(row)
-
-        return await self._read(read)
+        return await self._one(
+            _token, f"SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1", token_hash
+        )
 
     async def list_tokens(self) -> list[TokenRecord]:
-        async def read(conn: asyncpg.Connection) -> list[TokenRecord]:
-            rows = await conn.fetch(f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id")
-            return [_token(r) for r in rows]
-
-        return await self._read(read)
+        return await self._all(
+            _token, f"SELECT {TOKEN_COLS} FROM api_tokens ORDER BY created_at, id"
+        )
 
     async def revoke_token(self, token_id: str) -> bool:
         async def revoke(conn: asyncpg.Connection) -> bool:
@@ -685,7 +644,7 @@ class PostgresStore(Store):
         async def insert(conn: asyncpg.Connection) -> AchievementRecord:
             now = utcnow()
             inserted = await conn.fetchval(
-                f"INSERT INTO achievements ({_ACH_COLS}) VALUES ($1, 1, $2::json, false, $3, $3)"
+                f"INSERT INTO achievements ({ACH_COLS}) VALUES ($1, 1, $2::json, false, $3, $3)"
                 " ON CONFLICT DO NOTHING RETURNING id",
                 achievement_id,
                 text,
@@ -712,7 +671,7 @@ class PostgresStore(Store):
 
         async def update(conn: asyncpg.Connection) -> AchievementRecord:
             row = await conn.fetchrow(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
             )
             if row is None:
                 raise NotFoundError(f"no achievement {achievement_id!r}")
@@ -752,7 +711,7 @@ class PostgresStore(Store):
     ) -> AchievementRecord | None:
         async def read(conn: asyncpg.Connection) -> AchievementRecord | None:
             row = await conn.fetchrow(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1", achievement_id
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = $1", achievement_id
             )
             if row is None:
                 return None
@@ -780,21 +739,16 @@ class PostgresStore(Store):
 
     async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
         where = "" if include_archived else "WHERE NOT archived"
-
-        async def read(conn: asyncpg.Connection) -> list[AchievementRecord]:
-            rows = await conn.fetch(
-                f"SELECT {_ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
-            )
-            return [_achievement(r) for r in rows]
-
-        return await self._read(read)
+        return await self._all(
+            _achievement, f"SELECT {ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
+        )
 
     async def set_achievement_archived(
         self, achievement_id: str, archived: bool
     ) -> AchievementRecord:
         async def change(conn: asyncpg.Connection) -> AchievementRecord:
             row = await conn.fetchrow(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = $1 FOR UPDATE", achievement_id
             )
             if row is None:
                 raise NotFoundError(f"no achievement {achievement_id!r}")
@@ -831,17 +785,13 @@ class PostgresStore(Store):
         return await self._run(insert)
 
     async def get_image(self, sha256: str) -> ImageRecord | None:
-        async def read(conn: asyncpg.Connection) -> ImageRecord | None:
-            row = await conn.fetchrow(
-                "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = $1", sha256
-            )
-            if row is None:
-                return None
-            return ImageRecord(
+        return await self._one(
+            lambda row: ImageRecord(
                 row["sha256"], row["media_type"], bytes(row["data"]), row["created_at"]
-            )
-
-        return await self._read(read)
+            ),
+            "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = $1",
+            sha256,
+        )
 
     async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
         keys = check_keys(idempotency_keys)
@@ -865,7 +815,7 @@ class PostgresStore(Store):
 
         async def insert(conn: asyncpg.Connection) -> ExchangeRecord:
             inserted = await conn.fetchval(
-                f"INSERT INTO exchanges ({_EXCHANGE_COLS})"
+                f"INSERT INTO exchanges ({EXCHANGE_COLS})"
                 " VALUES ($1, $2, $3, $4, $5::json, $6, $7, $6, 1, $8::json, $9::json, $10)"
                 " ON CONFLICT DO NOTHING RETURNING id",
                 rec.id,
@@ -887,13 +837,9 @@ class PostgresStore(Store):
         return await self._run(insert)
 
     async def _one_exchange(self, where: str, *args: str) -> ExchangeRecord | None:
-        async def read(conn: asyncpg.Connection) -> ExchangeRecord | None:
-            row = await conn.fetchrow(
-                f"SELECT {_EXCHANGE_COLS} FROM exchanges WHERE {where}", *args
-            )
-            return None if row is None else _exchange(row)
-
-        return await self._read(read)
+        return await self._one(
+            _exchange, f"SELECT {EXCHANGE_COLS} FROM exchanges WHERE {where}", *args
+        )
 
     async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
         return await self._one_exchange("id = $1", exchange_id)
@@ -912,12 +858,9 @@ class PostgresStore(Store):
         lookup_hash: str | Keep | None = KEEP,
         now: datetime | None = None,
     ) -> bool:
-        states = check_transition(from_states, to_state)
-        if data is not None:
-            check_exchange_json(data, "data")
-        if result is not None:
-            check_exchange_json(result, "result")
-        check_lookup_hash(lookup_hash)
+        states = check_transition(
+            from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
+        )
         args: list[Any] = [to_state, utcnow(), exchange_id, states]
         sets = ["state = $1", "version = version + 1", "updated_at = $2"]
         if data is not None:
@@ -989,14 +932,10 @@ class PostgresStore(Store):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         args.append(limit)
         sql = (
-            f"SELECT {_EXCHANGE_COLS} FROM exchanges {where}"
+            f"SELECT {EXCHANGE_COLS} FROM exchanges {where}"
             f" ORDER BY created_at DESC, id LIMIT ${len(args)}"
         )
-
-        async def read(conn: asyncpg.Connection) -> list[ExchangeRecord]:
-            return [_exchange(r) for r in await conn.fetch(sql, *args)]
-
-        return await self._read(read)
+        return await self._all(_exchange, sql, *args)
 
     async def expire_exchanges(self, now: datetime) -> int:
         at = as_utc(now, "now")
@@ -1032,7 +971,7 @@ class PostgresStore(Store):
         async def insert(conn: asyncpg.Connection) -> list[ClaimRecord]:
             try:
                 await conn.executemany(
-                    f"INSERT INTO claims ({_CLAIM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    f"INSERT INTO claims ({CLAIM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     rows,
                 )
             except asyncpg.UniqueViolationError as exc:
@@ -1044,13 +983,7 @@ class PostgresStore(Store):
         return await self._run(insert)
 
     async def _one_claim(self, where: str, value: str) -> ClaimRecord | None:
-        async def read(conn: asyncpg.Connection) -> ClaimRecord | None:
-            row = await conn.fetchrow(
-                f"SELECT {_CLAIM_COLS} FROM claims WHERE {where} = $1", value
-            )
-            return None if row is None else _claim(row)
-
-        return await self._read(read)
+        return await self._one(_claim, f"SELECT {CLAIM_COLS} FROM claims WHERE {where} = $1", value)
 
     async def get_claim(self, claim_id: str) -> ClaimRecord | None:
         return await self._one_claim("id", claim_id)
@@ -1064,19 +997,15 @@ class PostgresStore(Store):
         if limit < 0:
             raise MalformedInputError("limit must be non-negative")
         if credential_id is None:
-            sql = f"SELECT {_CLAIM_COLS} FROM claims ORDER BY created_at DESC, id LIMIT $1"
+            sql = f"SELECT {CLAIM_COLS} FROM claims ORDER BY created_at DESC, id LIMIT $1"
             args: tuple[Any, ...] = (limit,)
         else:
             sql = (
-                f"SELECT {_CLAIM_COLS} FROM claims WHERE credential_id = $1"
+                f"SELECT {CLAIM_COLS} FROM claims WHERE credential_id = $1"
                 " ORDER BY created_at DESC, id LIMIT $2"
             )
             args = (credential_id, limit)
-
-        async def read(conn: asyncpg.Connection) -> list[ClaimRecord]:
-            return [_claim(r) for r in await conn.fetch(sql, *args)]
-
-        return await self._read(read)
+        return await self._all(_claim, sql, *args)
 
     async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
         at = as_utc(now, "now")
@@ -1084,7 +1013,7 @@ class PostgresStore(Store):
         async def change(conn: asyncpg.Connection) -> ClaimRecord:
             row = await conn.fetchrow(
                 "UPDATE claims SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2"
-                f" RETURNING {_CLAIM_COLS}",
+                f" RETURNING {CLAIM_COLS}",
                 at,
                 claim_id,
             )

@@ -30,9 +30,18 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store.base import (
+    ACH_COLS,
+    AUDIT_COLS,
+    CLAIM_COLS,
+    CRED_COLS,
+    EXCHANGE_COLS,
     KEEP,
+    LIST_COLS,
+    LIST_FROM,
+    TOKEN_COLS,
     AchievementRecord,
     AuditEntry,
+    BitChange,
     ClaimRecord,
     CredentialRecord,
     CredentialRef,
@@ -42,6 +51,7 @@ from vc_issuer.store.base import (
     StatusListRecord,
     Store,
     TokenRecord,
+    apply_bit,
     as_utc,
     bitmap_len,
     check_achievement_data,
@@ -53,17 +63,14 @@ from vc_issuer.store.base import (
     check_image,
     check_keys,
     check_list_request,
-    check_lookup_hash,
     check_meta,
     check_record,
     check_transition,
     check_version,
     default_rng,
     dumps,
-    get_bit,
     new_token,
     pick_free,
-    set_bit,
     utcnow,
 )
 from vc_issuer.store.migrations.sqlite import MIGRATIONS
@@ -86,19 +93,6 @@ def _dt(value: str) -> datetime:
 
 def _opt_dt(value: str | None) -> datetime | None:
     return None if value is None else _dt(value)
-
-
-_CRED_COLS = (
-    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
-    " idempotency_key, page_id"
-)
-_LIST_COLS = (
-    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
-    " l.allocated, b.credential, b.credential_version"
-)
-_LIST_FROM = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
-_AUDIT_COLS = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
-_TOKEN_COLS = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
 
 
 def _cred(row: sqlite3.Row | tuple[Any, ...]) -> CredentialRecord:
@@ -148,9 +142,6 @@ def _audit(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
-_ACH_COLS = "id, version, data, archived, created_at, updated_at"
-
-
 def _achievement(row: tuple[Any, ...]) -> AchievementRecord:
     return AchievementRecord(
         id=row[0],
@@ -160,12 +151,6 @@ def _achievement(row: tuple[Any, ...]) -> AchievementRecord:
         created_at=_dt(row[4]),
         updated_at=_dt(row[5]),
     )
-
-
-_EXCHANGE_COLS = (
-    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
-    " result, lookup_hash"
-)
 
 
 def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
@@ -183,9 +168,6 @@ def _exchange(row: tuple[Any, ...]) -> ExchangeRecord:
         result=None if row[10] is None else json.loads(row[10]),
         lookup_hash=row[11],
     )
-
-
-_CLAIM_COLS = "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
 
 
 def _claim(row: tuple[Any, ...]) -> ClaimRecord:
@@ -330,6 +312,23 @@ class SqliteStore(Store):
         if self._reader is not self._writer:
             await self._reader.close()
 
+    async def _one(
+        self, record: Callable[[Any], T], sql: str, args: Sequence[Any] = ()
+    ) -> T | None:
+        """The first row of a read, as a record (None without rows)."""
+
+        def read(conn: sqlite3.Connection) -> T | None:
+            row = conn.execute(sql, args).fetchone()
+            return None if row is None else record(row)
+
+        return await self._reader.run(read)
+
+    async def _all(self, record: Callable[[Any], T], sql: str, args: Sequence[Any] = ()) -> list[T]:
+        """Every row of a read, as records."""
+        return await self._reader.run(
+            lambda conn: [record(r) for r in conn.execute(sql, args).fetchall()]
+        )
+
     # --- schema ----------------------------------------------------------------------------------
 
     async def migrate(self) -> int:
@@ -376,7 +375,7 @@ class SqliteStore(Store):
     def _put(conn: sqlite3.Connection, record: CredentialRecord) -> CredentialRecord:
         if record.idempotency_key is not None:
             row = conn.execute(
-                f"SELECT {_CRED_COLS} FROM credentials WHERE idempotency_key = ?",
+                f"SELECT {CRED_COLS} FROM credentials WHERE idempotency_key = ?",
                 (record.idempotency_key,),
             ).fetchone()
             if row is not None:
@@ -417,13 +416,9 @@ class SqliteStore(Store):
         return await self._writer.run(_transaction(lambda conn: [self._put(conn, r) for r in recs]))
 
     async def _one_cred(self, where: str, value: str) -> CredentialRecord | None:
-        def read(conn: sqlite3.Connection) -> CredentialRecord | None:
-            row = conn.execute(
-                f"SELECT {_CRED_COLS} FROM credentials WHERE {where} = ?", (value,)
-            ).fetchone()
-            return None if row is None else _cred(row)
-
-        return await self._reader.run(read)
+        return await self._one(
+            _cred, f"SELECT {CRED_COLS} FROM credentials WHERE {where} = ?", (value,)
+        )
 
     async def get_credential(self, credential_id: str) -> CredentialRecord | None:
         return await self._one_cred("id", credential_id)
@@ -440,16 +435,12 @@ class SqliteStore(Store):
         if limit < 0 or offset < 0:
             raise MalformedInputError("limit and offset must be non-negative")
         where, args = ("", ()) if subject_id is None else ("WHERE subject_id = ?", (subject_id,))
-
-        def read(conn: sqlite3.Connection) -> list[CredentialRecord]:
-            rows = conn.execute(
-                f"SELECT {_CRED_COLS} FROM credentials {where}"
-                " ORDER BY issued_at DESC, id LIMIT ? OFFSET ?",
-                (*args, limit, offset),
-            ).fetchall()
-            return [_cred(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _cred,
+            f"SELECT {CRED_COLS} FROM credentials {where}"
+            " ORDER BY issued_at DESC, id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
 
     async def count_credentials(self) -> int:
         return await self._reader.run(
@@ -514,87 +505,61 @@ class SqliteStore(Store):
             raise
 
     async def allocated_indices(self, list_id: str) -> list[int]:
-        def read(conn: sqlite3.Connection) -> list[int]:
-            rows = conn.execute(
-                "SELECT idx FROM status_allocations WHERE list_id = ? ORDER BY idx", (list_id,)
-            ).fetchall()
-            return [int(r[0]) for r in rows]
+        return await self._all(
+            lambda r: int(r[0]),
+            "SELECT idx FROM status_allocations WHERE list_id = ? ORDER BY idx",
+            (list_id,),
+        )
 
-        return await self._reader.run(read)
-
-    async def set_status_bit(
-        self,
-        list_id: str,
-        index: int,
-        value: bool,
-        *,
-        actor: str,
-        reason: str | None = None,
-        credential_id: str | None = None,
-        purpose: str | None = None,
-    ) -> tuple[bool, bool]:
-        if not actor:
-            raise MalformedInputError("a status change needs an actor for the audit log")
-        new = bool(value)
-
+    async def _apply_bit_change(self, c: BitChange) -> tuple[bool, bool]:
         def change(conn: sqlite3.Connection) -> tuple[bool, bool]:
             row = conn.execute(
                 "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM "
-                + _LIST_FROM
+                + LIST_FROM
                 + " WHERE l.id = ?",
-                (list_id,),
+                (c.list_id,),
             ).fetchone()
             if row is None:
-                raise NotFoundError(f"no status list {list_id!r}")
+                raise NotFoundError(f"no status list {c.list_id!r}")
             list_purpose, size, alloc, bits_blob = row
-            check_change(list_id, list_purpose, size, alloc, index, purpose)
-            bits = bytearray(bits_blob)
-            old = get_bit(bits, index)
-            if old == new:
-                return old, new
-            set_bit(bits, index, new)
+            check_change(c.list_id, list_purpose, size, alloc, c.index, c.purpose)
+            old, bits = apply_bit(bits_blob, c.index, c.value)
+            if bits is None:
+                return old, c.value
             now = _ts(utcnow())
             conn.execute(
                 "UPDATE status_list_bits SET bits = ?, version = version + 1, updated_at = ?"
                 " WHERE list_id = ?",
-                (bytes(bits), now, list_id),
+                (bits, now, c.list_id),
             )
             conn.execute(
                 "INSERT INTO status_audit (at, actor, credential_id, list_id, idx, purpose, old,"
                 " new, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now,
-                    actor,
-                    credential_id,
-                    list_id,
-                    index,
+                    c.actor,
+                    c.credential_id,
+                    c.list_id,
+                    c.index,
                     list_purpose,
                     int(old),
-                    int(new),
-                    reason,
+                    int(c.value),
+                    c.reason,
                 ),
             )
-            return old, new
+            return old, c.value
 
         return await self._writer.run(_transaction(change))
 
     async def get_status_list(self, list_id: str) -> StatusListRecord | None:
-        def read(conn: sqlite3.Connection) -> StatusListRecord | None:
-            row = conn.execute(
-                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} WHERE l.id = ?", (list_id,)
-            ).fetchone()
-            return None if row is None else _list(row)
-
-        return await self._reader.run(read)
+        return await self._one(
+            _list, f"SELECT {LIST_COLS} FROM {LIST_FROM} WHERE l.id = ?", (list_id,)
+        )
 
     async def list_status_lists(self) -> list[StatusListRecord]:
-        def read(conn: sqlite3.Connection) -> list[StatusListRecord]:
-            rows = conn.execute(
-                f"SELECT {_LIST_COLS} FROM {_LIST_FROM} ORDER BY l.created_at, l.id"
-            ).fetchall()
-            return [_list(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _list, f"SELECT {LIST_COLS} FROM {LIST_FROM} ORDER BY l.created_at, l.id"
+        )
 
     async def save_list_credential(
         self, list_id: str, version: int, credential: dict[str, Any]
@@ -635,14 +600,9 @@ class SqliteStore(Store):
             clauses.append("list_id = ?")
             args.append(list_id)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-
-        def read(conn: sqlite3.Connection) -> list[AuditEntry]:
-            rows = conn.execute(
-                f"SELECT {_AUDIT_COLS} FROM status_audit {where} ORDER BY id", args
-            ).fetchall()
-            return [_audit(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _audit, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", args
+        )
 
     # --- tokens -----------------------------------------------------------------------------------
 
@@ -658,7 +618,7 @@ class SqliteStore(Store):
         def insert(conn: sqlite3.Connection) -> TokenRecord:
             try:
                 conn.execute(
-                    f"INSERT INTO api_tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                    f"INSERT INTO api_tokens ({TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",
                     (
                         token.id,
                         token.token_hash,
@@ -675,22 +635,14 @@ class SqliteStore(Store):
         return await self._writer.run(_transaction(insert))
 
     async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        def read(conn: sqlite3.Connection) -> TokenRecord | None:
-            row = conn.execute(
-                f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = ?", (token_hash,)
-            ).fetchone()
-            return None if row is None else _token(row)
-
-        return await self._reader.run(read)
+        return await self._one(
+            _token, f"SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = ?", (token_hash,)
+        )
 
     async def list_tokens(self) -> list[TokenRecord]:
-        def read(conn: sqlite3.Connection) -> list[TokenRecord]:
-            rows = conn.execute(
-                f"SELECT {_TOKEN_COLS} FROM api_tokens ORDER BY created_at, id"
-            ).fetchall()
-            return [_token(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _token, f"SELECT {TOKEN_COLS} FROM api_tokens ORDER BY created_at, id"
+        )
 
     async def revoke_token(self, token_id: str) -> bool:
         def revoke(conn: sqlite3.Connection) -> bool:
@@ -723,7 +675,7 @@ class SqliteStore(Store):
             ).fetchone():
                 raise ConflictError(f"an achievement with id {achievement_id!r} already exists")
             conn.execute(
-                f"INSERT INTO achievements ({_ACH_COLS}) VALUES (?, 1, ?, 0, ?, ?)",
+                f"INSERT INTO achievements ({ACH_COLS}) VALUES (?, 1, ?, 0, ?, ?)",
                 (achievement_id, text, _ts(now), _ts(now)),
             )
             conn.execute(
@@ -743,7 +695,7 @@ class SqliteStore(Store):
 
         def update(conn: sqlite3.Connection) -> AchievementRecord:
             row = conn.execute(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"no achievement {achievement_id!r}")
@@ -776,7 +728,7 @@ class SqliteStore(Store):
     ) -> AchievementRecord | None:
         def read(conn: sqlite3.Connection) -> AchievementRecord | None:
             row = conn.execute(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
             ).fetchone()
             if row is None:
                 return None
@@ -803,21 +755,16 @@ class SqliteStore(Store):
 
     async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
         where = "" if include_archived else "WHERE archived = 0"
-
-        def read(conn: sqlite3.Connection) -> list[AchievementRecord]:
-            rows = conn.execute(
-                f"SELECT {_ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
-            ).fetchall()
-            return [_achievement(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _achievement, f"SELECT {ACH_COLS} FROM achievements {where} ORDER BY created_at, id"
+        )
 
     async def set_achievement_archived(
         self, achievement_id: str, archived: bool
     ) -> AchievementRecord:
         def change(conn: sqlite3.Connection) -> AchievementRecord:
             row = conn.execute(
-                f"SELECT {_ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
+                f"SELECT {ACH_COLS} FROM achievements WHERE id = ?", (achievement_id,)
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"no achievement {achievement_id!r}")
@@ -849,16 +796,11 @@ class SqliteStore(Store):
         return await self._writer.run(_transaction(insert))
 
     async def get_image(self, sha256: str) -> ImageRecord | None:
-        def read(conn: sqlite3.Connection) -> ImageRecord | None:
-            row = conn.execute(
-                "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = ?",
-                (sha256,),
-            ).fetchone()
-            if row is None:
-                return None
-            return ImageRecord(row[0], row[1], bytes(row[2]), _dt(row[3]))
-
-        return await self._reader.run(read)
+        return await self._one(
+            lambda row: ImageRecord(row[0], row[1], bytes(row[2]), _dt(row[3])),
+            "SELECT sha256, media_type, data, created_at FROM images WHERE sha256 = ?",
+            (sha256,),
+        )
 
     async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
         keys = check_keys(idempotency_keys)
@@ -887,7 +829,7 @@ class SqliteStore(Store):
         def insert(conn: sqlite3.Connection) -> ExchangeRecord:
             try:
                 conn.execute(
-                    f"INSERT INTO exchanges ({_EXCHANGE_COLS})"
+                    f"INSERT INTO exchanges ({EXCHANGE_COLS})"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                     (
                         rec.id,
@@ -912,13 +854,9 @@ class SqliteStore(Store):
         return await self._writer.run(_transaction(insert))
 
     async def _one_exchange(self, where: str, args: tuple[str, ...]) -> ExchangeRecord | None:
-        def read(conn: sqlite3.Connection) -> ExchangeRecord | None:
-            row = conn.execute(
-                f"SELECT {_EXCHANGE_COLS} FROM exchanges WHERE {where}", args
-            ).fetchone()
-            return None if row is None else _exchange(row)
-
-        return await self._reader.run(read)
+        return await self._one(
+            _exchange, f"SELECT {EXCHANGE_COLS} FROM exchanges WHERE {where}", args
+        )
 
     async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
         return await self._one_exchange("id = ?", (exchange_id,))
@@ -937,12 +875,9 @@ class SqliteStore(Store):
         lookup_hash: str | Keep | None = KEEP,
         now: datetime | None = None,
     ) -> bool:
-        states = check_transition(from_states, to_state)
-        if data is not None:
-            check_exchange_json(data, "data")
-        if result is not None:
-            check_exchange_json(result, "result")
-        check_lookup_hash(lookup_hash)
+        states = check_transition(
+            from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
+        )
         sets = ["state = ?", "version = version + 1", "updated_at = ?"]
         args: list[Any] = [to_state, _ts(utcnow())]
         if data is not None:
@@ -1013,16 +948,11 @@ class SqliteStore(Store):
             clauses.append("kind = ?")
             args.append(kind)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-
-        def read(conn: sqlite3.Connection) -> list[ExchangeRecord]:
-            rows = conn.execute(
-                f"SELECT {_EXCHANGE_COLS} FROM exchanges {where}"
-                " ORDER BY created_at DESC, id LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-            return [_exchange(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _exchange,
+            f"SELECT {EXCHANGE_COLS} FROM exchanges {where} ORDER BY created_at DESC, id LIMIT ?",
+            (*args, limit),
+        )
 
     async def expire_exchanges(self, now: datetime) -> int:
         at = _ts(as_utc(now, "now"))
@@ -1057,7 +987,7 @@ class SqliteStore(Store):
         def insert(conn: sqlite3.Connection) -> list[ClaimRecord]:
             try:
                 conn.executemany(
-                    f"INSERT INTO claims ({_CLAIM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    f"INSERT INTO claims ({CLAIM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
                 )
             except sqlite3.IntegrityError as exc:
                 raise ConflictError("a claim id or token hash is taken") from exc
@@ -1068,13 +998,9 @@ class SqliteStore(Store):
         return await self._writer.run(_transaction(insert))
 
     async def _one_claim(self, where: str, value: str) -> ClaimRecord | None:
-        def read(conn: sqlite3.Connection) -> ClaimRecord | None:
-            row = conn.execute(
-                f"SELECT {_CLAIM_COLS} FROM claims WHERE {where} = ?", (value,)
-            ).fetchone()
-            return None if row is None else _claim(row)
-
-        return await self._reader.run(read)
+        return await self._one(
+            _claim, f"SELECT {CLAIM_COLS} FROM claims WHERE {where} = ?", (value,)
+        )
 
     async def get_claim(self, claim_id: str) -> ClaimRecord | None:
         return await self._one_claim("id", claim_id)
@@ -1089,16 +1015,11 @@ class SqliteStore(Store):
             raise MalformedInputError("limit must be non-negative")
         where = "" if credential_id is None else "WHERE credential_id = ?"
         args: tuple[Any, ...] = (limit,) if credential_id is None else (credential_id, limit)
-
-        def read(conn: sqlite3.Connection) -> list[ClaimRecord]:
-            rows = conn.execute(
-                f"SELECT {_CLAIM_COLS} FROM claims {where}"
-                " ORDER BY created_at DESC, id LIMIT ?",
-                args,
-            ).fetchall()
-            return [_claim(r) for r in rows]
-
-        return await self._reader.run(read)
+        return await self._all(
+            _claim,
+            f"SELECT {CLAIM_COLS} FROM claims {where} ORDER BY created_at DESC, id LIMIT ?",
+            args,
+        )
 
     async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
         at = _ts(as_utc(now, "now"))
@@ -1109,7 +1030,7 @@ class SqliteStore(Store):
                 (at, claim_id),
             )
             row = conn.execute(
-                f"SELECT {_CLAIM_COLS} FROM claims WHERE id = ?", (claim_id,)
+                f"SELECT {CLAIM_COLS} FROM claims WHERE id = ?", (claim_id,)
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"no claim link with id {claim_id!r}")
@@ -1129,11 +1050,9 @@ class SqliteStore(Store):
     # --- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
-        def read(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            return None if row is None else str(row[0])
-
-        return await self._reader.run(read)
+        return await self._one(
+            lambda row: str(row[0]), "SELECT value FROM meta WHERE key = ?", (key,)
+        )
 
     async def set_meta(self, key: str, value: str) -> None:
         check_meta(key, value)
