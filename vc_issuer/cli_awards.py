@@ -7,11 +7,13 @@ JSON goes to stdout; messages and the batch progress bar go to stderr.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -102,11 +104,51 @@ def _fields(
     return out
 
 
-def _months(valid_for_months: int | None) -> dict[str, Any]:
-    return {} if valid_for_months is None else {"valid_for_months": valid_for_months}
+@dataclass(frozen=True)
+class _Design:
+    """The design flags ``create`` and ``update`` share, read the same way for both."""
+
+    file: str | None
+    fields: dict[str, Any]
+    valid_for_months: int | None
+
+    def document(self) -> dict[str, Any]:
+        """``--file``'s JSON (or nothing) with the field flags laid over it."""
+        doc = read_json_object(self.file) if self.file else {}
+        doc.update(self.fields)
+        return doc
+
+    def read_file(self, path: str) -> bytes:
+        """An image named in the design: relative paths are relative to ``--file``'s folder."""
+        base = Path(self.file).parent if self.file and self.file != "-" else Path(".")
+        target = Path(path)
+        return read_image_file(str(target if target.is_absolute() else base / target))
+
+    def months(self) -> dict[str, Any]:
+        vfm = self.valid_for_months
+        return {} if vfm is None else {"valid_for_months": vfm}
 
 
 def _design_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the design flags; the command gets them as one ``design: _Design`` argument."""
+
+    @functools.wraps(fn)
+    def collect(
+        *args: Any,
+        file: str | None,
+        name: str | None,
+        description: str | None,
+        criteria: str | None,
+        criteria_url: str | None,
+        image: str | None,
+        achievement_type: str | None,
+        tags: tuple[str, ...],
+        valid_for_months: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        fields = _fields(name, description, criteria, criteria_url, image, achievement_type, tags)
+        return fn(*args, design=_Design(file, fields, valid_for_months), **kwargs)
+
     for option in reversed(
         [
             click.option("--file", "file", metavar="FILE", help="OB 3.0 Achievement JSON."),
@@ -124,8 +166,8 @@ def _design_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             ),
         ]
     ):
-        fn = option(fn)
-    return fn
+        collect = option(collect)
+    return collect
 
 
 @click.group("achievements")
@@ -137,35 +179,16 @@ def achievements_group() -> None:
 @home_option
 @_design_options
 @handle_errors
-def create_cmd(
-    home: Path | None,
-    file: str | None,
-    name: str | None,
-    description: str | None,
-    criteria: str | None,
-    criteria_url: str | None,
-    image: str | None,
-    achievement_type: str | None,
-    tags: tuple[str, ...],
-    valid_for_months: int | None,
-) -> None:
+def create_cmd(home: Path | None, design: _Design) -> None:
     """Store a new achievement and print it with its id.
 
     ``--file`` is an OB 3.0 Achievement without ``id``; its ``image.id`` may be a local PNG or
     SVG file, which is stored and served at a stable URL. Flags override the file's fields.
     """
-    doc = read_json_object(file) if file else {}
-    doc.update(_fields(name, description, criteria, criteria_url, image, achievement_type, tags))
-    base = Path(file).parent if file and file != "-" else Path(".")
-
-    def read_file(path: str) -> bytes:
-        target = Path(path)
-        return read_image_file(str(target if target.is_absolute() else base / target))
-
-    months: dict[str, Any] = (
-        {} if valid_for_months is None else {"valid_for_months": valid_for_months}
+    doc = design.document()
+    stored = _run(
+        home, lambda i: _service(i).create(doc, read_file=design.read_file, **design.months())
     )
-    stored = _run(home, lambda i: _service(i).create(doc, read_file=read_file, **months))
     _emit(stored.to_json())
 
 
@@ -176,47 +199,24 @@ def create_cmd(
 @click.option("--expected-version", type=int, help="Refuse if the current version differs.")
 @handle_errors
 def update_cmd(
-    home: Path | None,
-    achievement_id: str,
-    file: str | None,
-    name: str | None,
-    description: str | None,
-    criteria: str | None,
-    criteria_url: str | None,
-    image: str | None,
-    achievement_type: str | None,
-    tags: tuple[str, ...],
-    valid_for_months: int | None,
-    expected_version: int | None,
+    home: Path | None, achievement_id: str, design: _Design, expected_version: int | None
 ) -> None:
     """Store a new version (``--file`` replaces the design, flags change single fields).
 
     Credentials already issued keep the version they embed and stay valid.
     """
-    changes = read_json_object(file) if file else {}
-    changes.update(
-        _fields(name, description, criteria, criteria_url, image, achievement_type, tags)
-    )
-    if not changes and valid_for_months is None:
+    changes = design.document()
+    if not changes and design.valid_for_months is None:
         raise click.UsageError("nothing to change: give --file or field flags")
-    base = Path(file).parent if file and file != "-" else Path(".")
-
-    def read_file(path: str) -> bytes:
-        target = Path(path)
-        return read_image_file(str(target if target.is_absolute() else base / target))
-
-    months: dict[str, Any] = (
-        {} if valid_for_months is None else {"valid_for_months": valid_for_months}
-    )
     stored = _run(
         home,
         lambda i: _service(i).update(
             achievement_id,
             changes,
-            replace=file is not None,
+            replace=design.file is not None,
             expected_version=expected_version,
-            read_file=read_file,
-            **months,
+            read_file=design.read_file,
+            **design.months(),
         ),
     )
     _emit(stored.to_json())
