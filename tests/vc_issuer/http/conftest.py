@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from aiohttp import web
@@ -32,6 +34,62 @@ def free_port() -> int:
 
 def load_fixture(*parts: str) -> Any:
     return json.loads((FIX.joinpath(*parts)).read_text("utf-8"))
+
+
+class Clock:
+    """A settable clock shared by the issuer and its exchanges; tests move it forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class Served:
+    client: TestClient[web.Request, web.Application]
+    issuer: Issuer
+    base_url: str
+    clock: Clock
+
+
+@dataclass
+class Authed(Served):
+    """A served issuer and bearer tokens of the "issue" and "read" scopes."""
+
+    token: str
+    read_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @classmethod
+    async def of(cls, s: Served) -> Self:
+        token, _ = await create_token(s.issuer.store, "issue", ["issue"])
+        read_token, _ = await create_token(s.issuer.store, "read", ["read"])
+        return cls(s.client, s.issuer, s.base_url, s.clock, token, read_token)
+
+
+@asynccontextmanager
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    """A did:key issuer on a settable clock behind a real server (loopback fetches allowed)."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    cfg = init_home(tmp_path / "home", base_url=base_url)
+    clock = Clock()
+    issuer = await Issuer.from_home(cfg, now=clock)
+    app = create_app(issuer, allow_private=True)
+    client: TestClient[web.Request, web.Application] = TestClient(
+        TestServer(app, host="127.0.0.1", port=port)
+    )
+    await client.start_server()
+    try:
+        yield Served(client, issuer, base_url, clock)
+    finally:
+        await client.close()
+        await issuer.close()
 
 
 @dataclass

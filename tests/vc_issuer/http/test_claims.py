@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,16 +15,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.home import init_home
-from vc_issuer.http import create_app, create_token
-from vc_issuer.issuer import Issuer
 from vc_issuer.oid4vci import CONFIGURATION_ID, PRE_AUTHORIZED_GRANT
 
-from .conftest import V2, free_port
-from .test_exchanges import Clock
+from .conftest import V2, Authed, served
 from .test_exchanges import Holder as LcwHolder
 from .test_oid4vci import Holder as OidHolder
 
@@ -35,19 +28,7 @@ HTML_ACCEPT = {"Accept": "text/html"}
 JSON_ACCEPT = {"Accept": "application/json"}
 
 
-@dataclass
-class World:
-    client: TestClient[web.Request, web.Application]
-    issuer: Issuer
-    base_url: str
-    clock: Clock
-    token: str
-    read_token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
+class World(Authed):
     async def award(self, name: str = "Rust Foundations") -> str:
         credential = {
             "@context": [V2, OB],
@@ -89,23 +70,8 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    cfg = init_home(tmp_path / "home", base_url=base_url)
-    clock = Clock()
-    issuer = await Issuer.from_home(cfg, now=clock)
-    app = create_app(issuer, allow_private=True)
-    client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(app, host="127.0.0.1", port=port)
-    )
-    await client.start_server()
-    token, _ = await create_token(issuer.store, "issue", ["issue"])
-    read_token, _ = await create_token(issuer.store, "read", ["read"])
-    try:
-        yield World(client, issuer, base_url, clock, token, read_token)
-    finally:
-        await client.close()
-        await issuer.close()
+    async with served(tmp_path) as s:
+        yield await World.of(s)
 
 
 class Page(HTMLParser):

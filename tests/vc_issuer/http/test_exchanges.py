@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,43 +13,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.home import init_home
-from vc_issuer.http import create_app, create_token
-from vc_issuer.issuer import Issuer
 from vc_issuer.keys import Ed25519Key
 from vc_issuer.proofs import sign
 from vc_issuer.verifier import verify_credential
 
-from .conftest import V1, V2, free_port
+from .conftest import V1, V2, Authed, served
 
 SUITES = ["eddsa-rdfc-2022", "Ed25519Signature2020"]
 
 
-class Clock:
-    """A settable clock shared by the issuer and its exchanges."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@dataclass
-class World:
-    client: TestClient[Any, Any]
-    issuer: Issuer
-    base_url: str
-    clock: Clock
-    token: str
-    read_token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
+class World(Authed):
     async def award(self, **fields: Any) -> dict[str, Any]:
         cred: dict[str, Any] = {
             "@context": [V2],
@@ -70,21 +43,8 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    cfg = init_home(tmp_path / "home", base_url=base_url)
-    clock = Clock()
-    issuer = await Issuer.from_home(cfg, now=clock)
-    app = create_app(issuer, allow_private=True)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=port))
-    await client.start_server()
-    token, _ = await create_token(issuer.store, "issue", ["issue"])
-    read_token, _ = await create_token(issuer.store, "read", ["read"])
-    try:
-        yield World(client, issuer, base_url, clock, token, read_token)
-    finally:
-        await client.close()
-        await issuer.close()
+    async with served(tmp_path) as s:
+        yield await World.of(s)
 
 
 class Holder:

@@ -21,12 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import OKPKey
 
-from vc_issuer.home import init_home
-from vc_issuer.http import create_app, create_token
+from vc_issuer.http import create_token
 from vc_issuer.issuer import Issuer
 from vc_issuer.keys import Ed25519Key
 from vc_issuer.oid4vci import (
@@ -36,20 +35,10 @@ from vc_issuer.oid4vci import (
     verify_key_proof,
 )
 
-from .conftest import V2, free_port
+from .conftest import V2, Clock, served
 
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 FORM = "application/x-www-form-urlencoded"
-
-
-class Clock:
-    """The issuer's injected clock; tests move it forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclass
@@ -95,22 +84,9 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    cfg = init_home(tmp_path / "home", base_url=base_url)
-    clock = Clock()
-    issuer = await Issuer.from_home(cfg, now=clock)
-    app = create_app(issuer, allow_private=True)
-    client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(app, host="127.0.0.1", port=port)
-    )
-    await client.start_server()
-    token, _ = await create_token(issuer.store, "oid4vci-test", ["issue"])
-    try:
-        yield Env(client, issuer, base_url, clock, token)
-    finally:
-        await client.close()
-        await issuer.close()
+    async with served(tmp_path) as s:
+        token, _ = await create_token(s.issuer.store, "oid4vci-test", ["issue"])
+        yield Env(s.client, s.issuer, s.base_url, s.clock, token)
 
 
 # --- the holder ----------------------------------------------------------------------------------
