@@ -11,25 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from vc_issuer.baking import default_badge_png, default_badge_svg
-from vc_issuer.cli import main
 from vc_issuer.openbadges import validate_ob_credential
 from vc_issuer.verifier import verify_credential
 
+from ._helpers import ok, run
+
 BASE = "https://badges.example.edu"
 PNG = default_badge_png()
-
-
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-
-def ok(*args: str, input: str | None = None) -> Any:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def issued(home: str) -> int:

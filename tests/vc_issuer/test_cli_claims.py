@@ -6,68 +6,31 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
-import json
 import socket
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from click.testing import CliRunner, Result
 
-from vc_issuer.cli import main
 from vc_issuer.exchanges import qr_terminal
 from vc_issuer.home import load_home
 from vc_issuer.http import create_app
 from vc_issuer.issuer import Issuer
 
+from ._helpers import in_home, init_home, issue_plain, ok, run
+
 BASE = "https://badges.example.edu"
-V2 = "https://www.w3.org/ns/credentials/v2"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def ok(*args: str) -> Any:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def _in_home(home: str, work: Any) -> Any:
-    async def go() -> Any:
-        issuer = await Issuer.from_home(load_home(Path(home)))
-        try:
-            return await work(issuer)
-        finally:
-            await issuer.close()
-
-    return asyncio.run(go())
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> str:
-    h = str(tmp_path / "home")
-    assert run("init", "--home", h, "--base-url", BASE).exit_code == 0
-    return h
+    return init_home(tmp_path, BASE)
 
 
 @pytest.fixture
 def award_id(home: str) -> str:
-    async def issue(issuer: Issuer) -> str:
-        cred = await issuer.issue(
-            {
-                "@context": [V2],
-                "type": ["VerifiableCredential"],
-                "credentialSubject": {"name": "Ada"},
-            }
-        )
-        return str(cred["id"])
-
-    out: str = _in_home(home, issue)
-    return out
+    return issue_plain(home)
 
 
 def test_claims_create_prints_link_and_qr_and_stores_only_a_hash(home: str, award_id: str) -> None:
@@ -78,7 +41,7 @@ def test_claims_create_prints_link_and_qr_and_stores_only_a_hash(home: str, awar
     assert url.startswith(f"{BASE}/claim/")
     assert qr_terminal(url) in result.stderr
     token = url.rsplit("/", 1)[1]
-    records = _in_home(home, lambda i: i.store.list_claims(credential_id=award_id))
+    records = in_home(home, lambda i: i.store.list_claims(credential_id=award_id))
     assert [r.id for r in records] == [lines["id"].strip()]
     assert records[0].token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert (records[0].expires_at - records[0].created_at).days == 7

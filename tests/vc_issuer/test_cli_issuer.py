@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from vc_issuer.cli import main
 from vc_issuer.keys import Ed25519Key
 from vc_issuer.status import decode
 
+from ._helpers import ok, run
+
 VC2 = "https://www.w3.org/ns/credentials/v2"
-
-
-def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
-
-
-def ok(*args: str, input: str | None = None) -> Any:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture

@@ -2,61 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import CliRunner, Result
 
-from vc_issuer.cli import main
 from vc_issuer.exchanges import qr_terminal
-from vc_issuer.home import load_home
 from vc_issuer.issuer import Issuer
 
+from ._helpers import in_home, init_home, issue_plain, run
+
 BASE = "https://badges.example.edu"
-V2 = "https://www.w3.org/ns/credentials/v2"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def _in_home(home: str, work: Any) -> Any:
-    async def go() -> Any:
-        issuer = await Issuer.from_home(load_home(Path(home)))
-        try:
-            return await work(issuer)
-        finally:
-            await issuer.close()
-
-    return asyncio.run(go())
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> str:
-    h = str(tmp_path / "home")
-    result = run("init", "--home", h, "--base-url", BASE)
-    assert result.exit_code == 0, result.output
-    return h
+    return init_home(tmp_path, BASE)
 
 
 @pytest.fixture
 def award_id(home: str) -> str:
-    async def issue(issuer: Issuer) -> str:
-        cred = await issuer.issue(
-            {
-                "@context": [V2],
-                "type": ["VerifiableCredential"],
-                "credentialSubject": {"name": "Ada"},
-            }
-        )
-        return str(cred["id"])
-
-    out: str = _in_home(home, issue)
-    return out
+    return issue_plain(home)
 
 
 def test_create_prints_links_and_a_terminal_qr(home: str, award_id: str) -> None:
@@ -80,7 +48,7 @@ def test_create_prints_links_and_a_terminal_qr(home: str, award_id: str) -> None
     async def stored(issuer: Issuer) -> Any:
         return await issuer.store.get_exchange(exchange_id)
 
-    record = _in_home(home, stored)
+    record = in_home(home, stored)
     assert record is not None and record.state == "pending" and record.credential_id == award_id
     life = record.expires_at - record.created_at
     assert life.total_seconds() == 15 * 60
@@ -99,7 +67,7 @@ def test_create_json_ttl_and_no_qr(home: str, award_id: str) -> None:
     async def stored(issuer: Issuer) -> Any:
         return await issuer.store.get_exchange(out["exchangeId"])
 
-    record = _in_home(home, stored)
+    record = in_home(home, stored)
     assert (record.expires_at - record.created_at).total_seconds() == 2 * 3600
 
 

@@ -1,0 +1,66 @@
+"""Helpers the CLI tests share: run the real ``vc-issuer`` command in-process, open its home."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from click.testing import CliRunner, Result
+
+from vc_issuer.cli import main
+from vc_issuer.home import load_home
+from vc_issuer.issuer import Issuer
+
+T = TypeVar("T")
+V2 = "https://www.w3.org/ns/credentials/v2"
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def ok(*args: str, input: str | None = None) -> Any:
+    """Run a command that must succeed; its JSON output."""
+    result = run(*args, input=input)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def in_home(home: str, work: Callable[[Issuer], Awaitable[T]]) -> T:
+    """Run ``work`` on the issuer of a home the CLI made (as the commands themselves do)."""
+
+    async def go() -> T:
+        issuer = await Issuer.from_home(load_home(Path(home)))
+        try:
+            return await work(issuer)
+        finally:
+            await issuer.close()
+
+    return asyncio.run(go())
+
+
+def init_home(tmp_path: Path, base_url: str) -> str:
+    """``vc-issuer init`` a fresh home under ``tmp_path``; its path."""
+    h = str(tmp_path / "home")
+    result = run("init", "--home", h, "--base-url", base_url)
+    assert result.exit_code == 0, result.output
+    return h
+
+
+def issue_plain(home: str) -> str:
+    """Issue a minimal VC 2.0 credential (subject Ada) in ``home``; its id."""
+
+    async def issue(issuer: Issuer) -> str:
+        cred = await issuer.issue(
+            {
+                "@context": [V2],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"name": "Ada"},
+            }
+        )
+        return str(cred["id"])
+
+    return in_home(home, issue)
