@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,7 @@ from vc_issuer.errors import (
     UnsupportedImageError,
     VCIssuerError,
 )
-from vc_issuer.store import Store, open_store
+from vc_issuer.store import Store
 
 BASE = "https://badges.example.edu"
 PNG = default_badge_png()
@@ -51,12 +49,6 @@ def design(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "store.sqlite3") as s:
-        yield s
 
 
 @pytest.fixture

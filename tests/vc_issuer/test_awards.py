@@ -7,9 +7,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -52,12 +50,6 @@ def design(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(tmp_path / "store.sqlite3") as s:
-        yield s
 
 
 @pytest.fixture
