@@ -95,6 +95,24 @@ def _passphrase(env_var: str | None) -> bytes | None:
     return value.encode("utf-8")
 
 
+_CONTEXT_DIR = click.option(
+    "--context-dir",
+    "context_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Extra folder of pinned JSON-LD contexts (with an index.json); repeatable.",
+)
+
+
+def _loader(context_dirs: tuple[str, ...]) -> Any:
+    """The strict loader: pinned contexts plus the folders the user names."""
+    if not context_dirs:
+        return None
+    from vc_issuer.jsonld import ContextLoader
+
+    return ContextLoader([Path(d) for d in context_dirs])
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vc-issuer")
 def main() -> None:
@@ -206,6 +224,7 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge")
 @click.option("--domain")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
+@_CONTEXT_DIR
 @handle_errors
 def sign_cmd(
     document: str,
@@ -216,6 +235,7 @@ def sign_cmd(
     challenge: str | None,
     domain: str | None,
     passphrase_env: str | None,
+    context_dirs: tuple[str, ...],
 ) -> None:
     """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it."""
     from vc_issuer.keys import load_key_file
@@ -225,7 +245,14 @@ def sign_cmd(
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
     # A string is validated by sign() and kept exactly (fractional seconds included).
     signed = sign(
-        doc, key, suite=suite, purpose=purpose, created=created, challenge=challenge, domain=domain
+        doc,
+        key,
+        suite=suite,
+        purpose=purpose,
+        created=created,
+        challenge=challenge,
+        domain=domain,
+        loader=_loader(context_dirs),
     )
     _emit(signed)
 
@@ -240,6 +267,7 @@ def sign_cmd(
     help="Allow private/loopback hosts (did:web, status lists).",
 )
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
+@_CONTEXT_DIR
 @handle_errors
 def verify_cmd(
     file: str,
@@ -247,6 +275,7 @@ def verify_cmd(
     domain: str | None,
     allow_private_hosts: bool,
     no_status: bool,
+    context_dirs: tuple[str, ...],
 ) -> None:
     """Verify a credential or presentation in FILE (or - for stdin) and print the result."""
     from vc_issuer.verify_cli import verify_document
@@ -259,6 +288,7 @@ def verify_cmd(
             domain=domain,
             allow_private_hosts=allow_private_hosts,
             check_status=not no_status,
+            loader=_loader(context_dirs),
         )
     )
     _emit(result.to_dict())

@@ -8,6 +8,7 @@ from typing import Any
 from did_methods.registry import Resolver
 from vc_issuer.baking import looks_like_image, unbake
 from vc_issuer.credentials import is_presentation, parse_json_document
+from vc_issuer.jsonld import ContextLoader
 from vc_issuer.status_check import StatusListChecker
 from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
 
@@ -19,6 +20,7 @@ async def verify_document(
     domain: str | None = None,
     allow_private_hosts: bool = False,
     check_status: bool = True,
+    loader: ContextLoader | None = None,
 ) -> VerificationResult:
     """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``.
 
@@ -36,6 +38,7 @@ async def verify_document(
                 challenge=challenge,
                 domain=domain,
                 resolver=resolver,
+                loader=loader,
                 status_checker=checker,
                 allow_private_hosts=allow_private_hosts,
             )
@@ -43,6 +46,7 @@ async def verify_document(
             result = await verify_credential(
                 document,
                 resolver=resolver,
+                loader=loader,
                 status_checker=checker,
                 allow_private_hosts=allow_private_hosts,
             )

@@ -389,3 +389,27 @@ def test_verify_image_without_credential_is_bad_input(tmp_path: Path) -> None:
     result = run(["verify", str(plain)])
     assert result.exit_code == 2
     assert "NO_BAKED_CREDENTIAL" in result.stderr
+
+
+def test_context_dir_adds_a_users_pinned_context(tmp_path: Path, key_file: Path) -> None:
+    url = "https://contexts.example.edu/course/v1"
+    folder = tmp_path / "ctx"
+    folder.mkdir()
+    ctx = {"@context": {"courseCode": "https://contexts.example.edu/vocab#courseCode"}}
+    raw = json.dumps(ctx).encode()
+    (folder / "course-v1.jsonld").write_bytes(raw)
+    import hashlib
+
+    index = {
+        "contexts": {url: {"file": "course-v1.jsonld", "sha256": hashlib.sha256(raw).hexdigest()}}
+    }
+    (folder / "index.json").write_text(json.dumps(index))
+    doc = credential(Ed25519Key.from_seed(SEED).did)
+    doc["@context"].append(url)
+    doc["credentialSubject"]["courseCode"] = "CS101"
+    assert "UNKNOWN_CONTEXT" in sign(key_file, doc).stderr  # not pinned by default
+    result = sign(key_file, doc, "--context-dir", str(folder))
+    assert result.exit_code == 0, result.output
+    signed_doc = result.stdout
+    assert verify(signed_doc).exit_code == 1  # the verifier does not know the context either
+    assert verify(signed_doc, "--context-dir", str(folder)).exit_code == 0
