@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,18 @@ from vc_issuer.issuer import Issuer
 
 T = TypeVar("T")
 V2 = "https://www.w3.org/ns/credentials/v2"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+DI = FIX / "vc-di-eddsa"  # the W3C vc-di-eddsa test vectors
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text("utf-8"))
+
+
+def at(iso: str) -> Callable[[], datetime]:
+    """A clock stopped at ``iso``."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return lambda: moment
 
 
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:

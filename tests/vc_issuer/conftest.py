@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from did_methods.registry import Resolver
 from vc_issuer.store import Store, open_store
 
 
@@ -15,3 +16,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """A real SQLite store in a fresh file."""
     async with open_store(tmp_path / "store.sqlite3") as s:
         yield s
+
+
+@pytest.fixture
+async def resolver() -> AsyncIterator[Resolver]:
+    """The default DID resolver (did:key, did:web), closed after the test."""
+    async with Resolver() as r:
+        yield r

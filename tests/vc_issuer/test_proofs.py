@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +18,10 @@ from vc_issuer.keys import Ed25519Key, parse_key
 from vc_issuer.proofs import ProofCheck, get_proofs, sign, verify_proofs
 from vc_issuer.resolver import StaticResolver
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-DI = FIX / "vc-di-eddsa"
+from ._helpers import DI, FIX, at, load
+
 CHAIN = DI / "proof-set-chain"
 W3C_CREATED = "2023-02-24T23:36:38Z"
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text("utf-8"))
-
-
-@pytest.fixture
-async def resolver() -> AsyncIterator[Resolver]:
-    async with Resolver() as r:
-        yield r
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +32,6 @@ def w3c_key() -> Ed25519Key:
 @pytest.fixture(scope="module")
 def chain_keys() -> dict[str, Ed25519Key]:
     return {k: parse_key(v) for k, v in load(CHAIN / "multiKeyPairs.json").items()}
-
-
-def at(iso: str) -> Any:
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return lambda: moment
 
 
 async def verify_one(doc: dict[str, Any], resolver: Any, **kw: Any) -> ProofCheck:

@@ -23,12 +23,7 @@ from vc_issuer.suites import (
 from vc_issuer.suites import ed25519_signature_2020 as ed2020
 from vc_issuer.suites import eddsa_rdfc_2022 as eddsa
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-DI = FIX / "vc-di-eddsa"
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text("utf-8"))
+from ._helpers import DI, FIX, load
 
 
 def text(path: Path) -> str:

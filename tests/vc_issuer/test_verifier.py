@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,28 +19,13 @@ from vc_issuer.proofs import sign
 from vc_issuer.resolver import StaticResolver
 from vc_issuer.verifier import Check, VerificationResult, verify_credential, verify_presentation
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
-DI = FIX / "vc-di-eddsa"
+from ._helpers import DI, FIX, at, load
+
 INTEROP = FIX / "generated-interop"
 V2 = "https://www.w3.org/ns/credentials/v2"
 
 
-def load(path: Path) -> Any:
-    return json.loads(path.read_text("utf-8"))
-
-
-def at(iso: str) -> Any:
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return lambda: moment
-
-
 NOW = at("2025-06-01T12:00:00Z")
-
-
-@pytest.fixture
-async def resolver() -> AsyncIterator[Resolver]:
-    async with Resolver() as r:
-        yield r
 
 
 @pytest.fixture(scope="module")
