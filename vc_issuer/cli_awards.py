@@ -104,6 +104,17 @@ def _fields(
     return out
 
 
+_FIELD_FLAGS = (
+    "name",
+    "description",
+    "criteria",
+    "criteria_url",
+    "image",
+    "achievement_type",
+    "tags",
+)
+
+
 @dataclass(frozen=True)
 class _Design:
     """The design flags ``create`` and ``update`` share, read the same way for both."""
@@ -133,20 +144,8 @@ def _design_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add the design flags; the command gets them as one ``design: _Design`` argument."""
 
     @functools.wraps(fn)
-    def collect(
-        *args: Any,
-        file: str | None,
-        name: str | None,
-        description: str | None,
-        criteria: str | None,
-        criteria_url: str | None,
-        image: str | None,
-        achievement_type: str | None,
-        tags: tuple[str, ...],
-        valid_for_months: int | None,
-        **kwargs: Any,
-    ) -> Any:
-        fields = _fields(name, description, criteria, criteria_url, image, achievement_type, tags)
+    def collect(*args: Any, file: str | None, valid_for_months: int | None, **kwargs: Any) -> Any:
+        fields = _fields(**{flag: kwargs.pop(flag) for flag in _FIELD_FLAGS})
         return fn(*args, design=_Design(file, fields, valid_for_months), **kwargs)
 
     for option in reversed(
