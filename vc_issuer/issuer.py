@@ -7,7 +7,7 @@ Choices worth knowing:
 
 * The issuer of every credential is this issuer's DID. An ``issuer`` object keeps its other
   fields (an Open Badges ``Profile``); an ``issuer`` naming anybody else is refused
-  (``ISSUER_MISMATCH``): we never sign in somebody else's name.
+  (``FOREIGN_ISSUER``): we never sign in somebody else's name.
 * A credential that brings its own, well-formed ``credentialStatus`` keeps it and gets no status
   from us (the caller manages that status elsewhere). A malformed one is refused
   (``MALFORMED_VALUE_ERROR``), and so is one pointing at *our* status lists: indices are only
@@ -846,7 +846,7 @@ def _managed(record: CredentialRecord) -> list[dict[str, Any]]:
 def _mismatch(given: object, ours: str) -> MalformedInputError:
     return MalformedInputError(
         f"issuer {given!r} is not this issuer ({ours}); credentials are only issued in our name",
-        code="ISSUER_MISMATCH",
+        code="FOREIGN_ISSUER",
         field="issuer",
     )
 

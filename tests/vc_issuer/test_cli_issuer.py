@@ -177,7 +177,7 @@ def test_errors_and_exit_codes(home: str, args: list[str], code: int, error: str
                     "credentialSubject": {"id": "did:example:a"},
                 }
             ),
-            "ISSUER_MISMATCH",
+            "FOREIGN_ISSUER",
         ),
     ],
 )
