@@ -32,6 +32,7 @@ from vc_issuer.credentials import format_datetime, is_url
 from vc_issuer.errors import (
     ConfigError,
     InputTooLargeError,
+    InvalidImageError,
     MalformedInputError,
     NotFoundError,
 )
@@ -107,7 +108,7 @@ def check_image_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> 
             limit=max_bytes,
         )
     if not data:
-        raise MalformedInputError("the image is empty", code="UNSUPPORTED_IMAGE")
+        raise InvalidImageError("the image is empty")
     kind = detect_image_type(bytes(data))  # UNSUPPORTED_IMAGE unless PNG or SVG
     # Parse it fully: a damaged PNG or an SVG with entity declarations is refused here
     # (INVALID_IMAGE), not later when a credential is baked into it.

@@ -33,7 +33,7 @@ from vc_issuer.awards import (
 )
 from vc_issuer.claims import ClaimService, parse_claim_ttl
 from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
-from vc_issuer.errors import KeyFileError, MalformedInputError
+from vc_issuer.errors import InputTooLargeError, KeyFileError, MalformedInputError
 from vc_issuer.home import ENV_HOME, load_home
 from vc_issuer.issuer import Issuer
 
@@ -466,9 +466,8 @@ def _read_batch(path: str) -> bytes:
     except FileNotFoundError:
         raise KeyFileError(f"file not found: {path}", code="FILE_NOT_FOUND") from None
     if size > MAX_BATCH_FILE_BYTES:
-        raise MalformedInputError(
+        raise InputTooLargeError(
             f"{path} is {size} bytes; batches are limited to {MAX_BATCH_FILE_BYTES} bytes",
-            code="INPUT_TOO_LARGE",
         )
     return Path(path).read_bytes()
 

@@ -142,7 +142,7 @@ def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[st
             except VCIssuerError:
                 raise MalformedInputError(
                     f"unknown suite {real!r}; use eddsa-rdfc-2022, Ed25519Signature2020 or both",
-                    code="UNSUPPORTED_CRYPTOSUITE",
+                    code="UNKNOWN_SUITE",
                 ) from None
             if real not in out:
                 out.append(real)

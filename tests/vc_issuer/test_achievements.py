@@ -213,7 +213,7 @@ async def test_local_path_needs_a_reader(service: AchievementService) -> None:
     [
         (b"GIF89a\x01\x00\x01\x00", UnsupportedImageError, "UNSUPPORTED_IMAGE"),
         (b"\xff\xd8\xff\xe0 JFIF", UnsupportedImageError, "UNSUPPORTED_IMAGE"),
-        (b"", MalformedInputError, "UNSUPPORTED_IMAGE"),
+        (b"", InvalidImageError, "INVALID_IMAGE"),
         (PNG[:40], InvalidImageError, "INVALID_IMAGE"),
         (
             b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>',
