@@ -38,3 +38,17 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert "readme_test_command" in ci  # .ci/run extracts and runs the README's own line
+
+
+def test_each_error_code_means_one_thing() -> None:
+    """A code raised through ``code=`` on some class never reuses another class's own code."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from gen_reference import specific_codes  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    from vc_issuer.errors import all_error_classes
+
+    own = {c.code: c.__name__ for c in all_error_classes()}
+    clashes = [(code, cls, where) for code, cls, where in specific_codes() if code in own]
+    assert not clashes
