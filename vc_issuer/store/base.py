@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from vc_issuer.errors import MalformedInputError, NotFoundError
+from vc_issuer.errors import MalformedInputError, NotFoundError, UnsupportedImageError
 
 StatusListKind = Literal["BitstringStatusList", "StatusList2021"]
 STATUS_LIST_KINDS: Final[frozenset[str]] = frozenset({"BitstringStatusList", "StatusList2021"})
@@ -467,9 +467,8 @@ def check_image(sha256: str, media_type: str, data: bytes) -> None:
     if not isinstance(data, (bytes, bytearray)):
         raise MalformedInputError("image data must be bytes")
     if media_type not in IMAGE_MEDIA_TYPES:
-        raise MalformedInputError(
+        raise UnsupportedImageError(
             f"image media type must be one of {sorted(IMAGE_MEDIA_TYPES)}, got {media_type!r}",
-            code="UNSUPPORTED_IMAGE",
         )
     if hashlib.sha256(data).hexdigest() != sha256:
         raise MalformedInputError("image sha256 does not match its bytes")
