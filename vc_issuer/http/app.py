@@ -25,6 +25,7 @@ from vc_issuer.http.middlewares import (
     MAX_BODY_KEY,
     MAX_DEPTH_KEY,
     body_cap_middleware,
+    cors_middleware,
     error_middleware,
     request_id_middleware,
 )
@@ -107,7 +108,7 @@ def create_app(
         raise ValueError("max_depth must be at least 8")
     app = web.Application(
         client_max_size=max_body,
-        middlewares=[request_id_middleware, error_middleware, body_cap_middleware],
+        middlewares=[cors_middleware, request_id_middleware, error_middleware, body_cap_middleware],
     )
     app[MAX_BODY_KEY] = max_body
     app[MAX_DEPTH_KEY] = max_depth

@@ -198,3 +198,63 @@ __all__ = [
     "read_json_object",
     "request_id_middleware",
 ]
+
+
+# Routes that browser-based wallets and verifiers call from other origins. Only public routes
+# (and the OpenID4VCI credential endpoint, whose bearer token is not an ambient credential) get
+# CORS; the issuer's own protected routes stay same-origin.
+_CORS_PREFIXES: tuple[str, ...] = (
+    "/.well-known/",
+    "/token",
+    "/nonce",
+    "/credential",
+    "/oid4vci/offers/",
+    "/exchanges/",
+    "/interactions/",
+    "/status-lists/",
+    "/credentials/verify",
+    "/presentations/verify",
+    "/1.0/identifiers/",
+    "/images/",
+)
+_CORS_EXACT: frozenset[str] = frozenset({"/token", "/nonce", "/credential"})
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Accept, X-Request-Id"
+CORS_MAX_AGE = "600"
+
+
+def cors_applies(path: str) -> bool:
+    """Whether ``path`` is a cross-origin route (wallets, verifiers, status and DID fetches)."""
+    if path in _CORS_EXACT:
+        return True
+    return any(path.startswith(p) for p in _CORS_PREFIXES if p not in _CORS_EXACT)
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer preflights and add ``Access-Control-Allow-Origin: *`` on cross-origin routes.
+
+    No cookies are ever used, so a wildcard origin grants nothing a script could not already do
+    with the same request from a server.
+    """
+    if not cors_applies(request.path):
+        return await handler(request)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": "GET, POST, HEAD, OPTIONS",
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Max-Age": CORS_MAX_AGE,
+            },
+        )
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["Access-Control-Allow-Origin"] = "*"
+        raise
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = (
+        "ETag, Location, WWW-Authenticate, X-Request-Id"
+    )
+    return response
