@@ -14,11 +14,12 @@ import secrets
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from random import Random
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import (
     MalformedInputError,
     StatusError,
@@ -348,13 +349,9 @@ def parse_credential_status(value: object) -> list[StatusEntry]:
 # --- list credentials (unsigned) -------------------------------------------------------------
 
 
-def format_datetime(value: datetime | str) -> str:
-    """XSD dateTime in UTC with a ``Z`` and no fraction, as the spec examples write it."""
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        raise ValueError("datetimes must be timezone-aware")
-    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _date(value: datetime | str) -> str:
+    """A caller's dateTime string as given; a datetime as the spec examples write it."""
+    return value if isinstance(value, str) else format_datetime(value)
 
 
 def _subject(
@@ -396,10 +393,10 @@ def bsl_list_credential(
         "id": list_url,
         "type": ["VerifiableCredential", BSL_CREDENTIAL],
         "issuer": issuer if isinstance(issuer, str) else dict(issuer),
-        "validFrom": format_datetime(valid_from),
+        "validFrom": _date(valid_from),
     }
     if valid_until is not None:
-        vc["validUntil"] = format_datetime(valid_until)
+        vc["validUntil"] = _date(valid_until)
     vc["credentialSubject"] = subject
     return vc
 
@@ -421,10 +418,10 @@ def sl2021_list_credential(
         "id": list_url,
         "type": ["VerifiableCredential", SL2021_CREDENTIAL],
         "issuer": issuer if isinstance(issuer, str) else dict(issuer),
-        "issuanceDate": format_datetime(issuance_date),
+        "issuanceDate": _date(issuance_date),
     }
     if expiration_date is not None:
-        vc["expirationDate"] = format_datetime(expiration_date)
+        vc["expirationDate"] = _date(expiration_date)
     vc["credentialSubject"] = subject
     return vc
 

@@ -374,7 +374,7 @@ def test_bsl_list_credential_with_validity_and_ttl() -> None:
         bsl_list_credential(
             "https://ex.org/1", "did:x:y", "revocation", Bitstring(), start, None, -1
         )
-    with pytest.raises(ValueError):
+    with pytest.raises(MalformedInputError):
         bsl_list_credential(
             "https://ex.org/1", "did:x:y", "revocation", Bitstring(), datetime(2024, 1, 1)
         )
