@@ -273,8 +273,13 @@ async def verify_proof(
     challenge: str | None = None,
     domain: str | None = None,
     moment: datetime,
+    canonical_forms: dict[tuple[Any, ...], str] | None = None,
 ) -> ProofCheck:
-    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised."""
+    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised.
+
+    ``canonical_forms`` memoizes the transformed document across the proofs of one document,
+    keyed by the suite's transformation and the earlier proofs the proof covers.
+    """
     result = ProofCheck(proof=dict(proof), verified=False)
     try:
         check_proof_shape(proof)
@@ -301,7 +306,11 @@ async def verify_proof(
             )
         check_relationship(controller_doc, vm_url, expected_purpose)
 
-        if not suite.verify_proof(signed, proof, public_key, loader):
+        memo = canonical_forms if canonical_forms is not None else {}
+        key = (suite.transformation, *previous_proof_ids(proof))
+        if key not in memo:
+            memo[key] = suite.transformation(signed, loader)
+        if not suite.verify_proof(signed, proof, public_key, loader, memo[key]):
             raise ProofError("the signature does not match the document and proof options")
     except VCIssuerError as exc:
         result.error = exc
@@ -328,6 +337,7 @@ async def verify_proofs(
         raise MalformedInputError("the secured document must be a JSON object")
     proofs = get_proofs(document)
     moment = (now or _utcnow)()
+    canonical_forms: dict[tuple[Any, ...], str] = {}
     return [
         await verify_proof(
             document,
@@ -339,6 +349,7 @@ async def verify_proofs(
             challenge=challenge,
             domain=domain,
             moment=moment,
+            canonical_forms=canonical_forms,
         )
         for proof in proofs
     ]

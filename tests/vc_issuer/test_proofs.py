@@ -17,6 +17,7 @@ from vc_issuer.errors import (
 from vc_issuer.keys import Ed25519Key, parse_key
 from vc_issuer.proofs import ProofCheck, get_proofs, sign, verify_proofs
 from vc_issuer.resolver import StaticResolver
+from vc_issuer.suites import eddsa_rdfc_2022
 
 from ._helpers import DI, FIX, at, load
 
@@ -350,6 +351,29 @@ async def test_proof_set_created_on_a_signed_document_verifies(
     doc["proof"].reverse()  # order of a set does not matter
     assert all(c.verified for c in await verify_proofs(doc, resolver=resolver))
     assert original != doc
+
+
+async def test_a_proof_set_canonicalizes_its_document_once(
+    w3c_key: Ed25519Key,
+    chain_keys: dict[str, Ed25519Key],
+    resolver: Resolver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = sign(load(DI / "unsigned.json"), w3c_key)
+    doc = sign(doc, chain_keys["keyPair1"], suite="Ed25519Signature2020")
+    doc = sign(doc, chain_keys["keyPair2"])
+    documents: list[dict[str, Any]] = []
+    real = eddsa_rdfc_2022.canonicalize
+
+    def counting(document: dict[str, Any], loader: Any = None) -> str:
+        if "credentialSubject" in document:
+            documents.append(document)
+        return real(document, loader)
+
+    monkeypatch.setattr(eddsa_rdfc_2022, "canonicalize", counting)
+    checks = await verify_proofs(doc, resolver=resolver)
+    assert [c.verified for c in checks] == [True, True, True], [c.error for c in checks]
+    assert len(documents) == 1
 
 
 async def test_chain_with_unknown_previous_proof(resolver: Resolver) -> None:

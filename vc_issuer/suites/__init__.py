@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
 from vc_issuer.jsonld import ContextLoader
@@ -26,6 +26,17 @@ __all__ = [
 Document = Mapping[str, Any]
 
 
+class VerifyProof(Protocol):
+    def __call__(
+        self,
+        unsecured_document: Document,
+        proof: Document,
+        public_key: bytes,
+        loader: ContextLoader | None = None,
+        canonical_document: str | None = None,
+    ) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Suite:
     """One proof suite: how its proofs are named and the functions that do the work."""
@@ -34,9 +45,10 @@ class Suite:
     proof_type: str
     cryptosuite: str | None
     required_context: str | None
+    transformation: Callable[[Document, ContextLoader | None], str]
     hashing_steps: Callable[[Document, Document, ContextLoader | None], HashingSteps]
     create_proof: Callable[[Document, Document, Ed25519Key, ContextLoader | None], dict[str, Any]]
-    verify_proof: Callable[[Document, Document, bytes, ContextLoader | None], bool]
+    verify_proof: VerifyProof
 
     def proof_options(self) -> dict[str, Any]:
         """The naming members every proof of this suite starts with."""
@@ -71,6 +83,7 @@ EDDSA_RDFC_2022 = Suite(
     proof_type=eddsa_rdfc_2022.PROOF_TYPE,
     cryptosuite=eddsa_rdfc_2022.CRYPTOSUITE,
     required_context=None,
+    transformation=eddsa_rdfc_2022.transformation,
     hashing_steps=eddsa_rdfc_2022.hashing_steps,
     create_proof=eddsa_rdfc_2022.create_proof,
     verify_proof=eddsa_rdfc_2022.verify_proof,
@@ -81,6 +94,7 @@ ED25519_SIGNATURE_2020 = Suite(
     proof_type=ed25519_signature_2020.PROOF_TYPE,
     cryptosuite=None,
     required_context=ed25519_signature_2020.SUITE_CONTEXT,
+    transformation=ed25519_signature_2020.transformation,
     hashing_steps=ed25519_signature_2020.hashing_steps,
     create_proof=ed25519_signature_2020.create_proof,
     verify_proof=ed25519_signature_2020.verify_proof,

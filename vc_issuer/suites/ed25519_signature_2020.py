@@ -82,9 +82,12 @@ def hashing_steps(
     unsecured_document: Mapping[str, Any],
     options: Mapping[str, Any],
     loader: ContextLoader | None = None,
+    canonical_document: str | None = None,
 ) -> HashingSteps:
     config = proof_configuration(options, unsecured_document)
-    return hashing(canonicalize(config, loader), transformation(unsecured_document, loader))
+    if canonical_document is None:
+        canonical_document = transformation(unsecured_document, loader)
+    return hashing(canonicalize(config, loader), canonical_document)
 
 
 def create_proof(
@@ -104,7 +107,8 @@ def verify_proof(
     proof: Mapping[str, Any],
     public_key: bytes,
     loader: ContextLoader | None = None,
+    canonical_document: str | None = None,
 ) -> bool:
     decode_proof_value(proof.get("proofValue"))
-    steps = hashing_steps(unsecured_document, proof, loader)
+    steps = hashing_steps(unsecured_document, proof, loader, canonical_document)
     return verification(steps.hash_data, proof["proofValue"], public_key)

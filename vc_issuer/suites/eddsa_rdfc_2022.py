@@ -113,9 +113,14 @@ def hashing_steps(
     unsecured_document: Mapping[str, Any],
     options: Mapping[str, Any],
     loader: ContextLoader | None = None,
+    canonical_document: str | None = None,
 ) -> HashingSteps:
+    """``canonical_document``: the transformation of ``unsecured_document`` when the caller
+    already has it (the members of a proof set all sign the same document)."""
     config = proof_configuration(options, unsecured_document)
-    return hashing(canonicalize(config, loader), transformation(unsecured_document, loader))
+    if canonical_document is None:
+        canonical_document = transformation(unsecured_document, loader)
+    return hashing(canonicalize(config, loader), canonical_document)
 
 
 def create_proof(
@@ -136,8 +141,9 @@ def verify_proof(
     proof: Mapping[str, Any],
     public_key: bytes,
     loader: ContextLoader | None = None,
+    canonical_document: str | None = None,
 ) -> bool:
     """§3.3.7: True when ``proof`` is a valid signature of ``unsecured_document``."""
     decode_proof_value(proof.get("proofValue"))
-    steps = hashing_steps(unsecured_document, proof, loader)
+    steps = hashing_steps(unsecured_document, proof, loader, canonical_document)
     return verification(steps.hash_data, proof["proofValue"], public_key)
