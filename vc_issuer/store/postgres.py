@@ -69,6 +69,7 @@ from vc_issuer.store.base import (
     pick_free,
     utcnow,
 )
+from vc_issuer.store.migrations import pending
 from vc_issuer.store.migrations.postgres import MIGRATIONS
 
 T = TypeVar("T")
@@ -300,12 +301,7 @@ class PostgresStore(Store):
             version: int = await conn.fetchval(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_version"
             )
-            if version > len(MIGRATIONS):
-                raise StoreError(
-                    f"the store has schema version {version}, newer than this software"
-                    f" (knows up to {len(MIGRATIONS)}); upgrade vc-issuer"
-                )
-            for m in MIGRATIONS[version:]:
+            for m in pending(MIGRATIONS, version):
                 for statement in m.statements:
                     await conn.execute(statement)
                 await conn.execute(

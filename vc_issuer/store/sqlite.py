@@ -73,6 +73,7 @@ from vc_issuer.store.base import (
     pick_free,
     utcnow,
 )
+from vc_issuer.store.migrations import pending
 from vc_issuer.store.migrations.sqlite import MIGRATIONS
 
 T = TypeVar("T")
@@ -339,12 +340,7 @@ class SqliteStore(Store):
             )
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
             version: int = current.fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(
-                    f"the store has schema version {version}, newer than this software"
-                    f" (knows up to {len(MIGRATIONS)}); upgrade vc-issuer"
-                )
-            for m in MIGRATIONS[version:]:
+            for m in pending(MIGRATIONS, version):
                 for statement in m.statements:
                     conn.execute(statement)
                 conn.execute(

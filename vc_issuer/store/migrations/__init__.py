@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vc_issuer.errors import StoreError
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -23,3 +25,13 @@ def check_ordered(migrations: tuple[Migration, ...]) -> tuple[Migration, ...]:
         if m.version != expected:
             raise RuntimeError(f"migration {m.name} has version {m.version}, expected {expected}")
     return migrations
+
+
+def pending(migrations: tuple[Migration, ...], version: int) -> tuple[Migration, ...]:
+    """The migrations a store at ``version`` still needs; refuses a store newer than this code."""
+    if version > len(migrations):
+        raise StoreError(
+            f"the store has schema version {version}, newer than this software"
+            f" (knows up to {len(migrations)}); upgrade vc-issuer"
+        )
+    return migrations[version:]
