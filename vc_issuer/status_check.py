@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from did_methods.errors import DIDError
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver
+from vc_issuer.credentials import parse_xml_datetime
 from vc_issuer.errors import (
     IssuerMismatchError,
     MalformedInputError,
@@ -212,13 +213,10 @@ def _types(value: object) -> list[str]:
 def _parse_time(value: object, name: str) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise StatusError(f"status list {name} is not a date-time string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise StatusError(f"status list {name} is not a valid date-time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_xml_datetime(value, name, require_timezone=False)
+    except MalformedInputError as exc:
+        raise StatusError(f"status list {exc.detail}") from None
 
 
 def proof_verifier(
@@ -438,9 +436,7 @@ class StatusListChecker:
         status, resp_headers, body = await self._fetch(url, headers)
         resp_headers = {k.lower(): v for k, v in resp_headers.items()}
         if status == 304 and cached is not None:
-            self._refresh(
-                cached, resp_headers, cached.credential["credentialSubject"].get("ttl"), now
-            )
+            self._refresh(cached, resp_headers, now)
             return cached
         if status != 200:
             raise StatusRetrievalError(f"status list {url} answered HTTP {status}", url=url)
@@ -460,15 +456,17 @@ class StatusListChecker:
                 f"could not fetch {url}: {exc.message}", url=url, cause=exc.code
             ) from None
 
-    def _refresh(
-        self, item: CachedList, headers: Mapping[str, str], ttl: object, now: datetime
-    ) -> None:
+    def _refresh(self, item: CachedList, headers: Mapping[str, str], now: datetime) -> None:
+        """Freshness and validators from a response; cached only when the response is storable."""
+        ttl = item.credential["credentialSubject"].get("ttl")
         lifetime = freshness_lifetime(headers, ttl, now, self.default_max_age)
         item.fresh_until = now + timedelta(seconds=min(lifetime or 0.0, self.max_freshness))
         item.etag = headers.get("etag", item.etag)
         item.last_modified = headers.get("last-modified", item.last_modified)
         if lifetime is None:
             self.cache.discard(item.url)
+        else:
+            self.cache.put(item)
 
     async def _admit(
         self,
@@ -498,6 +496,7 @@ class StatusListChecker:
         digest = hashlib.sha256(body).hexdigest()
         if previous is not None and previous.digest == digest:
             item = previous  # same bytes: already verified and decoded
+            item.etag = item.last_modified = None  # only this response's validators count
         else:
             await self._verify(vc, url)
             try:
@@ -505,15 +504,7 @@ class StatusListChecker:
             except StatusError as exc:
                 raise type(exc)(exc.detail, url=url) from None
             item = CachedList(url, vc, bits, digest, now)
-        lifetime = freshness_lifetime(headers, subject.get("ttl"), now, self.default_max_age)
-        item.etag = headers.get("etag")
-        item.last_modified = headers.get("last-modified")
-        if lifetime is None:
-            self.cache.discard(url)
-            item.fresh_until = now
-        else:
-            item.fresh_until = now + timedelta(seconds=min(lifetime, self.max_freshness))
-            self.cache.put(item)
+        self._refresh(item, headers, now)
         return item
 
     async def _verify(self, vc: dict[str, Any], url: str) -> None:

@@ -631,6 +631,23 @@ async def test_proof_only_verifier_rejects_a_forged_list(
     )
 
 
+async def test_list_with_a_malformed_date_is_a_verification_error(
+    server: ListServer, safe_fetch: SafeFetch, clock: Clock
+) -> None:
+    # the proof-only verifier leaves dates to the checker: an XSD dateTime needs a time
+    checker = StatusListChecker(
+        fetch=mapped_fetch(server, safe_fetch),
+        verify_list=proof_verifier(default_resolver(), clock=clock),
+        clock=clock,
+    )
+    url = "https://example.com/sl/bad-date"
+    unsigned = bsl_list_credential(url, ISSUER_KEY.did, "revocation", Bitstring(), "2024-05-01")
+    server.put("/sl/bad-date", proofs.sign(unsigned, ISSUER_KEY, created=T0 - timedelta(days=1)))
+    [r] = await checker.check_entries(holder_credential(url, 1))
+    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
+    assert "validFrom is not an XML Schema dateTime" in (r.detail or "")
+
+
 async def test_verifier_integration_revoked_credential_fails(
     server: ListServer, checker: StatusListChecker
 ) -> None:
