@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import base58
@@ -31,14 +31,14 @@ def absolute_id(ref: str, base: str) -> str:
     return base + ref if ref.startswith("#") else ref
 
 
-def _doc_id(doc: dict[str, Any]) -> str:
+def _doc_id(doc: Mapping[str, Any]) -> str:
     doc_id = doc.get("id")
     if not isinstance(doc_id, str) or not doc_id:
         raise InvalidDocument("DID document has no string 'id'")
     return doc_id
 
 
-def _entries(doc: dict[str, Any], member: str) -> list[Any]:
+def _entries(doc: Mapping[str, Any], member: str) -> list[Any]:
     value = doc.get(member)
     if value is None:
         return []
@@ -57,7 +57,7 @@ def _normalized(vm: Any, base: str, member: str) -> dict[str, Any]:
     return out
 
 
-def iter_verification_methods(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def iter_verification_methods(doc: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every verification method object (top level, then embedded), ids made absolute."""
     base = _doc_id(doc)
     for vm in _entries(doc, "verificationMethod"):
@@ -68,7 +68,7 @@ def iter_verification_methods(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield _normalized(entry, base, relationship)
 
 
-def find_verification_method(doc: dict[str, Any], vm_id: str) -> dict[str, Any] | None:
+def find_verification_method(doc: Mapping[str, Any], vm_id: str) -> dict[str, Any] | None:
     """The verification method named by ``vm_id`` (absolute or ``#frag``), or None.
 
     The result is a copy with an absolute ``id`` (and ``controller`` if it was relative).
@@ -80,7 +80,7 @@ def find_verification_method(doc: dict[str, Any], vm_id: str) -> dict[str, Any] 
     return None
 
 
-def relationship_ids(doc: dict[str, Any], relationship: str) -> list[str]:
+def relationship_ids(doc: Mapping[str, Any], relationship: str) -> list[str]:
     """Absolute ids listed under a verification relationship (references or embedded)."""
     base = _doc_id(doc)
     ids: list[str] = []
@@ -96,7 +96,7 @@ def relationship_ids(doc: dict[str, Any], relationship: str) -> list[str]:
     return ids
 
 
-def is_authorized(doc: dict[str, Any], vm_id: str, relationship: str) -> bool:
+def is_authorized(doc: Mapping[str, Any], vm_id: str, relationship: str) -> bool:
     """True when ``vm_id`` is listed under ``relationship`` and resolvable in this document."""
     target = absolute_id(vm_id, _doc_id(doc))
     if target not in relationship_ids(doc, relationship):

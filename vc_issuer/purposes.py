@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from did_methods import errors as did_errors
+from did_methods.document import relationship_ids
 from vc_issuer.errors import ProofPurposeError
+from vc_issuer.resolver import map_did_error
 
 ASSERTION_METHOD = "assertionMethod"
 AUTHENTICATION = "authentication"
@@ -18,31 +21,6 @@ KNOWN_PURPOSES: frozenset[str] = frozenset(
     {ASSERTION_METHOD, AUTHENTICATION, "capabilityInvocation", "capabilityDelegation",
      "keyAgreement"}
 )  # fmt: skip
-
-
-def absolute_id(value: str, base: str | None) -> str:
-    """Resolve a ``#fragment`` id against the controller document id."""
-    if value.startswith("#") and base:
-        return base.split("#", 1)[0] + value
-    return value
-
-
-def relationship_ids(controller_document: Mapping[str, Any], purpose: str) -> list[str]:
-    """The verification method ids the document lists under ``purpose``."""
-    base = controller_document.get("id")
-    base = base if isinstance(base, str) else None
-    entries = controller_document.get(purpose)
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        entries = [entries]
-    ids: list[str] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            ids.append(absolute_id(entry, base))
-        elif isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
-            ids.append(absolute_id(entry["id"], base))
-    return ids
 
 
 def check_purpose(proof: Mapping[str, Any], expected_purpose: str) -> None:
@@ -59,7 +37,11 @@ def check_relationship(
     controller_document: Mapping[str, Any], verification_method: str, purpose: str
 ) -> None:
     """The controller lists ``verification_method`` under ``purpose``."""
-    if verification_method not in relationship_ids(controller_document, purpose):
+    try:
+        authorized = relationship_ids(controller_document, purpose)
+    except did_errors.DIDError as exc:
+        raise map_did_error(exc) from None
+    if verification_method not in authorized:
         controller = controller_document.get("id")
         raise ProofPurposeError(
             f"verification method {verification_method} is not authorized for {purpose} "

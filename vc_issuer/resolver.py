@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from did_methods import errors as did_errors
+from did_methods.document import find_verification_method
 from did_methods.registry import DIDResolver
 from vc_issuer.errors import (
     DIDNetworkError,
@@ -23,7 +24,6 @@ from vc_issuer.errors import (
     ProofPurposeError,
     VCIssuerError,
 )
-from vc_issuer.purposes import absolute_id
 
 _MAP: tuple[tuple[type[did_errors.DIDError], type[VCIssuerError]], ...] = (
     (did_errors.VerificationMethodNotAuthorized, ProofPurposeError),
@@ -68,37 +68,6 @@ async def dereference(resolver: DIDResolver, url: str) -> dict[str, Any]:
     return vm
 
 
-def find_verification_method(document: Mapping[str, Any], url: str) -> dict[str, Any] | None:
-    """The verification method with id ``url`` in a controller document, if listed there."""
-    base = document.get("id") if isinstance(document.get("id"), str) else None
-    candidates: list[Any] = []
-    for name in (
-        "verificationMethod",
-        "assertionMethod",
-        "authentication",
-        "capabilityInvocation",
-        "capabilityDelegation",
-        "keyAgreement",
-        "publicKey",
-    ):
-        value = document.get(name)
-        if isinstance(value, list):
-            candidates.extend(value)
-        elif isinstance(value, Mapping):
-            candidates.append(value)
-    for vm in candidates:
-        if (
-            isinstance(vm, Mapping)
-            and isinstance(vm.get("id"), str)
-            and absolute_id(vm["id"], base) == url
-        ):
-            out = dict(vm)
-            out["id"] = url
-            out.setdefault("controller", base)
-            return out
-    return None
-
-
 class StaticResolver:
     """A DIDResolver over fixed controller documents, then ``fallback`` for anything else."""
 
@@ -129,6 +98,7 @@ class StaticResolver:
             vm = find_verification_method(self._documents[base], did_url)
             if vm is None:
                 raise did_errors.NotFound(f"{did_url} is not in the document of {base}")
+            vm.setdefault("controller", base)
             return vm
         if self._fallback is not None:
             return await self._fallback.dereference(did_url)

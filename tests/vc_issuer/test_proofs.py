@@ -311,6 +311,21 @@ async def test_key_not_authorized_for_the_purpose(w3c_key: Ed25519Key) -> None:
     assert "not authorized for assertionMethod" in check.error.detail
 
 
+async def test_controller_document_with_relative_ids_and_a_malformed_relationship() -> None:
+    doc = load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/signed.json")
+    controller = ob_controller_document()
+    fragment = "#" + controller["verificationMethod"][0]["id"].split("#", 1)[1]
+    controller["verificationMethod"][0]["id"] = fragment
+    del controller["verificationMethod"][0]["controller"]
+    controller["assertionMethod"] = [fragment]
+    check = await verify_one(doc, StaticResolver({controller["id"]: controller}))
+    assert check.verified, check.error
+    controller["assertionMethod"] = [fragment, 42]
+    check = await verify_one(doc, StaticResolver({controller["id"]: controller}))
+    assert check.error is not None and check.error.code == "invalidDidDocument"
+    assert "'assertionMethod'" in check.error.detail
+
+
 async def test_challenge_domain_and_expiry(w3c_key: Ed25519Key, resolver: Resolver) -> None:
     doc = sign(
         load(DI / "unsigned.json"),
