@@ -40,12 +40,12 @@ from vc_issuer.exchanges import ExchangeLinks, ExchangeService, qr_svg
 from vc_issuer.issuer import Issuer
 from vc_issuer.oid4vci import CreatedOffer, OID4VCIService
 from vc_issuer.store import ClaimRecord, Store
+from vc_issuer.tokens import parse_duration
 
 CLAIM_PATH: Final = "/claim/"
 DEFAULT_CLAIM_TTL: Final = timedelta(days=30)
 MAX_CLAIM_TTL: Final = timedelta(days=366)
 _TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 Clock = Callable[[], datetime]
 
@@ -68,15 +68,13 @@ def parse_claim_ttl(value: str | None) -> timedelta:
     """``30d``, ``2w``, ``12h`` (default 30 days; at most 366 days)."""
     if value is None or value == "":
         return DEFAULT_CLAIM_TTL
-    text = value.strip()
-    number, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+    ttl = parse_duration(value)
+    if not ttl:
         raise MalformedInputError(
             f"a claim link lifetime looks like 30d, 2w or 12h, got {value!r}",
             code="INVALID_TTL",
             field="expires",
         )
-    ttl = timedelta(seconds=int(number) * _UNITS[unit])
     if ttl > MAX_CLAIM_TTL:
         raise MalformedInputError(
             "a claim link lives at most 366 days", code="INVALID_TTL", field="expires"

@@ -46,6 +46,7 @@ from vc_issuer.errors import (
 from vc_issuer.issuer import Issuer
 from vc_issuer.store import ExchangeRecord, Store, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
+from vc_issuer.tokens import parse_duration
 
 VCAPI: Final = "vcapi"
 DEFAULT_TTL: Final = timedelta(minutes=15)
@@ -90,14 +91,11 @@ def parse_ttl(value: str | None) -> timedelta:
     """``15m``, ``2h``, ``3d``, ``90s`` (default 15 minutes; at most 30 days)."""
     if value is None or value == "":
         return DEFAULT_TTL
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip()
-    number, unit = text[:-1], text[-1:]
-    if unit not in units or not number.isdigit() or int(number) == 0:
+    ttl = parse_duration(value)
+    if not ttl:
         raise MalformedInputError(
             f"a time to live looks like 15m, 2h or 3d, got {value!r}", code="INVALID_TTL"
         )
-    ttl = timedelta(seconds=int(number) * units[unit])
     if ttl > MAX_TTL:
         raise MalformedInputError("an exchange lives at most 30 days", code="INVALID_TTL")
     return ttl

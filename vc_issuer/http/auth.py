@@ -15,19 +15,18 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from vc_issuer.errors import AuthenticationError, MalformedInputError, PermissionDeniedError
 from vc_issuer.store import Store, TokenRecord
+from vc_issuer.tokens import parse_duration
 
 SCOPES: tuple[str, ...] = ("issue", "status", "read", "admin")
 TOKEN_PREFIX = "vci_"
 
 _BEARER = re.compile(r"^Bearer[ \t]+([A-Za-z0-9._~+/\-]+=*)[ \t]*$", re.IGNORECASE)
-_DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def generate_token() -> str:
@@ -62,12 +61,11 @@ def parse_expiry(value: str | None, now: datetime | None = None) -> datetime | N
     if value is None or value in ("", "never"):
         return None
     now = now or datetime.now(UTC)
-    m = _DURATION.match(value.strip())
-    if m:
-        amount = int(m.group(1))
-        if amount == 0:
+    life = parse_duration(value)
+    if life is not None:
+        if not life:
             raise MalformedInputError("--expires must be in the future")
-        return now + timedelta(**{_UNITS[m.group(2)]: amount})
+        return now + life
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
