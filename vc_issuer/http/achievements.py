@@ -22,6 +22,8 @@ from vc_issuer.awards import Awarder, Recipient
 from vc_issuer.errors import ConflictError, MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.pages import IMAGE_LOADER_KEY, ImageLoader
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
@@ -299,11 +301,6 @@ def add_routes(app: web.Application, service: AchievementService | None = None) 
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-def _problem(description: str) -> dict[str, Any]:
-    media = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {"description": description, "content": media}
-
-
 def _obj(
     description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -313,10 +310,6 @@ def _obj(
     return out
 
 
-_AUTH: Final = {
-    "401": _problem("No token, or an unknown, revoked or expired token"),
-    "403": _problem("The token lacks the route's scope"),
-}
 _ID: Final = {
     "name": "id", "in": "path", "required": True, "schema": {"type": "string"},
     "description": "The achievement's key (a UUID) or its full id, URL-encoded",

@@ -17,6 +17,8 @@ from vc_issuer.claims import ClaimService, WalletLinks, claim_summary, parse_cla
 from vc_issuer.errors import MalformedInputError, NotFoundError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
 
@@ -145,11 +147,6 @@ def add_routes(app: web.Application, service: ClaimService | None = None) -> Non
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-def _problem(description: str) -> dict[str, Any]:
-    media = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {"description": description, "content": media}
-
-
 def _page_or_problem(description: str) -> dict[str, Any]:
     """Problem JSON for programs (Accept: application/json), an HTML page for everyone else."""
     out = _problem(description + " (an HTML page unless JSON is asked for)")
@@ -157,10 +154,6 @@ def _page_or_problem(description: str) -> dict[str, Any]:
     return out
 
 
-_AUTH: Final = {
-    "401": _problem("No token, or an unknown, revoked or expired token"),
-    "403": _problem("The token lacks the route's scope"),
-}
 _CLAIM: Final = {
     "type": "object",
     "required": ["id", "credentialId", "expires"],

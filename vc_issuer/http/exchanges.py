@@ -16,6 +16,8 @@ from vc_issuer.errors import MalformedInputError
 from vc_issuer.exchanges import ExchangeService, parse_ttl, qr_svg
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
 from vc_issuer.store import ExchangeRecord
@@ -153,11 +155,6 @@ def add_routes(app: web.Application, service: ExchangeService | None = None) -> 
     app.router.add_get("/interactions/{id}", interaction, allow_head=False)
 
 
-def _problem(description: str) -> dict[str, Any]:
-    media = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {"description": description, "content": media}
-
-
 def _obj(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema or {"type": "object"}}}}
 
@@ -193,10 +190,6 @@ _GONE = {
     "404": _problem("No such exchange"),
     "409": _problem("EXCHANGE_ALREADY_USED: the credential was already claimed"),
     "410": _problem("EXCHANGE_EXPIRED"),
-}
-_AUTH = {
-    "401": _problem("No token, or an unknown, revoked or expired token"),
-    "403": _problem("The token lacks the route's scope"),
 }
 
 

@@ -20,6 +20,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
 from vc_issuer.oid4vci import (
@@ -173,10 +174,6 @@ def _oauth(description: str) -> dict[str, Any]:
             "application/problem+json": {"schema": _PROBLEM},
         },
     }
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, **_content(_PROBLEM, "application/problem+json")}
 
 
 def openapi_paths() -> dict[str, Any]:

@@ -22,7 +22,8 @@ def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, 
     return {"content": {media: {"schema": schema}}}
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_spec(description: str) -> dict[str, Any]:
+    """A problem+json response of ``description`` (route modules share it)."""
     return {"description": description, **_json(_ref("Problem"), "application/problem+json")}
 
 
@@ -52,13 +53,13 @@ _VERIFY_FORM: dict[str, Any] = {
 }  # fmt: skip
 
 
-_AUTH_ERRORS = {
-    "401": _problem("No token, or an unknown, revoked or expired token"),
-    "403": _problem("The token lacks the route's scope"),
+AUTH_ERRORS = {
+    "401": problem_spec("No token, or an unknown, revoked or expired token"),
+    "403": problem_spec("The token lacks the route's scope"),
 }
 _BODY_ERRORS = {
-    "400": _problem("Malformed request or credential"),
-    "413": _problem("Request body larger than the limit (1 MiB by default)"),
+    "400": problem_spec("Malformed request or credential"),
+    "413": problem_spec("Request body larger than the limit (1 MiB by default)"),
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -269,8 +270,8 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "201": {"description": "Issued", **_json(_ref("IssueCredentialResponse"))},
                 **_BODY_ERRORS,
-                **_AUTH_ERRORS,
-                "422": _problem("Credential cannot be signed (e.g. undefined JSON-LD terms)"),
+                **AUTH_ERRORS,
+                "422": problem_spec("Credential cannot be signed (e.g. undefined JSON-LD terms)"),
             },
         }
     },
@@ -293,7 +294,7 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
                 "400": _verification_failed("Malformed request or credential"),
-                "413": _problem("Request body larger than the limit"),
+                "413": problem_spec("Request body larger than the limit"),
                 "415": _verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
                 "422": _verification_failed("The credential does not verify"),
             },
@@ -308,7 +309,7 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
                 "400": _verification_failed("Malformed request or presentation"),
-                "413": _problem("Request body larger than the limit"),
+                "413": problem_spec("Request body larger than the limit"),
                 "422": _verification_failed("The presentation does not verify"),
             },
         }
@@ -322,9 +323,9 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "Status set", **_json(_ref("StatusChange"))},
                 **_BODY_ERRORS,
-                **_AUTH_ERRORS,
-                "404": _problem("No such credential was issued here"),
-                "409": _problem("Not allowed (revocation is permanent; no such status entry)"),
+                **AUTH_ERRORS,
+                "404": problem_spec("No such credential was issued here"),
+                "409": problem_spec("Not allowed (revocation is permanent; no such status entry)"),
             },
         }
     },
@@ -338,8 +339,8 @@ _PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "The credential", **_json(_ref("Credential"))},
-                **_AUTH_ERRORS,
-                "404": _problem("No such credential"),
+                **AUTH_ERRORS,
+                "404": problem_spec("No such credential"),
             },
         }
     },
@@ -370,7 +371,7 @@ _PATHS: dict[str, Any] = {
                     },
                 },
                 "304": {"description": "Not modified"},
-                "404": _problem("No such status list"),
+                "404": problem_spec("No such status list"),
             },
         }
     },
@@ -384,7 +385,7 @@ _PATHS: dict[str, Any] = {
                     "description": "DID document",
                     **_json(_ref("DIDDocument"), "application/did+json"),
                 },
-                "404": _problem("Not a did:web issuer (or a path-based did:web)"),
+                "404": problem_spec("Not a did:web issuer (or a path-based did:web)"),
             },
         }
     },
@@ -404,10 +405,10 @@ _PATHS: dict[str, Any] = {
                         'application/ld+json;profile="https://w3id.org/did-resolution"',
                     ),
                 },
-                "400": _problem("Invalid DID, or a did:web host that is not allowed"),
-                "404": _problem("DID not found"),
-                "501": _problem("DID method not supported"),
-                "502": _problem("did:web host unreachable or its document unusable"),
+                "400": problem_spec("Invalid DID, or a did:web host that is not allowed"),
+                "404": problem_spec("DID not found"),
+                "501": problem_spec("DID method not supported"),
+                "502": problem_spec("did:web host unreachable or its document unusable"),
             },
         }
     },
@@ -521,7 +522,7 @@ _PATHS: dict[str, Any] = {
             "security": [],
             "responses": {
                 "200": {"description": "Healthy", **_json(_ref("Health"))},
-                "503": _problem("Store unreachable"),
+                "503": problem_spec("Store unreachable"),
             },
         }
     },
@@ -571,4 +572,4 @@ def openapi_document(
     return doc
 
 
-__all__ = ["openapi_document"]
+__all__ = ["AUTH_ERRORS", "openapi_document", "problem_spec"]
