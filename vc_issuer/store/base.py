@@ -20,7 +20,12 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from vc_issuer.errors import MalformedInputError, NotFoundError, UnsupportedImageError
+from vc_issuer.errors import (
+    ConflictError,
+    MalformedInputError,
+    NotFoundError,
+    UnsupportedImageError,
+)
 
 StatusListKind = Literal["BitstringStatusList", "StatusList2021"]
 STATUS_LIST_KINDS: Final[frozenset[str]] = frozenset({"BitstringStatusList", "StatusList2021"})
@@ -427,6 +432,12 @@ def check_version(list_id: str, version: int, current: int) -> None:
         )
 
 
+def check_list_credential(credential: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(credential, dict):
+        raise MalformedInputError("the status list credential must be a JSON object")
+    return credential
+
+
 def new_token(
     token_hash: str, name: str, scopes: Sequence[str], expires_at: datetime | None
 ) -> TokenRecord:
@@ -461,6 +472,16 @@ def check_achievement_data(achievement_id: str, data: dict[str, Any]) -> None:
         raise MalformedInputError("an achievement id must be a string of 1 to 255 characters")
     if not isinstance(data, dict):
         raise MalformedInputError("achievement data must be a JSON object")
+
+
+def check_expected_version(achievement_id: str, expected: int | None, current: int) -> None:
+    """The lost-update guard of ``update_achievement``."""
+    if expected is not None and expected != current:
+        raise ConflictError(
+            f"achievement {achievement_id} is at version {current},"
+            f" not {expected}: it was changed meanwhile",
+            code="VERSION_CONFLICT",
+        )
 
 
 def check_image(sha256: str, media_type: str, data: bytes) -> None:

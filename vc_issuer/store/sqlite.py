@@ -60,8 +60,10 @@ from vc_issuer.store.base import (
     check_exchange,
     check_exchange_json,
     check_exchange_state,
+    check_expected_version,
     check_image,
     check_keys,
+    check_list_credential,
     check_list_request,
     check_meta,
     check_record,
@@ -560,9 +562,7 @@ class SqliteStore(Store):
     async def save_list_credential(
         self, list_id: str, version: int, credential: dict[str, Any]
     ) -> bool:
-        if not isinstance(credential, dict):
-            raise MalformedInputError("the status list credential must be a JSON object")
-        text = dumps(credential)
+        text = dumps(check_list_credential(credential))
 
         def save(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
@@ -696,12 +696,7 @@ class SqliteStore(Store):
             if row is None:
                 raise NotFoundError(f"no achievement {achievement_id!r}")
             current = _achievement(row)
-            if expected_version is not None and expected_version != current.version:
-                raise ConflictError(
-                    f"achievement {achievement_id} is at version {current.version},"
-                    f" not {expected_version}: it was changed meanwhile",
-                    code="VERSION_CONFLICT",
-                )
+            check_expected_version(achievement_id, expected_version, current.version)
             now = utcnow()
             version = current.version + 1
             conn.execute(
