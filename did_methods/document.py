@@ -104,7 +104,7 @@ def is_authorized(doc: Mapping[str, Any], vm_id: str, relationship: str) -> bool
     return find_verification_method(doc, target) is not None
 
 
-def ed25519_public_key(vm: dict[str, Any]) -> bytes:
+def ed25519_public_key(vm: Mapping[str, Any]) -> bytes:
     """The raw 32-byte Ed25519 key of a verification method, in any of its common forms.
 
     Multikey / Ed25519VerificationKey2020 (publicKeyMultibase), Ed25519VerificationKey2018
@@ -130,7 +130,7 @@ def ed25519_public_key(vm: dict[str, Any]) -> bytes:
         return _check_len(raw)
     if vm_type in ("JsonWebKey2020", "JsonWebKey"):
         jwk = vm.get("publicKeyJwk")
-        if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        if not isinstance(jwk, Mapping) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
             raise InvalidDocument("publicKeyJwk is not an OKP Ed25519 key")
         x = jwk.get("x")
         if not isinstance(x, str) or "=" in x:

@@ -6,13 +6,13 @@ needs one injected edge, the DID resolver, to find the public key and its contro
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from did_methods.multikey import MultibaseError, decode_base58btc, decode_ed25519_public
+from did_methods.document import ed25519_public_key
+from did_methods.errors import InvalidDocument
 from did_methods.registry import DIDResolver
 from vc_issuer.credentials import format_datetime, parse_xml_datetime
 from vc_issuer.errors import (
@@ -233,33 +233,11 @@ def check_expires(proof: Mapping[str, Any], moment: datetime) -> None:
 
 def public_key_of(verification_method: Mapping[str, Any]) -> bytes:
     """The Ed25519 public key of a Multikey / Ed25519VerificationKey2020 / 2018 / JWK method."""
-    vm_id = verification_method.get("id")
-    if "publicKeyMultibase" in verification_method:
-        try:
-            return decode_ed25519_public(verification_method["publicKeyMultibase"])
-        except (MultibaseError, TypeError) as exc:
-            raise InvalidKeyError(f"verification method {vm_id}: {exc}") from None
-    if "publicKeyJwk" in verification_method:
-        jwk = verification_method["publicKeyJwk"]
-        if not isinstance(jwk, Mapping) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-            raise InvalidKeyError(f"verification method {vm_id} is not an Ed25519 JWK")
-        x = jwk.get("x")
-        try:
-            raw = base64.urlsafe_b64decode(str(x) + "=" * (-len(str(x)) % 4))
-        except ValueError:
-            raise InvalidKeyError(f"verification method {vm_id}: bad JWK x") from None
-        if len(raw) != 32:
-            raise InvalidKeyError(f"verification method {vm_id}: JWK key must be 32 bytes")
-        return raw
-    if "publicKeyBase58" in verification_method:
-        try:
-            raw = decode_base58btc("z" + str(verification_method["publicKeyBase58"]))
-        except MultibaseError as exc:
-            raise InvalidKeyError(f"verification method {vm_id}: {exc}") from None
-        if len(raw) != 32:
-            raise InvalidKeyError(f"verification method {vm_id}: key must be 32 bytes")
-        return raw
-    raise InvalidKeyError(f"verification method {vm_id} has no Ed25519 public key")
+    try:
+        return ed25519_public_key(verification_method)
+    except InvalidDocument as exc:
+        vm_id = verification_method.get("id")
+        raise InvalidKeyError(f"verification method {vm_id}: {exc.message}") from None
 
 
 async def verify_proof(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from datetime import UTC, datetime
 from typing import Any
@@ -324,6 +325,23 @@ async def test_controller_document_with_relative_ids_and_a_malformed_relationshi
     check = await verify_one(doc, StaticResolver({controller["id"]: controller}))
     assert check.error is not None and check.error.code == "invalidDidDocument"
     assert "'assertionMethod'" in check.error.detail
+
+
+async def test_the_controller_key_may_be_a_jwk_and_a_bad_key_is_invalid_key() -> None:
+    doc = load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/signed.json")
+    controller = ob_controller_document()
+    vm = controller["verificationMethod"][0]
+    public = parse_key(load(FIX / "open-badges-3.0" / "ldp-eddsa-rdfc-2022" / "key-pair.json"))
+    x = base64.urlsafe_b64encode(public.public_key).rstrip(b"=").decode()
+    del vm["publicKeyMultibase"]
+    vm["type"] = "JsonWebKey2020"
+    vm["publicKeyJwk"] = {"kty": "OKP", "crv": "Ed25519", "x": x}
+    check = await verify_one(doc, StaticResolver({controller["id"]: controller}))
+    assert check.verified, check.error
+    vm["publicKeyJwk"]["x"] = x[:-2] + "!!"
+    check = await verify_one(doc, StaticResolver({controller["id"]: controller}))
+    assert check.error is not None and check.error.code == "INVALID_KEY"
+    assert "not base64url" in check.error.detail
 
 
 async def test_challenge_domain_and_expiry(w3c_key: Ed25519Key, resolver: Resolver) -> None:
