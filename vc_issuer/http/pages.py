@@ -38,8 +38,7 @@ from vc_issuer.baking import (
 )
 from vc_issuer.credentials import parse_json_document
 from vc_issuer.errors import VCIssuerError
-from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
-from vc_issuer.http.problems import PROBLEM_JSON
+from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, error_middleware
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.openbadges import ob_schema_compatible, validate_ob_credential
 from vc_issuer.verifier import Check, VerificationResult, verify_credential
@@ -606,7 +605,7 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
     response = await handler(request)
     if not _is_page(request.path) or response.status < 400:
         return response
-    if response.content_type != PROBLEM_JSON and response.content_type == HTML:
+    if response.content_type == HTML:
         return response
     detail = ""
     if isinstance(response, web.Response) and response.body is not None:
@@ -621,17 +620,23 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
     elif status == 413:
         limit = upload_limit(request.app)
         detail = f"That upload is too large. The limit is {limit // 1024} KiB."
-    return render(
+    page = render(
         "error.html",
         status=status,
         title=_ERROR_TITLES.get(status, "Error"),
         message=detail or "The request could not be completed.",
     )
+    if "Allow" in response.headers:
+        page.headers["Allow"] = response.headers["Allow"]
+    return page
 
 
 def setup_pages(app: web.Application) -> None:
-    """Register the pages and their HTML error handling on ``app`` (before it starts)."""
-    app.middlewares.insert(0, html_errors_middleware)
+    """Register the pages and their HTML error handling on ``app`` (before it starts).
+
+    The HTML middleware sits just outside ``error_middleware``: it rewrites the problem
+    responses, and the outer middlewares (request id) still stamp the page."""
+    app.middlewares.insert(app.middlewares.index(error_middleware), html_errors_middleware)
     app.router.add_get("/c/{page_id}", credential_page)
     app.router.add_get("/c/{page_id}/credential.json", credential_json)
     app.router.add_get("/c/{page_id}/badge.{kind:png|svg}", baked_badge)

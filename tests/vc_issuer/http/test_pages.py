@@ -45,3 +45,14 @@ async def test_verify_form_urlencoded_and_multipart(env: Env) -> None:
     resp = await env.client.post("/verify", data=form)
     assert resp.status == 200
     assert 'data-verdict="Valid"' in await resp.text()
+
+
+async def test_html_error_pages_keep_the_request_id(env: Env) -> None:
+    headers = {"X-Request-Id": "page-req-1"}
+    resp = await env.client.get("/c/00000000-0000-4000-8000-000000000000", headers=headers)
+    assert resp.status == 404 and resp.content_type == "text/html"
+    assert resp.headers["X-Request-Id"] == "page-req-1"
+    resp = await env.client.put("/verify", headers=headers)
+    assert resp.status == 405 and resp.content_type == "text/html"
+    assert resp.headers["X-Request-Id"] == "page-req-1"
+    assert "POST" in resp.headers["Allow"]
