@@ -174,8 +174,6 @@ class CredentialRef:
     page_id: str
 
 
-ExchangeKind = Literal["vcapi", "oid4vci"]
-ExchangeState = Literal["pending", "active", "complete", "expired", "failed"]
 EXCHANGE_KINDS: Final[frozenset[str]] = frozenset({"vcapi", "oid4vci"})
 EXCHANGE_STATES: Final[frozenset[str]] = frozenset(
     {"pending", "active", "complete", "expired", "failed"}
