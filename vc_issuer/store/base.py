@@ -857,10 +857,6 @@ class Store(abc.ABC):
     ) -> list[ExchangeRecord]:
         """Newest first."""
 
-    @abc.abstractmethod
-    async def expire_exchanges(self, now: datetime) -> int:
-        """Mark pending and active exchanges whose time is up as ``expired``; how many moved."""
-
     # claim links
     @abc.abstractmethod
     async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:

@@ -928,20 +928,6 @@ class PostgresStore(Store):
         )
         return await self._all(_exchange, sql, *args)
 
-    async def expire_exchanges(self, now: datetime) -> int:
-        at = as_utc(now, "now")
-
-        async def change(conn: asyncpg.Connection) -> int:
-            rows = await conn.fetch(
-                "UPDATE exchanges SET state = 'expired', version = version + 1, updated_at = $1"
-                " WHERE state IN ('pending', 'active') AND expires_at <= $2 RETURNING id",
-                utcnow(),
-                at,
-            )
-            return len(rows)
-
-        return await self._run(change)
-
     # --- claim links ------------------------------------------------------------------------------
 
     async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:

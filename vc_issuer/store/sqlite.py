@@ -945,19 +945,6 @@ class SqliteStore(Store):
             (*args, limit),
         )
 
-    async def expire_exchanges(self, now: datetime) -> int:
-        at = _ts(as_utc(now, "now"))
-
-        def change(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "UPDATE exchanges SET state = 'expired', version = version + 1, updated_at = ?"
-                " WHERE state IN ('pending', 'active') AND expires_at <= ?",
-                (_ts(utcnow()), at),
-            )
-            return int(cur.rowcount)
-
-        return await self._writer.run(_transaction(change))
-
     # --- claim links ------------------------------------------------------------------------------
 
     async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
