@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base58
 
-from did_methods.errors import InvalidDID
-
 ED25519_PUB = b"\xed\x01"
 X25519_PUB = b"\xec\x01"
 ED25519_PRIV = b"\x80\x26"
@@ -56,16 +54,6 @@ def encode_ed25519_secret(seed: bytes) -> str:
     return encode_base58btc(ED25519_PRIV + seed)
 
 
-def decode_ed25519_secret(value: str) -> bytes:
-    """Return the 32-byte seed from the Multikey (34 bytes) or legacy (66 bytes) form."""
-    raw = decode_base58btc(value)
-    if raw[:2] != ED25519_PRIV:
-        raise MultibaseError(f"not an Ed25519 private key multicodec (0x8026): {value[:6]}...")
-    if len(raw) in (34, 66):
-        return raw[2:34]
-    raise MultibaseError(f"Ed25519 private key must be 32 or 64 bytes, got {len(raw) - 2}")
-
-
 # Edwards -> Montgomery: u = (1 + y) / (1 - y) mod p. Written here because PyNaCl's
 # crypto_sign_ed25519_pk_to_curve25519 rejects some keys the did:key vectors use; plain
 # integer arithmetic is exact and fast enough for one conversion per resolution.
@@ -83,11 +71,3 @@ def ed25519_to_x25519_public(key: bytes) -> bytes:
         raise MultibaseError("Ed25519 public key has no Montgomery form")
     u = ((1 + y) * pow(denom, _P - 2, _P)) % _P
     return u.to_bytes(32, "little")
-
-
-def did_key_fingerprint(value: str) -> bytes:
-    """Decode a did:key method-specific id to the Ed25519 public key, or raise InvalidDID."""
-    try:
-        return decode_ed25519_public(value)
-    except MultibaseError as exc:
-        raise InvalidDID(str(exc)) from exc
