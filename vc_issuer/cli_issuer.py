@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from vc_issuer.cli import _emit, handle_errors, read_json_object
+from vc_issuer.cli import _emit, _passphrase, handle_errors, read_json_object
 from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
 from vc_issuer.home import ENV_HOME, init_home, load_home
@@ -117,21 +116,13 @@ def init_cmd(
     passphrase_env: str | None,
 ) -> None:
     """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web."""
-    passphrase: bytes | None = None
-    if passphrase_env:
-        value = os.environ.get(passphrase_env)
-        if value is None:
-            raise MalformedInputError(f"environment variable {passphrase_env} is not set")
-        passphrase = value.encode("utf-8")
-    if base_url is not None and not base_url.startswith(("https://", "http://")):
-        raise MalformedInputError(f"--base-url must be an http(s) URL, got {base_url!r}")
     cfg = init_home(
         home,
         did_web=did_web,
         base_url=base_url,
         database_url=database_url,
         issuer_name=issuer_name,
-        passphrase=passphrase,
+        passphrase=_passphrase(passphrase_env),
         passphrase_env=passphrase_env,
     )
 

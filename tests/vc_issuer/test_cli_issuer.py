@@ -51,6 +51,27 @@ def test_init_writes_key_0600_and_refuses_again(home: str) -> None:
     assert "HOME_EXISTS" in again.stderr
 
 
+def test_init_refuses_bad_input_before_writing_anything(tmp_path: Path) -> None:
+    h = tmp_path / "h"
+    bad_url = run("init", "--home", str(h), "--base-url", "ftp://issuer.example")
+    assert bad_url.exit_code == 2 and "MALFORMED_VALUE_ERROR" in bad_url.stderr
+    unset = run("init", "--home", str(h), "--passphrase-env", "VC_TEST_UNSET_PASSPHRASE")
+    assert unset.exit_code == 2 and "VC_TEST_UNSET_PASSPHRASE is not set" in unset.stderr
+    assert not h.exists()
+
+
+def test_init_encrypted_key_needs_its_passphrase_to_issue(tmp_path: Path, unsigned: str) -> None:
+    h = str(tmp_path / "enc")
+    env = {"VC_TEST_PASSPHRASE": "correct horse"}
+    init = run("init", "--home", h, "--passphrase-env", "VC_TEST_PASSPHRASE", env=env)
+    assert init.exit_code == 0, init.output
+    assert "correct horse" not in (Path(h) / "issuer-key.json").read_text()
+    assert run("issue", "--home", h, unsigned, env={"VC_TEST_PASSPHRASE": ""}).exit_code != 0
+    issued = run("issue", "--home", h, unsigned, env=env)
+    assert issued.exit_code == 0, issued.output
+    assert json.loads(issued.stdout)["proof"]["type"] == "DataIntegrityProof"
+
+
 def test_init_did_web(tmp_path: Path) -> None:
     out = ok("init", "--home", str(tmp_path / "w"), "--did-web", "issuer.example%3A8443:u")
     assert out["did"] == "did:web:issuer.example%3A8443:u"
