@@ -20,7 +20,6 @@ No HTTP here: :mod:`vc_issuer.http.claims` maps it to routes.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +39,7 @@ from vc_issuer.exchanges import ExchangeLinks, ExchangeService, qr_svg
 from vc_issuer.issuer import Issuer
 from vc_issuer.oid4vci import CreatedOffer, OID4VCIService
 from vc_issuer.store import ClaimRecord, Store
-from vc_issuer.tokens import parse_duration
+from vc_issuer.tokens import hash_secret, parse_duration
 
 CLAIM_PATH: Final = "/claim/"
 DEFAULT_CLAIM_TTL: Final = timedelta(days=30)
@@ -52,11 +51,6 @@ Clock = Callable[[], datetime]
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def token_hash(token: str) -> str:
-    """What the store keeps of a claim token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def new_claim_token() -> str:
@@ -228,7 +222,7 @@ class ClaimService:
             token = new_claim_token()
             record = ClaimRecord(
                 id=secrets.token_hex(8),
-                token_hash=token_hash(token),
+                token_hash=hash_secret(token),
                 credential_id=credential_id,
                 created_at=moment,
                 expires_at=moment + life,
@@ -246,7 +240,7 @@ class ClaimService:
         """The claim behind a token if it may still be used; else 404 or 410."""
         if not isinstance(token, str) or not _TOKEN_RE.match(token):
             raise NotFoundError("there is no claim link at this address", code="CLAIM_NOT_FOUND")
-        record = await self.store.find_claim(token_hash(token))
+        record = await self.store.find_claim(hash_secret(token))
         if record is None:
             raise NotFoundError("there is no claim link at this address", code="CLAIM_NOT_FOUND")
         if record.revoked_at is not None:
@@ -347,5 +341,4 @@ __all__ = [
     "claim_summary",
     "new_claim_token",
     "parse_claim_ttl",
-    "token_hash",
 ]

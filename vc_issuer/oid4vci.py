@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import hmac
 import json
 import secrets
@@ -63,6 +62,7 @@ from vc_issuer.errors import (
 from vc_issuer.issuer import Issuer
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
+from vc_issuer.tokens import hash_secret
 
 PRE_AUTHORIZED_GRANT: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME: Final = "openid-credential-offer://"
@@ -93,7 +93,7 @@ def _utcnow() -> datetime:
 
 
 def _digest(prefix: str, secret: str) -> str:
-    return prefix + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+    return prefix + hash_secret(secret)
 
 
 @dataclass(frozen=True)
@@ -453,7 +453,7 @@ class OID4VCIService:
         data: dict[str, Any] = {
             "code": code,
             "code_expires_at": format_datetime(now + self.config.code_ttl),
-            "tx_code_sha256": hashlib.sha256(pin.encode()).hexdigest() if pin else None,
+            "tx_code_sha256": hash_secret(pin) if pin else None,
             "tx_code_length": self.config.tx_code_length if pin else None,
             "attempts": 0,
         }
@@ -540,8 +540,7 @@ class OID4VCIService:
         if expected is not None:
             if not given:
                 raise OAuthError("this offer needs the tx_code the issuer sent separately")
-            digest = hashlib.sha256(given.encode("utf-8")).hexdigest()
-            if not hmac.compare_digest(digest, str(expected)):
+            if not hmac.compare_digest(hash_secret(given), str(expected)):
                 await self._count_wrong_tx_code(record)
         await self._check_deliverable(str(record.credential_id))
         access_token = secrets.token_urlsafe(32)

@@ -9,7 +9,6 @@ scope.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import re
 import secrets
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from vc_issuer.errors import AuthenticationError, MalformedInputError, PermissionDeniedError
 from vc_issuer.store import Store, TokenRecord
+from vc_issuer.tokens import hash_secret as hash_token
 from vc_issuer.tokens import parse_duration
 
 SCOPES: tuple[str, ...] = ("issue", "status", "read", "admin")
@@ -31,10 +31,6 @@ _BEARER = re.compile(r"^Bearer[ \t]+([A-Za-z0-9._~+/\-]+=*)[ \t]*$", re.IGNORECA
 
 def generate_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def parse_scopes(values: Iterable[str]) -> list[str]:
