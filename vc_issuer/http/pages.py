@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 import jinja2
 from aiohttp import web
@@ -286,20 +286,16 @@ def _subject_name(credential: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _data_url_bytes(url: str) -> tuple[str, bytes] | None:
+def _data_url_bytes(url: str) -> bytes | None:
     header, sep, payload = url.partition(",")
-    if not sep or not header.startswith("data:"):
+    if not sep:
         return None
-    media = header[5:].split(";", 1)[0].lower()
+    if not header.endswith(";base64"):
+        return unquote_to_bytes(payload)
     try:
-        data = (
-            base64.b64decode(payload, validate=True)
-            if header.endswith(";base64")
-            else unquote(payload).encode("utf-8")
-        )
+        return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return media, data
 
 
 async def badge_source(request: web.Request, credential: Mapping[str, Any]) -> bytes | None:
@@ -310,8 +306,7 @@ async def badge_source(request: web.Request, credential: Mapping[str, Any]) -> b
         return None
     data: bytes | None = None
     if url.startswith("data:"):
-        decoded = _data_url_bytes(url)
-        data = decoded[1] if decoded else None
+        data = _data_url_bytes(url)
     elif url.startswith(state_of(request).base_url + "/"):
         loader = request.app.get(IMAGE_LOADER_KEY)
         if loader is not None:
@@ -531,6 +526,7 @@ async def verify_submit(request: web.Request) -> web.Response:
     """POST /verify: verify what was given and explain each check."""
     state = state_of(request)
     limit = upload_limit(request.app)
+    pasted = ""
     try:
         upload, pasted, url = await _read_form(request, limit)
         if upload is not None:
@@ -553,7 +549,7 @@ async def verify_submit(request: web.Request) -> web.Response:
             title="Verify a credential",
             limit=limit,
             error=exc.message,
-            pasted=pasted if "pasted" in locals() else "",
+            pasted=pasted,
         )
     verdict = await verify_for_page(state, credential)
     cred = credential if isinstance(credential, Mapping) else {}
