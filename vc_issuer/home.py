@@ -21,11 +21,11 @@ from urllib.parse import quote, urlsplit
 import tomli_w
 
 from vc_issuer.errors import ConfigError, MalformedInputError
+from vc_issuer.status import BSL_MIN_BITS
 
 ENV_HOME = "VC_ISSUER_HOME"
 ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
 DEFAULT_HOME = "vc-issuer-data"
-MIN_LIST_SIZE = 131_072
 
 
 def default_home() -> Path:
@@ -42,7 +42,7 @@ class HomeConfig:
     base_url: str
     database_url: str
     status_purposes: list[str] = field(default_factory=lambda: ["revocation", "suspension"])
-    list_size: int = MIN_LIST_SIZE
+    list_size: int = BSL_MIN_BITS
     list_ttl_ms: int = 300_000
     list_validity_days: int = 30
     default_suite: str = "eddsa-rdfc-2022"
@@ -121,7 +121,7 @@ def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
             base_url=str(issuer.get("base_url", "http://127.0.0.1:8080")).rstrip("/"),
             database_url=db,
             status_purposes=list(status.get("purposes", ["revocation", "suspension"])),
-            list_size=int(status.get("list_size", MIN_LIST_SIZE)),
+            list_size=int(status.get("list_size", BSL_MIN_BITS)),
             list_ttl_ms=int(status.get("ttl_ms", 300_000)),
             list_validity_days=int(status.get("validity_days", 30)),
             default_suite=str(issuer.get("suite", "eddsa-rdfc-2022")),
@@ -131,8 +131,8 @@ def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{home / 'config.toml'}: missing or bad setting {exc}") from None
-    if cfg.list_size < MIN_LIST_SIZE:
-        raise ConfigError(f"status list_size must be at least {MIN_LIST_SIZE} (herd privacy)")
+    if cfg.list_size < BSL_MIN_BITS:
+        raise ConfigError(f"status list_size must be at least {BSL_MIN_BITS} (herd privacy)")
     bad = set(cfg.status_purposes) - {"revocation", "suspension"}
     if bad:
         raise ConfigError(f"unknown status purposes: {sorted(bad)}")
@@ -184,7 +184,7 @@ def init_home(
         "store": {"url": database_url or "store.sqlite3"},
         "status": {
             "purposes": ["revocation", "suspension"],
-            "list_size": MIN_LIST_SIZE,
+            "list_size": BSL_MIN_BITS,
             "ttl_ms": 300_000,
             "validity_days": 30,
         },
