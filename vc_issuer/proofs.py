@@ -32,6 +32,7 @@ from vc_issuer.keys import Ed25519Key
 from vc_issuer.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
 from vc_issuer.resolver import dereference, resolve_did
 from vc_issuer.suites import decode_proof_value, suite_by_name, suite_for_proof
+from vc_issuer.suites.eddsa_rdfc_2022 import check_proof_dates
 
 Clock = Callable[[], datetime]
 
@@ -193,12 +194,7 @@ def check_proof_shape(proof: Mapping[str, Any]) -> None:
             raise MalformedProofError(f"proof is missing {name}", member=name)
         if not isinstance(proof[name], str) or not proof[name]:
             raise MalformedProofError(f"proof {name} must be a non-empty string", member=name)
-    for name in ("created", "expires"):
-        if name in proof:
-            try:
-                parse_xml_datetime(proof[name], f"proof {name}", require_timezone=True)
-            except MalformedInputError as exc:
-                raise MalformedProofError(exc.detail, member=name) from None
+    check_proof_dates(proof)
     decode_proof_value(proof["proofValue"])
 
 

@@ -46,7 +46,7 @@ def check_proof_dates(options: Mapping[str, Any]) -> None:
             try:
                 parse_xml_datetime(options[name], f"proof {name}", require_timezone=True)
             except MalformedInputError as exc:
-                raise MalformedProofError(exc.detail) from None
+                raise MalformedProofError(exc.detail, member=name) from None
 
 
 def transformation(unsecured_document: Mapping[str, Any], loader: ContextLoader | None) -> str:
