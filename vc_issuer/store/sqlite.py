@@ -206,6 +206,7 @@ class _Worker:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vc-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
         timeout = self._busy_timeout_ms / 1e3
@@ -233,6 +234,9 @@ class _Worker:
                 time.sleep(random.uniform(0.005, 0.05))
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:  # the executor is shut down: it would raise a bare RuntimeError
+            raise StoreError(f"the SQLite store {self._path} is closed")
+
         def call() -> T:
             if self._conn is None:
                 self._conn = self._connect()
@@ -246,6 +250,8 @@ class _Worker:
             raise StoreError(f"SQLite error on {self._path}: {exc}") from exc
 
     async def close(self) -> None:
+        self._closed = True
+
         def close() -> None:
             if self._conn is not None:
                 self._conn.close()

@@ -338,6 +338,19 @@ async def test_meta(store: Store) -> None:
         await store.set_meta("", "x")
 
 
+async def test_a_closed_store_refuses_with_store_error(store_url: str) -> None:
+    store = await open_store(store_url)
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.get_meta("issuer_did")
+    with pytest.raises(StoreError):
+        await store.set_meta("issuer_did", "did:key:z6Mk")
+    outcomes = await asyncio.gather(  # coalesced: every waiting caller gets the error
+        *(store.allocate_index(BSL, "revocation", 64) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(o, StoreError) for o in outcomes), outcomes
+
+
 # --- opening ------------------------------------------------------------------------------------
 
 
