@@ -53,7 +53,5 @@ async def verify_document(
     finally:
         if checker is not None:
             await checker.close()
-        close = getattr(resolver, "close", None)
-        if close is not None:
-            await close()
+        await resolver.close()
     return result
