@@ -175,6 +175,12 @@ def unsigned_award(credential: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def bind_credential(original: Mapping[str, Any], holder: str) -> dict[str, Any]:
+    """An unsigned copy of an issued award for ``holder``: new id, no proof, no status entries
+    (the copy gets its own), ``credentialSubject.id`` set to the holder's DID."""
+    return _subject_bound(unsigned_award(original), holder)
+
+
 class ExchangeService:
     """Create and run VC API exchanges over the issuer and its store (no HTTP here)."""
 
@@ -249,7 +255,7 @@ class ExchangeService:
             award = await self.store.get_credential(credential_id)
             if award is None:
                 raise NotFoundError(f"no credential {credential_id!r} was issued here")
-            _subject_bound(unsigned_award(award.credential), "did:example:check")
+            bind_credential(award.credential, "did:example:check")
         else:
             tmpl = copy.deepcopy(check_template(template))
         moment = self.now()
@@ -455,6 +461,7 @@ __all__ = [
     "LCW_REQUEST_URL",
     "ExchangeLinks",
     "ExchangeService",
+    "bind_credential",
     "check_template",
     "parse_ttl",
     "qr_svg",

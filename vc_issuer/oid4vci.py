@@ -27,7 +27,6 @@ issuer and the clock are injected.
 from __future__ import annotations
 
 import base64
-import copy
 import hmac
 import json
 import secrets
@@ -59,6 +58,7 @@ from vc_issuer.errors import (
     UnsupportedGrantTypeError,
     VCIssuerError,
 )
+from vc_issuer.exchanges import bind_credential
 from vc_issuer.issuer import Issuer
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
@@ -358,23 +358,6 @@ def verify_key_proof(
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidProofError("the key proof's nonce must be a string")
     return KeyProof(holder=holder, nonce=nonce, header=dict(decoded.header), claims=claims)
-
-
-def bind_credential(original: Mapping[str, Any], holder: str) -> dict[str, Any]:
-    """An unsigned copy of an issued award for ``holder``: new id, no proof, no status entries
-    (the copy gets its own), ``credentialSubject.id`` set to the holder's DID."""
-    cred = copy.deepcopy(dict(original))
-    for name in ("id", "proof", "credentialStatus"):
-        cred.pop(name, None)
-    subject = cred.get("credentialSubject")
-    if isinstance(subject, list):
-        if len(subject) != 1 or not isinstance(subject[0], dict):
-            raise MalformedInputError("the award must have exactly one credentialSubject")
-        subject = subject[0]
-    if not isinstance(subject, dict):
-        raise MalformedInputError("the award has no credentialSubject object")
-    cred["credentialSubject"] = {**subject, "id": holder}
-    return cred
 
 
 def _status_purposes(original: Mapping[str, Any]) -> tuple[str, ...]:
