@@ -209,9 +209,9 @@ class _Worker:
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
+        # ``timeout`` is SQLite's busy_timeout: writers in other processes wait for the lock.
         timeout = self._busy_timeout_ms / 1e3
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=timeout)
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
         if self._readonly:
             conn.execute("PRAGMA query_only = ON")
