@@ -501,12 +501,7 @@ class SqliteStore(Store):
                 out.extend((list_id, i) for i in picked)
             return out
 
-        try:
-            return await self._writer.run(_transaction(allocate))
-        except StoreError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StoreError(f"status index allocation guard tripped: {exc.__cause__}") from exc
-            raise
+        return await self._writer.run(_transaction(allocate))
 
     async def allocated_indices(self, list_id: str) -> list[int]:
         return await self._all(
