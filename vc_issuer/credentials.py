@@ -60,7 +60,9 @@ def _json_type(value: Any) -> str:
         return "string"
     if isinstance(value, list):
         return "array"
-    return "object"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
 
 
 def parse_xml_datetime(value: Any, name: str, *, require_timezone: bool = True) -> datetime:

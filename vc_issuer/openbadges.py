@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
-from vc_issuer.credentials import format_datetime, is_url
+from vc_issuer.credentials import _json_type, format_datetime, is_url
 from vc_issuer.errors import MalformedInputError, SchemaValidationError
 
 VC_V2_CONTEXT: Final = "https://www.w3.org/ns/credentials/v2"
@@ -99,22 +99,6 @@ MAX_VALID_FOR_MONTHS: Final = 1200
 
 def _bad(path: str, message: str) -> MalformedInputError:
     return MalformedInputError(f"{path}: {message}", field=path)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:
