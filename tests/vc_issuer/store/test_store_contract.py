@@ -125,7 +125,7 @@ async def test_times_are_normalised_to_utc_and_naive_times_refused(store: Store)
         await store.put_credential(record(2, issued_at=datetime(2025, 1, 1)))
 
 
-async def test_page_ids_are_unguessable_uuid4(store: Store) -> None:
+def test_page_ids_are_unguessable_uuid4() -> None:
     a, b = record(1), record(2)
     assert a.page_id != b.page_id
     assert len(a.page_id) == 36 and a.page_id[14] == "4"
@@ -355,12 +355,9 @@ async def test_a_closed_store_refuses_with_store_error(store_url: str) -> None:
 
 
 async def test_open_store_errors(tmp_path: Any) -> None:
-    with pytest.raises(StoreError, match="cannot connect"):
+    with pytest.raises(StoreError, match="cannot connect") as err:
         await open_store("postgresql://postgres:secret@127.0.0.1:1/test", connect_timeout=2)
-    try:
-        await open_store("postgresql://postgres:secret@127.0.0.1:1/test", connect_timeout=2)
-    except StoreError as exc:
-        assert "secret" not in str(exc)
+    assert "secret" not in str(err.value)
     with pytest.raises(ConfigError):
         await open_store("mysql://x/y")
     with pytest.raises(StoreError, match="does not exist"):
