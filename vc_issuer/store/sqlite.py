@@ -838,9 +838,8 @@ class SqliteStore(Store):
                     ),
                 )
             except sqlite3.IntegrityError as exc:
-                raise ConflictError(
-                    f"exchange {rec.id[:8]}... conflicts: id or lookup taken"
-                ) from exc
+                what = f"exchange {rec.id[:8]}... conflicts: its id or lookup_hash is taken"
+                raise ConflictError(what) from exc
             return rec
 
         return await self._writer.run(_transaction(insert))
