@@ -131,13 +131,10 @@ def json_depth(value: Any) -> int:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, within the size and nesting caps."""
-    limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
+    """The request body as a JSON object, within the size and nesting caps (an oversized body
+    raises aiohttp's 413, which ``error_middleware`` answers as INPUT_TOO_LARGE)."""
     max_depth = request.app.get(MAX_DEPTH_KEY, DEFAULT_MAX_DEPTH)
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise InputTooLargeError(f"the request body exceeds {limit} bytes", limit=limit) from None
+    raw = await request.read()
     if not raw.strip():
         raise MalformedInputError("the request body is empty; send a JSON object")
     try:

@@ -13,11 +13,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from vc_issuer.errors import (
-    InputTooLargeError,
-    MalformedInputError,
-    OAuthError,
-)
+from vc_issuer.errors import MalformedInputError, OAuthError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import problem_spec as _problem
@@ -107,8 +103,6 @@ async def credential(request: web.Request) -> web.Response:
     body_error: str | None = None
     try:
         body = await read_json_object(request)
-    except InputTooLargeError:
-        raise
     except MalformedInputError as exc:
         body_error = exc.detail
     try:

@@ -16,7 +16,7 @@ from aiohttp import web
 from vc_issuer.credentials import issuer_id
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, requires
-from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, read_json_object
+from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
 from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
@@ -189,13 +189,8 @@ _IMAGE_TYPES = frozenset({"image/png", "image/svg+xml"})
 async def _baked_credential(request: web.Request) -> dict[str, Any]:
     """The credential baked into a raw PNG/SVG body (the content decides, not the header)."""
     from vc_issuer.baking import unbake
-    from vc_issuer.errors import InputTooLargeError
 
-    try:
-        data = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY)
-        raise InputTooLargeError(f"the image exceeds {limit} bytes", limit=limit) from None
+    data = await request.read()  # too large: aiohttp's 413, answered by error_middleware
     if not data:
         raise MalformedInputError("the request body is empty; send a baked PNG or SVG badge")
     return unbake(data)

@@ -102,13 +102,24 @@ async def test_body_over_one_mib_is_413(env: Env) -> None:
         await assert_problem(resp, 413, "INPUT_TOO_LARGE")
 
 
-async def test_chunked_body_over_limit_is_413(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/credentials/verify", "application/json"),
+        ("/credentials/verify", "image/png"),  # a baked badge as the raw body
+        ("/presentations/verify", "application/json"),
+        ("/credential", "application/json"),  # OpenID4VCI: still problem+json for size
+        ("/exchanges/anything", "application/json"),
+    ],
+)
+async def test_chunked_body_over_limit_is_413(env: Env, path: str, content_type: str) -> None:
     async def chunks() -> Any:
         for _ in range(20):
             yield b"x" * 65536
 
-    resp = await env.client.post("/credentials/verify", data=chunks())
-    await assert_problem(resp, 413, "INPUT_TOO_LARGE")
+    resp = await env.client.post(path, data=chunks(), headers={"Content-Type": content_type})
+    body = await assert_problem(resp, 413, "INPUT_TOO_LARGE")
+    assert body["limit"] == 1 << 20
 
 
 async def test_max_body_is_configurable(make_env: EnvFactory) -> None:
