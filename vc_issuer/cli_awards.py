@@ -6,17 +6,16 @@ JSON goes to stdout; messages and the batch progress bar go to stderr.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import click
 
@@ -33,33 +32,12 @@ from vc_issuer.awards import (
 )
 from vc_issuer.claims import ClaimService, parse_claim_ttl
 from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.cli_issuer import _run, home_option
 from vc_issuer.errors import InputTooLargeError, KeyFileError, MalformedInputError
-from vc_issuer.home import ENV_HOME, load_home
+from vc_issuer.home import load_home
 from vc_issuer.issuer import Issuer
 
-T = TypeVar("T")
-
 MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024
-
-home_option = click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
-)
-
-
-def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
-    async def go() -> T:
-        issuer = await Issuer.from_home(load_home(home), **options)
-        try:
-            return await work(issuer)
-        finally:
-            await issuer.close()
-
-    return asyncio.run(go())
 
 
 def _service(issuer: Issuer) -> AchievementService:

@@ -35,13 +35,12 @@ home_option = click.option(
 )
 
 
-def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]]) -> T:
-    """Open the home's issuer, run ``work``, always close the store."""
+def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
+    """Open the home's issuer (``options`` go to :meth:`Issuer.from_home`), run ``work``, always
+    close the store. Shared by every command that takes ``--home``."""
 
     async def go() -> T:
-        cfg = load_home(home)
-        # one issue per process: a reserve of indices would only be wasted at exit
-        issuer = await Issuer.from_home(cfg, index_reserve=0)
+        issuer = await Issuer.from_home(load_home(home), **options)
         try:
             return await work(issuer)
         finally:
@@ -205,6 +204,7 @@ def issue_cmd(
             idempotency_key=idempotency_key,
             credential_id=credential_id,
         ),
+        index_reserve=0,  # one issue per process: a reserve of indices would be wasted at exit
     )
     _emit(signed)
 

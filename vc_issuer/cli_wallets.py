@@ -7,21 +7,15 @@ the interaction URL on stderr, so scripts can capture the links while a person s
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
 from vc_issuer.claims import ClaimService, claim_summary, parse_claim_ttl
 from vc_issuer.cli import _emit, handle_errors
-from vc_issuer.exchanges import ExchangeLinks, ExchangeService, parse_ttl, qr_terminal
-from vc_issuer.home import ENV_HOME, load_home
-from vc_issuer.issuer import Issuer
+from vc_issuer.cli_issuer import _run, home_option
+from vc_issuer.exchanges import ExchangeService, parse_ttl, qr_terminal
 from vc_issuer.oid4vci import OID4VCIService
-
-T = TypeVar("T")
 
 
 @click.group("exchanges")
@@ -31,14 +25,7 @@ def exchanges_group() -> None:
 
 @exchanges_group.command("create")
 @click.argument("credential_id")
-@click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
-)
+@home_option
 @click.option("--ttl", default="15m", show_default=True, help="Lifetime: 90s, 15m, 2h, 3d.")
 @click.option("--json", "as_json", is_flag=True, help="Print the links as JSON.")
 @click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
@@ -51,15 +38,9 @@ def create_cmd(credential_id: str, home: Path | None, ttl: str, as_json: bool, n
     """
     life = parse_ttl(ttl)
 
-    async def go() -> ExchangeLinks:
-        issuer = await Issuer.from_home(load_home(home))
-        try:
-            _, links = await ExchangeService(issuer).create(credential_id=credential_id, ttl=life)
-            return links
-        finally:
-            await issuer.close()
-
-    links = asyncio.run(go())
+    _, links = _run(
+        home, lambda issuer: ExchangeService(issuer).create(credential_id=credential_id, ttl=life)
+    )
     if as_json:
         _emit(links.to_dict())
     else:
@@ -71,27 +52,6 @@ def create_cmd(credential_id: str, home: Path | None, ttl: str, as_json: bool, n
     if not no_qr:
         click.echo("Scan with the Learner Credential Wallet:", err=True)
         click.echo(qr_terminal(links.interaction_url), err=True, nl=False)
-
-
-home_option = click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
-)
-
-
-def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]]) -> T:
-    async def go() -> T:
-        issuer = await Issuer.from_home(load_home(home))
-        try:
-            return await work(issuer)
-        finally:
-            await issuer.close()
-
-    return asyncio.run(go())
 
 
 @click.group("claims")
