@@ -26,6 +26,7 @@ from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.pages import IMAGE_LOADER_KEY, ImageLoader
 from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.public import etag_matches
 from vc_issuer.http.state import STATE_KEY
 
 ACHIEVEMENTS_KEY: Final = web.AppKey("vc_issuer_achievements", AchievementService)
@@ -259,8 +260,7 @@ async def get_image(request: web.Request) -> web.StreamResponse:
         # An SVG opened directly must not run anything on our origin.
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
     }
-    sent = request.headers.get("If-None-Match", "")
-    if etag in {t.strip() for t in sent.split(",")} or sent.strip() == "*":
+    if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=record.data, content_type=record.media_type, headers=headers)
 

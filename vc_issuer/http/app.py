@@ -30,6 +30,7 @@ from vc_issuer.http.middlewares import (
     request_id_middleware,
 )
 from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.public import etag_matches, etag_of
 from vc_issuer.http.state import STATE_KEY, ServiceState
 from vc_issuer.issuer import LIST_PATH, Issuer
 from vc_issuer.resolver import StaticResolver
@@ -58,17 +59,15 @@ class LocalFirstFetch:
         return await self.remote(url, headers)
 
     async def _local(self, list_id: str, headers: Mapping[str, str]) -> FetchResult:
-        import hashlib
-
         try:
             credential = await self.issuer.status_list_credential(list_id)
         except VCIssuerError as exc:
             return exc.http_status, {}, b""
         body = json_bytes(credential)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        etag = etag_of(body)
         out = {"ETag": etag, "Cache-Control": "no-cache", "Content-Type": "application/vc+ld+json"}
         sent = {k.lower(): v for k, v in headers.items()}.get("if-none-match")
-        if sent == etag:
+        if etag_matches(sent, etag):
             return 304, out, b""
         return 200, out, body
 

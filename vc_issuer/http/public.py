@@ -66,11 +66,13 @@ def _wants_plain_json(request: web.Request) -> bool:
     return best is not None and best[1] == JSON and best[0] > 0
 
 
-def _etag(body: bytes) -> str:
+def etag_of(body: bytes) -> str:
+    """A strong ETag over the exact bytes served."""
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` (weak comparison, ``*``, a list) against ``etag``."""
     if not header:
         return False
     if header.strip() == "*":
@@ -92,13 +94,13 @@ async def status_list(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     credential = await state.issuer.status_list_credential(request.match_info["id"])
     body = json_bytes(credential)
-    etag = _etag(body)
+    etag = etag_of(body)
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={list_max_age(credential)}",
         "Vary": "Accept",
     }
-    if _etag_matches(request.headers.get("If-None-Match"), etag):
+    if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     content_type = JSON if _wants_plain_json(request) else VC_LD_JSON
     return web.Response(body=body, content_type=content_type, headers=headers)
@@ -203,4 +205,4 @@ def add_routes(app: web.Application, issuer_did: str) -> None:
         app.router.add_get(path, did_document)
 
 
-__all__ = ["add_routes", "did_web_document_path", "list_max_age"]
+__all__ = ["add_routes", "did_web_document_path", "etag_matches", "etag_of", "list_max_age"]
