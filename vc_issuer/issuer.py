@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from vc_issuer.credentials import (
+    Version,
     check_context,
     format_datetime,
     parse_xml_datetime,
@@ -78,8 +79,8 @@ LIST_ID_KEY: Final = "statusListId"
 """Key added to the stored status entries (not to the credential): the store's list id."""
 DEFAULT_ACTOR: Final = "issuer"
 DEFAULT_INDEX_RESERVE: Final = 32
-STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
 """Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
+STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
 DATA_INTEGRITY_CONTEXT: Final = "https://w3id.org/security/data-integrity/v2"
 
 
@@ -119,7 +120,7 @@ class _Prepared:
     """A credential ready for status entries and signing."""
 
     credential: dict[str, Any]
-    version: str
+    version: Version
     purposes: tuple[str, ...]
     suites: tuple[str, ...]
     idempotency_key: str | None
@@ -612,16 +613,16 @@ class Issuer:
                 )
 
     def _entry(self, kind: str, list_id: str, index: int, purpose: str) -> dict[str, Any]:
+        """A status entry as stored: the public entry plus the store's list id."""
         url = self.list_url(list_id)
-        if kind == BSL_KIND:
-            return bsl_entry(url, index, purpose)
-        return sl2021_entry(url, index, purpose)
+        build = bsl_entry if kind == BSL_KIND else sl2021_entry
+        return {**build(url, index, purpose), LIST_ID_KEY: list_id}
 
     def _finish(self, p: _Prepared, entries: list[dict[str, Any]]) -> CredentialRecord:
         """Attach status, sign, and build the record (pure apart from the clock)."""
         cred = p.credential
         if entries:
-            public = [{k: v for k, v in e.items()} for e in entries]
+            public = [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in entries]
             cred["credentialStatus"] = public[0] if len(public) == 1 else public
         # Every suite's context goes in before the first proof: a later context would change
         # the document under the earlier proofs. VC 1.1 has no Data Integrity terms, so
@@ -635,10 +636,8 @@ class Issuer:
         signed: dict[str, Any] = cred
         for name in p.suites:
             signed = sign(signed, self.key, suite=name, loader=self.loader, created=p.issued_at)
-        start, end = validity_period(signed, "2.0" if p.version == "2.0" else "1.1")
-        stored_entries = [
-            {**e, LIST_ID_KEY: e["statusListCredential"].rsplit("/", 1)[1]} for e in entries
-        ]
+        start, end = validity_period(signed, p.version)
+        stored_entries = entries
         if not entries and "credentialStatus" in signed:
             raw = signed["credentialStatus"]
             stored_entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])

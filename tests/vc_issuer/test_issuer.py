@@ -209,7 +209,12 @@ async def test_record_is_stored_as_returned(env: Env) -> None:
     assert record.types == ["VerifiableCredential"]
     assert record.valid_from is not None
     assert [e["statusPurpose"] for e in record.status_entries] == ["revocation", "suspension"]
-    assert all(e[LIST_ID_KEY] for e in record.status_entries)
+    # stored: the credential's own entries (no store id in them) plus the id of their list
+    stored = record.status_entries
+    assert [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in stored] == signed[
+        "credentialStatus"
+    ]
+    assert all(env.issuer.list_url(e[LIST_ID_KEY]) == e["statusListCredential"] for e in stored)
     assert await env.issuer.get_credential(signed["id"]) == signed
     assert await env.issuer.get_credential("urn:uuid:nope") is None
 
