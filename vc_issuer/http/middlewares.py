@@ -202,9 +202,6 @@ __all__ = [
 # CORS; the issuer's own protected routes stay same-origin.
 _CORS_PREFIXES: tuple[str, ...] = (
     "/.well-known/",
-    "/token",
-    "/nonce",
-    "/credential",
     "/oid4vci/offers/",
     "/exchanges/",
     "/interactions/",
@@ -223,7 +220,7 @@ def cors_applies(path: str) -> bool:
     """Whether ``path`` is a cross-origin route (wallets, verifiers, status and DID fetches)."""
     if path in _CORS_EXACT:
         return True
-    return any(path.startswith(p) for p in _CORS_PREFIXES if p not in _CORS_EXACT)
+    return path.startswith(_CORS_PREFIXES)
 
 
 @web.middleware

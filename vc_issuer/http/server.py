@@ -276,7 +276,7 @@ def run_workers(opts: ServeOptions, on_ready: Callable[[str, int], None] | None 
         for s, handler in old.items():
             signal.signal(s, handler)
     failed = [p for p in procs if p.exitcode not in (0, -signal.SIGTERM)]
-    return 0 if stopping and not failed else (3 if failed else 0)
+    return 3 if failed else 0
 
 
 def run(opts: ServeOptions, on_ready: Callable[[str, int], None] | None = None) -> int:
