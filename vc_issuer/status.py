@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import secrets
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from random import Random
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -23,7 +21,6 @@ from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import (
     MalformedInputError,
     StatusError,
-    StatusListFullError,
     StatusListLengthError,
 )
 
@@ -88,10 +85,6 @@ class Bitstring:
     def __len__(self) -> int:
         return len(self._buf) * 8
 
-    @property
-    def length(self) -> int:
-        return len(self._buf) * 8
-
     def _check(self, index: int) -> None:
         if not 0 <= index < len(self._buf) * 8:
             raise IndexError(f"bit {index} outside a list of {len(self)} bits")
@@ -130,10 +123,6 @@ class Bitstring:
         for k in range(status_size):
             self.set(start + k, bool((value >> (status_size - 1 - k)) & 1))
 
-    def entries(self, status_size: int = 1) -> int:
-        """How many entries of ``status_size`` bits the list holds."""
-        return len(self) // status_size
-
     def set_indices(self) -> list[int]:
         out: list[int] = []
         for byte_no, byte in enumerate(self._buf):
@@ -147,9 +136,6 @@ class Bitstring:
 
     def to_bytes(self) -> bytes:
         return bytes(self._buf)
-
-    def copy(self) -> Bitstring:
-        return Bitstring.from_bytes(self._buf)
 
     def __contains__(self, index: object) -> bool:
         return isinstance(index, int) and 0 <= index < len(self) and self.get(index)
@@ -424,38 +410,3 @@ def sl2021_list_credential(
         vc["expirationDate"] = _date(expiration_date)
     vc["credentialSubject"] = subject
     return vc
-
-
-# --- allocation ------------------------------------------------------------------------------
-
-
-def pick_free_index(
-    used: Bitstring | Collection[int],
-    size: int,
-    rng: Random | None = None,
-) -> int:
-    """An index drawn uniformly among the free slots of ``range(size)`` (herd privacy).
-
-    Rejection sampling while the list is at most half full (expected < 2 draws), then an exact
-    choice over the enumerated free slots, so the result is uniform at every fill level.
-    Raises ``StatusListFullError`` when no slot is free.
-    """
-    if size <= 0:
-        raise ValueError("size must be positive")
-    if isinstance(used, Bitstring) and len(used) < size:
-        raise ValueError(f"allocation bitstring has {len(used)} bits, fewer than size {size}")
-    rng = rng or secrets.SystemRandom()
-    if isinstance(used, Bitstring):
-        taken = sum(1 for i in used.set_indices() if i < size)
-    else:
-        taken = sum(1 for i in used if 0 <= i < size)
-    if taken >= size:
-        raise StatusListFullError(f"all {size} status list slots are allocated")
-    if taken * 2 <= size:
-        for _ in range(64):
-            candidate = rng.randrange(size)
-            if candidate not in used:
-                return candidate
-    taken_set = set(used.set_indices()) if isinstance(used, Bitstring) else set(used)
-    free = [i for i in range(size) if i not in taken_set]
-    return free[rng.randrange(len(free))]

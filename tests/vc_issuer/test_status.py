@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import random
 import zlib
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ from hypothesis import strategies as st
 from vc_issuer.errors import (
     MalformedInputError,
     StatusError,
-    StatusListFullError,
     StatusListLengthError,
 )
 from vc_issuer.status import (
@@ -33,7 +30,6 @@ from vc_issuer.status import (
     encode_sl2021,
     parse_credential_status,
     parse_status_entry,
-    pick_free_index,
     sl2021_entry,
     sl2021_list_credential,
 )
@@ -405,45 +401,3 @@ def test_bsl_list_credential_reproduces_the_generated_unsigned_list() -> None:
         "2024-01-02T00:00:00Z",
     )
     assert vc == {k: v for k, v in signed.items() if k != "proof"}
-
-
-# --- allocation ------------------------------------------------------------------------------
-
-
-def test_pick_free_index_never_returns_a_used_slot() -> None:
-    rng = random.Random(7)
-    used: set[int] = set()
-    for _ in range(64):
-        i = pick_free_index(used, 64, rng)
-        assert i not in used and 0 <= i < 64
-        used.add(i)
-    assert used == set(range(64))
-    with pytest.raises(StatusListFullError) as err:
-        pick_free_index(used, 64, rng)
-    assert err.value.code == "STATUS_LIST_FULL"
-
-
-def test_pick_free_index_with_a_bitstring_map() -> None:
-    alloc = Bitstring(BSL_MIN_BITS)
-    for i in range(BSL_MIN_BITS - 3):
-        alloc.set(i)
-    picks = {pick_free_index(alloc, BSL_MIN_BITS) for _ in range(60)}
-    assert picks == {BSL_MIN_BITS - 3, BSL_MIN_BITS - 2, BSL_MIN_BITS - 1}
-    # slots beyond `size` are not offered even when the bitstring is longer
-    small = Bitstring(16)
-    assert pick_free_index(small, 1) == 0
-
-
-def test_pick_free_index_is_uniform_and_not_sequential() -> None:
-    rng = random.Random(12345)
-    # sparse regime (rejection sampling) and dense regime (enumeration)
-    for used in (set(range(0, 100, 4)), set(range(100)) - {3, 17, 42, 77, 99}):
-        free = [i for i in range(100) if i not in used]
-        counts = Counter(pick_free_index(used, 100, rng) for _ in range(len(free) * 400))
-        assert set(counts) == set(free)
-        expected = 400
-        chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
-        # df = len(free)-1 <= 74; the 99.99% quantile for df=74 is about 125
-        assert chi2 < 130, chi2
-    seq = [pick_free_index(set(), BSL_MIN_BITS, rng) for _ in range(10)]
-    assert seq != sorted(seq)
