@@ -17,18 +17,14 @@ import asyncio
 import io
 import json
 import os
-import secrets
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import asyncpg
+from _scratch import scratch_store
 
 from vc_issuer.awards import Awarder, read_csv_rows
 from vc_issuer.issuer import Issuer
 from vc_issuer.keys import Ed25519Key
-from vc_issuer.store import Store, is_postgres_url, open_store
 
 BASE = "https://badges.example.edu"
 
@@ -43,55 +39,33 @@ def recipients_csv(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _open(database_url: str | None, tmp: Path) -> tuple[Store, Any]:
-    if database_url is None:
-        return await open_store(tmp / "bench.sqlite3"), None
-    if not is_postgres_url(database_url):
-        raise SystemExit("--database-url must be a postgresql:// URL")
-    schema = "bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in database_url else "?"
-    return await open_store(f"{database_url}{sep}search_path={schema}"), (admin, schema)
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     text = recipients_csv(args.count)
-    with tempfile.TemporaryDirectory() as tmp:
-        store, pg = await _open(args.database_url, Path(tmp))
-        try:
-            key = Ed25519Key.generate()
-            issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE, issuer_name="Bench U")
-            awarder = Awarder(issuer, chunk_size=args.chunk, workers=args.workers)
-            badge = await awarder.achievements.create(
-                {
-                    "name": "Python 101",
-                    "description": "Writes and tests small Python programs.",
-                    "criteria": {"narrative": "Pass the final project."},
-                    "achievementType": "Course",
-                    "alignment": [
-                        {"targetName": "Programming", "targetUrl": "https://esco.example/p"}
-                    ],
-                },
-                valid_for_months=24,
-            )
-            t0 = time.perf_counter()
-            first = await awarder.award_many(
-                badge.key, read_csv_rows(io.StringIO(text)), keep_results=False
-            )
-            elapsed = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            second = await awarder.award_many(
-                badge.key, read_csv_rows(io.StringIO(text)), keep_results=False
-            )
-            rerun = time.perf_counter() - t1
-            stored = await store.count_credentials()
-        finally:
-            await store.close()
-            if pg is not None:
-                admin, schema = pg
-                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-                await admin.close()
+    async with scratch_store(args.database_url) as (store, _url):
+        key = Ed25519Key.generate()
+        issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE, issuer_name="Bench U")
+        awarder = Awarder(issuer, chunk_size=args.chunk, workers=args.workers)
+        badge = await awarder.achievements.create(
+            {
+                "name": "Python 101",
+                "description": "Writes and tests small Python programs.",
+                "criteria": {"narrative": "Pass the final project."},
+                "achievementType": "Course",
+                "alignment": [{"targetName": "Programming", "targetUrl": "https://esco.example/p"}],
+            },
+            valid_for_months=24,
+        )
+        t0 = time.perf_counter()
+        first = await awarder.award_many(
+            badge.key, read_csv_rows(io.StringIO(text)), keep_results=False
+        )
+        elapsed = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        second = await awarder.award_many(
+            badge.key, read_csv_rows(io.StringIO(text)), keep_results=False
+        )
+        rerun = time.perf_counter() - t1
+        stored = await store.count_credentials()
     if first.issued != args.count or second.issued != 0 or stored != args.count:
         raise SystemExit(f"unexpected outcome: {first.to_dict()} then {second.to_dict()}")
     return {

@@ -16,21 +16,19 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import secrets
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from _scratch import scratch_store
 
 from vc_issuer.issuer import Issuer
 from vc_issuer.keys import load_key_file
 from vc_issuer.proofs import sign
 from vc_issuer.status import bsl_entry
-from vc_issuer.store import Store, is_postgres_url, open_store
+from vc_issuer.store import open_store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 CREDENTIAL = FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json"
@@ -117,37 +115,17 @@ async def bench_revoke(issuer: Issuer, count: int) -> dict[str, float]:
     }
 
 
-async def _open(database_url: str | None, tmp: Path) -> tuple[Store, Any]:
-    if database_url is None:
-        return await open_store(tmp / "bench.sqlite3"), None
-    if not is_postgres_url(database_url):
-        raise SystemExit("--database-url must be a postgresql:// URL")
-    schema = "bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in database_url else "?"
-    return await open_store(f"{database_url}{sep}search_path={schema}"), (admin, schema)
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     purposes = args.purposes.split(",")
-    with tempfile.TemporaryDirectory() as tmp:
-        store, pg = await _open(args.database_url, Path(tmp))
-        try:
-            key = load_key_file(KEY)
-            issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE)
-            await issuer.issue(_credential(), status_purposes=purposes)  # warm caches, lists
-            sign_only = bench_sign_only(issuer, args.count, purposes)
-            sequential = await bench_issue_sequential(issuer, args.count, purposes)
-            concurrent = await bench_issue_concurrent(issuer, args.count, purposes, args.in_flight)
-            many = await bench_issue_many(issuer, args.count, purposes, args.batch)
-            revoke = await bench_revoke(issuer, min(args.count, 200))
-        finally:
-            await store.close()
-            if pg is not None:
-                admin, schema = pg
-                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-                await admin.close()
+    async with scratch_store(args.database_url) as (store, _url):
+        key = load_key_file(KEY)
+        issuer = Issuer(key=key, did=key.did, store=store, base_url=BASE)
+        await issuer.issue(_credential(), status_purposes=purposes)  # warm caches, lists
+        sign_only = bench_sign_only(issuer, args.count, purposes)
+        sequential = await bench_issue_sequential(issuer, args.count, purposes)
+        concurrent = await bench_issue_concurrent(issuer, args.count, purposes, args.in_flight)
+        many = await bench_issue_many(issuer, args.count, purposes, args.batch)
+        revoke = await bench_revoke(issuer, min(args.count, 200))
     return {
         "backend": "postgresql" if args.database_url else "sqlite",
         "count": args.count,
@@ -180,43 +158,29 @@ def _worker(url: str, count: int, purposes: list[str], in_flight: int, start: An
 async def run_processes(args: argparse.Namespace) -> dict[str, Any]:
     """``--processes N``: N processes issue ``count`` credentials each into one store."""
     purposes = args.purposes.split(",")
-    with tempfile.TemporaryDirectory() as tmp:
-        store, pg = await _open(args.database_url, Path(tmp))
-        url = str(Path(tmp) / "bench.sqlite3")
-        if pg is not None:
-            sep = "&" if "?" in args.database_url else "?"
-            url = f"{args.database_url}{sep}search_path={pg[1]}"
-        try:
-            ctx = multiprocessing.get_context("spawn")
-            start, q = ctx.Event(), ctx.Queue()
-            procs = [
-                ctx.Process(
-                    target=_worker, args=(url, args.count, purposes, args.in_flight, start, q)
-                )
-                for _ in range(args.processes)
-            ]
-            for p in procs:
-                p.start()
-            await asyncio.sleep(0)
-            while await store.count_credentials() < args.processes:  # all warmed up
-                await asyncio.sleep(0.05)
-            t0 = time.perf_counter()
-            start.set()
-            for p in procs:
-                await asyncio.to_thread(p.join)
-            wall = time.perf_counter() - t0
-            if any(p.exitcode != 0 for p in procs):
-                raise SystemExit("a worker process failed")
-            total = await store.count_credentials()
-            indices = 0
-            for lst in await store.list_status_lists():
-                indices += len(set(await store.allocated_indices(lst.id)))
-        finally:
-            await store.close()
-            if pg is not None:
-                admin, schema = pg
-                await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-                await admin.close()
+    async with scratch_store(args.database_url) as (store, url):
+        ctx = multiprocessing.get_context("spawn")
+        start, q = ctx.Event(), ctx.Queue()
+        procs = [
+            ctx.Process(target=_worker, args=(url, args.count, purposes, args.in_flight, start, q))
+            for _ in range(args.processes)
+        ]
+        for p in procs:
+            p.start()
+        await asyncio.sleep(0)
+        while await store.count_credentials() < args.processes:  # all warmed up
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        start.set()
+        for p in procs:
+            await asyncio.to_thread(p.join)
+        wall = time.perf_counter() - t0
+        if any(p.exitcode != 0 for p in procs):
+            raise SystemExit("a worker process failed")
+        total = await store.count_credentials()
+        indices = 0
+        for lst in await store.list_status_lists():
+            indices += len(set(await store.allocated_indices(lst.id)))
     issued = args.processes * args.count
     return {
         "backend": "postgresql" if args.database_url else "sqlite",
