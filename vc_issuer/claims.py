@@ -24,10 +24,11 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from vc_issuer.awards import ISSUED, AwardResult
+from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import (
     ClaimExpiredError,
     ClaimRevokedError,
@@ -47,10 +48,6 @@ MAX_CLAIM_TTL: Final = timedelta(days=366)
 _TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 Clock = Callable[[], datetime]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_claim_token() -> str:
@@ -91,7 +88,7 @@ class CreatedClaim:
             "id": self.id,
             "credentialId": self.credential_id,
             "claimUrl": self.url,
-            "expires": _iso(self.expires_at),
+            "expires": format_datetime(self.expires_at),
         }
 
 
@@ -123,7 +120,7 @@ class WalletLinks:
             "credentialOfferUri": self.offer_uri,
             "credentialOfferUrl": self.offer.offer_url,
             "txCodeRequired": self.tx_code_required,
-            "expires": _iso(self.offer.expires_at),
+            "expires": format_datetime(self.offer.expires_at),
         }
         if self.tx_code_required and self.show_tx_code:
             oid4vci["txCode"] = self.offer.tx_code
@@ -132,13 +129,13 @@ class WalletLinks:
             "claimUrl": self.claim_url,
             "credentialId": self.claim.credential_id,
             "badgeName": self.badge_name,
-            "expires": _iso(self.claim.expires_at),
+            "expires": format_datetime(self.claim.expires_at),
             "lcw": {
                 "deepLink": self.lcw.deep_link,
                 "interactionUrl": self.lcw.interaction_url,
                 "exchangeUrl": self.lcw.exchange_url,
                 "qrSvgUrl": self.lcw.qr_svg_url,
-                "expires": _iso(self.lcw.expires_at),
+                "expires": format_datetime(self.lcw.expires_at),
             },
             "oid4vci": oid4vci,
         }
@@ -247,7 +244,7 @@ class ClaimService:
             raise ClaimRevokedError("the issuer withdrew this claim link; ask them for a new one")
         if record.is_expired(self.now()):
             raise ClaimExpiredError(
-                f"this claim link expired on {_iso(record.expires_at)};"
+                f"this claim link expired on {format_datetime(record.expires_at)};"
                 " ask the issuer for a new one"
             )
         return record
@@ -321,13 +318,13 @@ def claim_summary(record: ClaimRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": record.id,
         "credentialId": record.credential_id,
-        "created": _iso(record.created_at),
-        "expires": _iso(record.expires_at),
+        "created": format_datetime(record.created_at),
+        "expires": format_datetime(record.expires_at),
     }
     if record.revoked_at is not None:
-        out["revoked"] = _iso(record.revoked_at)
+        out["revoked"] = format_datetime(record.revoked_at)
     if record.last_used_at is not None:
-        out["lastUsed"] = _iso(record.last_used_at)
+        out["lastUsed"] = format_datetime(record.last_used_at)
     return out
 
 

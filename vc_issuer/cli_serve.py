@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from vc_issuer.cli import _emit, handle_errors
+from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import NotFoundError
 from vc_issuer.home import HomeConfig, default_home, init_home, load_home
 from vc_issuer.store import TokenRecord, open_store
@@ -22,7 +23,7 @@ def _home_path(home: str | None) -> Path:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else format_datetime(value)
 
 
 def token_json(record: TokenRecord) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from did_methods.registry import DIDResolver
-from vc_issuer.credentials import holder_id
+from vc_issuer.credentials import format_datetime, holder_id
 from vc_issuer.errors import (
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
@@ -83,7 +83,7 @@ class ExchangeLinks:
             "interactionUrl": self.interaction_url,
             "deepLink": self.deep_link,
             "qrSvgUrl": self.qr_svg_url,
-            "expires": self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expires": format_datetime(self.expires_at),
         }
 
 
@@ -381,7 +381,7 @@ class ExchangeService:
 
     async def _deliver(self, record: ExchangeRecord, holder: str) -> dict[str, Any]:
         moment = self.now()
-        data = {**record.data, "holder": holder, "claimedAt": _iso(moment)}
+        data = {**record.data, "holder": holder, "claimedAt": format_datetime(moment)}
         claimed = await self.store.transition_exchange(
             record.id, list(_OPEN), "complete", data=data, now=moment
         )
@@ -397,7 +397,11 @@ class ExchangeService:
             suites=suites or None,
             idempotency_key=f"exchange:{record.id}",
         )
-        result = {"credentialId": signed.get("id"), "holder": holder, "deliveredAt": _iso(moment)}
+        result = {
+            "credentialId": signed.get("id"),
+            "holder": holder,
+            "deliveredAt": format_datetime(moment),
+        }
         if record.credential_id is not None:
             result["awardId"] = record.credential_id
         await self.store.transition_exchange(record.id, ["complete"], "complete", result=result)
@@ -450,10 +454,6 @@ def _presentation_in(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def _contexts(credential: Mapping[str, Any]) -> Sequence[Any]:
     ctx = credential.get("@context")
     return ctx if isinstance(ctx, list) else [ctx]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = [

@@ -81,7 +81,6 @@ DEFAULT_ACTOR: Final = "issuer"
 DEFAULT_INDEX_RESERVE: Final = 32
 """Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
 STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
-DATA_INTEGRITY_CONTEXT: Final = "https://w3id.org/security/data-integrity/v2"
 
 
 def _utcnow() -> datetime:
@@ -625,12 +624,8 @@ class Issuer:
             public = [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in entries]
             cred["credentialStatus"] = public[0] if len(public) == 1 else public
         # Every suite's context goes in before the first proof: a later context would change
-        # the document under the earlier proofs. VC 1.1 has no Data Integrity terms, so
-        # eddsa-rdfc-2022 needs the data-integrity context there (vc-js adds it the same way).
-        if p.version == "1.1" and EDDSA_RDFC_2022.name in p.suites:
-            ctx = cred["@context"]
-            if DATA_INTEGRITY_CONTEXT not in ctx:
-                cred["@context"] = [*ctx, DATA_INTEGRITY_CONTEXT]
+        # the document under the earlier proofs (prepare_document adds data-integrity/v2 to a
+        # VC 1.1 document for eddsa-rdfc-2022, and the suite context for Ed25519Signature2020).
         for name in p.suites:
             cred = suite_by_name(name).prepare_document(cred)
         signed: dict[str, Any] = cred

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vc_issuer.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
 from vc_issuer.exchanges import ExchangeService, parse_ttl, qr_svg
 from vc_issuer.http.auth import requires
@@ -40,7 +41,7 @@ def _summary(service: ExchangeService, record: ExchangeRecord) -> dict[str, Any]
         **service.links(record).to_dict(),
         "state": record.state,
         "protocol": record.kind,
-        "created": record.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": format_datetime(record.created_at),
     }
     if record.credential_id is not None:
         out["credentialId"] = record.credential_id
