@@ -181,6 +181,33 @@ def bind_credential(original: Mapping[str, Any], holder: str) -> dict[str, Any]:
     return _subject_bound(unsigned_award(original), holder)
 
 
+def status_purposes_of(credential: Mapping[str, Any]) -> tuple[str, ...]:
+    """The status purposes the award carries (none, revocation, or both)."""
+    status = credential.get("credentialStatus")
+    entries = status if isinstance(status, list) else [status] if status else []
+    out = [e["statusPurpose"] for e in entries if isinstance(e, Mapping) and "statusPurpose" in e]
+    return tuple(dict.fromkeys(str(p) for p in out))
+
+
+async def reissue_for_holder(
+    issuer: Issuer, award: Mapping[str, Any], holder: str, *, idempotency_key: str
+) -> dict[str, Any]:
+    """The wallet copy of a stored award, for every wallet protocol alike: bound to the
+    holder's DID, signed with the award's suites, with its own entries for the award's status
+    purposes, and the award's proof shape (an Open Badges award keeps ``proof`` an array)."""
+    purposes = status_purposes_of(award)
+    signed = await issuer.issue(
+        bind_credential(award, holder),
+        suites=suites_of(award) or None,
+        status=bool(purposes),
+        status_purposes=purposes or None,
+        idempotency_key=idempotency_key,
+    )
+    if isinstance(award.get("proof"), list) and isinstance(signed.get("proof"), dict):
+        signed = {**signed, "proof": [signed["proof"]]}
+    return signed
+
+
 class ExchangeService:
     """Create and run VC API exchanges over the issuer and its store (no HTTP here)."""
 
@@ -391,12 +418,15 @@ class ExchangeService:
             if not (retry and current.data.get("holder") == holder):
                 self._check_open(current)  # raises the right error
                 raise ExchangeAlreadyUsedError("this exchange is being completed by another call")
-        credential, suites = await self._unsigned(record)
-        signed = await self.issuer.issue(
-            _subject_bound(credential, holder),
-            suites=suites or None,
-            idempotency_key=f"exchange:{record.id}",
-        )
+        key = f"exchange:{record.id}"
+        if record.template is not None:
+            signed = await self.issuer.issue(
+                _subject_bound(copy.deepcopy(record.template), holder), idempotency_key=key
+            )
+        else:
+            signed = await reissue_for_holder(
+                self.issuer, await self._award(record), holder, idempotency_key=key
+            )
         result = {
             "credentialId": signed.get("id"),
             "holder": holder,
@@ -414,14 +444,12 @@ class ExchangeService:
             }
         }
 
-    async def _unsigned(self, record: ExchangeRecord) -> tuple[dict[str, Any], list[str]]:
-        if record.template is not None:
-            return copy.deepcopy(record.template), []
+    async def _award(self, record: ExchangeRecord) -> dict[str, Any]:
         assert record.credential_id is not None
         award = await self.store.get_credential(record.credential_id)
         if award is None:
             raise StoreError(f"the award {record.credential_id!r} of this exchange is gone")
-        return unsigned_award(award.credential), suites_of(award.credential)
+        return award.credential
 
     async def delivered_copies(self, credential_id: str) -> list[str]:
         """Ids of the credentials wallets received for one award (revoke them with it)."""
@@ -466,6 +494,8 @@ __all__ = [
     "parse_ttl",
     "qr_svg",
     "qr_terminal",
+    "reissue_for_holder",
+    "status_purposes_of",
     "suites_of",
     "unsigned_award",
 ]

@@ -58,7 +58,7 @@ from vc_issuer.errors import (
     UnsupportedGrantTypeError,
     VCIssuerError,
 )
-from vc_issuer.exchanges import bind_credential
+from vc_issuer.exchanges import bind_credential, reissue_for_holder
 from vc_issuer.issuer import Issuer
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
@@ -358,13 +358,6 @@ def verify_key_proof(
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidProofError("the key proof's nonce must be a string")
     return KeyProof(holder=holder, nonce=nonce, header=dict(decoded.header), claims=claims)
-
-
-def _status_purposes(original: Mapping[str, Any]) -> tuple[str, ...]:
-    status = original.get("credentialStatus")
-    entries = status if isinstance(status, list) else [status] if status else []
-    out = [e["statusPurpose"] for e in entries if isinstance(e, dict) and "statusPurpose" in e]
-    return tuple(dict.fromkeys(str(p) for p in out))
 
 
 def parse_bearer(header: str | None) -> str:
@@ -712,19 +705,9 @@ class OID4VCIService:
         if original is None:
             raise CredentialRequestDeniedError("the offered credential no longer exists")
         await self._check_deliverable(credential_id)
-        unsigned = bind_credential(original.credential, holder)
-        purposes = _status_purposes(original.credential)
-        signed = await self.issuer.issue(
-            unsigned,
-            status=bool(purposes),
-            status_purposes=purposes or None,
-            idempotency_key=f"oid4vci:{record.id}",
+        return await reissue_for_holder(
+            self.issuer, original.credential, holder, idempotency_key=f"oid4vci:{record.id}"
         )
-        if isinstance(original.credential.get("proof"), list) and isinstance(
-            signed.get("proof"), dict
-        ):
-            signed = {**signed, "proof": [signed["proof"]]}
-        return signed
 
 
 def _jwt_string(value: Any) -> str:

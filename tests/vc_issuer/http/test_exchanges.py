@@ -167,6 +167,31 @@ async def test_award_suites_are_reused(world: World) -> None:
     assert (await verify_credential(credential, allow_private_hosts=True)).verified
 
 
+@pytest.mark.parametrize("purposes", [(), ("revocation",), ("revocation", "suspension")])
+async def test_wallet_copy_keeps_the_awards_status_purposes(
+    world: World, purposes: tuple[str, ...]
+) -> None:
+    """An Open Badges award carries a revocation entry only (its schema allows one status
+    object); the copy a wallet receives must carry the same purposes, no more."""
+    award = await world.issuer.issue(
+        {
+            "@context": [V2],
+            "type": ["VerifiableCredential"],
+            "issuer": world.issuer.did,
+            "credentialSubject": {"name": "Ada"},
+        },
+        status=bool(purposes),
+        status_purposes=list(purposes) or None,
+    )
+    created = await world.create({"credentialId": award["id"]})
+    async with ClientSession() as http:
+        out = await Holder().claim(http, created["interactionUrl"])
+    [credential] = out["verifiablePresentation"]["verifiableCredential"]
+    status = credential.get("credentialStatus", [])
+    entries = status if isinstance(status, list) else [status]
+    assert tuple(e["statusPurpose"] for e in entries) == purposes
+
+
 async def test_template_exchange_and_html_interaction(world: World) -> None:
     template = {
         "@context": [V2],
