@@ -101,13 +101,17 @@ def parse_did_web(did: str) -> tuple[str, int | None, list[str]]:
     return host, port, path
 
 
-def did_web_to_url(did: str) -> str:
-    """The HTTPS URL of a did:web's document."""
+def did_web_base_url(did: str) -> str:
+    """The https origin and path a did:web DID proves (where its issuer serves from)."""
     host, port, path = parse_did_web(did)
     authority = host.lower() if port is None else f"{host.lower()}:{port}"
-    if path:
-        return f"https://{authority}/" + "/".join(quote(s, safe="-._~") for s in path) + "/did.json"
-    return f"https://{authority}/.well-known/did.json"
+    return f"https://{authority}" + "".join("/" + quote(s, safe="-._~") for s in path)
+
+
+def did_web_to_url(did: str) -> str:
+    """The HTTPS URL of a did:web's document."""
+    base = did_web_base_url(did)
+    return base + ("/did.json" if parse_did_web(did)[2] else "/.well-known/did.json")
 
 
 def did_url_for_host(

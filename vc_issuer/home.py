@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import tomli_w
 
@@ -81,15 +81,6 @@ def did_web_from_arg(value: str) -> str:
     return did
 
 
-def base_url_for_did_web(did: str) -> str:
-    """The https origin (and path) a did:web DID proves."""
-    from did_methods.web import parse_did_web
-
-    host, port, path = parse_did_web(did)
-    authority = host.lower() if port is None else f"{host.lower()}:{port}"
-    return f"https://{authority}" + "".join("/" + quote(p, safe="-._~") for p in path)
-
-
 def load_home(home: Path | None = None) -> HomeConfig:
     home = (home or default_home()).resolve()
     cfg_file = home / "config.toml"
@@ -150,7 +141,7 @@ def init_home(
     passphrase_env: str | None = None,
 ) -> HomeConfig:
     """Create the home: config, key (0600), DID document for did:web. Refuses to overwrite."""
-    from did_methods.web import build_did_web_document
+    from did_methods.web import build_did_web_document, did_web_base_url
     from vc_issuer.keys import Ed25519Key, save_key_file
 
     home = (home or default_home()).resolve()
@@ -170,7 +161,7 @@ def init_home(
         document = build_did_web_document(did, key.public_key_multibase)
         _set_vm_id(document, key.public_key_multibase, vm_id)
         (home / "did.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
-        base_url = base_url or base_url_for_did_web(did)
+        base_url = base_url or did_web_base_url(did)
     else:
         did = key.did
     save_key_file(key, home / "issuer-key.json", passphrase=passphrase)

@@ -16,6 +16,7 @@ from did_methods.errors import InvalidDID
 from did_methods.web import (
     build_did_web_document,
     did_url_for_host,
+    did_web_base_url,
     did_web_to_url,
     parse_did_web,
 )
@@ -191,3 +192,11 @@ def test_arbitrary_identifiers_map_safely_or_raise(msid: str) -> None:
     assert parts.hostname is not None and parts.hostname == parts.hostname.lower()
     assert all(seg not in (".", "..") for seg in unquote(parts.path).split("/"))
     assert url.endswith("/did.json")
+
+
+def test_base_url_is_the_document_url_without_the_file() -> None:
+    assert did_web_base_url("did:web:example.com") == "https://example.com"
+    assert did_web_base_url("did:web:Example.com%3A8443:a:b") == "https://example.com:8443/a/b"
+    for row in EXAMPLES:
+        url = did_web_to_url(row["did"])
+        assert url.startswith(did_web_base_url(row["did"]) + "/")

@@ -12,7 +12,6 @@ from vc_issuer.errors import ConfigError, MalformedInputError, VCIssuerError
 from vc_issuer.home import (
     ENV_DATABASE_URL,
     ENV_HOME,
-    base_url_for_did_web,
     default_home,
     did_web_from_arg,
     init_home,
@@ -148,11 +147,6 @@ def test_did_web_arg_refused(arg: str) -> None:
     with pytest.raises(MalformedInputError) as err:
         did_web_from_arg(arg)
     assert err.value.code == "INVALID_DID_WEB"
-
-
-def test_base_url_for_did_web() -> None:
-    assert base_url_for_did_web("did:web:example.com") == "https://example.com"
-    assert base_url_for_did_web("did:web:Example.com%3A8443:a:b") == "https://example.com:8443/a/b"
 
 
 def test_bad_base_url_refused(tmp_path: Path) -> None:
