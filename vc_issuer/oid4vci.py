@@ -43,7 +43,7 @@ from joserfc.jwk import OKPKey
 
 from did_methods.errors import DIDError
 from did_methods.key import create_did_key, parse_did_key
-from vc_issuer.credentials import format_datetime
+from vc_issuer.credentials import format_datetime, parse_xml_datetime
 from vc_issuer.errors import (
     CredentialRequestDeniedError,
     InvalidCredentialRequestError,
@@ -476,7 +476,7 @@ class OID4VCIService:
             or record.kind != KIND
             or record.state != "pending"
             or "code" not in record.data
-            or self.now() >= _parse_time(record.data["code_expires_at"])
+            or self.now() >= parse_xml_datetime(record.data["code_expires_at"], "code expiry")
         ):
             raise NotFoundError("no such credential offer, or it was used or has expired")
         return self._offer(record.data)
@@ -507,7 +507,7 @@ class OID4VCIService:
         if record is None or record.state != "pending" or "code" not in record.data:
             raise InvalidGrantError("the pre-authorized code is unknown or was already used")
         now = self.now()
-        if now >= _parse_time(record.data["code_expires_at"]):
+        if now >= parse_xml_datetime(record.data["code_expires_at"], "code expiry"):
             raise InvalidGrantError("the pre-authorized code has expired")
         expected = record.data.get("tx_code_sha256")
         given = form.get("tx_code")
@@ -612,7 +612,7 @@ class OID4VCIService:
             record is None
             or record.state != "active"
             or "token_expires_at" not in record.data
-            or now >= _parse_time(record.data["token_expires_at"])
+            or now >= parse_xml_datetime(record.data["token_expires_at"], "token expiry")
         ):
             raise InvalidTokenError("the access token is unknown, expired or was already used")
         if body_error is not None:
@@ -714,11 +714,6 @@ def _jwt_string(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidProofError("the jwt key proof must be a non-empty string")
     return value
-
-
-def _parse_time(value: Any) -> datetime:
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def oauth_error_body(exc: VCIssuerError) -> dict[str, str]:
