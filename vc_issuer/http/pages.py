@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -570,6 +571,12 @@ async def verify_submit(request: web.Request) -> web.Response:
 # --- static and errors ---------------------------------------------------------------------------
 
 
+@functools.cache
+def _static_bytes(name: str) -> bytes:
+    """Read once: the package's static files do not change while the server runs."""
+    return (STATIC_DIR / name).read_bytes()
+
+
 async def static_file(request: web.Request) -> web.Response:
     """GET /static/{name}: the pages' stylesheet."""
     name = request.match_info["name"]
@@ -577,7 +584,7 @@ async def static_file(request: web.Request) -> web.Response:
     if media is None:
         raise web.HTTPNotFound(text="no such file")
     return web.Response(
-        body=(STATIC_DIR / name).read_bytes(),
+        body=_static_bytes(name),
         content_type=media,
         headers={"Cache-Control": "public, max-age=3600"},
     )
