@@ -22,9 +22,9 @@ from typing import Any
 
 from _scratch import scratch_store
 
-from vc_issuer.awards import Awarder, read_csv_rows
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import Ed25519Key
+from vc_issuer.badges.awards import Awarder, read_csv_rows
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.services.issuer import Issuer
 
 BASE = "https://badges.example.edu"
 

@@ -1,6 +1,6 @@
 """Time canonicalization of the Open Badges 3.0 vector (document and proof config).
 
-Prints ops/s and p50/p99 latency for ``vc_issuer.jsonld.canonicalize`` (safe mode on), and
+Prints ops/s and p50/p99 latency for ``vc_issuer.core.jsonld.canonicalize`` (safe mode on), and
 for a plain pyld URDNA2015 pipeline over the same pinned contexts as the baseline.
 
     python bench/bench_canonicalize.py [--seconds 2]
@@ -18,7 +18,7 @@ from typing import Any
 
 from pyld import jsonld as pyld
 
-from vc_issuer.jsonld import canonicalize, default_loader
+from vc_issuer.core.jsonld import canonicalize, default_loader
 
 VECTOR = (
     Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "jsonld" / "open-badges-3.0"

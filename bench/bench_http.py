@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 def _cli() -> list[str]:
     exe = shutil.which("vc-issuer", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "vc_issuer.cli"]
+    return [exe] if exe else [sys.executable, "-m", "vc_issuer.cli.main"]
 
 
 def _percentile(sorted_ms: list[float], q: float) -> float:

@@ -24,10 +24,10 @@ from typing import Any
 
 from _scratch import scratch_store
 
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import load_key_file
-from vc_issuer.proofs import sign
-from vc_issuer.status import bsl_entry
+from vc_issuer.core.keys import load_key_file
+from vc_issuer.core.proofs import sign
+from vc_issuer.core.status import bsl_entry
+from vc_issuer.services.issuer import Issuer
 from vc_issuer.store import open_store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"

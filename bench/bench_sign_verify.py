@@ -102,10 +102,10 @@ def _time_sync(fn: Callable[[], Any], warmup: int, iterations: int) -> dict[str,
 
 
 def bench_ours(iterations: int, warmup: int) -> dict[str, Any]:
-    from vc_issuer.keys import parse_key
-    from vc_issuer.proofs import sign
-    from vc_issuer.resolver import StaticResolver, default_resolver
-    from vc_issuer.verifier import verify_credential
+    from vc_issuer.core.keys import parse_key
+    from vc_issuer.core.proofs import sign
+    from vc_issuer.core.resolver import StaticResolver, default_resolver
+    from vc_issuer.services.verifier import verify_credential
 
     document, key_json, controller, created, expected = _inputs()
     key = parse_key(key_json)

@@ -32,11 +32,11 @@ from typing import Any
 
 from aiohttp import web
 
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import load_key_file
-from vc_issuer.status_check import StatusListChecker
+from vc_issuer.core.keys import load_key_file
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.status_check import StatusListChecker
+from vc_issuer.services.verifier import verify_credential
 from vc_issuer.store import open_store
-from vc_issuer.verifier import verify_credential
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 CREDENTIAL = FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json"

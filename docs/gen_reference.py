@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parent
 
 
 def cli_reference() -> str:
-    from vc_issuer.cli import main
+    from vc_issuer.cli.main import main
 
     lines: list[str] = []
 

@@ -15,16 +15,16 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-from vc_issuer.home import init_home
-from vc_issuer.http import create_app
-from vc_issuer.issuer import Issuer
-from vc_issuer.openbadges import (
+from vc_issuer.badges.openbadges import (
     Achievement,
     Alignment,
     Criteria,
     IssuerProfile,
     build_award,
 )
+from vc_issuer.http import create_app
+from vc_issuer.services.home import init_home
+from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
 

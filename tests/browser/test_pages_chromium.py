@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from vc_issuer.baking import bake_png, default_badge_png, unbake_png
+from vc_issuer.badges.baking import bake_png, default_badge_png, unbake_png
 
 from .conftest import LiveServer, past
 
@@ -137,7 +137,7 @@ def _qr_codes(browser: WebDriver) -> list[Any]:
 def test_claim_page_shows_qr_codes_and_deep_links(
     live_server: LiveServer, browser: WebDriver, shots: Path
 ) -> None:
-    from vc_issuer.claims import ClaimService
+    from vc_issuer.badges.claims import ClaimService
 
     cred = live_server.award(name="Grace Hopper")
     claim = live_server.run(ClaimService(live_server.issuer).create(cred["id"]))

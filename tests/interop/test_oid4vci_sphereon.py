@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from vc_issuer.home import init_home
 from vc_issuer.http import create_app
 from vc_issuer.http.oid4vci import OID4VCI_KEY
-from vc_issuer.issuer import Issuer
-from vc_issuer.oid4vci import OID4VCIService
-from vc_issuer.verifier import verify_credential
+from vc_issuer.services.home import init_home
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.verifier import verify_credential
+from vc_issuer.wallets.oid4vci import OID4VCIService
 
 HERE = Path(__file__).resolve().parent
 WALLET_JS = HERE / "oid4vci_wallet.mjs"

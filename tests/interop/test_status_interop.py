@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.status_check import FetchResult, StatusListChecker
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.status_check import FetchResult, StatusListChecker
 from vc_issuer.store import open_store
 
 HERE = Path(__file__).resolve().parent

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from vc_issuer.keys import Ed25519Key, parse_key
-from vc_issuer.proofs import sign
-from vc_issuer.resolver import StaticResolver, default_resolver
-from vc_issuer.verifier import verify_credential
+from vc_issuer.core.keys import Ed25519Key, parse_key
+from vc_issuer.core.proofs import sign
+from vc_issuer.core.resolver import StaticResolver, default_resolver
+from vc_issuer.services.verifier import verify_credential
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "interop"

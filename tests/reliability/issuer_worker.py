@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vc_issuer.issuer import LIST_ID_KEY, Issuer
-from vc_issuer.keys import load_key_file
+from vc_issuer.core.keys import load_key_file
+from vc_issuer.services.issuer import LIST_ID_KEY, Issuer
 from vc_issuer.store import Store, open_store
 
 

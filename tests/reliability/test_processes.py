@@ -31,11 +31,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from vc_issuer.issuer import DEFAULT_INDEX_RESERVE, LIST_ID_KEY, Issuer
-from vc_issuer.keys import load_key_file
-from vc_issuer.proofs import verify_proofs
-from vc_issuer.resolver import default_resolver
-from vc_issuer.status import decode
+from vc_issuer.core.keys import load_key_file
+from vc_issuer.core.proofs import verify_proofs
+from vc_issuer.core.resolver import default_resolver
+from vc_issuer.core.status import decode
+from vc_issuer.services.issuer import DEFAULT_INDEX_RESERVE, LIST_ID_KEY, Issuer
 from vc_issuer.store import CredentialRecord, Store, open_store
 
 HERE = Path(__file__).resolve().parent

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from click.testing import CliRunner, Result
 
-from vc_issuer.cli import main
-from vc_issuer.home import load_home
-from vc_issuer.issuer import Issuer
+from vc_issuer.cli.main import main
+from vc_issuer.services.home import load_home
+from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
 V2 = "https://www.w3.org/ns/credentials/v2"

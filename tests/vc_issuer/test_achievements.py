@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from vc_issuer.achievements import (
+from vc_issuer.badges.achievements import (
     AchievementService,
     achievement_key,
     check_image_bytes,
 )
-from vc_issuer.baking import bake, default_badge_png, default_badge_svg
+from vc_issuer.badges.baking import bake, default_badge_png, default_badge_svg
 from vc_issuer.errors import (
     ConflictError,
     InputTooLargeError,

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from vc_issuer.achievements import StoredAchievement
-from vc_issuer.awards import (
+from vc_issuer.badges.achievements import StoredAchievement
+from vc_issuer.badges.awards import (
     AWARD_STATUS_PURPOSES,
     ERROR,
     ISSUED,
@@ -27,12 +27,16 @@ from vc_issuer.awards import (
     read_jsonl_rows,
     write_results,
 )
+from vc_issuer.badges.openbadges import (
+    identity_matches,
+    ob_schema_compatible,
+    validate_ob_credential,
+)
+from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.errors import MalformedInputError, NotFoundError, ParsingError
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.openbadges import identity_matches, ob_schema_compatible, validate_ob_credential
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.verifier import verify_credential
 from vc_issuer.store import Store, open_store
-from vc_issuer.verifier import verify_credential
 
 BASE = "https://badges.example.edu"
 KEY = Ed25519Key.from_seed(bytes(range(32)))

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vc_issuer.baking import (
+from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     bake,
     bake_png,
@@ -28,6 +28,14 @@ from vc_issuer.baking import (
     unbake_svg,
     unbake_text,
 )
+from vc_issuer.badges.openbadges import (
+    Achievement,
+    IssuerProfile,
+    build_award,
+    ob_schema_compatible,
+)
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
 from vc_issuer.errors import (
     DuplicateBakedCredentialError,
     InputTooLargeError,
@@ -38,16 +46,13 @@ from vc_issuer.errors import (
     UnsupportedImageError,
     VCIssuerError,
 )
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.openbadges import Achievement, IssuerProfile, build_award, ob_schema_compatible
-from vc_issuer.proofs import sign
-from vc_issuer.verifier import verify_credential
+from vc_issuer.services.verifier import verify_credential
 
 SIG = b"\x89PNG\r\n\x1a\n"
 CRED: dict[str, Any] = {"id": "urn:uuid:1", "type": ["VerifiableCredential"], "name": "Ünïcode ✓"}
 
 
-# --- an independent PNG reader (does not use vc_issuer.baking) ------------------------------------
+# --- an independent PNG reader (does not use vc_issuer.badges.baking) -----------------------
 
 
 def chunks_of(png: bytes) -> list[tuple[bytes, bytes]]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from vc_issuer.cli import main
-from vc_issuer.keys import Ed25519Key, save_key_file
+from vc_issuer.cli.main import main
+from vc_issuer.core.keys import Ed25519Key, save_key_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VECTORS = FIXTURES / "vc-di-eddsa"
@@ -363,7 +363,7 @@ def test_usage_error_exit_2() -> None:
 
 
 def test_verify_baked_png_and_svg(tmp_path: Path, key_file: Path) -> None:
-    from vc_issuer.baking import bake_png, bake_svg, default_badge_png, default_badge_svg
+    from vc_issuer.badges.baking import bake_png, bake_svg, default_badge_png, default_badge_svg
 
     doc = signed(key_file)
     png = tmp_path / "badge.png"
@@ -382,7 +382,7 @@ def test_verify_baked_png_and_svg(tmp_path: Path, key_file: Path) -> None:
 
 
 def test_verify_image_without_credential_is_bad_input(tmp_path: Path) -> None:
-    from vc_issuer.baking import default_badge_png
+    from vc_issuer.badges.baking import default_badge_png
 
     plain = tmp_path / "plain.png"
     plain.write_bytes(default_badge_png())

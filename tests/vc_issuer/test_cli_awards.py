@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from vc_issuer.baking import default_badge_png, default_badge_svg
-from vc_issuer.openbadges import validate_ob_credential
-from vc_issuer.verifier import verify_credential
+from vc_issuer.badges.baking import default_badge_png, default_badge_svg
+from vc_issuer.badges.openbadges import validate_ob_credential
+from vc_issuer.services.verifier import verify_credential
 
 from ._helpers import ok, run
 

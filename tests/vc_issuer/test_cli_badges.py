@@ -11,20 +11,31 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-import vc_issuer.cli  # noqa: F401  (first: vc_issuer.cli imports and registers cli_badges)
-from vc_issuer.baking import MAX_IMAGE_BYTES, bake, default_badge_png, default_badge_svg, unbake
-from vc_issuer.cli_badges import register
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.openbadges import Achievement, IssuerProfile, build_award, ob_schema_compatible
-from vc_issuer.proofs import sign
-from vc_issuer.verifier import verify_credential
+import vc_issuer.cli.main  # noqa: F401  (first: vc_issuer.cli.main imports and registers cli_badges)
+from vc_issuer.badges.baking import (
+    MAX_IMAGE_BYTES,
+    bake,
+    default_badge_png,
+    default_badge_svg,
+    unbake,
+)
+from vc_issuer.badges.openbadges import (
+    Achievement,
+    IssuerProfile,
+    build_award,
+    ob_schema_compatible,
+)
+from vc_issuer.cli.badges import register
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
+from vc_issuer.services.verifier import verify_credential
 
 KEY = Ed25519Key.from_seed(bytes(range(32)))
 
 
 @click.group()
 def cli() -> None:
-    """Stand-in for vc_issuer.cli.main, so these tests do not depend on its registration list."""
+    """Stand-in for the main CLI group, so these tests do not depend on its registration list."""
 
 
 register(cli)

@@ -10,12 +10,12 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from vc_issuer.achievements import AchievementService
-from vc_issuer.awards import Awarder, Recipient
-from vc_issuer.baking import bake_png, bake_svg, default_badge_png, default_badge_svg, unbake
-from vc_issuer.cli import main
-from vc_issuer.home import init_home, load_home
-from vc_issuer.issuer import Issuer
+from vc_issuer.badges.achievements import AchievementService
+from vc_issuer.badges.awards import Awarder, Recipient
+from vc_issuer.badges.baking import bake_png, bake_svg, default_badge_png, default_badge_svg, unbake
+from vc_issuer.cli.main import main
+from vc_issuer.services.home import init_home, load_home
+from vc_issuer.services.issuer import Issuer
 
 PNG = default_badge_png(color="#6a1b9a", size=48)
 SVG = default_badge_svg("Design", color="#00695c")

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.exchanges import qr_terminal
-from vc_issuer.home import load_home
 from vc_issuer.http import create_app
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.home import load_home
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.wallets.exchanges import qr_terminal
 
 from ._helpers import in_home, init_home, issue_plain, ok, run
 

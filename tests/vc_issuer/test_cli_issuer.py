@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.status import decode
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.status import decode
 
 from ._helpers import ok, run
 

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from vc_issuer.exchanges import qr_terminal
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.wallets.exchanges import qr_terminal
 
 from ._helpers import in_home, init_home, issue_plain, run
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vc_issuer.credentials import (
+from vc_issuer.core.credentials import (
     embedded_credentials,
     format_datetime,
     holder_id,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from vc_issuer.core.keys import load_key_file
 from vc_issuer.errors import ConfigError, MalformedInputError, VCIssuerError
-from vc_issuer.home import (
+from vc_issuer.services.home import (
     ENV_DATABASE_URL,
     ENV_HOME,
     default_home,
@@ -17,8 +18,7 @@ from vc_issuer.home import (
     init_home,
     load_home,
 )
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import load_key_file
+from vc_issuer.services.issuer import Issuer
 
 
 def test_init_did_key(tmp_path: Path) -> None:

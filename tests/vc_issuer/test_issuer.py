@@ -20,6 +20,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from vc_issuer.core.keys import Ed25519Key, load_key_file
+from vc_issuer.core.status import SL2021_CONTEXT, decode, parse_credential_status
 from vc_issuer.errors import (
     ConfigError,
     ConflictError,
@@ -27,12 +29,10 @@ from vc_issuer.errors import (
     NotFoundError,
     VCIssuerError,
 )
-from vc_issuer.issuer import DEFAULT_INDEX_RESERVE, LIST_ID_KEY, Issuer, resolve_suites
-from vc_issuer.keys import Ed25519Key, load_key_file
-from vc_issuer.status import SL2021_CONTEXT, decode, parse_credential_status
-from vc_issuer.status_check import StatusListChecker
+from vc_issuer.services.issuer import DEFAULT_INDEX_RESERVE, LIST_ID_KEY, Issuer, resolve_suites
+from vc_issuer.services.status_check import StatusListChecker
+from vc_issuer.services.verifier import VerificationResult, verify_credential
 from vc_issuer.store import Store, open_store
-from vc_issuer.verifier import VerificationResult, verify_credential
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

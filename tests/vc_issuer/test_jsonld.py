@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from vc_issuer import jsonld
+from vc_issuer.core import jsonld
+from vc_issuer.core.jsonld import ContextLoader, canonicalize, default_loader, expand
 from vc_issuer.errors import (
     CanonicalizationLimitError,
     ConfigError,
@@ -21,7 +22,6 @@ from vc_issuer.errors import (
     MalformedInputError,
     UnknownContextError,
 )
-from vc_issuer.jsonld import ContextLoader, canonicalize, default_loader, expand
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "jsonld"

@@ -14,18 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vc_issuer.errors import (
-    InvalidKeyError,
-    KeyDecryptionError,
-    KeyFileError,
-    PassphraseRequiredError,
-)
-from vc_issuer.keys import (
+from vc_issuer.core.keys import (
     Ed25519Key,
     load_key_file,
     parse_key,
     save_key_file,
     verify_signature,
+)
+from vc_issuer.errors import (
+    InvalidKeyError,
+    KeyDecryptionError,
+    KeyFileError,
+    PassphraseRequiredError,
 )
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"

@@ -13,10 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vc_issuer import jsonld
-from vc_issuer.errors import MalformedInputError, SchemaValidationError
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.openbadges import (
+from vc_issuer.badges.openbadges import (
     ACHIEVEMENT_CREDENTIAL_SCHEMA_URL,
     OB_CONTEXT,
     VC_V2_CONTEXT,
@@ -35,8 +32,11 @@ from vc_issuer.openbadges import (
     validate_endorsement_credential,
     validate_ob_credential,
 )
-from vc_issuer.proofs import sign
-from vc_issuer.verifier import verify_credential
+from vc_issuer.core import jsonld
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
+from vc_issuer.errors import MalformedInputError, SchemaValidationError
+from vc_issuer.services.verifier import verify_credential
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 OB = FIX / "open-badges-3.0"

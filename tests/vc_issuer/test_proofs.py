@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from did_methods.registry import Resolver
+from vc_issuer.core.keys import Ed25519Key, parse_key
+from vc_issuer.core.proofs import ProofCheck, get_proofs, sign, verify_proofs
+from vc_issuer.core.resolver import StaticResolver
+from vc_issuer.core.suites import eddsa_rdfc_2022
 from vc_issuer.errors import (
     MalformedInputError,
     ProofGenerationError,
     UnsupportedCryptosuiteError,
 )
-from vc_issuer.keys import Ed25519Key, parse_key
-from vc_issuer.proofs import ProofCheck, get_proofs, sign, verify_proofs
-from vc_issuer.resolver import StaticResolver
-from vc_issuer.suites import eddsa_rdfc_2022
 
 from ._helpers import DI, FIX, at, load
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vc_issuer import rdfc
+from vc_issuer.core import rdfc
 from vc_issuer.errors import CanonicalizationLimitError, ParsingError
 
 SUITE = Path(__file__).resolve().parents[1] / "fixtures" / "rdf-canon"

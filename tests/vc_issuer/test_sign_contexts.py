@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.proofs import sign
-from vc_issuer.verifier import verify_credential
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
+from vc_issuer.services.verifier import verify_credential
 
 KEY = Ed25519Key.from_seed(bytes(range(32)))
 V1 = "https://www.w3.org/2018/credentials/v1"

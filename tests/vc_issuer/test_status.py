@@ -13,12 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vc_issuer.errors import (
-    MalformedInputError,
-    StatusError,
-    StatusListLengthError,
-)
-from vc_issuer.status import (
+from vc_issuer.core.status import (
     BSL_MIN_BITS,
     MAX_BITS,
     Bitstring,
@@ -32,6 +27,11 @@ from vc_issuer.status import (
     parse_status_entry,
     sl2021_entry,
     sl2021_list_credential,
+)
+from vc_issuer.errors import (
+    MalformedInputError,
+    StatusError,
+    StatusListLengthError,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status"

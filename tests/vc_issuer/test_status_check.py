@@ -14,17 +14,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from vc_issuer import proofs
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.resolver import default_resolver
-from vc_issuer.status import (
+from vc_issuer.core import proofs
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.resolver import default_resolver
+from vc_issuer.core.status import (
     BSL_MIN_BITS,
     Bitstring,
     bsl_entry,
     bsl_list_credential,
     sl2021_list_credential,
 )
-from vc_issuer.status_check import (
+from vc_issuer.services.status_check import (
     SafeFetch,
     StatusListCache,
     StatusListChecker,
@@ -599,7 +599,7 @@ async def test_private_hosts_are_refused_by_default(server: ListServer) -> None:
 async def test_check_returns_verifier_checks(
     server: ListServer, checker: StatusListChecker
 ) -> None:
-    verifier_mod = pytest.importorskip("vc_issuer.verifier")
+    verifier_mod = pytest.importorskip("vc_issuer.services.verifier")
     url = "https://example.com/sl/checks"
     server.put("/sl/checks", signed_bsl(url, [1]))
     [check] = await checker.check(holder_credential(url, 1))
@@ -652,7 +652,7 @@ async def test_verifier_integration_revoked_credential_fails(
     server: ListServer, checker: StatusListChecker
 ) -> None:
     """verify_credential with our checker: proof passes, status fails -> not verified."""
-    from vc_issuer.verifier import verify_credential
+    from vc_issuer.services.verifier import verify_credential
 
     server.put("/status/bsl/1", load("status-list.bsl-revocation.signed.json"))
     result = await verify_credential(

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
-from vc_issuer.keys import Ed25519Key, parse_key
-from vc_issuer.suites import (
+from vc_issuer.core.keys import Ed25519Key, parse_key
+from vc_issuer.core.suites import (
     ED25519_SIGNATURE_2020,
     EDDSA_RDFC_2022,
     decode_proof_value,
     suite_by_name,
     suite_for_proof,
 )
-from vc_issuer.suites import ed25519_signature_2020 as ed2020
-from vc_issuer.suites import eddsa_rdfc_2022 as eddsa
+from vc_issuer.core.suites import ed25519_signature_2020 as ed2020
+from vc_issuer.core.suites import eddsa_rdfc_2022 as eddsa
+from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
 
 from ._helpers import DI, FIX, load
 

@@ -2,11 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vc_issuer.claims import parse_claim_ttl
+from vc_issuer.badges.claims import parse_claim_ttl
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.exchanges import parse_ttl
 from vc_issuer.http.auth import parse_expiry
-from vc_issuer.tokens import parse_duration
+from vc_issuer.services.tokens import parse_duration
+from vc_issuer.wallets.exchanges import parse_ttl
 
 
 def test_one_duration_grammar() -> None:

@@ -13,11 +13,16 @@ from aiohttp import web
 
 from did_methods.errors import NetworkError
 from did_methods.registry import Resolver
+from vc_issuer.core.keys import Ed25519Key, parse_key
+from vc_issuer.core.proofs import sign
+from vc_issuer.core.resolver import StaticResolver
 from vc_issuer.errors import DataLossError, StatusRetrievalError
-from vc_issuer.keys import Ed25519Key, parse_key
-from vc_issuer.proofs import sign
-from vc_issuer.resolver import StaticResolver
-from vc_issuer.verifier import Check, VerificationResult, verify_credential, verify_presentation
+from vc_issuer.services.verifier import (
+    Check,
+    VerificationResult,
+    verify_credential,
+    verify_presentation,
+)
 
 from ._helpers import DI, FIX, at, load
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from vc_issuer.achievements import IMAGE_PATH, AchievementService, StoredAchievement
-from vc_issuer.awards import Awarder, Recipient
+from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService, StoredAchievement
+from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.errors import ConflictError, MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from did_methods.registry import DIDResolver, Resolver
+from vc_issuer.core.resolver import StaticResolver
 from vc_issuer.errors import VCIssuerError
 from vc_issuer.http.auth import AUTH_KEY, Authenticator
 from vc_issuer.http.middlewares import (
@@ -32,9 +33,8 @@ from vc_issuer.http.middlewares import (
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.public import etag_matches, etag_of
 from vc_issuer.http.state import STATE_KEY, ServiceState
-from vc_issuer.issuer import LIST_PATH, Issuer
-from vc_issuer.resolver import StaticResolver
-from vc_issuer.status_check import FetchResult, SafeFetch, StatusListChecker
+from vc_issuer.services.issuer import LIST_PATH, Issuer
+from vc_issuer.services.status_check import FetchResult, SafeFetch, StatusListChecker
 
 log = logging.getLogger("vc_issuer.http")
 
@@ -175,7 +175,7 @@ def create_app(
 
 def _list_verifier(resolver: DIDResolver, issuer: Issuer) -> Any:
     """List credentials are verified with the same resolver (our own DID resolves locally)."""
-    from vc_issuer.status_check import credential_verifier
+    from vc_issuer.services.status_check import credential_verifier
 
     return credential_verifier(resolver, loader=issuer.loader)
 

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from vc_issuer.errors import AuthenticationError, MalformedInputError, PermissionDeniedError
+from vc_issuer.services.tokens import hash_secret as hash_token
+from vc_issuer.services.tokens import parse_duration
 from vc_issuer.store import Store, TokenRecord
-from vc_issuer.tokens import hash_secret as hash_token
-from vc_issuer.tokens import parse_duration
 
 SCOPES: tuple[str, ...] = ("issue", "status", "read", "admin")
 TOKEN_PREFIX = "vci_"

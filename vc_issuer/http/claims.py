@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from vc_issuer.claims import ClaimService, WalletLinks, claim_summary, parse_claim_ttl
+from vc_issuer.badges.claims import ClaimService, WalletLinks, claim_summary, parse_claim_ttl
 from vc_issuer.errors import MalformedInputError, NotFoundError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object

@@ -12,9 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from vc_issuer.credentials import format_datetime
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.exchanges import ExchangeService, parse_ttl, qr_svg
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
@@ -22,6 +21,7 @@ from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
 from vc_issuer.store import ExchangeRecord
+from vc_issuer.wallets.exchanges import ExchangeService, parse_ttl, qr_svg
 
 EXCHANGES_KEY = web.AppKey("vc_issuer_exchanges", ExchangeService)
 JSON = "application/json"

@@ -19,7 +19,7 @@ from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
-from vc_issuer.oid4vci import (
+from vc_issuer.wallets.oid4vci import (
     AS_METADATA_PATH,
     CREDENTIAL_PATH,
     ISSUER_METADATA_PATH,

@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler
 
 from did_methods.errors import DIDError
 from did_methods.fetch import SafeFetcher
-from vc_issuer.baking import (
+from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     ImageType,
     bake_png,
@@ -37,12 +37,12 @@ from vc_issuer.baking import (
     looks_like_image,
     unbake,
 )
-from vc_issuer.credentials import parse_json_document
+from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_credential
+from vc_issuer.core.credentials import parse_json_document
 from vc_issuer.errors import VCIssuerError
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, error_middleware
 from vc_issuer.http.state import ServiceState, state_of
-from vc_issuer.openbadges import ob_schema_compatible, validate_ob_credential
-from vc_issuer.verifier import Check, VerificationResult, verify_credential
+from vc_issuer.services.verifier import Check, VerificationResult, verify_credential
 
 HERE: Final = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR: Final = HERE / "templates"

@@ -119,9 +119,9 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 async def _build_app(opts: ServeOptions) -> web.Application:
-    from vc_issuer.home import load_home
     from vc_issuer.http.app import create_app
-    from vc_issuer.issuer import Issuer
+    from vc_issuer.services.home import load_home
+    from vc_issuer.services.issuer import Issuer
 
     cfg = load_home(Path(opts.home))
     if opts.base_url:

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from did_methods.registry import DIDResolver, Resolver
-from vc_issuer.issuer import Issuer
-from vc_issuer.status_check import StatusListChecker
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.status_check import StatusListChecker
 
 
 @dataclass

@@ -13,13 +13,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from vc_issuer.credentials import issuer_id
+from vc_issuer.core.credentials import issuer_id
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
-from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
+from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
 
 JSON = "application/json"
 
@@ -188,7 +188,7 @@ _IMAGE_TYPES = frozenset({"image/png", "image/svg+xml"})
 
 async def _baked_credential(request: web.Request) -> dict[str, Any]:
     """The credential baked into a raw PNG/SVG body (the content decides, not the header)."""
-    from vc_issuer.baking import unbake
+    from vc_issuer.badges.baking import unbake
 
     data = await request.read()  # too large: aiohttp's 413, answered by error_middleware
     if not data:

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.home import init_home
 from vc_issuer.http import create_app, create_token
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.home import init_home
+from vc_issuer.services.issuer import Issuer
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 V2 = "https://www.w3.org/ns/credentials/v2"

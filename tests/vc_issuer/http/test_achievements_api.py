@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from vc_issuer.baking import (
+from vc_issuer.badges.baking import (
     bake_png,
     bake_svg,
     default_badge_png,

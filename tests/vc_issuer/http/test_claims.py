@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from vc_issuer.oid4vci import CONFIGURATION_ID, PRE_AUTHORIZED_GRANT
+from vc_issuer.wallets.oid4vci import CONFIGURATION_ID, PRE_AUTHORIZED_GRANT
 
 from .conftest import V2, Authed, served
 from .test_exchanges import Holder as LcwHolder

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import ClientSession
 
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.proofs import sign
-from vc_issuer.verifier import verify_credential
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
+from vc_issuer.services.verifier import verify_credential
 
 from .conftest import V1, V2, Authed, served
 

@@ -2,7 +2,7 @@
 
 The holder is written here: it parses the offer URI, reads the metadata, redeems the code at
 /token, fetches a c_nonce and signs the ``openid4vci-proof+jwt`` key proof with joserfc over an
-Ed25519 key (vc_issuer.keys.Ed25519Key), exactly as a wallet would. The issued credential is then
+Ed25519 key (core.keys.Ed25519Key), exactly as a wallet would. The issued credential is then
 verified through the server's own /credentials/verify.
 """
 
@@ -25,10 +25,10 @@ from aiohttp.test_utils import TestClient
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import OKPKey
 
+from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.http import create_token
-from vc_issuer.issuer import Issuer
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.oid4vci import (
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.wallets.oid4vci import (
     CONFIGURATION_ID,
     PRE_AUTHORIZED_GRANT,
     bind_credential,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from vc_issuer.baking import bake_png, default_badge_png, unbake_png
+from vc_issuer.badges.baking import bake_png, default_badge_png, unbake_png
 
 from .conftest import Env
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from did_methods.registry import Resolver
-from vc_issuer.status_check import StatusListChecker
+from vc_issuer.services.status_check import StatusListChecker
 
 from .conftest import Env, EnvFactory
 from .test_vcapi import assert_problem

@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from vc_issuer.home import init_home
+from vc_issuer.services.home import init_home
 
 from .conftest import V2, free_port
 
@@ -32,7 +32,7 @@ def cli(*args: str) -> list[str]:
     exe = Path(sys.executable).with_name("vc-issuer")
     if exe.exists():
         return [str(exe), *args]
-    return [sys.executable, "-c", "from vc_issuer.cli import run; run()", *args]
+    return [sys.executable, "-c", "from vc_issuer.cli.main import run; run()", *args]
 
 
 class Server:

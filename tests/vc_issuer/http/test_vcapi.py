@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.proofs import sign
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
 
 from .conftest import V1, V2, Env, EnvFactory, load_fixture
 

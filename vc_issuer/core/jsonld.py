@@ -9,7 +9,7 @@ because a signature over the remaining graph would not cover what the holder was
 Speed: pyld re-resolves and re-processes every context of every document (JCS-hashing the
 contexts to build its cache keys). We memoize processed active contexts per loader, keyed by
 the parent context and the local context, so documents sharing an ``@context`` skip context
-processing entirely; RDFC-1.0 is our own (vc_issuer.rdfc).
+processing entirely; RDFC-1.0 is our own (vc_issuer.core.rdfc).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 from pyld.identifier_issuer import IdentifierIssuer
 
-from vc_issuer import rdfc
+from vc_issuer.core import rdfc
 from vc_issuer.errors import (
     ConfigError,
     DataLossError,
@@ -53,11 +53,11 @@ _MAX_PROCESSED = 2048
 
 def contexts_dir() -> Path:
     """The pinned contexts: inside the wheel, or the repo's top-level ``contexts/``."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "_contexts"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_contexts"
     if (packaged / "index.json").is_file():
         return packaged
-    return here.parent / "contexts"
+    return package.parent / "contexts"
 
 
 class _LockedLRU(LRUCache[str, Any]):
@@ -405,7 +405,7 @@ def expand(
 def to_quads(
     document: Mapping[str, Any], loader: ContextLoader | None = None, *, safe: bool = True
 ) -> list[rdfc.Quad]:
-    """The RDF dataset of ``document`` as canonical-form quads (see vc_issuer.rdfc)."""
+    """The RDF dataset of ``document`` as canonical-form quads (see vc_issuer.core.rdfc)."""
     loader = loader or default_loader()
     expanded = _expand(document, loader, safe)
     proc = loader._processor(safe)

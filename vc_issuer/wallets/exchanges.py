@@ -31,7 +31,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from did_methods.registry import DIDResolver
-from vc_issuer.credentials import format_datetime, holder_id
+from vc_issuer.core.credentials import format_datetime, holder_id
 from vc_issuer.errors import (
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
@@ -43,10 +43,10 @@ from vc_issuer.errors import (
     ProofError,
     StoreError,
 )
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.tokens import parse_duration
 from vc_issuer.store import ExchangeRecord, Store, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
-from vc_issuer.tokens import parse_duration
 
 VCAPI: Final = "vcapi"
 DEFAULT_TTL: Final = timedelta(minutes=15)
@@ -369,7 +369,7 @@ class ExchangeService:
         return await self._deliver(record, holder)
 
     async def _authenticate(self, record: ExchangeRecord, vp: Mapping[str, Any]) -> str:
-        from vc_issuer.verifier import verify_presentation
+        from vc_issuer.services.verifier import verify_presentation
 
         holder = holder_id(vp)
         if holder is None:

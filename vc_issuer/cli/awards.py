@@ -1,6 +1,7 @@
 """CLI for badge designs and awards: ``vc-issuer achievements ...`` and ``vc-issuer award``.
 
-Thin: parse flags, read files, call :mod:`vc_issuer.achievements` / :mod:`vc_issuer.awards`.
+Thin: parse flags, read files, call :mod:`vc_issuer.badges.achievements` /
+:mod:`vc_issuer.badges.awards`.
 JSON goes to stdout; messages and the batch progress bar go to stderr.
 """
 
@@ -19,8 +20,8 @@ from typing import IO, Any
 
 import click
 
-from vc_issuer.achievements import AchievementService
-from vc_issuer.awards import (
+from vc_issuer.badges.achievements import AchievementService
+from vc_issuer.badges.awards import (
     Awarder,
     AwardResult,
     Recipient,
@@ -30,12 +31,12 @@ from vc_issuer.awards import (
     read_jsonl_rows,
     write_results,
 )
-from vc_issuer.claims import ClaimService, parse_claim_ttl
-from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
-from vc_issuer.cli_issuer import _run, home_option
+from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
+from vc_issuer.cli.issuer import _run, home_option
+from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
 from vc_issuer.errors import InputTooLargeError, KeyFileError, MalformedInputError
-from vc_issuer.home import load_home
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.home import load_home
+from vc_issuer.services.issuer import Issuer
 
 MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024
 

@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.suites import ed25519_signature_2020, eddsa_rdfc_2022
+from vc_issuer.core.suites.eddsa_rdfc_2022 import HashingSteps, decode_proof_value
 from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.suites import ed25519_signature_2020, eddsa_rdfc_2022
-from vc_issuer.suites.eddsa_rdfc_2022 import HashingSteps, decode_proof_value
 
 __all__ = [
     "ED25519_SIGNATURE_2020",

@@ -1,6 +1,7 @@
 """CLI commands over the issuer home: init, issue, revoke/suspend/reinstate, lists, audit.
 
-Registered into the main ``vc-issuer`` group by ``vc_issuer.cli``. JSON goes to stdout, messages
+Registered into the main ``vc-issuer`` group by ``vc_issuer.cli.main``. JSON goes to stdout,
+messages
 to stderr; every library error ends the process with its own exit code.
 """
 
@@ -14,11 +15,11 @@ from typing import Any, TypeVar
 
 import click
 
-from vc_issuer.cli import _emit, _passphrase, handle_errors, read_json_object
-from vc_issuer.credentials import format_datetime
+from vc_issuer.cli.main import _emit, _passphrase, handle_errors, read_json_object
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.home import ENV_HOME, init_home, load_home
-from vc_issuer.issuer import PURPOSES, Issuer
+from vc_issuer.services.home import ENV_HOME, init_home, load_home
+from vc_issuer.services.issuer import PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
 T = TypeVar("T")

@@ -22,13 +22,14 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
-from vc_issuer.baking import (
+from vc_issuer.badges.baking import (
     detect_image_type,
     media_type,
     png_credential_texts,
     svg_credential_texts,
 )
-from vc_issuer.credentials import format_datetime, is_url
+from vc_issuer.badges.openbadges import Achievement, IssuerProfile
+from vc_issuer.core.credentials import format_datetime, is_url
 from vc_issuer.errors import (
     ConfigError,
     InputTooLargeError,
@@ -36,7 +37,6 @@ from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
 )
-from vc_issuer.openbadges import Achievement, IssuerProfile
 from vc_issuer.store import AchievementRecord, ImageRecord, Store
 
 DEFAULT_MAX_IMAGE_BYTES: Final = 1024 * 1024

@@ -1,6 +1,6 @@
 """CLI commands for baked badges: ``vc-issuer bake`` and ``vc-issuer unbake``.
 
-Thin: read files, call vc_issuer.baking, write files. Without ``--image``, ``bake`` looks the
+Thin: read files, call vc_issuer.badges.baking, write files. Without ``--image``, ``bake`` looks the
 credential's achievement image up in the issuer home's store (only the store is opened, never
 the key), else uses the default badge image.
 """
@@ -17,16 +17,16 @@ from typing import Any
 
 import click
 
-from vc_issuer.baking import (
+from vc_issuer.badges.baking import (
     bake,
     default_badge_png,
     default_badge_svg,
     detect_image_type,
     unbake,
 )
-from vc_issuer.cli import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
 from vc_issuer.errors import ConfigError, VCIssuerError
-from vc_issuer.home import ENV_HOME, load_home
+from vc_issuer.services.home import ENV_HOME, load_home
 
 
 def _write_output(out: str, data: bytes) -> None:
@@ -58,8 +58,8 @@ def _embedded_achievement(credential: Mapping[str, Any]) -> Mapping[str, Any]:
 async def _stored_image(home: Path | None, achievement: Mapping[str, Any]) -> bytes | None:
     """The achievement's image from the home's store: the version embedded in the badge (the
     one that was signed), else the design's current image; None if it has none stored."""
-    from vc_issuer.achievements import AchievementService
-    from vc_issuer.openbadges import Achievement
+    from vc_issuer.badges.achievements import AchievementService
+    from vc_issuer.badges.openbadges import Achievement
     from vc_issuer.store import open_store
 
     cfg = load_home(home)

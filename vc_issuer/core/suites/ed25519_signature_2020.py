@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
-from vc_issuer.jsonld import ContextLoader, canonicalize
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.suites.eddsa_rdfc_2022 import (
+from vc_issuer.core.jsonld import ContextLoader, canonicalize
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.suites.eddsa_rdfc_2022 import (
     HashingSteps,
     check_proof_dates,
     decode_proof_value,
@@ -22,6 +21,7 @@ from vc_issuer.suites.eddsa_rdfc_2022 import (
     transformation,
     verification,
 )
+from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
 
 PROOF_TYPE = "Ed25519Signature2020"
 SUITE_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from did_methods.registry import DIDResolver
-from vc_issuer.credentials import (
+from vc_issuer.core.credentials import (
     embedded_credentials,
     holder_id,
     issuer_id,
@@ -24,6 +24,10 @@ from vc_issuer.credentials import (
     validate_presentation,
     validity_period,
 )
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.proofs import Clock, ProofCheck, check_challenge, check_domain, verify_proofs
+from vc_issuer.core.purposes import ASSERTION_METHOD, AUTHENTICATION
+from vc_issuer.core.resolver import default_resolver
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -36,10 +40,6 @@ from vc_issuer.errors import (
     ValidityPeriodError,
     VCIssuerError,
 )
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.proofs import Clock, ProofCheck, check_challenge, check_domain, verify_proofs
-from vc_issuer.purposes import ASSERTION_METHOD, AUTHENTICATION
-from vc_issuer.resolver import default_resolver
 
 log = logging.getLogger(__name__)
 

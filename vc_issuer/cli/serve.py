@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from vc_issuer.cli import _emit, handle_errors
-from vc_issuer.credentials import format_datetime
+from vc_issuer.cli.main import _emit, handle_errors
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import NotFoundError
-from vc_issuer.home import HomeConfig, default_home, init_home, load_home
+from vc_issuer.services.home import HomeConfig, default_home, init_home, load_home
 from vc_issuer.store import TokenRecord, open_store
 
 HOME_HELP = "Issuer home (default ./vc-issuer-data or $VC_ISSUER_HOME)."

@@ -12,8 +12,8 @@ from typing import Any
 
 from did_methods import errors as did_errors
 from did_methods.document import relationship_ids
+from vc_issuer.core.resolver import map_did_error
 from vc_issuer.errors import ProofPurposeError
-from vc_issuer.resolver import map_did_error
 
 ASSERTION_METHOD = "assertionMethod"
 AUTHENTICATION = "authentication"

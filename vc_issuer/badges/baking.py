@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 from xml.parsers import expat
 from xml.sax.saxutils import escape as xml_escape
 
-from vc_issuer.credentials import parse_json_document
+from vc_issuer.core.credentials import parse_json_document
 from vc_issuer.errors import (
     DuplicateBakedCredentialError,
     InputTooLargeError,

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from vc_issuer.core.status import BSL_MIN_BITS
 from vc_issuer.errors import ConfigError, MalformedInputError
-from vc_issuer.status import BSL_MIN_BITS
 
 ENV_HOME = "VC_ISSUER_HOME"
 ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
@@ -142,7 +142,7 @@ def init_home(
 ) -> HomeConfig:
     """Create the home: config, key (0600), DID document for did:web. Refuses to overwrite."""
     from did_methods.web import build_did_web_document, did_web_base_url
-    from vc_issuer.keys import Ed25519Key, save_key_file
+    from vc_issuer.core.keys import Ed25519Key, save_key_file
 
     home = (home or default_home()).resolve()
     if base_url is not None:

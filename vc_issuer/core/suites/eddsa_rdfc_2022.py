@@ -15,10 +15,10 @@ from typing import Any
 
 import base58
 
-from vc_issuer.credentials import parse_xml_datetime
+from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.jsonld import ContextLoader, canonicalize
+from vc_issuer.core.keys import Ed25519Key, verify_signature
 from vc_issuer.errors import MalformedInputError, MalformedProofError, UnsupportedCryptosuiteError
-from vc_issuer.jsonld import ContextLoader, canonicalize
-from vc_issuer.keys import Ed25519Key, verify_signature
 
 CRYPTOSUITE = "eddsa-rdfc-2022"
 PROOF_TYPE = "DataIntegrityProof"

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from vc_issuer.credentials import format_datetime
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
     MalformedInputError,
     StatusError,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from did_methods.registry import Resolver
-from vc_issuer.baking import looks_like_image, unbake
-from vc_issuer.credentials import is_presentation, parse_json_document
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.status_check import StatusListChecker
-from vc_issuer.verifier import VerificationResult, verify_credential, verify_presentation
+from vc_issuer.badges.baking import looks_like_image, unbake
+from vc_issuer.core.credentials import is_presentation, parse_json_document
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.services.status_check import StatusListChecker
+from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
 
 
 async def verify_document(

@@ -43,7 +43,7 @@ from joserfc.jwk import OKPKey
 
 from did_methods.errors import DIDError
 from did_methods.key import create_did_key, parse_did_key
-from vc_issuer.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
 from vc_issuer.errors import (
     CredentialRequestDeniedError,
     InvalidCredentialRequestError,
@@ -58,11 +58,11 @@ from vc_issuer.errors import (
     UnsupportedGrantTypeError,
     VCIssuerError,
 )
-from vc_issuer.exchanges import bind_credential, reissue_for_holder
-from vc_issuer.issuer import Issuer
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.tokens import hash_secret
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
-from vc_issuer.tokens import hash_secret
+from vc_issuer.wallets.exchanges import bind_credential, reissue_for_holder
 
 PRE_AUTHORIZED_GRANT: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME: Final = "openid-credential-offer://"

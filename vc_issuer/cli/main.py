@@ -108,7 +108,7 @@ def _loader(context_dirs: tuple[str, ...]) -> Any:
     """The strict loader: pinned contexts plus the folders the user names."""
     if not context_dirs:
         return None
-    from vc_issuer.jsonld import ContextLoader
+    from vc_issuer.core.jsonld import ContextLoader
 
     return ContextLoader([Path(d) for d in context_dirs])
 
@@ -139,7 +139,7 @@ def keys_generate(
     seed: str | None, out: str | None, passphrase_env: str | None, force: bool
 ) -> None:
     """Generate an Ed25519 key and print its did:key."""
-    from vc_issuer.keys import Ed25519Key, save_key_file
+    from vc_issuer.core.keys import Ed25519Key, save_key_file
 
     if seed is not None:
         try:
@@ -190,7 +190,7 @@ def did() -> None:
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
     from did_methods.registry import Resolver
-    from vc_issuer.resolver import resolve_did
+    from vc_issuer.core.resolver import resolve_did
 
     async def run() -> dict[str, Any]:
         resolver = Resolver(allow_private=allow_private_hosts, key_format=fmt)  # type: ignore[arg-type]
@@ -238,8 +238,8 @@ def sign_cmd(
     context_dirs: tuple[str, ...],
 ) -> None:
     """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it."""
-    from vc_issuer.keys import load_key_file
-    from vc_issuer.proofs import sign
+    from vc_issuer.core.keys import load_key_file
+    from vc_issuer.core.proofs import sign
 
     doc = read_json_object(document)
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
@@ -278,7 +278,7 @@ def verify_cmd(
     context_dirs: tuple[str, ...],
 ) -> None:
     """Verify a credential or presentation in FILE (or - for stdin) and print the result."""
-    from vc_issuer.verify_cli import verify_document
+    from vc_issuer.cli.verify import verify_document
 
     data = read_input(file)
     result = asyncio.run(
@@ -301,11 +301,11 @@ def _register_extensions() -> None:
     import importlib
 
     for name in (
-        "vc_issuer.cli_issuer",
-        "vc_issuer.cli_serve",
-        "vc_issuer.cli_badges",
-        "vc_issuer.cli_awards",
-        "vc_issuer.cli_wallets",
+        "vc_issuer.cli.issuer",
+        "vc_issuer.cli.serve",
+        "vc_issuer.cli.badges",
+        "vc_issuer.cli.awards",
+        "vc_issuer.cli.wallets",
     ):
         try:
             module = importlib.import_module(name)

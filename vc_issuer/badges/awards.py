@@ -27,11 +27,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
-from vc_issuer.achievements import AchievementService, StoredAchievement
-from vc_issuer.credentials import is_url
+from vc_issuer.badges.achievements import AchievementService, StoredAchievement
+from vc_issuer.badges.openbadges import (
+    IssuerProfile,
+    build_award,
+    normalize_email,
+    ob_schema_compatible,
+)
+from vc_issuer.core.credentials import is_url
 from vc_issuer.errors import MalformedInputError, ParsingError, VCIssuerError
-from vc_issuer.issuer import REVOCATION, Issuer
-from vc_issuer.openbadges import IssuerProfile, build_award, normalize_email, ob_schema_compatible
+from vc_issuer.services.issuer import REVOCATION, Issuer
 
 CLAIM_PATH: Final = "/c/"
 DEFAULT_CHUNK: Final = 500
@@ -656,9 +661,9 @@ def _worker_start(
     """Runs once in each worker process: its own event loop, store and issuer."""
     from multiprocessing.util import Finalize
 
-    from vc_issuer.jsonld import ContextLoader
-    from vc_issuer.keys import Ed25519Key
-    from vc_issuer.openbadges import Achievement
+    from vc_issuer.badges.openbadges import Achievement
+    from vc_issuer.core.jsonld import ContextLoader
+    from vc_issuer.core.keys import Ed25519Key
     from vc_issuer.store import open_store
 
     loop = asyncio.new_event_loop()

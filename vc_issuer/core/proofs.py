@@ -14,7 +14,13 @@ from typing import Any
 from did_methods.document import ed25519_public_key
 from did_methods.errors import InvalidDocument
 from did_methods.registry import DIDResolver
-from vc_issuer.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
+from vc_issuer.core.resolver import dereference, resolve_did
+from vc_issuer.core.suites import decode_proof_value, suite_by_name, suite_for_proof
+from vc_issuer.core.suites.eddsa_rdfc_2022 import check_proof_dates
 from vc_issuer.errors import (
     InvalidChallengeError,
     InvalidDIDDocumentError,
@@ -27,12 +33,6 @@ from vc_issuer.errors import (
     ProofGenerationError,
     VCIssuerError,
 )
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
-from vc_issuer.resolver import dereference, resolve_did
-from vc_issuer.suites import decode_proof_value, suite_by_name, suite_for_proof
-from vc_issuer.suites.eddsa_rdfc_2022 import check_proof_dates
 
 Clock = Callable[[], datetime]
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from vc_issuer.awards import ISSUED, AwardResult
-from vc_issuer.credentials import format_datetime
+from vc_issuer.badges.awards import ISSUED, AwardResult
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
     ClaimExpiredError,
     ClaimRevokedError,
@@ -36,11 +36,11 @@ from vc_issuer.errors import (
     NotFoundError,
     VCIssuerError,
 )
-from vc_issuer.exchanges import ExchangeLinks, ExchangeService, qr_svg
-from vc_issuer.issuer import Issuer
-from vc_issuer.oid4vci import CreatedOffer, OID4VCIService
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.tokens import hash_secret, parse_duration
 from vc_issuer.store import ClaimRecord, Store
-from vc_issuer.tokens import hash_secret, parse_duration
+from vc_issuer.wallets.exchanges import ExchangeLinks, ExchangeService, qr_svg
+from vc_issuer.wallets.oid4vci import CreatedOffer, OID4VCIService
 
 CLAIM_PATH: Final = "/claim/"
 DEFAULT_CLAIM_TTL: Final = timedelta(days=30)

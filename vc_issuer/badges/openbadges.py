@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
-from vc_issuer.credentials import _json_type, format_datetime, is_url
+from vc_issuer.core.credentials import _json_type, format_datetime, is_url
 from vc_issuer.errors import MalformedInputError, SchemaValidationError
 
 VC_V2_CONTEXT: Final = "https://www.w3.org/ns/credentials/v2"

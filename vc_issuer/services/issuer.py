@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from vc_issuer.credentials import (
+from vc_issuer.core.credentials import (
     Version,
     check_context,
     format_datetime,
@@ -37,18 +37,10 @@ from vc_issuer.credentials import (
     validate_credential,
     validity_period,
 )
-from vc_issuer.errors import (
-    ConfigError,
-    ConflictError,
-    InvalidKeyError,
-    MalformedInputError,
-    NotFoundError,
-    VCIssuerError,
-)
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.keys import Ed25519Key
-from vc_issuer.proofs import sign
-from vc_issuer.status import (
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.proofs import sign
+from vc_issuer.core.status import (
     BSL_MIN_BITS,
     SL2021_CONTEXT,
     Bitstring,
@@ -58,11 +50,19 @@ from vc_issuer.status import (
     sl2021_entry,
     sl2021_list_credential,
 )
+from vc_issuer.core.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite_by_name
+from vc_issuer.errors import (
+    ConfigError,
+    ConflictError,
+    InvalidKeyError,
+    MalformedInputError,
+    NotFoundError,
+    VCIssuerError,
+)
 from vc_issuer.store import CredentialRecord, StatusListRecord, Store
-from vc_issuer.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite_by_name
 
 if TYPE_CHECKING:
-    from vc_issuer.home import HomeConfig
+    from vc_issuer.services.home import HomeConfig
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ class Issuer:
         """An issuer over a home: loads the key, opens (and migrates) the store it then owns."""
         import json
 
-        from vc_issuer.keys import load_key_file
+        from vc_issuer.core.keys import load_key_file
         from vc_issuer.store import open_store
 
         if passphrase is None and cfg.passphrase_env:

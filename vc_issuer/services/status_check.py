@@ -22,7 +22,19 @@ from typing import TYPE_CHECKING, Any
 from did_methods.errors import DIDError
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver
-from vc_issuer.credentials import parse_xml_datetime
+from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.proofs import verify_proofs
+from vc_issuer.core.resolver import default_resolver
+from vc_issuer.core.status import (
+    BSL_MIN_BITS,
+    LIST_TYPES,
+    MAX_BITS,
+    Bitstring,
+    StatusEntry,
+    decode,
+    parse_credential_status,
+)
 from vc_issuer.errors import (
     IssuerMismatchError,
     MalformedInputError,
@@ -33,21 +45,9 @@ from vc_issuer.errors import (
     StatusRetrievalError,
     VCIssuerError,
 )
-from vc_issuer.jsonld import ContextLoader
-from vc_issuer.proofs import verify_proofs
-from vc_issuer.resolver import default_resolver
-from vc_issuer.status import (
-    BSL_MIN_BITS,
-    LIST_TYPES,
-    MAX_BITS,
-    Bitstring,
-    StatusEntry,
-    decode,
-    parse_credential_status,
-)
 
 if TYPE_CHECKING:
-    from vc_issuer.verifier import Check
+    from vc_issuer.services.verifier import Check
 
 FetchResult = tuple[int, Mapping[str, str], bytes]
 Fetch = Callable[[str, Mapping[str, str]], Awaitable[FetchResult]]
@@ -80,7 +80,7 @@ class StatusResult:
     value: int | None = None
 
     def to_check(self) -> Check:
-        from vc_issuer.verifier import Check
+        from vc_issuer.services.verifier import Check
 
         return Check(name=self.name, passed=self.passed, code=self.code, detail=self.detail)
 
@@ -264,7 +264,7 @@ def credential_verifier(
     key controller, validity), without status (a list has none, and this must not recurse)."""
 
     async def verify(vc: dict[str, Any]) -> object:
-        from vc_issuer.verifier import verify_credential
+        from vc_issuer.services.verifier import verify_credential
 
         return await verify_credential(
             vc, resolver=resolver, loader=loader, now=clock, allow_private_hosts=allow_private

@@ -1,0 +1,1 @@
+"""Services built on the core: issuing, verifying, status checking, the issuer's home."""

@@ -1,0 +1,1 @@
+"""Delivery to wallets: VC API exchanges and OpenID4VCI."""
