@@ -37,64 +37,41 @@ def cli_reference() -> str:
 
 
 def error_table() -> str:
+    """The class list of vc_issuer.errors, one row per class (code, HTTP, exit, type URL)."""
     from did_methods import errors as did_errors
-    from vc_issuer.errors import all_error_classes
+    from vc_issuer.errors import VCIssuerError, all_error_classes, did_error_class
 
-    rows = ["| code | error class | HTTP | exit | meaning |", "|---|---|---|---|---|"]
-    seen: set[str] = set()
+    rows = [
+        "| code | error class | parent | HTTP | exit | problem `type` | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cls in all_error_classes():
-        if cls.code in seen:
-            continue
-        seen.add(cls.code)
-        doc = " ".join((inspect.getdoc(cls) or cls.title).split())
-        if cls.__doc__ is None or cls.__doc__ == cls.__base__.__doc__:
-            doc = cls.title
+        parent = cls.__base__.__name__ if cls is not VCIssuerError else ""
+        own_doc = cls.__dict__.get("__doc__")
+        meaning = " ".join(inspect.cleandoc(own_doc).split()) if own_doc else cls.title
         rows.append(
-            f"| `{cls.code}` | `{cls.__name__}` | {cls.http_status} | {cls.exit_code} | {doc} |"
+            f"| `{cls.code}` | `{cls.__name__}` | {parent and f'`{parent}`'} | {cls.http_status}"
+            f" | {cls.exit_code} | <{cls.type_url}> | {meaning} |"
         )
     rows.append("")
     rows.append(
-        "More specific codes, raised through one of the classes above (same HTTP status and"
+        "DID resolution errors (`did_methods.errors`, DID Resolution spec names) and the one"
     )
-    rows.append("exit code as that class):")
+    rows.append("class each becomes (`vc_issuer.errors.from_did_error`, kept as `didError`):")
     rows.append("")
-    rows.append("| code | raised as | where |")
-    rows.append("|---|---|---|")
-    for code, cls_name, where in specific_codes():
-        if code not in seen:
-            seen.add(code)
-            rows.append(f"| `{code}` | `{cls_name}` | `{where}` |")
-    rows.append("")
-    rows.append(
-        "DID resolution errors (`did_methods.errors`, DID Resolution spec names). The CLI and"
-    )
-    rows.append(
-        "API report them through the `DIDResolutionError` family above, with `didError` set:"
-    )
-    rows.append("")
-    rows.append("| didError | class | meaning |")
-    rows.append("|---|---|---|")
+    rows.append("| didError | did_methods class | reported as | meaning |")
+    rows.append("|---|---|---|---|")
     stack: list[type[did_errors.DIDError]] = [did_errors.DIDError]
     while stack:
-        cls2 = stack.pop(0)
-        stack.extend(cls2.__subclasses__())
-        doc = " ".join((cls2.__doc__ or "").split()) or cls2.__name__
-        rows.append(f"| `{cls2.code}` | `{cls2.__name__}` | {doc} |")
+        did_cls = stack.pop(0)
+        stack.extend(did_cls.__subclasses__())
+        doc = " ".join((did_cls.__dict__.get("__doc__") or "").split()) or did_cls.__name__
+        target = did_error_class(did_cls)
+        rows.append(
+            f"| `{did_cls.code}` | `{did_cls.__name__}` | `{target.code}` (`{target.__name__}`)"
+            f" | {doc} |"
+        )
     return "\n".join(rows)
-
-
-def specific_codes() -> list[tuple[str, str, str]]:
-    """``SomeError(..., code="X")`` call sites in the package."""
-    import re
-
-    root = DOCS.parent / "vc_issuer"
-    pattern = re.compile(r"(\w+Error)\((?:[^()]|\([^()]*\))*?code=\"([A-Za-z_]+)\"", re.S)
-    found: dict[str, tuple[str, str, str]] = {}
-    for path in sorted(root.rglob("*.py")):
-        for match in pattern.finditer(path.read_text("utf-8")):
-            rel = str(path.relative_to(DOCS.parent))
-            found.setdefault(match.group(2), (match.group(2), match.group(1), rel))
-    return sorted(found.values())
 
 
 def render(template: Path, marker: str, body: str) -> str:

@@ -1,13 +1,20 @@
-"""The one exception hierarchy of the project.
+"""The one exception hierarchy of the project: every error code is a class, listed here once.
 
-Every error owns a stable ``code`` (used in problem+json bodies and in docs/errors.md), the HTTP
-status the API answers with, and the exit code the CLI ends with. Adapters never invent codes:
-they map these.
+Each class owns a stable ``code`` (problem+json ``code``, the CLI's stderr line, verification
+reports), a ``title``, the HTTP status the API answers with, the exit code the CLI ends with,
+and a problem ``type`` URL: the URL of the specification that defines the code (VC Data Model
+2.0, Data Integrity, Bitstring Status List, DID Resolution, OAuth / OpenID4VCI), or one under
+:data:`PROJECT_ERRORS` for the codes this project defines. docs/errors.md is generated from
+this module (docs/gen_reference.py). Raise sites pick a class; they never invent codes.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from did_methods.errors import DIDError
 
 # CLI exit codes (docs/cli.md).
 EXIT_OK = 0
@@ -15,7 +22,20 @@ EXIT_NOT_VERIFIED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
 
-PROBLEM_BASE = "https://w3id.org/security#"
+# Problem type namespaces, one per defining specification.
+VC_DATA_MODEL = "https://www.w3.org/TR/vc-data-model#"  # VC Data Model 2.0, 7.2 Problem Details
+DATA_INTEGRITY = "https://w3id.org/security#"  # VC Data Integrity 1.0, Processing Errors
+STATUS_LIST = "https://www.w3.org/ns/credentials/status-list#"  # Bitstring Status List 1.0
+DID_RESOLUTION = "https://www.w3.org/ns/did#"  # DID Resolution, Errors (UPPER_SNAKE names)
+OAUTH_TOKEN = "https://www.rfc-editor.org/rfc/rfc6749#section-5.2"  # token endpoint errors
+OAUTH_BEARER = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"  # protected resources
+OID4VCI = (
+    "https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html"
+    "#name-credential-error-response"
+)
+PROJECT_ERRORS = "https://vc-issuer.example/errors#"
+"""This project's own codes: ``PROJECT_ERRORS + code``. A placeholder host (RFC 2606
+``.example``) until the project publishes docs/errors.md at a stable address; change it here."""
 
 
 class VCIssuerError(Exception):
@@ -25,18 +45,24 @@ class VCIssuerError(Exception):
     title: ClassVar[str] = "Verifiable credential error"
     http_status: ClassVar[int] = 400
     exit_code: ClassVar[int] = EXIT_BAD_INPUT
+    namespace: ClassVar[str] = PROJECT_ERRORS
+    """The defining spec's namespace: ``type`` is ``namespace + code``, unless ``type_url`` says."""
+    type_url: ClassVar[str] = ""
 
-    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_url" not in cls.__dict__:
+            cls.type_url = cls.namespace + cls.code
+
+    def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
-        if code is not None:
-            self.code = code  # type: ignore[misc]
         self.extra = extra
 
     def to_problem(self) -> dict[str, Any]:
-        """RFC 9457 problem details, with the VC spec's error type URLs."""
+        """RFC 9457 problem details, with the defining spec's error type URL."""
         problem: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.code,
+            "type": self.type_url,
             "title": self.title,
             "status": self.http_status,
             "detail": self.detail,
@@ -44,6 +70,19 @@ class VCIssuerError(Exception):
         }
         problem.update(self.extra)
         return problem
+
+
+VCIssuerError.type_url = PROJECT_ERRORS + VCIssuerError.code
+
+
+class InternalError(VCIssuerError):
+    """A bug or an unexpected failure: reported without a traceback (the CLI's ``--debug``
+    and the server log keep it)."""
+
+    code = "INTERNAL_ERROR"
+    title = "Internal error"
+    http_status = 500
+    exit_code = EXIT_ENVIRONMENT
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -55,17 +94,29 @@ class MalformedInputError(VCIssuerError):
     code = "MALFORMED_VALUE_ERROR"
     title = "Malformed input"
     http_status = 400
+    namespace = VC_DATA_MODEL
 
 
 class ParsingError(MalformedInputError):
+    """The input could not be parsed (not JSON, not UTF-8, nested too deep to read)."""
+
     code = "PARSING_ERROR"
     title = "Input could not be parsed"
+
+
+class JsonTooDeepError(ParsingError):
+    """JSON nested deeper than the limit: refused before any recursive processing."""
+
+    code = "JSON_TOO_DEEP"
+    title = "JSON nests too deep"
+    namespace = PROJECT_ERRORS
 
 
 class InputTooLargeError(MalformedInputError):
     code = "INPUT_TOO_LARGE"
     title = "Input exceeds the size limit"
     http_status = 413
+    namespace = PROJECT_ERRORS
 
 
 class SchemaValidationError(MalformedInputError):
@@ -74,6 +125,7 @@ class SchemaValidationError(MalformedInputError):
     code = "SCHEMA_VALIDATION_ERROR"
     title = "Document does not match its JSON Schema"
     http_status = 422
+    namespace = PROJECT_ERRORS
 
 
 class UnsupportedImageError(MalformedInputError):
@@ -82,6 +134,7 @@ class UnsupportedImageError(MalformedInputError):
     code = "UNSUPPORTED_IMAGE"
     title = "Unsupported image type"
     http_status = 415
+    namespace = PROJECT_ERRORS
 
 
 class InvalidImageError(MalformedInputError):
@@ -89,11 +142,13 @@ class InvalidImageError(MalformedInputError):
 
     code = "INVALID_IMAGE"
     title = "Invalid image"
+    namespace = PROJECT_ERRORS
 
 
 class NoBakedCredentialError(MalformedInputError):
     code = "NO_BAKED_CREDENTIAL"
     title = "The image carries no credential"
+    namespace = PROJECT_ERRORS
 
 
 class DuplicateBakedCredentialError(MalformedInputError):
@@ -101,6 +156,95 @@ class DuplicateBakedCredentialError(MalformedInputError):
 
     code = "DUPLICATE_BAKED_CREDENTIAL"
     title = "The image carries more than one credential"
+    namespace = PROJECT_ERRORS
+
+
+class UnsupportedBakedFormatError(MalformedInputError):
+    """The output format asked for cannot carry a baked credential (only PNG and SVG can)."""
+
+    code = "UNSUPPORTED_BAKED_FORMAT"
+    title = "Unsupported baked badge format"
+    namespace = PROJECT_ERRORS
+
+
+class MissingRecipientError(MalformedInputError):
+    """An award names neither a DID nor an email address for its recipient."""
+
+    code = "MISSING_RECIPIENT"
+    title = "Recipient missing"
+    namespace = PROJECT_ERRORS
+
+
+class InvalidRecipientError(MalformedInputError):
+    """The recipient's DID is not a DID, or the email address is not one."""
+
+    code = "INVALID_RECIPIENT"
+    title = "Invalid recipient"
+    namespace = PROJECT_ERRORS
+
+
+class DuplicateRecipientError(MalformedInputError):
+    """A batch names the same recipient twice; the repeat points at the first row."""
+
+    code = "DUPLICATE_RECIPIENT"
+    title = "Recipient listed twice"
+    namespace = PROJECT_ERRORS
+
+
+class InvalidRowError(MalformedInputError):
+    """A batch CSV row that does not fit the header."""
+
+    code = "INVALID_ROW"
+    title = "Invalid batch row"
+    namespace = PROJECT_ERRORS
+
+
+class InvalidTTLError(MalformedInputError):
+    """A time to live that is not a duration (15m, 2h, 3d) or is longer than allowed."""
+
+    code = "INVALID_TTL"
+    title = "Invalid time to live"
+    namespace = PROJECT_ERRORS
+
+
+class UnknownSuiteError(MalformedInputError):
+    """A proof suite name this issuer does not sign with."""
+
+    code = "UNKNOWN_SUITE"
+    title = "Unknown proof suite"
+    namespace = PROJECT_ERRORS
+
+
+class ForeignIssuerError(MalformedInputError):
+    """A credential to issue names another issuer: we only sign in our own name."""
+
+    code = "FOREIGN_ISSUER"
+    title = "Credential names another issuer"
+    namespace = PROJECT_ERRORS
+
+
+class UnknownScopeError(MalformedInputError):
+    """An API token scope that does not exist."""
+
+    code = "UNKNOWN_SCOPE"
+    title = "Unknown token scope"
+    namespace = PROJECT_ERRORS
+
+
+class InvalidDIDWebError(MalformedInputError):
+    """A ``--did-web`` value that does not name a did:web host (HOST[%3APORT][:path])."""
+
+    code = "INVALID_DID_WEB"
+    title = "Invalid did:web"
+    namespace = PROJECT_ERRORS
+
+
+class OutputExistsError(MalformedInputError):
+    """The output file exists and ``--force`` was not given."""
+
+    code = "FILE_EXISTS"
+    title = "Output file exists"
+    namespace = PROJECT_ERRORS
 
 
 # --- JSON-LD ---------------------------------------------------------------------------------
@@ -133,7 +277,7 @@ class CanonicalizationLimitError(JsonLdError):
     title = "Canonicalization work limit exceeded"
 
 
-# --- keys and DIDs -------------------------------------------------------------------------------
+# --- keys, files and DIDs ----------------------------------------------------------------------
 
 
 class InvalidKeyError(VCIssuerError):
@@ -145,6 +289,13 @@ class KeyFileError(InvalidKeyError):
     code = "KEY_FILE_ERROR"
     title = "Key file cannot be read"
     exit_code = EXIT_ENVIRONMENT
+
+
+class InputFileNotFoundError(KeyFileError):
+    """An input file named on the command line does not exist."""
+
+    code = "FILE_NOT_FOUND"
+    title = "File not found"
 
 
 class PassphraseRequiredError(InvalidKeyError):
@@ -162,7 +313,8 @@ class KeyDecryptionError(InvalidKeyError):
 
 
 class DIDResolutionError(VCIssuerError):
-    """A DID could not be resolved; ``code`` is the DID Resolution spec's error name."""
+    """A DID could not be resolved. Subclasses carry the DID Resolution spec's error names as
+    ``code``; the exact did_methods error name is kept as ``didError``."""
 
     code = "DID_RESOLUTION_ERROR"
     title = "DID resolution failed"
@@ -172,6 +324,7 @@ class DIDResolutionError(VCIssuerError):
 class InvalidDIDError(DIDResolutionError):
     code = "invalidDid"
     title = "Invalid DID"
+    type_url = DID_RESOLUTION + "INVALID_DID"
 
 
 class DIDNotFoundError(DIDResolutionError):
@@ -179,11 +332,21 @@ class DIDNotFoundError(DIDResolutionError):
     title = "DID not found"
     http_status = 404
     exit_code = EXIT_ENVIRONMENT
+    type_url = DID_RESOLUTION + "NOT_FOUND"
 
 
 class MethodNotSupportedError(DIDResolutionError):
     code = "methodNotSupported"
     title = "DID method not supported"
+    http_status = 501
+    type_url = DID_RESOLUTION + "METHOD_NOT_SUPPORTED"
+
+
+class RepresentationNotSupportedError(DIDResolutionError):
+    code = "representationNotSupported"
+    title = "DID representation not supported"
+    http_status = 406
+    type_url = DID_RESOLUTION + "REPRESENTATION_NOT_SUPPORTED"
 
 
 class DIDNetworkError(DIDResolutionError):
@@ -196,6 +359,8 @@ class DIDNetworkError(DIDResolutionError):
 
 
 class ForbiddenAddressError(DIDNetworkError):
+    """The host is loopback, private or plain http; ``--allow-private-hosts`` allows it."""
+
     code = "FORBIDDEN_ADDRESS"
     title = "Address not allowed"
     http_status = 400
@@ -206,6 +371,8 @@ class InvalidDIDDocumentError(DIDResolutionError):
 
     code = "invalidDidDocument"
     title = "Invalid DID document"
+    http_status = 502
+    type_url = DID_RESOLUTION + "INVALID_DID_DOCUMENT"
 
 
 # --- proofs ---------------------------------------------------------------------------------------
@@ -216,27 +383,19 @@ class ProofError(VCIssuerError):
     title = "Proof verification failed"
     http_status = 422
     exit_code = EXIT_NOT_VERIFIED
+    namespace = DATA_INTEGRITY
 
 
 class ProofGenerationError(VCIssuerError):
     code = "PROOF_GENERATION_ERROR"
     title = "Proof generation failed"
     http_status = 422
+    namespace = DATA_INTEGRITY
 
 
 class MalformedProofError(ProofError):
     code = "MALFORMED_PROOF_ERROR"
     title = "Malformed proof"
-
-
-class ProofPurposeError(ProofError):
-    code = "INVALID_PROOF_PURPOSE"
-    title = "Proof purpose not authorized"
-
-
-class UnsupportedCryptosuiteError(ProofError):
-    code = "UNSUPPORTED_CRYPTOSUITE"
-    title = "Unsupported proof type or cryptosuite"
 
 
 class InvalidChallengeError(ProofError):
@@ -249,24 +408,48 @@ class InvalidDomainError(ProofError):
     title = "Domain does not match"
 
 
+class ProofPurposeError(ProofError):
+    code = "INVALID_PROOF_PURPOSE"
+    title = "Proof purpose not authorized"
+    namespace = PROJECT_ERRORS
+
+
+class UnsupportedCryptosuiteError(ProofError):
+    code = "UNSUPPORTED_CRYPTOSUITE"
+    title = "Unsupported proof type or cryptosuite"
+    namespace = PROJECT_ERRORS
+
+
 class ProofExpiredError(ProofError):
     code = "PROOF_EXPIRED"
     title = "Proof expired"
+    namespace = PROJECT_ERRORS
 
 
 class IssuerMismatchError(ProofError):
     code = "ISSUER_MISMATCH"
     title = "Issuer does not control the verification method"
+    namespace = PROJECT_ERRORS
 
 
 class ValidityPeriodError(ProofError):
     code = "VALIDITY_PERIOD_ERROR"
     title = "Credential not valid at this time"
+    namespace = PROJECT_ERRORS
 
 
 class HolderMismatchError(ProofError):
     code = "HOLDER_MISMATCH"
     title = "Holder does not control the verification method"
+    namespace = PROJECT_ERRORS
+
+
+class PresentationNotSignedError(ProofError):
+    """A DIDAuth presentation without a proof: it cannot bind the holder's DID."""
+
+    code = "PRESENTATION_NOT_SIGNED"
+    title = "Presentation not signed"
+    namespace = PROJECT_ERRORS
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -277,6 +460,7 @@ class StatusError(VCIssuerError):
     title = "Status verification failed"
     http_status = 422
     exit_code = EXIT_NOT_VERIFIED
+    namespace = STATUS_LIST
 
 
 class StatusRetrievalError(StatusError):
@@ -291,18 +475,23 @@ class StatusListLengthError(StatusError):
 
 
 class StatusRangeError(StatusError):
+    """The index points outside the list (the VC Data Model's RANGE_ERROR)."""
+
     code = "RANGE_ERROR"
     title = "Status index out of range"
+    namespace = VC_DATA_MODEL
 
 
 class CredentialRevokedError(StatusError):
     code = "CREDENTIAL_REVOKED"
     title = "Credential revoked"
+    namespace = PROJECT_ERRORS
 
 
 class CredentialSuspendedError(StatusError):
     code = "CREDENTIAL_SUSPENDED"
     title = "Credential suspended"
+    namespace = PROJECT_ERRORS
 
 
 class StatusListFullError(StatusError):
@@ -312,6 +501,7 @@ class StatusListFullError(StatusError):
     title = "Status list full"
     http_status = 409
     exit_code = EXIT_ENVIRONMENT
+    namespace = PROJECT_ERRORS
 
 
 # --- service and store ---------------------------------------------------------------------------
@@ -323,10 +513,51 @@ class NotFoundError(VCIssuerError):
     http_status = 404
 
 
+class AchievementNotFoundError(NotFoundError):
+    code = "ACHIEVEMENT_NOT_FOUND"
+    title = "No such achievement"
+
+
+class ImageNotFoundError(NotFoundError):
+    code = "IMAGE_NOT_FOUND"
+    title = "No such image"
+
+
+class ClaimNotFoundError(NotFoundError):
+    code = "CLAIM_NOT_FOUND"
+    title = "No such claim link"
+
+
+class TokenNotFoundError(NotFoundError):
+    code = "TOKEN_NOT_FOUND"
+    title = "No such API token"
+
+
 class ConflictError(VCIssuerError):
     code = "CONFLICT"
     title = "Conflict"
     http_status = 409
+
+
+class AchievementArchivedError(ConflictError):
+    """An archived achievement can no longer be awarded (its past awards stay valid)."""
+
+    code = "ACHIEVEMENT_ARCHIVED"
+    title = "Achievement archived"
+
+
+class VersionConflictError(ConflictError):
+    """The lost-update guard: the record changed since the version the caller read."""
+
+    code = "VERSION_CONFLICT"
+    title = "Changed meanwhile"
+
+
+class NoStatusEntryError(ConflictError):
+    """The credential has no status entry of this purpose from this issuer."""
+
+    code = "NO_STATUS_ENTRY"
+    title = "No such status entry"
 
 
 class ExchangeAlreadyUsedError(ConflictError):
@@ -348,6 +579,13 @@ class AuthenticationError(VCIssuerError):
     http_status = 401
 
 
+class TokenInactiveError(AuthenticationError):
+    """The API token is revoked or expired."""
+
+    code = "TOKEN_INACTIVE"
+    title = "Token revoked or expired"
+
+
 class PermissionDeniedError(VCIssuerError):
     code = "FORBIDDEN"
     title = "Insufficient scope"
@@ -367,6 +605,41 @@ class ConfigError(VCIssuerError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class HomeNotFoundError(ConfigError):
+    """No issuer home at the given path (``vc-issuer init`` creates one)."""
+
+    code = "HOME_NOT_FOUND"
+    title = "No issuer home"
+
+
+class HomeExistsError(ConfigError):
+    """``init`` refuses to overwrite an existing issuer home."""
+
+    code = "HOME_EXISTS"
+    title = "Issuer home exists"
+
+
+class TLSConfigError(ConfigError):
+    """The TLS certificate or key is missing, unreadable, or given without the other."""
+
+    code = "TLS_CONFIG_ERROR"
+    title = "TLS configuration error"
+
+
+class NoAuthRefusedError(ConfigError):
+    """``--no-auth`` on an address other than loopback: refused."""
+
+    code = "NO_AUTH_REFUSED"
+    title = "Unauthenticated server refused"
+
+
+class BindError(ConfigError):
+    """The server cannot listen on the address (in use, or not permitted)."""
+
+    code = "BIND_ERROR"
+    title = "Cannot bind the address"
+
+
 class ClaimExpiredError(VCIssuerError):
     """A learner's claim link is past its expiry; the issuer can send a new one."""
 
@@ -383,6 +656,73 @@ class ClaimRevokedError(VCIssuerError):
     http_status = 410
 
 
+class CredentialNotDeliverableError(VCIssuerError):
+    """The credential is revoked or suspended: it is not handed to a wallet."""
+
+    code = "CREDENTIAL_NOT_DELIVERABLE"
+    title = "Credential revoked or suspended"
+    http_status = 410
+
+
+# --- HTTP protocol (aiohttp's own errors, answered as problem+json) -------------------------------
+
+
+class HTTPProtocolError(VCIssuerError):
+    """Errors of the HTTP exchange itself, before any route runs."""
+
+    code = "HTTP_ERROR"
+    title = "HTTP error"
+
+
+class MethodNotAllowedError(HTTPProtocolError):
+    code = "METHOD_NOT_ALLOWED"
+    title = "Method not allowed"
+    http_status = 405
+
+
+class NotAcceptableError(HTTPProtocolError):
+    code = "NOT_ACCEPTABLE"
+    title = "Not acceptable"
+    http_status = 406
+
+
+class RequestTimeoutError(HTTPProtocolError):
+    code = "REQUEST_TIMEOUT"
+    title = "Request timeout"
+    http_status = 408
+
+
+class LengthRequiredError(HTTPProtocolError):
+    code = "LENGTH_REQUIRED"
+    title = "Length required"
+    http_status = 411
+
+
+class URITooLongError(HTTPProtocolError):
+    code = "URI_TOO_LONG"
+    title = "URI too long"
+    http_status = 414
+
+
+class UnsupportedMediaTypeError(HTTPProtocolError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
+    http_status = 415
+
+
+class HeadersTooLargeError(HTTPProtocolError):
+    code = "HEADERS_TOO_LARGE"
+    title = "Request header fields too large"
+    http_status = 431
+
+
+class ServiceUnavailableError(HTTPProtocolError):
+    code = "SERVICE_UNAVAILABLE"
+    title = "Service unavailable"
+    http_status = 503
+    exit_code = EXIT_ENVIRONMENT
+
+
 # --- OAuth 2.0 / OpenID4VCI (the specs' lowercase codes, answered as {error, error_description})
 
 
@@ -392,6 +732,7 @@ class OAuthError(VCIssuerError):
     code = "invalid_request"
     title = "Invalid OAuth request"
     http_status = 400
+    type_url = OAUTH_TOKEN
 
 
 class InvalidGrantError(OAuthError):
@@ -399,11 +740,13 @@ class InvalidGrantError(OAuthError):
 
     code = "invalid_grant"
     title = "Invalid grant"
+    type_url = OAUTH_TOKEN
 
 
 class UnsupportedGrantTypeError(OAuthError):
     code = "unsupported_grant_type"
     title = "Unsupported grant type"
+    type_url = OAUTH_TOKEN
 
 
 class InvalidTokenError(OAuthError):
@@ -412,16 +755,19 @@ class InvalidTokenError(OAuthError):
     code = "invalid_token"
     title = "Invalid access token"
     http_status = 401
+    type_url = OAUTH_BEARER
 
 
 class InvalidCredentialRequestError(OAuthError):
     code = "invalid_credential_request"
     title = "Invalid credential request"
+    type_url = OID4VCI
 
 
 class UnknownCredentialConfigurationError(OAuthError):
     code = "unknown_credential_configuration"
     title = "Unknown credential configuration"
+    type_url = OID4VCI
 
 
 class InvalidProofError(OAuthError):
@@ -429,6 +775,7 @@ class InvalidProofError(OAuthError):
 
     code = "invalid_proof"
     title = "Invalid key proof"
+    type_url = OID4VCI
 
 
 class InvalidNonceError(OAuthError):
@@ -436,6 +783,7 @@ class InvalidNonceError(OAuthError):
 
     code = "invalid_nonce"
     title = "Invalid nonce"
+    type_url = OID4VCI
 
 
 class CredentialRequestDeniedError(OAuthError):
@@ -443,14 +791,85 @@ class CredentialRequestDeniedError(OAuthError):
 
     code = "credential_request_denied"
     title = "Credential request denied"
+    type_url = OID4VCI
+
+
+# --- the list, and lookups over it ---------------------------------------------------------------
 
 
 def all_error_classes() -> list[type[VCIssuerError]]:
-    """Every error class, for docs/errors.md and its test."""
-    seen: list[type[VCIssuerError]] = []
-    stack: list[type[VCIssuerError]] = [VCIssuerError]
-    while stack:
-        cls = stack.pop(0)
-        seen.append(cls)
-        stack.extend(cls.__subclasses__())
-    return seen
+    """Every error class, each family after its parent (docs/errors.md and its test use it)."""
+    out: list[type[VCIssuerError]] = []
+
+    def walk(cls: type[VCIssuerError]) -> None:
+        out.append(cls)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(VCIssuerError)
+    return out
+
+
+@cache
+def _by_code() -> dict[str, type[VCIssuerError]]:
+    return {cls.code: cls for cls in all_error_classes()}
+
+
+def error_class(code: str, default: type[VCIssuerError] = VCIssuerError) -> type[VCIssuerError]:
+    """The class that owns ``code`` (for codes carried as strings, e.g. in a check report)."""
+    return _by_code().get(code, default)
+
+
+def type_url(code: str) -> str:
+    """The problem ``type`` URL of ``code``; unknown codes fall in the project namespace."""
+    cls = _by_code().get(code)
+    return cls.type_url if cls is not None else PROJECT_ERRORS + code
+
+
+# --- DID errors: the one mapping from did_methods (which knows nothing of vc_issuer) -----------
+
+
+def _did_map() -> tuple[tuple[type[DIDError], type[VCIssuerError]], ...]:
+    from did_methods import errors as did
+
+    # Most specific first: ForbiddenAddress is a NetworkError, InvalidDIDURL an InvalidDID.
+    return (
+        (did.VerificationMethodNotAuthorized, ProofPurposeError),
+        (did.InvalidDID, InvalidDIDError),
+        (did.NotFound, DIDNotFoundError),
+        (did.MethodNotSupported, MethodNotSupportedError),
+        (did.RepresentationNotSupported, RepresentationNotSupportedError),
+        (did.ForbiddenAddress, ForbiddenAddressError),
+        (did.InsecureTransport, ForbiddenAddressError),
+        (did.NetworkError, DIDNetworkError),
+        (did.InvalidDocument, InvalidDIDDocumentError),
+    )
+
+
+def did_error_class(did_error: type[DIDError] | str) -> type[VCIssuerError]:
+    """The class for a did_methods error class, or for its DID Resolution name (``notFound``,
+    as found in ``didResolutionMetadata.error``)."""
+    from did_methods import errors as did
+
+    if isinstance(did_error, str):
+        named = [c for c in _did_classes(did.DIDError) if c.code == did_error]
+        if not named:
+            return DIDResolutionError
+        did_error = named[0]
+    for source, target in _did_map():
+        if issubclass(did_error, source):
+            return target
+    return DIDResolutionError
+
+
+def _did_classes(root: type[DIDError]) -> list[type[DIDError]]:
+    out = [root]
+    for sub in root.__subclasses__():
+        out.extend(_did_classes(sub))
+    return out
+
+
+def from_did_error(exc: DIDError) -> VCIssuerError:
+    """The vc_issuer error for a did_methods error; the exact DID Resolution error name is
+    kept as ``didError`` in the problem details."""
+    return did_error_class(type(exc))(exc.message, didError=exc.code)

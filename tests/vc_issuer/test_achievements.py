@@ -15,6 +15,7 @@ from vc_issuer.badges.achievements import (
 )
 from vc_issuer.badges.baking import bake, default_badge_png, default_badge_svg
 from vc_issuer.errors import (
+    AchievementArchivedError,
     ConflictError,
     InputTooLargeError,
     InvalidImageError,
@@ -125,7 +126,7 @@ async def test_archive_and_list(service: AchievementService) -> None:
     assert archived.archived and archived.version == 1
     assert [s.key for s in await service.list()] == [b.key]
     assert {s.key for s in await service.list(include_archived=True)} == {a.key, b.key}
-    with pytest.raises(MalformedInputError) as info:
+    with pytest.raises(AchievementArchivedError) as info:
         await service.awardable(a.key)
     assert info.value.code == "ACHIEVEMENT_ARCHIVED"
     assert (await service.awardable(b.key)).key == b.key

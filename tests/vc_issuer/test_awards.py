@@ -33,7 +33,12 @@ from vc_issuer.badges.openbadges import (
     validate_ob_credential,
 )
 from vc_issuer.core.keys import Ed25519Key
-from vc_issuer.errors import MalformedInputError, NotFoundError, ParsingError
+from vc_issuer.errors import (
+    AchievementArchivedError,
+    MalformedInputError,
+    NotFoundError,
+    ParsingError,
+)
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import verify_credential
 from vc_issuer.store import Store, open_store
@@ -149,11 +154,11 @@ async def test_archived_achievement_is_refused(
     awarder: Awarder, badge: StoredAchievement, store: Store
 ) -> None:
     await awarder.achievements.archive(badge.key)
-    with pytest.raises(MalformedInputError) as info:
+    with pytest.raises(AchievementArchivedError) as info:
         await awarder.award(badge.key, Recipient(did="did:example:ada"))
     assert info.value.code == "ACHIEVEMENT_ARCHIVED"
     rows = read_csv_rows(io.StringIO("did\ndid:example:a\n"))
-    with pytest.raises(MalformedInputError) as batch:
+    with pytest.raises(AchievementArchivedError) as batch:
         await awarder.award_many(badge.key, rows)
     assert batch.value.code == "ACHIEVEMENT_ARCHIVED"
     assert await store.count_credentials() == 0

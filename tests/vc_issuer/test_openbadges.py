@@ -35,7 +35,7 @@ from vc_issuer.badges.openbadges import (
 from vc_issuer.core import jsonld
 from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.core.proofs import sign
-from vc_issuer.errors import MalformedInputError, SchemaValidationError
+from vc_issuer.errors import AchievementArchivedError, MalformedInputError, SchemaValidationError
 from vc_issuer.services.verifier import verify_credential
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
@@ -417,7 +417,7 @@ def test_award_needs_a_recipient() -> None:
 
 
 def test_award_of_archived_achievement_is_refused() -> None:
-    with pytest.raises(MalformedInputError) as info:
+    with pytest.raises(AchievementArchivedError) as info:
         award(achievement=achievement(archived=True))
     assert info.value.code == "ACHIEVEMENT_ARCHIVED"
 

@@ -31,7 +31,10 @@ from vc_issuer.badges.baking import (
 from vc_issuer.badges.openbadges import Achievement, IssuerProfile
 from vc_issuer.core.credentials import format_datetime, is_url
 from vc_issuer.errors import (
+    AchievementArchivedError,
+    AchievementNotFoundError,
     ConfigError,
+    ImageNotFoundError,
     InputTooLargeError,
     InvalidImageError,
     MalformedInputError,
@@ -140,7 +143,7 @@ def achievement_key(ref: str) -> str:
     tail = ref.rstrip("/").rsplit("/", 1)[-1] if "/" in ref else ref
     tail = tail.removeprefix("urn:uuid:").lower()
     if not _KEY.match(tail):
-        raise NotFoundError(f"no achievement {ref!r}", code="ACHIEVEMENT_NOT_FOUND")
+        raise AchievementNotFoundError(f"no achievement {ref!r}")
     return tail
 
 
@@ -185,9 +188,9 @@ class AchievementService:
         match = _IMAGE_NAME.match(name)
         record = None if match is None else await self.store.get_image(match.group(1))
         if record is None or match is None:
-            raise NotFoundError(f"no image {name!r}", code="IMAGE_NOT_FOUND")
+            raise ImageNotFoundError(f"no image {name!r}")
         if media_type(match.group(2)) != record.media_type:  # type: ignore[arg-type]
-            raise NotFoundError(f"no image {name!r}", code="IMAGE_NOT_FOUND")
+            raise ImageNotFoundError(f"no image {name!r}")
         return record
 
     async def image_bytes_for(self, achievement: Achievement) -> bytes | None:
@@ -282,7 +285,7 @@ class AchievementService:
         record = await self.store.get_achievement(key, version)
         if record is None:
             what = f"{ref!r}" if version is None else f"{ref!r} version {version}"
-            raise NotFoundError(f"no achievement {what}", code="ACHIEVEMENT_NOT_FOUND")
+            raise AchievementNotFoundError(f"no achievement {what}")
         return _from_record(record)
 
     async def list(self, *, include_archived: bool = False) -> list[StoredAchievement]:
@@ -332,16 +335,15 @@ class AchievementService:
         try:
             record = await self.store.set_achievement_archived(key, archived)
         except NotFoundError:
-            raise NotFoundError(f"no achievement {ref!r}", code="ACHIEVEMENT_NOT_FOUND") from None
+            raise AchievementNotFoundError(f"no achievement {ref!r}") from None
         return _from_record(record)
 
     async def awardable(self, ref: str) -> StoredAchievement:
         """The current version, refused (``ACHIEVEMENT_ARCHIVED``) when archived."""
         stored = await self.get(ref)
         if stored.archived:
-            raise MalformedInputError(
+            raise AchievementArchivedError(
                 f"achievement {stored.id} is archived: it can no longer be awarded",
-                code="ACHIEVEMENT_ARCHIVED",
                 field="achievement",
             )
         return stored

@@ -35,7 +35,15 @@ from vc_issuer.badges.openbadges import (
     ob_schema_compatible,
 )
 from vc_issuer.core.credentials import is_url
-from vc_issuer.errors import MalformedInputError, ParsingError, VCIssuerError
+from vc_issuer.errors import (
+    DuplicateRecipientError,
+    InvalidRecipientError,
+    InvalidRowError,
+    MalformedInputError,
+    MissingRecipientError,
+    ParsingError,
+    VCIssuerError,
+)
 from vc_issuer.services.issuer import REVOCATION, Issuer
 
 CLAIM_PATH: Final = "/c/"
@@ -77,22 +85,17 @@ class Recipient:
         object.__setattr__(self, "email", email)
         object.__setattr__(self, "name", name)
         if did is None and email is None:
-            raise MalformedInputError(
+            raise MissingRecipientError(
                 "the recipient needs a DID or an email address",
-                code="MISSING_RECIPIENT",
                 field="recipient",
             )
         if did is not None and (not did.startswith("did:") or not is_url(did)):
-            raise MalformedInputError(
-                f"recipient DID {did!r} is not a DID", code="INVALID_RECIPIENT", field="did"
-            )
+            raise InvalidRecipientError(f"recipient DID {did!r} is not a DID", field="did")
         if email is not None:
             try:
                 normalize_email(email)
             except MalformedInputError as exc:
-                raise MalformedInputError(
-                    exc.detail, code="INVALID_RECIPIENT", field="email"
-                ) from None
+                raise InvalidRecipientError(exc.detail, field="email") from None
 
     @property
     def label(self) -> str:
@@ -247,9 +250,8 @@ def read_csv_rows(text: IO[str]) -> Iterator[Row]:
         raise ParsingError("the CSV file is empty (a header row is needed)")
     columns = [h.strip().lower() if h else "" for h in header]
     if "did" not in columns and "email" not in columns:
-        raise MalformedInputError(
+        raise MissingRecipientError(
             f"the CSV header needs a 'did' or an 'email' column, got {header}",
-            code="MISSING_RECIPIENT",
         )
     reader.fieldnames = columns
     while True:
@@ -264,9 +266,7 @@ def read_csv_rows(text: IO[str]) -> Iterator[Row]:
         if None in values:  # more cells than header columns
             yield Row(
                 line,
-                error=MalformedInputError(
-                    f"line {line} has more cells than the header has columns", code="INVALID_ROW"
-                ),
+                error=InvalidRowError(f"line {line} has more cells than the header has columns"),
             )
             continue
         if not any((v or "").strip() for v in values.values()):
@@ -592,7 +592,7 @@ def _repeat(result: AwardResult, first: AwardResult) -> None:
     result.status = ERROR if first.status == ERROR else SKIPPED
     result.credential_id = first.credential_id
     result.claim_url = first.claim_url
-    result.error_code = "DUPLICATE_RECIPIENT" if first.status == ERROR else ""
+    result.error_code = DuplicateRecipientError.code if first.status == ERROR else ""
     result.error = f"same recipient as row {first.row}"
 
 

@@ -30,6 +30,7 @@ from vc_issuer.errors import (
     InvalidImageError,
     MalformedInputError,
     NoBakedCredentialError,
+    UnsupportedBakedFormatError,
     UnsupportedImageError,
 )
 
@@ -109,10 +110,9 @@ _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$")
 
 def _parse_baked(text: str, where: str) -> dict[str, Any]:
     if _COMPACT_JWS.match(text.strip()):
-        raise MalformedInputError(
+        raise UnsupportedBakedFormatError(
             f"the {where} carries a VC-JWT (compact JWS); only JSON credentials with an "
             "embedded proof are supported",
-            code="UNSUPPORTED_BAKED_FORMAT",
         )
     try:
         return parse_json_document(text)

@@ -31,10 +31,12 @@ from vc_issuer.badges.awards import ISSUED, AwardResult
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
     ClaimExpiredError,
+    ClaimNotFoundError,
     ClaimRevokedError,
+    CredentialNotDeliverableError,
+    InvalidTTLError,
     MalformedInputError,
     NotFoundError,
-    VCIssuerError,
 )
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.tokens import hash_secret, parse_duration
@@ -61,15 +63,12 @@ def parse_claim_ttl(value: str | None) -> timedelta:
         return DEFAULT_CLAIM_TTL
     ttl = parse_duration(value)
     if not ttl:
-        raise MalformedInputError(
+        raise InvalidTTLError(
             f"a claim link lifetime looks like 30d, 2w or 12h, got {value!r}",
-            code="INVALID_TTL",
             field="expires",
         )
     if ttl > MAX_CLAIM_TTL:
-        raise MalformedInputError(
-            "a claim link lives at most 366 days", code="INVALID_TTL", field="expires"
-        )
+        raise InvalidTTLError("a claim link lives at most 366 days", field="expires")
     return ttl
 
 
@@ -236,10 +235,10 @@ class ClaimService:
     async def resolve(self, token: str) -> ClaimRecord:
         """The claim behind a token if it may still be used; else 404 or 410."""
         if not isinstance(token, str) or not _TOKEN_RE.match(token):
-            raise NotFoundError("there is no claim link at this address", code="CLAIM_NOT_FOUND")
+            raise ClaimNotFoundError("there is no claim link at this address")
         record = await self.store.find_claim(hash_secret(token))
         if record is None:
-            raise NotFoundError("there is no claim link at this address", code="CLAIM_NOT_FOUND")
+            raise ClaimNotFoundError("there is no claim link at this address")
         if record.revoked_at is not None:
             raise ClaimRevokedError("the issuer withdrew this claim link; ask them for a new one")
         if record.is_expired(self.now()):
@@ -256,7 +255,7 @@ class ClaimService:
         """
         record = await self.resolve(token)
         if credential_id is not None and record.credential_id != credential_id:
-            raise NotFoundError("there is no claim link at this address", code="CLAIM_NOT_FOUND")
+            raise ClaimNotFoundError("there is no claim link at this address")
         award = await self.store.get_credential(record.credential_id)
         if award is None:
             raise NotFoundError("the badge of this claim link no longer exists")
@@ -279,14 +278,12 @@ class ClaimService:
         )
 
     async def _check_deliverable(self, credential_id: str) -> None:
-        try:
-            status = await self.issuer.credential_status(credential_id)
-        except VCIssuerError:
-            return  # no status entries: nothing to refuse on
+        """Refuse a revoked or suspended badge. Fails closed: a status that cannot be read
+        (store down, credential gone) is an error, never "no status"."""
+        status = await self.issuer.credential_status(credential_id)
         if any(status.values()):
-            raise ClaimRevokedError(
+            raise CredentialNotDeliverableError(
                 "the issuer revoked or suspended this badge; it cannot be added to a wallet",
-                code="CREDENTIAL_NOT_DELIVERABLE",
             )
 
     # --- managing --------------------------------------------------------------------------

@@ -28,7 +28,12 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
 from vc_issuer.core.credentials import _json_type, format_datetime, is_url
-from vc_issuer.errors import MalformedInputError, SchemaValidationError
+from vc_issuer.errors import (
+    AchievementArchivedError,
+    MalformedInputError,
+    MissingRecipientError,
+    SchemaValidationError,
+)
 
 VC_V2_CONTEXT: Final = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT: Final = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -597,17 +602,15 @@ def build_award(
     the credential, where OB 3.0 defines it. ``validate`` runs the AchievementCredential schema.
     """
     if achievement.archived:
-        raise MalformedInputError(
+        raise AchievementArchivedError(
             f"achievement {achievement.id} is archived: it can no longer be awarded",
-            code="ACHIEVEMENT_ARCHIVED",
             field="achievement",
         )
     if awarded.tzinfo is None:
         raise _bad("awarded", "must be timezone-aware")
     if recipient_did is None and email is None:
-        raise MalformedInputError(
+        raise MissingRecipientError(
             "the recipient needs a DID or an email address",
-            code="MISSING_RECIPIENT",
             field="recipient",
         )
     subject: dict[str, Any] = {"type": ["AchievementSubject"]}

@@ -34,7 +34,11 @@ from vc_issuer.badges.awards import (
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
 from vc_issuer.cli.issuer import _run, home_option
 from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
-from vc_issuer.errors import InputTooLargeError, KeyFileError, MalformedInputError
+from vc_issuer.errors import (
+    InputFileNotFoundError,
+    InputTooLargeError,
+    MalformedInputError,
+)
 from vc_issuer.services.home import load_home
 from vc_issuer.services.issuer import Issuer
 
@@ -51,7 +55,7 @@ def read_image_file(path: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read(64 * 1024 * 1024 + 1)
     except FileNotFoundError:
-        raise KeyFileError(f"image file not found: {path}", code="FILE_NOT_FOUND") from None
+        raise InputFileNotFoundError(f"image file not found: {path}") from None
     except IsADirectoryError:
         raise MalformedInputError(f"{path} is a directory") from None
 
@@ -443,7 +447,7 @@ def _read_batch(path: str) -> bytes:
     try:
         size = os.path.getsize(path)
     except FileNotFoundError:
-        raise KeyFileError(f"file not found: {path}", code="FILE_NOT_FOUND") from None
+        raise InputFileNotFoundError(f"file not found: {path}") from None
     if size > MAX_BATCH_FILE_BYTES:
         raise InputTooLargeError(
             f"{path} is {size} bytes; batches are limited to {MAX_BATCH_FILE_BYTES} bytes",

@@ -21,8 +21,9 @@ from vc_issuer import __version__
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
-    KeyFileError,
+    InputFileNotFoundError,
     MalformedInputError,
+    OutputExistsError,
     ParsingError,
     VCIssuerError,
 )
@@ -67,7 +68,7 @@ def read_input(source: str) -> bytes:
             with path.open("rb") as fh:
                 data = fh.read(MAX_INPUT_BYTES + 1)
         except FileNotFoundError:
-            raise KeyFileError(f"file not found: {source}", code="FILE_NOT_FOUND") from None
+            raise InputFileNotFoundError(f"file not found: {source}") from None
         except IsADirectoryError:
             raise MalformedInputError(f"{source} is a directory") from None
     if len(data) > MAX_INPUT_BYTES:
@@ -154,7 +155,7 @@ def keys_generate(
     passphrase = _passphrase(passphrase_env)
     if out:
         if Path(out).exists() and not force:
-            raise MalformedInputError(f"{out} exists; use --force to overwrite", code="FILE_EXISTS")
+            raise OutputExistsError(f"{out} exists; use --force to overwrite")
         save_key_file(key, Path(out), passphrase=passphrase, overwrite=force)
         click.echo(f"wrote {out}", err=True)
     else:

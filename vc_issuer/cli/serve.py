@@ -11,7 +11,10 @@ import click
 
 from vc_issuer.cli.main import _emit, handle_errors
 from vc_issuer.core.credentials import format_datetime
-from vc_issuer.errors import NotFoundError
+from vc_issuer.errors import (
+    NotFoundError,
+    TokenNotFoundError,
+)
 from vc_issuer.services.home import HomeConfig, default_home, init_home, load_home
 from vc_issuer.store import TokenRecord, open_store
 
@@ -199,7 +202,7 @@ def register(main: click.Group) -> None:
         try:
             revoked = asyncio.run(go())
         except NotFoundError:
-            raise NotFoundError(f"no token {token_id!r}", code="TOKEN_NOT_FOUND") from None
+            raise TokenNotFoundError(f"no token {token_id!r}") from None
         _emit({"id": token_id, "revoked": True, "alreadyRevoked": not revoked})
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from did_methods import errors as did_errors
 from did_methods.document import relationship_ids
-from vc_issuer.core.resolver import map_did_error
-from vc_issuer.errors import ProofPurposeError
+from vc_issuer.errors import ProofPurposeError, from_did_error
 
 ASSERTION_METHOD = "assertionMethod"
 AUTHENTICATION = "authentication"
@@ -40,7 +39,7 @@ def check_relationship(
     try:
         authorized = relationship_ids(controller_document, purpose)
     except did_errors.DIDError as exc:
-        raise map_did_error(exc) from None
+        raise from_did_error(exc) from None
     if verification_method not in authorized:
         controller = controller_document.get("id")
         raise ProofPurposeError(

@@ -1,8 +1,8 @@
 """Adapter between did_methods (which knows nothing of vc_issuer) and the verifier.
 
-DID errors become the vc_issuer DID error classes with the same DID Resolution codes, so callers
-see one hierarchy. ``StaticResolver`` serves known controller documents (an issuer's https
-profile with its keys, a pinned did:web document) and falls back to a DID resolver.
+DID errors become the vc_issuer DID error classes (``errors.from_did_error``, the one mapping),
+so callers see one hierarchy. ``StaticResolver`` serves known controller documents (an issuer's
+https profile with its keys, a pinned did:web document) and falls back to a DID resolver.
 """
 
 from __future__ import annotations
@@ -13,43 +13,14 @@ from typing import Any
 from did_methods import errors as did_errors
 from did_methods.document import find_verification_method
 from did_methods.registry import DIDResolver
-from vc_issuer.errors import (
-    DIDNetworkError,
-    DIDNotFoundError,
-    DIDResolutionError,
-    ForbiddenAddressError,
-    InvalidDIDDocumentError,
-    InvalidDIDError,
-    MethodNotSupportedError,
-    ProofPurposeError,
-    VCIssuerError,
-)
-
-_MAP: tuple[tuple[type[did_errors.DIDError], type[VCIssuerError]], ...] = (
-    (did_errors.VerificationMethodNotAuthorized, ProofPurposeError),
-    (did_errors.InvalidDID, InvalidDIDError),
-    (did_errors.NotFound, DIDNotFoundError),
-    (did_errors.MethodNotSupported, MethodNotSupportedError),
-    (did_errors.ForbiddenAddress, ForbiddenAddressError),
-    (did_errors.NetworkError, DIDNetworkError),
-    (did_errors.InvalidDocument, InvalidDIDDocumentError),
-)
-
-
-def map_did_error(exc: did_errors.DIDError) -> VCIssuerError:
-    """The vc_issuer error for a did_methods error (most specific class first); the exact
-    DID Resolution error name is kept as ``didError`` in the problem details."""
-    for source, target in _MAP:
-        if isinstance(exc, source):
-            return target(exc.message, didError=exc.code)
-    return DIDResolutionError(exc.message, didError=exc.code)
+from vc_issuer.errors import InvalidDIDDocumentError, from_did_error
 
 
 async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
     try:
         doc = await resolver.resolve(did)
     except did_errors.DIDError as exc:
-        raise map_did_error(exc) from exc
+        raise from_did_error(exc) from exc
     if not isinstance(doc, dict):
         raise InvalidDIDDocumentError(f"the document of {did} is not a JSON object")
     return doc
@@ -60,7 +31,7 @@ async def dereference(resolver: DIDResolver, url: str) -> dict[str, Any]:
     try:
         vm = await resolver.dereference(url)
     except did_errors.DIDError as exc:
-        raise map_did_error(exc) from exc
+        raise from_did_error(exc) from exc
     if not isinstance(vm, dict):
         raise InvalidDIDDocumentError(f"{url} does not name a verification method")
     if not isinstance(vm.get("controller"), str):

@@ -19,7 +19,12 @@ from aiohttp import web
 
 from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService, StoredAchievement
 from vc_issuer.badges.awards import Awarder, Recipient
-from vc_issuer.errors import ConflictError, MalformedInputError, VCIssuerError
+from vc_issuer.errors import (
+    InvalidRecipientError,
+    MalformedInputError,
+    MissingRecipientError,
+    VCIssuerError,
+)
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
@@ -150,9 +155,7 @@ def _opt_str(obj: Mapping[str, Any], name: str, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedInputError(
-            f"{field} must be a string", code="INVALID_RECIPIENT", field=field
-        )
+        raise InvalidRecipientError(f"{field} must be a string", field=field)
     return value
 
 
@@ -160,15 +163,13 @@ def recipient_from_body(body: Mapping[str, Any]) -> Recipient:
     """``{recipient: {id?, email?, name?}, evidence?}`` -> a checked ``Recipient``."""
     raw = body.get("recipient")
     if raw is None:
-        raise MalformedInputError(
+        raise MissingRecipientError(
             "the request needs a recipient {id: DID} or {email}",
-            code="MISSING_RECIPIENT",
             field="recipient",
         )
     if not isinstance(raw, Mapping):
-        raise MalformedInputError(
+        raise InvalidRecipientError(
             "recipient must be an object {id?, email?, name?}",
-            code="INVALID_RECIPIENT",
             field="recipient",
         )
     evidence = body.get("evidence")
@@ -224,14 +225,7 @@ async def award_achievement(request: web.Request) -> web.Response:
     awarded = _awarded_date(body)
     # A fresh Awarder per request: it reads the issuer profile as it is now.
     awarder = Awarder(state.issuer, service)
-    try:
-        award = await awarder.award(
-            request.match_info["id"], recipient, awarded=awarded, repeat=repeat
-        )
-    except MalformedInputError as exc:
-        if exc.code == "ACHIEVEMENT_ARCHIVED":  # a state conflict over HTTP, not a bad request
-            raise ConflictError(exc.detail, code="ACHIEVEMENT_ARCHIVED", **exc.extra) from None
-        raise
+    award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
     from vc_issuer.http.claims import service_of as claims_of
 
     claim = await claims_of(request).create(award.credential_id)

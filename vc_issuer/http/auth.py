@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from vc_issuer.errors import AuthenticationError, MalformedInputError, PermissionDeniedError
+from vc_issuer.errors import (
+    AuthenticationError,
+    MalformedInputError,
+    PermissionDeniedError,
+    TokenInactiveError,
+    UnknownScopeError,
+)
 from vc_issuer.services.tokens import hash_secret as hash_token
 from vc_issuer.services.tokens import parse_duration
 from vc_issuer.store import Store, TokenRecord
@@ -42,9 +48,7 @@ def parse_scopes(values: Iterable[str]) -> list[str]:
             if not scope:
                 continue
             if scope not in SCOPES:
-                raise MalformedInputError(
-                    f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}", code="UNKNOWN_SCOPE"
-                )
+                raise UnknownScopeError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
             if scope not in out:
                 out.append(scope)
     if not out:
@@ -130,7 +134,7 @@ class Authenticator:
             raise AuthenticationError("unknown token")
         if not record.is_active():
             why = "revoked" if record.revoked_at is not None else "expired"
-            raise AuthenticationError(f"the token is {why}", code="TOKEN_INACTIVE")
+            raise TokenInactiveError(f"the token is {why}")
         return Principal(record.id, record.name, frozenset(record.scopes))
 
     async def require(self, request: web.Request, scope: str) -> Principal:

@@ -19,7 +19,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from vc_issuer.errors import InputTooLargeError, MalformedInputError, ParsingError, VCIssuerError
+from vc_issuer.errors import (
+    InputTooLargeError,
+    JsonTooDeepError,
+    MalformedInputError,
+    ParsingError,
+    VCIssuerError,
+)
 from vc_issuer.http.problems import (
     PROBLEM_JSON,
     error_response,
@@ -146,15 +152,11 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
             f"the request body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
-        raise MalformedInputError(
-            f"the request body nests deeper than {max_depth} levels", code="JSON_TOO_DEEP"
-        ) from None
+        raise JsonTooDeepError(f"the request body nests deeper than {max_depth} levels") from None
     if not isinstance(value, dict):
         raise MalformedInputError("the request body must be a JSON object")
     if json_depth(value) > max_depth:
-        raise MalformedInputError(
-            f"the request body nests deeper than {max_depth} levels", code="JSON_TOO_DEEP"
-        )
+        raise JsonTooDeepError(f"the request body nests deeper than {max_depth} levels")
     return value
 
 

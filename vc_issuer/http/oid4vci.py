@@ -13,7 +13,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from vc_issuer.errors import MalformedInputError, OAuthError
+from vc_issuer.errors import (
+    CredentialNotDeliverableError,
+    MalformedInputError,
+    OAuthError,
+)
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import problem_spec as _problem
@@ -75,7 +79,7 @@ async def create_offer(request: web.Request) -> web.Response:
     try:
         created = await service_of(request).create_offer(credential_id, tx_code=tx_code)
     except OAuthError as exc:  # a revoked or suspended award: say so in the service's own shape
-        raise MalformedInputError(exc.detail, code="CREDENTIAL_NOT_DELIVERABLE") from None
+        raise CredentialNotDeliverableError(exc.detail) from None
     return _json(created.to_dict(), 201, {**_NO_STORE, "Location": created.offer_url})
 
 
@@ -234,10 +238,11 @@ def openapi_paths() -> dict[str, Any]:
                             }
                         ),
                     },
-                    "400": _problem("Malformed request, or the award is revoked or suspended"),
+                    "400": _problem("Malformed request"),
                     "401": _problem("No token, or an unknown, revoked or expired token"),
                     "403": _problem("The token lacks the issue scope"),
                     "404": _problem("No such credential was issued here"),
+                    "410": _problem("CREDENTIAL_NOT_DELIVERABLE: the award is revoked or suspended"),
                     "413": too_large,
                 },
             }

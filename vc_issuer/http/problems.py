@@ -13,34 +13,55 @@ from typing import Any
 
 from aiohttp import web
 
-from vc_issuer.errors import PROBLEM_BASE, VCIssuerError
+from vc_issuer.errors import (
+    AuthenticationError,
+    HeadersTooLargeError,
+    HTTPProtocolError,
+    InputTooLargeError,
+    InternalError,
+    LengthRequiredError,
+    MalformedInputError,
+    MethodNotAllowedError,
+    NotAcceptableError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
+    URITooLongError,
+    VCIssuerError,
+    type_url,
+)
 
 PROBLEM_JSON = "application/problem+json"
-INTERNAL_ERROR = "INTERNAL_ERROR"
+INTERNAL_ERROR = InternalError.code
 
-# Codes for the HTTP-level errors that have no library class.
-_HTTP_CODES: dict[int, tuple[str, str]] = {
-    400: ("MALFORMED_VALUE_ERROR", "Bad request"),
-    401: ("UNAUTHORIZED", "Authentication required"),
-    403: ("FORBIDDEN", "Insufficient scope"),
-    404: ("NOT_FOUND", "Not found"),
-    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
-    406: ("NOT_ACCEPTABLE", "Not acceptable"),
-    408: ("REQUEST_TIMEOUT", "Request timeout"),
-    411: ("LENGTH_REQUIRED", "Length required"),
-    413: ("INPUT_TOO_LARGE", "Input exceeds the size limit"),
-    414: ("URI_TOO_LONG", "URI too long"),
-    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
-    431: ("HEADERS_TOO_LARGE", "Request header fields too large"),
-    500: (INTERNAL_ERROR, "Internal server error"),
-    503: ("SERVICE_UNAVAILABLE", "Service unavailable"),
+# The error class of each HTTP-level status that has no library raise site (routing, limits).
+_HTTP_ERRORS: dict[int, type[VCIssuerError]] = {
+    cls.http_status: cls
+    for cls in (
+        MalformedInputError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        MethodNotAllowedError,
+        NotAcceptableError,
+        RequestTimeoutError,
+        LengthRequiredError,
+        InputTooLargeError,
+        URITooLongError,
+        UnsupportedMediaTypeError,
+        HeadersTooLargeError,
+        InternalError,
+        ServiceUnavailableError,
+    )
 }
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     """A problem object with the project's ``type`` URL convention."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + code,
+        "type": type_url(code),
         "title": title,
         "status": status,
         "detail": detail,
@@ -52,8 +73,8 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> di
 
 def http_problem(status: int, detail: str | None = None) -> dict[str, Any]:
     """The problem for a bare HTTP status (routing errors, limits)."""
-    code, title = _HTTP_CODES.get(status, (f"HTTP_{status}", "HTTP error"))
-    return problem(status, code, title, detail or title)
+    cls = _HTTP_ERRORS.get(status, HTTPProtocolError)
+    return problem(status, cls.code, cls.title, detail or cls.title)
 
 
 def json_bytes(value: Any) -> bytes:

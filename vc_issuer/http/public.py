@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from did_methods.errors import DIDError
-from vc_issuer.errors import NotFoundError, StoreError
+from vc_issuer.errors import NotFoundError, StoreError, did_error_class
 from vc_issuer.http.openapi import openapi_document
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
@@ -24,20 +24,6 @@ JSON = "application/json"
 DID_JSON = "application/did+json"
 DID_RESOLUTION = 'application/ld+json;profile="https://w3id.org/did-resolution"'
 DEFAULT_LIST_MAX_AGE = 300
-
-# Universal-resolver driver status codes per DID Resolution error.
-_RESOLUTION_STATUS = {
-    "invalidDid": 400,
-    "invalidDidUrl": 400,
-    "notFound": 404,
-    "representationNotSupported": 406,
-    "methodNotSupported": 501,
-    "forbiddenAddress": 400,
-    "insecureTransport": 400,
-    "invalidDidDocument": 502,
-    "responseTooLarge": 502,
-    "networkError": 502,
-}
 
 
 def _wants_plain_json(request: web.Request) -> bool:
@@ -160,9 +146,11 @@ async def resolve_identifier(request: web.Request) -> web.Response:
     error = meta.get("error")
     if error is None:
         return web.Response(body=json_bytes(result), headers={"Content-Type": DID_RESOLUTION})
-    status = _RESOLUTION_STATUS.get(str(error), 500)
-    body = {**result, **problem(status, str(error), "DID resolution failed",
-                                str(meta.get("errorMessage") or error))}  # fmt: skip
+    cls = did_error_class(str(error))  # the one DID error mapping: its status and type URL
+    detail = str(meta.get("errorMessage") or error)
+    body = {**result, **problem(cls.http_status, str(error), cls.title, detail)}
+    body["type"] = cls.type_url
+    status = cls.http_status
     return web.Response(status=status, body=json_bytes(body), content_type=PROBLEM_JSON)
 
 

@@ -28,7 +28,12 @@ from typing import Any
 
 from aiohttp import web
 
-from vc_issuer.errors import ConfigError
+from vc_issuer.errors import (
+    BindError,
+    ConfigError,
+    NoAuthRefusedError,
+    TLSConfigError,
+)
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
 
 log = logging.getLogger("vc_issuer.http.server")
@@ -74,21 +79,19 @@ def make_ssl_context(cert: str, key: str) -> ssl.SSLContext:
     """A server context (TLS 1.2+) from PEM files; errors name the file at fault."""
     for path, what in ((cert, "--tls-cert"), (key, "--tls-key")):
         if not Path(path).is_file():
-            raise ConfigError(f"{what} {path}: no such file", code="TLS_CONFIG_ERROR")
+            raise TLSConfigError(f"{what} {path}: no such file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         ctx.load_cert_chain(cert, key)
     except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(
-            f"cannot load the TLS certificate {cert} / key {key}: {exc}", code="TLS_CONFIG_ERROR"
-        ) from None
+        raise TLSConfigError(f"cannot load the TLS certificate {cert} / key {key}: {exc}") from None
     return ctx
 
 
 def check_options(opts: ServeOptions) -> None:
     if bool(opts.tls_cert) != bool(opts.tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together", code="TLS_CONFIG_ERROR")
+        raise TLSConfigError("--tls-cert and --tls-key go together")
     if opts.tls_cert and opts.tls_key:
         make_ssl_context(opts.tls_cert, opts.tls_key)
     if opts.workers < 1 or opts.workers > 64:
@@ -96,9 +99,8 @@ def check_options(opts: ServeOptions) -> None:
     if not 0 <= opts.port <= 65535:
         raise ConfigError("--port must be between 0 and 65535")
     if not opts.auth and not is_loopback_host(opts.host):
-        raise ConfigError(
+        raise NoAuthRefusedError(
             f"--no-auth is refused on {opts.host}: bind to 127.0.0.1 or ::1 only",
-            code="NO_AUTH_REFUSED",
         )
 
 
@@ -216,7 +218,7 @@ def _reserve_port(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}", code="BIND_ERROR") from None
+        raise BindError(f"cannot bind {host}:{port}: {exc.strerror}") from None
     return sock
 
 

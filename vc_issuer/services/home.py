@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from vc_issuer.core.status import BSL_MIN_BITS
-from vc_issuer.errors import ConfigError, MalformedInputError
+from vc_issuer.errors import (
+    ConfigError,
+    HomeExistsError,
+    HomeNotFoundError,
+    InvalidDIDWebError,
+    MalformedInputError,
+)
 
 ENV_HOME = "VC_ISSUER_HOME"
 ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
@@ -69,14 +75,11 @@ def did_web_from_arg(value: str) -> str:
     try:
         _host, port, path = parse_did_web(did)
     except InvalidDID as exc:
-        raise MalformedInputError(
-            f"--did-web expects HOST[%3APORT][:path]: {exc}", code="INVALID_DID_WEB"
-        ) from None
+        raise InvalidDIDWebError(f"--did-web expects HOST[%3APORT][:path]: {exc}") from None
     if port is None and path and path[0].isdigit():
-        raise MalformedInputError(
+        raise InvalidDIDWebError(
             f"--did-web {value!r}: {path[0]!r} looks like a port; encode it as"
             f" {value.split(':', 1)[0]}%3A{path[0]}",
-            code="INVALID_DID_WEB",
         )
     return did
 
@@ -85,9 +88,8 @@ def load_home(home: Path | None = None) -> HomeConfig:
     home = (home or default_home()).resolve()
     cfg_file = home / "config.toml"
     if not cfg_file.is_file():
-        raise ConfigError(
+        raise HomeNotFoundError(
             f"no issuer home at {home} (run `vc-issuer init --home {home}` first)",
-            code="HOME_NOT_FOUND",
         )
     try:
         raw = tomllib.loads(cfg_file.read_text("utf-8"))
@@ -150,7 +152,7 @@ def init_home(
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
             raise MalformedInputError(f"base URL must be an http(s) URL, got {base_url!r}")
     if (home / "config.toml").exists():
-        raise ConfigError(f"{home} already holds an issuer home", code="HOME_EXISTS")
+        raise HomeExistsError(f"{home} already holds an issuer home")
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     key = Ed25519Key.generate()

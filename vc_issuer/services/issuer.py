@@ -54,9 +54,12 @@ from vc_issuer.core.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite
 from vc_issuer.errors import (
     ConfigError,
     ConflictError,
+    ForeignIssuerError,
     InvalidKeyError,
     MalformedInputError,
+    NoStatusEntryError,
     NotFoundError,
+    UnknownSuiteError,
     VCIssuerError,
 )
 from vc_issuer.store import CredentialRecord, StatusListRecord, Store
@@ -140,9 +143,8 @@ def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[st
             try:
                 suite_by_name(real)
             except VCIssuerError:
-                raise MalformedInputError(
+                raise UnknownSuiteError(
                     f"unknown suite {real!r}; use eddsa-rdfc-2022, Ed25519Signature2020 or both",
-                    code="UNKNOWN_SUITE",
                 ) from None
             if real not in out:
                 out.append(real)
@@ -715,9 +717,8 @@ class Issuer:
             raise ConflictError("revocation is permanent: a revoked credential stays revoked")
         entry = managed.get(purpose)
         if entry is None:
-            raise ConflictError(
+            raise NoStatusEntryError(
                 f"credential {credential_id} has no {purpose} status entry from this issuer",
-                code="NO_STATUS_ENTRY",
             )
         if purpose == SUSPENSION and REVOCATION in managed:
             rev = managed[REVOCATION]
@@ -838,9 +839,8 @@ def _managed(record: CredentialRecord) -> list[dict[str, Any]]:
 
 
 def _mismatch(given: object, ours: str) -> MalformedInputError:
-    return MalformedInputError(
+    return ForeignIssuerError(
         f"issuer {given!r} is not this issuer ({ours}); credentials are only issued in our name",
-        code="FOREIGN_ISSUER",
         field="issuer",
     )
 

@@ -34,6 +34,7 @@ from vc_issuer.errors import (
     EXIT_NOT_VERIFIED,
     EXIT_OK,
     HolderMismatchError,
+    InternalError,
     InvalidChallengeError,
     InvalidDomainError,
     IssuerMismatchError,
@@ -43,7 +44,7 @@ from vc_issuer.errors import (
 
 log = logging.getLogger(__name__)
 
-INTERNAL_ERROR = "INTERNAL_ERROR"
+INTERNAL_ERROR = InternalError.code
 DEFAULT_CLOCK_SKEW = timedelta(seconds=300)
 
 
@@ -131,10 +132,7 @@ class _Recorder:
         log.exception("unexpected error during %s check", name, exc_info=exc)
         detail = f"internal error: {type(exc).__name__}"
         self.checks.append(Check(name, False, INTERNAL_ERROR, detail))
-        self.errors.append(
-            {"type": "about:blank", "title": "Internal error", "status": 500,
-             "detail": detail, "code": INTERNAL_ERROR, "check": name}
-        )  # fmt: skip
+        self.errors.append({**InternalError(detail).to_problem(), "check": name})
 
     def warn(self, code: str, detail: str) -> None:
         self.warnings.append({"code": code, "detail": detail})

@@ -21,10 +21,10 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from vc_issuer.errors import (
-    ConflictError,
     MalformedInputError,
     NotFoundError,
     UnsupportedImageError,
+    VersionConflictError,
 )
 
 StatusListKind = Literal["BitstringStatusList", "StatusList2021"]
@@ -475,10 +475,9 @@ def check_achievement_data(achievement_id: str, data: dict[str, Any]) -> None:
 def check_expected_version(achievement_id: str, expected: int | None, current: int) -> None:
     """The lost-update guard of ``update_achievement``."""
     if expected is not None and expected != current:
-        raise ConflictError(
+        raise VersionConflictError(
             f"achievement {achievement_id} is at version {current},"
             f" not {expected}: it was changed meanwhile",
-            code="VERSION_CONFLICT",
         )
 
 

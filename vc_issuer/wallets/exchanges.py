@@ -38,10 +38,13 @@ from vc_issuer.errors import (
     HolderMismatchError,
     InvalidChallengeError,
     InvalidDomainError,
+    InvalidTTLError,
     MalformedInputError,
     NotFoundError,
+    PresentationNotSignedError,
     ProofError,
     StoreError,
+    error_class,
 )
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.tokens import parse_duration
@@ -93,11 +96,9 @@ def parse_ttl(value: str | None) -> timedelta:
         return DEFAULT_TTL
     ttl = parse_duration(value)
     if not ttl:
-        raise MalformedInputError(
-            f"a time to live looks like 15m, 2h or 3d, got {value!r}", code="INVALID_TTL"
-        )
+        raise InvalidTTLError(f"a time to live looks like 15m, 2h or 3d, got {value!r}")
     if ttl > MAX_TTL:
-        raise MalformedInputError("an exchange lives at most 30 days", code="INVALID_TTL")
+        raise InvalidTTLError("an exchange lives at most 30 days")
     return ttl
 
 
@@ -377,9 +378,7 @@ class ExchangeService:
                 "the DIDAuth presentation needs a holder (the DID to bind)", field="holder"
             )
         if "proof" not in vp:
-            raise ProofError(
-                "the DIDAuth presentation is not signed", code="PRESENTATION_NOT_SIGNED"
-            )
+            raise PresentationNotSignedError("the DIDAuth presentation is not signed")
         result = await verify_presentation(
             vp,
             challenge=str(record.data["challenge"]),
@@ -403,8 +402,8 @@ class ExchangeService:
             raise HolderMismatchError(f"the holder did not sign the presentation ({detail})")
         if "structure" in names:
             raise MalformedInputError(f"not a verifiable presentation: {detail}", errors=errors)
-        code = failed[0].code if failed and failed[0].code else "PROOF_VERIFICATION_ERROR"
-        raise ProofError(f"the DIDAuth presentation did not verify: {detail}", code=code)
+        code = failed[0].code if failed and failed[0].code else ProofError.code
+        raise error_class(code, ProofError)(f"the DIDAuth presentation did not verify: {detail}")
 
     async def _deliver(self, record: ExchangeRecord, holder: str) -> dict[str, Any]:
         moment = self.now()

@@ -360,7 +360,7 @@ async def test_revoked_award_cannot_be_claimed(env: Env) -> None:
     resp = await env.client.post(
         "/oid4vci/offers", json={"credentialId": award_id}, headers=env.auth
     )
-    assert resp.status == 400
+    assert resp.status == 410
     assert (await resp.json())["code"] == "CREDENTIAL_NOT_DELIVERABLE"
 
 
