@@ -214,6 +214,45 @@ def test_not_a_json_object(command: str, text: str, code: str, key_file: Path) -
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["sign", "verify"])
+def test_deeply_nested_json_is_a_parsing_error(command: str, key_file: Path) -> None:
+    """One JSON parser for every command: too deep to parse is PARSING_ERROR, exit 2."""
+    text = '{"@context": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    args = ["sign", "--key", str(key_file), "-"] if command == "sign" else ["verify", "-"]
+    result = run(args, text)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: PARSING_ERROR: ")
+    assert result.stderr.rstrip().endswith("input is not JSON: nested too deeply")
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def broken_command() -> Any:
+    """A command with a bug in it, to exercise the CLI's catch-all."""
+
+    @main.command("broken-for-test", hidden=True)
+    def broken() -> None:
+        raise RuntimeError("the bug")
+
+    yield broken
+    main.commands.pop("broken-for-test")
+
+
+def test_unexpected_error_is_internal_error_without_traceback(broken_command: Any) -> None:
+    result = CliRunner().invoke(main, ["broken-for-test"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: INTERNAL_ERROR: unexpected RuntimeError: the bug")
+    assert "--debug" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_debug_shows_the_unexpected_error(broken_command: Any) -> None:
+    result = CliRunner().invoke(main, ["--debug", "broken-for-test"])
+    assert isinstance(result.exception, RuntimeError)
+    assert str(result.exception) == "the bug"
+
+
 def _sign_error(key_file: Path, doc: dict[str, Any]) -> Result:
     result = sign(key_file, doc)
     assert result.exit_code == 2, result.output

@@ -22,9 +22,9 @@ from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
     InputFileNotFoundError,
+    InternalError,
     MalformedInputError,
     OutputExistsError,
-    ParsingError,
     VCIssuerError,
 )
 
@@ -77,14 +77,15 @@ def read_input(source: str) -> bytes:
 
 
 def read_json_object(source: str) -> dict[str, Any]:
+    """A JSON object from a file or stdin: the one JSON parser of the library and the CLI
+    (``parse_json_document``), so every command refuses bad or deep JSON the same way."""
+    from vc_issuer.core.credentials import parse_json_document
+
     data = read_input(source)
     try:
-        obj = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParsingError(f"{source} is not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise MalformedInputError(f"{source} is JSON but not an object")
-    return obj
+        return parse_json_document(data)
+    except VCIssuerError as exc:
+        raise type(exc)(f"{source}: {exc.detail}", **exc.extra) from None
 
 
 def _passphrase(env_var: str | None) -> bytes | None:
@@ -114,9 +115,32 @@ def _loader(context_dirs: tuple[str, ...]) -> Any:
     return ContextLoader([Path(d) for d in context_dirs])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The root group, with the CLI's catch-all: an unexpected exception (a bug) becomes one
+    ``INTERNAL_ERROR`` line and exit 3, never a traceback, unless ``--debug`` is given."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except VCIssuerError as exc:
+            _fail(f"{exc.code}: {exc.detail}", exc.exit_code)
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            _fail(
+                f"{InternalError.code}: unexpected {type(exc).__name__}: {str(exc)[:200]}"
+                " (this is a bug; rerun with vc-issuer --debug for the traceback)",
+                InternalError.exit_code,
+            )
+        return None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vc-issuer")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def main(debug: bool) -> None:
     """Issue and verify W3C Verifiable Credentials and Open Badges 3.0."""
 
 
