@@ -2,62 +2,34 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from did_methods.document import find_verification_method, is_authorized
 from did_methods.errors import (
     DIDError,
-    InvalidDID,
-    InvalidDIDURL,
     InvalidDocument,
     MethodNotSupported,
     NotFound,
     VerificationMethodNotAuthorized,
 )
 from did_methods.key import KEY_FORMATS, KeyFormat, resolve_did_key
+from did_methods.protocol import DIDResolver, parse_did, split_did_url
 from did_methods.web import WebResolver
+
+if TYPE_CHECKING:
+    from did_methods.fetch import SafeFetcher
 
 DID_RESOLUTION_CONTEXT = "https://w3id.org/did-resolution/v1"
 SUPPORTED_METHODS: tuple[str, ...] = ("key", "web")
 
-# DID Core: did:<method-name>:<method-specific-id>, method-name = 1*(%x61-7A / DIGIT).
-_DID_RE = re.compile(r"did:([a-z0-9]+):(.+)", re.DOTALL)
-
-
-class DIDResolver(Protocol):
-    async def resolve(self, did: str) -> dict[str, Any]:
-        """Return the DID document (a JSON object) or raise a did_methods.errors.DIDError."""
-        ...
-
-    async def dereference(self, did_url: str) -> dict[str, Any]:
-        """Return the verification method a DID URL names (with ``controller``)."""
-        ...
-
-
-def parse_did(did: str) -> tuple[str, str]:
-    """(method, method-specific id) of a plain DID; DID URLs and non-DIDs raise InvalidDID."""
-    if not isinstance(did, str):
-        raise InvalidDID("a DID must be a string")
-    match = _DID_RE.fullmatch(did)
-    if match is None:
-        raise InvalidDID(f"not a DID: {did[:120]!r}")
-    if any(c in did for c in "#?/"):
-        raise InvalidDID(f"a DID URL was given where a DID is expected: {did[:120]!r}")
-    return match.group(1), match.group(2)
-
-
-def split_did_url(did_url: str) -> tuple[str, str]:
-    """(DID, fragment) of a DID URL naming a verification method; other forms raise."""
-    if not isinstance(did_url, str):
-        raise InvalidDIDURL("a DID URL must be a string")
-    did, sep, fragment = did_url.partition("#")
-    if not sep or not fragment:
-        raise InvalidDIDURL(f"DID URL has no fragment naming a verification method: {did_url!r}")
-    if "?" in did or "/" in did:
-        raise InvalidDIDURL(f"DID URL paths and queries are not supported: {did_url[:120]!r}")
-    parse_did(did)
-    return did, fragment
+__all__ = [
+    "DID_RESOLUTION_CONTEXT",
+    "SUPPORTED_METHODS",
+    "DIDResolver",
+    "Resolver",
+    "parse_did",
+    "split_did_url",
+]
 
 
 class Resolver:
@@ -67,6 +39,7 @@ class Resolver:
         self,
         *,
         web: WebResolver | None = None,
+        fetcher: SafeFetcher | None = None,
         allow_private: bool = False,
         key_format: KeyFormat = "multikey",
         key_agreement: bool = True,
@@ -75,14 +48,21 @@ class Resolver:
             raise ValueError(f"unknown did:key document format {key_format!r}")
         self.key_format: KeyFormat = key_format
         self.key_agreement = key_agreement
-        self.allow_private = web.allow_private if web is not None else allow_private
+        if web is not None:
+            self.allow_private = web.allow_private
+        elif fetcher is not None:
+            self.allow_private = fetcher.allow_private
+        else:
+            self.allow_private = allow_private
+        self._fetcher = fetcher
         self._web = web
         self._own_web = web is None
 
     @property
     def web(self) -> WebResolver:
+        """did:web's resolver, over the injected fetcher (its owner closes it) or its own."""
         if self._web is None:
-            self._web = WebResolver(allow_private=self.allow_private)
+            self._web = WebResolver(allow_private=self.allow_private, fetcher=self._fetcher)
         return self._web
 
     async def resolve(self, did: str) -> dict[str, Any]:

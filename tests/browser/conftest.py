@@ -23,7 +23,7 @@ from vc_issuer.badges.openbadges import (
     build_award,
 )
 from vc_issuer.http import create_app
-from vc_issuer.services.home import init_home
+from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
@@ -97,7 +97,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
     async def start() -> tuple[Issuer, web.AppRunner]:
         cfg = init_home(home, base_url=base_url, issuer_name="Example University")
-        issuer = await Issuer.from_home(cfg)
+        issuer = await open_issuer(cfg)
         app = create_app(issuer, allow_private=True, close_issuer=True)
         runner = web.AppRunner(app)
         await runner.setup()

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from vc_issuer.http import create_app
 from vc_issuer.http.oid4vci import OID4VCI_KEY
-from vc_issuer.services.home import init_home
+from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import verify_credential
 from vc_issuer.wallets.oid4vci import OID4VCIService
@@ -69,7 +69,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     base_url = f"http://127.0.0.1:{port}"
-    issuer = await Issuer.from_home(init_home(tmp_path / "home", base_url=base_url))
+    issuer = await open_issuer(init_home(tmp_path / "home", base_url=base_url))
     app = create_app(issuer, allow_private=True)
     runner = web.AppRunner(app)
     await runner.setup()

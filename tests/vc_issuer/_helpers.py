@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from click.testing import CliRunner, Result
 
 from vc_issuer.cli.main import main
-from vc_issuer.services.home import load_home
+from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
@@ -46,7 +46,7 @@ def in_home(home: str, work: Callable[[Issuer], Awaitable[T]]) -> T:
     """Run ``work`` on the issuer of a home the CLI made (as the commands themselves do)."""
 
     async def go() -> T:
-        issuer = await Issuer.from_home(load_home(Path(home)))
+        issuer = await open_issuer(load_home(Path(home)))
         try:
             return await work(issuer)
         finally:

@@ -14,8 +14,7 @@ from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.badges.baking import bake_png, bake_svg, default_badge_png, default_badge_svg, unbake
 from vc_issuer.cli.main import main
-from vc_issuer.services.home import init_home, load_home
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.home import init_home, load_home, open_issuer
 
 PNG = default_badge_png(color="#6a1b9a", size=48)
 SVG = default_badge_svg("Design", color="#00695c")
@@ -30,7 +29,7 @@ def awarded(home: Path, image: bytes | None) -> dict[str, Any]:
     """A real award of a design (with ``image`` stored, or none) from the home's issuer."""
 
     async def go() -> dict[str, Any]:
-        issuer = await Issuer.from_home(load_home(home))
+        issuer = await open_issuer(load_home(home))
         try:
             service = AchievementService(issuer.store, base_url=issuer.base_url)
             design: dict[str, Any] = {

@@ -14,8 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from vc_issuer.http import create_app
-from vc_issuer.services.home import load_home
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.wallets.exchanges import qr_terminal
 
 from ._helpers import in_home, init_home, issue_plain, ok, run
@@ -115,7 +114,7 @@ def test_batch_results_claim_links_open_claim_pages(tmp_path: Path) -> None:
     assert all(r["claim_link"].startswith(f"{base}/claim/") for r in rows)
 
     async def visit() -> None:
-        issuer = await Issuer.from_home(load_home(Path(h)))
+        issuer = await open_issuer(load_home(Path(h)))
         client = TestClient(TestServer(create_app(issuer), host="127.0.0.1", port=port))
         await client.start_server()
         try:

@@ -17,8 +17,8 @@ from vc_issuer.services.home import (
     did_web_from_arg,
     init_home,
     load_home,
+    open_issuer,
 )
-from vc_issuer.services.issuer import Issuer
 
 
 def test_init_did_key(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_init_did_web_writes_the_document_to_host(tmp_path: Path) -> None:
 
 async def test_issuer_from_home_did_web(tmp_path: Path) -> None:
     cfg = init_home(tmp_path / "h", did_web="issuer.example")
-    issuer = await Issuer.from_home(cfg)
+    issuer = await open_issuer(cfg)
     try:
         assert issuer.did == "did:web:issuer.example"
         document = issuer.did_document()
@@ -75,13 +75,13 @@ async def test_encrypted_key_needs_its_passphrase(
     assert "secretKeyMultibase" not in json.loads(cfg.key_file.read_text())
     monkeypatch.delenv("VCI_TEST_PASS", raising=False)
     with pytest.raises(ConfigError):
-        await Issuer.from_home(cfg)
+        await open_issuer(cfg)
     monkeypatch.setenv("VCI_TEST_PASS", "wrong")
     with pytest.raises(VCIssuerError) as err:
-        await Issuer.from_home(cfg)
+        await open_issuer(cfg)
     assert err.value.code == "KEY_DECRYPTION_FAILED"
     monkeypatch.setenv("VCI_TEST_PASS", "s3cret")
-    issuer = await Issuer.from_home(load_home(cfg.home))
+    issuer = await open_issuer(load_home(cfg.home))
     assert issuer.did == cfg.did
     await issuer.close()
 

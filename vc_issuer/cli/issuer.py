@@ -18,7 +18,7 @@ import click
 from vc_issuer.cli.main import _emit, _passphrase, handle_errors, read_json_object
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.services.home import ENV_HOME, init_home, load_home
+from vc_issuer.services.home import ENV_HOME, init_home, load_home, open_issuer
 from vc_issuer.services.issuer import PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
@@ -37,11 +37,11 @@ home_option = click.option(
 
 
 def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
-    """Open the home's issuer (``options`` go to :meth:`Issuer.from_home`), run ``work``, always
+    """Open the home's issuer (``options`` go to :func:`open_issuer`), run ``work``, always
     close the store. Shared by every command that takes ``--home``."""
 
     async def go() -> T:
-        issuer = await Issuer.from_home(load_home(home), **options)
+        issuer = await open_issuer(load_home(home), **options)
         try:
             return await work(issuer)
         finally:

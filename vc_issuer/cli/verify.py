@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from did_methods.fetch import SafeFetcher
 from did_methods.registry import Resolver
 from vc_issuer.badges.baking import looks_like_image, unbake
 from vc_issuer.core.credentials import is_presentation, parse_json_document
 from vc_issuer.core.jsonld import ContextLoader
-from vc_issuer.services.status_check import StatusListChecker
+from vc_issuer.services.status_check import StatusListChecker, credential_verifier
 from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
 
 
@@ -29,8 +30,20 @@ async def verify_document(
     if isinstance(data, bytes) and looks_like_image(data):
         data = unbake(data)
     document = data if isinstance(data, dict) else parse_json_document(data)
-    resolver = Resolver(allow_private=allow_private_hosts)
-    checker = StatusListChecker(allow_private=allow_private_hosts) if check_status else None
+    # The edge builds the one HTTP client; DID resolution and status checking receive it.
+    fetcher = SafeFetcher(allow_private=allow_private_hosts)
+    resolver = Resolver(fetcher=fetcher)
+    checker = (
+        StatusListChecker(
+            fetcher=fetcher,
+            verify_list=credential_verifier(
+                resolver, loader=loader, allow_private=allow_private_hosts
+            ),
+            allow_private=allow_private_hosts,
+        )
+        if check_status
+        else None
+    )
     try:
         if is_presentation(document):
             result = await verify_presentation(
@@ -54,4 +67,5 @@ async def verify_document(
         if checker is not None:
             await checker.close()
         await resolver.close()
+        await fetcher.close()
     return result

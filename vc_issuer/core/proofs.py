@@ -13,7 +13,7 @@ from typing import Any
 
 from did_methods.document import ed25519_public_key
 from did_methods.errors import InvalidDocument
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import Ed25519Key

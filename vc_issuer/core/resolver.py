@@ -12,7 +12,7 @@ from typing import Any
 
 from did_methods import errors as did_errors
 from did_methods.document import find_verification_method
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.errors import InvalidDIDDocumentError, from_did_error
 
 

@@ -242,7 +242,7 @@ def openapi_paths() -> dict[str, Any]:
                     "401": _problem("No token, or an unknown, revoked or expired token"),
                     "403": _problem("The token lacks the issue scope"),
                     "404": _problem("No such credential was issued here"),
-                    "410": _problem("CREDENTIAL_NOT_DELIVERABLE: the award is revoked or suspended"),
+                    "410": _problem("CREDENTIAL_NOT_DELIVERABLE: the award is revoked/suspended"),
                     "413": too_large,
                 },
             }

@@ -122,13 +122,12 @@ def configure_logging(level: str = "INFO") -> None:
 
 async def _build_app(opts: ServeOptions) -> web.Application:
     from vc_issuer.http.app import create_app
-    from vc_issuer.services.home import load_home
-    from vc_issuer.services.issuer import Issuer
+    from vc_issuer.services.home import load_home, open_issuer
 
     cfg = load_home(Path(opts.home))
     if opts.base_url:
         cfg = dataclasses.replace(cfg, base_url=opts.base_url.rstrip("/"))
-    issuer = await Issuer.from_home(cfg)
+    issuer = await open_issuer(cfg)
     try:
         return create_app(
             issuer,

@@ -14,8 +14,9 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import tomli_w
@@ -28,6 +29,9 @@ from vc_issuer.errors import (
     InvalidDIDWebError,
     MalformedInputError,
 )
+
+if TYPE_CHECKING:
+    from vc_issuer.services.issuer import Issuer
 
 ENV_HOME = "VC_ISSUER_HOME"
 ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
@@ -209,3 +213,52 @@ def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
     ):
         if rel in document:
             document[rel] = [vm_id if r in old_ids else r for r in document[rel]]
+
+
+async def open_issuer(
+    cfg: HomeConfig, *, passphrase: bytes | None = None, **options: Any
+) -> Issuer:
+    """The issuer over a home: reads the passphrase from ``cfg.passphrase_env``, the key and the
+    did:web document from the home, opens (and migrates) the store the issuer then owns. The
+    environment and the files are read here, at the edge, never inside the Issuer."""
+    from vc_issuer.core.jsonld import ContextLoader
+    from vc_issuer.core.keys import load_key_file
+    from vc_issuer.services.issuer import Issuer
+    from vc_issuer.store import open_store
+
+    if passphrase is None and cfg.passphrase_env:
+        value = os.environ.get(cfg.passphrase_env)
+        if value is None:
+            raise ConfigError(
+                f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
+            )
+        passphrase = value.encode("utf-8")
+    key = load_key_file(cfg.key_file, passphrase=passphrase)
+    document: dict[str, Any] | None = None
+    if cfg.is_did_web and cfg.did_document_file.is_file():
+        try:
+            document = json.loads(cfg.did_document_file.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {cfg.did_document_file}: {exc}") from None
+    loader = ContextLoader(cfg.extra_context_dirs) if cfg.extra_context_dirs else None
+    store = await open_store(cfg.database_url)
+    try:
+        return Issuer(
+            key=key,
+            did=cfg.did,
+            store=store,
+            base_url=cfg.base_url,
+            status_purposes=cfg.status_purposes,
+            list_size=cfg.list_size,
+            list_ttl_ms=cfg.list_ttl_ms,
+            list_validity=timedelta(days=cfg.list_validity_days),
+            default_suite=cfg.default_suite,
+            loader=loader,
+            did_document=document,
+            issuer_name=cfg.issuer_name,
+            owns_store=True,
+            **options,
+        )
+    except BaseException:
+        await store.close()
+        raise

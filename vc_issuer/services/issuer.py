@@ -21,13 +21,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import os
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from vc_issuer.core.credentials import (
     Version,
@@ -63,9 +62,6 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.store import CredentialRecord, StatusListRecord, Store
-
-if TYPE_CHECKING:
-    from vc_issuer.services.home import HomeConfig
 
 log = logging.getLogger(__name__)
 
@@ -333,55 +329,6 @@ class Issuer:
         self._list_locks: dict[str, asyncio.Lock] = {}
         self._pools: dict[tuple[str, str], _IndexPool] = {}
         self._writer = _RecordWriter(store)
-
-    # --- construction
-
-    @classmethod
-    async def from_home(
-        cls, cfg: HomeConfig, *, passphrase: bytes | None = None, **options: Any
-    ) -> Issuer:
-        """An issuer over a home: loads the key, opens (and migrates) the store it then owns."""
-        import json
-
-        from vc_issuer.core.keys import load_key_file
-        from vc_issuer.store import open_store
-
-        if passphrase is None and cfg.passphrase_env:
-            value = os.environ.get(cfg.passphrase_env)
-            if value is None:
-                raise ConfigError(
-                    f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
-                )
-            passphrase = value.encode("utf-8")
-        key = load_key_file(cfg.key_file, passphrase=passphrase)
-        document: dict[str, Any] | None = None
-        if cfg.is_did_web and cfg.did_document_file.is_file():
-            try:
-                document = json.loads(cfg.did_document_file.read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read {cfg.did_document_file}: {exc}") from None
-        loader = ContextLoader(cfg.extra_context_dirs) if cfg.extra_context_dirs else None
-        store = await open_store(cfg.database_url)
-        try:
-            return cls(
-                key=key,
-                did=cfg.did,
-                store=store,
-                base_url=cfg.base_url,
-                status_purposes=cfg.status_purposes,
-                list_size=cfg.list_size,
-                list_ttl_ms=cfg.list_ttl_ms,
-                list_validity=timedelta(days=cfg.list_validity_days),
-                default_suite=cfg.default_suite,
-                loader=loader,
-                did_document=document,
-                issuer_name=cfg.issuer_name,
-                owns_store=True,
-                **options,
-            )
-        except BaseException:
-            await store.close()
-            raise
 
     async def close(self) -> None:
         if self._owns_store:

@@ -20,8 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from did_methods.errors import DIDError
-from did_methods.fetch import SafeFetcher
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import parse_xml_datetime
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.proofs import verify_proofs
@@ -47,6 +46,7 @@ from vc_issuer.errors import (
 )
 
 if TYPE_CHECKING:
+    from did_methods.fetch import SafeFetcher
     from vc_issuer.services.verifier import Check
 
 FetchResult = tuple[int, Mapping[str, str], bytes]
@@ -89,18 +89,42 @@ class StatusResult:
 
 
 class SafeFetch:
-    """The default ``fetch``: did:web's fetcher (https only, public addresses unless
-    ``allow_private``, plain http only to loopback, timeouts, a 1 MiB streamed cap)."""
+    """``fetch`` over the safe HTTP fetcher (https only, public addresses unless
+    ``allow_private``, plain http only to loopback, timeouts, a streamed size cap).
 
-    def __init__(self, *, allow_private: bool = False, max_bytes: int = MAX_LIST_BYTES) -> None:
-        self._fetcher = SafeFetcher(allow_private=allow_private, max_bytes=max_bytes)
+    The fetcher is injected (one per process, shared with DID resolution; its owner closes it)
+    or, when none is given, made here on first use and closed by :meth:`close`: importing this
+    module loads no HTTP stack.
+    """
+
+    def __init__(
+        self,
+        fetcher: SafeFetcher | None = None,
+        *,
+        allow_private: bool = False,
+        max_bytes: int = MAX_LIST_BYTES,
+    ) -> None:
+        self._fetcher = fetcher
+        self._owned: SafeFetcher | None = None
+        self._allow_private = allow_private
+        self._max_bytes = max_bytes
+
+    def _get(self) -> SafeFetcher:
+        if self._fetcher is None:
+            from did_methods.fetch import SafeFetcher
+
+            self._fetcher = self._owned = SafeFetcher(
+                allow_private=self._allow_private, max_bytes=self._max_bytes
+            )
+        return self._fetcher
 
     async def __call__(self, url: str, headers: Mapping[str, str]) -> FetchResult:
-        result = await self._fetcher.fetch(url, headers=headers, accept=ACCEPT)
+        result = await self._get().fetch(url, headers=headers, accept=ACCEPT)
         return result.status, result.headers, result.body
 
     async def close(self) -> None:
-        await self._fetcher.close()
+        if self._owned is not None:
+            await self._owned.close()
 
 
 # --- cache ---------------------------------------------------------------------------------------
@@ -288,6 +312,7 @@ class StatusListChecker:
         self,
         *,
         fetch: Fetch | None = None,
+        fetcher: SafeFetcher | None = None,
         verify_list: VerifyList | None = None,
         clock: Clock | None = None,
         cache: StatusListCache | None = None,
@@ -299,7 +324,7 @@ class StatusListChecker:
     ) -> None:
         self._owned_fetch: SafeFetch | None = None
         if fetch is None:
-            fetch = self._owned_fetch = SafeFetch(allow_private=allow_private)
+            fetch = self._owned_fetch = SafeFetch(fetcher, allow_private=allow_private)
         self.fetch: Fetch = fetch
         self.verify_list: VerifyList = verify_list or credential_verifier(
             allow_private=allow_private, clock=clock

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import (
     embedded_credentials,
     holder_id,

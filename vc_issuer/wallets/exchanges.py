@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import format_datetime, holder_id
 from vc_issuer.errors import (
     ExchangeAlreadyUsedError,

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from vc_issuer.http import create_app, create_token
-from vc_issuer.services.home import init_home
+from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
@@ -79,7 +79,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     base_url = f"http://127.0.0.1:{port}"
     cfg = init_home(tmp_path / "home", base_url=base_url)
     clock = Clock()
-    issuer = await Issuer.from_home(cfg, now=clock)
+    issuer = await open_issuer(cfg, now=clock)
     app = create_app(issuer, allow_private=True)
     client: TestClient[web.Request, web.Application] = TestClient(
         TestServer(app, host="127.0.0.1", port=port)
@@ -142,7 +142,7 @@ async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         if did_web_path is not None:
             did_web = f"127.0.0.1%3A{port}" + (f":{did_web_path}" if did_web_path else "")
         cfg = init_home(tmp_path / home_name, base_url=base_url, did_web=did_web)
-        issuer = await Issuer.from_home(cfg)
+        issuer = await open_issuer(cfg)
         app = create_app(issuer, **app_options)
         server = TestServer(app, host="127.0.0.1", port=port)
         client: TestClient[web.Request, web.Application] = TestClient(server)
