@@ -27,6 +27,11 @@ _DATETIME = re.compile(
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 
 
+def utcnow() -> datetime:
+    """The default clock of every service (an aware UTC datetime); tests inject their own."""
+    return datetime.now(UTC)
+
+
 # --- parsing -------------------------------------------------------------------------------------
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from did_methods.document import ed25519_public_key
 from did_methods.errors import InvalidDocument
 from did_methods.protocol import DIDResolver
-from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.core.credentials import format_datetime, parse_xml_datetime, utcnow
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.core.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
@@ -37,10 +37,6 @@ from vc_issuer.errors import (
 Clock = Callable[[], datetime]
 
 REQUIRED_PROOF_MEMBERS = ("type", "created", "verificationMethod", "proofPurpose", "proofValue")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- document helpers ----------------------------------------------------------------------------
@@ -146,7 +142,7 @@ def sign(
     if proof_id is not None:
         options["id"] = proof_id
     options["created"] = _datetime_value(
-        created if created is not None else (now or _utcnow)(), "created"
+        created if created is not None else (now or utcnow)(), "created"
     )
     options["verificationMethod"] = key.verification_method
     options["proofPurpose"] = purpose
@@ -310,7 +306,7 @@ async def verify_proofs(
     if not isinstance(document, Mapping):
         raise MalformedInputError("the secured document must be a JSON object")
     proofs = get_proofs(document)
-    moment = (now or _utcnow)()
+    moment = (now or utcnow)()
     canonical_forms: dict[tuple[Any, ...], str] = {}
     return [
         await verify_proof(

@@ -25,7 +25,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from vc_issuer.core.credentials import (
@@ -33,6 +33,7 @@ from vc_issuer.core.credentials import (
     check_context,
     format_datetime,
     parse_xml_datetime,
+    utcnow,
     validate_credential,
     validity_period,
 )
@@ -80,10 +81,6 @@ DEFAULT_ACTOR: Final = "issuer"
 DEFAULT_INDEX_RESERVE: Final = 32
 """Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
 STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -320,7 +317,7 @@ class Issuer:
         self.list_validity = list_validity
         self.default_suite = resolve_suites(default_suite, EDDSA_RDFC_2022.name)[0]
         self.loader = loader
-        self.now: Callable[[], datetime] = now or _utcnow
+        self.now: Callable[[], datetime] = now or utcnow
         self.rng = rng
         self.issuer_name = issuer_name
         self._did_document = dict(did_document) if did_document is not None else None

@@ -15,13 +15,13 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from did_methods.errors import DIDError
 from did_methods.protocol import DIDResolver
-from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.credentials import parse_xml_datetime, utcnow
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.proofs import verify_proofs
 from vc_issuer.core.resolver import default_resolver
@@ -59,10 +59,6 @@ Clock = Callable[[], datetime]
 
 MAX_LIST_BYTES = 1 << 20
 ACCEPT = "application/vc+ld+json, application/vc, application/ld+json;q=0.9, application/json;q=0.8"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -248,7 +244,7 @@ def proof_verifier(
     *,
     loader: ContextLoader | None = None,
     allow_private: bool = False,
-    clock: Clock | None = None,
+    now: Clock | None = None,
 ) -> VerifyList:
     """The default ``verify_list``: every proof verifies and its key belongs to the list's issuer.
 
@@ -258,7 +254,7 @@ def proof_verifier(
     async def verify(vc: dict[str, Any]) -> bool:
         res = resolver if resolver is not None else default_resolver(allow_private=allow_private)
         try:
-            checks = await verify_proofs(vc, resolver=res, loader=loader, now=clock)
+            checks = await verify_proofs(vc, resolver=res, loader=loader, now=now)
         finally:
             if resolver is None:
                 await _close_resolver(res)
@@ -282,7 +278,7 @@ def credential_verifier(
     *,
     loader: ContextLoader | None = None,
     allow_private: bool = False,
-    clock: Clock | None = None,
+    now: Clock | None = None,
 ) -> VerifyList:
     """The default ``verify_list``: the full credential verifier (structure, proofs, issuer =
     key controller, validity), without status (a list has none, and this must not recurse)."""
@@ -291,7 +287,7 @@ def credential_verifier(
         from vc_issuer.services.verifier import verify_credential
 
         return await verify_credential(
-            vc, resolver=resolver, loader=loader, now=clock, allow_private_hosts=allow_private
+            vc, resolver=resolver, loader=loader, now=now, allow_private_hosts=allow_private
         )
 
     return verify
@@ -314,7 +310,7 @@ class StatusListChecker:
         fetch: Fetch | None = None,
         fetcher: SafeFetcher | None = None,
         verify_list: VerifyList | None = None,
-        clock: Clock | None = None,
+        now: Clock | None = None,
         cache: StatusListCache | None = None,
         allow_private: bool = False,
         max_bits: int = MAX_BITS,
@@ -327,9 +323,9 @@ class StatusListChecker:
             fetch = self._owned_fetch = SafeFetch(fetcher, allow_private=allow_private)
         self.fetch: Fetch = fetch
         self.verify_list: VerifyList = verify_list or credential_verifier(
-            allow_private=allow_private, clock=clock
+            allow_private=allow_private, now=now
         )
-        self.clock: Clock = clock or _utcnow
+        self.now: Clock = now or utcnow
         self.cache = cache if cache is not None else StatusListCache()
         self.max_bits = max_bits
         self.bsl_min_bits = bsl_min_bits
@@ -428,7 +424,7 @@ class StatusListChecker:
         return cached.bits.get_status(entry.index, entry.status_size)
 
     def _check_validity(self, vc: Mapping[str, Any]) -> None:
-        now = self.clock()
+        now = self.now()
         start = _parse_time(vc.get("validFrom", vc.get("issuanceDate")), "validFrom")
         end = _parse_time(vc.get("validUntil", vc.get("expirationDate")), "validUntil")
         if start is not None and now < start:
@@ -442,7 +438,7 @@ class StatusListChecker:
         Concurrent callers share one in-flight load per URL (no thundering herd on expiry).
         """
         cached = self.cache.get(url)
-        if cached is not None and self.clock() < cached.fresh_until:
+        if cached is not None and self.now() < cached.fresh_until:
             return cached
         flight = self._inflight.get(url)
         if flight is None:
@@ -452,7 +448,7 @@ class StatusListChecker:
         return await asyncio.shield(flight)
 
     async def _load(self, url: str, cached: CachedList | None) -> CachedList:
-        now = self.clock()
+        now = self.now()
         headers = {"Accept": ACCEPT}
         if cached is not None and cached.etag:
             headers["If-None-Match"] = cached.etag

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
+from vc_issuer.core.credentials import utcnow as utcnow  # re-exported for the backends
 from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
@@ -35,10 +36,6 @@ _DENSE_FREE_FRACTION: Final[float] = 0.25
 _MAX_REJECTIONS: Final[int] = 64
 # Concurrent single allocations are served together, in transactions of at most this many.
 MAX_COALESCED: Final[int] = 1000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_page_id() -> str:

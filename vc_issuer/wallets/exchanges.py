@@ -26,12 +26,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from did_methods.protocol import DIDResolver
-from vc_issuer.core.credentials import format_datetime, holder_id
+from vc_issuer.core.credentials import format_datetime, holder_id, utcnow
 from vc_issuer.errors import (
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
@@ -62,10 +62,6 @@ _SUITE_OF_PROOF = {"Ed25519Signature2020": "Ed25519Signature2020"}
 _OPEN = ("pending", "active")
 
 Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -226,7 +222,7 @@ class ExchangeService:
         self.store: Store = issuer.store
         self.base_url = (base_url or issuer.base_url).rstrip("/")
         self.resolver = resolver
-        self.now: Clock = now or _utcnow
+        self.now: Clock = now or utcnow
         self.ttl = ttl
         self.status_checker = status_checker
 

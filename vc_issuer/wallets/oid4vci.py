@@ -88,10 +88,6 @@ _NONCE_PREFIX: Final = "oid4vci-nonce:"
 _MAX_JWT: Final = 8192
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _digest(prefix: str, secret: str) -> str:
     return prefix + hash_secret(secret)
 

@@ -11,20 +11,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from .conftest import V2, free_port  # noqa: E402
-from .test_serve import Server  # noqa: E402
+from .conftest import V2, free_port
+from .test_serve import Server
 
 CHECKS = [
     not_a_server_error,
