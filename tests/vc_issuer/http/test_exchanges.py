@@ -284,7 +284,12 @@ async def test_tampered_presentation_is_refused(world: World) -> None:
     resp = await world.client.session.post(
         created["exchangeUrl"], json={"verifiablePresentation": vp}
     )
-    assert resp.status == 422
+    body = await _problem(resp, 422, "HOLDER_MISMATCH")
+    assert "proof: the signature does not match" in body["detail"]
+    # Refused, not consumed: the genuine presentation still completes the exchange.
+    genuine = {"verifiablePresentation": holder.did_auth(vpr["challenge"], vpr["domain"])}
+    resp = await world.client.session.post(created["exchangeUrl"], json=genuine)
+    assert resp.status == 200, await resp.text()
 
 
 async def test_unsigned_presentation_is_refused(world: World) -> None:
