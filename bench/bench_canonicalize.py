@@ -21,7 +21,7 @@ from pyld import jsonld as pyld
 from vc_issuer.core.jsonld import canonicalize, default_loader
 
 VECTOR = (
-    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "jsonld" / "open-badges-3.0"
+    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "open-badges-3.0"
 ) / "ldp-eddsa-rdfc-2022"
 
 

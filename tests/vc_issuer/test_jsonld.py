@@ -25,7 +25,7 @@ from vc_issuer.errors import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "tests" / "fixtures" / "jsonld"
+FIX = ROOT / "tests" / "fixtures"
 VC1 = "https://www.w3.org/2018/credentials/v1"
 VC2 = "https://www.w3.org/ns/credentials/v2"
 
@@ -426,12 +426,9 @@ SAFE_VALID = [
         for p in sorted((FIX / "open-badges-3.0/spec-examples").glob("*.json"))
     ],
     *[f"{_GI}/{p.name}" for p in sorted((FIX / _GI).glob("*.json")) if "key" not in p.name],
-    *[
-        f"bitstring-status-list/spec-examples/{p.name}"
-        for p in sorted((FIX / "bitstring-status-list/spec-examples").glob("*.json"))
-    ],
-    "status-list-2021/spec-examples/sl2021-02-example-statuslist2021credential.json",
-    "status-list-2021/spec-examples/sl2021-03-a-revocable-verifiable-credential.json",
+    *[f"status/{p.name}" for p in sorted((FIX / "status").glob("bsl-0*.json"))],
+    "status/sl2021-02-example-statuslist2021credential.json",
+    "status/sl2021-03-a-revocable-verifiable-credential.json",
 ]
 
 
@@ -457,7 +454,7 @@ def test_safe_mode_accepts_real_credentials(rel: str) -> None:
 
 
 def test_sl2021_spec_example_fails_safe_mode_as_documented() -> None:
-    doc = _load("status-list-2021/spec-examples/sl2021-01-example-statuslist2021entry.json")
+    doc = _load("status/sl2021-01-example-statuslist2021entry.json")
     with pytest.raises(DataLossError) as info:
         canonicalize(doc)
     assert "Person" in info.value.detail
@@ -465,7 +462,7 @@ def test_sl2021_spec_example_fails_safe_mode_as_documented() -> None:
 
 
 def test_sl2021_credential_under_vc2_is_a_protected_term_error() -> None:
-    doc = _load("status-list-2021/spec-examples/sl2021-04-a-status-list-verifiable-credential.json")
+    doc = _load("status/sl2021-04-a-status-list-verifiable-credential.json")
     with pytest.raises(JsonLdError) as info:
         canonicalize(doc)
     assert "protected term" in info.value.detail
