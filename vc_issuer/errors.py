@@ -38,6 +38,9 @@ PROJECT_ERRORS = "https://vc-issuer.example/errors#"
 ``.example``) until the project publishes docs/errors.md at a stable address; change it here."""
 
 
+_RESERVED = frozenset({"type", "title", "status", "detail", "code"})
+
+
 class VCIssuerError(Exception):
     """Root of every error this project raises on purpose."""
 
@@ -55,6 +58,9 @@ class VCIssuerError(Exception):
             cls.type_url = cls.namespace + cls.code
 
     def __init__(self, detail: str, **extra: Any) -> None:
+        reserved = _RESERVED.intersection(extra)
+        if reserved:  # the class owns these: a raise site picks a class, never a code
+            raise TypeError(f"{sorted(reserved)} belong to the error class, not to a raise site")
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
