@@ -8,12 +8,14 @@ becomes a logged 500 problem, never a traceback on the wire.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import re
 import secrets
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -96,7 +98,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
         return problem_response(
             http_problem(500, "the server could not complete the request; see its log")
         )
@@ -160,14 +162,57 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return value
 
 
+# URLs that are bearer capabilities: whoever reads the path holds the secret. The learner's claim
+# link, a VC API exchange (and its interaction and QR code URLs) and an OpenID4VCI offer (which
+# answers its pre-authorized code while pending). Logs keep a short hash of the segment instead;
+# for claim tokens it is the first characters of the hash the store keeps, so an operator can
+# still match a log line to its claim.
+_SECRET_SEGMENT = re.compile(r"(/claim/|/exchanges/|/interactions/|/oid4vci/offers/)([^/]+)")
+# Query parameters whose values are never secret and are worth reading in a log; every other
+# value (``?claim=``, ``?code=``, ``?token=``, anything new) is logged as a hash.
+_PLAIN_QUERY_PARAMS = frozenset({"all", "version"})
+_QUERY_PAIR = re.compile(r"([^&=]*)=([^&]*)")
+HASH_MARK = "sha256:"
+
+
+def secret_hash(value: str) -> str:
+    """What a log shows of a secret: ``sha256:`` and the first 12 hex digits of its hash."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASH_MARK + digest[:12]
+
+
+def redact_path(path: str) -> str:
+    """``path`` with its bearer-secret segment replaced by :func:`secret_hash`."""
+    m = _SECRET_SEGMENT.match(path)
+    if m is None:
+        return path
+    return m.group(1) + secret_hash(m.group(2)) + path[m.end() :]
+
+
+def _redact_pair(m: re.Match[str]) -> str:
+    name, value = m.group(1), m.group(2)
+    if not value or unquote_plus(name).lower() in _PLAIN_QUERY_PARAMS:
+        return m.group(0)
+    return f"{name}={secret_hash(unquote_plus(value))}"
+
+
+def redact_query(query: str) -> str:
+    """A raw query string with every value hashed except those of known harmless parameters."""
+    return _QUERY_PAIR.sub(_redact_pair, query)
+
+
 class JsonAccessLogger(AbstractAccessLogger):
-    """One JSON object per request: method, path, status, duration, size, request id, pid."""
+    """One JSON object per request: method, path, status, duration, size, request id, pid.
+
+    Bearer secrets in the URL (claim tokens, exchange and offer ids, query values) are logged
+    as short hashes: access logs are read by more people, and kept longer, than the store.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        record = {
+        record: dict[str, Any] = {
             "event": "http.request",
             "method": request.method,
-            "path": request.path,
+            "path": redact_path(request.path),
             "status": response.status,
             "duration_ms": round(time * 1000, 3),
             "bytes": response.body_length,
@@ -176,6 +221,9 @@ class JsonAccessLogger(AbstractAccessLogger):
             "user_agent": request.headers.get("User-Agent"),
             "pid": os.getpid(),
         }
+        query = request.query_string
+        if query:
+            record["query"] = redact_query(query)
         self.logger.info(json.dumps(record, separators=(",", ":")))
 
     @property
@@ -195,13 +243,17 @@ __all__ = [
     "error_middleware",
     "json_depth",
     "read_json_object",
+    "redact_path",
+    "redact_query",
     "request_id_middleware",
+    "secret_hash",
 ]
 
 
 # Routes that browser-based wallets and verifiers call from other origins. Only public routes
 # (and the OpenID4VCI credential endpoint, whose bearer token is not an ambient credential) get
-# CORS; the issuer's own protected routes stay same-origin.
+# CORS; the issuer's own protected routes stay same-origin, including those that share a prefix
+# with public ones (``GET /exchanges/{id}`` needs a ``read`` token while ``POST`` is the wallet's).
 _CORS_PREFIXES: tuple[str, ...] = (
     "/.well-known/",
     "/oid4vci/offers/",
@@ -218,11 +270,23 @@ CORS_ALLOW_HEADERS = "Authorization, Content-Type, Accept, X-Request-Id"
 CORS_MAX_AGE = "600"
 
 
-def cors_applies(path: str) -> bool:
-    """Whether ``path`` is a cross-origin route (wallets, verifiers, status and DID fetches)."""
+def cors_applies(path: str, handler: object = None) -> bool:
+    """Whether ``path`` is a cross-origin route (wallets, verifiers, status and DID fetches).
+
+    ``handler`` is the route's handler when known: one guarded by an API-token scope
+    (:func:`vc_issuer.http.auth.requires`) never gets CORS, whatever its path.
+    """
+    if getattr(handler, "required_scope", None) is not None:
+        return False
     if path in _CORS_EXACT:
         return True
     return path.startswith(_CORS_PREFIXES)
+
+
+async def _preflight_handler(request: web.Request, method: str) -> object:
+    """The handler a preflight asks about: the route of ``method`` on the same path."""
+    match = await request.app.router.resolve(request.clone(method=method))
+    return match.handler
 
 
 @web.middleware
@@ -234,7 +298,10 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """
     if not cors_applies(request.path):
         return await handler(request)
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+    preflight = request.headers.get("Access-Control-Request-Method")
+    if request.method == "OPTIONS" and preflight is not None:
+        if not cors_applies(request.path, await _preflight_handler(request, preflight.upper())):
+            return await handler(request)
         return web.Response(
             status=204,
             headers={
@@ -244,6 +311,8 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 "Access-Control-Max-Age": CORS_MAX_AGE,
             },
         )
+    if not cors_applies(request.path, request.match_info.handler):
+        return await handler(request)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
