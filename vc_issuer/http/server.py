@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import multiprocessing
 import multiprocessing.process
 import os
+import select
 import signal
 import socket
 import ssl
@@ -23,6 +25,8 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import connection as mp_connection
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,14 @@ from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
 log = logging.getLogger("vc_issuer.http.server")
 
 LOOPBACK_NAMES = ("localhost",)
+LISTEN_BACKLOG = 1024
+# A connection accepted before a stop but with no request yet gets this long to send one (Go's
+# http.Server gives new connections 5 s); requests in flight get ``shutdown_timeout``.
+NEW_CONNECTION_GRACE = 2.0
+DRAIN_POLL = 0.02
+RESTART_POLL = 0.5
+RESTART_DELAY_MAX = 30.0
+RESTART_GIVE_UP = 5
 
 
 @dataclass(frozen=True)
@@ -104,12 +116,37 @@ def check_options(opts: ServeOptions) -> None:
         )
 
 
+class JsonLogFormatter(logging.Formatter):
+    """Service lines as JSON objects, like the access lines: one log, one format to parse.
+
+    ``extra={"event": "...", "fields": {...}}`` names the event and adds fields; an exception
+    goes into ``exc`` as text.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "event": getattr(record, "event", "log"),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, separators=(",", ":"), default=str)
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """JSON access lines and plain service lines, both on stderr."""
+    """JSON lines on stderr: access lines (``vc_issuer.http.access``) and service lines."""
     root = logging.getLogger()
     if not any(getattr(h, "_vc_issuer", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(JsonLogFormatter())
         handler._vc_issuer = True  # type: ignore[attr-defined]
         root.addHandler(handler)
         root.setLevel(level)
@@ -118,6 +155,10 @@ def configure_logging(level: str = "INFO") -> None:
         access_handler.setFormatter(logging.Formatter("%(message)s"))
         access.addHandler(access_handler)
         access.propagate = False
+
+
+def _event(level: int, event: str, message: str, *args: object, **fields: Any) -> None:
+    log.log(level, message, *args, extra={"event": event, "fields": fields})
 
 
 async def _build_app(opts: ServeOptions) -> web.Application:
@@ -141,6 +182,140 @@ async def _build_app(opts: ServeOptions) -> web.Application:
         raise
 
 
+def _listen(host: str, port: int, *, reuse_port: bool) -> list[socket.socket]:
+    """Listening sockets for ``host`` (one per address it resolves to), owned by us so that a
+    graceful stop can first take over the connections the kernel has already accepted."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise BindError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise BindError(
+            f"cannot bind {host}:{port}: {(exc.strerror or str(exc)).lower()}"
+            " (another server on this port? choose another with --port)"
+        ) from None
+    return sockets
+
+
+@dataclass
+class _Drain:
+    """Whether the server is stopping: every response from then on says ``Connection: close``."""
+
+    active: bool = False
+
+
+DRAIN_KEY = web.AppKey("vc_issuer_drain", _Drain)
+
+
+async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    if request.app[DRAIN_KEY].active:
+        response.force_close()
+
+
+def _awaiting_request(conn: Any) -> bool:
+    """The connection's handler is parked waiting for the client's next request (aiohttp's own
+    idle test); a parsed request not yet handed to its task does not count as waiting."""
+    waiter = getattr(conn, "_waiter", None)
+    return waiter is not None and not waiter.done() and not getattr(conn, "_messages", ())
+
+
+def _requests_seen(conn: Any) -> int:
+    return int(getattr(conn, "_request_count", 1))
+
+
+def _has_unread_bytes(conn: Any) -> bool:
+    """The client has already sent something the server has not read yet."""
+    transport = getattr(conn, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+async def _drain(
+    runner: web.AppRunner,
+    listeners: list[socket.socket],
+    ssl_ctx: ssl.SSLContext | None,
+    grace: float,
+) -> None:
+    """Stop accepting without dropping a connection a client has already been given.
+
+    1. Take every connection still waiting in the kernel's accept queue (closing a listening
+       socket resets them), then close the listening sockets.
+    2. Keep-alive connections between requests are closed (RFC 9112 9.6 lets clients retry on
+       those), unless the client's next request is already in the socket.
+    3. Connections that have not sent their first request get ``grace`` seconds to send it.
+    Requests in flight then finish within the runner's ``shutdown_timeout``
+    (:meth:`AppRunner.cleanup`); every response from now on carries ``Connection: close``.
+    """
+    loop = asyncio.get_running_loop()
+    server = runner.server
+    assert server is not None
+    claimed: list[socket.socket] = []
+    for sock in listeners:
+        while True:
+            try:
+                accepted, _address = sock.accept()
+            except OSError:  # BlockingIOError: the queue is empty
+                break
+            claimed.append(accepted)
+    for site in list(runner.sites):
+        await site.stop()  # no await point before this: nothing is accepted in between
+    if claimed:
+        results = await asyncio.gather(
+            *(
+                loop.connect_accepted_socket(
+                    server,
+                    conn,
+                    ssl=ssl_ctx,
+                    ssl_handshake_timeout=max(grace, 1.0) if ssl_ctx else None,
+                )
+                for conn in claimed
+            ),
+            return_exceptions=True,
+        )
+        for conn, result in zip(claimed, results, strict=True):
+            if isinstance(result, BaseException):
+                conn.close()
+    seen: dict[Any, int] = {}
+    for handler in server.connections:
+        count = seen[handler] = _requests_seen(handler)
+        if count and _awaiting_request(handler) and not _has_unread_bytes(handler):
+            handler.force_close()
+
+    def waiting() -> int:
+        """Connections still waiting for the request they are owed."""
+        return sum(
+            1
+            for handler in server.connections
+            if _awaiting_request(handler) and _requests_seen(handler) == seen.get(handler, 0)
+        )
+
+    deadline = loop.time() + grace
+    await asyncio.sleep(DRAIN_POLL)  # let connections accepted just before the stop register
+    while waiting() and loop.time() < deadline:
+        await asyncio.sleep(DRAIN_POLL)
+
+
 async def serve(
     opts: ServeOptions,
     *,
@@ -148,11 +323,21 @@ async def serve(
     on_ready: Callable[[list[Any]], None] | None = None,
     reuse_port: bool = False,
 ) -> None:
-    """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down gracefully."""
+    """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down gracefully: every
+    connection accepted so far gets its answer (see :func:`_drain`)."""
     ssl_ctx = (
         make_ssl_context(opts.tls_cert, opts.tls_key) if opts.tls_cert and opts.tls_key else None
     )
-    app = await _build_app(opts)
+    listeners = _listen(opts.host, opts.port, reuse_port=reuse_port)
+    try:
+        app = await _build_app(opts)
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    drain = _Drain()
+    app[DRAIN_KEY] = drain
+    app.on_response_prepare.append(_close_when_draining)
     runner = web.AppRunner(
         app,
         access_log_class=JsonAccessLogger,
@@ -169,46 +354,59 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
     try:
-        site = web.TCPSite(
-            runner,
-            opts.host,
-            opts.port,
-            ssl_context=ssl_ctx,
-            shutdown_timeout=opts.shutdown_timeout,
-            reuse_port=reuse_port or None,
-            backlog=1024,
-        )
-        await site.start()
+        for sock in listeners:
+            site = web.SockSite(
+                runner,
+                sock,
+                ssl_context=ssl_ctx,
+                shutdown_timeout=opts.shutdown_timeout,
+                backlog=LISTEN_BACKLOG,
+            )
+            await site.start()
         if on_ready is not None:
             on_ready(list(runner.addresses))
         await stop.wait()
-        log.info("shutting down: finishing requests in flight (up to %ss)", opts.shutdown_timeout)
+        server = runner.server
+        _event(
+            logging.INFO,
+            "server.stopping",
+            "shutting down: finishing requests in flight (up to %ss)",
+            opts.shutdown_timeout,
+            connections=len(server.connections) if server is not None else 0,
+        )
+        drain.active = True
+        await _drain(runner, listeners, ssl_ctx, min(NEW_CONNECTION_GRACE, opts.shutdown_timeout))
     finally:
         try:
             await runner.cleanup()  # a second signal meanwhile changes nothing
         finally:
+            for sock in listeners:
+                sock.close()
             for sig in installed:
                 loop.remove_signal_handler(sig)
-    log.info("stopped")
+    _event(logging.INFO, "server.stopped", "stopped")
 
 
-def _worker_main(opts: ServeOptions, ready: Any, index: int) -> None:
-    """Entry point of a spawned worker process."""
+def _worker_main(opts: ServeOptions, conn: Connection, index: int) -> None:
+    """Entry point of a spawned worker process: reports ``ready`` (or its start-up error) on
+    its own pipe, so a worker killed at any moment cannot wedge the others' reports."""
     configure_logging(opts.log_level)
 
     def report(addresses: list[Any]) -> None:
-        ready.put(("ready", index, os.getpid()))
+        conn.send(("ready", os.getpid()))
 
     try:
         asyncio.run(serve(opts, on_ready=report, reuse_port=True))
     except Exception as exc:
-        ready.put(("error", index, f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
         raise SystemExit(3) from None
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
-    """Bind (not listen) with SO_REUSEPORT: fixes the port for ``--port 0`` and fails fast
-    when the address is taken by a process outside the group."""
+    """Bind (not listen) with SO_REUSEPORT: fixes the port for ``--port 0``, fails fast when the
+    address is taken by a process outside the group, and keeps the port ours while a dead
+    worker is being replaced (a bound socket that does not listen receives no connections)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -217,73 +415,180 @@ def _reserve_port(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise BindError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+        raise BindError(
+            f"cannot bind {host}:{port}: {(exc.strerror or str(exc)).lower()}"
+            " (another server on this port? choose another with --port)"
+        ) from None
     return sock
 
 
+@dataclass
+class _Worker:
+    index: int
+    process: multiprocessing.process.BaseProcess
+    reports: Connection
+    ready: bool = False
+
+
+def _exit_description(code: int | None) -> dict[str, Any]:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return {"signal": signal.Signals(-code).name}
+    return {"exitcode": code}
+
+
+class _Supervisor:
+    """Runs ``opts.workers`` processes on one port and keeps that many running.
+
+    A worker that dies after start-up is replaced at once while the others keep serving; one
+    that keeps dying before it is ready is retried with a growing delay (up to
+    ``RESTART_DELAY_MAX``), and the service gives up only when no worker is left alive. A worker
+    failing during the first start stops everything: that is a configuration error.
+    """
+
+    def __init__(self, opts: ServeOptions) -> None:
+        self.opts = opts
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: dict[int, _Worker] = {}
+        self.failures: dict[int, int] = {}
+        self.respawn_at: dict[int, float] = {}
+        self.stopping = False
+        self.failed = False
+
+    def spawn(self, index: int) -> None:
+        reports, child_end = self.ctx.Pipe(duplex=False)
+        process = self.ctx.Process(
+            target=_worker_main, args=(self.opts, child_end, index), name=f"vc-issuer-{index}"
+        )
+        process.start()
+        child_end.close()
+        self.workers[index] = _Worker(index, process, reports)
+        _event(logging.INFO, "worker.started", "worker %s started", index,
+               worker=index, worker_pid=process.pid)  # fmt: skip
+
+    def read_reports(self, worker: _Worker) -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while worker.reports.poll():
+                kind, info = worker.reports.recv()
+                if kind == "ready":
+                    worker.ready = True
+                    self.failures[worker.index] = 0
+                    _event(logging.INFO, "worker.ready", "worker %s ready", worker.index,
+                           worker=worker.index, worker_pid=info)  # fmt: skip
+                else:
+                    _event(logging.ERROR, "worker.failed", "worker %s failed: %s",
+                           worker.index, info, worker=worker.index)  # fmt: skip
+
+    def alive(self) -> list[_Worker]:
+        return [w for w in self.workers.values() if w.process.is_alive()]
+
+    def run(self, on_started: Callable[[], None]) -> None:
+        for i in range(self.opts.workers):
+            self.spawn(i)
+        started = False
+        while not self.stopping:
+            waitables: list[Any] = []
+            for w in self.workers.values():
+                waitables += [w.reports, w.process.sentinel]
+            timeout = RESTART_POLL
+            if self.respawn_at:
+                timeout = min(timeout, max(0.0, min(self.respawn_at.values()) - time.monotonic()))
+            mp_connection.wait(waitables, timeout)
+            for w in list(self.workers.values()):
+                self.read_reports(w)
+            if self.stopping:
+                break
+            for w in list(self.workers.values()):
+                if w.process.is_alive():
+                    continue
+                w.process.join()
+                w.reports.close()
+                del self.workers[w.index]
+                _event(logging.WARNING, "worker.exited", "worker %s (pid %s) exited",
+                       w.index, w.process.pid, worker=w.index, worker_pid=w.process.pid,
+                       **_exit_description(w.process.exitcode))  # fmt: skip
+                if not started:
+                    _event(logging.ERROR, "server.failed", "a worker exited during start-up")
+                    self.failed = True
+                    return
+                failures = self.failures.get(w.index, 0) + (0 if w.ready else 1)
+                self.failures[w.index] = failures
+                if failures >= RESTART_GIVE_UP and not self.alive():
+                    _event(logging.ERROR, "server.failed",
+                           "no worker is left and worker %s failed to start %s times in a row",
+                           w.index, failures)  # fmt: skip
+                    self.failed = True
+                    return
+                delay = 0.0 if failures == 0 else min(RESTART_DELAY_MAX, 0.5 * 2 ** (failures - 1))
+                self.respawn_at[w.index] = time.monotonic() + delay
+            now = time.monotonic()
+            for index, when in list(self.respawn_at.items()):
+                if when <= now:
+                    del self.respawn_at[index]
+                    _event(logging.WARNING, "worker.replaced", "replacing worker %s", index,
+                           worker=index)  # fmt: skip
+                    self.spawn(index)
+            if not started and all(w.ready for w in self.workers.values()):
+                started = True
+                on_started()
+
+    def stop(self) -> None:
+        """SIGTERM to every worker (each drains its connections), then wait for them."""
+        for w in self.workers.values():
+            if w.process.is_alive() and w.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.opts.shutdown_timeout + NEW_CONNECTION_GRACE + 5
+        for w in self.workers.values():
+            w.process.join(max(0.1, deadline - time.monotonic()))
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join()
+            w.reports.close()
+            if w.process.exitcode not in (0, -signal.SIGTERM):
+                self.failed = True
+
+
 def run_workers(opts: ServeOptions, on_ready: Callable[[str, int], None] | None = None) -> int:
-    """Start ``opts.workers`` processes on one port; forward SIGTERM/SIGINT; exit code."""
+    """Start ``opts.workers`` processes on one port, replace any that dies, forward
+    SIGTERM/SIGINT; the exit code."""
     reserved = _reserve_port(opts.host, opts.port)
     port = int(reserved.getsockname()[1])
     opts = dataclasses.replace(opts, port=port)
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Queue()
-    procs: list[Any] = []
-    stopping = False
+    supervisor = _Supervisor(opts)
 
     def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.stopping = True
+
+    def started() -> None:
+        if on_ready is not None:
+            on_ready(opts.host, port)
 
     old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for i in range(opts.workers):
-            p = ctx.Process(target=_worker_main, args=(opts, ready, i), name=f"vc-issuer-{i}")
-            p.start()
-            procs.append(p)
-        up = 0
-        while up < opts.workers and not stopping:
-            try:
-                kind, _i, info = ready.get(timeout=0.2)
-            except Exception:  # queue.Empty
-                if any(not p.is_alive() for p in procs):
-                    log.error("a worker exited during start-up")
-                    stopping = True
-                continue
-            if kind == "ready":
-                up += 1
-            else:
-                log.error("worker %s failed: %s", _i, info)
-                stopping = True
-        reserved.close()
-        if up == opts.workers and on_ready is not None:
-            on_ready(opts.host, port)
-        while not stopping:
-            if any(not p.is_alive() for p in procs):
-                log.error("a worker exited; stopping the others")
-                break
-            time.sleep(0.2)
+        supervisor.run(started)
+        if supervisor.stopping:
+            _event(logging.INFO, "server.stopping",
+                   "shutting down: stopping %s workers (up to %ss)",
+                   len(supervisor.alive()), opts.shutdown_timeout)  # fmt: skip
     finally:
-        reserved.close()
-        for p in procs:
-            if p.is_alive() and p.pid is not None:
-                os.kill(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + opts.shutdown_timeout + 5
-        for p in procs:
-            p.join(max(0.1, deadline - time.monotonic()))
-            if p.is_alive():
-                p.kill()
-                p.join()
-        for s, handler in old.items():
-            signal.signal(s, handler)
-    failed = [p for p in procs if p.exitcode not in (0, -signal.SIGTERM)]
-    return 3 if failed else 0
+        try:
+            supervisor.stop()
+        finally:
+            reserved.close()
+            for s, handler in old.items():
+                signal.signal(s, handler)
+    _event(logging.INFO, "server.stopped", "stopped")
+    return 3 if supervisor.failed else 0
 
 
 def run(opts: ServeOptions, on_ready: Callable[[str, int], None] | None = None) -> int:
     """Blocking entry point used by ``vc-issuer serve``."""
     check_options(opts)
     configure_logging(opts.log_level)
+    # Files the service creates from now on (the SQLite store's -wal and -shm among them) are
+    # readable by their owner only.
+    os.umask(os.umask(0o077) | 0o077)
     if opts.workers > 1:
         return run_workers(opts, on_ready)
 
@@ -297,6 +602,7 @@ def run(opts: ServeOptions, on_ready: Callable[[str, int], None] | None = None) 
 
 
 __all__ = [
+    "JsonLogFormatter",
     "ServeOptions",
     "check_options",
     "configure_logging",
