@@ -18,7 +18,7 @@ import click
 from vc_issuer.cli.main import _emit, _passphrase, handle_errors, read_json_object
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.services.home import ENV_HOME, init_home, load_home, open_issuer
+from vc_issuer.services.home import ENV_HOME, HomeConfig, init_home, load_home, open_issuer
 from vc_issuer.services.issuer import PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
@@ -116,6 +116,17 @@ def init_cmd(
     passphrase_env: str | None,
 ) -> None:
     """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web."""
+
+    def create_store(staged: HomeConfig) -> None:
+        """The store's tables, made before the home is moved into place (init is atomic)."""
+        from vc_issuer.store import open_store
+
+        async def go() -> None:
+            async with open_store(staged.database_url) as store:
+                await store.set_meta("issuer_did", staged.did)
+
+        asyncio.run(go())
+
     cfg = init_home(
         home,
         did_web=did_web,
@@ -124,15 +135,8 @@ def init_cmd(
         issuer_name=issuer_name,
         passphrase=_passphrase(passphrase_env),
         passphrase_env=passphrase_env,
+        prepare=create_store,
     )
-
-    async def create_store() -> None:
-        from vc_issuer.store import open_store
-
-        async with open_store(cfg.database_url) as store:
-            await store.set_meta("issuer_did", cfg.did)
-
-    asyncio.run(create_store())
     out: dict[str, Any] = {
         "did": cfg.did,
         "home": str(cfg.home),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from vc_issuer.errors import (
     NotFoundError,
     TokenNotFoundError,
 )
-from vc_issuer.services.home import HomeConfig, default_home, init_home, load_home
+from vc_issuer.services.home import HomeConfig, default_home, init_home, load_home, secure_home
 from vc_issuer.store import TokenRecord, open_store
+
+log = logging.getLogger("vc_issuer.cli.serve")
 
 HOME_HELP = "Issuer home (default ./vc-issuer-data or $VC_ISSUER_HOME)."
 
@@ -96,7 +99,7 @@ def register(main: click.Group) -> None:
         shutdown_timeout: float,
     ) -> None:
         """Run the VC API server (creates a did:key issuer home on first run)."""
-        from vc_issuer.http.server import ServeOptions, check_options, run
+        from vc_issuer.http.server import ServeOptions, check_options, configure_logging, run
 
         path = _home_path(home).resolve()
         opts = ServeOptions(
@@ -112,33 +115,50 @@ def register(main: click.Group) -> None:
             shutdown_timeout=shutdown_timeout,
         )
         check_options(opts)
+        configure_logging(opts.log_level)  # what follows on stderr is JSON lines, like the log
         created = not (path / "config.toml").exists()
+        admin: list[tuple[str, TokenRecord]] = []
         if created:
             if port == 0 and not base_url:
                 raise click.UsageError("a new home needs --base-url when --port is 0")
+
+            def first_token(staged: HomeConfig) -> None:
+                """The admin token, made in the staged home: no home without its token."""
+                if opts.auth:
+                    admin.append(asyncio.run(_new_token(staged, "admin", ["admin"], None)))
+
             init_home(
                 path,
                 base_url=base_url or _default_base_url(opts.scheme, host, port),
                 database_url=database_url,
+                prepare=first_token,
             )
-            click.echo(f"created issuer home {path}", err=True)
+            log.info("created issuer home %s", path, extra={"event": "home.created"})
         cfg = load_home(path)
+        for changed in secure_home(cfg):
+            log.warning(
+                "%s was readable by other users; it is now 0600",
+                changed,
+                extra={"event": "home.secured"},
+            )
         if base_url and base_url.rstrip("/") != cfg.base_url:
-            click.echo(
-                f"warning: serving with base URL {base_url} (config.toml says {cfg.base_url});"
-                " new status-list URLs use the former",
-                err=True,
+            log.warning(
+                "serving with base URL %s (config.toml says %s); new status-list URLs use the"
+                " former",
+                base_url,
+                cfg.base_url,
             )
         click.echo(f"issuer DID: {cfg.did}")
         click.echo(f"base URL: {(base_url or cfg.base_url).rstrip('/')}")
-        if created and opts.auth:
-            token, record = asyncio.run(_new_token(cfg, "admin", ["admin"], None))
+        for token, record in admin:
             click.echo(f"admin token (shown once, keep it safe): {token}")
-            click.echo(f"  (token id {record.id}; more with `vc-issuer tokens create`)", err=True)
-        if no_auth:
-            click.echo(
-                "warning: --no-auth: anybody reaching this address can issue and revoke", err=True
+            log.info(
+                "admin token %s created; more with `vc-issuer tokens create`",
+                record.id,
+                extra={"event": "token.created"},
             )
+        if no_auth:
+            log.warning("--no-auth: anybody reaching this address can issue and revoke")
 
         def ready(bound_host: str, bound_port: int) -> None:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host

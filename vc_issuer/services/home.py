@@ -2,17 +2,22 @@
 
 Layout::
 
-    config.toml        issuer DID, base URL, store URL, status-list settings
-    issuer-key.json    Ed25519 key, Multikey JSON, mode 0600
+    config.toml        issuer DID, base URL, store URL, status-list settings (mode 0600)
+    issuer-key.json    Ed25519 key, Multikey JSON (mode 0600)
     did.json           the DID document to host (did:web issuers only)
-    store.sqlite3      the embedded store (unless the config names a postgresql:// URL)
+    store.sqlite3      the embedded store, unless the config names a postgresql:// URL (0600)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import shutil
+import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +41,10 @@ if TYPE_CHECKING:
 ENV_HOME = "VC_ISSUER_HOME"
 ENV_DATABASE_URL = "VC_ISSUER_DATABASE_URL"
 DEFAULT_HOME = "vc-issuer-data"
+CONFIG_FILE = "config.toml"
+KEY_FILE = "issuer-key.json"
+DID_FILE = "did.json"
+STORE_FILE = "store.sqlite3"
 
 
 def default_home() -> Path:
@@ -145,40 +154,47 @@ def init_home(
     issuer_name: str | None = None,
     passphrase: bytes | None = None,
     passphrase_env: str | None = None,
+    prepare: Callable[[HomeConfig], None] | None = None,
 ) -> HomeConfig:
-    """Create the home: config, key (0600), DID document for did:web. Refuses to overwrite."""
-    from did_methods.web import build_did_web_document, did_web_base_url
-    from vc_issuer.core.keys import Ed25519Key, save_key_file
+    """Create the home: config, key, DID document for did:web, store file. Refuses to overwrite.
+
+    All or nothing: the home is built in a hidden folder next to it (inside it when the folder
+    already exists) and moved into place last, ``config.toml`` (what makes a folder a home)
+    after everything else. ``prepare`` runs on the staged home before that (the CLI creates the
+    store's tables and the first admin token there), so when it or anything else fails, nothing
+    is left behind and the same ``init`` can simply be run again.
+
+    Files holding secrets are created 0600: the key, ``config.toml`` (it may hold a database
+    password) and the SQLite store (SQLite gives its -wal and -shm files the store's mode).
+    """
+    from did_methods.web import did_web_base_url
 
     home = (home or default_home()).resolve()
     if base_url is not None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
             raise MalformedInputError(f"base URL must be an http(s) URL, got {base_url!r}")
-    if (home / "config.toml").exists():
-        raise HomeExistsError(f"{home} already holds an issuer home")
-    home.mkdir(parents=True, exist_ok=True)
-    os.chmod(home, 0o700)
-    key = Ed25519Key.generate()
-    if did_web:
-        did = did_web_from_arg(did_web)
-        vm_id = f"{did}#key-1"
-        key = Ed25519Key.from_seed(key.seed, id=vm_id, controller=did)
-        document = build_did_web_document(did, key.public_key_multibase)
-        _set_vm_id(document, key.public_key_multibase, vm_id)
-        (home / "did.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    did = did_web_from_arg(did_web) if did_web else None
+    if did is not None:
         base_url = base_url or did_web_base_url(did)
-    else:
-        did = key.did
-    save_key_file(key, home / "issuer-key.json", passphrase=passphrase)
+    if (home / CONFIG_FILE).exists():
+        raise HomeExistsError(f"{home} already holds an issuer home")
+    in_place = home.is_dir()
+    if in_place:
+        clash = sorted(n for n in (KEY_FILE, DID_FILE, STORE_FILE) if (home / n).exists())
+        if clash:
+            raise HomeExistsError(
+                f"{home} has no config.toml but already holds {', '.join(clash)} (left by an"
+                " interrupted init?); move them away or choose another --home"
+            )
     raw: dict[str, Any] = {
         "issuer": {
             "did": did,
-            "key_file": "issuer-key.json",
+            "key_file": KEY_FILE,
             "base_url": (base_url or "http://127.0.0.1:8080").rstrip("/"),
             "suite": "eddsa-rdfc-2022",
         },
-        "store": {"url": database_url or "store.sqlite3"},
+        "store": {"url": database_url or STORE_FILE},
         "status": {
             "purposes": ["revocation", "suspension"],
             "list_size": BSL_MIN_BITS,
@@ -191,8 +207,126 @@ def init_home(
         raw["issuer"]["name"] = issuer_name
     if passphrase_env:
         raw["issuer"]["passphrase_env"] = passphrase_env
-    (home / "config.toml").write_text(tomli_w.dumps(raw), "utf-8")
+
+    parent = home if in_place else home.parent
+    staging = parent / f".{home.name}.init-{secrets.token_hex(4)}"
+    created_dirs: list[Path] = []
+    outside_store: Path | None = None
+    try:
+        _make_parents(home.parent, created_dirs)
+        staging.mkdir(mode=0o700)
+        raw["issuer"]["did"] = _write_key_and_document(staging, did, passphrase)
+        staged = _parse(staging, raw)
+        store_file = sqlite_path(staged.database_url)
+        if store_file is not None and not store_file.exists():
+            create_private_file(store_file)
+            if not store_file.is_relative_to(staging):
+                outside_store = store_file
+        _write_private(staging / CONFIG_FILE, tomli_w.dumps(raw).encode("utf-8"))
+        if prepare is not None:
+            prepare(staged)
+        _commit(staging, home, in_place)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if outside_store is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{outside_store}{suffix}")
+        for folder in reversed(created_dirs):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return _parse(home, raw)
+
+
+def _make_parents(folder: Path, created: list[Path]) -> None:
+    """``mkdir -p folder``, adding each folder it creates to ``created`` (outermost first) as
+    it goes, so that a failure can remove them."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+        created.append(path)
+
+
+def _write_key_and_document(staging: Path, did: str | None, passphrase: bytes | None) -> str:
+    """A new Ed25519 key (0600) and, for did:web, the DID document to host; the issuer DID."""
+    from did_methods.web import build_did_web_document
+    from vc_issuer.core.keys import Ed25519Key, save_key_file
+
+    key = Ed25519Key.generate()
+    if did is not None:
+        vm_id = f"{did}#key-1"
+        key = Ed25519Key.from_seed(key.seed, id=vm_id, controller=did)
+        document = build_did_web_document(did, key.public_key_multibase)
+        _set_vm_id(document, key.public_key_multibase, vm_id)
+        (staging / DID_FILE).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    save_key_file(key, staging / KEY_FILE, passphrase=passphrase)
+    return did or key.did
+
+
+def _commit(staging: Path, home: Path, in_place: bool) -> None:
+    """Move the staged home into place: one rename when ``home`` does not exist yet; else file
+    by file, never overwriting, ``config.toml`` last."""
+    if not in_place:
+        os.rename(staging, home)  # fails if something appeared at ``home`` meanwhile
+        return
+    moved: list[Path] = []
+    try:
+        for name in sorted(os.listdir(staging), key=lambda n: n == CONFIG_FILE):
+            os.link(staging / name, home / name)  # fails rather than overwrite
+            moved.append(home / name)
+    except BaseException:
+        for path in moved:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    os.chmod(home, 0o700)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The SQLite file of a store URL (as :func:`_parse` resolves it); None for PostgreSQL."""
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return None
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file readable by its owner only (SQLite takes an empty file as a new
+    database, and gives the -wal and -shm files it makes later the same mode)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    os.close(os.open(path, flags, 0o600))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def secure_home(cfg: HomeConfig) -> list[Path]:
+    """Take group and other access away from the home's secret files (homes made before they
+    were created 0600); the files changed. Files of other owners are left alone."""
+    candidates = [cfg.home / CONFIG_FILE, cfg.key_file]
+    store = sqlite_path(cfg.database_url)
+    if store is not None:
+        candidates += [store, Path(f"{store}-wal"), Path(f"{store}-shm")]
+    changed: list[Path] = []
+    for path in candidates:
+        try:
+            st = path.stat()
+            if st.st_uid != os.getuid() or not st.st_mode & 0o077:
+                continue
+            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+        except OSError:
+            continue
+        changed.append(path)
+    return changed
 
 
 def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
