@@ -170,7 +170,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 _SECRET_SEGMENT = re.compile(r"(/claim/|/exchanges/|/interactions/|/oid4vci/offers/)([^/]+)")
 # Query parameters whose values are never secret and are worth reading in a log; every other
 # value (``?claim=``, ``?code=``, ``?token=``, anything new) is logged as a hash.
-_PLAIN_QUERY_PARAMS = frozenset({"all", "version"})
+_PLAIN_QUERY_PARAMS = frozenset({"all", "iuv", "version"})
 _QUERY_PAIR = re.compile(r"([^&=]*)=([^&]*)")
 HASH_MARK = "sha256:"
 

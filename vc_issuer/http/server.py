@@ -225,8 +225,11 @@ DRAIN_KEY = web.AppKey("vc_issuer_drain", _Drain)
 
 
 async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    """Tell the client not to reuse the connection (the header is set explicitly: aiohttp has
+    already written its own Connection header when this signal runs)."""
     if request.app[DRAIN_KEY].active:
         response.force_close()
+        response.headers["Connection"] = "close"
 
 
 def _awaiting_request(conn: Any) -> bool:
@@ -454,6 +457,7 @@ class _Supervisor:
         self.respawn_at: dict[int, float] = {}
         self.stopping = False
         self.failed = False
+        self.wakeup: socket.socket | None = None  # readable when a signal arrived
 
     def spawn(self, index: int) -> None:
         reports, child_end = self.ctx.Pipe(duplex=False)
@@ -487,13 +491,17 @@ class _Supervisor:
             self.spawn(i)
         started = False
         while not self.stopping:
-            waitables: list[Any] = []
+            waitables: list[Any] = [self.wakeup] if self.wakeup is not None else []
             for w in self.workers.values():
                 waitables += [w.reports, w.process.sentinel]
             timeout = RESTART_POLL
             if self.respawn_at:
                 timeout = min(timeout, max(0.0, min(self.respawn_at.values()) - time.monotonic()))
             mp_connection.wait(waitables, timeout)
+            if self.wakeup is not None:
+                with contextlib.suppress(OSError):
+                    while self.wakeup.recv(512):
+                        pass
             for w in list(self.workers.values()):
                 self.read_reports(w)
             if self.stopping:
@@ -565,6 +573,13 @@ def run_workers(opts: ServeOptions, on_ready: Callable[[str, int], None] | None 
             on_ready(opts.host, port)
 
     old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    # A signal also writes a byte here, so the supervisor's wait ends at once (not at its next
+    # poll) and the workers start draining without delay.
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    wake_write.setblocking(False)
+    old_wakeup = signal.set_wakeup_fd(wake_write.fileno())
+    supervisor.wakeup = wake_read
     try:
         supervisor.run(started)
         if supervisor.stopping:
@@ -576,6 +591,9 @@ def run_workers(opts: ServeOptions, on_ready: Callable[[str, int], None] | None 
             supervisor.stop()
         finally:
             reserved.close()
+            signal.set_wakeup_fd(old_wakeup)
+            wake_read.close()
+            wake_write.close()
             for s, handler in old.items():
                 signal.signal(s, handler)
     _event(logging.INFO, "server.stopped", "stopped")

@@ -1,0 +1,164 @@
+"""A real `vc-issuer serve` process for the hostile tests: started as a subprocess, its stdout
+read by a thread, its stderr (the log) kept in a file and read back as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+V2 = "https://www.w3.org/ns/credentials/v2"
+OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+
+
+def cli(*args: str) -> list[str]:
+    exe = Path(sys.executable).with_name("vc-issuer")
+    if exe.exists():
+        return [str(exe), *args]
+    return [sys.executable, "-c", "from vc_issuer.cli.main import run; run()", *args]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """``vc-issuer serve ARGS``; ``stop()`` sends SIGTERM and waits."""
+
+    def __init__(self, args: list[str], log: Path, *, umask: int = -1) -> None:
+        self.log = log
+        self._stderr = log.open("wb")
+        self.proc = subprocess.Popen(
+            cli("serve", *args),
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            umask=umask,
+        )
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("listening on"):
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self, timeout: float = 90) -> str:
+        """The base URL, once the server (every worker) listens."""
+        if not self._ready.wait(timeout) or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError(f"server did not start: {self.lines}\n{self.log_text()}")
+        line = next(x for x in self.lines if x.startswith("listening on"))
+        return line.split()[-1]
+
+    def value(self, prefix: str) -> str:
+        return next(x for x in self.lines if x.startswith(prefix)).split()[-1]
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._stderr.close()
+        return code
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every stderr line as JSON (a line that is not JSON fails the test)."""
+        records = []
+        for line in self.log_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise AssertionError(f"a log line is not JSON: {line!r}") from None
+        return records
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.log_records() if r.get("event") == name]
+
+    def wait_event(self, name: str, timeout: float = 60, **match: Any) -> dict[str, Any]:
+        """The first log record of event ``name`` whose fields include ``match``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.events(name):
+                if all(record.get(k) == v for k, v in match.items()):
+                    return record
+            time.sleep(0.05)
+        raise AssertionError(f"no {name} {match} in the log:\n{self.log_text()}")
+
+
+def workers(pid: int) -> set[int]:
+    """The live worker processes of the server ``pid``: its spawned children, leaving out
+    multiprocessing's resource tracker (Linux /proc)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text()
+        out.update(int(x) for x in text.split())
+    return {c for c in out if _alive(c) and b"spawn_main" in _cmdline(c)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(check: Any, timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_badge(did: str, name: str = "Rust Foundations") -> dict[str, Any]:
+    return {
+        "@context": [V2, OB],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": name,
+        "issuer": {"id": did, "type": ["Profile"], "name": "Example Academy"},
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "name": "Ada",
+            "achievement": {
+                "id": "urn:uuid:6f1f52c2-1a55-4b51-9c7e-0e3b1ff2d5a1",
+                "type": ["Achievement"],
+                "name": name,
+                "description": "Wrote and tested a small Rust crate.",
+                "criteria": {"narrative": "Pass the final project."},
+            },
+        },
+    }
+
+
+def mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777
