@@ -283,9 +283,12 @@ def cors_applies(path: str, handler: object = None) -> bool:
     return path.startswith(_CORS_PREFIXES)
 
 
-async def _preflight_handler(request: web.Request, method: str) -> object:
-    """The handler a preflight asks about: the route of ``method`` on the same path."""
+async def _preflight_target(request: web.Request, method: str) -> object | None:
+    """The handler a preflight asks about (the route of ``method`` on the same path); None when
+    there is no such route."""
     match = await request.app.router.resolve(request.clone(method=method))
+    if match.http_exception is not None:
+        return None
     return match.handler
 
 
@@ -300,7 +303,8 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     preflight = request.headers.get("Access-Control-Request-Method")
     if request.method == "OPTIONS" and preflight is not None:
-        if not cors_applies(request.path, await _preflight_handler(request, preflight.upper())):
+        target = await _preflight_target(request, preflight.upper())
+        if target is None or not cors_applies(request.path, target):
             return await handler(request)
         return web.Response(
             status=204,

@@ -211,6 +211,11 @@ async def test_token_guarded_routes_get_no_cors(live: Live) -> None:
         assert pre_get.status != 204
         assert "Access-Control-Allow-Origin" not in pre_get.headers
 
+        pre_delete = await http.options(
+            path, headers={**ORIGIN, "Access-Control-Request-Method": "DELETE"}
+        )  # no such route: no CORS either
+        assert "Access-Control-Allow-Origin" not in pre_delete.headers
+
         # the wallet's POST to the same URL, and the public routes, stay cross-origin
         pre_post = await http.options(path, headers={**ORIGIN, "Access-Control-Request-Method":
                                                      "POST"})  # fmt: skip
