@@ -1,4 +1,4 @@
-"""Persistence: one async ``Store`` interface, SQLite (embedded default) and PostgreSQL backends.
+"""Persistence: one async ``Store`` interface over SQLite (embedded default) or PostgreSQL.
 
 ``open_store`` picks the backend from its argument: a ``postgresql://`` (or ``postgres://``) URL
 opens PostgreSQL, anything else is a SQLite file path (``sqlite:///path`` also accepted). It both
@@ -15,6 +15,7 @@ from os import PathLike, fspath
 from types import TracebackType
 from typing import Any
 
+from vc_issuer.core.status import get_bit, set_bit
 from vc_issuer.errors import ConfigError
 from vc_issuer.store.base import (
     KEEP,
@@ -29,12 +30,11 @@ from vc_issuer.store.base import (
     StatusListKind,
     StatusListRecord,
     Store,
+    StoreLocation,
     TokenRecord,
-    get_bit,
     new_exchange_id,
     new_page_id,
     pick_free,
-    set_bit,
 )
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -45,21 +45,30 @@ def is_postgres_url(url_or_path: str | PathLike[str]) -> bool:
 
 
 async def _open(url_or_path: str | PathLike[str], migrate: bool, options: dict[str, Any]) -> Store:
+    from vc_issuer.store.dialects import Database, PostgresDatabase, SqliteDatabase
+    from vc_issuer.store.sql import SqlStore
+
+    db: Database
     if is_postgres_url(url_or_path):
-        from vc_issuer.store.postgres import PostgresStore
-
-        return await PostgresStore.open(fspath(url_or_path), migrate=migrate, **options)
-    target = fspath(url_or_path)
-    if isinstance(target, str) and target.startswith("sqlite:///"):
-        target = target[len("sqlite:///") :] or ":memory:"
-    elif isinstance(target, str) and "://" in target:
-        raise ConfigError(
-            f"unsupported store URL {target.split('://', 1)[0]}://...: use a postgresql:// URL"
-            " or a SQLite file path"
-        )
-    from vc_issuer.store.sqlite import SqliteStore
-
-    return await SqliteStore.open(target, migrate=migrate, **options)
+        db = await PostgresDatabase.open(fspath(url_or_path), **options)
+    else:
+        target = fspath(url_or_path)
+        if target.startswith("sqlite:///"):
+            target = target[len("sqlite:///") :] or ":memory:"
+        elif "://" in target:
+            raise ConfigError(
+                f"unsupported store URL {target.split('://', 1)[0]}://...: use a postgresql://"
+                " URL or a SQLite file path"
+            )
+        db = await SqliteDatabase.open(target, **options)
+    store = SqlStore(db)
+    try:
+        if migrate:
+            await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 class _Opening:
@@ -110,6 +119,7 @@ __all__ = [
     "StatusListKind",
     "StatusListRecord",
     "Store",
+    "StoreLocation",
     "TokenRecord",
     "get_bit",
     "is_postgres_url",
