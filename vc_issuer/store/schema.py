@@ -1,10 +1,10 @@
-"""The schema, once, as SQLAlchemy Core tables; the column types that make it mean the same on both.
+"""The schema, once, as SQLAlchemy Core tables, and the column types that mean the same on both.
 
 SQLite keeps times as TEXT in one fixed, sortable UTC format, JSON and string lists as TEXT and
-booleans as 0/1; PostgreSQL uses timestamptz, json, text[] and boolean. The three types below hide
-that: a query written against these tables binds and reads the same Python values on either
-database. This is the schema the queries in ``sql.py`` see; ``migrations`` create it (a test
-compares the two, so they cannot drift).
+booleans as 0/1; PostgreSQL uses timestamptz, json, text[] and boolean. The three types below say
+so once: the migrations render their DDL from them, and ``dialects.Conn`` converts values with
+them, so a query binds and reads the same Python values on either database. These tables are what
+the queries in ``sql.py`` see; the migrations create them (a test compares the two).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 class JsonDoc(TypeDecorator[Any]):
     """A JSON value kept as its text (key order survives): ``json`` on PostgreSQL, TEXT on SQLite.
 
-    PostgreSQL's ``json`` (not ``jsonb``) stores the text as given; the engine's serializer is
-    ``dumps`` and its deserializer ``json.loads``.
+    PostgreSQL's ``json`` (not ``jsonb``) stores the text as given, so both databases get and
+    return the same ``dumps`` text.
     """
 
     impl = sa.Text
@@ -62,18 +62,14 @@ class JsonDoc(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.JSON(none_as_null=True))
+            return dialect.type_descriptor(postgresql.JSON())
         return dialect.type_descriptor(sa.Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None or dialect.name == "postgresql":
-            return value
-        return dumps(value)
+        return None if value is None else dumps(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, str) and dialect.name != "postgresql":
-            return json.loads(value)
-        return value
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class StrList(TypeDecorator[list[str]]):

@@ -1,18 +1,19 @@
-"""The one ``Store``: every operation is one SQLAlchemy Core query (or transaction body) that runs
-unchanged on SQLite and PostgreSQL; ``dialects.py`` holds what differs.
+"""The one ``Store``: each operation is one query (or one transaction body) for SQLite and
+PostgreSQL alike; ``dialects.py`` holds the few words that differ.
 
-A write is a plain function of a ``Connection`` that ``Database.write`` runs in one transaction
-holding the write lock; a read goes through ``Database.read``. Checks happen before the body, in
-the caller's coroutine (``base.check_*``), so a body only talks to the database.
+A write is a plain function of a ``Conn`` that ``Database.write`` runs in one transaction holding
+the write lock; a read goes through ``Database.read``. Checks run before the body, in the caller's
+coroutine (``base.check_*``), so a body only talks to the database. Rows become records by name
+(``Shape``): record fields are named like the columns they come from.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -56,9 +57,17 @@ from vc_issuer.store.base import (
     pick_free,
     utcnow,
 )
-from vc_issuer.store.dialects import Database, insert_ignore, lock_for_migration, upsert
+from vc_issuer.store.dialects import (
+    Conn,
+    Database,
+    Shape,
+    Unique,
+    ddl,
+    expand,
+    has_table,
+    lock_for_migration,
+)
 from vc_issuer.store.schema import (
-    CURRENT_LIST_COLUMNS,
     achievement_versions,
     achievements,
     api_tokens,
@@ -67,6 +76,7 @@ from vc_issuer.store.schema import (
     exchanges,
     images,
     meta,
+    metadata,
     schema_version,
     status_allocations,
     status_audit,
@@ -74,33 +84,28 @@ from vc_issuer.store.schema import (
     status_lists,
 )
 
-T = TypeVar("T")
-Row = sa.Row[Any]
+# --- shapes and the columns they select -----------------------------------------------------------
 
-
-# --- rows to records ------------------------------------------------------------------------------
-# Records are dataclasses whose fields are named like the columns selected for them, so a row
-# becomes a record by name (``_as``); a select labels a column when the names differ.
-
-R = TypeVar("R")
-
-
-def _as(record: Callable[..., R]) -> Callable[[Row], R]:
-    return lambda row: record(**row._mapping)
-
-
-_CRED = sa.select(*(c for c in credentials.c if c.name != "stored_at"))
-_cred = _as(CredentialRecord)
-
-l_, b_ = status_lists.c, status_list_bits.c
-_LIST = sa.select(
-    l_.id, l_.kind, l_.purpose, l_.size, b_.bits, b_.version, b_.updated_at, l_.created_at,
-    l_.is_full.label("full"), l_.allocated, b_.credential, b_.credential_version,
-).join_from(status_lists, status_list_bits, b_.list_id == l_.id)  # fmt: skip
-_AUDIT = sa.select(*(c.label("index") if c.name == "idx" else c for c in status_audit.c))
-
-
-# --- the store ------------------------------------------------------------------------------------
+CRED = Shape(CredentialRecord, credentials)
+CRED_COLS = (
+    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
+    " idempotency_key, page_id"
+)
+LIST = Shape(StatusListRecord, status_lists, status_list_bits, full="is_full")
+LIST_FROM = (
+    "SELECT l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at,"
+    ' l.is_full AS "full", l.allocated, b.credential, b.credential_version'
+    " FROM status_lists l JOIN status_list_bits b ON b.list_id = l.id"
+)
+AUDIT = Shape(AuditEntry, status_audit, index="idx")
+AUDIT_COLS = 'id, at, actor, credential_id, list_id, idx AS "index", purpose, old, new, reason'
+TOKEN = Shape(TokenRecord, api_tokens)
+ACHIEVEMENT = Shape(AchievementRecord, achievements)
+OLD_ACHIEVEMENT = Shape(dict, achievement_versions)
+IMAGE = Shape(ImageRecord, images)
+EXCHANGE = Shape(ExchangeRecord, exchanges)
+CLAIM = Shape(ClaimRecord, claims)
+ROW = Shape(dict, *metadata.tables.values())  # plain values: counts, ids, flags
 
 
 class SqlStore(Store):
@@ -119,72 +124,69 @@ class SqlStore(Store):
             self._closed = True
             await self.db.close()
 
-    async def _one(self, record: Callable[[Row], T], stmt: sa.Executable) -> T | None:
-        """The first row of a read, as a record (None without rows)."""
+    async def _first(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.db.read(lambda conn: conn.first(shape, sql, params))
 
-        def read(conn: sa.Connection) -> T | None:
-            row = conn.execute(stmt).first()
-            return None if row is None else record(row)
-
-        return await self.db.read(read)
-
-    async def _all(self, record: Callable[[Row], T], stmt: sa.Executable) -> list[T]:
-        """Every row of a read, as records."""
-        return await self.db.read(lambda conn: [record(r) for r in conn.execute(stmt)])
-
-    async def _changed(self, stmt: sa.Executable) -> bool:
-        """Run one UPDATE in its own transaction: did it change a row?"""
-        return await self.db.write(lambda conn: conn.execute(stmt).rowcount == 1)
+    async def _fetch(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.db.read(lambda conn: conn.fetch(shape, sql, params))
 
     # --- schema ----------------------------------------------------------------------------------
 
     async def migrate(self) -> int:
-        version = sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))
-
-        def apply(conn: sa.Connection) -> int:
+        def apply(conn: Conn) -> int:
             lock_for_migration(conn, self.db.schema)
-            conn.execute(sa.schema.CreateTable(schema_version, if_not_exists=True))
-            return migrations.upgrade(conn, int(conn.execute(version).scalar_one()))
+            ddl(conn, sa.schema.CreateTable(schema_version, if_not_exists=True))
+            version = conn.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            for step in migrations.pending(int(version)):
+                for statement in migrations.rendered(conn.dialect.name)[
+                    step.version - 1
+                ].statements:
+                    conn.raw(statement)
+                conn.insert(
+                    schema_version,
+                    {"version": step.version, "name": step.name, "applied_at": utcnow()},
+                )
+                version = step.version
+            return int(version)
 
         return await self.db.write(apply)
 
     async def schema_version(self) -> int:
-        def read(conn: sa.Connection) -> int:
-            if not sa.inspect(conn).has_table("schema_version"):
+        def read(conn: Conn) -> int:
+            if not has_table(conn, "schema_version"):
                 return 0
-            stmt = sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0))
-            return int(conn.execute(stmt).scalar_one())
+            return int(conn.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 
         return await self.db.read(read)
 
     # --- credentials ------------------------------------------------------------------------------
 
     @staticmethod
-    def _put(conn: sa.Connection, record: CredentialRecord) -> CredentialRecord:
-        values = {
-            "id": record.id,
-            "subject_id": record.subject_id,
-            "types": record.types,
-            "issued_at": record.issued_at,
-            "valid_from": record.valid_from,
-            "valid_until": record.valid_until,
-            "status_entries": record.status_entries,
-            "credential": record.credential,
-            "idempotency_key": record.idempotency_key,
-            "page_id": record.page_id,
+    def _put(conn: Conn, r: CredentialRecord) -> CredentialRecord:
+        row = {
+            "id": r.id,
+            "subject_id": r.subject_id,
+            "types": r.types,
+            "issued_at": r.issued_at,
+            "valid_from": r.valid_from,
+            "valid_until": r.valid_until,
+            "status_entries": r.status_entries,
+            "credential": r.credential,
+            "idempotency_key": r.idempotency_key,
+            "page_id": r.page_id,
             "stored_at": utcnow(),
         }
-        if conn.execute(insert_ignore(conn, credentials).values(values)).rowcount == 1:
-            return record
+        if conn.insert(credentials, row, "ON CONFLICT DO NOTHING") == 1:
+            return r
         # Lost to a stored (or just-committed) row: the key wins, else it is a conflict.
-        if record.idempotency_key is not None:
-            stmt = _CRED.where(credentials.c.idempotency_key == record.idempotency_key)
-            row = conn.execute(stmt).first()
-            if row is not None:
-                return _cred(row)
-        if conn.execute(sa.select(credentials.c.id).where(credentials.c.id == record.id)).first():
-            raise ConflictError(f"a credential with id {record.id!r} is already stored")
-        raise ConflictError(f"credential record {record.id!r} conflicts on its page id")
+        if r.idempotency_key is not None:
+            sql = f"SELECT {CRED_COLS} FROM credentials WHERE idempotency_key = :key"
+            stored: CredentialRecord | None = conn.first(CRED, sql, {"key": r.idempotency_key})
+            if stored is not None:
+                return stored
+        if conn.scalar("SELECT 1 FROM credentials WHERE id = :id", {"id": r.id}) is not None:
+            raise ConflictError(f"a credential with id {r.id!r} is already stored")
+        raise ConflictError(f"credential record {r.id!r} conflicts on its page id")
 
     async def put_credential(self, record: CredentialRecord) -> CredentialRecord:
         rec = check_record(record)
@@ -196,28 +198,38 @@ class SqlStore(Store):
             return []
         return await self.db.write(lambda conn: [self._put(conn, r) for r in recs])
 
+    async def _cred_by(self, column: str, value: str) -> CredentialRecord | None:
+        sql = f"SELECT {CRED_COLS} FROM credentials WHERE {column} = :v"
+        found: CredentialRecord | None = await self._first(CRED, sql, {"v": value})
+        return found
+
     async def get_credential(self, credential_id: str) -> CredentialRecord | None:
-        return await self._one(_cred, _CRED.where(credentials.c.id == credential_id))
+        return await self._cred_by("id", credential_id)
 
     async def get_credential_by_page_id(self, page_id: str) -> CredentialRecord | None:
-        return await self._one(_cred, _CRED.where(credentials.c.page_id == page_id))
+        return await self._cred_by("page_id", page_id)
 
     async def get_by_idempotency_key(self, key: str) -> CredentialRecord | None:
-        return await self._one(_cred, _CRED.where(credentials.c.idempotency_key == key))
+        return await self._cred_by("idempotency_key", key)
 
     async def list_credentials(
         self, limit: int = 100, offset: int = 0, *, subject_id: str | None = None
     ) -> list[CredentialRecord]:
         if limit < 0 or offset < 0:
             raise MalformedInputError("limit and offset must be non-negative")
-        stmt = _CRED.order_by(credentials.c.issued_at.desc(), credentials.c.id)
+        where = "" if subject_id is None else "WHERE subject_id = :subject"
+        sql = (
+            f"SELECT {CRED_COLS} FROM credentials {where}"
+            " ORDER BY issued_at DESC, id LIMIT :limit OFFSET :offset"
+        )
+        params = {"limit": limit, "offset": offset}
         if subject_id is not None:
-            stmt = stmt.where(credentials.c.subject_id == subject_id)
-        return await self._all(_cred, stmt.limit(limit).offset(offset))
+            params["subject"] = subject_id  # type: ignore[assignment]
+        found: list[CredentialRecord] = await self._fetch(CRED, sql, params)
+        return found
 
     async def count_credentials(self) -> int:
-        stmt = sa.select(sa.func.count()).select_from(credentials)
-        return await self.db.read(lambda conn: int(conn.execute(stmt).scalar_one()))
+        return int(await self.db.read(lambda c: c.scalar("SELECT COUNT(*) FROM credentials")))
 
     # --- status lists -----------------------------------------------------------------------------
 
@@ -228,130 +240,147 @@ class SqlStore(Store):
         if count == 0:
             return []
         draw = rng if rng is not None else default_rng()
-        current = (
-            sa.select(l_.id, l_.allocated, l_.alloc_bits)
-            .where(l_.kind == kind, l_.purpose == purpose, l_.size == size, ~l_.is_full)
-            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: allocators queue on the row
-        )
+        key = {"kind": kind, "purpose": purpose, "size": size}
 
-        def allocate(conn: sa.Connection) -> list[tuple[str, int]]:
+        def allocate(conn: Conn) -> list[tuple[str, int]]:
             out: list[tuple[str, int]] = []
             now = utcnow()
             while len(out) < count:
-                row = conn.execute(current).first()
-                if row is None:
+                current = conn.first(  # allocators in every process queue on this row
+                    ROW,
+                    "SELECT id, allocated, alloc_bits FROM status_lists WHERE kind = :kind"
+                    " AND purpose = :purpose AND size = :size AND is_full = {FALSE}"
+                    " {FOR_NO_KEY_UPDATE}",
+                    key,
+                )
+                if current is None:
                     self._new_list(conn, kind, purpose, size, now)
                     continue  # lock whichever current list won
-                alloc = bytearray(row.alloc_bits)
-                n = min(count - len(out), size - row.allocated)
-                picked = pick_free(alloc, size, row.allocated, n, draw)
+                list_id, allocated = current["id"], current["allocated"]
+                alloc = bytearray(current["alloc_bits"])
+                n = min(count - len(out), size - allocated)
+                picked = pick_free(alloc, size, allocated, n, draw)
                 # The primary key is the last guard: a duplicate aborts the whole transaction.
-                conn.execute(
-                    sa.insert(status_allocations),
-                    [{"list_id": row.id, "idx": i, "allocated_at": now} for i in picked],
+                conn.insert(
+                    status_allocations,
+                    [{"list_id": list_id, "idx": i, "allocated_at": now} for i in picked],
                 )
-                allocated = row.allocated + n
-                conn.execute(
-                    sa.update(status_lists)
-                    .where(l_.id == row.id)
-                    .values(alloc_bits=bytes(alloc), allocated=allocated, is_full=allocated >= size)
+                allocated += n
+                conn.update(
+                    status_lists,
+                    {
+                        "alloc_bits": bytes(alloc),
+                        "allocated": allocated,
+                        "is_full": allocated >= size,
+                    },
+                    "id = :id",
+                    {"id": list_id},
                 )
-                out.extend((row.id, i) for i in picked)
+                out.extend((list_id, i) for i in picked)
             return out
 
         return await self.db.write(allocate)
 
     @staticmethod
-    def _new_list(conn: sa.Connection, kind: str, purpose: str, size: int, now: datetime) -> None:
+    def _new_list(conn: Conn, kind: str, purpose: str, size: int, now: datetime) -> None:
         """Start a list unless another process just did (one current list per kind/purpose/size)."""
         list_id = str(uuid.uuid4())
         empty = bytes(bitmap_len(size))
-        stmt = insert_ignore(
-            conn, status_lists, index_elements=CURRENT_LIST_COLUMNS, index_where=~l_.is_full
-        ).values(
-            id=list_id, kind=kind, purpose=purpose, size=size, created_at=now, alloc_bits=empty
-        )
-        if conn.execute(stmt).rowcount == 1:
-            conn.execute(
-                sa.insert(status_list_bits).values(
-                    list_id=list_id, bits=empty, version=1, updated_at=now
-                )
-            )
+        row = {
+            "id": list_id,
+            "kind": kind,
+            "purpose": purpose,
+            "size": size,
+            "created_at": now,
+            "alloc_bits": empty,
+        }
+        tail = "ON CONFLICT (kind, purpose, size) WHERE is_full = {FALSE} DO NOTHING"
+        if conn.insert(status_lists, row, tail) == 1:
+            bits = {"list_id": list_id, "bits": empty, "version": 1, "updated_at": now}
+            conn.insert(status_list_bits, bits)
 
     async def allocated_indices(self, list_id: str) -> list[int]:
-        stmt = (
-            sa.select(status_allocations.c.idx)
-            .where(status_allocations.c.list_id == list_id)
-            .order_by(status_allocations.c.idx)
+        rows = await self._fetch(
+            ROW,
+            "SELECT idx FROM status_allocations WHERE list_id = :id ORDER BY idx",
+            {"id": list_id},
         )
-        return await self._all(lambda r: int(r.idx), stmt)
+        return [int(r["idx"]) for r in rows]
 
     async def _apply_bit_change(self, c: BitChange) -> tuple[bool, bool]:
-        stmt = (
-            sa.select(l_.purpose, l_.size, l_.alloc_bits, b_.bits)
-            .join_from(status_lists, status_list_bits, b_.list_id == l_.id)
-            .where(l_.id == c.list_id)
-            .with_for_update(key_share=True, of=status_list_bits)
-        )
-
-        def change(conn: sa.Connection) -> tuple[bool, bool]:
-            row = conn.execute(stmt).first()
+        def change(conn: Conn) -> tuple[bool, bool]:
+            row = conn.first(
+                ROW,
+                "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM status_lists l"
+                " JOIN status_list_bits b ON b.list_id = l.id WHERE l.id = :id"
+                " {FOR_NO_KEY_UPDATE_OF_BITS}",
+                {"id": c.list_id},
+            )
             if row is None:
                 raise NotFoundError(f"no status list {c.list_id!r}")
-            check_change(c.list_id, row.purpose, row.size, row.alloc_bits, c.index, c.purpose)
-            old, bits = apply_bit(row.bits, c.index, c.value)
+            purpose = row["purpose"]
+            check_change(c.list_id, purpose, row["size"], row["alloc_bits"], c.index, c.purpose)
+            old, bits = apply_bit(row["bits"], c.index, c.value)
             if bits is None:
                 return old, c.value
             now = utcnow()
-            conn.execute(
-                sa.update(status_list_bits)
-                .where(b_.list_id == c.list_id)
-                .values(bits=bits, version=b_.version + 1, updated_at=now)
+            conn.update(
+                status_list_bits,
+                {"bits": bits, "version": sa.text("version + 1"), "updated_at": now},
+                "list_id = :id",
+                {"id": c.list_id},
             )
-            conn.execute(
-                sa.insert(status_audit).values(
-                    at=now,
-                    actor=c.actor,
-                    credential_id=c.credential_id,
-                    list_id=c.list_id,
-                    idx=c.index,
-                    purpose=row.purpose,
-                    old=old,
-                    new=c.value,
-                    reason=c.reason,
-                )
-            )
+            audit = {
+                "at": now,
+                "actor": c.actor,
+                "credential_id": c.credential_id,
+                "list_id": c.list_id,
+                "idx": c.index,
+                "purpose": purpose,
+                "old": old,
+                "new": c.value,
+                "reason": c.reason,
+            }
+            conn.insert(status_audit, audit)
             return old, c.value
 
         return await self.db.write(change)
 
     async def get_status_list(self, list_id: str) -> StatusListRecord | None:
-        return await self._one(_as(StatusListRecord), _LIST.where(l_.id == list_id))
+        found: StatusListRecord | None = await self._first(
+            LIST, f"{LIST_FROM} WHERE l.id = :id", {"id": list_id}
+        )
+        return found
 
     async def list_status_lists(self) -> list[StatusListRecord]:
-        return await self._all(_as(StatusListRecord), _LIST.order_by(l_.created_at, l_.id))
+        found: list[StatusListRecord] = await self._fetch(
+            LIST, f"{LIST_FROM} ORDER BY l.created_at, l.id"
+        )
+        return found
 
     async def save_list_credential(
         self, list_id: str, version: int, credential: dict[str, Any]
     ) -> bool:
         check_list_credential(credential)
-        stmt = (
-            sa.select(b_.version, b_.credential_version)
-            .where(b_.list_id == list_id)
-            .with_for_update(key_share=True)
-        )
 
-        def save(conn: sa.Connection) -> bool:
-            row = conn.execute(stmt).first()
+        def save(conn: Conn) -> bool:
+            row = conn.first(
+                ROW,
+                "SELECT version, credential_version FROM status_list_bits WHERE list_id = :id"
+                " {FOR_NO_KEY_UPDATE}",
+                {"id": list_id},
+            )
             if row is None:
                 raise NotFoundError(f"no status list {list_id!r}")
-            check_version(list_id, version, row.version)
-            if row.credential_version is not None and row.credential_version > version:
+            check_version(list_id, version, row["version"])
+            kept = row["credential_version"]
+            if kept is not None and kept > version:
                 return False
-            conn.execute(
-                sa.update(status_list_bits)
-                .where(b_.list_id == list_id)
-                .values(credential=credential, credential_version=version)
+            conn.update(
+                status_list_bits,
+                {"credential": credential, "credential_version": version},
+                "list_id = :id",
+                {"id": list_id},
             )
             return True
 
@@ -360,12 +389,18 @@ class SqlStore(Store):
     async def audit_log(
         self, credential_id: str | None = None, *, list_id: str | None = None
     ) -> list[AuditEntry]:
-        stmt = _AUDIT.order_by(status_audit.c.id)
+        clauses, params = [], {}
         if credential_id is not None:
-            stmt = stmt.where(status_audit.c.credential_id == credential_id)
+            clauses.append("credential_id = :credential_id")
+            params["credential_id"] = credential_id
         if list_id is not None:
-            stmt = stmt.where(status_audit.c.list_id == list_id)
-        return await self._all(_as(AuditEntry), stmt)
+            clauses.append("list_id = :list_id")
+            params["list_id"] = list_id
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[AuditEntry] = await self._fetch(
+            AUDIT, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", params
+        )
+        return found
 
     # --- tokens -----------------------------------------------------------------------------------
 
@@ -377,45 +412,46 @@ class SqlStore(Store):
         expires_at: datetime | None = None,
     ) -> TokenRecord:
         token = new_token(token_hash, name, scopes, expires_at)
+        row = {
+            "id": token.id,
+            "token_hash": token.token_hash,
+            "name": token.name,
+            "scopes": token.scopes,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
 
-        def insert(conn: sa.Connection) -> TokenRecord:
-            stmt = insert_ignore(conn, api_tokens).values(
-                id=token.id,
-                token_hash=token.token_hash,
-                name=token.name,
-                scopes=token.scopes,
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-            )
-            if conn.execute(stmt).rowcount != 1:
+        def insert(conn: Conn) -> TokenRecord:
+            if conn.insert(api_tokens, row, "ON CONFLICT DO NOTHING") != 1:
                 raise ConflictError("a token with this hash already exists")
             return token
 
         return await self.db.write(insert)
 
     async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        return await self._one(
-            _as(TokenRecord), sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash)
+        found: TokenRecord | None = await self._first(
+            TOKEN, "SELECT * FROM api_tokens WHERE token_hash = :h", {"h": token_hash}
         )
+        return found
 
     async def list_tokens(self) -> list[TokenRecord]:
-        stmt = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
-        return await self._all(_as(TokenRecord), stmt)
+        found: list[TokenRecord] = await self._fetch(
+            TOKEN, "SELECT * FROM api_tokens ORDER BY created_at, id"
+        )
+        return found
 
     async def revoke_token(self, token_id: str) -> bool:
-        stmt = (
-            sa.select(api_tokens.c.revoked_at).where(api_tokens.c.id == token_id).with_for_update()
-        )
-
-        def revoke(conn: sa.Connection) -> bool:
-            row = conn.execute(stmt).first()
+        def revoke(conn: Conn) -> bool:
+            row = conn.first(
+                ROW,
+                "SELECT revoked_at FROM api_tokens WHERE id = :id {FOR_UPDATE}",
+                {"id": token_id},
+            )
             if row is None:
                 raise NotFoundError(f"no API token with id {token_id!r}")
-            if row.revoked_at is not None:
+            if row["revoked_at"] is not None:
                 return False
-            conn.execute(
-                sa.update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=utcnow())
-            )
+            conn.update(api_tokens, {"revoked_at": utcnow()}, "id = :id", {"id": token_id})
             return True
 
         return await self.db.write(revoke)
@@ -427,50 +463,64 @@ class SqlStore(Store):
     ) -> AchievementRecord:
         check_achievement_data(achievement_id, data)
 
-        def insert(conn: sa.Connection) -> AchievementRecord:
+        def insert(conn: Conn) -> AchievementRecord:
             now = utcnow()
-            stmt = insert_ignore(conn, achievements).values(
-                id=achievement_id, version=1, data=data, created_at=now, updated_at=now
-            )
-            if conn.execute(stmt).rowcount != 1:
+            row = {
+                "id": achievement_id,
+                "version": 1,
+                "data": data,
+                "created_at": now,
+                "updated_at": now,
+            }
+            if conn.insert(achievements, row, "ON CONFLICT DO NOTHING") != 1:
                 raise ConflictError(f"an achievement with id {achievement_id!r} already exists")
-            conn.execute(
-                sa.insert(achievement_versions).values(
-                    achievement_id=achievement_id, version=1, data=data, created_at=now
-                )
-            )
+            first = {
+                "achievement_id": achievement_id,
+                "version": 1,
+                "data": data,
+                "created_at": now,
+            }
+            conn.insert(achievement_versions, first)
             return AchievementRecord(achievement_id, 1, data, False, now, now)
 
         return await self.db.write(insert)
 
-    _CURRENT_ACH = sa.select(achievements).where(achievements.c.id == sa.bindparam("id"))
+    @staticmethod
+    def _current(conn: Conn, achievement_id: str, lock: str = "") -> AchievementRecord | None:
+        found: AchievementRecord | None = conn.first(
+            ACHIEVEMENT, f"SELECT * FROM achievements WHERE id = :id {lock}", {"id": achievement_id}
+        )
+        return found
 
-    def _current_achievement(self, conn: sa.Connection, achievement_id: str) -> AchievementRecord:
-        row = conn.execute(self._CURRENT_ACH.with_for_update(), {"id": achievement_id}).first()
-        if row is None:
+    def _locked(self, conn: Conn, achievement_id: str) -> AchievementRecord:
+        current = self._current(conn, achievement_id, "{FOR_UPDATE}")
+        if current is None:
             raise NotFoundError(f"no achievement {achievement_id!r}")
-        return AchievementRecord(**row._mapping)
+        return current
 
     async def update_achievement(
         self, achievement_id: str, data: dict[str, Any], *, expected_version: int | None = None
     ) -> AchievementRecord:
         check_achievement_data(achievement_id, data)
 
-        def update(conn: sa.Connection) -> AchievementRecord:
-            current = self._current_achievement(conn, achievement_id)
+        def update(conn: Conn) -> AchievementRecord:
+            current = self._locked(conn, achievement_id)
             check_expected_version(achievement_id, expected_version, current.version)
             now = utcnow()
             version = current.version + 1
-            conn.execute(
-                sa.update(achievements)
-                .where(achievements.c.id == achievement_id)
-                .values(version=version, data=data, updated_at=now)
+            conn.update(
+                achievements,
+                {"version": version, "data": data, "updated_at": now},
+                "id = :id",
+                {"id": achievement_id},
             )
-            conn.execute(
-                sa.insert(achievement_versions).values(
-                    achievement_id=achievement_id, version=version, data=data, created_at=now
-                )
-            )
+            kept = {
+                "achievement_id": achievement_id,
+                "version": version,
+                "data": data,
+                "created_at": now,
+            }
+            conn.insert(achievement_versions, kept)
             return AchievementRecord(
                 achievement_id, version, data, current.archived, current.created_at, now
             )
@@ -480,50 +530,49 @@ class SqlStore(Store):
     async def get_achievement(
         self, achievement_id: str, version: int | None = None
     ) -> AchievementRecord | None:
-        old = sa.select(achievement_versions.c.data, achievement_versions.c.created_at).where(
-            achievement_versions.c.achievement_id == achievement_id,
-            achievement_versions.c.version == version,
-        )
-
-        def read(conn: sa.Connection) -> AchievementRecord | None:
-            row = conn.execute(self._CURRENT_ACH, {"id": achievement_id}).first()
-            if row is None:
-                return None
-            current = AchievementRecord(**row._mapping)
-            if version is None or version == current.version:
+        def read(conn: Conn) -> AchievementRecord | None:
+            current = self._current(conn, achievement_id)
+            if current is None or version is None or version == current.version:
                 return current
-            kept = conn.execute(old).first()
-            if kept is None:
+            old = conn.first(
+                OLD_ACHIEVEMENT,
+                "SELECT data, created_at FROM achievement_versions"
+                " WHERE achievement_id = :id AND version = :version",
+                {"id": achievement_id, "version": version},
+            )
+            if old is None:
                 return None
             return AchievementRecord(
                 achievement_id,
                 version,
-                kept.data,
+                old["data"],
                 current.archived,
                 current.created_at,
-                kept.created_at,
+                old["created_at"],
             )
 
         return await self.db.read(read)
 
     async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
-        stmt = sa.select(achievements).order_by(achievements.c.created_at, achievements.c.id)
-        if not include_archived:
-            stmt = stmt.where(~achievements.c.archived)
-        return await self._all(_as(AchievementRecord), stmt)
+        where = "" if include_archived else "WHERE archived = {FALSE}"
+        found: list[AchievementRecord] = await self._fetch(
+            ACHIEVEMENT, f"SELECT * FROM achievements {where} ORDER BY created_at, id"
+        )
+        return found
 
     async def set_achievement_archived(
         self, achievement_id: str, archived: bool
     ) -> AchievementRecord:
-        def change(conn: sa.Connection) -> AchievementRecord:
-            current = self._current_achievement(conn, achievement_id)
+        def change(conn: Conn) -> AchievementRecord:
+            current = self._locked(conn, achievement_id)
             if current.archived == bool(archived):
                 return current
             now = utcnow()
-            conn.execute(
-                sa.update(achievements)
-                .where(achievements.c.id == achievement_id)
-                .values(archived=bool(archived), updated_at=now)
+            conn.update(
+                achievements,
+                {"archived": bool(archived), "updated_at": now},
+                "id = :id",
+                {"id": achievement_id},
             )
             return AchievementRecord(
                 current.id, current.version, current.data, bool(archived), current.created_at, now
@@ -533,48 +582,54 @@ class SqlStore(Store):
 
     async def put_image(self, sha256: str, media_type: str, data: bytes) -> bool:
         check_image(sha256, media_type, data)
+        row = {"sha256": sha256, "media_type": media_type, "data": bytes(data)}
 
-        def insert(conn: sa.Connection) -> bool:
-            stmt = insert_ignore(conn, images).values(
-                sha256=sha256, media_type=media_type, data=bytes(data), created_at=utcnow()
-            )
-            return bool(conn.execute(stmt).rowcount == 1)
+        def insert(conn: Conn) -> bool:
+            stored = conn.insert(images, {**row, "created_at": utcnow()}, "ON CONFLICT DO NOTHING")
+            return stored == 1
 
         return await self.db.write(insert)
 
     async def get_image(self, sha256: str) -> ImageRecord | None:
-        return await self._one(_as(ImageRecord), sa.select(images).where(images.c.sha256 == sha256))
+        found: ImageRecord | None = await self._first(
+            IMAGE, "SELECT * FROM images WHERE sha256 = :h", {"h": sha256}
+        )
+        return found
 
     async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
         keys = check_keys(idempotency_keys)  # at most 10,000: within both databases' limits
         if not keys:
             return {}
-        c = credentials.c
-        stmt = sa.select(c.idempotency_key, c.id, c.page_id).where(c.idempotency_key.in_(keys))
-        refs = await self._all(lambda r: (r.idempotency_key, CredentialRef(r.id, r.page_id)), stmt)
-        return dict(refs)
+        in_list, params = expand("k", keys)
+        rows = await self._fetch(
+            ROW,
+            "SELECT idempotency_key, id, page_id FROM credentials"
+            f" WHERE idempotency_key IN {in_list}",
+            params,
+        )
+        return {r["idempotency_key"]: CredentialRef(r["id"], r["page_id"]) for r in rows}
 
     # --- wallet exchanges -----------------------------------------------------------------------
 
     async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
         rec = check_exchange(record)
+        row = {
+            "id": rec.id,
+            "kind": rec.kind,
+            "state": rec.state,
+            "credential_id": rec.credential_id,
+            "template": rec.template,
+            "created_at": rec.created_at,
+            "expires_at": rec.expires_at,
+            "updated_at": rec.created_at,
+            "version": 1,
+            "data": rec.data,
+            "result": rec.result,
+            "lookup_hash": rec.lookup_hash,
+        }
 
-        def insert(conn: sa.Connection) -> ExchangeRecord:
-            stmt = insert_ignore(conn, exchanges).values(
-                id=rec.id,
-                kind=rec.kind,
-                state=rec.state,
-                credential_id=rec.credential_id,
-                template=rec.template,
-                created_at=rec.created_at,
-                expires_at=rec.expires_at,
-                updated_at=rec.created_at,
-                version=1,
-                data=rec.data,
-                result=rec.result,
-                lookup_hash=rec.lookup_hash,
-            )
-            if conn.execute(stmt).rowcount != 1:
+        def insert(conn: Conn) -> ExchangeRecord:
+            if conn.insert(exchanges, row, "ON CONFLICT DO NOTHING") != 1:
                 what = f"exchange {rec.id[:8]}... conflicts: its id or lookup_hash is taken"
                 raise ConflictError(what)
             return rec
@@ -582,15 +637,18 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
     async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
-        return await self._one(
-            _as(ExchangeRecord), sa.select(exchanges).where(exchanges.c.id == exchange_id)
+        found: ExchangeRecord | None = await self._first(
+            EXCHANGE, "SELECT * FROM exchanges WHERE id = :id", {"id": exchange_id}
         )
+        return found
 
     async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
-        stmt = sa.select(exchanges).where(
-            exchanges.c.kind == kind, exchanges.c.lookup_hash == lookup_hash
+        found: ExchangeRecord | None = await self._first(
+            EXCHANGE,
+            "SELECT * FROM exchanges WHERE kind = :kind AND lookup_hash = :h",
+            {"kind": kind, "h": lookup_hash},
         )
-        return await self._one(_as(ExchangeRecord), stmt)
+        return found
 
     async def transition_exchange(
         self,
@@ -606,10 +664,9 @@ class SqlStore(Store):
         states = check_transition(
             from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
         )
-        x = exchanges.c
         values: dict[str, Any] = {
             "state": to_state,
-            "version": x.version + 1,
+            "version": sa.text("version + 1"),
             "updated_at": utcnow(),
         }
         if data is not None:
@@ -618,15 +675,18 @@ class SqlStore(Store):
             values["result"] = result
         if not isinstance(lookup_hash, Keep):
             values["lookup_hash"] = lookup_hash
-        # Row-level: a concurrent UPDATE waits for this one, then re-checks the state and misses.
-        stmt = sa.update(exchanges).where(x.id == exchange_id, x.state.in_(states)).values(values)
+        in_list, params = expand("state", states)
+        where = f"id = :id AND state IN {in_list}"
+        params["id"] = exchange_id
         if now is not None:
-            stmt = stmt.where(x.expires_at > as_utc(now, "now"))
+            where += " AND expires_at > :now"
+            params["now"] = as_utc(now, "now")
 
-        def change(conn: sa.Connection) -> bool:
+        # Row-level: a concurrent UPDATE waits for this one, then re-checks the state and misses.
+        def change(conn: Conn) -> bool:
             try:
-                return bool(conn.execute(stmt).rowcount == 1)
-            except sa.exc.IntegrityError as exc:
+                return conn.update(exchanges, values, where, params) == 1
+            except Unique as exc:
                 raise ConflictError("the new lookup_hash belongs to another exchange") from exc
 
         return await self.db.write(change)
@@ -641,15 +701,13 @@ class SqlStore(Store):
     ) -> bool:
         check_exchange_json(data, "data")
         check_exchange_state(expected_state)
-        x = exchanges.c
-        stmt = (
-            sa.update(exchanges)
-            .where(x.id == exchange_id, x.state == expected_state)
-            .values(data=data, version=x.version + 1, updated_at=utcnow())
-        )
+        where = "id = :id AND state = :state"
+        params: dict[str, Any] = {"id": exchange_id, "state": expected_state}
         if expected_version is not None:
-            stmt = stmt.where(x.version == expected_version)
-        return await self._changed(stmt)
+            where += " AND version = :version"
+            params["version"] = expected_version
+        values = {"data": data, "version": sa.text("version + 1"), "updated_at": utcnow()}
+        return await self.db.write(lambda conn: conn.update(exchanges, values, where, params) == 1)
 
     async def list_exchanges(
         self,
@@ -660,13 +718,20 @@ class SqlStore(Store):
     ) -> list[ExchangeRecord]:
         if limit < 0:
             raise MalformedInputError("limit must be non-negative")
-        x = exchanges.c
-        stmt = sa.select(exchanges).order_by(x.created_at.desc(), x.id).limit(limit)
+        clauses, params = [], {"limit": limit}
         if credential_id is not None:
-            stmt = stmt.where(x.credential_id == credential_id)
+            clauses.append("credential_id = :credential_id")
+            params["credential_id"] = credential_id  # type: ignore[assignment]
         if kind is not None:
-            stmt = stmt.where(x.kind == kind)
-        return await self._all(_as(ExchangeRecord), stmt)
+            clauses.append("kind = :kind")
+            params["kind"] = kind  # type: ignore[assignment]
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[ExchangeRecord] = await self._fetch(
+            EXCHANGE,
+            f"SELECT * FROM exchanges {where} ORDER BY created_at DESC, id LIMIT :limit",
+            params,
+        )
+        return found
 
     # --- claim links ------------------------------------------------------------------------------
 
@@ -687,71 +752,80 @@ class SqlStore(Store):
             for r in recs
         ]
 
-        def insert(conn: sa.Connection) -> list[ClaimRecord]:
+        def insert(conn: Conn) -> list[ClaimRecord]:
             try:
-                conn.execute(sa.insert(claims), rows)
-            except sa.exc.IntegrityError as exc:
+                conn.insert(claims, rows)
+            except Unique as exc:
                 raise ConflictError("a claim id or token hash is taken") from exc
             return recs
 
         return await self.db.write(insert)
 
     async def get_claim(self, claim_id: str) -> ClaimRecord | None:
-        return await self._one(_as(ClaimRecord), sa.select(claims).where(claims.c.id == claim_id))
+        found: ClaimRecord | None = await self._first(
+            CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
+        )
+        return found
 
     async def find_claim(self, token_hash: str) -> ClaimRecord | None:
-        return await self._one(
-            _as(ClaimRecord), sa.select(claims).where(claims.c.token_hash == token_hash)
+        found: ClaimRecord | None = await self._first(
+            CLAIM, "SELECT * FROM claims WHERE token_hash = :h", {"h": token_hash}
         )
+        return found
 
     async def list_claims(
         self, *, credential_id: str | None = None, limit: int = 100
     ) -> list[ClaimRecord]:
         if limit < 0:
             raise MalformedInputError("limit must be non-negative")
-        stmt = sa.select(claims).order_by(claims.c.created_at.desc(), claims.c.id).limit(limit)
-        if credential_id is not None:
-            stmt = stmt.where(claims.c.credential_id == credential_id)
-        return await self._all(_as(ClaimRecord), stmt)
+        where = "" if credential_id is None else "WHERE credential_id = :credential_id"
+        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id}
+        if credential_id is None:
+            del params["credential_id"]
+        found: list[ClaimRecord] = await self._fetch(
+            CLAIM, f"SELECT * FROM claims {where} ORDER BY created_at DESC, id LIMIT :limit", params
+        )
+        return found
 
     async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
         at = as_utc(now, "now")
-        revoke = (
-            sa.update(claims)
-            .where(claims.c.id == claim_id)
-            .values(
-                revoked_at=sa.func.coalesce(
-                    claims.c.revoked_at, sa.bindparam("at", at, type_=claims.c.revoked_at.type)
-                )
-            )
-        )
 
-        def change(conn: sa.Connection) -> ClaimRecord:
-            conn.execute(revoke)
-            row = conn.execute(sa.select(claims).where(claims.c.id == claim_id)).first()
-            if row is None:
+        def change(conn: Conn) -> ClaimRecord:
+            # The first revocation time is kept.
+            conn.update(
+                claims, {"revoked_at": at}, "id = :id AND revoked_at IS NULL", {"id": claim_id}
+            )
+            found: ClaimRecord | None = conn.first(
+                CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
+            )
+            if found is None:
                 raise NotFoundError(f"no claim link with id {claim_id!r}")
-            return ClaimRecord(**row._mapping)
+            return found
 
         return await self.db.write(change)
 
     async def touch_claim(self, claim_id: str, now: datetime) -> bool:
         at = as_utc(now, "now")
-        return await self._changed(
-            sa.update(claims).where(claims.c.id == claim_id).values(last_used_at=at)
+        return await self.db.write(
+            lambda conn: (
+                conn.update(claims, {"last_used_at": at}, "id = :id", {"id": claim_id}) == 1
+            )
         )
 
     # --- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
-        return await self._one(
-            lambda row: str(row.value), sa.select(meta.c.value).where(meta.c.key == key)
-        )
+        row = await self._first(ROW, "SELECT value FROM meta WHERE key = :key", {"key": key})
+        return None if row is None else str(row["value"])
 
     async def set_meta(self, key: str, value: str) -> None:
         check_meta(key, value)
         await self.db.write(
-            lambda conn: conn.execute(upsert(conn, meta, "key", {"key": key, "value": value}))
+            lambda conn: conn.insert(
+                meta,
+                {"key": key, "value": value},
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
         )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -235,28 +234,6 @@ def pending(version: int) -> tuple[Step, ...]:
             f" (knows up to {LATEST}); upgrade vc-issuer"
         )
     return STEPS[version:]
-
-
-def upgrade(conn: sa.Connection, version: int) -> int:
-    """Run the steps after ``version`` on ``conn`` (inside the caller's locked transaction)."""
-    steps = pending(version)
-    if not steps:
-        return version
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    op = Operations(MigrationContext.configure(connection=conn))
-    from vc_issuer.store.schema import schema_version
-
-    for step in steps:
-        step.upgrade(op)
-        conn.execute(
-            sa.insert(schema_version).values(
-                version=step.version, name=step.name, applied_at=datetime.now(UTC)
-            )
-        )
-        version = step.version
-    return version
 
 
 @cache
