@@ -15,11 +15,16 @@ that holds the write lock:
 
 Queries are SQL text written once with ``:name`` parameters and a few ``{PIECE}`` slots that
 ``PIECES`` fills per database; ``Conn`` turns ``:name`` into ``$n`` for asyncpg and converts values
-by the column types of ``schema.py`` (times, JSON, string lists). Why not SQLAlchemy's engine:
-measured on ``bench/bench_store.py`` (same machine, same hour) it cost far more than 10%, e.g.
-SQLite ``set_status_bit`` 2,027 -> 463 ops/s, PostgreSQL 461 -> 195; with this layer the figures
-are back at the hand-written backends' (see docs/storage.md). SQLAlchemy still defines the schema
-and renders the migrations' DDL (Alembic), which run once, at open.
+by the column types of ``schema.py`` (times, JSON, string lists).
+
+Why not SQLAlchemy's engine: measured first, with the same queries in SQLAlchemy Core, on
+``bench/bench_store.py`` back to back with the hand-written backends (one loaded 2-core machine),
+it cost far more than the 10% allowed: SQLite ``set_status_bit`` 2,027 -> 463 ops/s and
+``put_credential`` 2,017 -> 555; PostgreSQL ``set_status_bit`` 461 -> 195 (statement building and
+execution cost 100-300 us each). This layer costs 10-25% more client CPU per operation than the
+hand-written backends did, which the wall-clock figures do not show (I/O dominates); see
+docs/storage.md. SQLAlchemy still defines the schema and, with Alembic, renders the migrations'
+DDL, which runs once, at open.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -84,13 +89,15 @@ class _Dialect:
         self.name = name
 
 
-def _codec(column: sa.Column[Any], dialect: _Dialect) -> tuple[Any, Any]:
+@cache
+def _codec(column: sa.Column[Any], dialect: str) -> tuple[Any, Any]:
     """(encode, decode) for one column's values on one database; None where values pass as is."""
     kind = column.type
+    named = _Dialect(dialect)
     if isinstance(kind, (UtcDateTime, JsonDoc, StrList)):
         return (
-            lambda v: kind.process_bind_param(v, dialect),  # type: ignore[arg-type]
-            lambda v: kind.process_result_value(v, dialect),  # type: ignore[arg-type]
+            lambda v: kind.process_bind_param(v, named),  # type: ignore[arg-type]
+            lambda v: kind.process_result_value(v, named),  # type: ignore[arg-type]
         )
     if isinstance(kind, sa.Boolean):
         return None, bool
@@ -115,7 +122,7 @@ class Shape:
     def decoders(self, dialect: _Dialect) -> dict[str, Any]:
         if dialect.name not in self._decoders:
             self._decoders[dialect.name] = {
-                name: _codec(col, dialect)[1] for name, col in self.columns.items()
+                name: _codec(col, dialect.name)[1] for name, col in self.columns.items()
             }
         return self._decoders[dialect.name]
 
@@ -176,33 +183,49 @@ class Conn(abc.ABC):
         return next(iter(rows[0].values())) if rows else None
 
     def _encode(self, table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, value in values.items():
-            encode = _codec(table.c[name], self.dialect)[0]
-            out[name] = value if encode is None or value is None else encode(value)
+        return self._encode_all(table, [values])[0]
+
+    def _encode_all(
+        self, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Values by their column's type; a value shared by every row (``now``) is encoded once."""
+        out = [dict(r) for r in rows]
+        for name in rows[0]:
+            encode = _codec(table.c[name], self.dialect.name)[0]
+            if encode is None:
+                continue
+            last_in: Any = object()
+            last_out: Any = None
+            for row in out:
+                value = row[name]
+                if value is None:
+                    continue
+                if value is not last_in:
+                    last_in, last_out = value, encode(value)
+                row[name] = last_out
         return out
 
     def insert(
         self, table: sa.Table, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], tail: str = ""
     ) -> int:
-        """INSERT one row (a mapping) or many (a list, one statement each); ``tail`` follows
-        VALUES (``ON CONFLICT ... DO NOTHING``). Returns the rows inserted (one row: 0 or 1)."""
-        many = not isinstance(rows, Mapping)
-        batch: list[Mapping[str, Any]] = [rows] if isinstance(rows, Mapping) else list(rows)
-        if not batch:
-            return 0
-        names = list(batch[0])
+        """INSERT one row (a mapping: returns 0 or 1, for ``tail`` = ``ON CONFLICT ...``) or many
+        (a list, all or nothing: ``insert_many``)."""
+        if not isinstance(rows, Mapping):
+            if not rows:
+                return 0
+            self._insert_many(table, list(rows[0]), self._encode_all(table, rows))
+            return len(rows)
+        names = list(rows)
         template = (
             f"INSERT INTO {table.name} ({', '.join(names)})"
             f" VALUES ({', '.join(':' + n for n in names)}) {tail}"
         )
-        encoded = [self._encode(table, r) for r in batch]
-        if not many:
-            sql, args = self._bind(template, encoded[0])
-            return self._run(sql, args, False)
-        sql, _ = self._bind(template, encoded[0])
-        self._run(sql, [self._bind(template, r)[1] for r in encoded], True)
-        return len(encoded)
+        sql, args = self._bind(template, self._encode(table, rows))
+        return self._run(sql, args, False)
+
+    @abc.abstractmethod
+    def _insert_many(self, table: sa.Table, names: list[str], rows: list[dict[str, Any]]) -> None:
+        """Insert encoded rows in as few round trips as the database allows."""
 
     def update(
         self, table: sa.Table, values: Mapping[str, Any], where: str, params: Mapping[str, Any]
@@ -245,6 +268,11 @@ class _SqliteConn(Conn):
     def _bind(self, template: str, params: Mapping[str, Any]) -> tuple[str, Any]:
         return _sqlite_sql(template), params  # sqlite3 takes :name parameters as they are
 
+    def _insert_many(self, table: sa.Table, names: list[str], rows: list[dict[str, Any]]) -> None:
+        values = ", ".join(":" + n for n in names)
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({values})"
+        self._run(sql, rows, True)  # executemany: one prepared statement, rows bound in C
+
     def _run(self, sql: str, params: Any, many: bool) -> int:
         try:
             if many:
@@ -277,6 +305,16 @@ def _pg_sql(template: str) -> tuple[str, tuple[str, ...]]:
     return _PARAM.sub(number, template.format_map(PIECES["postgresql"])), tuple(names)
 
 
+@cache
+def _pg_array_type(column: sa.Column[Any]) -> str:
+    """``text[]``, ``timestamptz[]`` ...: the array type ``unnest`` reads a column's values from."""
+    from sqlalchemy.dialects import postgresql
+
+    if isinstance(column.type, StrList):
+        raise TypeError(f"{column.name}: a list column cannot be bulk-inserted through unnest")
+    return column.type.compile(dialect=postgresql.dialect()).lower() + "[]"  # type: ignore[no-untyped-call]
+
+
 class _PgConn(Conn):
     dialect = _Dialect("postgresql")
 
@@ -297,6 +335,12 @@ class _PgConn(Conn):
             return self._await(coro)
         except asyncpg.UniqueViolationError as exc:
             raise Unique(str(exc)) from exc
+
+    def _insert_many(self, table: sa.Table, names: list[str], rows: list[dict[str, Any]]) -> None:
+        """One statement: a column of values per parameter, zipped by ``unnest``."""
+        arrays = ", ".join(f"${i + 1}::{_pg_array_type(table.c[n])}" for i, n in enumerate(names))
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        self._run(sql, [[r[n] for r in rows] for n in names], False)
 
     def _run(self, sql: str, params: Any, many: bool) -> int:
         if many:

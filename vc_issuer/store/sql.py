@@ -222,9 +222,7 @@ class SqlStore(Store):
             f"SELECT {CRED_COLS} FROM credentials {where}"
             " ORDER BY issued_at DESC, id LIMIT :limit OFFSET :offset"
         )
-        params = {"limit": limit, "offset": offset}
-        if subject_id is not None:
-            params["subject"] = subject_id  # type: ignore[assignment]
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "subject": subject_id}
         found: list[CredentialRecord] = await self._fetch(CRED, sql, params)
         return found
 
@@ -389,13 +387,12 @@ class SqlStore(Store):
     async def audit_log(
         self, credential_id: str | None = None, *, list_id: str | None = None
     ) -> list[AuditEntry]:
-        clauses, params = [], {}
+        clauses = []
+        params = {"credential_id": credential_id, "list_id": list_id}
         if credential_id is not None:
             clauses.append("credential_id = :credential_id")
-            params["credential_id"] = credential_id
         if list_id is not None:
             clauses.append("list_id = :list_id")
-            params["list_id"] = list_id
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         found: list[AuditEntry] = await self._fetch(
             AUDIT, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", params
@@ -718,13 +715,12 @@ class SqlStore(Store):
     ) -> list[ExchangeRecord]:
         if limit < 0:
             raise MalformedInputError("limit must be non-negative")
-        clauses, params = [], {"limit": limit}
+        clauses = []
+        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id, "kind": kind}
         if credential_id is not None:
             clauses.append("credential_id = :credential_id")
-            params["credential_id"] = credential_id  # type: ignore[assignment]
         if kind is not None:
             clauses.append("kind = :kind")
-            params["kind"] = kind  # type: ignore[assignment]
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         found: list[ExchangeRecord] = await self._fetch(
             EXCHANGE,
@@ -780,8 +776,6 @@ class SqlStore(Store):
             raise MalformedInputError("limit must be non-negative")
         where = "" if credential_id is None else "WHERE credential_id = :credential_id"
         params: dict[str, Any] = {"limit": limit, "credential_id": credential_id}
-        if credential_id is None:
-            del params["credential_id"]
         found: list[ClaimRecord] = await self._fetch(
             CLAIM, f"SELECT * FROM claims {where} ORDER BY created_at DESC, id LIMIT :limit", params
         )
