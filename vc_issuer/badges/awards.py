@@ -620,28 +620,16 @@ class WorkerSpec:
     @classmethod
     def from_issuer(cls, issuer: Issuer, context_dirs: Sequence[str] = ()) -> WorkerSpec | None:
         """None when the store cannot be shared between processes (an in-memory SQLite)."""
-        from vc_issuer.store.postgres import PostgresStore
-        from vc_issuer.store.sqlite import SqliteStore
-
-        store = issuer.store
-        options: tuple[tuple[str, Any], ...] = ()
-        if isinstance(store, SqliteStore):
-            if store.path == ":memory:":
-                return None
-            url = store.path
-        elif isinstance(store, PostgresStore):
-            url = store.dsn
-            if store.schema is not None:
-                options = (("schema", store.schema),)
-        else:
+        location = issuer.store.location()
+        if location is None:
             return None
         return cls(
             seed=issuer.key.seed,
             key_id=issuer.key.id,
             key_controller=issuer.key.controller,
             did=issuer.did,
-            database_url=url,
-            store_options=options,
+            database_url=location.url,
+            store_options=location.options,
             base_url=issuer.base_url,
             issuer_name=issuer.issuer_name,
             list_size=issuer.list_size,

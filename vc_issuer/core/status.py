@@ -57,6 +57,20 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # --- the bitstring ---------------------------------------------------------------------------
 
 
+def get_bit(buf: bytes | bytearray, index: int) -> bool:
+    """Bit ``index`` of ``buf``: index 0 is the most significant bit of byte 0 (spec order)."""
+    return bool(buf[index >> 3] & (0x80 >> (index & 7)))
+
+
+def set_bit(buf: bytearray, index: int, value: bool) -> None:
+    """Set bit ``index`` of ``buf`` in place (same order as ``get_bit``)."""
+    mask = 0x80 >> (index & 7)
+    if value:
+        buf[index >> 3] |= mask
+    else:
+        buf[index >> 3] &= ~mask & 0xFF
+
+
 class Bitstring:
     """A fixed-length bit array; index 0 is the most significant bit of byte 0 (spec order)."""
 
@@ -91,15 +105,11 @@ class Bitstring:
 
     def get(self, index: int) -> bool:
         self._check(index)
-        return bool((self._buf[index >> 3] >> (7 - (index & 7))) & 1)
+        return get_bit(self._buf, index)
 
     def set(self, index: int, value: bool = True) -> None:
         self._check(index)
-        mask = 1 << (7 - (index & 7))
-        if value:
-            self._buf[index >> 3] |= mask
-        else:
-            self._buf[index >> 3] &= ~mask & 0xFF
+        set_bit(self._buf, index, value)
 
     def clear(self, index: int) -> None:
         self.set(index, False)

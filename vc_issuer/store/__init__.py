@@ -1,11 +1,30 @@
-"""Persistence: one async ``Store`` interface, SQLite (embedded default) and PostgreSQL backends.
+"""Persistence: one async ``Store`` interface over SQLite (embedded default) or PostgreSQL.
 
-``open_store`` picks the backend from its argument: a ``postgresql://`` (or ``postgres://``) URL
+``open_store`` picks the database from its argument: a ``postgresql://`` (or ``postgres://``) URL
 opens PostgreSQL, anything else is a SQLite file path (``sqlite:///path`` also accepted). It both
 awaits and works as an async context manager::
 
     store = await open_store("data/store.sqlite3")
     async with open_store(os.environ["VC_ISSUER_DATABASE_URL"]) as store: ...
+
+The package, top down: ``base`` (records, the ``Store`` interface, input checks, index drawing),
+``sql`` (``SqlStore``: every operation once, as SQL both databases run), ``dialects`` (the few
+words that differ, and running a transaction on sqlite3 in a thread or asyncpg), ``schema`` (the
+tables, once, as SQLAlchemy Core) and ``migrations`` (versioned steps, once, as Alembic operations).
+
+Adding a table and its methods (an outbox, say) is one change in three files, all in this package:
+
+1. ``schema.py``: the ``sa.Table`` (``UtcDateTime`` for times, ``JsonDoc`` for JSON, ``StrList``
+   for string lists: they store the same values on both databases);
+2. ``migrations/__init__.py``: a new ``Step(n + 1, "outbox", _outbox)`` whose function makes the
+   table with ``op.create_table(...)`` (never edit a released step; ``test_sql_layer`` checks that
+   the steps build exactly ``schema.metadata``);
+3. ``base.py`` (the abstract method and its record dataclass, fields named like the columns) and
+   ``sql.py`` (the method: a body of ``conn.insert`` / ``conn.update`` / ``conn.fetch(SHAPE, sql)``
+   with ``:name`` parameters). Where the two databases must spell SQL differently (a row lock, a
+   boolean literal), use a ``{PIECE}`` from ``dialects.PIECES`` or add one there.
+
+Then add its cases to the contract tests (``tests/vc_issuer/store/``): they run on both databases.
 """
 
 from __future__ import annotations
@@ -15,6 +34,7 @@ from os import PathLike, fspath
 from types import TracebackType
 from typing import Any
 
+from vc_issuer.core.status import get_bit, set_bit
 from vc_issuer.errors import ConfigError
 from vc_issuer.store.base import (
     KEEP,
@@ -29,12 +49,11 @@ from vc_issuer.store.base import (
     StatusListKind,
     StatusListRecord,
     Store,
+    StoreLocation,
     TokenRecord,
-    get_bit,
     new_exchange_id,
     new_page_id,
     pick_free,
-    set_bit,
 )
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -45,21 +64,30 @@ def is_postgres_url(url_or_path: str | PathLike[str]) -> bool:
 
 
 async def _open(url_or_path: str | PathLike[str], migrate: bool, options: dict[str, Any]) -> Store:
+    from vc_issuer.store.dialects import Database, PostgresDatabase, SqliteDatabase
+    from vc_issuer.store.sql import SqlStore
+
+    db: Database
     if is_postgres_url(url_or_path):
-        from vc_issuer.store.postgres import PostgresStore
-
-        return await PostgresStore.open(fspath(url_or_path), migrate=migrate, **options)
-    target = fspath(url_or_path)
-    if isinstance(target, str) and target.startswith("sqlite:///"):
-        target = target[len("sqlite:///") :] or ":memory:"
-    elif isinstance(target, str) and "://" in target:
-        raise ConfigError(
-            f"unsupported store URL {target.split('://', 1)[0]}://...: use a postgresql:// URL"
-            " or a SQLite file path"
-        )
-    from vc_issuer.store.sqlite import SqliteStore
-
-    return await SqliteStore.open(target, migrate=migrate, **options)
+        db = await PostgresDatabase.open(fspath(url_or_path), **options)
+    else:
+        target = fspath(url_or_path)
+        if target.startswith("sqlite:///"):
+            target = target[len("sqlite:///") :] or ":memory:"
+        elif "://" in target:
+            raise ConfigError(
+                f"unsupported store URL {target.split('://', 1)[0]}://...: use a postgresql://"
+                " URL or a SQLite file path"
+            )
+        db = await SqliteDatabase.open(target, **options)
+    store = SqlStore(db)
+    try:
+        if migrate:
+            await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 class _Opening:
@@ -110,6 +138,7 @@ __all__ = [
     "StatusListKind",
     "StatusListRecord",
     "Store",
+    "StoreLocation",
     "TokenRecord",
     "get_bit",
     "is_postgres_url",

@@ -1,7 +1,7 @@
-"""Records, the one async ``Store`` interface, and the pure allocation helpers both backends share.
+"""Records, the async ``Store`` interface, and the pure checks and allocation helpers.
 
-Backends own transactions and locking; what an allocation *chooses* is decided here, without I/O, so
-that SQLite and PostgreSQL draw indices the same way and the choice can be tested on its own.
+What an allocation *chooses* is decided here, without I/O, so the choice can be tested on its own;
+``sql.py`` owns transactions and locking.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import abc
 import asyncio
 import enum
 import hashlib
-import json
 import random
 import secrets
 import uuid
@@ -20,7 +19,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from vc_issuer.core.credentials import utcnow as utcnow  # re-exported for the backends
+from vc_issuer.core.credentials import utcnow as utcnow  # re-exported for sql.py
+from vc_issuer.core.status import get_bit, set_bit
 from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
@@ -262,23 +262,11 @@ def check_claim(record: ClaimRecord) -> ClaimRecord:
     )
 
 
-# --- bit helpers (index 0 is the most significant bit of byte 0, as in the specs) ---------------
+# --- allocation bitmaps (bits in spec order: core.status's get_bit / set_bit) -------------------
 
 
 def bitmap_len(size: int) -> int:
     return (size + 7) // 8
-
-
-def get_bit(bits: bytes | bytearray, index: int) -> bool:
-    return bool(bits[index >> 3] & (0x80 >> (index & 7)))
-
-
-def set_bit(bits: bytearray, index: int, value: bool) -> None:
-    mask = 0x80 >> (index & 7)
-    if value:
-        bits[index >> 3] |= mask
-    else:
-        bits[index >> 3] &= ~mask & 0xFF
 
 
 def free_indices(alloc: bytes | bytearray, size: int) -> list[int]:
@@ -370,12 +358,7 @@ def check_record(record: CredentialRecord) -> CredentialRecord:
     )
 
 
-def dumps(value: Any) -> str:
-    """Compact, order-preserving JSON: the signed credential comes back as it went in."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# --- checks both backends share ------------------------------------------------------
+# --- checks every operation shares ------------------------------------------------------
 
 
 def check_change(
@@ -580,36 +563,25 @@ def check_transition(
     return states
 
 
-# --- SQL both backends share (their migrations create the same tables and columns) ------------
-
-CRED_COLS: Final[str] = (
-    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
-    " idempotency_key, page_id"
-)
-LIST_COLS: Final[str] = (
-    "l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at, l.is_full,"
-    " l.allocated, b.credential, b.credential_version"
-)
-LIST_FROM: Final[str] = "status_lists l JOIN status_list_bits b ON b.list_id = l.id"
-AUDIT_COLS: Final[str] = "id, at, actor, credential_id, list_id, idx, purpose, old, new, reason"
-TOKEN_COLS: Final[str] = "id, token_hash, name, scopes, created_at, expires_at, revoked_at"
-ACH_COLS: Final[str] = "id, version, data, archived, created_at, updated_at"
-EXCHANGE_COLS: Final[str] = (
-    "id, kind, state, credential_id, template, created_at, expires_at, updated_at, version, data,"
-    " result, lookup_hash"
-)
-CLAIM_COLS: Final[str] = (
-    "id, token_hash, credential_id, created_at, expires_at, revoked_at, last_used_at"
-)
-
-
 # --- the interface -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store lives, for another process to open it: ``open_store(url, **options)``."""
+
+    url: str
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 class Store(abc.ABC):
     """Everything the issuer persists. Every write commits before the call returns."""
 
     backend: str
+
+    def location(self) -> StoreLocation | None:
+        """How another process reaches this store; None when it cannot (an in-memory SQLite)."""
+        return None
 
     @abc.abstractmethod
     async def migrate(self) -> int:

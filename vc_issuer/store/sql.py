@@ -1,0 +1,826 @@
+"""The one ``Store``: each operation is one query (or one transaction body) for SQLite and
+PostgreSQL alike; ``dialects.py`` holds the few words that differ.
+
+A write is a plain function of a ``Conn`` that ``Database.write`` runs in one transaction holding
+the write lock; a read goes through ``Database.read``. Checks run before the body, in the caller's
+coroutine (``base.check_*``), so a body only talks to the database. Rows become records by name
+(``Shape``): record fields are named like the columns they come from.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from vc_issuer.errors import ConflictError, MalformedInputError, NotFoundError
+from vc_issuer.store import migrations
+from vc_issuer.store.base import (
+    KEEP,
+    AchievementRecord,
+    AuditEntry,
+    BitChange,
+    ClaimRecord,
+    CredentialRecord,
+    CredentialRef,
+    ExchangeRecord,
+    ImageRecord,
+    Keep,
+    StatusListRecord,
+    Store,
+    StoreLocation,
+    TokenRecord,
+    apply_bit,
+    as_utc,
+    bitmap_len,
+    check_achievement_data,
+    check_change,
+    check_claim,
+    check_exchange,
+    check_exchange_json,
+    check_exchange_state,
+    check_expected_version,
+    check_image,
+    check_keys,
+    check_list_credential,
+    check_list_request,
+    check_meta,
+    check_record,
+    check_transition,
+    check_version,
+    default_rng,
+    new_token,
+    pick_free,
+    utcnow,
+)
+from vc_issuer.store.dialects import (
+    Conn,
+    Database,
+    Shape,
+    Unique,
+    ddl,
+    expand,
+    has_table,
+    lock_for_migration,
+)
+from vc_issuer.store.schema import (
+    achievement_versions,
+    achievements,
+    api_tokens,
+    claims,
+    credentials,
+    exchanges,
+    images,
+    meta,
+    metadata,
+    schema_version,
+    status_allocations,
+    status_audit,
+    status_list_bits,
+    status_lists,
+)
+
+# --- shapes and the columns they select -----------------------------------------------------------
+
+CRED = Shape(CredentialRecord, credentials)
+CRED_COLS = (
+    "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
+    " idempotency_key, page_id"
+)
+LIST = Shape(StatusListRecord, status_lists, status_list_bits, full="is_full")
+LIST_FROM = (
+    "SELECT l.id, l.kind, l.purpose, l.size, b.bits, b.version, b.updated_at, l.created_at,"
+    ' l.is_full AS "full", l.allocated, b.credential, b.credential_version'
+    " FROM status_lists l JOIN status_list_bits b ON b.list_id = l.id"
+)
+AUDIT = Shape(AuditEntry, status_audit, index="idx")
+AUDIT_COLS = 'id, at, actor, credential_id, list_id, idx AS "index", purpose, old, new, reason'
+TOKEN = Shape(TokenRecord, api_tokens)
+ACHIEVEMENT = Shape(AchievementRecord, achievements)
+OLD_ACHIEVEMENT = Shape(dict, achievement_versions)
+IMAGE = Shape(ImageRecord, images)
+EXCHANGE = Shape(ExchangeRecord, exchanges)
+CLAIM = Shape(ClaimRecord, claims)
+ROW = Shape(dict, *metadata.tables.values())  # plain values: counts, ids, flags
+
+
+class SqlStore(Store):
+    """``Store`` over a ``Database`` (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.backend = db.name
+        self._closed = False
+
+    def location(self) -> StoreLocation | None:
+        return self.db.location()
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.db.close()
+
+    async def _first(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.db.read(lambda conn: conn.first(shape, sql, params))
+
+    async def _fetch(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.db.read(lambda conn: conn.fetch(shape, sql, params))
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        def apply(conn: Conn) -> int:
+            lock_for_migration(conn, self.db.schema)
+            ddl(conn, sa.schema.CreateTable(schema_version, if_not_exists=True))
+            version = conn.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            for step in migrations.pending(int(version)):
+                for statement in migrations.rendered(conn.dialect.name)[
+                    step.version - 1
+                ].statements:
+                    conn.raw(statement)
+                conn.insert(
+                    schema_version,
+                    {"version": step.version, "name": step.name, "applied_at": utcnow()},
+                )
+                version = step.version
+            return int(version)
+
+        return await self.db.write(apply)
+
+    async def schema_version(self) -> int:
+        def read(conn: Conn) -> int:
+            if not has_table(conn, "schema_version"):
+                return 0
+            return int(conn.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+
+        return await self.db.read(read)
+
+    # --- credentials ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _put(conn: Conn, r: CredentialRecord) -> CredentialRecord:
+        row = {
+            "id": r.id,
+            "subject_id": r.subject_id,
+            "types": r.types,
+            "issued_at": r.issued_at,
+            "valid_from": r.valid_from,
+            "valid_until": r.valid_until,
+            "status_entries": r.status_entries,
+            "credential": r.credential,
+            "idempotency_key": r.idempotency_key,
+            "page_id": r.page_id,
+            "stored_at": utcnow(),
+        }
+        if conn.insert(credentials, row, "ON CONFLICT DO NOTHING") == 1:
+            return r
+        # Lost to a stored (or just-committed) row: the key wins, else it is a conflict.
+        if r.idempotency_key is not None:
+            sql = f"SELECT {CRED_COLS} FROM credentials WHERE idempotency_key = :key"
+            stored: CredentialRecord | None = conn.first(CRED, sql, {"key": r.idempotency_key})
+            if stored is not None:
+                return stored
+        if conn.scalar("SELECT 1 FROM credentials WHERE id = :id", {"id": r.id}) is not None:
+            raise ConflictError(f"a credential with id {r.id!r} is already stored")
+        raise ConflictError(f"credential record {r.id!r} conflicts on its page id")
+
+    async def put_credential(self, record: CredentialRecord) -> CredentialRecord:
+        rec = check_record(record)
+        return await self.db.write(lambda conn: self._put(conn, rec))
+
+    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
+        recs = [check_record(r) for r in records]
+        if not recs:
+            return []
+        return await self.db.write(lambda conn: [self._put(conn, r) for r in recs])
+
+    async def _cred_by(self, column: str, value: str) -> CredentialRecord | None:
+        sql = f"SELECT {CRED_COLS} FROM credentials WHERE {column} = :v"
+        found: CredentialRecord | None = await self._first(CRED, sql, {"v": value})
+        return found
+
+    async def get_credential(self, credential_id: str) -> CredentialRecord | None:
+        return await self._cred_by("id", credential_id)
+
+    async def get_credential_by_page_id(self, page_id: str) -> CredentialRecord | None:
+        return await self._cred_by("page_id", page_id)
+
+    async def get_by_idempotency_key(self, key: str) -> CredentialRecord | None:
+        return await self._cred_by("idempotency_key", key)
+
+    async def list_credentials(
+        self, limit: int = 100, offset: int = 0, *, subject_id: str | None = None
+    ) -> list[CredentialRecord]:
+        if limit < 0 or offset < 0:
+            raise MalformedInputError("limit and offset must be non-negative")
+        where = "" if subject_id is None else "WHERE subject_id = :subject"
+        sql = (
+            f"SELECT {CRED_COLS} FROM credentials {where}"
+            " ORDER BY issued_at DESC, id LIMIT :limit OFFSET :offset"
+        )
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "subject": subject_id}
+        found: list[CredentialRecord] = await self._fetch(CRED, sql, params)
+        return found
+
+    async def count_credentials(self) -> int:
+        return int(await self.db.read(lambda c: c.scalar("SELECT COUNT(*) FROM credentials")))
+
+    # --- status lists -----------------------------------------------------------------------------
+
+    async def allocate_indices(
+        self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
+    ) -> list[tuple[str, int]]:
+        check_list_request(kind, purpose, size, count)
+        if count == 0:
+            return []
+        draw = rng if rng is not None else default_rng()
+        key = {"kind": kind, "purpose": purpose, "size": size}
+
+        def allocate(conn: Conn) -> list[tuple[str, int]]:
+            out: list[tuple[str, int]] = []
+            now = utcnow()
+            while len(out) < count:
+                current = conn.first(  # allocators in every process queue on this row
+                    ROW,
+                    "SELECT id, allocated, alloc_bits FROM status_lists WHERE kind = :kind"
+                    " AND purpose = :purpose AND size = :size AND is_full = {FALSE}"
+                    " {FOR_NO_KEY_UPDATE}",
+                    key,
+                )
+                if current is None:
+                    self._new_list(conn, kind, purpose, size, now)
+                    continue  # lock whichever current list won
+                list_id, allocated = current["id"], current["allocated"]
+                alloc = bytearray(current["alloc_bits"])
+                n = min(count - len(out), size - allocated)
+                picked = pick_free(alloc, size, allocated, n, draw)
+                # The primary key is the last guard: a duplicate aborts the whole transaction.
+                conn.insert(
+                    status_allocations,
+                    [{"list_id": list_id, "idx": i, "allocated_at": now} for i in picked],
+                )
+                allocated += n
+                conn.update(
+                    status_lists,
+                    {
+                        "alloc_bits": bytes(alloc),
+                        "allocated": allocated,
+                        "is_full": allocated >= size,
+                    },
+                    "id = :id",
+                    {"id": list_id},
+                )
+                out.extend((list_id, i) for i in picked)
+            return out
+
+        return await self.db.write(allocate)
+
+    @staticmethod
+    def _new_list(conn: Conn, kind: str, purpose: str, size: int, now: datetime) -> None:
+        """Start a list unless another process just did (one current list per kind/purpose/size)."""
+        list_id = str(uuid.uuid4())
+        empty = bytes(bitmap_len(size))
+        row = {
+            "id": list_id,
+            "kind": kind,
+            "purpose": purpose,
+            "size": size,
+            "created_at": now,
+            "alloc_bits": empty,
+        }
+        tail = "ON CONFLICT (kind, purpose, size) WHERE is_full = {FALSE} DO NOTHING"
+        if conn.insert(status_lists, row, tail) == 1:
+            bits = {"list_id": list_id, "bits": empty, "version": 1, "updated_at": now}
+            conn.insert(status_list_bits, bits)
+
+    async def allocated_indices(self, list_id: str) -> list[int]:
+        rows = await self._fetch(
+            ROW,
+            "SELECT idx FROM status_allocations WHERE list_id = :id ORDER BY idx",
+            {"id": list_id},
+        )
+        return [int(r["idx"]) for r in rows]
+
+    async def _apply_bit_change(self, c: BitChange) -> tuple[bool, bool]:
+        def change(conn: Conn) -> tuple[bool, bool]:
+            row = conn.first(
+                ROW,
+                "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM status_lists l"
+                " JOIN status_list_bits b ON b.list_id = l.id WHERE l.id = :id"
+                " {FOR_NO_KEY_UPDATE_OF_BITS}",
+                {"id": c.list_id},
+            )
+            if row is None:
+                raise NotFoundError(f"no status list {c.list_id!r}")
+            purpose = row["purpose"]
+            check_change(c.list_id, purpose, row["size"], row["alloc_bits"], c.index, c.purpose)
+            old, bits = apply_bit(row["bits"], c.index, c.value)
+            if bits is None:
+                return old, c.value
+            now = utcnow()
+            conn.update(
+                status_list_bits,
+                {"bits": bits, "version": sa.text("version + 1"), "updated_at": now},
+                "list_id = :id",
+                {"id": c.list_id},
+            )
+            audit = {
+                "at": now,
+                "actor": c.actor,
+                "credential_id": c.credential_id,
+                "list_id": c.list_id,
+                "idx": c.index,
+                "purpose": purpose,
+                "old": old,
+                "new": c.value,
+                "reason": c.reason,
+            }
+            conn.insert(status_audit, audit)
+            return old, c.value
+
+        return await self.db.write(change)
+
+    async def get_status_list(self, list_id: str) -> StatusListRecord | None:
+        found: StatusListRecord | None = await self._first(
+            LIST, f"{LIST_FROM} WHERE l.id = :id", {"id": list_id}
+        )
+        return found
+
+    async def list_status_lists(self) -> list[StatusListRecord]:
+        found: list[StatusListRecord] = await self._fetch(
+            LIST, f"{LIST_FROM} ORDER BY l.created_at, l.id"
+        )
+        return found
+
+    async def save_list_credential(
+        self, list_id: str, version: int, credential: dict[str, Any]
+    ) -> bool:
+        check_list_credential(credential)
+
+        def save(conn: Conn) -> bool:
+            row = conn.first(
+                ROW,
+                "SELECT version, credential_version FROM status_list_bits WHERE list_id = :id"
+                " {FOR_NO_KEY_UPDATE}",
+                {"id": list_id},
+            )
+            if row is None:
+                raise NotFoundError(f"no status list {list_id!r}")
+            check_version(list_id, version, row["version"])
+            kept = row["credential_version"]
+            if kept is not None and kept > version:
+                return False
+            conn.update(
+                status_list_bits,
+                {"credential": credential, "credential_version": version},
+                "list_id = :id",
+                {"id": list_id},
+            )
+            return True
+
+        return await self.db.write(save)
+
+    async def audit_log(
+        self, credential_id: str | None = None, *, list_id: str | None = None
+    ) -> list[AuditEntry]:
+        clauses = []
+        params = {"credential_id": credential_id, "list_id": list_id}
+        if credential_id is not None:
+            clauses.append("credential_id = :credential_id")
+        if list_id is not None:
+            clauses.append("list_id = :list_id")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[AuditEntry] = await self._fetch(
+            AUDIT, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", params
+        )
+        return found
+
+    # --- tokens -----------------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        token_hash: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> TokenRecord:
+        token = new_token(token_hash, name, scopes, expires_at)
+        row = {
+            "id": token.id,
+            "token_hash": token.token_hash,
+            "name": token.name,
+            "scopes": token.scopes,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+
+        def insert(conn: Conn) -> TokenRecord:
+            if conn.insert(api_tokens, row, "ON CONFLICT DO NOTHING") != 1:
+                raise ConflictError("a token with this hash already exists")
+            return token
+
+        return await self.db.write(insert)
+
+    async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        found: TokenRecord | None = await self._first(
+            TOKEN, "SELECT * FROM api_tokens WHERE token_hash = :h", {"h": token_hash}
+        )
+        return found
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        found: list[TokenRecord] = await self._fetch(
+            TOKEN, "SELECT * FROM api_tokens ORDER BY created_at, id"
+        )
+        return found
+
+    async def revoke_token(self, token_id: str) -> bool:
+        def revoke(conn: Conn) -> bool:
+            row = conn.first(
+                ROW,
+                "SELECT revoked_at FROM api_tokens WHERE id = :id {FOR_UPDATE}",
+                {"id": token_id},
+            )
+            if row is None:
+                raise NotFoundError(f"no API token with id {token_id!r}")
+            if row["revoked_at"] is not None:
+                return False
+            conn.update(api_tokens, {"revoked_at": utcnow()}, "id = :id", {"id": token_id})
+            return True
+
+        return await self.db.write(revoke)
+
+    # --- achievements and images ------------------------------------------------------------
+
+    async def create_achievement(
+        self, achievement_id: str, data: dict[str, Any]
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+
+        def insert(conn: Conn) -> AchievementRecord:
+            now = utcnow()
+            row = {
+                "id": achievement_id,
+                "version": 1,
+                "data": data,
+                "created_at": now,
+                "updated_at": now,
+            }
+            if conn.insert(achievements, row, "ON CONFLICT DO NOTHING") != 1:
+                raise ConflictError(f"an achievement with id {achievement_id!r} already exists")
+            first = {
+                "achievement_id": achievement_id,
+                "version": 1,
+                "data": data,
+                "created_at": now,
+            }
+            conn.insert(achievement_versions, first)
+            return AchievementRecord(achievement_id, 1, data, False, now, now)
+
+        return await self.db.write(insert)
+
+    @staticmethod
+    def _current(conn: Conn, achievement_id: str, lock: str = "") -> AchievementRecord | None:
+        found: AchievementRecord | None = conn.first(
+            ACHIEVEMENT, f"SELECT * FROM achievements WHERE id = :id {lock}", {"id": achievement_id}
+        )
+        return found
+
+    def _locked(self, conn: Conn, achievement_id: str) -> AchievementRecord:
+        current = self._current(conn, achievement_id, "{FOR_UPDATE}")
+        if current is None:
+            raise NotFoundError(f"no achievement {achievement_id!r}")
+        return current
+
+    async def update_achievement(
+        self, achievement_id: str, data: dict[str, Any], *, expected_version: int | None = None
+    ) -> AchievementRecord:
+        check_achievement_data(achievement_id, data)
+
+        def update(conn: Conn) -> AchievementRecord:
+            current = self._locked(conn, achievement_id)
+            check_expected_version(achievement_id, expected_version, current.version)
+            now = utcnow()
+            version = current.version + 1
+            conn.update(
+                achievements,
+                {"version": version, "data": data, "updated_at": now},
+                "id = :id",
+                {"id": achievement_id},
+            )
+            kept = {
+                "achievement_id": achievement_id,
+                "version": version,
+                "data": data,
+                "created_at": now,
+            }
+            conn.insert(achievement_versions, kept)
+            return AchievementRecord(
+                achievement_id, version, data, current.archived, current.created_at, now
+            )
+
+        return await self.db.write(update)
+
+    async def get_achievement(
+        self, achievement_id: str, version: int | None = None
+    ) -> AchievementRecord | None:
+        def read(conn: Conn) -> AchievementRecord | None:
+            current = self._current(conn, achievement_id)
+            if current is None or version is None or version == current.version:
+                return current
+            old = conn.first(
+                OLD_ACHIEVEMENT,
+                "SELECT data, created_at FROM achievement_versions"
+                " WHERE achievement_id = :id AND version = :version",
+                {"id": achievement_id, "version": version},
+            )
+            if old is None:
+                return None
+            return AchievementRecord(
+                achievement_id,
+                version,
+                old["data"],
+                current.archived,
+                current.created_at,
+                old["created_at"],
+            )
+
+        return await self.db.read(read)
+
+    async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
+        where = "" if include_archived else "WHERE archived = {FALSE}"
+        found: list[AchievementRecord] = await self._fetch(
+            ACHIEVEMENT, f"SELECT * FROM achievements {where} ORDER BY created_at, id"
+        )
+        return found
+
+    async def set_achievement_archived(
+        self, achievement_id: str, archived: bool
+    ) -> AchievementRecord:
+        def change(conn: Conn) -> AchievementRecord:
+            current = self._locked(conn, achievement_id)
+            if current.archived == bool(archived):
+                return current
+            now = utcnow()
+            conn.update(
+                achievements,
+                {"archived": bool(archived), "updated_at": now},
+                "id = :id",
+                {"id": achievement_id},
+            )
+            return AchievementRecord(
+                current.id, current.version, current.data, bool(archived), current.created_at, now
+            )
+
+        return await self.db.write(change)
+
+    async def put_image(self, sha256: str, media_type: str, data: bytes) -> bool:
+        check_image(sha256, media_type, data)
+        row = {"sha256": sha256, "media_type": media_type, "data": bytes(data)}
+
+        def insert(conn: Conn) -> bool:
+            stored = conn.insert(images, {**row, "created_at": utcnow()}, "ON CONFLICT DO NOTHING")
+            return stored == 1
+
+        return await self.db.write(insert)
+
+    async def get_image(self, sha256: str) -> ImageRecord | None:
+        found: ImageRecord | None = await self._first(
+            IMAGE, "SELECT * FROM images WHERE sha256 = :h", {"h": sha256}
+        )
+        return found
+
+    async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
+        keys = check_keys(idempotency_keys)  # at most 10,000: within both databases' limits
+        if not keys:
+            return {}
+        in_list, params = expand("k", keys)
+        rows = await self._fetch(
+            ROW,
+            "SELECT idempotency_key, id, page_id FROM credentials"
+            f" WHERE idempotency_key IN {in_list}",
+            params,
+        )
+        return {r["idempotency_key"]: CredentialRef(r["id"], r["page_id"]) for r in rows}
+
+    # --- wallet exchanges -----------------------------------------------------------------------
+
+    async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
+        rec = check_exchange(record)
+        row = {
+            "id": rec.id,
+            "kind": rec.kind,
+            "state": rec.state,
+            "credential_id": rec.credential_id,
+            "template": rec.template,
+            "created_at": rec.created_at,
+            "expires_at": rec.expires_at,
+            "updated_at": rec.created_at,
+            "version": 1,
+            "data": rec.data,
+            "result": rec.result,
+            "lookup_hash": rec.lookup_hash,
+        }
+
+        def insert(conn: Conn) -> ExchangeRecord:
+            if conn.insert(exchanges, row, "ON CONFLICT DO NOTHING") != 1:
+                what = f"exchange {rec.id[:8]}... conflicts: its id or lookup_hash is taken"
+                raise ConflictError(what)
+            return rec
+
+        return await self.db.write(insert)
+
+    async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
+        found: ExchangeRecord | None = await self._first(
+            EXCHANGE, "SELECT * FROM exchanges WHERE id = :id", {"id": exchange_id}
+        )
+        return found
+
+    async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
+        found: ExchangeRecord | None = await self._first(
+            EXCHANGE,
+            "SELECT * FROM exchanges WHERE kind = :kind AND lookup_hash = :h",
+            {"kind": kind, "h": lookup_hash},
+        )
+        return found
+
+    async def transition_exchange(
+        self,
+        exchange_id: str,
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        data: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        lookup_hash: str | Keep | None = KEEP,
+        now: datetime | None = None,
+    ) -> bool:
+        states = check_transition(
+            from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
+        )
+        values: dict[str, Any] = {
+            "state": to_state,
+            "version": sa.text("version + 1"),
+            "updated_at": utcnow(),
+        }
+        if data is not None:
+            values["data"] = data
+        if result is not None:
+            values["result"] = result
+        if not isinstance(lookup_hash, Keep):
+            values["lookup_hash"] = lookup_hash
+        in_list, params = expand("state", states)
+        where = f"id = :id AND state IN {in_list}"
+        params["id"] = exchange_id
+        if now is not None:
+            where += " AND expires_at > :now"
+            params["now"] = as_utc(now, "now")
+
+        # Row-level: a concurrent UPDATE waits for this one, then re-checks the state and misses.
+        def change(conn: Conn) -> bool:
+            try:
+                return conn.update(exchanges, values, where, params) == 1
+            except Unique as exc:
+                raise ConflictError("the new lookup_hash belongs to another exchange") from exc
+
+        return await self.db.write(change)
+
+    async def update_exchange_data(
+        self,
+        exchange_id: str,
+        data: dict[str, Any],
+        expected_state: str,
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        check_exchange_json(data, "data")
+        check_exchange_state(expected_state)
+        where = "id = :id AND state = :state"
+        params: dict[str, Any] = {"id": exchange_id, "state": expected_state}
+        if expected_version is not None:
+            where += " AND version = :version"
+            params["version"] = expected_version
+        values = {"data": data, "version": sa.text("version + 1"), "updated_at": utcnow()}
+        return await self.db.write(lambda conn: conn.update(exchanges, values, where, params) == 1)
+
+    async def list_exchanges(
+        self,
+        *,
+        credential_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[ExchangeRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        clauses = []
+        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id, "kind": kind}
+        if credential_id is not None:
+            clauses.append("credential_id = :credential_id")
+        if kind is not None:
+            clauses.append("kind = :kind")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[ExchangeRecord] = await self._fetch(
+            EXCHANGE,
+            f"SELECT * FROM exchanges {where} ORDER BY created_at DESC, id LIMIT :limit",
+            params,
+        )
+        return found
+
+    # --- claim links ------------------------------------------------------------------------------
+
+    async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
+        recs = [check_claim(r) for r in records]
+        if not recs:
+            return []
+        rows = [
+            {
+                "id": r.id,
+                "token_hash": r.token_hash,
+                "credential_id": r.credential_id,
+                "created_at": r.created_at,
+                "expires_at": r.expires_at,
+                "revoked_at": r.revoked_at,
+                "last_used_at": r.last_used_at,
+            }
+            for r in recs
+        ]
+
+        def insert(conn: Conn) -> list[ClaimRecord]:
+            try:
+                conn.insert(claims, rows)
+            except Unique as exc:
+                raise ConflictError("a claim id or token hash is taken") from exc
+            return recs
+
+        return await self.db.write(insert)
+
+    async def get_claim(self, claim_id: str) -> ClaimRecord | None:
+        found: ClaimRecord | None = await self._first(
+            CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
+        )
+        return found
+
+    async def find_claim(self, token_hash: str) -> ClaimRecord | None:
+        found: ClaimRecord | None = await self._first(
+            CLAIM, "SELECT * FROM claims WHERE token_hash = :h", {"h": token_hash}
+        )
+        return found
+
+    async def list_claims(
+        self, *, credential_id: str | None = None, limit: int = 100
+    ) -> list[ClaimRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        where = "" if credential_id is None else "WHERE credential_id = :credential_id"
+        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id}
+        found: list[ClaimRecord] = await self._fetch(
+            CLAIM, f"SELECT * FROM claims {where} ORDER BY created_at DESC, id LIMIT :limit", params
+        )
+        return found
+
+    async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
+        at = as_utc(now, "now")
+
+        def change(conn: Conn) -> ClaimRecord:
+            # The first revocation time is kept.
+            conn.update(
+                claims, {"revoked_at": at}, "id = :id AND revoked_at IS NULL", {"id": claim_id}
+            )
+            found: ClaimRecord | None = conn.first(
+                CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
+            )
+            if found is None:
+                raise NotFoundError(f"no claim link with id {claim_id!r}")
+            return found
+
+        return await self.db.write(change)
+
+    async def touch_claim(self, claim_id: str, now: datetime) -> bool:
+        at = as_utc(now, "now")
+        return await self.db.write(
+            lambda conn: (
+                conn.update(claims, {"last_used_at": at}, "id = :id", {"id": claim_id}) == 1
+            )
+        )
+
+    # --- meta -------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._first(ROW, "SELECT value FROM meta WHERE key = :key", {"key": key})
+        return None if row is None else str(row["value"])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        check_meta(key, value)
+        await self.db.write(
+            lambda conn: conn.insert(
+                meta,
+                {"key": key, "value": value},
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+        )
+
+
+__all__ = ["SqlStore"]
