@@ -475,6 +475,7 @@ class OID4VCIService:
             or self.now() >= parse_xml_datetime(record.data["code_expires_at"], "code expiry")
         ):
             raise NotFoundError("no such credential offer, or it was used or has expired")
+        await self._check_deliverable(str(record.credential_id))
         return self._offer(record.data)
 
     async def _check_deliverable(self, credential_id: str) -> None:
@@ -702,7 +703,7 @@ class OID4VCIService:
             raise CredentialRequestDeniedError("the offered credential no longer exists")
         await self._check_deliverable(credential_id)
         return await reissue_for_holder(
-            self.issuer, original.credential, holder, idempotency_key=f"oid4vci:{record.id}"
+            self.issuer, original, holder, idempotency_key=f"oid4vci:{record.id}"
         )
 
 
