@@ -39,12 +39,12 @@ from urllib.parse import quote, urlencode
 from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import format_datetime, holder_id, utcnow
 from vc_issuer.errors import (
+    CredentialNotDeliverableError,
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
     HolderMismatchError,
     InvalidChallengeError,
     InvalidDomainError,
-    CredentialNotDeliverableError,
     InvalidTTLError,
     MalformedInputError,
     NotFoundError,
