@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import random
 import uuid
@@ -55,6 +56,7 @@ from vc_issuer.errors import (
     ConfigError,
     ConflictError,
     ForeignIssuerError,
+    IdempotencyKeyReusedError,
     InvalidKeyError,
     MalformedInputError,
     NoStatusEntryError,
@@ -358,18 +360,22 @@ class Issuer:
         idempotency_key: str | None = None,
         credential_id: str | None = None,
         shared_status: Sequence[Mapping[str, Any]] | None = None,
+        request_hash: str | None = None,
     ) -> dict[str, Any]:
         """Sign, store and return ``credential`` (a retried idempotency key returns the first).
 
         ``shared_status`` (stored entries of another credential, such as the award a wallet copy
         is made from) gives the new credential those same entries instead of fresh ones, so one
         bit change revokes or suspends both: a copy can never outlive its award's status.
+
+        ``request_hash`` binds the key to the request it was first used with: the same key with
+        another request is ``IdempotencyKeyReusedError`` (409), never the first one's credential.
         """
         if idempotency_key is not None:
             _check_key(idempotency_key)
             earlier = await self.store.get_by_idempotency_key(idempotency_key)
             if earlier is not None:
-                return earlier.credential
+                return _same_request(earlier, request_hash).credential
         shared = [dict(e) for e in shared_status] if shared_status else None
         prepared = self._prepare(
             credential,
@@ -379,17 +385,14 @@ class Issuer:
             idempotency_key,
             credential_id,
         )
-        if shared is not None:
-            stored = await self._writer.put(self._finish(prepared, shared))
-            return stored.credential
-        entries: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = shared if shared is not None else []
         kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
         for purpose in prepared.purposes:
             list_id, index = (await self._allocate(kind, purpose, 1))[0]
             entries.append(self._entry(kind, list_id, index, purpose))
-        record = self._finish(prepared, entries)
+        record = dataclasses.replace(self._finish(prepared, entries), request_hash=request_hash)
         stored = await self._writer.put(record)
-        return stored.credential
+        return _same_request(stored, request_hash).credential
 
     async def _allocate(self, kind: str, purpose: str, count: int) -> list[tuple[str, int]]:
         if self.index_reserve == 0:
@@ -846,6 +849,15 @@ def _mismatch(given: object, ours: str) -> MalformedInputError:
         f"issuer {given!r} is not this issuer ({ours}); credentials are only issued in our name",
         field="issuer",
     )
+
+
+def _same_request(stored: CredentialRecord, request_hash: str | None) -> CredentialRecord:
+    """The stored record of an idempotency key, if it was made by the same request."""
+    if stored.request_hash != request_hash:
+        raise IdempotencyKeyReusedError(
+            "this idempotency key was already used with another request; use a new key"
+        )
+    return stored
 
 
 def _check_key(key: object) -> None:

@@ -881,6 +881,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_meta(self, key: str, value: str) -> None: ...
 
+    @abc.abstractmethod
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        """Store ``value`` unless the key has one; the stored value (first writer wins)."""
+
 
 class _Coalescer:
     """Group concurrent single allocations into batch transactions (one commit, one fsync)."""

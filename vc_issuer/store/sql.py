@@ -860,5 +860,14 @@ class SqlStore(Store):
             )
         )
 
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        check_meta(key, value)
+
+        def insert(conn: Conn) -> str:
+            conn.insert(meta, {"key": key, "value": value}, "ON CONFLICT (key) DO NOTHING")
+            return str(conn.scalar("SELECT value FROM meta WHERE key = :key", {"key": key}))
+
+        return await self.db.write(insert)
+
 
 __all__ = ["SqlStore"]

@@ -207,9 +207,7 @@ def _claims(op: Operations) -> None:
 def _limits(op: Operations) -> None:
     """Attempt counters the store checks and counts in one statement; the request an
     idempotency key was first used with; an index for purging expired exchanges."""
-    op.add_column(
-        "exchanges", _not_null("attempts", sa.Integer, server_default=sa.text("0"))
-    )
+    op.add_column("exchanges", _not_null("attempts", sa.Integer, server_default=sa.text("0")))
     op.add_column("credentials", sa.Column("request_hash", sa.Text))
     op.create_index("exchanges_expires", "exchanges", ["expires_at"])
 
