@@ -10,8 +10,8 @@ Idempotency: an award's idempotency key is an HMAC, under a secret the store kee
 first use), of the achievement and the recipient (DID and/or normalized email), not of the
 achievement version: nobody outside can compute it from public inputs. Awards made before the
 secret existed were keyed with a plain hash; they are still found under that key. Running the
-same file again, or resuming an interrupted batch, issues nothing twice: rows already awarded come back as
-``skipped`` with their credential id and claim link.
+same file again, or resuming an interrupted batch, issues nothing twice: rows already awarded
+come back as ``skipped`` with their credential id and claim link.
 """
 
 from __future__ import annotations
