@@ -121,6 +121,8 @@ def scoped_idempotency(principal: Principal, key: str, body: Mapping[str, Any]) 
     unkeyed = dict(body)
     if isinstance(options, Mapping):
         unkeyed["options"] = {k: v for k, v in options.items() if k != "idempotencyKey"}
+        if not unkeyed["options"]:
+            del unkeyed["options"]  # {"options": {}} is the request without options
     text = json.dumps(unkeyed, sort_keys=True, separators=(",", ":"))
     return scoped, "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
