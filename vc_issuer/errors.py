@@ -566,6 +566,13 @@ class NoStatusEntryError(ConflictError):
     title = "No such status entry"
 
 
+class IdempotencyKeyReusedError(ConflictError):
+    """The idempotency key was first used with another request; a retry must repeat it."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    title = "Idempotency key reused with another request"
+
+
 class ExchangeAlreadyUsedError(ConflictError):
     """A wallet exchange delivers its credential once; this one is complete."""
 

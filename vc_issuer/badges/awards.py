@@ -6,10 +6,12 @@ the ``Issuer`` with one revocation status entry (the OB schema allows a single
 ``credentialStatus`` object) and returned with ``proof`` as an array (what the schema wants; the
 signature is unchanged).
 
-Idempotency: an award's idempotency key is a hash of the achievement and the recipient (DID
-and/or normalized email), not of the achievement version. Running the same file again, or
-resuming an interrupted batch, issues nothing twice: rows already awarded come back as
-``skipped`` with their credential id and claim link.
+Idempotency: an award's idempotency key is an HMAC, under a secret the store keeps (generated on
+first use), of the achievement and the recipient (DID and/or normalized email), not of the
+achievement version: nobody outside can compute it from public inputs. Awards made before the
+secret existed were keyed with a plain hash; they are still found under that key. Running the
+same file again, or resuming an interrupted batch, issues nothing twice: rows already awarded
+come back as ``skipped`` with their credential id and claim link.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import hmac
 import io
 import json
 import multiprocessing
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -112,10 +116,24 @@ class Recipient:
         return "\n".join(parts)
 
 
-def award_key(achievement_key: str, recipient: Recipient) -> str:
-    """The idempotency key of awarding this achievement to this recipient."""
-    digest = hashlib.sha256(f"{achievement_key}\n{recipient.identity()}".encode()).hexdigest()
-    return "ob-award:" + digest
+AWARD_SECRET_META: Final = "award_key_secret"
+
+
+def award_key(achievement_key: str, recipient: Recipient, secret: bytes | None = None) -> str:
+    """The idempotency key of awarding this achievement to this recipient: an HMAC under the
+    store's ``secret``; without one, the plain hash awards made before the secret carry."""
+    message = f"{achievement_key}\n{recipient.identity()}".encode()
+    if secret is None:
+        return "ob-award:" + hashlib.sha256(message).hexdigest()
+    return "ob-award-hmac:" + hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+async def award_secret(store: Any) -> bytes:
+    """The store's award-key secret, made on first use (one value for every process)."""
+    value = await store.get_meta(AWARD_SECRET_META)
+    if value is None:
+        value = await store.setdefault_meta(AWARD_SECRET_META, secrets.token_hex(32))
+    return bytes.fromhex(value)
 
 
 @dataclass(frozen=True)
@@ -372,9 +390,12 @@ class Awarder:
         """Award one badge. Without ``repeat``, awarding the same badge to the same person again
         returns the first award (``created=False``); ``repeat=True`` issues a new one."""
         stored = await self.achievements.awardable(achievement)
-        key = None if repeat else award_key(stored.key, recipient)
+        secret = await award_secret(self.issuer.store)
+        key = None if repeat else award_key(stored.key, recipient, secret)
         if key is not None:
-            earlier = await self.issuer.store.get_by_idempotency_key(key)
+            earlier = await self.issuer.store.get_by_idempotency_key(
+                key
+            ) or await self.issuer.store.get_by_idempotency_key(award_key(stored.key, recipient))
             if earlier is not None:
                 return Award(
                     ob_schema_compatible(earlier.credential),
@@ -418,6 +439,7 @@ class Awarder:
         chunks in row order (e.g. to stream a CSV).
         """
         stored = await self.achievements.awardable(achievement)  # refuse before anything
+        secret = await award_secret(self.issuer.store)
         profile = await self.profile()
         moment = awarded or self.issuer.now()
         summary = BatchSummary()
@@ -449,7 +471,7 @@ class Awarder:
 
         async def submit(batch: list[Row]) -> None:
             nonlocal pool
-            chunk = _split(stored, batch, seen)
+            chunk = _split(stored, batch, seen, secret)
             await self._skip_known(chunk)  # a rerun starts no process and signs nothing
             if pool is None and count > 1 and chunk.todo:
                 pool = _WorkerPool(self, stored, profile, count)
@@ -486,7 +508,11 @@ class Awarder:
         """Rows awarded before (an earlier or interrupted run) are reported, not issued."""
         if not chunk.todo:
             return
-        known = await self.issuer.store.credential_refs([key for _, key, _ in chunk.todo])
+        legacy = {award_key(chunk.stored_key, rec): key for _, key, rec in chunk.todo}
+        found = await self.issuer.store.credential_refs(
+            [key for _, key, _ in chunk.todo] + list(legacy)
+        )
+        known = {legacy.get(k, k): ref for k, ref in found.items()}
         if not known:
             return
         todo: list[tuple[int, str, Recipient]] = []
@@ -561,13 +587,17 @@ class _Chunk:
     todo: list[tuple[int, str, Recipient]]
     slots: list[int]
     repeats: list[tuple[int, int, _Chunk]]
+    stored_key: str = ""
 
 
 def _split(
-    stored: StoredAchievement, rows: Sequence[Row], seen: dict[str, tuple[_Chunk, int]]
+    stored: StoredAchievement,
+    rows: Sequence[Row],
+    seen: dict[str, tuple[_Chunk, int]],
+    secret: bytes,
 ) -> _Chunk:
     """Parse errors, first occurrences (to issue) and repeats of a recipient (not issued)."""
-    chunk = _Chunk([], [], [], [])
+    chunk = _Chunk([], [], [], [], stored.key)
     for row in rows:
         slot = len(chunk.results)
         if row.recipient is None:
@@ -575,7 +605,7 @@ def _split(
             chunk.results.append(_failed(row.row, "", row.error))
             continue
         chunk.results.append(AwardResult(row.row, ISSUED, recipient=row.recipient.label))
-        key = award_key(stored.key, row.recipient)
+        key = award_key(stored.key, row.recipient, secret)
         first = seen.get(key)
         if first is not None:
             owner, first_slot = first

@@ -84,7 +84,10 @@ async def create_offer(request: web.Request) -> web.Response:
 
 
 async def get_offer(request: web.Request) -> web.Response:
-    offer = await service_of(request).get_offer(request.match_info["id"])
+    try:
+        offer = await service_of(request).get_offer(request.match_info["id"])
+    except OAuthError as exc:  # the award was revoked or suspended after the offer was made
+        raise CredentialNotDeliverableError(exc.detail) from None
     return _json(offer, headers=_NO_STORE)
 
 

@@ -7,6 +7,8 @@ suites send their own); known ones are type-checked, and a wrong type is a 400, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +17,7 @@ from aiohttp import web
 
 from vc_issuer.core.credentials import issuer_id
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
-from vc_issuer.http.auth import PRINCIPAL_KEY, requires
+from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
@@ -107,6 +109,24 @@ def _status_option(options: Mapping[str, Any]) -> bool:
 # --- issue ---------------------------------------------------------------------------------------
 
 
+def scoped_idempotency(principal: Principal, key: str, body: Mapping[str, Any]) -> tuple[str, str]:
+    """The stored key (the caller's key within the token that sent it, so another token cannot
+    reach its credential) and the hash of the request it is bound to (the body without the key).
+    """
+    if not isinstance(key, str) or not 1 <= len(key) <= 255:
+        raise MalformedInputError("an idempotency key must be a string of 1 to 255 characters")
+    owner = f"token:{principal.token_id}" if principal.token_id else f"local:{principal.name}"
+    scoped = "api:" + hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+    options = body.get("options")
+    unkeyed = dict(body)
+    if isinstance(options, Mapping):
+        unkeyed["options"] = {k: v for k, v in options.items() if k != "idempotencyKey"}
+        if not unkeyed["options"]:
+            del unkeyed["options"]  # {"options": {}} is the request without options
+    text = json.dumps(unkeyed, sort_keys=True, separators=(",", ":"))
+    return scoped, "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 @requires("issue")
 async def issue_credential(request: web.Request) -> web.Response:
     """POST /credentials/issue -> 201 {verifiableCredential}."""
@@ -125,12 +145,16 @@ async def issue_credential(request: web.Request) -> web.Response:
         raise MalformedInputError("credential issuer is missing", field="issuer")
     issuer_id(credential)  # a URL, or an object with an id
     key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
+    scoped, request_hash = (
+        scoped_idempotency(request[PRINCIPAL_KEY], key, body) if key else (None, None)
+    )
     signed = await state.issuer.issue(
         credential,
         suites=suites_from_options(options),
         status=_status_option(options),
-        idempotency_key=key,
+        idempotency_key=scoped,
         credential_id=_opt_str(options, "credentialId"),
+        request_hash=request_hash,
     )
     location = "/credentials/" + quote(str(signed.get("id", "")), safe="")
     return json_response({"verifiableCredential": signed}, 201, {"Location": location})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import random
 import uuid
@@ -55,6 +56,7 @@ from vc_issuer.errors import (
     ConfigError,
     ConflictError,
     ForeignIssuerError,
+    IdempotencyKeyReusedError,
     InvalidKeyError,
     MalformedInputError,
     NoStatusEntryError,
@@ -357,24 +359,40 @@ class Issuer:
         status_purposes: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         credential_id: str | None = None,
+        shared_status: Sequence[Mapping[str, Any]] | None = None,
+        request_hash: str | None = None,
     ) -> dict[str, Any]:
-        """Sign, store and return ``credential`` (a retried idempotency key returns the first)."""
+        """Sign, store and return ``credential`` (a retried idempotency key returns the first).
+
+        ``shared_status`` (stored entries of another credential, such as the award a wallet copy
+        is made from) gives the new credential those same entries instead of fresh ones, so one
+        bit change revokes or suspends both: a copy can never outlive its award's status.
+
+        ``request_hash`` binds the key to the request it was first used with: the same key with
+        another request is ``IdempotencyKeyReusedError`` (409), never the first one's credential.
+        """
         if idempotency_key is not None:
             _check_key(idempotency_key)
             earlier = await self.store.get_by_idempotency_key(idempotency_key)
             if earlier is not None:
-                return earlier.credential
+                return _same_request(earlier, request_hash).credential
+        shared = [dict(e) for e in shared_status] if shared_status else None
         prepared = self._prepare(
-            credential, suites, status, status_purposes, idempotency_key, credential_id
+            credential,
+            suites,
+            status and shared is None,
+            status_purposes,
+            idempotency_key,
+            credential_id,
         )
-        entries: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = shared if shared is not None else []
         kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
         for purpose in prepared.purposes:
             list_id, index = (await self._allocate(kind, purpose, 1))[0]
             entries.append(self._entry(kind, list_id, index, purpose))
-        record = self._finish(prepared, entries)
+        record = dataclasses.replace(self._finish(prepared, entries), request_hash=request_hash)
         stored = await self._writer.put(record)
-        return stored.credential
+        return _same_request(stored, request_hash).credential
 
     async def _allocate(self, kind: str, purpose: str, count: int) -> list[tuple[str, int]]:
         if self.index_reserve == 0:
@@ -682,12 +700,56 @@ class Issuer:
             purpose=purpose,
         )
         change = StatusChange(credential_id, purpose, old, new, list_id, index)
-        if change.changed:
+        touched = {list_id} if change.changed else set()
+        touched |= await self._set_copies(
+            credential_id, purpose, value, (list_id, index), actor=actor, reason=reason
+        )
+        for changed_list in sorted(touched):
             try:  # publish now; a failure here is retried when the list is next served
-                await self.status_list_credential(list_id)
+                await self.status_list_credential(changed_list)
             except VCIssuerError as exc:
-                log.warning("status list %s not republished: %s", list_id, exc)
+                log.warning("status list %s not republished: %s", changed_list, exc)
         return change
+
+    async def _set_copies(
+        self,
+        credential_id: str,
+        purpose: str,
+        value: bool,
+        award_entry: tuple[str, int],
+        *,
+        actor: str,
+        reason: str | None,
+    ) -> set[str]:
+        """Flip the same bit of every wallet copy delivered from this credential that has
+        entries of its own (copies made before they shared the award's entries); returns the
+        lists changed. Copies sharing the award's entry changed with it already."""
+        touched: set[str] = set()
+        for exchange in await self.store.list_exchanges(credential_id=credential_id, limit=10_000):
+            copy_id = (exchange.result or {}).get("credentialId")
+            if not isinstance(copy_id, str) or copy_id == credential_id:
+                continue
+            copy_record = await self.store.get_credential(copy_id)
+            if copy_record is None:
+                continue
+            for entry in _managed(copy_record):
+                if entry.get("statusPurpose") != purpose:
+                    continue
+                where = (str(entry[LIST_ID_KEY]), int(entry["statusListIndex"]))
+                if where == award_entry:
+                    continue
+                old, _ = await self.store.set_status_bit(
+                    where[0],
+                    where[1],
+                    value,
+                    actor=actor,
+                    reason=reason,
+                    credential_id=copy_id,
+                    purpose=purpose,
+                )
+                if old != value:
+                    touched.add(where[0])
+        return touched
 
     # --- status list credentials
 
@@ -787,6 +849,15 @@ def _mismatch(given: object, ours: str) -> MalformedInputError:
         f"issuer {given!r} is not this issuer ({ours}); credentials are only issued in our name",
         field="issuer",
     )
+
+
+def _same_request(stored: CredentialRecord, request_hash: str | None) -> CredentialRecord:
+    """The stored record of an idempotency key, if it was made by the same request."""
+    if stored.request_hash != request_hash:
+        raise IdempotencyKeyReusedError(
+            "this idempotency key was already used with another request; use a new key"
+        )
+    return stored
 
 
 def _check_key(key: object) -> None:

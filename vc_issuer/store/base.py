@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
@@ -73,6 +73,8 @@ class CredentialRecord:
     credential: dict[str, Any]
     idempotency_key: str | None = None
     page_id: str = field(default_factory=new_page_id)
+    request_hash: str | None = None
+    """A hash of the request that first used ``idempotency_key``: a retry must match it."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,8 @@ class ExchangeRecord:
     lookup_hash: str | None = None
     updated_at: datetime | None = None
     version: int = 1
+    attempts: int = 0
+    """Attempts counted by ``Store.count_attempt`` (wrong ``tx_code`` guesses, say)."""
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -355,6 +359,7 @@ def check_record(record: CredentialRecord) -> CredentialRecord:
         credential=record.credential,
         idempotency_key=record.idempotency_key,
         page_id=record.page_id,
+        request_hash=record.request_hash,
     )
 
 
@@ -816,6 +821,20 @@ class Store(abc.ABC):
         is still at ``expected_version``: a lost-update guard for counters such as attempts)."""
 
     @abc.abstractmethod
+    async def count_attempt(self, exchange_id: str, limit: int, *, state: str = "pending") -> int:
+        """Check and count one attempt in one statement: the new count when fewer than ``limit``
+        were counted and the exchange is in ``state``, else 0 (nothing counted, do not evaluate
+        the attempt). Of N concurrent callers at most ``limit`` ever get a non-zero answer."""
+
+    @abc.abstractmethod
+    async def purge_expired(self, now: datetime, *, grace: timedelta = timedelta(0)) -> int:
+        """Delete exchanges (wallet flows, offers, nonces) that expired before ``now - grace``
+        and delivered nothing (no ``result``); the number of rows deleted."""
+
+    @abc.abstractmethod
+    async def count_exchanges(self) -> int: ...
+
+    @abc.abstractmethod
     async def list_exchanges(
         self,
         *,
@@ -861,6 +880,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        """Store ``value`` unless the key has one; the stored value (first writer wins)."""
 
 
 class _Coalescer:

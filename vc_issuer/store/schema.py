@@ -128,6 +128,7 @@ credentials = sa.Table(
     _col("credential", JsonDoc),
     _col("idempotency_key", Text, nullable=True, unique=True),
     _col("stored_at", UtcDateTime),
+    _col("request_hash", Text, nullable=True),
 )
 
 status_lists = sa.Table(
@@ -237,6 +238,7 @@ exchanges = sa.Table(
     _col("data", JsonDoc),
     _col("result", JsonDoc, nullable=True),
     _col("lookup_hash", Text, nullable=True, unique=True),
+    _col("attempts", Int, server_default=sa.text("0")),
 )
 
 claims = sa.Table(

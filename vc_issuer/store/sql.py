@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,7 +89,7 @@ from vc_issuer.store.schema import (
 CRED = Shape(CredentialRecord, credentials)
 CRED_COLS = (
     "id, subject_id, types, issued_at, valid_from, valid_until, status_entries, credential,"
-    " idempotency_key, page_id"
+    " idempotency_key, page_id, request_hash"
 )
 LIST = Shape(StatusListRecord, status_lists, status_list_bits, full="is_full")
 LIST_FROM = (
@@ -174,6 +174,7 @@ class SqlStore(Store):
             "credential": r.credential,
             "idempotency_key": r.idempotency_key,
             "page_id": r.page_id,
+            "request_hash": r.request_hash,
             "stored_at": utcnow(),
         }
         if conn.insert(credentials, row, "ON CONFLICT DO NOTHING") == 1:
@@ -706,6 +707,43 @@ class SqlStore(Store):
         values = {"data": data, "version": sa.text("version + 1"), "updated_at": utcnow()}
         return await self.db.write(lambda conn: conn.update(exchanges, values, where, params) == 1)
 
+    async def count_attempt(self, exchange_id: str, limit: int, *, state: str = "pending") -> int:
+        check_exchange_state(state)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise MalformedInputError(f"an attempt limit must be a positive integer: {limit!r}")
+        params = {"id": exchange_id, "state": state, "limit": limit}
+
+        # One guarded UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) serialises
+        # concurrent callers, and each re-checks ``attempts < limit`` after the one before it.
+        def count(conn: Conn) -> int:
+            moved = conn.update(
+                exchanges,
+                {"attempts": sa.text("attempts + 1"), "updated_at": utcnow()},
+                "id = :id AND state = :state AND attempts < :limit",
+                params,
+            )
+            if moved != 1:
+                return 0
+            return int(
+                conn.scalar("SELECT attempts FROM exchanges WHERE id = :id", {"id": exchange_id})
+            )
+
+        return await self.db.write(count)
+
+    async def purge_expired(self, now: datetime, *, grace: timedelta = timedelta(0)) -> int:
+        before = as_utc(now, "now") - grace
+
+        def purge(conn: Conn) -> int:
+            return conn.execute(
+                "DELETE FROM exchanges WHERE expires_at < :before AND result IS NULL",
+                {"before": before},
+            )
+
+        return await self.db.write(purge)
+
+    async def count_exchanges(self) -> int:
+        return int(await self.db.read(lambda c: c.scalar("SELECT COUNT(*) FROM exchanges")))
+
     async def list_exchanges(
         self,
         *,
@@ -821,6 +859,15 @@ class SqlStore(Store):
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
         )
+
+    async def setdefault_meta(self, key: str, value: str) -> str:
+        check_meta(key, value)
+
+        def insert(conn: Conn) -> str:
+            conn.insert(meta, {"key": key, "value": value}, "ON CONFLICT (key) DO NOTHING")
+            return str(conn.scalar("SELECT value FROM meta WHERE key = :key", {"key": key}))
+
+        return await self.db.write(insert)
 
 
 __all__ = ["SqlStore"]

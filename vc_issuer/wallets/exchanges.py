@@ -10,10 +10,16 @@ The issuer opens an exchange for one stored award (or an unsigned credential tem
    ``credentialSubject.id`` set to the holder's DID and answer
    ``{"verifiablePresentation": {..., "verifiableCredential": [signed]}}``.
 
-A stored award is never changed: the wallet gets a new credential (new id, own status entries)
-built from the award's unsigned content, signed with the award's suites. It keeps the award's
-``validFrom`` (the day it was earned). The exchange's ``result`` names the copy, so revoking a
-learner's badge means revoking the award and the copies ``delivered_copies()`` lists.
+A stored award is never changed: the wallet gets a new credential (new id) built from the award's
+unsigned content, signed with the award's suites, that shares the award's status entries: revoking
+or suspending the award flips the one bit both point at, so a copy can never look valid while its
+award is revoked (copies made before entries were shared are flipped with the award, found through
+the exchanges' ``result``). It keeps the award's ``validFrom`` (the day it was earned).
+
+Status-true delivery: no step hands out (or prepares to hand out) a revoked or suspended award.
+Opening an exchange, its interaction URL, the request step and the completing step all check the
+award's current status (``check_deliverable``), so an exchange opened before a revocation delivers
+nothing after it.
 
 An exchange completes once: the completion is claimed with a compare-and-set in the store before
 anything is signed, so two racing wallets cannot both get a credential. Issuing uses the
@@ -33,6 +39,7 @@ from urllib.parse import quote, urlencode
 from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import format_datetime, holder_id, utcnow
 from vc_issuer.errors import (
+    CredentialNotDeliverableError,
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
     HolderMismatchError,
@@ -48,7 +55,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.tokens import parse_duration
-from vc_issuer.store import ExchangeRecord, Store, new_exchange_id
+from vc_issuer.store import CredentialRecord, ExchangeRecord, Store, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
 
 VCAPI: Final = "vcapi"
@@ -186,21 +193,34 @@ def status_purposes_of(credential: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(p) for p in out))
 
 
+async def check_deliverable(issuer: Issuer, credential_id: str) -> None:
+    """Refuse a revoked or suspended award (410 ``CREDENTIAL_NOT_DELIVERABLE``). Fails closed:
+    a status that cannot be read (store down, award gone) is an error, never "no status"."""
+    status = await issuer.credential_status(credential_id)
+    words = {"revocation": "revoked", "suspension": "suspended"}
+    on = sorted(words.get(p, p) for p, value in status.items() if value)
+    if on:
+        raise CredentialNotDeliverableError(
+            f"the issuer {' and '.join(on)} this credential; it cannot be added to a wallet"
+        )
+
+
 async def reissue_for_holder(
-    issuer: Issuer, award: Mapping[str, Any], holder: str, *, idempotency_key: str
+    issuer: Issuer, award: CredentialRecord, holder: str, *, idempotency_key: str
 ) -> dict[str, Any]:
     """The wallet copy of a stored award, for every wallet protocol alike: bound to the
-    holder's DID, signed with the award's suites, with its own entries for the award's status
-    purposes, and the award's proof shape (an Open Badges award keeps ``proof`` an array)."""
-    purposes = status_purposes_of(award)
+    holder's DID, signed with the award's suites, sharing the award's status entries (one bit
+    revokes both), with the award's proof shape (an Open Badges award keeps ``proof`` an array)."""
+    credential = award.credential
     signed = await issuer.issue(
-        bind_credential(award, holder),
-        suites=suites_of(award) or None,
-        status=bool(purposes),
-        status_purposes=purposes or None,
+        bind_credential(credential, holder),
+        suites=suites_of(credential) or None,
+        status=False,
+        shared_status=award.status_entries or None,
         idempotency_key=idempotency_key,
     )
-    if isinstance(award.get("proof"), list) and isinstance(signed.get("proof"), dict):
+    award_proof = credential.get("proof")
+    if isinstance(award_proof, list) and isinstance(signed.get("proof"), dict):
         signed = {**signed, "proof": [signed["proof"]]}
     return signed
 
@@ -280,6 +300,7 @@ class ExchangeService:
             if award is None:
                 raise NotFoundError(f"no credential {credential_id!r} was issued here")
             bind_credential(award.credential, "did:example:check")
+            await check_deliverable(self.issuer, credential_id)
         else:
             tmpl = copy.deepcopy(check_template(template))
         moment = self.now()
@@ -305,10 +326,16 @@ class ExchangeService:
         return record
 
     async def open_exchange(self, exchange_id: str) -> ExchangeRecord:
-        """The exchange if a wallet may still use it; else 404, 409 (used) or 410 (expired)."""
+        """The exchange if a wallet may still use it; else 404, 409 (used) or 410 (expired, or
+        its award revoked or suspended)."""
         record = await self.get(exchange_id)
         self._check_open(record)
+        await self._check_award(record)
         return record
+
+    async def _check_award(self, record: ExchangeRecord) -> None:
+        if record.credential_id is not None:
+            await check_deliverable(self.issuer, record.credential_id)
 
     def _check_open(self, record: ExchangeRecord) -> None:
         if record.state == "complete":
@@ -356,6 +383,7 @@ class ExchangeService:
         # the same holder; _deliver checks the holder. Everything else must still be open.
         if not (vp is not None and record.state == "complete" and record.result is None):
             self._check_open(record)
+        await self._check_award(record)
         if vp is None:
             if record.state == "pending":
                 await self.store.transition_exchange(
@@ -413,6 +441,7 @@ class ExchangeService:
             if not (retry and current.data.get("holder") == holder):
                 self._check_open(current)  # raises the right error
                 raise ExchangeAlreadyUsedError("this exchange is being completed by another call")
+        await self._check_award(record)  # the status may have changed while we verified
         key = f"exchange:{record.id}"
         if record.template is not None:
             signed = await self.issuer.issue(
@@ -439,12 +468,12 @@ class ExchangeService:
             }
         }
 
-    async def _award(self, record: ExchangeRecord) -> dict[str, Any]:
+    async def _award(self, record: ExchangeRecord) -> CredentialRecord:
         assert record.credential_id is not None
         award = await self.store.get_credential(record.credential_id)
         if award is None:
             raise StoreError(f"the award {record.credential_id!r} of this exchange is gone")
-        return award.credential
+        return award
 
     async def delivered_copies(self, credential_id: str) -> list[str]:
         """Ids of the credentials wallets received for one award (revoke them with it)."""
@@ -485,6 +514,7 @@ __all__ = [
     "ExchangeLinks",
     "ExchangeService",
     "bind_credential",
+    "check_deliverable",
     "check_template",
     "parse_ttl",
     "qr_svg",

@@ -10,8 +10,9 @@ State lives in the store's ``exchanges`` table (kind ``oid4vci``), secrets only 
 * an offer is a ``pending`` exchange found by its hashed pre-authorized code; a correct ``/token``
   call moves it to ``active`` (single use, atomic) and re-keys it by the hashed access token;
   ``/credential`` moves it to ``complete`` and drops the key, so a token works once;
-* wrong ``tx_code`` attempts are counted (compare-and-set on the record's version); the fifth
-  burns the code (``failed``);
+* ``tx_code`` attempts are checked and counted in the store in one statement before a guess is
+  compared (``Store.count_attempt``), so concurrent guesses evaluate at most the limit; the fifth
+  wrong one burns the code (``failed``);
 * a ``c_nonce`` is a tiny ``pending`` exchange (``data.c_nonce``) consumed by the same atomic
   transition: single use across processes sharing a store.
 
@@ -475,6 +476,7 @@ class OID4VCIService:
             or self.now() >= parse_xml_datetime(record.data["code_expires_at"], "code expiry")
         ):
             raise NotFoundError("no such credential offer, or it was used or has expired")
+        await self._check_deliverable(str(record.credential_id))
         return self._offer(record.data)
 
     async def _check_deliverable(self, credential_id: str) -> None:
@@ -512,13 +514,14 @@ class OID4VCIService:
         if expected is not None:
             if not given:
                 raise OAuthError("this offer needs the tx_code the issuer sent separately")
-            if not hmac.compare_digest(hash_secret(given), str(expected)):
-                await self._count_wrong_tx_code(record)
+            attempts = await self._check_tx_code(record, given, str(expected))
+        else:
+            attempts = 0
         await self._check_deliverable(str(record.credential_id))
         access_token = secrets.token_urlsafe(32)
         data = {
             "token_expires_at": format_datetime(now + self.config.token_ttl),
-            "attempts": record.data.get("attempts", 0),
+            "attempts": attempts,
         }
         moved = await self.store.transition_exchange(
             record.id,
@@ -536,30 +539,26 @@ class OID4VCIService:
             "expires_in": int(self.config.token_ttl.total_seconds()),
         }
 
-    async def _count_wrong_tx_code(self, record: ExchangeRecord) -> None:
-        attempts = int(record.data.get("attempts", 0)) + 1
-        left = self.config.max_tx_code_attempts - attempts
+    async def _check_tx_code(self, record: ExchangeRecord, given: str, expected: str) -> int:
+        """Count the attempt in the store *before* comparing (one guarded UPDATE), so N
+        concurrent guesses evaluate at most ``max_tx_code_attempts``; the last wrong one, or
+        any beyond the limit, voids the offer. Returns the attempt's number."""
+        limit = self.config.max_tx_code_attempts
+        attempt = await self.store.count_attempt(record.id, limit)
+        if attempt and hmac.compare_digest(hash_secret(given), expected):
+            return attempt
+        left = limit - attempt if attempt else 0
         if left <= 0:
             await self.store.transition_exchange(
                 record.id,
                 ["pending"],
                 "failed",
-                data={"attempts": attempts, "reason": "too many wrong tx_code attempts"},
+                data={"attempts": limit, "reason": "too many wrong tx_code attempts"},
                 lookup_hash=None,
             )
             raise InvalidGrantError(
                 "wrong tx_code; too many attempts, the offer is void: ask the issuer for a new one"
             )
-        updated = await self.store.update_exchange_data(
-            record.id,
-            {**record.data, "attempts": attempts},
-            "pending",
-            expected_version=record.version,
-        )
-        if not updated:  # a concurrent attempt won: count again from the fresh record
-            fresh = await self.store.get_exchange(record.id)
-            if fresh is not None and fresh.state == "pending":
-                await self._count_wrong_tx_code(fresh)
         raise InvalidGrantError(f"wrong tx_code ({left} attempt{'s' if left != 1 else ''} left)")
 
     # nonce endpoint
@@ -702,7 +701,7 @@ class OID4VCIService:
             raise CredentialRequestDeniedError("the offered credential no longer exists")
         await self._check_deliverable(credential_id)
         return await reissue_for_holder(
-            self.issuer, original.credential, holder, idempotency_key=f"oid4vci:{record.id}"
+            self.issuer, original, holder, idempotency_key=f"oid4vci:{record.id}"
         )
 
 

@@ -204,11 +204,20 @@ def _claims(op: Operations) -> None:
     op.create_index("claims_credential", "claims", ["credential_id"])
 
 
+def _limits(op: Operations) -> None:
+    """Attempt counters the store checks and counts in one statement; the request an
+    idempotency key was first used with; an index for purging expired exchanges."""
+    op.add_column("exchanges", _not_null("attempts", sa.Integer, server_default=sa.text("0")))
+    op.add_column("credentials", sa.Column("request_hash", sa.Text))
+    op.create_index("exchanges_expires", "exchanges", ["expires_at"])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _initial),
     Step(2, "achievements", _achievements),
     Step(3, "exchanges", _exchanges),
     Step(4, "claims", _claims),
+    Step(5, "limits", _limits),
 )
 LATEST = len(STEPS)
 
