@@ -1,4 +1,4 @@
-"""Reading DID documents: verification methods, relationships, Ed25519 keys.
+"""Reading DID documents: verification methods, relationships, public keys.
 
 Documents come from the network (did:web), so malformed shapes raise InvalidDocument with
 the offending member named, instead of being skipped silently.
@@ -6,8 +6,6 @@ the offending member named, instead of being skipped silently.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,7 +13,8 @@ from typing import Any
 import base58
 
 from did_methods.errors import InvalidDocument
-from did_methods.multikey import MultibaseError, decode_ed25519_public
+from did_methods.jwk import jwk_public_key
+from did_methods.multikey import MultibaseError, PublicKeyMaterial, decode_public_multikey
 
 VERIFICATION_RELATIONSHIPS: tuple[str, ...] = (
     "authentication",
@@ -104,11 +103,12 @@ def is_authorized(doc: Mapping[str, Any], vm_id: str, relationship: str) -> bool
     return find_verification_method(doc, target) is not None
 
 
-def ed25519_public_key(vm: Mapping[str, Any]) -> bytes:
-    """The raw 32-byte Ed25519 key of a verification method, in any of its common forms.
+def public_key_material(vm: Mapping[str, Any]) -> PublicKeyMaterial:
+    """The public key of a verification method, in any of its common forms.
 
-    Multikey / Ed25519VerificationKey2020 (publicKeyMultibase), Ed25519VerificationKey2018
-    (publicKeyBase58), JsonWebKey2020 / JsonWebKey (OKP, crv Ed25519).
+    Multikey (Ed25519 ``z6Mk``, P-256 ``zDn``, P-384 ``z82``), Ed25519VerificationKey2020
+    (publicKeyMultibase), Ed25519VerificationKey2018 (publicKeyBase58), JsonWebKey /
+    JsonWebKey2020 (OKP Ed25519, EC P-256/P-384; a JWK with private members is refused).
     """
     vm_type = vm.get("type")
     if vm_type in ("Multikey", "Ed25519VerificationKey2020"):
@@ -116,9 +116,12 @@ def ed25519_public_key(vm: Mapping[str, Any]) -> bytes:
         if not isinstance(value, str):
             raise InvalidDocument(f"{vm_type} verification method has no publicKeyMultibase")
         try:
-            return decode_ed25519_public(value)
+            key = decode_public_multikey(value)
         except MultibaseError as exc:
-            raise InvalidDocument(f"publicKeyMultibase is not an Ed25519 key: {exc}") from exc
+            raise InvalidDocument(f"publicKeyMultibase is not a supported key: {exc}") from exc
+        if vm_type == "Ed25519VerificationKey2020" and key.key_type != "Ed25519":
+            raise InvalidDocument(f"Ed25519VerificationKey2020 holds a {key.key_type} key")
+        return key
     if vm_type == "Ed25519VerificationKey2018":
         value = vm.get("publicKeyBase58")
         if not isinstance(value, str):
@@ -127,20 +130,18 @@ def ed25519_public_key(vm: Mapping[str, Any]) -> bytes:
             raw = bytes(base58.b58decode(value))
         except ValueError as exc:
             raise InvalidDocument("publicKeyBase58 is not base58") from exc
-        return _check_len(raw)
+        return PublicKeyMaterial("Ed25519", _check_len(raw))
     if vm_type in ("JsonWebKey2020", "JsonWebKey"):
-        jwk = vm.get("publicKeyJwk")
-        if not isinstance(jwk, Mapping) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-            raise InvalidDocument("publicKeyJwk is not an OKP Ed25519 key")
-        x = jwk.get("x")
-        if not isinstance(x, str) or "=" in x:
-            raise InvalidDocument("publicKeyJwk 'x' must be unpadded base64url")
-        try:
-            raw = base64.b64decode(x + "=" * (-len(x) % 4), altchars=b"-_", validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidDocument("publicKeyJwk 'x' is not base64url") from exc
-        return _check_len(raw)
-    raise InvalidDocument(f"unsupported verification method type {vm_type!r} for Ed25519")
+        return jwk_public_key(vm.get("publicKeyJwk"))
+    raise InvalidDocument(f"unsupported verification method type {vm_type!r}")
+
+
+def ed25519_public_key(vm: Mapping[str, Any]) -> bytes:
+    """The raw 32-byte Ed25519 key of a verification method (see public_key_material)."""
+    key = public_key_material(vm)
+    if key.key_type != "Ed25519":
+        raise InvalidDocument(f"verification method holds a {key.key_type} key, not Ed25519")
+    return _check_len(key.raw)
 
 
 def _check_len(raw: bytes) -> bytes:

@@ -1,16 +1,55 @@
-"""Multibase / multicodec encoding of Ed25519 and X25519 keys (Multikey, did:key)."""
+"""Multibase / multicodec encoding of public and secret keys (Multikey, did:key).
+
+Ed25519 (``z6Mk...``), X25519 (``z6LS...``), and the ECDSA curves of vc-di-ecdsa §2.1.1:
+P-256 (multicodec 0x1200, ``zDn...``) and P-384 (0x1201, ``z82...``), each a *compressed*
+SEC1 point; the spec allows no other encoding. Curve-point checks for P-256/P-384 use the
+``cryptography`` package (OpenSSL), which refuses points that are not on the curve.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import base58
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ED25519_PUB = b"\xed\x01"
 X25519_PUB = b"\xec\x01"
 ED25519_PRIV = b"\x80\x26"
+P256_PUB = b"\x80\x24"  # varint of 0x1200
+P384_PUB = b"\x81\x24"  # varint of 0x1201
+P256_PRIV = b"\x86\x26"  # varint of 0x1306
+P384_PRIV = b"\x87\x26"  # varint of 0x1307
+
+KeyType = Literal["Ed25519", "P-256", "P-384"]
+KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "P-384")
+EC_KEY_TYPES: tuple[KeyType, ...] = ("P-256", "P-384")
+
+#: key type -> (public header, public length, secret header, secret length)
+_CODECS: dict[KeyType, tuple[bytes, int, bytes, int]] = {
+    "Ed25519": (ED25519_PUB, 32, ED25519_PRIV, 32),
+    "P-256": (P256_PUB, 33, P256_PRIV, 32),
+    "P-384": (P384_PUB, 49, P384_PRIV, 48),
+}
+_EC_CURVES: dict[KeyType, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}
 
 
 class MultibaseError(ValueError):
     """Not a valid multibase/multicodec key encoding."""
+
+
+@dataclass(frozen=True)
+class PublicKeyMaterial:
+    """A public key as found in a DID document: its type and raw bytes (Ed25519: 32 bytes;
+    P-256/P-384: the compressed SEC1 point, 33/49 bytes)."""
+
+    key_type: KeyType
+    raw: bytes
+
+    @property
+    def multibase(self) -> str:
+        return encode_public_multikey(self.key_type, self.raw)
 
 
 def decode_base58btc(value: str) -> bytes:
@@ -52,6 +91,71 @@ def encode_ed25519_secret(seed: bytes) -> str:
     if len(seed) != 32:
         raise MultibaseError(f"Ed25519 seed must be 32 bytes, got {len(seed)}")
     return encode_base58btc(ED25519_PRIV + seed)
+
+
+# --- every key type -----------------------------------------------------------------------------
+
+
+def check_ec_point(key_type: KeyType, point: bytes) -> None:
+    """Raise MultibaseError unless ``point`` is a compressed SEC1 point on the curve."""
+    _, length, _, _ = _CODECS[key_type]
+    if len(point) != length or point[0] not in (2, 3):
+        raise MultibaseError(
+            f"{key_type} public key must be a {length}-byte compressed point, got "
+            f"{len(point)} bytes" + ("" if not point else f" starting 0x{point[0]:02x}")
+        )
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(_EC_CURVES[key_type], point)
+    except ValueError as exc:
+        raise MultibaseError(f"not a point on {key_type}") from exc
+
+
+def encode_public_multikey(key_type: KeyType, raw: bytes) -> str:
+    """``publicKeyMultibase`` of a key: ``z6Mk...`` / ``zDn...`` / ``z82...``."""
+    header, length, _, _ = _CODECS[key_type]
+    if len(raw) != length:
+        raise MultibaseError(f"{key_type} public key must be {length} bytes, got {len(raw)}")
+    return encode_base58btc(header + raw)
+
+
+def decode_public_multikey(value: str) -> PublicKeyMaterial:
+    """The key a ``publicKeyMultibase`` holds; any other multicodec is an error (§2.1.1).
+
+    EC points are checked to lie on their curve; Ed25519 points are checked by the caller
+    (libsodium's check lives next to did:key).
+    """
+    raw = decode_base58btc(value)
+    for key_type, (header, length, _, _) in _CODECS.items():
+        if raw[:2] == header:
+            body = raw[2:]
+            if len(body) != length:
+                raise MultibaseError(
+                    f"{key_type} public key must be {length} bytes, got {len(body)}"
+                )
+            if key_type != "Ed25519":
+                check_ec_point(key_type, body)
+            return PublicKeyMaterial(key_type, body)
+    raise MultibaseError(
+        f"unsupported public key multicodec 0x{raw[:2].hex()} (supported: Ed25519 0xed01, "
+        "P-256 0x8024, P-384 0x8124)"
+    )
+
+
+def encode_secret_multikey(key_type: KeyType, secret: bytes) -> str:
+    """``secretKeyMultibase``: Ed25519 seed (``z3u2...``), P-256 (``z42...``) or P-384
+    (``z2f...``) big-endian scalar."""
+    _, _, header, length = _CODECS[key_type]
+    if len(secret) != length:
+        raise MultibaseError(f"{key_type} secret key must be {length} bytes, got {len(secret)}")
+    return encode_base58btc(header + secret)
+
+
+def secret_key_type(raw: bytes) -> KeyType | None:
+    """The key type a decoded secret-key multicodec header names, or None."""
+    for key_type, (_, _, header, _) in _CODECS.items():
+        if raw[:2] == header:
+            return key_type
+    return None
 
 
 # Edwards -> Montgomery: u = (1 + y) / (1 - y) mod p. Written here because PyNaCl's

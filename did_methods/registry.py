@@ -1,4 +1,5 @@
-"""One resolver interface over every DID method this package supports (did:key, did:web)."""
+"""One resolver interface over every DID method this package supports (did:key, did:jwk,
+did:web)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from did_methods.errors import (
     NotFound,
     VerificationMethodNotAuthorized,
 )
+from did_methods.jwk import resolve_did_jwk
 from did_methods.key import KEY_FORMATS, KeyFormat, resolve_did_key
 from did_methods.protocol import DIDResolver, parse_did, split_did_url
 from did_methods.web import WebResolver
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from did_methods.fetch import SafeFetcher
 
 DID_RESOLUTION_CONTEXT = "https://w3id.org/did-resolution/v1"
-SUPPORTED_METHODS: tuple[str, ...] = ("key", "web")
+SUPPORTED_METHODS: tuple[str, ...] = ("key", "jwk", "web")
 
 __all__ = [
     "DID_RESOLUTION_CONTEXT",
@@ -33,7 +35,8 @@ __all__ = [
 
 
 class Resolver:
-    """did:key (pure) and did:web (network, via WebResolver) behind :class:`DIDResolver`."""
+    """did:key and did:jwk (pure) and did:web (network, via WebResolver) behind
+    :class:`DIDResolver`."""
 
     def __init__(
         self,
@@ -69,10 +72,12 @@ class Resolver:
         method, _msid = parse_did(did)
         if method == "key":
             return resolve_did_key(did, format=self.key_format, key_agreement=self.key_agreement)
+        if method == "jwk":
+            return resolve_did_jwk(did)
         if method == "web":
             return await self.web.resolve(did)
         raise MethodNotSupported(
-            f"DID method {method!r} is not supported (supported: did:key, did:web)"
+            f"DID method {method!r} is not supported (supported: did:key, did:jwk, did:web)"
         )
 
     async def dereference(self, did_url: str) -> dict[str, Any]:

@@ -458,6 +458,37 @@ class PresentationNotSignedError(ProofError):
     namespace = PROJECT_ERRORS
 
 
+class KeyTypeMismatchError(ProofError):
+    """The verification method holds a key the proof's cryptosuite does not verify with
+    (a P-256 key on an eddsa proof, an Ed25519 key on an ecdsa proof)."""
+
+    code = "KEY_TYPE_MISMATCH"
+    title = "Key type does not fit the cryptosuite"
+
+
+class InvalidSignatureEncodingError(MalformedProofError):
+    """An ECDSA signature that is not the IEEE P1363 ``r || s`` form the cryptosuites require
+    (DER-encoded, the wrong length for the curve, or ``r``/``s`` out of range)."""
+
+    code = "INVALID_SIGNATURE_ENCODING"
+    title = "Signature is not encoded as the cryptosuite requires"
+
+
+class SelectiveDisclosureError(ProofError):
+    """An ecdsa-sd-2023 disclosure that cannot be made or checked (a JSON pointer that selects
+    nothing, a signature count that does not match the disclosed statements)."""
+
+    code = "SELECTIVE_DISCLOSURE_ERROR"
+    title = "Selective disclosure failed"
+
+
+class SuiteKeyMismatchError(ProofGenerationError):
+    """Signing with a key the chosen suite cannot use (a P-256 key with eddsa-rdfc-2022)."""
+
+    code = "SUITE_KEY_MISMATCH"
+    title = "Key cannot be used with this suite"
+
+
 # --- status -------------------------------------------------------------------------------------
 
 

@@ -13,10 +13,11 @@ from did_methods.registry import Resolver
 from vc_issuer.core.keys import Ed25519Key, parse_key
 from vc_issuer.core.proofs import ProofCheck, get_proofs, sign, verify_proofs
 from vc_issuer.core.resolver import StaticResolver
-from vc_issuer.core.suites import eddsa_rdfc_2022
+from vc_issuer.core.suites import base as suites_base
 from vc_issuer.errors import (
     MalformedInputError,
     ProofGenerationError,
+    SuiteKeyMismatchError,
     UnsupportedCryptosuiteError,
 )
 
@@ -130,7 +131,9 @@ def test_sign_reproduces_the_proof_chain(chain_keys: dict[str, Ed25519Key]) -> N
             "MALFORMED_VALUE_ERROR",
         ),
         ({"@context": []}, {}, MalformedInputError, "MALFORMED_VALUE_ERROR"),
-        (None, {"suite": "eddsa-jcs-2022"}, UnsupportedCryptosuiteError, "UNSUPPORTED_CRYPTOSUITE"),
+        (None, {"suite": "bbs-2023"}, UnsupportedCryptosuiteError, "UNSUPPORTED_CRYPTOSUITE"),
+        (None, {"suite": "ecdsa-rdfc-2019"}, SuiteKeyMismatchError, "SUITE_KEY_MISMATCH"),
+        (None, {"suite": "ecdsa-sd-2023"}, SuiteKeyMismatchError, "SUITE_KEY_MISMATCH"),
         (None, {"purpose": "signing"}, MalformedInputError, "MALFORMED_VALUE_ERROR"),
         (None, {"created": datetime(2024, 1, 1)}, MalformedInputError, "MALFORMED_VALUE_ERROR"),
         (None, {"created": "2024-01-01"}, MalformedInputError, "MALFORMED_VALUE_ERROR"),
@@ -282,8 +285,11 @@ async def test_no_proof_or_bad_proof_container(resolver: Resolver) -> None:
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
-        ({"cryptosuite": "eddsa-jcs-2022"}, "UNSUPPORTED_CRYPTOSUITE"),
-        ({"cryptosuite": "ecdsa-rdfc-2019"}, "UNSUPPORTED_CRYPTOSUITE"),
+        ({"cryptosuite": "bbs-2023"}, "UNSUPPORTED_CRYPTOSUITE"),
+        ({"cryptosuite": "eddsa-jcs-2022"}, "PROOF_VERIFICATION_ERROR"),
+        # an Ed25519 verification method on an ECDSA proof
+        ({"cryptosuite": "ecdsa-rdfc-2019"}, "KEY_TYPE_MISMATCH"),
+        ({"cryptosuite": "ecdsa-sd-2023"}, "MALFORMED_PROOF_ERROR"),
         ({"type": "JsonWebSignature2020"}, "UNSUPPORTED_CRYPTOSUITE"),
         ({"proofPurpose": "authentication"}, "INVALID_PROOF_PURPOSE"),
         ({"verificationMethod": "did:example:123#key-1"}, "methodNotSupported"),
@@ -396,14 +402,14 @@ async def test_a_proof_set_canonicalizes_its_document_once(
     doc = sign(doc, chain_keys["keyPair1"], suite="Ed25519Signature2020")
     doc = sign(doc, chain_keys["keyPair2"])
     documents: list[dict[str, Any]] = []
-    real = eddsa_rdfc_2022.canonicalize
+    real = suites_base.to_quads
 
-    def counting(document: dict[str, Any], loader: Any = None) -> str:
+    def counting(document: dict[str, Any], loader: Any = None) -> Any:
         if "credentialSubject" in document:
             documents.append(document)
         return real(document, loader)
 
-    monkeypatch.setattr(eddsa_rdfc_2022, "canonicalize", counting)
+    monkeypatch.setattr(suites_base, "to_quads", counting)
     checks = await verify_proofs(doc, resolver=resolver)
     assert [c.verified for c in checks] == [True, True, True], [c.error for c in checks]
     assert len(documents) == 1

@@ -42,6 +42,7 @@ from vc_issuer.errors import (
 __all__ = [
     "ContextLoader",
     "canonicalize",
+    "compact",
     "contexts_dir",
     "default_loader",
     "expand",
@@ -434,3 +435,18 @@ def canonicalize(
 ) -> str:
     """RDFC-1.0 N-Quads of ``document`` (safe mode: refuse anything expansion would drop)."""
     return rdfc.canonicalize(to_quads(document, loader, safe=safe), limits=limits)
+
+
+def compact(document: Any, context: Any, loader: ContextLoader | None = None) -> dict[str, Any]:
+    """JSON-LD compaction of ``document`` (compact or expanded) under ``context``, with the
+    pinned contexts. Used by selective disclosure (ecdsa-sd-2023), whose JSON pointers address
+    the compact form of a skolemized document."""
+    loader = loader or default_loader()
+    proc = loader._processor(False)
+    try:
+        compacted: dict[str, Any] = proc.compact(document, context, _options(loader))
+    except VCIssuerError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, document) from exc
+    return compacted

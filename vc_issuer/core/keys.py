@@ -1,15 +1,19 @@
-"""Ed25519 signing keys: generation, import of the encodings met in the wild, and key files.
+"""Signing keys (Ed25519, ECDSA P-256 and P-384): generation, import of the encodings met in
+the wild, public keys for verification, and key files.
 
-Key material is held as the 32-byte RFC 8032 seed; every other form (64-byte libsodium secret,
-Multikey, legacy ``zrv...``, DCC identity-multihash seed, hex) is an import format. Key files are
-Multikey JSON written with mode 0600, optionally with the seed encrypted under a passphrase
-(Argon2id + XSalsa20-Poly1305 SecretBox, both from libsodium via PyNaCl).
+Ed25519 key material is held as the 32-byte RFC 8032 seed; every other form (64-byte libsodium
+secret, Multikey, legacy ``zrv...``, DCC identity-multihash seed, hex) is an import format.
+ECDSA keys are held as the big-endian secret scalar (Multikey ``z42...``/``z2f...``, or a JWK);
+the curve arithmetic is the ``cryptography`` package's (OpenSSL). Key files are Multikey JSON
+written with mode 0600, optionally with the secret encrypted under a passphrase (Argon2id +
+XSalsa20-Poly1305 SecretBox, both from libsodium via PyNaCl).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import re
@@ -17,24 +21,40 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
 import nacl.signing
 import nacl.utils
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
+from did_methods.errors import InvalidDocument
+from did_methods.jwk import b64url_decode, b64url_encode, public_key_jwk
 from did_methods.multikey import (
     ED25519_PRIV,
+    KeyType,
     MultibaseError,
+    PublicKeyMaterial,
     decode_base58btc,
     decode_ed25519_public,
+    decode_public_multikey,
     encode_ed25519_public,
     encode_ed25519_secret,
+    encode_public_multikey,
+    encode_secret_multikey,
+    secret_key_type,
 )
 from vc_issuer.errors import (
     InvalidKeyError,
+    InvalidSignatureEncodingError,
     KeyDecryptionError,
     KeyFileError,
     PassphraseRequiredError,
@@ -55,9 +75,54 @@ _HEX128 = re.compile(r"^[0-9a-fA-F]{128}$")
 _IDENTITY_MULTIHASH_32 = b"\x00\x20"
 
 
+class _Identity:
+    """What every key pair shares: its did:key, verification method id and Multikey JSON."""
+
+    id: str | None
+    controller: str | None
+
+    @property
+    def public_key_multibase(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def secret_key_multibase(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def did(self) -> str:
+        return "did:key:" + self.public_key_multibase
+
+    @property
+    def verification_method(self) -> str:
+        if self.id is not None:
+            return self.id
+        fingerprint = self.public_key_multibase
+        return f"did:key:{fingerprint}#{fingerprint}"
+
+    @property
+    def controller_id(self) -> str:
+        """The controller named in key files: the override, or the did:key."""
+        return self.controller if self.controller is not None else self.did
+
+    def to_multikey_json(self, *, include_secret: bool = True) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "@context": MULTIKEY_CONTEXT,
+            "type": "Multikey",
+            "id": self.verification_method,
+            "controller": self.controller_id,
+            "publicKeyMultibase": self.public_key_multibase,
+        }
+        if include_secret:
+            doc["secretKeyMultibase"] = self.secret_key_multibase
+        return doc
+
+
 @dataclass(frozen=True)
-class Ed25519Key:
+class Ed25519Key(_Identity):
     """An Ed25519 key pair; ``id``/``controller`` override the did:key verification method."""
+
+    key_type: ClassVar[KeyType] = "Ed25519"
 
     seed: bytes = field(repr=False)
     public_key: bytes
@@ -100,6 +165,14 @@ class Ed25519Key:
         return bytes(self._signer.sign(data).signature)
 
     @property
+    def secret(self) -> bytes:
+        """The secret as key files store it: the 32-byte seed."""
+        return self.seed
+
+    def public(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey(self.public_key)
+
+    @property
     def public_key_multibase(self) -> str:
         return encode_ed25519_public(self.public_key)
 
@@ -107,33 +180,224 @@ class Ed25519Key:
     def secret_key_multibase(self) -> str:
         return encode_ed25519_secret(self.seed)
 
-    @property
-    def did(self) -> str:
-        return "did:key:" + self.public_key_multibase
+
+@dataclass(frozen=True)
+class EcdsaKey(_Identity):
+    """An ECDSA key pair (FIPS 186-5) on the curve its subclass names.
+
+    ``secret`` is the big-endian scalar, ``public_key`` the compressed SEC1 point. Signatures
+    are deterministic (RFC 6979, as vc-di-ecdsa recommends) and come out in the IEEE P1363
+    ``r || s`` form the cryptosuites require (RFC 4754 §7).
+    """
+
+    key_type: ClassVar[KeyType]
+    _curve: ClassVar[ec.EllipticCurve]
+    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]]
+    size: ClassVar[int]
+
+    secret: bytes = field(repr=False)
+    public_key: bytes
+    id: str | None = None
+    controller: str | None = None
+    _private: ec.EllipticCurvePrivateKey = field(
+        init=False,
+        repr=False,
+        compare=False,
+        hash=False,
+        default=None,  # type: ignore[assignment]
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, bytes) or len(self.secret) != self.size:
+            raise InvalidKeyError(f"{self.key_type} secret key must be {self.size} bytes")
+        scalar = int.from_bytes(self.secret, "big")
+        try:
+            private = ec.derive_private_key(scalar, self._curve)
+        except ValueError:
+            raise InvalidKeyError(f"{self.key_type} secret key is out of range") from None
+        if _compressed(private.public_key()) != self.public_key:
+            raise InvalidKeyError("public key does not match the secret key")
+        object.__setattr__(self, "_private", private)
+
+    @classmethod
+    def generate(cls, *, id: str | None = None, controller: str | None = None) -> Self:
+        private = ec.generate_private_key(cls._curve)
+        secret = private.private_numbers().private_value.to_bytes(cls.size, "big")
+        return cls.from_secret(secret, id=id, controller=controller)
+
+    @classmethod
+    def from_secret(
+        cls, secret: bytes, *, id: str | None = None, controller: str | None = None
+    ) -> Self:
+        if not isinstance(secret, bytes) or len(secret) != cls.size:
+            got = len(secret) if isinstance(secret, bytes) else type(secret).__name__
+            raise InvalidKeyError(f"{cls.key_type} secret key must be {cls.size} bytes, got {got}")
+        try:
+            private = ec.derive_private_key(int.from_bytes(secret, "big"), cls._curve)
+        except ValueError:
+            raise InvalidKeyError(f"{cls.key_type} secret key is out of range") from None
+        public = _compressed(private.public_key())
+        return cls(secret=secret, public_key=public, id=id, controller=controller)
+
+    def sign(self, data: bytes) -> bytes:
+        """Deterministic ECDSA over ``data`` (hashed with SHA-256 / SHA-384): ``r || s``."""
+        der = self._private.sign(data, ec.ECDSA(self._hash(), deterministic_signing=True))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(self.size, "big") + s.to_bytes(self.size, "big")
+
+    def public(self) -> EcdsaPublicKey:
+        return EcdsaPublicKey(self.key_type, self.public_key)
 
     @property
-    def verification_method(self) -> str:
-        if self.id is not None:
-            return self.id
-        fingerprint = self.public_key_multibase
-        return f"did:key:{fingerprint}#{fingerprint}"
+    def public_key_multibase(self) -> str:
+        return encode_public_multikey(self.key_type, self.public_key)
 
     @property
-    def controller_id(self) -> str:
-        """The controller named in key files: the override, or the did:key."""
-        return self.controller if self.controller is not None else self.did
+    def secret_key_multibase(self) -> str:
+        return encode_secret_multikey(self.key_type, self.secret)
 
-    def to_multikey_json(self, *, include_secret: bool = True) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "@context": MULTIKEY_CONTEXT,
-            "type": "Multikey",
-            "id": self.verification_method,
-            "controller": self.controller_id,
-            "publicKeyMultibase": self.public_key_multibase,
-        }
+    def to_jwk(self, *, include_secret: bool = False) -> dict[str, str]:
+        jwk = public_key_jwk(PublicKeyMaterial(self.key_type, self.public_key))
         if include_secret:
-            doc["secretKeyMultibase"] = self.secret_key_multibase
-        return doc
+            jwk["d"] = b64url_encode(self.secret)
+        return jwk
+
+
+@dataclass(frozen=True)
+class P256Key(EcdsaKey):
+    """ECDSA on NIST P-256 with SHA-256 (did:key ``zDn...``)."""
+
+    key_type: ClassVar[KeyType] = "P-256"
+    _curve: ClassVar[ec.EllipticCurve] = ec.SECP256R1()
+    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]] = hashes.SHA256
+    size: ClassVar[int] = 32
+
+
+@dataclass(frozen=True)
+class P384Key(EcdsaKey):
+    """ECDSA on NIST P-384 with SHA-384 (did:key ``z82...``)."""
+
+    key_type: ClassVar[KeyType] = "P-384"
+    _curve: ClassVar[ec.EllipticCurve] = ec.SECP384R1()
+    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]] = hashes.SHA384
+    size: ClassVar[int] = 48
+
+
+#: Any key this project signs with.
+SigningKey = Ed25519Key | P256Key | P384Key
+_EC_CLASSES: dict[KeyType, type[EcdsaKey]] = {"P-256": P256Key, "P-384": P384Key}
+
+
+def _compressed(public: ec.EllipticCurvePublicKey) -> bytes:
+    return public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+
+
+# --- public keys (verification) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ed25519PublicKey:
+    """An Ed25519 public key, as a verifier holds it."""
+
+    raw: bytes
+    key_type: ClassVar[KeyType] = "Ed25519"
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        return verify_signature(self.raw, data, signature)
+
+
+_ORDERS: dict[KeyType, int] = {
+    "P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "P-384": int(
+        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+        "581a0db248b0a77aecec196accc52973",
+        16,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EcdsaPublicKey:
+    """A P-256 or P-384 public key (compressed point), as a verifier holds it."""
+
+    key_type: KeyType
+    point: bytes
+
+    @property
+    def size(self) -> int:
+        return 32 if self.key_type == "P-256" else 48
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """ECDSA-verify an IEEE P1363 ``r || s`` signature over ``data``.
+
+        A DER-encoded signature, one of the wrong length for the curve, or an ``r``/``s``
+        outside [1, n-1] raises InvalidSignatureEncodingError: vc-di-ecdsa requires the
+        P1363 form. A high ``s`` is accepted: the spec does not require low-S, and WebCrypto
+        signers (Digital Bazaar's) produce either half.
+        """
+        r, s = split_p1363_signature(signature, self.key_type)
+        key, hash_cls = _ec_public_key(self.key_type, self.point)
+        try:
+            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))
+        except InvalidSignature:
+            return False
+        return True
+
+
+PublicKey = Ed25519PublicKey | EcdsaPublicKey
+
+
+@functools.lru_cache(maxsize=1024)
+def _ec_public_key(
+    key_type: KeyType, point: bytes
+) -> tuple[ec.EllipticCurvePublicKey, type[hashes.SHA256] | type[hashes.SHA384]]:
+    # Cached: decompressing and validating the point is about a third of a P-256 verify, and a
+    # verifier sees the same issuer keys again and again.
+    cls = _EC_CLASSES[key_type]
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(cls._curve, point), cls._hash
+    except ValueError:
+        raise InvalidKeyError(f"not a {key_type} public key") from None
+
+
+def looks_like_der(signature: bytes) -> bool:
+    """True when ``signature`` parses as a DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs)."""
+    try:
+        decode_dss_signature(signature)
+    except ValueError:
+        return False
+    return True
+
+
+def split_p1363_signature(signature: bytes, key_type: KeyType) -> tuple[int, int]:
+    """(r, s) of an IEEE P1363 signature, or InvalidSignatureEncodingError saying why not."""
+    size = 32 if key_type == "P-256" else 48
+    if len(signature) != 2 * size:
+        if signature[:1] == b"\x30" and looks_like_der(signature):
+            raise InvalidSignatureEncodingError(
+                f"the {key_type} signature is DER-encoded ({len(signature)} bytes); "
+                f"vc-di-ecdsa requires the IEEE P1363 form r || s ({2 * size} bytes)"
+            )
+        raise InvalidSignatureEncodingError(
+            f"a {key_type} signature is {2 * size} bytes (r || s), got {len(signature)}"
+        )
+    r = int.from_bytes(signature[:size], "big")
+    s = int.from_bytes(signature[size:], "big")
+    order = _ORDERS[key_type]
+    if not (0 < r < order and 0 < s < order):
+        raise InvalidSignatureEncodingError(
+            f"non-canonical {key_type} signature: r and s must lie in [1, n-1]"
+        )
+    return r, s
+
+
+def public_key_from_material(material: PublicKeyMaterial) -> PublicKey:
+    """The verifier's key object for a key read from a DID document."""
+    if material.key_type == "Ed25519":
+        return Ed25519PublicKey(material.raw)
+    return EcdsaPublicKey(material.key_type, material.raw)
 
 
 def verify_signature(public_key: bytes, data: bytes, signature: bytes) -> bool:
@@ -227,8 +491,97 @@ def _opt_str(obj: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+def parse_signing_key(obj: Mapping[str, Any] | str, passphrase: bytes | None = None) -> SigningKey:
+    """Import an Ed25519, P-256 or P-384 key from any supported encoding.
+
+    ECDSA keys come as Multikey (``secretKeyMultibase`` ``z42...``/``z2f...``), as an
+    encrypted key file whose ``publicKeyMultibase`` names the curve, or as a private JWK
+    (``kty`` EC with ``d``). Everything else is read as Ed25519 (see :func:`parse_key`).
+    """
+    if isinstance(obj, Mapping):
+        if obj.get("kty") is not None:
+            return _key_from_jwk(obj)
+        key_type = _stated_ec_type(obj)
+        if key_type is not None:
+            return _parse_ec_key(obj, key_type, passphrase)
+    return parse_key(obj, passphrase)
+
+
+def _stated_ec_type(obj: Mapping[str, Any]) -> KeyType | None:
+    """P-256/P-384 when the secret's multicodec (or, encrypted, the public key) says so."""
+    for name in ("secretKeyMultibase", "privateKeyMultibase"):
+        value = obj.get(name)
+        if isinstance(value, str):
+            try:
+                key_type = secret_key_type(decode_base58btc(value))
+            except MultibaseError:
+                return None
+            return key_type if key_type in _EC_CLASSES else None
+    public = obj.get("publicKeyMultibase")
+    if "encryptedSecretKey" in obj and isinstance(public, str):
+        try:
+            key_type = decode_public_multikey(public).key_type
+        except MultibaseError as exc:
+            raise InvalidKeyError(f"publicKeyMultibase: {exc}") from None
+        return key_type if key_type in _EC_CLASSES else None
+    return None
+
+
+def _parse_ec_key(
+    obj: Mapping[str, Any], key_type: KeyType, passphrase: bytes | None
+) -> P256Key | P384Key:
+    cls: type[P256Key | P384Key] = P256Key if key_type == "P-256" else P384Key
+    if "encryptedSecretKey" in obj:
+        secret = _decrypt_seed(obj["encryptedSecretKey"], passphrase)
+    else:
+        name = "secretKeyMultibase" if "secretKeyMultibase" in obj else "privateKeyMultibase"
+        raw = decode_base58btc(obj[name])
+        secret = raw[2:]
+        if len(secret) != cls.size:
+            raise InvalidKeyError(f"{name} must hold {cls.size} key bytes, got {len(secret)}")
+    key = cls.from_secret(secret)
+    key_id, controller = _opt_str(obj, "id"), _opt_str(obj, "controller")
+    if key_id not in (None, key.verification_method) or controller not in (None, key.did):
+        key = cls(
+            secret=key.secret,
+            public_key=key.public_key,
+            id=None if key_id == key.verification_method else key_id,
+            controller=None if controller == key.did else controller,
+        )
+    public = obj.get("publicKeyMultibase")
+    if public is not None and public != key.public_key_multibase:
+        raise InvalidKeyError("publicKeyMultibase does not match the secret key")
+    return key
+
+
+def _key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey:
+    """A private JWK: EC P-256/P-384 (RFC 7518 §6.2.2) or OKP Ed25519 (RFC 8037)."""
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if "d" not in jwk:
+        raise InvalidKeyError("the JWK has no private part 'd'")
+    try:
+        secret = b64url_decode(jwk["d"], "d")
+    except InvalidDocument as exc:
+        raise InvalidKeyError(exc.message) from None
+    key: SigningKey
+    if kty == "OKP" and crv == "Ed25519":
+        key = Ed25519Key.from_seed(secret)
+        expected = {"x": b64url_encode(key.public_key)}
+    elif kty == "EC" and crv in ("P-256", "P-384"):
+        ec_key = (P256Key if crv == "P-256" else P384Key).from_secret(secret)
+        key = ec_key
+        expected = ec_key.to_jwk()
+    else:
+        raise InvalidKeyError(f"unsupported JWK: kty {kty!r}, crv {crv!r}")
+    for member in ("x", "y"):
+        if member in jwk and jwk[member] != expected.get(member):
+            raise InvalidKeyError(f"JWK {member!r} does not match the private key")
+    return key
+
+
 def parse_key(obj: Mapping[str, Any] | str, passphrase: bytes | None = None) -> Ed25519Key:
-    """Import a key from any supported encoding; a stated public key must match the secret.
+    """Import an Ed25519 key from any supported encoding; a stated public key must match the
+    secret. (:func:`parse_signing_key` also takes P-256/P-384 keys.)
 
     A bare string is a 64-hex seed, a 128-hex libsodium secret, or a multibase secret/seed.
     """
@@ -367,16 +720,17 @@ def _decrypt_seed(enc: Any, passphrase: bytes | None) -> bytes:
     return seed
 
 
-def key_file_json(key: Ed25519Key, passphrase: bytes | None = None) -> dict[str, Any]:
-    """The key file document: Multikey JSON, with the seed encrypted when a passphrase is given."""
+def key_file_json(key: SigningKey, passphrase: bytes | None = None) -> dict[str, Any]:
+    """The key file document: Multikey JSON, with the secret encrypted when a passphrase is
+    given (``publicKeyMultibase`` then says which kind of key it is)."""
     doc = key.to_multikey_json(include_secret=passphrase is None)
     if passphrase is not None:
-        doc["encryptedSecretKey"] = encrypt_seed(key.seed, passphrase)
+        doc["encryptedSecretKey"] = encrypt_seed(key.secret, passphrase)
     return doc
 
 
 def save_key_file(
-    key: Ed25519Key,
+    key: SigningKey,
     path: str | os.PathLike[str],
     passphrase: bytes | None = None,
     *,
@@ -413,6 +767,17 @@ def save_key_file(
 
 
 def load_key_file(path: str | os.PathLike[str], passphrase: bytes | None = None) -> Ed25519Key:
+    """An Ed25519 key file (see :func:`load_signing_key_file` for every key type)."""
+    key = load_signing_key_file(path, passphrase)
+    if not isinstance(key, Ed25519Key):
+        raise InvalidKeyError(f"key file {path} holds a {key.key_type} key, not Ed25519")
+    return key
+
+
+def load_signing_key_file(
+    path: str | os.PathLike[str], passphrase: bytes | None = None
+) -> SigningKey:
+    """A key file holding an Ed25519, P-256 or P-384 key (JSON, or a bare 64-hex seed)."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -426,4 +791,4 @@ def load_key_file(path: str | os.PathLike[str], passphrase: bytes | None = None)
         raise InvalidKeyError(f"key file {path} is not JSON") from None
     if not isinstance(obj, (dict, str)):
         raise InvalidKeyError(f"key file {path} must hold a JSON object")
-    return parse_key(obj, passphrase)
+    return parse_signing_key(obj, passphrase)

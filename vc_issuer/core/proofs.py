@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from did_methods.document import ed25519_public_key
+from did_methods.document import public_key_material
 from did_methods.errors import InvalidDocument
 from did_methods.protocol import DIDResolver
 from vc_issuer.core.credentials import format_datetime, parse_xml_datetime, utcnow
 from vc_issuer.core.jsonld import ContextLoader
-from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.keys import PublicKey, SigningKey, public_key_from_material
 from vc_issuer.core.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
 from vc_issuer.core.resolver import dereference, resolve_did
-from vc_issuer.core.suites import decode_proof_value, suite_by_name, suite_for_proof
-from vc_issuer.core.suites.eddsa_rdfc_2022 import check_proof_dates
+from vc_issuer.core.suites import ecdsa_sd_2023, suite_by_name, suite_for_proof
+from vc_issuer.core.suites.base import check_proof_dates
 from vc_issuer.errors import (
     InvalidChallengeError,
     InvalidDIDDocumentError,
@@ -111,7 +111,7 @@ def _datetime_value(value: datetime | str, name: str) -> str:
 
 def sign(
     document: Mapping[str, Any],
-    key: Ed25519Key,
+    key: SigningKey,
     *,
     suite: str = "eddsa-rdfc-2022",
     purpose: str = "assertionMethod",
@@ -123,17 +123,22 @@ def sign(
     previous_proof: str | list[str] | None = None,
     loader: ContextLoader | None = None,
     now: Clock | None = None,
+    mandatory_pointers: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``document`` with one more proof.
+    """A copy of ``document`` with one more proof, made by ``suite`` (a cryptosuite name or
+    ``Ed25519Signature2020``) with a key of a type that suite signs with.
 
-    Nothing else changes, except that Ed25519Signature2020 adds its suite context when missing.
-    An existing proof turns ``proof`` into an array (a proof set); ``previous_proof`` makes the
-    new proof a link of a chain.
+    Nothing else changes, except that Ed25519Signature2020 adds its suite context when missing
+    (and a VC 1.1 document gets data-integrity/v2 for DataIntegrityProof). An existing proof
+    turns ``proof`` into an array (a proof set); ``previous_proof`` makes the new proof a link
+    of a chain. ``mandatory_pointers`` (ecdsa-sd-2023 only): the JSON pointers a holder must
+    always disclose.
     """
     if not isinstance(document, Mapping):
         raise MalformedInputError("the document to sign must be a JSON object")
     _check_context(document)
     chosen = suite_by_name(suite)
+    chosen.check_signing_key(key)
     if purpose not in KNOWN_PURPOSES:
         raise MalformedInputError(f"unknown proof purpose {purpose!r}")
     existing: list[dict[str, Any]] = get_proofs(document) if "proof" in document else []
@@ -160,12 +165,35 @@ def sign(
         to_sign = chained_document(secured, options, existing)
     except ProofError as exc:
         raise ProofGenerationError(exc.detail) from None
-    proof = chosen.create_proof(to_sign, options, key, loader)
+    proof = chosen.create_proof(
+        to_sign, options, key, loader, mandatory_pointers=mandatory_pointers
+    )
     if existing:
         secured["proof"] = [*existing, proof]
     else:
         secured["proof"] = proof
     return secured
+
+
+def derive(
+    document: Mapping[str, Any],
+    selective_pointers: Sequence[str],
+    *,
+    proof_id: str | None = None,
+    loader: ContextLoader | None = None,
+) -> dict[str, Any]:
+    """A holder's selective disclosure: from a document secured with an ecdsa-sd-2023 base
+    proof, the document revealing the issuer's mandatory statements and those the JSON
+    pointers select, with a derived proof a verifier can check."""
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("the document to derive from must be a JSON object")
+    if isinstance(selective_pointers, str) or not all(
+        isinstance(p, str) for p in selective_pointers
+    ):
+        raise MalformedInputError("selective pointers must be a list of JSON pointers")
+    return ecdsa_sd_2023.add_derived_proof(
+        document, list(selective_pointers), loader, proof_id=proof_id
+    )
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -184,14 +212,15 @@ class ProofCheck:
 
 
 def check_proof_shape(proof: Mapping[str, Any]) -> None:
-    """Every required member present with the right JSON type, dates and proofValue well formed."""
+    """Every required member present with the right JSON type, dates well formed, and the
+    proofValue well formed for the proof's suite."""
     for name in REQUIRED_PROOF_MEMBERS:
         if name not in proof:
             raise MalformedProofError(f"proof is missing {name}", member=name)
         if not isinstance(proof[name], str) or not proof[name]:
             raise MalformedProofError(f"proof {name} must be a non-empty string", member=name)
     check_proof_dates(proof)
-    decode_proof_value(proof["proofValue"])
+    suite_for_proof(proof).check_proof_value(proof["proofValue"])
 
 
 def check_challenge(proof: Mapping[str, Any], expected: str | None) -> None:
@@ -223,10 +252,11 @@ def check_expires(proof: Mapping[str, Any], moment: datetime) -> None:
         raise ProofExpiredError(f"the proof expired at {proof['expires']}")
 
 
-def public_key_of(verification_method: Mapping[str, Any]) -> bytes:
-    """The Ed25519 public key of a Multikey / Ed25519VerificationKey2020 / 2018 / JWK method."""
+def public_key_of(verification_method: Mapping[str, Any]) -> PublicKey:
+    """The public key of a Multikey (Ed25519, P-256, P-384), Ed25519VerificationKey2020 /
+    2018, or JsonWebKey / JsonWebKey2020 verification method."""
     try:
-        return ed25519_public_key(verification_method)
+        return public_key_from_material(public_key_material(verification_method))
     except InvalidDocument as exc:
         vm_id = verification_method.get("id")
         raise InvalidKeyError(f"verification method {vm_id}: {exc.message}") from None
@@ -243,12 +273,12 @@ async def verify_proof(
     challenge: str | None = None,
     domain: str | None = None,
     moment: datetime,
-    canonical_forms: dict[tuple[Any, ...], str] | None = None,
+    canonical_forms: dict[tuple[str, ...], dict[Any, str]] | None = None,
 ) -> ProofCheck:
     """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised.
 
-    ``canonical_forms`` memoizes the transformed document across the proofs of one document,
-    keyed by the suite's transformation and the earlier proofs the proof covers.
+    ``canonical_forms`` memoizes the transformed document across the proofs of one document:
+    one memo per set of earlier proofs covered, which the suite keys by its transformation.
     """
     result = ProofCheck(proof=dict(proof), verified=False)
     try:
@@ -277,10 +307,8 @@ async def verify_proof(
         check_relationship(controller_doc, vm_url, expected_purpose)
 
         memo = canonical_forms if canonical_forms is not None else {}
-        key = (suite.transformation, *previous_proof_ids(proof))
-        if key not in memo:
-            memo[key] = suite.transformation(signed, loader)
-        if not suite.verify_proof(signed, proof, public_key, loader, memo[key]):
+        covered = tuple(previous_proof_ids(proof))
+        if not suite.verify_proof(signed, proof, public_key, loader, memo.setdefault(covered, {})):
             raise ProofError("the signature does not match the document and proof options")
     except VCIssuerError as exc:
         result.error = exc
@@ -307,7 +335,7 @@ async def verify_proofs(
         raise MalformedInputError("the secured document must be a JSON object")
     proofs = get_proofs(document)
     moment = (now or utcnow)()
-    canonical_forms: dict[tuple[Any, ...], str] = {}
+    canonical_forms: dict[tuple[str, ...], dict[Any, str]] = {}
     return [
         await verify_proof(
             document,

@@ -10,64 +10,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vc_issuer.core.jsonld import ContextLoader, canonicalize
-from vc_issuer.core.keys import Ed25519Key
-from vc_issuer.core.suites.eddsa_rdfc_2022 import (
-    HashingSteps,
+from vc_issuer.core.suites import eddsa_rdfc_2022
+from vc_issuer.core.suites.base import (
+    StandardSuite,
+    add_context,
     check_proof_dates,
-    decode_proof_value,
-    hashing,
-    serialization,
-    transformation,
-    verification,
+    check_suite_identity,
+    context_list,
 )
-from vc_issuer.errors import MalformedProofError, UnsupportedCryptosuiteError
+from vc_issuer.errors import MalformedProofError
 
 PROOF_TYPE = "Ed25519Signature2020"
 SUITE_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
 
-__all__ = [
-    "PROOF_TYPE",
-    "SUITE_CONTEXT",
-    "add_suite_context",
-    "create_proof",
-    "has_suite_context",
-    "hashing",
-    "hashing_steps",
-    "proof_configuration",
-    "serialization",
-    "transformation",
-    "verification",
-    "verify_proof",
-]
-
 
 def has_suite_context(document: Mapping[str, Any]) -> bool:
-    ctx = document.get("@context")
-    return ctx == SUITE_CONTEXT or (isinstance(ctx, list) and SUITE_CONTEXT in ctx)
+    return SUITE_CONTEXT in context_list(document)
 
 
 def add_suite_context(document: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``document`` whose ``@context`` ends with the suite context (if missing)."""
-    out = dict(document)
-    if has_suite_context(document):
-        return out
-    ctx = document.get("@context")
-    if isinstance(ctx, list):
-        out["@context"] = [*ctx, SUITE_CONTEXT]
-    elif ctx is not None:
-        out["@context"] = [ctx, SUITE_CONTEXT]
-    return out
+    return add_context(document, SUITE_CONTEXT)
 
 
 def proof_configuration(
     options: Mapping[str, Any], unsecured_document: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Proof options without proofValue, under the document's ``@context``."""
-    if options.get("type") != PROOF_TYPE:
-        raise UnsupportedCryptosuiteError(
-            f"expected type {PROOF_TYPE}, got {options.get('type')!r}"
-        )
+    check_suite_identity(options, PROOF_TYPE, None)
     if "cryptosuite" in options:
         raise MalformedProofError(f"{PROOF_TYPE} proofs carry no cryptosuite")
     if not has_suite_context(unsecured_document):
@@ -78,37 +48,16 @@ def proof_configuration(
     return config
 
 
-def hashing_steps(
-    unsecured_document: Mapping[str, Any],
-    options: Mapping[str, Any],
-    loader: ContextLoader | None = None,
-    canonical_document: str | None = None,
-) -> HashingSteps:
-    config = proof_configuration(options, unsecured_document)
-    if canonical_document is None:
-        canonical_document = transformation(unsecured_document, loader)
-    return hashing(canonicalize(config, loader), canonical_document)
-
-
-def create_proof(
-    unsecured_document: Mapping[str, Any],
-    options: Mapping[str, Any],
-    key: Ed25519Key,
-    loader: ContextLoader | None = None,
-) -> dict[str, Any]:
-    steps = hashing_steps(unsecured_document, options, loader)
-    proof = {k: v for k, v in options.items() if k not in ("proofValue", "@context")}
-    proof["proofValue"] = serialization(steps.hash_data, key)
-    return proof
-
-
-def verify_proof(
-    unsecured_document: Mapping[str, Any],
-    proof: Mapping[str, Any],
-    public_key: bytes,
-    loader: ContextLoader | None = None,
-    canonical_document: str | None = None,
-) -> bool:
-    decode_proof_value(proof.get("proofValue"))
-    steps = hashing_steps(unsecured_document, proof, loader, canonical_document)
-    return verification(steps.hash_data, proof["proofValue"], public_key)
+SUITE = StandardSuite(
+    name=PROOF_TYPE,
+    proof_type=PROOF_TYPE,
+    cryptosuite=None,
+    key_types=("Ed25519",),
+    transformation=eddsa_rdfc_2022.transformation,
+    proof_configuration=proof_configuration,
+    hashing=eddsa_rdfc_2022.hashing,
+    serialization=eddsa_rdfc_2022.serialization,
+    verification=eddsa_rdfc_2022.verification,
+    decode_proof_value=eddsa_rdfc_2022.decode_proof_value,
+    required_context=SUITE_CONTEXT,
+)
