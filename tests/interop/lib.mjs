@@ -8,6 +8,7 @@ import {readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
+import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {Ed25519VerificationKey2020} from
   '@digitalbazaar/ed25519-verification-key-2020';
@@ -15,6 +16,11 @@ import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022CryptoSuite} from
   '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import * as eddsaJcs2022 from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
+import {cryptosuite as ecdsaRdfc2019CryptoSuite} from
+  '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
+import * as ecdsaJcs2019 from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
+import * as ecdsaSd2023 from '@digitalbazaar/ecdsa-sd-2023-cryptosuite';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, '..', '..');
@@ -24,7 +30,11 @@ const DID_V1 = 'https://www.w3.org/ns/did/v1';
 const MULTIKEY_V1 = 'https://w3id.org/security/multikey/v1';
 const ED25519_2020_V1 = 'https://w3id.org/security/suites/ed25519-2020/v1';
 
-export const SUITES = ['eddsa-rdfc-2022', 'Ed25519Signature2020'];
+export const SUITES = [
+  'eddsa-rdfc-2022', 'Ed25519Signature2020', 'eddsa-jcs-2022',
+  'ecdsa-rdfc-2019', 'ecdsa-jcs-2019', 'ecdsa-sd-2023'
+];
+const ECDSA_SUITES = new Set(['ecdsa-rdfc-2019', 'ecdsa-jcs-2019', 'ecdsa-sd-2023']);
 
 // Belt and braces: nothing in this harness may reach the network.
 globalThis.fetch = async url => {
@@ -122,20 +132,34 @@ function vmOf(key, publicKeyMultibase) {
 
 /**
  * A signing suite instance for `suite`, from the caller's key.
- * eddsa-rdfc-2022: DataIntegrityProof + cryptosuite with an Ed25519Multikey.
+ * eddsa-rdfc-2022 / eddsa-jcs-2022: DataIntegrityProof with an Ed25519Multikey.
+ * ecdsa-*: DataIntegrityProof with an EcdsaMultikey (P-256 or P-384 Multikey
+ *   JSON with secretKeyMultibase); ecdsa-sd-2023 takes `mandatoryPointers`.
  * Ed25519Signature2020: an Ed25519VerificationKey2020 key pair.
  */
-export async function signingSuite({suite, key, created}) {
-  const seed = seedOf(key);
+export async function signingSuite({suite, key, created, mandatoryPointers}) {
   const date = created ?? undefined;
-  if(suite === 'eddsa-rdfc-2022') {
+  if(ECDSA_SUITES.has(suite)) {
+    const {publicKeyMultibase, secretKeyMultibase} = key;
+    const vm = vmOf(key, publicKeyMultibase);
+    const kp = await EcdsaMultikey.from({
+      '@context': 'https://w3id.org/security/multikey/v1',
+      type: 'Multikey', ...vm, publicKeyMultibase, secretKeyMultibase
+    });
+    const cryptosuite = suite === 'ecdsa-rdfc-2019' ? ecdsaRdfc2019CryptoSuite :
+      suite === 'ecdsa-jcs-2019' ? ecdsaJcs2019.createSignCryptosuite() :
+      ecdsaSd2023.createSignCryptosuite({mandatoryPointers});
+    return new DataIntegrityProof({signer: kp.signer(), date, cryptosuite});
+  }
+  const seed = seedOf(key);
+  if(suite === 'eddsa-rdfc-2022' || suite === 'eddsa-jcs-2022') {
     const probe = await Ed25519Multikey.generate({seed});
     const vm = vmOf(key, probe.publicKeyMultibase);
     const kp = await Ed25519Multikey.generate({seed, ...vm});
     checkPublic(key, kp.publicKeyMultibase);
-    return new DataIntegrityProof({
-      signer: kp.signer(), date, cryptosuite: eddsaRdfc2022CryptoSuite
-    });
+    const cryptosuite = suite === 'eddsa-rdfc-2022' ? eddsaRdfc2022CryptoSuite :
+      eddsaJcs2022.createSignCryptosuite();
+    return new DataIntegrityProof({signer: kp.signer(), date, cryptosuite});
   }
   if(suite === 'Ed25519Signature2020') {
     const probe = await Ed25519VerificationKey2020.generate({seed});
@@ -154,22 +178,52 @@ function checkPublic(key, derived) {
   }
 }
 
-/** Verification suites: both, so that either proof type is checked. */
+/** Verification suites: every one, so that any proof type is checked. */
 export function verifyingSuites() {
   return [
     new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite}),
-    new Ed25519Signature2020()
+    new Ed25519Signature2020(),
+    new DataIntegrityProof({
+      cryptosuite: eddsaJcs2022.createVerifyCryptosuite()
+    }),
+    new DataIntegrityProof({cryptosuite: ecdsaRdfc2019CryptoSuite}),
+    new DataIntegrityProof({
+      cryptosuite: ecdsaJcs2019.createVerifyCryptosuite()
+    }),
+    new DataIntegrityProof({cryptosuite: ecdsaSd2023.createVerifyCryptosuite()})
   ];
 }
 
+/** The suite a holder derives an ecdsa-sd-2023 disclosure with. */
+export function disclosingSuite({selectivePointers}) {
+  return new DataIntegrityProof({
+    cryptosuite: ecdsaSd2023.createDiscloseCryptosuite({selectivePointers})
+  });
+}
+
 /**
- * did:key (Ed25519 only) -> DID document, built by hand from the multibase
- * value, in the Multikey form (default) or the Ed25519VerificationKey2020 one.
+ * did:key -> DID document, built by hand from the multibase value: Ed25519 in
+ * the Multikey form (default) or the Ed25519VerificationKey2020 one; P-256
+ * (zDn...) and P-384 (z82...) in the Multikey form.
  */
 export function didKeyDocument(did, format = 'multikey') {
   const mb = did.slice('did:key:'.length);
+  if(mb.startsWith('zDn') || mb.startsWith('z82')) {
+    const vmId = `${did}#${mb}`;
+    return {
+      '@context': [DID_V1, MULTIKEY_V1],
+      id: did,
+      verificationMethod: [{
+        id: vmId, type: 'Multikey', controller: did, publicKeyMultibase: mb
+      }],
+      authentication: [vmId],
+      assertionMethod: [vmId],
+      capabilityDelegation: [vmId],
+      capabilityInvocation: [vmId]
+    };
+  }
   if(!mb.startsWith('z6Mk')) {
-    throw new Error(`not an Ed25519 did:key: ${did}`);
+    throw new Error(`not an Ed25519, P-256 or P-384 did:key: ${did}`);
   }
   const raw = base58Decode(mb.slice(1));
   if(raw.length !== 34 || raw[0] !== 0xed || raw[1] !== 0x01) {
