@@ -31,6 +31,7 @@ from .test_vcjs_interop import _node_ready, run_vcjs, tampered_variants
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CREATED = "2024-05-01T00:00:00Z"
 MANDATORY = ["/issuer", "/validFrom"]
+OB_CREDENTIAL = FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json"
 SELECTIVE = ["/credentialSubject/achievement/name", "/name"]
 
 
@@ -69,7 +70,7 @@ class Case:
 
     def unsigned(self) -> dict[str, Any]:
         """The OB 3.0 credential of generated-interop, issued by this case's did:key."""
-        doc: dict[str, Any] = _json(FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json")
+        doc: dict[str, Any] = _json(OB_CREDENTIAL)
         doc["issuer"]["id"] = self.key().did
         return doc
 
@@ -202,9 +203,10 @@ def test_both_disclose_the_same_document(disclosures: dict[str, dict[str, Any]])
     for source in ("ours", "theirs"):
         ours = copy.deepcopy(disclosures[f"ours-from-{source}"])
         theirs = copy.deepcopy(disclosures[f"theirs-from-{source}"])
-        ours_value, theirs_value = ours.pop("proof")["proofValue"], theirs.pop("proof")["proofValue"]
+        ours_proof, theirs_proof = ours.pop("proof"), theirs.pop("proof")
         assert ours == theirs
-        assert ours_value == theirs_value  # same signatures, label map and indexes: same CBOR
+        # same signatures, label map and indexes: the same CBOR
+        assert ours_proof["proofValue"] == theirs_proof["proofValue"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
