@@ -8,6 +8,7 @@ SEC1 point; the spec allows no other encoding. Curve-point checks for P-256/P-38
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -124,6 +125,15 @@ def decode_public_multikey(value: str) -> PublicKeyMaterial:
     EC points are checked to lie on their curve; Ed25519 points are checked by the caller
     (libsodium's check lives next to did:key).
     """
+    if not isinstance(value, str):
+        raise MultibaseError(f"not a base58btc multibase value: {value!r}")
+    return _decode_public_multikey(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_public_multikey(value: str) -> PublicKeyMaterial:
+    # Cached (successes only): base58 and the curve-point check cost about 0.2 ms, and a
+    # verifier reads the same issuer keys again and again.
     raw = decode_base58btc(value)
     for key_type, (header, length, _, _) in _CODECS.items():
         if raw[:2] == header:
