@@ -3,6 +3,7 @@ encrypted with a passphrase."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -15,9 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vc_issuer.core.keys import (
+    EcdsaKey,
     Ed25519Key,
+    P256Key,
+    P384Key,
     load_key_file,
+    load_signing_key_file,
     parse_key,
+    parse_signing_key,
     save_key_file,
     verify_signature,
 )
@@ -276,3 +282,75 @@ def test_key_file_errors(tmp_path: Path) -> None:
         load_key_file(bad)
     with pytest.raises(KeyFileError, match="cannot create"):
         save_key_file(Ed25519Key.generate(), tmp_path / "no" / "dir" / "k.json")
+
+
+# --- ECDSA P-256 / P-384 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "prefix", "size"),
+    [("p256KeyPair.json", P256Key, "zDn", 64), ("p384KeyPair.json", P384Key, "z82", 96)],
+)
+def test_w3c_ecdsa_key_pairs(name: str, cls: type[EcdsaKey], prefix: str, size: int) -> None:
+    pair = load(f"vc-di-ecdsa/{name}")
+    key = parse_signing_key(pair)
+    assert type(key) is cls
+    assert key.public_key_multibase == pair["publicKeyMultibase"]
+    assert key.public_key_multibase.startswith(prefix)
+    assert key.secret_key_multibase == pair["secretKeyMultibase"]
+    assert key.did == "did:key:" + pair["publicKeyMultibase"]
+    signature = key.sign(b"data")
+    assert len(signature) == size
+    assert signature == key.sign(b"data")  # RFC 6979: deterministic
+    assert key.public().verify(b"data", signature)
+    assert not key.public().verify(b"datb", signature)
+
+
+def test_ecdsa_jwk_import_and_export() -> None:
+    key = P256Key.generate()
+    jwk = key.to_jwk(include_secret=True)
+    assert set(jwk) == {"kty", "crv", "x", "y", "d"}
+    assert parse_signing_key(jwk) == key
+    assert "d" not in key.to_jwk()
+    with pytest.raises(InvalidKeyError, match="does not match"):
+        parse_signing_key({**jwk, "x": P256Key.generate().to_jwk()["x"]})
+    with pytest.raises(InvalidKeyError, match="no private part"):
+        parse_signing_key(key.to_jwk())
+    with pytest.raises(InvalidKeyError, match="unsupported JWK"):
+        parse_signing_key({**jwk, "crv": "P-521"})
+    ed = Ed25519Key.generate()
+    d = base64.urlsafe_b64encode(ed.seed).rstrip(b"=").decode()  # RFC 8037: d is the seed
+    assert parse_signing_key({"kty": "OKP", "crv": "Ed25519", "d": d}) == ed
+
+
+@pytest.mark.parametrize("cls", [P256Key, P384Key])
+def test_ecdsa_key_files_round_trip(tmp_path: Path, cls: type[EcdsaKey]) -> None:
+    key = cls.generate()
+    save_key_file(key, tmp_path / "plain.json")
+    assert load_signing_key_file(tmp_path / "plain.json") == key
+    save_key_file(key, tmp_path / "enc.json", passphrase=b"pw")
+    stored = json.loads((tmp_path / "enc.json").read_text())
+    assert "secretKeyMultibase" not in stored
+    assert load_signing_key_file(tmp_path / "enc.json", passphrase=b"pw") == key
+    with pytest.raises(InvalidKeyError, match="not Ed25519"):
+        load_key_file(tmp_path / "plain.json")
+
+
+def test_ecdsa_keys_refuse_bad_material() -> None:
+    with pytest.raises(InvalidKeyError, match="32 bytes"):
+        P256Key.from_secret(bytes(31))
+    with pytest.raises(InvalidKeyError, match="out of range"):
+        P256Key.from_secret(bytes(32))
+    with pytest.raises(InvalidKeyError, match="does not match"):
+        P256Key(secret=P256Key.generate().secret, public_key=P256Key.generate().public_key)
+    pair = load("vc-di-ecdsa/p256KeyPair.json")
+    with pytest.raises(InvalidKeyError, match="publicKeyMultibase does not match"):
+        parse_signing_key({**pair, "publicKeyMultibase": P256Key.generate().public_key_multibase})
+    with pytest.raises(InvalidKeyError, match="0x8026"):
+        parse_key(pair)  # parse_key takes Ed25519 keys only
+
+
+def test_ecdsa_key_repr_hides_the_secret() -> None:
+    key = P384Key.generate()
+    assert key.secret.hex() not in repr(key)
+    assert "secret" not in repr(key)

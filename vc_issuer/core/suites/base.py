@@ -20,10 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import base58
 import rfc8785
 
-from did_methods.multikey import KeyType
+from did_methods.multikey import KeyType, b58decode, b58encode
 from vc_issuer.core import rdfc
 from vc_issuer.core.credentials import parse_xml_datetime
 from vc_issuer.core.jsonld import ContextLoader, to_quads
@@ -191,7 +190,7 @@ def _plain_json(value: Any) -> bool:
 
 def multibase_signature(hash_data: bytes, key: SigningKey) -> str:
     """Proof Serialization: the key's signature over hashData, base58btc multibase (``z``)."""
-    return "z" + base58.b58encode(key.sign(hash_data)).decode("ascii")
+    return "z" + b58encode(key.sign(hash_data))
 
 
 def decode_multibase_signature(proof_value: Any) -> bytes:
@@ -206,7 +205,7 @@ def _b58decode(proof_value: str) -> bytes:
     # Cached: a verification checks the proof's shape and then verifies it, and the base58
     # decoder is pure Python (about 6% of a verify when done three times).
     try:
-        return bytes(base58.b58decode(proof_value[1:]))
+        return b58decode(proof_value[1:])
     except ValueError:
         raise MalformedProofError("proofValue is not valid base58btc") from None
 
