@@ -467,19 +467,11 @@ class KeyTypeMismatchError(ProofError):
 
 
 class InvalidSignatureEncodingError(MalformedProofError):
-    """An ECDSA signature that is not the IEEE P1363 ``r || s`` form the cryptosuites require
-    (DER-encoded, the wrong length for the curve, or ``r``/``s`` out of range)."""
+    """An ECDSA signature that is not in the IEEE P1363 form (r then s) the cryptosuites
+    require: DER-encoded, the wrong length for the curve, or r or s out of range."""
 
     code = "INVALID_SIGNATURE_ENCODING"
     title = "Signature is not encoded as the cryptosuite requires"
-
-
-class SelectiveDisclosureError(ProofError):
-    """An ecdsa-sd-2023 disclosure that cannot be made or checked (a JSON pointer that selects
-    nothing, a signature count that does not match the disclosed statements)."""
-
-    code = "SELECTIVE_DISCLOSURE_ERROR"
-    title = "Selective disclosure failed"
 
 
 class SuiteKeyMismatchError(ProofGenerationError):
