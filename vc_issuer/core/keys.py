@@ -172,8 +172,9 @@ class Ed25519Key(_Identity):
     def public(self) -> Ed25519PublicKey:
         return Ed25519PublicKey(self.public_key)
 
-    @property
+    @functools.cached_property
     def public_key_multibase(self) -> str:
+        # Cached: it names the verification method of every proof the key makes.
         return encode_ed25519_public(self.public_key)
 
     @property
@@ -248,8 +249,9 @@ class EcdsaKey(_Identity):
     def public(self) -> EcdsaPublicKey:
         return EcdsaPublicKey(self.key_type, self.public_key)
 
-    @property
+    @functools.cached_property
     def public_key_multibase(self) -> str:
+        # Cached: it names the verification method of every proof the key makes.
         return encode_public_multikey(self.key_type, self.public_key)
 
     @property
