@@ -533,10 +533,13 @@ def verify_base_proof(
     the proof's HMAC key and mandatory pointers, then check every signature."""
     base = parse_base_proof_value(proof.get("proofValue"))
     config = proof_configuration(proof, document)
-    hash_data = base_proof_hashing(
-        base_proof_transformation(document, base.mandatory_pointers, base.hmac_key, loader),
-        rdfc_canonicalize(config, loader),
-    )
+    try:
+        transform = base_proof_transformation(
+            document, base.mandatory_pointers, base.hmac_key, loader
+        )
+    except ProofGenerationError as exc:  # a mandatory pointer that selects nothing
+        raise ProofError(f"the base proof's mandatory pointers: {exc.detail}") from None
+    hash_data = base_proof_hashing(transform, rdfc_canonicalize(config, loader))
     return _verify_signatures(
         issuer_key,
         base.base_signature,
