@@ -37,13 +37,16 @@ async function readStdin() {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-function stats(samplesNs) {
+function stats(samplesNs, cpuMicros) {
   const ms = samplesNs.map(ns => Number(ns) / 1e6).sort((a, b) => a - b);
   const total = ms.reduce((a, b) => a + b, 0);
   const pct = p => ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)];
   return {
     n: ms.length,
     ops_per_s: ms.length / (total / 1000),
+    // per CPU second of this process (all its threads): load on a shared
+    // machine slows the wall clock, not this
+    cpu_ops_per_s: ms.length / (cpuMicros / 1e6),
     mean_ms: total / ms.length,
     p50_ms: pct(0.50),
     p99_ms: pct(0.99)
@@ -55,12 +58,16 @@ async function timeIt(fn, warmup, iterations) {
     await fn(i);
   }
   const samples = [];
+  let cpu = 0;
   for(let i = warmup; i < warmup + iterations; ++i) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await fn(i);
     samples.push(process.hrtime.bigint() - t0);
+    const used = process.cpuUsage(c0);
+    cpu += used.user + used.system;
   }
-  return stats(samples);
+  return stats(samples, cpu);
 }
 
 function versions() {
