@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from did_methods.jwk import b64url_encode
@@ -202,11 +202,6 @@ class _SparseArray(dict[int, Any]):
     """A selected array being filled by index; made dense (in index order) at the end."""
 
 
-@dataclass
-class _Walk:
-    arrays: list[_SparseArray] = field(default_factory=list)
-
-
 def _child(container: Any, token: str, pointer: str) -> Any:
     if isinstance(container, Mapping):
         if token in container:
@@ -224,7 +219,6 @@ def select_paths(
     paths: Sequence[str],
     document: Mapping[str, Any],
     selection_document: dict[str, Any],
-    walk: _Walk,
     pointer: str,
 ) -> None:
     """§3.4.12: copy the value ``paths`` reaches into the selection, with the id and type of
@@ -244,7 +238,6 @@ def select_paths(
         if selected_value is None:
             if isinstance(value, list):
                 selected_value = _SparseArray()
-                walk.arrays.append(selected_value)
             else:
                 selected_value = create_initial_selection(value)
             selected_parent[key] = selected_value
@@ -261,6 +254,7 @@ def select_paths(
 
 
 def _densify(node: Any) -> Any:
+    """Selected arrays become lists of their selected items, in index order (§3.4.13)."""
     if isinstance(node, _SparseArray):
         return [_densify(node[i]) for i in sorted(node)]
     if isinstance(node, dict):
@@ -276,11 +270,10 @@ def select_json_ld(pointers: Sequence[str], document: Mapping[str, Any]) -> dict
         return None
     if "" in pointers:  # the whole document
         return copy.deepcopy(dict(document))
-    walk = _Walk()
     selection = create_initial_selection(document)
     selection["@context"] = copy.deepcopy(document["@context"])
     for pointer in pointers:
-        select_paths(json_pointer_to_paths(pointer), document, selection, walk, pointer)
+        select_paths(json_pointer_to_paths(pointer), document, selection, pointer)
     out: dict[str, Any] = _densify(selection)
     return out
 
