@@ -464,6 +464,7 @@ class KeyTypeMismatchError(ProofError):
 
     code = "KEY_TYPE_MISMATCH"
     title = "Key type does not fit the cryptosuite"
+    namespace = PROJECT_ERRORS
 
 
 class InvalidSignatureEncodingError(MalformedProofError):
@@ -472,6 +473,7 @@ class InvalidSignatureEncodingError(MalformedProofError):
 
     code = "INVALID_SIGNATURE_ENCODING"
     title = "Signature is not encoded as the cryptosuite requires"
+    namespace = PROJECT_ERRORS
 
 
 class SuiteKeyMismatchError(ProofGenerationError):
@@ -479,6 +481,7 @@ class SuiteKeyMismatchError(ProofGenerationError):
 
     code = "SUITE_KEY_MISMATCH"
     title = "Key cannot be used with this suite"
+    namespace = PROJECT_ERRORS
 
 
 # --- status -------------------------------------------------------------------------------------
