@@ -356,7 +356,7 @@ def test_verify_proof_missing_field(key_file: Path, field: str) -> None:
 
 def test_verify_wrong_cryptosuite(key_file: Path) -> None:
     doc = signed(key_file)
-    doc["proof"]["cryptosuite"] = "ecdsa-rdfc-2019"
+    doc["proof"]["cryptosuite"] = "bbs-2023"  # ecdsa-rdfc-2019 is supported since issue 11
     result = verify(doc)
     assert result.exit_code == 1
     assert "UNSUPPORTED_CRYPTOSUITE" in failed_codes(result)
