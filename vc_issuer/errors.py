@@ -666,6 +666,13 @@ class RecipientMismatchError(RecipientError):
     title = "Recipient does not match"
 
 
+class NoRecipientIdentityError(RecipientError):
+    """The credential carries no email identity to compare with."""
+
+    code = "NO_RECIPIENT_IDENTITY"
+    title = "No recipient identity"
+
+
 class UnknownHashAlgorithmError(RecipientError):
     """A salted identity hash whose algorithm is neither ``sha256`` nor ``md5`` (the only two
     Open Badges allows)."""

@@ -42,7 +42,10 @@ MAX_CREDENTIAL_BYTES: Final = 4 * 1024 * 1024
 
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD: Final = b"openbadgecredential"
+#: Open Badges 2.0 (and 1.x) baking: iTXt (or, in very old badges, tEXt) keyword ``openbadges``.
+OB2_PNG_KEYWORD: Final = b"openbadges"
 OB_SVG_NAMESPACE: Final = "https://purl.imsglobal.org/ob/v3p0"
+OB2_SVG_NAMESPACE: Final = "http://openbadges.org"
 SVG_NAMESPACE: Final = "http://www.w3.org/2000/svg"
 SVG_PREFIX: Final = "openbadges"
 
@@ -279,6 +282,8 @@ class _SvgScan:
     root_prefixes: dict[str, str] = field(default_factory=dict)
     credentials: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each
     texts: list[str] = field(default_factory=list)
+    verify: list[str | None] = field(default_factory=list)  # each credential's verify attribute
+    assertions: list[str] = field(default_factory=list)  # OB 2.0: verify attribute, else text
 
 
 def _tag_end(data: bytes, pos: int) -> int:
@@ -313,11 +318,13 @@ def _scan_svg(data: bytes) -> _SvgScan:
         name = declared.group(1).decode("ascii")
         raise UnsupportedImageError(f"SVG encoding {name!r} is not supported; use UTF-8")
     cred_name = f"{OB_SVG_NAMESPACE} credential"
+    assertion_name = f"{OB2_SVG_NAMESPACE} assertion"
     source = bytes(data)
     scan = _SvgScan()
     pending: dict[str, str] = {}
     depth = 0
-    cred_depth = 0  # > 0 while inside an outermost credential element
+    cred_depth = 0  # > 0 while inside an outermost credential (or OB 2.0 assertion) element
+    assertion_verify = ""
     parts: list[str] = []
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -326,8 +333,8 @@ def _scan_svg(data: bytes) -> _SvgScan:
         if depth == 0:
             pending[prefix or ""] = uri
 
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        nonlocal depth, cred_depth
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth, cred_depth, assertion_verify
         if depth == 0:
             scan.root_name = name
             scan.root_start = parser.CurrentByteIndex
@@ -337,15 +344,22 @@ def _scan_svg(data: bytes) -> _SvgScan:
         elif name == cred_name:
             cred_depth = 1
             scan.credentials.append((parser.CurrentByteIndex, -1))
+            scan.verify.append(attrs.get("verify"))
+            parts.clear()
+        elif name == assertion_name:
+            cred_depth = 1
+            assertion_verify = attrs.get("verify") or ""
             parts.clear()
         depth += 1
 
-    def end(_name: str) -> None:
-        nonlocal depth, cred_depth
+    def end(name: str) -> None:
+        nonlocal depth, cred_depth, assertion_verify
         depth -= 1
         if cred_depth:
             cred_depth -= 1
-            if cred_depth == 0:
+            if cred_depth == 0 and name == assertion_name:
+                scan.assertions.append(assertion_verify.strip() or "".join(parts).strip())
+            elif cred_depth == 0:
                 begin = scan.credentials[-1][0]
                 start_end = _tag_end(source, begin)
                 if source[start_end - 2 : start_end] == b"/>":  # <x/>: no end tag
@@ -441,6 +455,12 @@ def svg_credential_texts(svg: bytes) -> list[str]:
     return _scan_svg(svg).texts
 
 
+def svg_credential_payloads(svg: bytes) -> list[str]:
+    """Each OB 3.0 credential as baked: its ``verify`` attribute (a JWS) or its JSON text."""
+    scan = _scan_svg(svg)
+    return [(v or t).strip() for v, t in zip(scan.verify, scan.texts, strict=True)]
+
+
 def unbake_svg(svg: bytes) -> dict[str, Any]:
     return _parse_baked(_single(svg_credential_texts(svg), "SVG").strip(), "SVG")
 
@@ -467,6 +487,40 @@ def unbake_text(data: bytes) -> str:
     if detect_image_type(data) == "png":
         return _single(png_credential_texts(data), "PNG")
     return _single(svg_credential_texts(data), "SVG").strip()
+
+
+@dataclass(frozen=True)
+class BakedPayload:
+    """What a badge image carries, unparsed: ``ob3`` (JSON or a JWS) or ``ob2`` (JSON, a JWS,
+    or the URL of a hosted assertion)."""
+
+    version: Literal["ob3", "ob2"]
+    text: str
+
+
+def _ob2_png_texts(png: bytes) -> list[str]:
+    texts: list[str] = []
+    for chunk in parse_png(png):
+        keyword = chunk.data.split(b"\x00", 1)[0]
+        if keyword != OB2_PNG_KEYWORD:
+            continue
+        if chunk.type == b"iTXt":
+            texts.append(ITxt.decode(chunk.data).text.strip())
+        elif chunk.type == b"tEXt":  # OB 1.0 badges: latin-1 text, a bare URL
+            texts.append(chunk.data.split(b"\x00", 1)[1].decode("latin-1").strip())
+    return texts
+
+
+def baked_payload(data: bytes) -> BakedPayload:
+    """The one credential a PNG or SVG carries, OB 3.0 or OB 2.0 (never both, never two)."""
+    if detect_image_type(data) == "png":
+        ob3, ob2 = png_credential_texts(data), _ob2_png_texts(data)
+        kind = "PNG"
+    else:
+        ob3, scan = svg_credential_payloads(data), _scan_svg(data)
+        ob2, kind = scan.assertions, "SVG"
+    text = _single([*ob3, *ob2], kind)
+    return BakedPayload("ob3" if ob3 else "ob2", text)
 
 
 def media_type(kind: ImageType) -> str:
@@ -637,12 +691,14 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "OB_SVG_NAMESPACE",
     "PNG_KEYWORD",
+    "BakedPayload",
     "ITxt",
     "ImageType",
     "PngChunk",
     "bake",
     "bake_png",
     "bake_svg",
+    "baked_payload",
     "credential_text",
     "default_badge",
     "default_badge_png",
@@ -653,6 +709,7 @@ __all__ = [
     "media_type",
     "parse_png",
     "png_credential_texts",
+    "svg_credential_payloads",
     "svg_credential_texts",
     "unbake",
     "unbake_png",

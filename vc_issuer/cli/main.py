@@ -249,6 +249,15 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge")
 @click.option("--domain")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
+@click.option(
+    "--format",
+    "secured_as",
+    type=click.Choice(["ldp", "jwt"]),
+    default="ldp",
+    show_default=True,
+    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
+    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
+)
 @_CONTEXT_DIR
 @handle_errors
 def sign_cmd(
@@ -260,14 +269,19 @@ def sign_cmd(
     challenge: str | None,
     domain: str | None,
     passphrase_env: str | None,
+    secured_as: str,
     context_dirs: tuple[str, ...],
 ) -> None:
-    """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it."""
+    """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it, or with
+    --format jwt print it secured as a JWT."""
     from vc_issuer.core.keys import load_key_file
     from vc_issuer.core.proofs import sign
 
     doc = read_json_object(document)
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
+    if secured_as == "jwt":
+        _sign_jwt(doc, key, created, purpose, challenge, domain)
+        return
     # A string is validated by sign() and kept exactly (fractional seconds included).
     signed = sign(
         doc,
@@ -280,6 +294,30 @@ def sign_cmd(
         loader=_loader(context_dirs),
     )
     _emit(signed)
+
+
+def _sign_jwt(
+    doc: dict[str, Any],
+    key: Any,
+    created: str | None,
+    purpose: str,
+    challenge: str | None,
+    domain: str | None,
+) -> None:
+    """``sign --format jwt``: a credential as a JWS; ``--created`` becomes ``iat``."""
+    from datetime import UTC, datetime
+
+    from vc_issuer.core.credentials import parse_xml_datetime, validate_credential
+    from vc_issuer.core.jose import sign_credential_jwt
+
+    if purpose != "assertionMethod" or challenge is not None or domain is not None:
+        raise MalformedInputError(
+            "--format jwt secures credentials (assertionMethod); --purpose, --challenge and "
+            "--domain apply to Data Integrity proofs"
+        )
+    validate_credential(doc)
+    issued = parse_xml_datetime(created, "--created") if created else datetime.now(UTC)
+    click.echo(sign_credential_jwt(doc, key, issued_at=issued))
 
 
 @main.command("verify")

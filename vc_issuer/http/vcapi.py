@@ -99,6 +99,33 @@ def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
     return list(dict.fromkeys(suites))
 
 
+#: ``options.format`` values: an embedded proof, or a JWS (EnvelopedVerifiableCredential).
+_FORMATS = {"ldp": "ldp", "ldp_vc": "ldp", "jwt": "jwt", "vc+jwt": "jwt", "jwt_vc_json": "jwt"}
+
+
+def _format_option(options: Mapping[str, Any], accept: str) -> str:
+    """``options.format`` (``ldp`` default, or ``jwt``), or ``Accept: application/vc+jwt``."""
+    value = options.get("format")
+    wants_token = _accepts_jwt(accept)
+    if value is None:
+        return "jwt" if wants_token else "ldp"
+    if not isinstance(value, str) or value.lower() not in _FORMATS:
+        raise MalformedInputError(
+            "options.format must be ldp or jwt", field="format", allowed=sorted(_FORMATS)
+        )
+    chosen = _FORMATS[value.lower()]
+    if wants_token and chosen != "jwt":
+        raise MalformedInputError("Accept asks for a JWT but options.format is ldp", field="format")
+    return chosen
+
+
+def _accepts_jwt(accept: str) -> bool:
+    types = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return bool(types & {"application/vc+jwt", "application/jwt"}) and not (
+        types & {"application/json", "application/ld+json", "application/vc+ld+json"}
+    )
+
+
 def _status_option(options: Mapping[str, Any]) -> bool:
     value = options.get("status", True)
     if not isinstance(value, bool):
@@ -145,19 +172,51 @@ async def issue_credential(request: web.Request) -> web.Response:
         raise MalformedInputError("credential issuer is missing", field="issuer")
     issuer_id(credential)  # a URL, or an object with an id
     key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
+    accept = request.headers.get("Accept", "")
+    secured_as = _format_option(options, accept)
+    suites = suites_from_options(options)
+    if secured_as == "jwt" and suites is not None:
+        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    # the same body asking for a JWT (by Accept) is another request than asking for JSON-LD
+    hashed = body if secured_as == "ldp" else {**body, "securedAs": secured_as}
     scoped, request_hash = (
-        scoped_idempotency(request[PRINCIPAL_KEY], key, body) if key else (None, None)
+        scoped_idempotency(request[PRINCIPAL_KEY], key, hashed) if key else (None, None)
     )
     signed = await state.issuer.issue(
         credential,
-        suites=suites_from_options(options),
+        suites=suites,
         status=_status_option(options),
         idempotency_key=scoped,
         credential_id=_opt_str(options, "credentialId"),
         request_hash=request_hash,
+        secured_as="jwt" if secured_as == "jwt" else "ldp",
     )
+    if secured_as == "jwt":
+        from vc_issuer.core.jose import enveloped_token, parse_data_url
+
+        media, _token = parse_data_url(signed["id"])
+        doc_id = jose_document_id(signed)
+        location = "/credentials/" + quote(doc_id, safe="")
+        if _accepts_jwt(accept):
+            return web.Response(
+                status=201,
+                text=enveloped_token(signed),
+                content_type=media,
+                headers={"Location": location},
+            )
+        return json_response({"verifiableCredential": signed}, 201, {"Location": location})
     location = "/credentials/" + quote(str(signed.get("id", "")), safe="")
     return json_response({"verifiableCredential": signed}, 201, {"Location": location})
+
+
+def jose_document_id(enveloped: Mapping[str, Any]) -> str:
+    """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
+    from vc_issuer.core.jose import peek_document
+
+    from vc_issuer.core.jose import enveloped_token
+
+    document = peek_document(enveloped_token(enveloped))
+    return str((document or {}).get("id", ""))
 
 
 # --- verify --------------------------------------------------------------------------------------
