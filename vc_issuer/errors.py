@@ -253,6 +253,15 @@ class OutputExistsError(MalformedInputError):
     namespace = PROJECT_ERRORS
 
 
+class FetchFailedError(MalformedInputError):
+    """A URL given to the verifier could not be fetched (network, HTTP status, size cap)."""
+
+    code = "FETCH_FAILED"
+    title = "The address could not be fetched"
+    http_status = 502
+    exit_code = EXIT_ENVIRONMENT
+
+
 # --- JSON-LD ---------------------------------------------------------------------------------
 
 

@@ -91,7 +91,9 @@ def _contexts(document: Mapping[str, Any]) -> list[Any]:
 
 def is_ob2(document: Any) -> bool:
     """An OB 2.0 document: its ``@context`` names the Open Badges v2 context."""
-    return isinstance(document, Mapping) and any(c in OB2_CONTEXTS for c in _contexts(document))
+    if not isinstance(document, Mapping):
+        return False
+    return any(isinstance(c, str) and c in OB2_CONTEXTS for c in _contexts(document))
 
 
 def _types(document: Mapping[str, Any]) -> list[str]:
@@ -209,7 +211,7 @@ def _check_type(document: Mapping[str, Any], expected: str, what: str) -> None:
 
 def check_assertion(assertion: Mapping[str, Any]) -> Kind:
     """Shape checks of an Assertion (context, type, badge, recipient, verification, image)."""
-    if not any(c in OB2_CONTEXTS for c in _contexts(assertion)):
+    if not is_ob2(assertion):
         raise OB2InvalidAssertionError(
             f"@context {assertion.get('@context')!r} is not the Open Badges 2.0 context"
         )

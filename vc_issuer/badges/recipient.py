@@ -66,7 +66,7 @@ def email_identities(document: Mapping[str, Any]) -> list[Identity]:
 
 def _identity(item: Mapping[str, Any], value_key: str, type_key: str, where: str) -> list[Identity]:
     value, kind = item.get(value_key), item.get(type_key)
-    if not isinstance(value, str) or kind not in EMAIL_TYPES:
+    if not isinstance(value, str) or not isinstance(kind, str) or kind not in EMAIL_TYPES:
         return []
     salt = item.get("salt")
     hashed = item.get("hashed")

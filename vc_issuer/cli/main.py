@@ -327,9 +327,20 @@ def _sign_jwt(
 @click.option(
     "--allow-private-hosts",
     is_flag=True,
-    help="Allow private/loopback hosts (did:web, status lists).",
+    help="Allow private/loopback hosts (did:web, status lists, OB 2.0 documents).",
 )
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
+@click.option(
+    "--recipient-email",
+    metavar="ADDRESS",
+    help="Also check that the badge was awarded to ADDRESS (salted identity hash).",
+)
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(dir_okay=False),
+    help="JWK Set (or array of verification methods) of keys you trust for JWTs.",
+)
 @_CONTEXT_DIR
 @handle_errors
 def verify_cmd(
@@ -338,12 +349,20 @@ def verify_cmd(
     domain: str | None,
     allow_private_hosts: bool,
     no_status: bool,
+    recipient_email: str | None,
+    jwks_file: str | None,
     context_dirs: tuple[str, ...],
 ) -> None:
-    """Verify a credential or presentation in FILE (or - for stdin) and print the result."""
+    """Verify FILE (or - for stdin, or an https:// URL) and print the report.
+
+    Every format: a credential or presentation with a Data Integrity proof, a VC-JWT or VC 2.0
+    JOSE token, a baked PNG/SVG badge (Open Badges 3.0 or 2.0), an Open Badges 2.0 hosted
+    assertion (its JSON or its URL) or signed assertion (its JWS).
+    """
     from vc_issuer.cli.verify import verify_document
 
-    data = read_input(file)
+    is_url = file.startswith(("https://", "http://")) and not Path(file).exists()
+    data: bytes | str = file if is_url else read_input(file)
     result = asyncio.run(
         verify_document(
             data,
@@ -352,11 +371,30 @@ def verify_cmd(
             allow_private_hosts=allow_private_hosts,
             check_status=not no_status,
             loader=_loader(context_dirs),
+            recipient_email=recipient_email,
+            trusted_keys=_trusted_keys(jwks_file),
         )
     )
     _emit(result.to_dict())
     if not result.verified:
         sys.exit(result.exit_code())
+
+
+def _trusted_keys(path: str | None) -> list[dict[str, Any]]:
+    """``--jwks``: ``{"keys": [...]}``, a list of JWKs / verification methods, or one of them."""
+    if path is None:
+        return []
+    data = read_input(path)
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParsingError(f"{path} is not JSON: {exc}") from None
+    if isinstance(value, dict) and isinstance(value.get("keys"), list):
+        value = value["keys"]
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        raise MalformedInputError(f"{path} must hold JWKs or verification methods")
+    return items
 
 
 def _register_extensions() -> None:

@@ -15,13 +15,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
+from vc_issuer.core.jose import looks_like_jws
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
-from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
+from vc_issuer.services.verifier import VerificationResult, verify_presentation
 
 JSON = "application/json"
 
@@ -211,9 +213,7 @@ async def issue_credential(request: web.Request) -> web.Response:
 
 def jose_document_id(enveloped: Mapping[str, Any]) -> str:
     """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
-    from vc_issuer.core.jose import peek_document
-
-    from vc_issuer.core.jose import enveloped_token
+    from vc_issuer.core.jose import enveloped_token, peek_document
 
     document = peek_document(enveloped_token(enveloped))
     return str((document or {}).get("id", ""))
@@ -267,50 +267,75 @@ def _failed(exc: VCIssuerError, kind: str) -> web.Response:
 
 
 _IMAGE_TYPES = frozenset({"image/png", "image/svg+xml"})
+#: Bodies that are a compact JWS as text (VC-JOSE-COSE §6.1, RFC 7519 §10.3.1), verified as is.
+_TOKEN_TYPES = frozenset({"application/vc+jwt", "application/vp+jwt", "application/jwt"})
 
 
-async def _baked_credential(request: web.Request) -> dict[str, Any]:
-    """The credential baked into a raw PNG/SVG body (the content decides, not the header)."""
-    from vc_issuer.badges.baking import unbake
-
+async def _raw_body(request: web.Request, what: str) -> bytes:
     data = await request.read()  # too large: aiohttp's 413, answered by error_middleware
-    if not data:
-        raise MalformedInputError("the request body is empty; send a baked PNG or SVG badge")
-    return unbake(data)
+    if not data.strip():
+        raise MalformedInputError(f"the request body is empty; send {what}")
+    return data
 
 
 async def verify_credential_route(request: web.Request) -> web.Response:
-    """POST /credentials/verify (public): a JSON request, or a baked PNG/SVG badge as the raw
-    body (``Content-Type: image/png`` or ``image/svg+xml``), verified the same way."""
+    """POST /credentials/verify (public), one entry point for every format:
+
+    - JSON ``{verifiableCredential, options}``: ``verifiableCredential`` is a credential with a
+      Data Integrity proof, an EnvelopedVerifiableCredential, a compact JWS string, or an
+      Open Badges 2.0 assertion (hosted JSON); ``options.recipientEmail`` adds the recipient
+      check;
+    - a raw JWT (``Content-Type: application/vc+jwt``, ``application/jwt``);
+    - a baked PNG/SVG badge (``image/png``, ``image/svg+xml``), OB 3.0 or OB 2.0.
+    """
     state = state_of(request)
+    recipient: str | None = None
+    media: str | None = None
     try:
+        value: Any
         if request.content_type in _IMAGE_TYPES:
-            vc = await _baked_credential(request)
+            media = request.content_type
+            value = await _raw_body(request, "a baked PNG or SVG badge")
+        elif request.content_type in _TOKEN_TYPES:
+            media = request.content_type
+            value = (await _raw_body(request, "a compact JWS")).decode("ascii", "replace")
         else:
             body = await read_json_object(request)
             options = _options(body)
             _checks_option(options)
+            recipient = _opt_str(options, "recipientEmail")
             if "verifiableCredential" not in body:
                 raise MalformedInputError(
                     "the request needs a verifiableCredential", field="verifiableCredential"
                 )
-            vc = body["verifiableCredential"]
-        if not isinstance(vc, dict):
-            raise MalformedInputError(
-                "verifiableCredential must be a JSON object (not a string or other value)",
-                field="verifiableCredential",
-            )
+            value = body["verifiableCredential"]
+            if not isinstance(value, (dict, str)):
+                raise MalformedInputError(
+                    "verifiableCredential must be a JSON object or a compact JWS string",
+                    field="verifiableCredential",
+                )
+            if isinstance(value, str) and not looks_like_jws(value):
+                raise MalformedInputError(
+                    "a verifiableCredential string must be a compact JWS (a VC-JWT)",
+                    field="verifiableCredential",
+                )
     except VCIssuerError as exc:
         if exc.http_status == 413:
             raise
         return _failed(exc, "credential")
-    result = await verify_credential(
-        vc,
-        resolver=state.resolver,
-        loader=state.issuer.loader,
-        status_checker=state.status_checker,
-        allow_private_hosts=state.allow_private,
-    )
+    try:
+        result = await verify_input(
+            value,
+            media_type=media,
+            recipient_email=recipient,
+            resolver=state.resolver,
+            loader=state.issuer.loader,
+            status_checker=state.status_checker,
+            allow_private_hosts=state.allow_private,
+            fetcher=state.fetcher,
+        )
+    except VCIssuerError as exc:  # unreadable: not JSON, no baked credential, fetch failed
+        return _failed(exc, "credential")
     return verification_response(result)
 
 

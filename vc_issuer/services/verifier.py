@@ -712,7 +712,8 @@ async def verify(
         if isinstance(value, (bytes, bytearray, str)):
             text = _text(value)
             stripped = text.strip()
-            is_token = media_type in JWT_MEDIA_TYPES or not stripped.startswith("{")
+            first = stripped.split("~", 1)[0]  # an SD-JWT starts with its issuer JWS
+            is_token = media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(first)
             if is_token:
                 return await _verify_jwt(stripped, options, expect=None)
             try:
