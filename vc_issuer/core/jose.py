@@ -248,14 +248,9 @@ def import_public_jwk(jwk: Any) -> Key:
         )
     public = {k: v for k, v in jwk.items() if k not in ("key_ops", "use", "ext")}
     try:
-        if kty == "OKP":
-            if public.get("crv") != "Ed25519":
-                raise InvalidKeyError(f"unsupported OKP curve {public.get('crv')!r} (use Ed25519)")
-            key: Key = OKPKey.import_key(public)
-        elif kty == "EC":
-            key = ECKey.import_key(public)
-        else:
-            key = RSAKey.import_key(public)
+        with warnings.catch_warnings():  # short keys: refused below, with our own error
+            warnings.simplefilter("ignore")
+            key = _import_jwk(kty, public)
     except JoseError as exc:
         reason = exc.description or exc
         raise InvalidKeyError(f"the JWK is not a usable {kty} key: {reason}") from None
@@ -263,6 +258,16 @@ def import_public_jwk(jwk: Any) -> Key:
         raise InvalidKeyError(f"the JWK is not a usable {kty} key: {exc}") from None
     _check_strength(key)
     return key
+
+
+def _import_jwk(kty: str, public: dict[str, Any]) -> Key:
+    if kty == "OKP":
+        if public.get("crv") != "Ed25519":
+            raise InvalidKeyError(f"unsupported OKP curve {public.get('crv')!r} (use Ed25519)")
+        return OKPKey.import_key(public)
+    if kty == "EC":
+        return ECKey.import_key(public)
+    return RSAKey.import_key(public)
 
 
 def _check_strength(key: Key) -> None:
@@ -418,6 +423,7 @@ class JwtDocument:
     document: dict[str, Any]
     claims: dict[str, Any]
     claim_checks: list[ClaimCheck] = field(default_factory=list)
+    claim_errors: list[JwtClaimMismatchError] = field(default_factory=list)
 
     @property
     def media_type(self) -> str:
@@ -565,94 +571,120 @@ def _same_second(field_value: Any, claim_time: datetime, name: str) -> bool:
 
 def apply_claims(doc: JwtDocument) -> None:
     """Check ``iss``/``sub``/``jti``/``nbf``/``exp`` against the credential (see the module
-    docstring for the policy); fills absent VC 1.1 fields; records one :class:`ClaimCheck` per
-    claim. Raises the claim's mismatch error on a contradiction."""
-    if doc.kind != "credential":
-        _apply_presentation_claims(doc)
-        return
-    cred, claims = doc.document, doc.claims
-    fill = doc.form == "vc-jwt"
-    # OB 3.0 §8.2.4 requires iss/sub/jti/nbf for Open Badges; VC-JOSE-COSE requires none
-    required = fill or is_open_badge(cred)
-    checks = doc.claim_checks
-
-    issuer = _issuer_of(cred)
-    if "iss" in claims:
-        iss = claims["iss"]
-        if issuer is None and fill and isinstance(iss, str):
-            cred["issuer"] = iss
-            checks.append(ClaimCheck("iss", "filled", f"issuer taken from iss ({iss})"))
-        elif iss != issuer:
-            raise JwtIssMismatchError(f"JWT iss {iss!r} is not the credential issuer {issuer!r}")
-        else:
-            checks.append(ClaimCheck("iss", "ok", f"iss is the issuer {issuer}"))
-    else:
-        checks.append(ClaimCheck("iss", "missing" if required else "absent", "no iss claim"))
-
-    subjects = _subject_ids(cred)
-    if "sub" in claims:
-        sub = claims["sub"]
-        subject = cred.get("credentialSubject")
-        if not subjects and fill and isinstance(sub, str) and isinstance(subject, dict):
-            subject["id"] = sub
-            checks.append(ClaimCheck("sub", "filled", "credentialSubject.id taken from sub"))
-        elif sub not in subjects:
-            raise JwtSubMismatchError(
-                f"JWT sub {sub!r} is not the credential subject "
-                f"{subjects[0] if len(subjects) == 1 else subjects!r}"
-            )
-        else:
-            checks.append(ClaimCheck("sub", "ok", f"sub is the subject {sub}"))
-    else:
-        outcome: Outcome = "missing" if required and subjects else "absent"
-        checks.append(ClaimCheck("sub", outcome, "no sub claim"))
-
-    if "jti" in claims:
-        jti = claims["jti"]
-        if "id" not in cred and fill and isinstance(jti, str):
-            cred["id"] = jti
-            checks.append(ClaimCheck("jti", "filled", "id taken from jti"))
-        elif jti != cred.get("id"):
-            raise JwtJtiMismatchError(
-                f"JWT jti {jti!r} is not the credential id {cred.get('id')!r}"
-            )
-        else:
-            checks.append(ClaimCheck("jti", "ok", "jti is the credential id"))
-    else:
-        outcome = "missing" if required and "id" in cred else "absent"
-        checks.append(ClaimCheck("jti", outcome, "no jti claim"))
-
-    start_name, end_name = _date_fields(cred)
-    for claim, name, error in (
-        ("nbf", start_name, JwtNbfMismatchError),
-        ("exp", end_name, JwtExpMismatchError),
-    ):
-        if claim not in claims:
-            wanted = required and name in cred
-            checks.append(ClaimCheck(claim, "missing" if wanted else "absent", f"no {claim} claim"))
-            continue
-        moment = _numeric_date(claims[claim], claim)
-        if name not in cred:
-            if fill:
-                cred[name] = format_datetime(moment)
-                checks.append(ClaimCheck(claim, "filled", f"{name} taken from {claim}"))
-            else:
-                checks.append(ClaimCheck(claim, "ok", f"{claim} {format_datetime(moment)}"))
-            continue
+    docstring for the policy); fill absent VC 1.1 fields; record one :class:`ClaimCheck` per
+    claim and, in ``doc.claim_errors``, every contradiction (all claims are looked at, so the
+    fields VC 1.1 decoding fills are there for the structure check that follows)."""
+    steps = (
+        [_claim_iss, _claim_sub, _claim_jti, _claim_nbf, _claim_exp]
+        if doc.kind == "credential"
+        else [_presentation_claims]
+    )
+    for step in steps:
         try:
-            same = _same_second(cred[name], moment, name)
-        except MalformedInputError:
-            same = False
-        if not same:
-            raise error(
-                f"JWT {claim} {format_datetime(moment)} is not the credential's {name} "
-                f"{cred[name]!r}",
-                claim=claim,
-            )
-        checks.append(ClaimCheck(claim, "ok", f"{claim} equals {name}"))
+            step(doc)
+        except JwtClaimMismatchError as exc:
+            doc.claim_errors.append(exc)
 
 
-def _apply_presentation_claims(doc: JwtDocument) -> None:
+def _required(doc: JwtDocument) -> bool:
+    # OB 3.0 §8.2.4 requires iss/sub/jti/nbf for Open Badges; VC-JOSE-COSE requires none
+    return doc.form == "vc-jwt" or is_open_badge(doc.document)
+
+
+def _claim_iss(doc: JwtDocument) -> None:
+    cred, fill = doc.document, doc.form == "vc-jwt"
+    issuer = _issuer_of(cred)
+    if "iss" not in doc.claims:
+        outcome: Outcome = "missing" if _required(doc) else "absent"
+        doc.claim_checks.append(ClaimCheck("iss", outcome, "no iss claim"))
+        return
+    iss = doc.claims["iss"]
+    if issuer is None and fill and isinstance(iss, str) and "issuer" not in cred:
+        cred["issuer"] = iss
+        doc.claim_checks.append(ClaimCheck("iss", "filled", f"issuer taken from iss ({iss})"))
+    elif iss != issuer:
+        raise JwtIssMismatchError(f"JWT iss {iss!r} is not the credential issuer {issuer!r}")
+    else:
+        doc.claim_checks.append(ClaimCheck("iss", "ok", f"iss is the issuer {issuer}"))
+
+
+def _claim_sub(doc: JwtDocument) -> None:
+    cred, fill = doc.document, doc.form == "vc-jwt"
+    subjects = _subject_ids(cred)
+    if "sub" not in doc.claims:
+        outcome: Outcome = "missing" if _required(doc) and subjects else "absent"
+        doc.claim_checks.append(ClaimCheck("sub", outcome, "no sub claim"))
+        return
+    sub = doc.claims["sub"]
+    subject = cred.get("credentialSubject")
+    if not subjects and fill and isinstance(sub, str) and isinstance(subject, dict):
+        subject["id"] = sub
+        doc.claim_checks.append(ClaimCheck("sub", "filled", "credentialSubject.id taken from sub"))
+    elif sub not in subjects:
+        shown = subjects[0] if len(subjects) == 1 else subjects
+        raise JwtSubMismatchError(f"JWT sub {sub!r} is not the credential subject {shown!r}")
+    else:
+        doc.claim_checks.append(ClaimCheck("sub", "ok", f"sub is the subject {sub}"))
+
+
+def _claim_jti(doc: JwtDocument) -> None:
+    cred, fill = doc.document, doc.form == "vc-jwt"
+    if "jti" not in doc.claims:
+        outcome: Outcome = "missing" if _required(doc) and "id" in cred else "absent"
+        doc.claim_checks.append(ClaimCheck("jti", outcome, "no jti claim"))
+        return
+    jti = doc.claims["jti"]
+    if "id" not in cred and fill and isinstance(jti, str):
+        cred["id"] = jti
+        doc.claim_checks.append(ClaimCheck("jti", "filled", "id taken from jti"))
+    elif jti != cred.get("id"):
+        raise JwtJtiMismatchError(f"JWT jti {jti!r} is not the credential id {cred.get('id')!r}")
+    else:
+        doc.claim_checks.append(ClaimCheck("jti", "ok", "jti is the credential id"))
+
+
+def _claim_nbf(doc: JwtDocument) -> None:
+    _date_claim(doc, "nbf", _date_fields(doc.document)[0], JwtNbfMismatchError)
+
+
+def _claim_exp(doc: JwtDocument) -> None:
+    _date_claim(doc, "exp", _date_fields(doc.document)[1], JwtExpMismatchError)
+
+
+def _date_claim(
+    doc: JwtDocument, claim: str, name: str, error: type[JwtClaimMismatchError]
+) -> None:
+    cred = doc.document
+    if claim not in doc.claims:
+        outcome: Outcome = "missing" if _required(doc) and name in cred else "absent"
+        doc.claim_checks.append(ClaimCheck(claim, outcome, f"no {claim} claim"))
+        return
+    try:
+        moment = _numeric_date(doc.claims[claim], claim)
+    except JwtFormatError as exc:
+        raise error(exc.detail, claim=claim) from None
+    if name not in cred:
+        if doc.form == "vc-jwt":
+            cred[name] = format_datetime(moment)
+            doc.claim_checks.append(ClaimCheck(claim, "filled", f"{name} taken from {claim}"))
+        else:
+            detail = f"{claim} {format_datetime(moment)}"
+            doc.claim_checks.append(ClaimCheck(claim, "ok", detail))
+        return
+    try:
+        same = _same_second(cred[name], moment, name)
+    except MalformedInputError:
+        same = False
+    if not same:
+        raise error(
+            f"JWT {claim} {format_datetime(moment)} is not the credential's {name} "
+            f"{cred[name]!r}",
+            claim=claim,
+        )
+    doc.claim_checks.append(ClaimCheck(claim, "ok", f"{claim} equals {name}"))
+
+
+def _presentation_claims(doc: JwtDocument) -> None:
     vp, claims = doc.document, doc.claims
     holder = vp.get("holder")
     if isinstance(holder, Mapping):
@@ -668,10 +700,15 @@ def _apply_presentation_claims(doc: JwtDocument) -> None:
 
 
 def token_window(claims: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
-    """The token's own ``nbf``/``exp`` as datetimes (None when absent)."""
-    start = _numeric_date(claims["nbf"], "nbf") if "nbf" in claims else None
-    end = _numeric_date(claims["exp"], "exp") if "exp" in claims else None
-    return start, end
+    """The token's own ``nbf``/``exp`` as datetimes (None when absent or not a NumericDate:
+    that is reported by the claims check)."""
+    window: list[datetime | None] = []
+    for claim in ("nbf", "exp"):
+        try:
+            window.append(_numeric_date(claims[claim], claim) if claim in claims else None)
+        except JwtFormatError:
+            window.append(None)
+    return window[0], window[1]
 
 
 # --- enveloped credentials -----------------------------------------------------------------------
@@ -708,7 +745,15 @@ def parse_data_url(value: Any) -> tuple[str, str]:
 
 def enveloped_token(document: Mapping[str, Any]) -> str:
     """The JWS inside an EnvelopedVerifiableCredential (or Presentation) of a supported type."""
-    media, text = parse_data_url(document.get("id"))
+    url = document.get("id")
+    if isinstance(url, str) and url.startswith("data:"):
+        declared = url[5:].partition(",")[0].split(";")[0].strip().lower()
+        if declared in UNSUPPORTED_ENVELOPES:
+            raise UnsupportedFormatError(
+                f"enveloped {declared} credentials are not verified here (only {MEDIA_VC_JWT})",
+                mediaType=declared,
+            )
+    media, text = parse_data_url(url)
     if media in (MEDIA_VC_JWT, MEDIA_VP_JWT, MEDIA_JWT):
         return text
     if media in UNSUPPORTED_ENVELOPES:

@@ -91,32 +91,38 @@ class IssuerKeys:
 
     # --- the issuer's own keys ---------------------------------------------------------------
 
-    async def published(self, issuer: str) -> list[FoundKey]:
-        """Keys ``issuer`` publishes for assertions (DID document, https profile, JWKS)."""
-        if issuer not in self._published:
+    async def published(self, issuer: str, relationship: str = ASSERTION) -> list[FoundKey]:
+        """Keys ``issuer`` publishes for ``relationship`` (assertionMethod for credentials,
+        authentication for presentations): DID document, https profile, JWKS."""
+        cache_key = f"{relationship} {issuer}"
+        if cache_key not in self._published:
             if issuer.startswith("did:key:"):  # self-certifying: no resolution needed
                 key = jose.import_multikey(issuer.removeprefix("did:key:"))
-                self._published[issuer] = [FoundKey(key, f"did:key {issuer}", issuer)]
+                found = [FoundKey(key, f"did:key {issuer}", issuer)]
             elif _is_did(issuer):
-                self._published[issuer] = await self._did_keys(issuer)
+                found = await self._did_keys(issuer, relationship)
             elif issuer.startswith("https://"):
-                self._published[issuer] = await self._https_keys(issuer)
+                found = await self._https_keys(issuer, relationship)
             else:
-                self._published[issuer] = []
-        return self._published[issuer]
+                found = []
+            self._published[cache_key] = found
+        return self._published[cache_key]
 
-    async def _did_keys(self, did: str) -> list[FoundKey]:
+    async def _did_keys(self, did: str, relationship: str) -> list[FoundKey]:
         try:
             doc = await self.resolver.resolve(did)
         except did_errors.DIDError as exc:
             raise map_did_error(exc) from exc
-        return _keys_of_document(doc, did, f"DID document of {did}")
+        return _keys_of_document(doc, did, f"DID document of {did}", relationship)
 
     async def _fetch_json(self, url: str, accept: str) -> Any:
+        """The JSON at ``url``; None when the server says there is nothing (404, 410)."""
         if self.fetcher is None:
             raise IssuerKeysUnavailableError(f"fetching {url} is not allowed here")
         try:
             result = await self.fetcher.fetch(url, accept=accept)
+        except did_errors.NotFound:
+            return None
         except did_errors.DIDError as exc:
             raise IssuerKeysUnavailableError(f"could not fetch {url}: {exc.message}") from None
         try:
@@ -124,19 +130,23 @@ class IssuerKeys:
         except (ValueError, UnicodeDecodeError):
             raise IssuerKeysUnavailableError(f"{url} did not answer JSON") from None
 
-    async def _https_keys(self, issuer: str) -> list[FoundKey]:
+    async def _https_keys(self, issuer: str, relationship: str) -> list[FoundKey]:
         found: list[FoundKey] = []
         problems: list[str] = []
         try:
             doc = await self._fetch_json(issuer, JSON_ACCEPT)
             if isinstance(doc, Mapping) and doc.get("id") == issuer:
-                found = _keys_of_document(doc, issuer, f"issuer profile {issuer}")
+                found = _keys_of_document(doc, issuer, f"issuer profile {issuer}", relationship)
         except IssuerKeysUnavailableError as exc:
             problems.append(exc.detail)
         if found:
             return found
         parts = urlsplit(issuer)
         jwks_url = f"https://{parts.netloc}/.well-known/jwks.json"
+        if relationship != ASSERTION:
+            if problems:
+                raise IssuerKeysUnavailableError(f"the keys of {issuer}: {problems[0]}")
+            return found  # a JWK Set says nothing about authentication
         try:
             jwks = await self._fetch_json(jwks_url, JWKS_ACCEPT)
         except IssuerKeysUnavailableError as exc:
@@ -183,7 +193,9 @@ class IssuerKeys:
             )
         return out
 
-    async def candidates(self, token: jose.Jws, issuer: str | None) -> KeySearch:
+    async def candidates(
+        self, token: jose.Jws, issuer: str | None, relationship: str = ASSERTION
+    ) -> KeySearch:
         """Keys that may have signed ``token``, best first; raises when there is none.
 
         Keys the caller trusts are tried before the issuer's published ones. A header ``jwk``
@@ -193,7 +205,7 @@ class IssuerKeys:
         header_key = jose.header_key(token)
         kid = token.kid
         if kid is not None and _is_did(kid):
-            found = await self._by_did_url(kid)
+            found = await self._by_did_url(kid, relationship)
             if header_key is not None and not jose.same_key(header_key, found.key):
                 raise JwtKidMismatchError(
                     f"kid {kid} resolves to another key than the jwk in the header"
@@ -205,7 +217,8 @@ class IssuerKeys:
         unavailable: IssuerKeysUnavailableError | None = None
         if issuer is not None:
             try:
-                selected = _select(await self.published(issuer), kid, header_key, issuer)
+                published = await self.published(issuer, relationship)
+                selected = _select(published, kid, header_key, issuer)
             except IssuerKeysUnavailableError as exc:
                 unavailable = exc
             except DIDResolutionError as exc:
@@ -222,7 +235,7 @@ class IssuerKeys:
             raise JwtKeyNotFoundError(f"kid {kid!r} names no key of the issuer {issuer}")
         raise JwtKeyNotFoundError("the token has no kid or jwk and its issuer publishes no key")
 
-    async def _by_did_url(self, kid: str) -> FoundKey:
+    async def _by_did_url(self, kid: str, relationship: str) -> FoundKey:
         did_key = jose.did_key_from_kid(kid)
         if did_key is not None:
             did, key = did_key
@@ -235,14 +248,12 @@ class IssuerKeys:
         if fragment:
             vm = find_verification_method(doc, kid)
         else:  # a bare DID (walt.id): its first assertion method
-            vms = [
-                v for v in iter_verification_methods(doc) if is_authorized(doc, v["id"], ASSERTION)
-            ]
-            vm = vms[0] if vms else None
+            vms = iter_verification_methods(doc)
+            vm = next((v for v in vms if is_authorized(doc, v["id"], relationship)), None)
         if vm is None:
             raise JwtKeyNotFoundError(f"no verification method {kid} in the document of {did}")
-        if not is_authorized(doc, vm["id"], ASSERTION):
-            raise ProofPurposeError(f"{vm['id']} is not listed under assertionMethod of {did}")
+        if not is_authorized(doc, vm["id"], relationship):
+            raise ProofPurposeError(f"{vm['id']} is not listed under {relationship} of {did}")
         controller = vm.get("controller", did)
         if controller != did:
             raise JwtKidMismatchError(f"{vm['id']} is controlled by {controller}, not {did}")
@@ -278,8 +289,10 @@ def _names(found: FoundKey, kid: str, issuer: str | None) -> bool:
     return kid == jose.thumbprint(found.key)
 
 
-def _keys_of_document(doc: Mapping[str, Any], owner: str, source: str) -> list[FoundKey]:
-    """Keys of a DID or controller document that are authorized for assertions."""
+def _keys_of_document(
+    doc: Mapping[str, Any], owner: str, source: str, relationship: str
+) -> list[FoundKey]:
+    """Keys of a DID or controller document authorized for ``relationship``."""
     out: list[FoundKey] = []
     try:
         methods = list(iter_verification_methods(doc))
@@ -287,7 +300,7 @@ def _keys_of_document(doc: Mapping[str, Any], owner: str, source: str) -> list[F
         return out
     for vm in methods:
         try:
-            if not is_authorized(doc, vm["id"], ASSERTION):
+            if not is_authorized(doc, vm["id"], relationship):
                 continue
         except did_errors.DIDError:
             continue
