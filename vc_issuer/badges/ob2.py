@@ -90,10 +90,14 @@ def _contexts(document: Mapping[str, Any]) -> list[Any]:
 
 
 def is_ob2(document: Any) -> bool:
-    """An OB 2.0 document: its ``@context`` names the Open Badges v2 context."""
+    """An OB 2.0 document: its ``@context`` names the Open Badges v2 context, or it is shaped
+    like an Assertion (so a wrong context is reported as such, not as a malformed VC)."""
     if not isinstance(document, Mapping):
         return False
-    return any(isinstance(c, str) and c in OB2_CONTEXTS for c in _contexts(document))
+    if any(isinstance(c, str) and c in OB2_CONTEXTS for c in _contexts(document)):
+        return True
+    shaped = "badge" in document and "recipient" in document and "verification" in document
+    return shaped and "VerifiableCredential" not in _types(document)
 
 
 def _types(document: Mapping[str, Any]) -> list[str]:
@@ -211,7 +215,7 @@ def _check_type(document: Mapping[str, Any], expected: str, what: str) -> None:
 
 def check_assertion(assertion: Mapping[str, Any]) -> Kind:
     """Shape checks of an Assertion (context, type, badge, recipient, verification, image)."""
-    if not is_ob2(assertion):
+    if not any(isinstance(c, str) and c in OB2_CONTEXTS for c in _contexts(assertion)):
         raise OB2InvalidAssertionError(
             f"@context {assertion.get('@context')!r} is not the Open Badges 2.0 context"
         )
@@ -344,6 +348,17 @@ async def _hosted(rec: Recorder, chain: Chain, url: Any, now: datetime, skew: ti
         return
     assertion = fetched.document
     rec.document = assertion
+    if assertion.get("revoked") is True and assertion.get("id") == url:
+        # OB 2.0: a host may replace a revoked assertion by {id, revoked, revocationReason}
+        reason = assertion.get("revocationReason")
+        rec.fail(
+            "revocation",
+            CredentialRevokedError(
+                "the host marks the assertion revoked" + (f": {reason}" if reason else ""),
+                revocationReason=reason,
+            ),
+        )
+        return
     try:
         kind = check_assertion(assertion)
         if kind != "hosted":
@@ -362,14 +377,6 @@ async def _hosted(rec: Recorder, chain: Chain, url: Any, now: datetime, skew: ti
     rec.ok("structure", "Open Badges 2.0 Assertion (hosted)")
     detail = f"fetched from {url}" + (" after redirects" if fetched.redirects else "")
     rec.ok("assertion", detail)
-    if assertion.get("revoked") is True:
-        reason = assertion.get("revocationReason")
-        rec.fail(
-            "revocation",
-            CredentialRevokedError(
-                "the host marks the assertion revoked" + (f": {reason}" if reason else "")
-            ),
-        )
     # 2. BadgeClass and Profile
     profile = await _badge_and_issuer(rec, chain, assertion)
     if profile is None:

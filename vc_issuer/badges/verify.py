@@ -135,7 +135,7 @@ async def _read(
     if _is_url(text):
         return await _from_url(text, fetcher)
     if media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(text.split("~", 1)[0]):
-        return text, jose.looks_like_jws(text) and ob2.is_ob2(_peek_payload(text))
+        return text, jose.looks_like_jws(text) and ob2.is_ob2(jose.peek_payload(text))
     document = parse_json_document(text)  # not a JWS: JSON or nothing we read
     return document, ob2.is_ob2(document)
 
@@ -147,18 +147,13 @@ def _ob2_text(text: str) -> Any:
     return text
 
 
-def _peek_payload(token: str) -> Any:
-    try:
-        return jose.parse_jws(token).payload
-    except VCIssuerError:
-        return None
-
-
 async def _from_url(url: str, fetcher: SafeFetcher) -> tuple[Any, bool]:
     """A URL: an OB 2.0 hosted assertion (verified from its URL), or a credential or badge
     image served there."""
     try:
         result = await fetcher.fetch(url, accept=URL_ACCEPT)
+    except did_errors.Gone:
+        return url, True  # 410: how an OB 2.0 host revokes; the OB 2.0 check reports it
     except did_errors.ForbiddenAddress as exc:
         raise ForbiddenAddressError(f"{url}: {exc.message}", url=url) from None
     except did_errors.DIDError as exc:

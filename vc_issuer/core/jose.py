@@ -773,6 +773,17 @@ def envelope(token: str, media_type: str = MEDIA_VC_JWT) -> dict[str, Any]:
     }
 
 
+def peek_payload(token: str) -> dict[str, Any] | None:
+    """A JWS's payload object, decoded without any check (to route a token), or None."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        return _json_object(_b64decode(parts[1], "payload"), "payload")
+    except MalformedJwsError:
+        return None
+
+
 def peek_document(token: str) -> dict[str, Any] | None:
     """The credential a token carries, unverified (for display after verification), or None."""
     try:
@@ -876,6 +887,7 @@ __all__ = [
     "parse_data_url",
     "parse_jws",
     "peek_document",
+    "peek_payload",
     "public_jwk",
     "same_key",
     "sign_credential_jwt",
