@@ -33,7 +33,9 @@ _ED25519_2020 = "Ed25519Signature2020"
 _EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
 _STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
 # Failed checks whose code means "the request was malformed" rather than "did not verify".
-_BAD_REQUEST_CODES = frozenset({"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP"})
+_BAD_REQUEST_CODES = frozenset(
+    {"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP", "MALFORMED_JWS"}
+)
 
 
 def json_response(

@@ -38,6 +38,7 @@ from vc_issuer.core.status import (
     parse_credential_status,
 )
 from vc_issuer.errors import (
+    EXIT_ENVIRONMENT,
     IssuerMismatchError,
     MalformedInputError,
     ProofError,
@@ -81,7 +82,9 @@ class StatusResult:
     def to_check(self) -> Check:
         from vc_issuer.services.verifier import Check
 
-        return Check(name=self.name, passed=self.passed, code=self.code, detail=self.detail)
+        # a list that could not be fetched is the environment's failure (exit code 3)
+        exit_code = EXIT_ENVIRONMENT if self.code == StatusRetrievalError.code else None
+        return Check(self.name, self.passed, self.code, self.detail, exit_code)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
