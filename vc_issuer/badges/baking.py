@@ -88,7 +88,8 @@ def looks_like_image(data: bytes) -> bool:
 def credential_text(
     credential: Mapping[str, Any] | str | bytes, *, ascii_only: bool = False
 ) -> str:
-    """The JSON text to bake: compact for a dict; a given JSON text is checked, kept as is."""
+    """The text to bake: compact JSON for a dict; a given JSON text is checked, kept as is; a
+    compact JWS (a VC-JWT, OB 3.0 §5.3) is baked as the token itself."""
     if isinstance(credential, Mapping):
         return json.dumps(
             credential, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False
@@ -102,6 +103,8 @@ def credential_text(
         raise MalformedInputError(
             f"the credential must be a JSON object or its text, got {type(credential).__name__}"
         )
+    if _COMPACT_JWS.match(credential.strip()):
+        return credential.strip()
     parse_json_document(credential)  # must be a JSON object
     if ascii_only and not credential.isascii():
         return json.dumps(json.loads(credential), separators=(",", ":"), ensure_ascii=True)
@@ -423,11 +426,13 @@ def bake_svg(svg: bytes, credential: Mapping[str, Any] | str | bytes) -> bytes:
     start_tag = data[scan.root_start : tag_close]
     if declared is None:
         start_tag += f' xmlns:{SVG_PREFIX}="{OB_SVG_NAMESPACE}"'.encode("ascii")
-    element = (
-        f"<{SVG_PREFIX}:credential>"
-        + _cdata(credential_text(credential, ascii_only=True))
-        + f"</{SVG_PREFIX}:credential>"
-    ).encode("ascii")
+    text = credential_text(credential, ascii_only=True)
+    if _COMPACT_JWS.match(text):  # OB 3.0 §5.3.2: a JWS goes in the verify attribute
+        element = f'<{SVG_PREFIX}:credential verify="{text}"/>'.encode("ascii")
+    else:
+        element = (
+            f"<{SVG_PREFIX}:credential>" + _cdata(text) + f"</{SVG_PREFIX}:credential>"
+        ).encode("ascii")
 
     if self_closing:
         qname = re.match(rb"<([^\s/>]+)", start_tag)

@@ -36,6 +36,7 @@ from vc_issuer.badges.baking import (
 )
 from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_credential
 from vc_issuer.badges.verify import verify_input
+from vc_issuer.core import jose
 from vc_issuer.errors import VCIssuerError
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, error_middleware
 from vc_issuer.http.state import ServiceState, state_of
@@ -489,17 +490,21 @@ async def credential_json(request: web.Request) -> web.Response:
 async def baked_badge(request: web.Request) -> web.Response:
     """GET /c/{page_id}/badge.png|svg: the badge image with the credential baked in."""
     record = await _record(request)
-    cred = download_shape(record.credential)
+    payload: dict[str, Any] | str = download_shape(record.credential)
+    cred: Mapping[str, Any] = record.credential
+    if jose.is_enveloped(record.credential):  # issued as a JWT: bake the token (OB 3.0 §5.3)
+        payload = jose.enveloped_token(record.credential)
+        cred = jose.peek_document(payload) or {}
     kind = request.match_info["kind"]
     source = await badge_source(request, cred)
     name = str(_achievement(cred).get("name") or cred.get("name") or "Badge")
     if kind == "png":
         image = source if source is not None and detect_image_type(source) == "png" else None
-        baked = bake_png(image or default_badge_png(), cred)
+        baked = bake_png(image or default_badge_png(), payload)
         media = "image/png"
     else:
         image = source if source is not None and detect_image_type(source) == "svg" else None
-        baked = bake_svg(image or default_badge_svg(name), cred)
+        baked = bake_svg(image or default_badge_svg(name), payload)
         media = "image/svg+xml"
     return web.Response(
         body=baked,

@@ -190,3 +190,34 @@ async def test_verify_page_every_input(make_env: EnvFactory, vweb: VirtualWeb) -
     assert resp.status == 400 and "We could not fetch that address" in await resp.text()
     resp = await env.client.post("/verify", data={"json": token, "recipient": "not-an-email"})
     assert resp.status == 400
+
+
+async def test_page_and_baked_images_of_a_jwt_credential(make_env: EnvFactory) -> None:
+    """A credential issued as a JWT: its public page verifies it, its images carry the token
+    (PNG iTXt text, SVG verify attribute, OB 3.0 §5.3), and both images verify again."""
+    from vc_issuer.badges.baking import baked_payload, svg_credential_payloads
+    from vc_issuer.core.jose import enveloped_token, parse_jws
+
+    env = await make_env(allow_private=True)
+    enveloped = await env.issue(env.credential(name="JWT Badge"), format="jwt")
+    token = enveloped_token(enveloped)
+    record = await env.issuer.store.get_credential(parse_jws(token).payload["id"])
+    assert record is not None
+    page = await env.client.get(f"/c/{record.page_id}")
+    text = await page.text()
+    assert page.status == 200 and 'data-verdict="Valid"' in text and "JWT Badge" in text
+    for kind in ("png", "svg"):
+        resp = await env.client.get(f"/c/{record.page_id}/badge.{kind}")
+        image = await resp.read()
+        assert resp.status == 200
+        assert baked_payload(image).text == token
+        if kind == "svg":
+            assert svg_credential_payloads(image) == [token]
+            assert b'verify="' + token.encode() + b'"' in image
+        verified = await env.client.post(
+            "/credentials/verify", data=image, headers={"Content-Type": f"image/{kind}"}
+            if kind == "png" else {"Content-Type": "image/svg+xml"},
+        )  # fmt: skip
+        body = await verified.json()
+        assert verified.status == 200, body
+        assert body["format"] == "vc-jose"
