@@ -602,3 +602,36 @@ def test_trusted_keys_in_a_copy_are_not_mutated() -> None:
 def test_fixture_paths_exist() -> None:
     assert Path(JOSE / "vm-p256.json").is_file() and (OB3JWT / "keys.json").is_file()
     assert isinstance(datetime.now(UTC), datetime)
+
+
+async def test_jwt_presentation_challenge_and_domain(key: Ed25519Key) -> None:
+    """A VC-JWT 1.1 presentation (``vp`` claim, credentials as JWS strings) signed by its
+    holder: ``nonce``/``aud`` answer the verifier's challenge and domain."""
+    holder = Ed25519Key.from_seed(bytes(32))
+    vc_token = jose.sign_credential_jwt(v1_credential(key.did), key, issued_at=NOW())
+    vp = {
+        "@context": [V1],
+        "type": ["VerifiablePresentation"],
+        "verifiableCredential": [vc_token],
+    }
+    token = sign_raw(
+        {"alg": "EdDSA", "typ": "JWT", "kid": holder.verification_method},
+        {"iss": holder.did, "nonce": "c0ffee", "aud": "verifier.example", "vp": vp},
+        okp(holder),
+    )
+    result = await verify(token, challenge="c0ffee", domain="verifier.example", now=NOW)
+    assert result.verified, result.to_dict()
+    assert result.kind == "presentation" and result.format == "vc-jwt"
+    assert {c.name for c in result.checks} >= {"holder", "challenge", "domain", "credential"}
+    assert result.credential_results[0].format == "vc-jwt"
+    wrong = await verify(token, challenge="other", domain="elsewhere.example", now=NOW)
+    assert failed(wrong) == {
+        "challenge": "INVALID_CHALLENGE_ERROR",
+        "domain": "INVALID_DOMAIN_ERROR",
+    }
+    # signed by someone who is not the holder it names
+    forged = sign_raw(
+        {"alg": "EdDSA", "kid": key.verification_method}, {"iss": holder.did, "vp": vp}, okp(key)
+    )
+    result = await verify(forged, now=NOW)
+    assert failed(result) == {"holder": "HOLDER_MISMATCH"}

@@ -465,6 +465,10 @@ class _Options:
     allow_private_hosts: bool
     fetcher: SafeFetcher | None
     trusted_keys: tuple[Mapping[str, Any], ...]
+    challenge: str | None = None
+    """For a JWT presentation: its ``nonce`` claim (VC-JWT 1.1 §6.3.1) must be this."""
+    domain: str | None = None
+    """For a JWT presentation: its ``aud`` claim must name this."""
 
 
 async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) -> None:
@@ -578,7 +582,24 @@ async def _verify_jwt_checks(
         await _check_status(rec, doc.document, options)
     else:
         _check_token_window(rec, window, moment, options.clock_skew)
+        _check_token_binding(rec, token.payload, options)
         await _verify_embedded(rec, embedded_credentials(doc.document), options)
+
+
+def _check_token_binding(rec: _Recorder, payload: Mapping[str, Any], options: _Options) -> None:
+    """A JWT presentation's ``nonce`` / ``aud`` against the expected challenge / domain."""
+    if options.challenge is not None:
+        if payload.get("nonce") == options.challenge:
+            rec.ok("challenge")
+        else:
+            rec.fail("challenge", InvalidChallengeError("the JWT nonce is not the challenge"))
+    if options.domain is not None:
+        aud = payload.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if options.domain in audiences:
+            rec.ok("domain")
+        else:
+            rec.fail("domain", InvalidDomainError(f"the JWT aud {aud!r} is not the domain"))
 
 
 def _enveloped_items(vp: Mapping[str, Any]) -> list[Any]:
@@ -705,7 +726,7 @@ async def verify(
     try:
         options = _Options(
             resolver, loader, now or (lambda: _clock(None)), clock_skew, status_checker,
-            allow_private_hosts, fetcher, tuple(trusted_keys),
+            allow_private_hosts, fetcher, tuple(trusted_keys), challenge, domain,
         )  # fmt: skip
         document: Any = value
         if isinstance(value, (bytes, bytearray, str)):
