@@ -258,6 +258,7 @@ class FetchFailedError(MalformedInputError):
 
     code = "FETCH_FAILED"
     title = "The address could not be fetched"
+    namespace = PROJECT_ERRORS
     http_status = 502
     exit_code = EXIT_ENVIRONMENT
 
@@ -475,6 +476,7 @@ class MalformedJwsError(MalformedInputError):
 
     code = "MALFORMED_JWS"
     title = "Malformed JWS"
+    namespace = PROJECT_ERRORS
 
 
 class UnsupportedFormatError(MalformedInputError):
@@ -482,6 +484,7 @@ class UnsupportedFormatError(MalformedInputError):
 
     code = "UNSUPPORTED_FORMAT"
     title = "Unsupported credential format"
+    namespace = PROJECT_ERRORS
     http_status = 415
 
 
@@ -490,6 +493,7 @@ class JwsVerificationError(ProofError):
 
     code = "JWS_VERIFICATION_ERROR"
     title = "JWS verification failed"
+    namespace = PROJECT_ERRORS
 
 
 class JwtAlgNoneError(JwsVerificationError):
@@ -611,6 +615,7 @@ class OB2Error(ProofError):
 
     code = "OB2_VERIFICATION_ERROR"
     title = "Open Badges 2.0 verification failed"
+    namespace = PROJECT_ERRORS
 
 
 class OB2InvalidAssertionError(OB2Error):

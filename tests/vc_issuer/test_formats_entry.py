@@ -88,7 +88,7 @@ def checker_for(vweb: VirtualWeb) -> StatusListChecker:
         result = await fetcher.fetch(url, headers=headers)
         return result.status, result.headers, result.body
 
-    return StatusListChecker(fetch=fetch, clock=lambda: NOW)
+    return StatusListChecker(fetch=fetch, now=lambda: NOW)
 
 
 # --- 1EdTechRevocationList ------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from did_methods import errors as did_errors
-from did_methods.fetch import SafeFetcher
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import parse_xml_datetime
 from vc_issuer.errors import (
@@ -52,6 +51,7 @@ from vc_issuer.errors import (
     ValidityPeriodError,
     VCIssuerError,
 )
+from vc_issuer.services.issuer_keys import Fetcher
 from vc_issuer.services.verifier import DEFAULT_CLOCK_SKEW, Recorder, VerificationResult
 
 OB2_CONTEXTS: Final = frozenset(
@@ -140,7 +140,7 @@ class Fetched:
 class Chain:
     """Fetches the documents of one assertion, each URL at most once."""
 
-    def __init__(self, fetcher: SafeFetcher, rec: Recorder) -> None:
+    def __init__(self, fetcher: Fetcher, rec: Recorder) -> None:
         self.fetcher = fetcher
         self.rec = rec
         self._cache: dict[str, Fetched] = {}
@@ -305,7 +305,7 @@ def revocation_entry(revocation_list: Mapping[str, Any], assertion: Mapping[str,
 async def verify_ob2(
     source: str | Mapping[str, Any],
     *,
-    fetcher: SafeFetcher,
+    fetcher: Fetcher,
     now: datetime,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> VerificationResult:

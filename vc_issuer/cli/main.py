@@ -25,6 +25,7 @@ from vc_issuer.errors import (
     InternalError,
     MalformedInputError,
     OutputExistsError,
+    ParsingError,
     VCIssuerError,
 )
 

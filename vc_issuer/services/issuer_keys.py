@@ -21,17 +21,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from joserfc.jwk import Key
 
 from did_methods import errors as did_errors
 from did_methods.document import find_verification_method, is_authorized, iter_verification_methods
-from did_methods.fetch import SafeFetcher
-from did_methods.registry import DIDResolver
+from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
-from vc_issuer.core.resolver import map_did_error
 from vc_issuer.errors import (
     DIDResolutionError,
     InvalidKeyError,
@@ -40,11 +38,32 @@ from vc_issuer.errors import (
     JwtKidMismatchError,
     ProofPurposeError,
     VCIssuerError,
+    from_did_error,
 )
 
 JSON_ACCEPT = "application/did+json, application/ld+json, application/json;q=0.9"
 JWKS_ACCEPT = "application/jwk-set+json, application/json;q=0.9"
 ASSERTION = "assertionMethod"
+
+
+class Fetched(Protocol):
+    """What a fetch gives back (did_methods.fetch.FetchResult has these)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def redirects(self) -> tuple[str, ...]: ...
+
+
+class Fetcher(Protocol):
+    """The HTTP client the edge injects (did_methods.fetch.SafeFetcher): https only, public
+    addresses only unless allowed, capped. Raises did_methods errors (NotFound, Gone, ...)."""
+
+    async def fetch(self, url: str, *, accept: str = ...) -> Fetched: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,7 @@ class IssuerKeys:
     def __init__(
         self,
         resolver: DIDResolver,
-        fetcher: SafeFetcher | None,
+        fetcher: Fetcher | None,
         *,
         trusted: Sequence[Mapping[str, Any]] = (),
     ) -> None:
@@ -112,7 +131,7 @@ class IssuerKeys:
         try:
             doc = await self.resolver.resolve(did)
         except did_errors.DIDError as exc:
-            raise map_did_error(exc) from exc
+            raise from_did_error(exc) from exc
         return _keys_of_document(doc, did, f"DID document of {did}", relationship)
 
     async def _fetch_json(self, url: str, accept: str) -> Any:
@@ -244,7 +263,7 @@ class IssuerKeys:
         try:
             doc = await self.resolver.resolve(did)
         except did_errors.DIDError as exc:
-            raise map_did_error(exc) from exc
+            raise from_did_error(exc) from exc
         if fragment:
             vm = find_verification_method(doc, kid)
         else:  # a bare DID (walt.id): its first assertion method
@@ -317,4 +336,4 @@ def _keys_of_document(
     return out
 
 
-__all__ = ["FoundKey", "IssuerKeys", "KeySearch"]
+__all__ = ["Fetched", "Fetcher", "FoundKey", "IssuerKeys", "KeySearch"]

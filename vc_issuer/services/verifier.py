@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from did_methods.fetch import SafeFetcher
 from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import (
@@ -49,7 +48,7 @@ from vc_issuer.errors import (
     ValidityPeriodError,
     VCIssuerError,
 )
-from vc_issuer.services.issuer_keys import IssuerKeys, KeySearch
+from vc_issuer.services.issuer_keys import Fetcher, IssuerKeys, KeySearch
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +359,7 @@ async def verify_presentation(
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
     allow_private_hosts: bool = False,
-    fetcher: SafeFetcher | None = None,
+    fetcher: Fetcher | None = None,
     trusted_keys: Sequence[Mapping[str, Any]] = (),
 ) -> VerificationResult:
     """Check a presentation (signed with purpose authentication, or unsigned) and each
@@ -463,7 +462,7 @@ class _Options:
     clock_skew: timedelta
     status_checker: StatusChecker | None
     allow_private_hosts: bool
-    fetcher: SafeFetcher | None
+    fetcher: Fetcher | None
     trusted_keys: tuple[Mapping[str, Any], ...]
     challenge: str | None = None
     """For a JWT presentation: its ``nonce`` claim (VC-JWT 1.1 §6.3.1) must be this."""
@@ -625,13 +624,9 @@ async def _check_jws_signature(
 
     Returns the search narrowed to the key that verified, or None when none did.
     """
-    own = None
-    fetcher = options.fetcher
-    if fetcher is None:
-        fetcher = own = SafeFetcher(allow_private=options.allow_private_hosts)
     try:
         search = await IssuerKeys(
-            options.resolver, fetcher, trusted=options.trusted_keys
+            options.resolver, options.fetcher, trusted=options.trusted_keys
         ).candidates(token, who, relationship)
         for found in search.keys:
             if jose.verify_signature(token, found.key):
@@ -642,9 +637,6 @@ async def _check_jws_signature(
     except VCIssuerError as exc:
         rec.fail("proof", exc)
         return None
-    finally:
-        if own is not None:
-            await own.close()
 
 
 def _check_key_owner(rec: _Recorder, role: str, who: str | None, search: KeySearch) -> None:
@@ -710,7 +702,7 @@ async def verify(
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
     allow_private_hosts: bool = False,
-    fetcher: SafeFetcher | None = None,
+    fetcher: Fetcher | None = None,
     trusted_keys: Sequence[Mapping[str, Any]] = (),
 ) -> VerificationResult:
     """Verify whatever verifiable-credential format ``value`` is, and say which it was.
