@@ -221,3 +221,19 @@ async def test_page_and_baked_images_of_a_jwt_credential(make_env: EnvFactory) -
         body = await verified.json()
         assert verified.status == 200, body
         assert body["format"] == "vc-jose"
+
+
+async def test_idempotency_key_binds_the_format(make_env: EnvFactory) -> None:
+    """The same key and body asking for a JWT (by Accept) is another request: 409."""
+    env = await make_env(allow_private=True)
+    headers = {**env.auth("issue"), "Idempotency-Key": "formats-1"}
+    body = {"credential": env.credential()}
+    first = await env.client.post("/credentials/issue", json=body, headers=headers)
+    assert first.status == 201
+    again = await env.client.post("/credentials/issue", json=body, headers=headers)
+    assert again.status == 201 and await again.json() == await first.json()
+    as_jwt = await env.client.post(
+        "/credentials/issue", json=body, headers={**headers, "Accept": "application/vc+jwt"}
+    )
+    assert as_jwt.status == 409
+    assert (await as_jwt.json())["code"] == "IDEMPOTENCY_KEY_REUSED"
