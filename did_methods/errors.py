@@ -21,6 +21,10 @@ class NotFound(DIDError):
     code = "notFound"
 
 
+class Gone(NotFound):
+    """HTTP 410: the resource was removed on purpose (an OB 2.0 host revoking an assertion)."""
+
+
 class MethodNotSupported(DIDError):
     code = "methodNotSupported"
 

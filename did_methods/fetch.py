@@ -28,6 +28,7 @@ from yarl import URL
 
 from did_methods.errors import (
     ForbiddenAddress,
+    Gone,
     InsecureTransport,
     InvalidDocument,
     NetworkError,
@@ -568,8 +569,10 @@ class SafeFetcher:
                         return resp.status, resp_headers, b"", location
                     if resp.status == 304 and conditional:
                         return 304, resp_headers, b"", None
-                    if resp.status in (404, 410):
-                        raise NotFound(f"{url} answered {resp.status}")
+                    if resp.status == 410:
+                        raise Gone(f"{url} answered 410 (gone)")
+                    if resp.status == 404:
+                        raise NotFound(f"{url} answered 404")
                     if resp.status != 200:
                         raise NetworkError(f"{url} answered HTTP {resp.status}")
                     body = await _read_capped(resp, limit, url)

@@ -253,6 +253,16 @@ class OutputExistsError(MalformedInputError):
     namespace = PROJECT_ERRORS
 
 
+class FetchFailedError(MalformedInputError):
+    """A URL given to the verifier could not be fetched (network, HTTP status, size cap)."""
+
+    code = "FETCH_FAILED"
+    title = "The address could not be fetched"
+    namespace = PROJECT_ERRORS
+    http_status = 502
+    exit_code = EXIT_ENVIRONMENT
+
+
 # --- JSON-LD ---------------------------------------------------------------------------------
 
 
@@ -482,6 +492,233 @@ class SuiteKeyMismatchError(ProofGenerationError):
     code = "SUITE_KEY_MISMATCH"
     title = "Key cannot be used with this suite"
     namespace = PROJECT_ERRORS
+
+
+# --- JOSE: VC-JWT (OB 3.0) and VC 2.0 secured with JOSE ------------------------------------------
+
+
+class MalformedJwsError(MalformedInputError):
+    """Not a JWS compact serialization (three base64url parts, a JSON header and payload)."""
+
+    code = "MALFORMED_JWS"
+    title = "Malformed JWS"
+    namespace = PROJECT_ERRORS
+
+
+class UnsupportedFormatError(MalformedInputError):
+    """A recognised securing format we do not verify (SD-JWT, COSE, an unknown data: URL type)."""
+
+    code = "UNSUPPORTED_FORMAT"
+    title = "Unsupported credential format"
+    namespace = PROJECT_ERRORS
+    http_status = 415
+
+
+class JwsVerificationError(ProofError):
+    """A JWS failed a check; the subclasses say which one."""
+
+    code = "JWS_VERIFICATION_ERROR"
+    title = "JWS verification failed"
+    namespace = PROJECT_ERRORS
+
+
+class JwtAlgNoneError(JwsVerificationError):
+    """``alg: none``: an unsecured JWT proves nothing and is never accepted."""
+
+    code = "JWT_ALG_NONE"
+    title = "Unsecured JWT (alg none)"
+
+
+class UnsupportedJwtAlgError(JwsVerificationError):
+    """An ``alg`` outside EdDSA, ES256, ES384, RS256, PS256 (HMAC and unknown names included)."""
+
+    code = "JWT_ALG_UNSUPPORTED"
+    title = "Unsupported JWS algorithm"
+
+
+class JwtAlgKeyMismatchError(JwsVerificationError):
+    """The header's ``alg`` does not fit the key (an RSA key for ES256, a P-384 key for ES256)."""
+
+    code = "JWT_ALG_KEY_MISMATCH"
+    title = "JWS algorithm does not match the key"
+
+
+class JwtKidMismatchError(JwsVerificationError):
+    """The ``kid`` names another key than the one the token uses or carries."""
+
+    code = "JWT_KID_MISMATCH"
+    title = "JWS kid resolves to another key"
+
+
+class JwkPrivateKeyError(JwsVerificationError):
+    """A ``jwk`` header carrying private key members: the token leaked a secret key."""
+
+    code = "JWK_PRIVATE_KEY"
+    title = "JWK header carries a private key"
+
+
+class JwtKeyNotFoundError(JwsVerificationError):
+    """No key could be found for the token (no usable kid, no jwk, no issuer key)."""
+
+    code = "JWT_KEY_NOT_FOUND"
+    title = "No key for the JWS"
+
+
+class JwtMediaTypeError(JwsVerificationError):
+    """``typ`` or ``cty`` names a media type that is not a credential or presentation."""
+
+    code = "JWT_MEDIA_TYPE"
+    title = "Wrong JWS media type"
+
+
+class JwtFormatError(JwsVerificationError):
+    """The payload breaks its format's rules: ``vc``/``vp`` claims in a VC 2.0 JOSE payload, a
+    VC 2.0 credential inside a VC-JWT 1.1 ``vc`` claim, or no credential at all."""
+
+    code = "JWT_FORMAT_ERROR"
+    title = "JWT payload does not match its format"
+
+
+class JwtClaimMismatchError(JwsVerificationError):
+    """A registered JWT claim disagrees with the credential it secures."""
+
+    code = "JWT_CLAIM_MISMATCH"
+    title = "JWT claim disagrees with the credential"
+
+
+class JwtIssMismatchError(JwtClaimMismatchError):
+    code = "JWT_ISS_MISMATCH"
+    title = "JWT iss is not the credential issuer"
+
+
+class JwtSubMismatchError(JwtClaimMismatchError):
+    code = "JWT_SUB_MISMATCH"
+    title = "JWT sub is not the credential subject"
+
+
+class JwtJtiMismatchError(JwtClaimMismatchError):
+    code = "JWT_JTI_MISMATCH"
+    title = "JWT jti is not the credential id"
+
+
+class JwtNbfMismatchError(JwtClaimMismatchError):
+    code = "JWT_NBF_MISMATCH"
+    title = "JWT nbf is not the credential's start of validity"
+
+
+class JwtExpMismatchError(JwtClaimMismatchError):
+    code = "JWT_EXP_MISMATCH"
+    title = "JWT exp is not the credential's end of validity"
+
+
+class IssuerKeyNotBoundError(JwsVerificationError):
+    """The signing key is valid but nothing ties it to the issuer the credential names."""
+
+    code = "ISSUER_KEY_NOT_BOUND"
+    title = "Signing key not bound to the issuer"
+
+
+class IssuerKeysUnavailableError(JwsVerificationError):
+    """The issuer's published keys could not be fetched, so the key binding is unknown."""
+
+    code = "ISSUER_KEYS_UNAVAILABLE"
+    title = "Issuer keys unavailable"
+    exit_code = EXIT_ENVIRONMENT
+
+
+class EnvelopedCredentialError(JwsVerificationError):
+    """An EnvelopedVerifiableCredential whose ``id`` is not a usable ``data:`` URL."""
+
+    code = "INVALID_ENVELOPED_CREDENTIAL"
+    title = "Invalid enveloped credential"
+
+
+# --- Open Badges 2.0 -----------------------------------------------------------------------------
+
+
+class OB2Error(ProofError):
+    """An Open Badges 2.0 assertion failed a check; the subclasses say which one."""
+
+    code = "OB2_VERIFICATION_ERROR"
+    title = "Open Badges 2.0 verification failed"
+    namespace = PROJECT_ERRORS
+
+
+class OB2InvalidAssertionError(OB2Error):
+    """Not a well-formed OB 2.0 Assertion, BadgeClass or Issuer (context, type, members)."""
+
+    code = "OB2_INVALID_DOCUMENT"
+    title = "Invalid Open Badges 2.0 document"
+
+
+class OB2IdMismatchError(OB2Error):
+    """A hosted document's ``id`` is not the URL it was fetched from."""
+
+    code = "OB2_ID_MISMATCH"
+    title = "Hosted document id differs from its URL"
+
+
+class OB2CrossOriginRedirectError(OB2Error):
+    """Fetching a hosted assertion (or a key) redirected to another origin."""
+
+    code = "OB2_CROSS_ORIGIN_REDIRECT"
+    title = "Redirect to another origin"
+
+
+class OB2FetchError(OB2Error):
+    """A document of the chain (assertion, BadgeClass, Issuer, key, revocation list) could not
+    be fetched."""
+
+    code = "OB2_FETCH_FAILED"
+    title = "Open Badges 2.0 document could not be fetched"
+    exit_code = EXIT_ENVIRONMENT
+
+
+class OB2VerificationScopeError(OB2Error):
+    """The hosted assertion lies outside the issuer's ``verification`` policy
+    (``allowedOrigins`` / ``startsWith``)."""
+
+    code = "OB2_VERIFICATION_SCOPE"
+    title = "Assertion outside the issuer's verification scope"
+
+
+class OB2KeyNotTrustedError(OB2Error):
+    """A signed assertion's key is not one the issuer Profile links to (or names another owner)."""
+
+    code = "OB2_KEY_NOT_TRUSTED"
+    title = "Signing key not linked by the issuer"
+
+
+# --- recipient -----------------------------------------------------------------------------------
+
+
+class RecipientError(VCIssuerError):
+    code = "RECIPIENT_ERROR"
+    title = "Recipient check failed"
+    http_status = 422
+    exit_code = EXIT_NOT_VERIFIED
+
+
+class RecipientMismatchError(RecipientError):
+    """The credential names another recipient than the one asked about."""
+
+    code = "RECIPIENT_MISMATCH"
+    title = "Recipient does not match"
+
+
+class NoRecipientIdentityError(RecipientError):
+    """The credential carries no email identity to compare with."""
+
+    code = "NO_RECIPIENT_IDENTITY"
+    title = "No recipient identity"
+
+
+class UnknownHashAlgorithmError(RecipientError):
+    """A salted identity hash whose algorithm is neither ``sha256`` nor ``md5`` (the only two
+    Open Badges allows)."""
+
+    code = "UNKNOWN_HASH_ALGORITHM"
+    title = "Unknown identity hash algorithm"
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -156,8 +156,11 @@ def test_json_text_is_baked_verbatim() -> None:
     assert credential_chunks(bake_png(tiny_png(), text))[0].endswith(text.encode())
     with pytest.raises(MalformedInputError, match="expected a JSON object"):
         bake_png(tiny_png(), "[1]")
+    # a VC-JWT is baked as the token itself (OB 3.0 §5.3); any other non-JSON text is refused
+    jwt = "eyJhbGciOiJFZERTQSJ9.e30.sig"
+    assert credential_chunks(bake_png(tiny_png(), jwt))[0].endswith(jwt.encode())
     with pytest.raises(ParsingError):
-        bake_png(tiny_png(), "eyJhbGciOiJFZERTQSJ9.e30.sig")
+        bake_png(tiny_png(), "eyJhbGciOiJFZERTQSJ9 e30 sig")
 
 
 def with_chunks(png: bytes, *extra: bytes) -> bytes:

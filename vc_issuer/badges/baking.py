@@ -42,7 +42,10 @@ MAX_CREDENTIAL_BYTES: Final = 4 * 1024 * 1024
 
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD: Final = b"openbadgecredential"
+#: Open Badges 2.0 (and 1.x) baking: iTXt (or, in very old badges, tEXt) keyword ``openbadges``.
+OB2_PNG_KEYWORD: Final = b"openbadges"
 OB_SVG_NAMESPACE: Final = "https://purl.imsglobal.org/ob/v3p0"
+OB2_SVG_NAMESPACE: Final = "http://openbadges.org"
 SVG_NAMESPACE: Final = "http://www.w3.org/2000/svg"
 SVG_PREFIX: Final = "openbadges"
 
@@ -85,7 +88,8 @@ def looks_like_image(data: bytes) -> bool:
 def credential_text(
     credential: Mapping[str, Any] | str | bytes, *, ascii_only: bool = False
 ) -> str:
-    """The JSON text to bake: compact for a dict; a given JSON text is checked, kept as is."""
+    """The text to bake: compact JSON for a dict; a given JSON text is checked, kept as is; a
+    compact JWS (a VC-JWT, OB 3.0 §5.3) is baked as the token itself."""
     if isinstance(credential, Mapping):
         return json.dumps(
             credential, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False
@@ -99,6 +103,8 @@ def credential_text(
         raise MalformedInputError(
             f"the credential must be a JSON object or its text, got {type(credential).__name__}"
         )
+    if _COMPACT_JWS.match(credential.strip()):
+        return credential.strip()
     parse_json_document(credential)  # must be a JSON object
     if ascii_only and not credential.isascii():
         return json.dumps(json.loads(credential), separators=(",", ":"), ensure_ascii=True)
@@ -279,6 +285,8 @@ class _SvgScan:
     root_prefixes: dict[str, str] = field(default_factory=dict)
     credentials: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each
     texts: list[str] = field(default_factory=list)
+    verify: list[str | None] = field(default_factory=list)  # each credential's verify attribute
+    assertions: list[str] = field(default_factory=list)  # OB 2.0: verify attribute, else text
 
 
 def _tag_end(data: bytes, pos: int) -> int:
@@ -313,11 +321,13 @@ def _scan_svg(data: bytes) -> _SvgScan:
         name = declared.group(1).decode("ascii")
         raise UnsupportedImageError(f"SVG encoding {name!r} is not supported; use UTF-8")
     cred_name = f"{OB_SVG_NAMESPACE} credential"
+    assertion_name = f"{OB2_SVG_NAMESPACE} assertion"
     source = bytes(data)
     scan = _SvgScan()
     pending: dict[str, str] = {}
     depth = 0
-    cred_depth = 0  # > 0 while inside an outermost credential element
+    cred_depth = 0  # > 0 while inside an outermost credential (or OB 2.0 assertion) element
+    assertion_verify = ""
     parts: list[str] = []
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -326,8 +336,8 @@ def _scan_svg(data: bytes) -> _SvgScan:
         if depth == 0:
             pending[prefix or ""] = uri
 
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        nonlocal depth, cred_depth
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth, cred_depth, assertion_verify
         if depth == 0:
             scan.root_name = name
             scan.root_start = parser.CurrentByteIndex
@@ -337,15 +347,22 @@ def _scan_svg(data: bytes) -> _SvgScan:
         elif name == cred_name:
             cred_depth = 1
             scan.credentials.append((parser.CurrentByteIndex, -1))
+            scan.verify.append(attrs.get("verify"))
+            parts.clear()
+        elif name == assertion_name:
+            cred_depth = 1
+            assertion_verify = attrs.get("verify") or ""
             parts.clear()
         depth += 1
 
-    def end(_name: str) -> None:
-        nonlocal depth, cred_depth
+    def end(name: str) -> None:
+        nonlocal depth, cred_depth, assertion_verify
         depth -= 1
         if cred_depth:
             cred_depth -= 1
-            if cred_depth == 0:
+            if cred_depth == 0 and name == assertion_name:
+                scan.assertions.append(assertion_verify.strip() or "".join(parts).strip())
+            elif cred_depth == 0:
                 begin = scan.credentials[-1][0]
                 start_end = _tag_end(source, begin)
                 if source[start_end - 2 : start_end] == b"/>":  # <x/>: no end tag
@@ -409,11 +426,13 @@ def bake_svg(svg: bytes, credential: Mapping[str, Any] | str | bytes) -> bytes:
     start_tag = data[scan.root_start : tag_close]
     if declared is None:
         start_tag += f' xmlns:{SVG_PREFIX}="{OB_SVG_NAMESPACE}"'.encode("ascii")
-    element = (
-        f"<{SVG_PREFIX}:credential>"
-        + _cdata(credential_text(credential, ascii_only=True))
-        + f"</{SVG_PREFIX}:credential>"
-    ).encode("ascii")
+    text = credential_text(credential, ascii_only=True)
+    if _COMPACT_JWS.match(text):  # OB 3.0 §5.3.2: a JWS goes in the verify attribute
+        element = f'<{SVG_PREFIX}:credential verify="{text}"/>'.encode("ascii")
+    else:
+        element = (
+            f"<{SVG_PREFIX}:credential>" + _cdata(text) + f"</{SVG_PREFIX}:credential>"
+        ).encode("ascii")
 
     if self_closing:
         qname = re.match(rb"<([^\s/>]+)", start_tag)
@@ -439,6 +458,12 @@ def bake_svg(svg: bytes, credential: Mapping[str, Any] | str | bytes) -> bytes:
 
 def svg_credential_texts(svg: bytes) -> list[str]:
     return _scan_svg(svg).texts
+
+
+def svg_credential_payloads(svg: bytes) -> list[str]:
+    """Each OB 3.0 credential as baked: its ``verify`` attribute (a JWS) or its JSON text."""
+    scan = _scan_svg(svg)
+    return [(v or t).strip() for v, t in zip(scan.verify, scan.texts, strict=True)]
 
 
 def unbake_svg(svg: bytes) -> dict[str, Any]:
@@ -467,6 +492,40 @@ def unbake_text(data: bytes) -> str:
     if detect_image_type(data) == "png":
         return _single(png_credential_texts(data), "PNG")
     return _single(svg_credential_texts(data), "SVG").strip()
+
+
+@dataclass(frozen=True)
+class BakedPayload:
+    """What a badge image carries, unparsed: ``ob3`` (JSON or a JWS) or ``ob2`` (JSON, a JWS,
+    or the URL of a hosted assertion)."""
+
+    version: Literal["ob3", "ob2"]
+    text: str
+
+
+def _ob2_png_texts(png: bytes) -> list[str]:
+    texts: list[str] = []
+    for chunk in parse_png(png):
+        keyword = chunk.data.split(b"\x00", 1)[0]
+        if keyword != OB2_PNG_KEYWORD:
+            continue
+        if chunk.type == b"iTXt":
+            texts.append(ITxt.decode(chunk.data).text.strip())
+        elif chunk.type == b"tEXt":  # OB 1.0 badges: latin-1 text, a bare URL
+            texts.append(chunk.data.split(b"\x00", 1)[1].decode("latin-1").strip())
+    return texts
+
+
+def baked_payload(data: bytes) -> BakedPayload:
+    """The one credential a PNG or SVG carries, OB 3.0 or OB 2.0 (never both, never two)."""
+    if detect_image_type(data) == "png":
+        ob3, ob2 = png_credential_texts(data), _ob2_png_texts(data)
+        kind = "PNG"
+    else:
+        ob3, scan = svg_credential_payloads(data), _scan_svg(data)
+        ob2, kind = scan.assertions, "SVG"
+    text = _single([*ob3, *ob2], kind)
+    return BakedPayload("ob3" if ob3 else "ob2", text)
 
 
 def media_type(kind: ImageType) -> str:
@@ -637,12 +696,14 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "OB_SVG_NAMESPACE",
     "PNG_KEYWORD",
+    "BakedPayload",
     "ITxt",
     "ImageType",
     "PngChunk",
     "bake",
     "bake_png",
     "bake_svg",
+    "baked_payload",
     "credential_text",
     "default_badge",
     "default_badge_png",
@@ -653,6 +714,7 @@ __all__ = [
     "media_type",
     "parse_png",
     "png_credential_texts",
+    "svg_credential_payloads",
     "svg_credential_texts",
     "unbake",
     "unbake_png",

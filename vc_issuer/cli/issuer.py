@@ -185,6 +185,15 @@ def _redact(url: str) -> str:
     "--idempotency-key", metavar="KEY", help="A retry with the same key issues nothing new."
 )
 @click.option("--id", "credential_id", metavar="URL", help="Credential id (default urn:uuid:...).")
+@click.option(
+    "--format",
+    "secured_as",
+    type=click.Choice(["ldp", "jwt"]),
+    default="ldp",
+    show_default=True,
+    help="ldp: embedded Data Integrity proof (JSON). jwt: a JWS with the issuer's Ed25519 key "
+    "(VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT), printed as the compact token.",
+)
 @handle_errors
 def issue_cmd(
     home: Path | None,
@@ -194,9 +203,12 @@ def issue_cmd(
     purposes: tuple[str, ...],
     idempotency_key: str | None,
     credential_id: str | None,
+    secured_as: str,
 ) -> None:
     """Sign CREDENTIAL (a file, or - for stdin) with status, store it and print it."""
     doc = read_json_object(credential)
+    if secured_as == "jwt" and suites:
+        raise MalformedInputError("--suite applies to --format ldp only")
     if no_status and purposes:
         raise MalformedInputError("--no-status and --status-purpose exclude each other")
     signed = _run(
@@ -208,10 +220,16 @@ def issue_cmd(
             status_purposes=list(purposes) or None,
             idempotency_key=idempotency_key,
             credential_id=credential_id,
+            secured_as="jwt" if secured_as == "jwt" else "ldp",
         ),
         index_reserve=0,  # one issue per process: a reserve of indices would be wasted at exit
     )
-    _emit(signed)
+    if secured_as == "jwt":
+        from vc_issuer.core.jose import enveloped_token
+
+        click.echo(enveloped_token(signed))
+    else:
+        _emit(signed)
 
 
 # --- status changes ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from vc_issuer.errors import (
     InternalError,
     MalformedInputError,
     OutputExistsError,
+    ParsingError,
     VCIssuerError,
 )
 
@@ -249,6 +250,15 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge")
 @click.option("--domain")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
+@click.option(
+    "--format",
+    "secured_as",
+    type=click.Choice(["ldp", "jwt"]),
+    default="ldp",
+    show_default=True,
+    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
+    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
+)
 @_CONTEXT_DIR
 @handle_errors
 def sign_cmd(
@@ -260,14 +270,19 @@ def sign_cmd(
     challenge: str | None,
     domain: str | None,
     passphrase_env: str | None,
+    secured_as: str,
     context_dirs: tuple[str, ...],
 ) -> None:
-    """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it."""
+    """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it, or with
+    --format jwt print it secured as a JWT."""
     from vc_issuer.core.keys import load_key_file
     from vc_issuer.core.proofs import sign
 
     doc = read_json_object(document)
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
+    if secured_as == "jwt":
+        _sign_jwt(doc, key, created, purpose, challenge, domain)
+        return
     # A string is validated by sign() and kept exactly (fractional seconds included).
     signed = sign(
         doc,
@@ -282,6 +297,30 @@ def sign_cmd(
     _emit(signed)
 
 
+def _sign_jwt(
+    doc: dict[str, Any],
+    key: Any,
+    created: str | None,
+    purpose: str,
+    challenge: str | None,
+    domain: str | None,
+) -> None:
+    """``sign --format jwt``: a credential as a JWS; ``--created`` becomes ``iat``."""
+    from datetime import UTC, datetime
+
+    from vc_issuer.core.credentials import parse_xml_datetime, validate_credential
+    from vc_issuer.core.jose import sign_credential_jwt
+
+    if purpose != "assertionMethod" or challenge is not None or domain is not None:
+        raise MalformedInputError(
+            "--format jwt secures credentials (assertionMethod); --purpose, --challenge and "
+            "--domain apply to Data Integrity proofs"
+        )
+    validate_credential(doc)
+    issued = parse_xml_datetime(created, "--created") if created else datetime.now(UTC)
+    click.echo(sign_credential_jwt(doc, key, issued_at=issued))
+
+
 @main.command("verify")
 @click.argument("file", metavar="FILE")
 @click.option("--challenge")
@@ -289,9 +328,20 @@ def sign_cmd(
 @click.option(
     "--allow-private-hosts",
     is_flag=True,
-    help="Allow private/loopback hosts (did:web, status lists).",
+    help="Allow private/loopback hosts (did:web, status lists, OB 2.0 documents).",
 )
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
+@click.option(
+    "--recipient-email",
+    metavar="ADDRESS",
+    help="Also check that the badge was awarded to ADDRESS (salted identity hash).",
+)
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(dir_okay=False),
+    help="JWK Set (or array of verification methods) of keys you trust for JWTs.",
+)
 @_CONTEXT_DIR
 @handle_errors
 def verify_cmd(
@@ -300,12 +350,20 @@ def verify_cmd(
     domain: str | None,
     allow_private_hosts: bool,
     no_status: bool,
+    recipient_email: str | None,
+    jwks_file: str | None,
     context_dirs: tuple[str, ...],
 ) -> None:
-    """Verify a credential or presentation in FILE (or - for stdin) and print the result."""
+    """Verify FILE (or - for stdin, or an https:// URL) and print the report.
+
+    Every format: a credential or presentation with a Data Integrity proof, a VC-JWT or VC 2.0
+    JOSE token, a baked PNG/SVG badge (Open Badges 3.0 or 2.0), an Open Badges 2.0 hosted
+    assertion (its JSON or its URL) or signed assertion (its JWS).
+    """
     from vc_issuer.cli.verify import verify_document
 
-    data = read_input(file)
+    is_url = file.startswith(("https://", "http://")) and not Path(file).exists()
+    data: bytes | str = file if is_url else read_input(file)
     result = asyncio.run(
         verify_document(
             data,
@@ -314,11 +372,30 @@ def verify_cmd(
             allow_private_hosts=allow_private_hosts,
             check_status=not no_status,
             loader=_loader(context_dirs),
+            recipient_email=recipient_email,
+            trusted_keys=_trusted_keys(jwks_file),
         )
     )
     _emit(result.to_dict())
     if not result.verified:
         sys.exit(result.exit_code())
+
+
+def _trusted_keys(path: str | None) -> list[dict[str, Any]]:
+    """``--jwks``: ``{"keys": [...]}``, a list of JWKs / verification methods, or one of them."""
+    if path is None:
+        return []
+    data = read_input(path)
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParsingError(f"{path} is not JSON: {exc}") from None
+    if isinstance(value, dict) and isinstance(value.get("keys"), list):
+        value = value["keys"]
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        raise MalformedInputError(f"{path} must hold JWKs or verification methods")
+    return items
 
 
 def _register_extensions() -> None:

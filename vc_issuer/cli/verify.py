@@ -1,17 +1,18 @@
-"""Verification as the CLI (and later the verify page) does it: parse, pick credential or
-presentation, wire the default resolver and status checker, return the report as JSON."""
+"""Verification as the CLI does it: read the input, build the one HTTP client and hand it to
+DID resolution, status checking and the one entry point (badges.verify.verify_input).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import Resolver
-from vc_issuer.badges.baking import looks_like_image, unbake
-from vc_issuer.core.credentials import is_presentation, parse_json_document
+from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.services.status_check import StatusListChecker, credential_verifier
-from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
+from vc_issuer.services.verifier import VerificationResult
 
 
 async def verify_document(
@@ -22,14 +23,11 @@ async def verify_document(
     allow_private_hosts: bool = False,
     check_status: bool = True,
     loader: ContextLoader | None = None,
+    recipient_email: str | None = None,
+    trusted_keys: Sequence[Mapping[str, Any]] = (),
 ) -> VerificationResult:
-    """Bad input (not JSON, not an object) raises; a bad credential gives ``verified: false``.
-
-    A baked badge (PNG or SVG) is unbaked first, so ``vc-issuer verify badge.png`` works.
-    """
-    if isinstance(data, bytes) and looks_like_image(data):
-        data = unbake(data)
-    document = data if isinstance(data, dict) else parse_json_document(data)
+    """Any format (JSON, JWT, baked PNG/SVG, the URL of a hosted OB 2.0 assertion); input that
+    cannot be read raises; a bad credential gives ``verified: false`` with the failed checks."""
     # The edge builds the one HTTP client; DID resolution and status checking receive it.
     fetcher = SafeFetcher(allow_private=allow_private_hosts)
     resolver = Resolver(fetcher=fetcher)
@@ -45,27 +43,20 @@ async def verify_document(
         else None
     )
     try:
-        if is_presentation(document):
-            result = await verify_presentation(
-                document,
-                challenge=challenge,
-                domain=domain,
-                resolver=resolver,
-                loader=loader,
-                status_checker=checker,
-                allow_private_hosts=allow_private_hosts,
-            )
-        else:
-            result = await verify_credential(
-                document,
-                resolver=resolver,
-                loader=loader,
-                status_checker=checker,
-                allow_private_hosts=allow_private_hosts,
-            )
+        return await verify_input(
+            data,
+            challenge=challenge,
+            domain=domain,
+            resolver=resolver,
+            loader=loader,
+            status_checker=checker,
+            allow_private_hosts=allow_private_hosts,
+            fetcher=fetcher,
+            recipient_email=recipient_email,
+            trusted_keys=trusted_keys,
+        )
     finally:
         if checker is not None:
             await checker.close()
         await resolver.close()
         await fetcher.close()
-    return result

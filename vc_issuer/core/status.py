@@ -342,6 +342,47 @@ def parse_credential_status(value: object) -> list[StatusEntry]:
     return [parse_status_entry(item) for item in items]
 
 
+# --- 1EdTech Revocation List (VCRL 1.0, OB 3.0 §9.1 step 4) ---------------------------------------
+
+EDTECH_REVOCATION_LIST = "1EdTechRevocationList"
+#: The member holding the entries: the 1EdTech validator reads ``revokedCredential``; SURF's
+#: published design (and the validator's own comment) say ``revokedCredentials``. Both are read.
+EDTECH_LIST_MEMBERS = ("revokedCredentials", "revokedCredential")
+
+
+def is_edtech_revocation_entry(entry: object) -> bool:
+    if not isinstance(entry, Mapping):
+        return False
+    t = entry.get("type")
+    return t == EDTECH_REVOCATION_LIST or (isinstance(t, list) and EDTECH_REVOCATION_LIST in t)
+
+
+def edtech_list_url(entry: Mapping[str, Any]) -> str:
+    """The list's URL: the entry's ``id``."""
+    return _check_url(entry.get("id"), "credentialStatus.id")
+
+
+def edtech_revocation(list_document: object, credential_id: str) -> dict[str, Any] | None:
+    """The list entry revoking ``credential_id``, or None.
+
+    An entry revokes when its ``id`` is the credential id and ``revoked`` is true or absent
+    (``"true"`` as a string too, as SURF edubadges writes it).
+    """
+    if not isinstance(list_document, Mapping):
+        raise MalformedInputError("a 1EdTech revocation list must be a JSON object")
+    for member in EDTECH_LIST_MEMBERS:
+        entries = list_document.get(member)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping) or entry.get("id") != credential_id:
+                continue
+            revoked = entry.get("revoked", True)
+            if revoked is True or (isinstance(revoked, str) and revoked.lower() == "true"):
+                return dict(entry)
+    return None
+
+
 # --- list credentials (unsigned) -------------------------------------------------------------
 
 

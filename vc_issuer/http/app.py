@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver, Resolver
 from vc_issuer.core.resolver import StaticResolver
 from vc_issuer.errors import VCIssuerError
@@ -93,13 +94,15 @@ def create_app(
     status_checker: StatusListChecker | None = None,
     resolver: DIDResolver | None = None,
     close_issuer: bool = False,
+    fetcher: SafeFetcher | None = None,
 ) -> web.Application:
     """The VC API application over ``issuer``.
 
     ``auth=False`` makes every caller an admin (local conformance runs; the CLI refuses it on
     non-loopback addresses). ``allow_private`` lets the verifier fetch DID documents and status
     lists from private and loopback hosts (over plain http too). ``close_issuer`` closes the
-    issuer (and its store) when the app shuts down.
+    issuer (and its store) when the app shuts down. ``fetcher`` fetches the documents a
+    verified badge names (OB 2.0 assertions, issuer keys); by default one owned by the app.
     """
     if max_body < 1024:
         raise ValueError("max_body must be at least 1024 bytes")
@@ -126,6 +129,9 @@ def create_app(
             allow_private=allow_private,
             verify_list=_list_verifier(verify_resolver, issuer),
         )
+    if fetcher is None:
+        fetcher = SafeFetcher(allow_private=allow_private)
+        owned.append(fetcher)
     app[STATE_KEY] = ServiceState(
         issuer=issuer,
         resolver=verify_resolver,
@@ -134,6 +140,7 @@ def create_app(
         allow_private=allow_private,
         base_url=(base_url or issuer.base_url).rstrip("/"),
         owned=owned,
+        fetcher=fetcher,
     )
 
     from vc_issuer.http import public, vcapi

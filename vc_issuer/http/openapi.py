@@ -111,8 +111,29 @@ _SCHEMAS: dict[str, Any] = {
             "cryptosuite": {"type": "string", "enum": ["eddsa-rdfc-2022"]},
             "status": {"type": "boolean", "description": "attach status entries (default true)"},
             "idempotencyKey": {"type": "string", "maxLength": 255},
+            "format": {
+                "type": "string",
+                "enum": ["ldp", "jwt"],
+                "description": "ldp (default): an embedded Data Integrity proof. jwt: a JWS"
+                " with the issuer's Ed25519 key (EdDSA), returned as an"
+                " EnvelopedVerifiableCredential (data:application/vc+jwt for VC 2.0,"
+                " data:application/jwt for a VC 1.1 VC-JWT); also chosen by"
+                " Accept: application/vc+jwt, which returns the bare token. No type or"
+                " cryptosuite with jwt.",
+            },
         },
         "additionalProperties": True,
+    },
+    "EnvelopedVerifiableCredential": {
+        "type": "object",
+        "description": "A credential secured by an enveloping proof (VCDM 2.0 §4.13): the id is"
+        " a data: URL of the token.",
+        "required": ["@context", "id", "type"],
+        "properties": {
+            "@context": {"type": ["string", "array"]},
+            "id": {"type": "string", "pattern": "^data:"},
+            "type": {"const": "EnvelopedVerifiableCredential"},
+        },
     },
     "IssueCredentialRequest": {
         "type": "object",
@@ -125,7 +146,11 @@ _SCHEMAS: dict[str, Any] = {
     "IssueCredentialResponse": {
         "type": "object",
         "required": ["verifiableCredential"],
-        "properties": {"verifiableCredential": _ref("Credential")},
+        "properties": {
+            "verifiableCredential": {
+                "oneOf": [_ref("Credential"), _ref("EnvelopedVerifiableCredential")]
+            }
+        },
     },
     "VerifyOptions": {
         "type": "object",
@@ -134,6 +159,11 @@ _SCHEMAS: dict[str, Any] = {
             "checks": {"type": "array", "items": {"type": "string"}},
             "challenge": {"type": "string"},
             "domain": {"type": "string"},
+            "recipientEmail": {
+                "type": "string",
+                "description": "also check the badge was awarded to this address (the salted"
+                " identity hash of OB 2.0 recipient / OB 3.0 identifier): a recipient check",
+            },
         },
         "additionalProperties": True,
     },
@@ -141,7 +171,12 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["verifiableCredential"],
         "properties": {
-            "verifiableCredential": _ref("Credential"),
+            "verifiableCredential": {
+                "description": "A credential with a Data Integrity proof, an"
+                " EnvelopedVerifiableCredential, an Open Badges 2.0 hosted assertion, or a"
+                " compact JWS (VC-JWT, VC 2.0 JOSE, OB 2.0 signed assertion).",
+                "oneOf": [{"type": "object"}, {"type": "string"}],
+            },
             "options": _ref("VerifyOptions"),
         },
     },
@@ -170,6 +205,16 @@ _SCHEMAS: dict[str, Any] = {
             "verified": {"type": "boolean"},
             "kind": {"type": "string", "enum": ["credential", "presentation"]},
             "checks": {"type": "array", "items": _ref("Check")},
+            "format": {
+                "type": "string",
+                "enum": ["data-integrity", "vc-jwt", "vc-jose", "ob2-hosted", "ob2-signed"],
+            },
+            "formatName": {"type": "string"},
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "what this format cannot prove (Open Badges 2.0)",
+            },
             "warnings": {"type": "array", "items": {"type": "object"}},
             "errors": {"type": "array", "items": {"type": "object"}},
             "credentialResults": {
@@ -268,7 +313,14 @@ _PATHS: dict[str, Any] = {
             ],
             "requestBody": {"required": True, **_json(_ref("IssueCredentialRequest"))},
             "responses": {
-                "201": {"description": "Issued", **_json(_ref("IssueCredentialResponse"))},
+                "201": {
+                    "description": "Issued (with Accept: application/vc+jwt and format jwt:"
+                    " the bare token)",
+                    "content": {
+                        "application/json": {"schema": _ref("IssueCredentialResponse")},
+                        "application/vc+jwt": {"schema": {"type": "string"}},
+                    },
+                },
                 **_BODY_ERRORS,
                 **AUTH_ERRORS,
                 "422": problem_spec("Credential cannot be signed (e.g. undefined JSON-LD terms)"),
@@ -279,14 +331,20 @@ _PATHS: dict[str, Any] = {
         "post": {
             "operationId": "verifyCredential",
             "summary": "Verify a credential: structure, proofs, issuer, validity, status",
-            "description": "Send {verifiableCredential, options} as JSON, or a baked Open Badge"
-            " image as the raw body (image/png or image/svg+xml): it is unbaked, then verified;"
-            " an image without a credential is a 400 NO_BAKED_CREDENTIAL.",
+            "description": "One entry point for every format. Send {verifiableCredential,"
+            " options} as JSON (Data Integrity, enveloped JOSE, OB 2.0 hosted JSON, or a JWS"
+            " string); a compact JWS as the raw body (application/vc+jwt, application/vp+jwt,"
+            " application/jwt); or a baked Open Badge image as the raw body (image/png or"
+            " image/svg+xml, OB 3.0 or OB 2.0): it is unbaked, then verified; an image"
+            " without a credential is a 400 NO_BAKED_CREDENTIAL. The result names the"
+            " format it found.",
             "security": [],
             "requestBody": {
                 "required": True,
                 "content": {
                     "application/json": {"schema": _ref("VerifyCredentialRequest")},
+                    "application/vc+jwt": {"schema": {"type": "string"}},
+                    "application/jwt": {"schema": {"type": "string"}},
                     "image/png": {"schema": {"type": "string", "format": "binary"}},
                     "image/svg+xml": {"schema": {"type": "string"}},
                 },

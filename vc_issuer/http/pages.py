@@ -24,8 +24,6 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from did_methods.errors import DIDError
-from did_methods.fetch import SafeFetcher
 from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     ImageType,
@@ -35,14 +33,14 @@ from vc_issuer.badges.baking import (
     default_badge_svg,
     detect_image_type,
     looks_like_image,
-    unbake,
 )
 from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_credential
-from vc_issuer.core.credentials import parse_json_document
+from vc_issuer.badges.verify import verify_input
+from vc_issuer.core import jose
 from vc_issuer.errors import VCIssuerError
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, error_middleware
 from vc_issuer.http.state import ServiceState, state_of
-from vc_issuer.services.verifier import Check, VerificationResult, verify_credential
+from vc_issuer.services.verifier import FORMATS, Check, VerificationResult
 
 HERE: Final = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR: Final = HERE / "templates"
@@ -166,8 +164,43 @@ def schema_line(credential: Any) -> Line:
     )
 
 
+_PLAIN_LINES: Final = {
+    # name: (title, text when passed (None: the check's detail), text when failed)
+    "format": ("Packaging", None, "It is not packaged as its format requires"),
+    "claims": (
+        "Token claims",
+        "The token's issuer, subject, id and dates agree with the credential.",
+        "The token's claims contradict the credential inside it",
+    ),
+    "assertion": ("Badge record", None, "The badge record could not be confirmed"),
+    "badge": ("Badge", None, "The badge description could not be fetched"),
+    "scope": (
+        "Issuer's web site",
+        None,
+        "The badge is not hosted where its issuer says its badges live",
+    ),
+    "revocation": ("Revocation", None, "The issuer has revoked this badge"),
+    "recipient": ("Recipient", None, "It was not awarded to that address"),
+}
+
+
+def _plain_line(check: Check) -> Line | None:
+    entry = _PLAIN_LINES.get(check.name)
+    if entry is None:
+        return None
+    title, passed, failed = entry
+    detail = check.detail or ""
+    if check.passed:
+        text = passed or (detail[:1].upper() + detail[1:] + ".")
+        return Line(title, True, text)
+    return Line(title, False, f"{failed}: {detail} ({check.code}).")
+
+
 def _check_line(check: Check, credential: Mapping[str, Any]) -> Line:
     name, ok, detail = check.name, check.passed, check.detail or ""
+    plain = _plain_line(check)
+    if plain is not None:
+        return plain
     if name == "structure":
         if ok:
             return Line("Format", True, f"It is a well-formed verifiable credential ({detail}).")
@@ -185,6 +218,10 @@ def _check_line(check: Check, credential: Mapping[str, Any]) -> Line:
             "The digital signature does not match: the credential was changed after it was"
             f" signed, or someone else signed it ({check.code}: {detail}).",
         )
+    if name == "issuer" and _badge_issuer(credential) is not None:  # Open Badges 2.0
+        if ok:
+            return Line("Issuer", True, f"The issuer's profile was fetched: {detail}.")
+        return Line("Issuer", False, f"The issuer's profile could not be fetched: {detail}.")
     if name == "issuer":
         did, issuer_name = _issuer(credential)
         who = f"{issuer_name} ({did})" if issuer_name else did
@@ -233,6 +270,9 @@ def verdict_of(result: VerificationResult, credential: Any, schema: Line | None 
     lines = [_check_line(c, cred) for c in result.checks]
     if schema is not None:
         lines.append(schema)
+    if result.format is not None:
+        lines.append(Line("Format", None, f"Checked as: {FORMATS.get(result.format)}."))
+    lines += [Line("Keep in mind", None, note) for note in result.notes]
     codes = set(result.codes())
     failed_names = {c.name for c in result.checks if not c.passed}
     if "CREDENTIAL_REVOKED" in codes:
@@ -253,15 +293,60 @@ def verdict_of(result: VerificationResult, credential: Any, schema: Line | None 
 
 
 async def verify_for_page(state: ServiceState, credential: Any) -> Verdict:
-    result = await verify_credential(
-        credential,
+    """The verdict on one of our own credentials (a JSON credential, or the envelope of a JWT)."""
+    return (await verify_input_for_page(state, credential))[0]
+
+
+async def verify_input_for_page(
+    state: ServiceState, data: Any, recipient: str | None = None
+) -> tuple[Verdict, Any]:
+    """Verify anything the page was given; the verdict and the credential as read.
+
+    Raises a VCIssuerError when the input cannot be read at all.
+    """
+    result = await verify_input(
+        data,
+        recipient_email=recipient,
         resolver=state.resolver,
         loader=state.issuer.loader,
         status_checker=state.status_checker,
         allow_private_hosts=state.allow_private,
+        fetcher=state.fetcher,
     )
-    schema = schema_line(credential) if result.checks and result.checks[0].passed else None
-    return verdict_of(result, credential, schema)
+    document = result.document if result.document is not None else data
+    ob3 = result.format in ("data-integrity", "vc-jwt", "vc-jose")
+    structure_ok = bool(result.checks) and result.checks[0].passed
+    schema = schema_line(document) if ob3 and structure_ok else None
+    return verdict_of(result, document, schema), document
+
+
+def _badge_issuer(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """An Open Badges 2.0 assertion's fetched Profile (badge.issuer), else None."""
+    badge = document.get("badge")
+    issuer = badge.get("issuer") if isinstance(badge, Mapping) else None
+    return issuer if isinstance(issuer, Mapping) else None
+
+
+def display_fields(document: Any) -> dict[str, Any]:
+    """Name, issuer and recipient to show above the checks, for OB 3.0 and OB 2.0 alike."""
+    cred: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
+    profile = _badge_issuer(cred)
+    if profile is not None:
+        badge = cred["badge"]
+        name = profile.get("name")
+        return {
+            "name": str(badge.get("name") or ""),
+            "issuer_did": str(profile.get("id") or ""),
+            "issuer_name": name if isinstance(name, str) else None,
+            "recipient": None,
+        }
+    issuer_did, issuer_name = _issuer(cred)
+    return {
+        "name": str(_achievement(cred).get("name") or cred.get("name") or ""),
+        "issuer_did": issuer_did,
+        "issuer_name": issuer_name,
+        "recipient": _subject_name(cred),
+    }
 
 
 # --- credential page -----------------------------------------------------------------------------
@@ -337,10 +422,10 @@ async def credential_page(request: web.Request) -> web.Response:
     """GET /c/{page_id}: the public page of one issued credential."""
     state = state_of(request)
     record = await _record(request)
-    cred: dict[str, Any] = record.credential
+    verdict, shown = await verify_input_for_page(state, record.credential)
+    cred: dict[str, Any] = shown if isinstance(shown, dict) else record.credential
     ach = _achievement(cred)
     issuer_did, issuer_name = _issuer(cred)
-    verdict = await verify_for_page(state, cred)
     page_url = f"{state.base_url}/c/{record.page_id}"
     source = await badge_source(request, cred)
     kind: ImageType = detect_image_type(source) if source is not None else "svg"
@@ -405,17 +490,21 @@ async def credential_json(request: web.Request) -> web.Response:
 async def baked_badge(request: web.Request) -> web.Response:
     """GET /c/{page_id}/badge.png|svg: the badge image with the credential baked in."""
     record = await _record(request)
-    cred = download_shape(record.credential)
+    payload: dict[str, Any] | str = download_shape(record.credential)
+    cred: Mapping[str, Any] = record.credential
+    if jose.is_enveloped(record.credential):  # issued as a JWT: bake the token (OB 3.0 §5.3)
+        payload = jose.enveloped_token(record.credential)
+        cred = jose.peek_document(payload) or {}
     kind = request.match_info["kind"]
     source = await badge_source(request, cred)
     name = str(_achievement(cred).get("name") or cred.get("name") or "Badge")
     if kind == "png":
         image = source if source is not None and detect_image_type(source) == "png" else None
-        baked = bake_png(image or default_badge_png(), cred)
+        baked = bake_png(image or default_badge_png(), payload)
         media = "image/png"
     else:
         image = source if source is not None and detect_image_type(source) == "svg" else None
-        baked = bake_svg(image or default_badge_svg(name), cred)
+        baked = bake_svg(image or default_badge_svg(name), payload)
         media = "image/svg+xml"
     return web.Response(
         body=baked,
@@ -453,46 +542,28 @@ def _too_large(limit: int) -> PageInputError:
     )
 
 
-def document_from_bytes(data: bytes) -> tuple[Any, str]:
-    """A credential from JSON text or a baked PNG/SVG; ``how`` says which it was."""
+def _what(data: bytes) -> str:
+    """How the page names what it was given."""
     if looks_like_image(data):
-        try:
-            return unbake(data), "a baked badge image"
-        except VCIssuerError as exc:
-            raise PageInputError(
-                f"We could not read a credential from that image: {exc.detail}"
-            ) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PageInputError("That file is neither JSON nor a PNG or SVG badge image.") from None
-    try:
-        return parse_json_document(text), "JSON"
-    except VCIssuerError as exc:
-        raise PageInputError(f"That is not a JSON credential: {exc.detail}") from None
+        return "a baked badge image"
+    return "JSON" if data.lstrip().startswith(b"{") else "a JWT"
 
 
-async def _fetch(state: ServiceState, url: str, limit: int) -> bytes:
-    if not url.startswith(("https://", "http://")):
-        raise PageInputError("The address must start with https://.")
-    fetcher = SafeFetcher(allow_private=state.allow_private, max_bytes=limit)
-    try:
-        result = await fetcher.fetch(
-            url,
-            accept="application/vc+ld+json, application/ld+json, application/json,"
-            " image/png, image/svg+xml;q=0.9",
-        )
-    except DIDError as exc:
-        raise PageInputError(f"We could not fetch {url}: {exc.message}") from None
-    finally:
-        await fetcher.close()
-    if result.status != 200:
-        raise PageInputError(f"We could not fetch {url}: the server answered {result.status}.")
-    return result.body
+def _unreadable(exc: VCIssuerError, source: str) -> PageInputError:
+    """Input we cannot even start checking, said in plain words."""
+    if exc.code in ("NO_BAKED_CREDENTIAL", "DUPLICATE_BAKED_CREDENTIAL", "INVALID_IMAGE"):
+        return PageInputError(f"We could not read a credential from that image: {exc.detail}")
+    if exc.code in ("FETCH_FAILED", "FORBIDDEN_ADDRESS"):
+        return PageInputError(f"We could not fetch that address: {exc.detail}")
+    if exc.code == "INPUT_TOO_LARGE":
+        return PageInputError(f"That {source} is too large: {exc.detail}", 413)
+    if exc.code == "PARSING_ERROR" and source == "file":
+        return PageInputError("That file is neither JSON, a JWT, nor a PNG or SVG badge image.")
+    return PageInputError(f"That is not a JSON credential or a JWT: {exc.detail}")
 
 
-async def _read_form(request: web.Request, limit: int) -> tuple[bytes | None, str, str]:
-    """(uploaded file bytes or None, pasted JSON, URL) from urlencoded or multipart forms."""
+async def _read_form(request: web.Request, limit: int) -> tuple[bytes | None, str, str, str]:
+    """(uploaded file bytes or None, pasted text, URL, recipient email) from the form."""
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     try:
@@ -511,10 +582,12 @@ async def _read_form(request: web.Request, limit: int) -> tuple[bytes | None, st
         upload = data or None
     pasted = form.get("json")
     url = form.get("url")
+    email = form.get("recipient")
     return (
         upload,
         pasted.strip() if isinstance(pasted, str) else "",
         url.strip() if isinstance(url, str) else "",
+        email.strip() if isinstance(email, str) else "",
     )
 
 
@@ -524,25 +597,32 @@ async def verify_form(request: web.Request) -> web.Response:
 
 
 async def verify_submit(request: web.Request) -> web.Response:
-    """POST /verify: verify what was given and explain each check."""
+    """POST /verify: verify what was given (any format) and explain each check."""
     state = state_of(request)
     limit = upload_limit(request.app)
-    pasted = ""
+    pasted = email = ""
     try:
-        upload, pasted, url = await _read_form(request, limit)
+        upload, pasted, url, email = await _read_form(request, limit)
+        data: bytes | str
         if upload is not None:
-            credential, how = document_from_bytes(upload)
-            how = f"an uploaded file ({how})"
+            data, source = upload, "file"
+            how = f"an uploaded file ({_what(upload)})"
         elif pasted:
             if len(pasted.encode("utf-8")) > limit:
                 raise _too_large(limit)
-            credential, how = document_from_bytes(pasted.encode("utf-8"))
-            how = "pasted JSON"
+            data, how, source = pasted, f"pasted {_what(pasted.encode('utf-8'))}", "text"
         elif url:
-            credential, how = document_from_bytes(await _fetch(state, url, limit))
-            how = f"the address {url} ({how})"
+            if not url.startswith(("https://", "http://")):
+                raise PageInputError("The address must start with https://.")
+            data, how, source = url, f"the address {url}", "address"
         else:
             raise PageInputError("Paste a credential, choose a file, or give an address.")
+        if email and ("@" not in email or len(email) > 320):
+            raise PageInputError("The recipient email address does not look like one.")
+        try:
+            verdict, document = await verify_input_for_page(state, data, email or None)
+        except VCIssuerError as exc:
+            raise _unreadable(exc, source) from None
     except PageInputError as exc:
         return render(
             "verify.html",
@@ -551,20 +631,16 @@ async def verify_submit(request: web.Request) -> web.Response:
             limit=limit,
             error=exc.message,
             pasted=pasted,
+            recipient_email=email,
         )
-    verdict = await verify_for_page(state, credential)
-    cred = credential if isinstance(credential, Mapping) else {}
-    issuer_did, issuer_name = _issuer(cred)
     return render(
         "verify.html",
         title=f"{verdict.label}: verification result",
         limit=limit,
         verdict=verdict,
         source=how,
-        name=str(_achievement(cred).get("name") or cred.get("name") or ""),
-        issuer_did=issuer_did,
-        issuer_name=issuer_name,
-        recipient=_subject_name(cred),
+        recipient_email=email,
+        **display_fields(document),
     )
 
 
@@ -654,7 +730,7 @@ __all__ = [
     "Line",
     "Verdict",
     "did_web_domain",
-    "document_from_bytes",
+    "display_fields",
     "download_shape",
     "setup_pages",
     "verdict_of",

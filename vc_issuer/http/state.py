@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver, Resolver
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import StatusListChecker
@@ -25,6 +26,8 @@ class ServiceState:
     base_url: str = ""
     owned: list[Any] = field(default_factory=list)
     """Objects created by the app (closed on cleanup)."""
+    fetcher: SafeFetcher | None = None
+    """Fetches what verified documents name (OB 2.0 chains, issuer keys); None: per request."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

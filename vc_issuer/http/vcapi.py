@@ -15,13 +15,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
+from vc_issuer.core.jose import looks_like_jws
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
-from vc_issuer.services.verifier import VerificationResult, verify_credential, verify_presentation
+from vc_issuer.services.verifier import VerificationResult, verify_presentation
 
 JSON = "application/json"
 
@@ -31,7 +33,9 @@ _ED25519_2020 = "Ed25519Signature2020"
 _EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
 _STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
 # Failed checks whose code means "the request was malformed" rather than "did not verify".
-_BAD_REQUEST_CODES = frozenset({"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP"})
+_BAD_REQUEST_CODES = frozenset(
+    {"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP", "MALFORMED_JWS"}
+)
 
 
 def json_response(
@@ -99,6 +103,33 @@ def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
     return list(dict.fromkeys(suites))
 
 
+#: ``options.format`` values: an embedded proof, or a JWS (EnvelopedVerifiableCredential).
+_FORMATS = {"ldp": "ldp", "ldp_vc": "ldp", "jwt": "jwt", "vc+jwt": "jwt", "jwt_vc_json": "jwt"}
+
+
+def _format_option(options: Mapping[str, Any], accept: str) -> str:
+    """``options.format`` (``ldp`` default, or ``jwt``), or ``Accept: application/vc+jwt``."""
+    value = options.get("format")
+    wants_token = _accepts_jwt(accept)
+    if value is None:
+        return "jwt" if wants_token else "ldp"
+    if not isinstance(value, str) or value.lower() not in _FORMATS:
+        raise MalformedInputError(
+            "options.format must be ldp or jwt", field="format", allowed=sorted(_FORMATS)
+        )
+    chosen = _FORMATS[value.lower()]
+    if wants_token and chosen != "jwt":
+        raise MalformedInputError("Accept asks for a JWT but options.format is ldp", field="format")
+    return chosen
+
+
+def _accepts_jwt(accept: str) -> bool:
+    types = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return bool(types & {"application/vc+jwt", "application/jwt"}) and not (
+        types & {"application/json", "application/ld+json", "application/vc+ld+json"}
+    )
+
+
 def _status_option(options: Mapping[str, Any]) -> bool:
     value = options.get("status", True)
     if not isinstance(value, bool):
@@ -145,19 +176,49 @@ async def issue_credential(request: web.Request) -> web.Response:
         raise MalformedInputError("credential issuer is missing", field="issuer")
     issuer_id(credential)  # a URL, or an object with an id
     key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
+    accept = request.headers.get("Accept", "")
+    secured_as = _format_option(options, accept)
+    suites = suites_from_options(options)
+    if secured_as == "jwt" and suites is not None:
+        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    # the same body asking for a JWT (by Accept) is another request than asking for JSON-LD
+    hashed = body if secured_as == "ldp" else {**body, "securedAs": secured_as}
     scoped, request_hash = (
-        scoped_idempotency(request[PRINCIPAL_KEY], key, body) if key else (None, None)
+        scoped_idempotency(request[PRINCIPAL_KEY], key, hashed) if key else (None, None)
     )
     signed = await state.issuer.issue(
         credential,
-        suites=suites_from_options(options),
+        suites=suites,
         status=_status_option(options),
         idempotency_key=scoped,
         credential_id=_opt_str(options, "credentialId"),
         request_hash=request_hash,
+        secured_as="jwt" if secured_as == "jwt" else "ldp",
     )
+    if secured_as == "jwt":
+        from vc_issuer.core.jose import enveloped_token, parse_data_url
+
+        media, _token = parse_data_url(signed["id"])
+        doc_id = jose_document_id(signed)
+        location = "/credentials/" + quote(doc_id, safe="")
+        if _accepts_jwt(accept):
+            return web.Response(
+                status=201,
+                text=enveloped_token(signed),
+                content_type=media,
+                headers={"Location": location},
+            )
+        return json_response({"verifiableCredential": signed}, 201, {"Location": location})
     location = "/credentials/" + quote(str(signed.get("id", "")), safe="")
     return json_response({"verifiableCredential": signed}, 201, {"Location": location})
+
+
+def jose_document_id(enveloped: Mapping[str, Any]) -> str:
+    """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
+    from vc_issuer.core.jose import enveloped_token, peek_document
+
+    document = peek_document(enveloped_token(enveloped))
+    return str((document or {}).get("id", ""))
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -208,50 +269,75 @@ def _failed(exc: VCIssuerError, kind: str) -> web.Response:
 
 
 _IMAGE_TYPES = frozenset({"image/png", "image/svg+xml"})
+#: Bodies that are a compact JWS as text (VC-JOSE-COSE §6.1, RFC 7519 §10.3.1), verified as is.
+_TOKEN_TYPES = frozenset({"application/vc+jwt", "application/vp+jwt", "application/jwt"})
 
 
-async def _baked_credential(request: web.Request) -> dict[str, Any]:
-    """The credential baked into a raw PNG/SVG body (the content decides, not the header)."""
-    from vc_issuer.badges.baking import unbake
-
+async def _raw_body(request: web.Request, what: str) -> bytes:
     data = await request.read()  # too large: aiohttp's 413, answered by error_middleware
-    if not data:
-        raise MalformedInputError("the request body is empty; send a baked PNG or SVG badge")
-    return unbake(data)
+    if not data.strip():
+        raise MalformedInputError(f"the request body is empty; send {what}")
+    return data
 
 
 async def verify_credential_route(request: web.Request) -> web.Response:
-    """POST /credentials/verify (public): a JSON request, or a baked PNG/SVG badge as the raw
-    body (``Content-Type: image/png`` or ``image/svg+xml``), verified the same way."""
+    """POST /credentials/verify (public), one entry point for every format:
+
+    - JSON ``{verifiableCredential, options}``: ``verifiableCredential`` is a credential with a
+      Data Integrity proof, an EnvelopedVerifiableCredential, a compact JWS string, or an
+      Open Badges 2.0 assertion (hosted JSON); ``options.recipientEmail`` adds the recipient
+      check;
+    - a raw JWT (``Content-Type: application/vc+jwt``, ``application/jwt``);
+    - a baked PNG/SVG badge (``image/png``, ``image/svg+xml``), OB 3.0 or OB 2.0.
+    """
     state = state_of(request)
+    recipient: str | None = None
+    media: str | None = None
     try:
+        value: Any
         if request.content_type in _IMAGE_TYPES:
-            vc = await _baked_credential(request)
+            media = request.content_type
+            value = await _raw_body(request, "a baked PNG or SVG badge")
+        elif request.content_type in _TOKEN_TYPES:
+            media = request.content_type
+            value = (await _raw_body(request, "a compact JWS")).decode("ascii", "replace")
         else:
             body = await read_json_object(request)
             options = _options(body)
             _checks_option(options)
+            recipient = _opt_str(options, "recipientEmail")
             if "verifiableCredential" not in body:
                 raise MalformedInputError(
                     "the request needs a verifiableCredential", field="verifiableCredential"
                 )
-            vc = body["verifiableCredential"]
-        if not isinstance(vc, dict):
-            raise MalformedInputError(
-                "verifiableCredential must be a JSON object (not a string or other value)",
-                field="verifiableCredential",
-            )
+            value = body["verifiableCredential"]
+            if not isinstance(value, (dict, str)):
+                raise MalformedInputError(
+                    "verifiableCredential must be a JSON object or a compact JWS string",
+                    field="verifiableCredential",
+                )
+            if isinstance(value, str) and not looks_like_jws(value):
+                raise MalformedInputError(
+                    "a verifiableCredential string must be a compact JWS (a VC-JWT)",
+                    field="verifiableCredential",
+                )
     except VCIssuerError as exc:
         if exc.http_status == 413:
             raise
         return _failed(exc, "credential")
-    result = await verify_credential(
-        vc,
-        resolver=state.resolver,
-        loader=state.issuer.loader,
-        status_checker=state.status_checker,
-        allow_private_hosts=state.allow_private,
-    )
+    try:
+        result = await verify_input(
+            value,
+            media_type=media,
+            recipient_email=recipient,
+            resolver=state.resolver,
+            loader=state.issuer.loader,
+            status_checker=state.status_checker,
+            allow_private_hosts=state.allow_private,
+            fetcher=state.fetcher,
+        )
+    except VCIssuerError as exc:  # unreadable: not JSON, no baked credential, fetch failed
+        return _failed(exc, "credential")
     return verification_response(result)
 
 

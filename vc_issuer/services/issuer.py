@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+from vc_issuer.core import jose
 from vc_issuer.core.credentials import (
     Version,
     check_context,
@@ -83,6 +84,11 @@ DEFAULT_ACTOR: Final = "issuer"
 DEFAULT_INDEX_RESERVE: Final = 32
 """Indices allocated ahead per list kind and purpose (at most this many unused after a crash)."""
 STORE_CHUNK: Final = 50  # records per transaction in issue_many: commits overlap signing
+SECURING: Final[tuple[str, ...]] = ("ldp", "jwt")
+SecuredAs = Literal["ldp", "jwt"]
+"""How a credential is secured: an embedded Data Integrity proof (``ldp``), or a JWS (``jwt``:
+VC 2.0 as ``application/vc+jwt``, VC 1.1 as a VC-JWT with a ``vc`` claim), stored and returned
+as an EnvelopedVerifiableCredential whose ``id`` is the ``data:`` URL of the token."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class _Prepared:
     suites: tuple[str, ...]
     idempotency_key: str | None
     issued_at: datetime
+    secured_as: SecuredAs = "ldp"
 
 
 def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[str, ...]:
@@ -361,6 +368,7 @@ class Issuer:
         credential_id: str | None = None,
         shared_status: Sequence[Mapping[str, Any]] | None = None,
         request_hash: str | None = None,
+        secured_as: SecuredAs = "ldp",
     ) -> dict[str, Any]:
         """Sign, store and return ``credential`` (a retried idempotency key returns the first).
 
@@ -370,6 +378,9 @@ class Issuer:
 
         ``request_hash`` binds the key to the request it was first used with: the same key with
         another request is ``IdempotencyKeyReusedError`` (409), never the first one's credential.
+
+        ``secured_as="jwt"`` secures it as a JWS with the issuer's Ed25519 key instead of a
+        Data Integrity proof, and returns the EnvelopedVerifiableCredential (see SecuredAs).
         """
         if idempotency_key is not None:
             _check_key(idempotency_key)
@@ -384,6 +395,7 @@ class Issuer:
             status_purposes,
             idempotency_key,
             credential_id,
+            secured_as,
         )
         entries: list[dict[str, Any]] = shared if shared is not None else []
         kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
@@ -499,9 +511,14 @@ class Issuer:
         status_purposes: Sequence[str] | None,
         idempotency_key: str | None,
         credential_id: str | None,
+        secured_as: SecuredAs = "ldp",
     ) -> _Prepared:
         if not isinstance(credential, Mapping):
             raise MalformedInputError("the credential must be a JSON object")
+        if secured_as not in SECURING:
+            raise MalformedInputError(f"format must be one of {', '.join(SECURING)}")
+        if secured_as == "jwt" and suites is not None:
+            raise MalformedInputError("a JWT is secured by its JWS: it takes no proof suite")
         chosen = resolve_suites(suites, self.default_suite)
         cred: dict[str, Any] = copy.deepcopy(dict(credential))
         if "proof" in cred:
@@ -537,7 +554,7 @@ class Issuer:
                 if SL2021_CONTEXT not in ctx:
                     cred["@context"] = [*ctx, SL2021_CONTEXT]
         validate_credential(cred)
-        return _Prepared(cred, version, purposes, chosen, idempotency_key, moment)
+        return _Prepared(cred, version, purposes, chosen, idempotency_key, moment, secured_as)
 
     def _set_issuer(self, cred: dict[str, Any], version: str) -> None:
         given = cred.get("issuer")
@@ -587,6 +604,8 @@ class Issuer:
         if entries:
             public = [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in entries]
             cred["credentialStatus"] = public[0] if len(public) == 1 else public
+        if p.secured_as == "jwt":
+            return self._finish_jwt(p, cred, entries)
         # Every suite's context goes in before the first proof: a later context would change
         # the document under the earlier proofs (prepare_document adds data-integrity/v2 to a
         # VC 1.1 document for eddsa-rdfc-2022, and the suite context for Ed25519Signature2020).
@@ -609,6 +628,28 @@ class Issuer:
             valid_until=end,
             status_entries=stored_entries,
             credential=signed,
+            idempotency_key=p.idempotency_key,
+        )
+
+    def _finish_jwt(
+        self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> CredentialRecord:
+        """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
+        token = jose.sign_credential_jwt(cred, self.key, issued_at=p.issued_at)
+        media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
+        start, end = validity_period(cred, p.version)
+        if not entries and "credentialStatus" in cred:
+            raw = cred["credentialStatus"]
+            entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+        return CredentialRecord(
+            id=str(cred["id"]),
+            subject_id=_subject_id(cred),
+            types=_types(cred),
+            issued_at=p.issued_at,
+            valid_from=start,
+            valid_until=end,
+            status_entries=entries,
+            credential=jose.envelope(token, media),
             idempotency_key=p.idempotency_key,
         )
 

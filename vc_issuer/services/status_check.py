@@ -32,9 +32,13 @@ from vc_issuer.core.status import (
     Bitstring,
     StatusEntry,
     decode,
+    edtech_list_url,
+    edtech_revocation,
+    is_edtech_revocation_entry,
     parse_credential_status,
 )
 from vc_issuer.errors import (
+    EXIT_ENVIRONMENT,
     IssuerMismatchError,
     MalformedInputError,
     ProofError,
@@ -78,7 +82,9 @@ class StatusResult:
     def to_check(self) -> Check:
         from vc_issuer.services.verifier import Check
 
-        return Check(name=self.name, passed=self.passed, code=self.code, detail=self.detail)
+        # a list that could not be fetched is the environment's failure (exit code 3)
+        exit_code = EXIT_ENVIRONMENT if self.code == StatusRetrievalError.code else None
+        return Check(self.name, self.passed, self.code, self.detail, exit_code)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -351,18 +357,55 @@ class StatusListChecker:
     async def check_entries(self, credential: Mapping[str, Any]) -> list[StatusResult]:
         if "credentialStatus" not in credential:
             return []
+        raw = credential["credentialStatus"]
+        items = raw if isinstance(raw, list) else [raw]
+        edtech = [e for e in items if is_edtech_revocation_entry(e)]
+        others = [e for e in items if not is_edtech_revocation_entry(e)]
+        results = [await self._check_edtech(e, credential) for e in edtech]
+        if edtech and not others:
+            return results
         try:
-            entries = parse_credential_status(credential["credentialStatus"])
+            entries = parse_credential_status(others if isinstance(raw, list) else others[0])
         except MalformedInputError as exc:
-            return [StatusResult("status", False, exc.code, exc.detail)]
+            return [*results, StatusResult("status", False, exc.code, exc.detail)]
         issuer = _issuer_id(credential.get("issuer"))
         # one load per list URL, even when several entries point at it
         loads = {
             url: asyncio.ensure_future(self.load_list(url)) for url in {e.list_url for e in entries}
         }
-        return list(
+        return results + list(
             await asyncio.gather(*(self._check_one(e, issuer, loads[e.list_url]) for e in entries))
         )
+
+    async def _check_edtech(
+        self, entry: Mapping[str, Any], credential: Mapping[str, Any]
+    ) -> StatusResult:
+        """A ``1EdTechRevocationList`` entry: GET the list (plain JSON, unsigned, as the 1EdTech
+        validator reads it) and look for the credential's id. A list that cannot be fetched is
+        a failed check (STATUS_RETRIEVAL_ERROR), as for the other status types, where the
+        1EdTech validator only warns: a verifier must not call a badge valid unchecked."""
+        name = "status:revocation"
+        credential_id = credential.get("id")
+        try:
+            url = edtech_list_url(entry)
+            if not isinstance(credential_id, str):
+                raise StatusError("a credential without an id cannot be found in a revocation list")
+            status, _headers, body = await self._fetch(url, {"Accept": "application/json"})
+            if status != 200:
+                raise StatusRetrievalError(f"revocation list {url} answered HTTP {status}", url=url)
+            try:
+                document = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise StatusRetrievalError(f"revocation list {url} is not JSON", url=url) from None
+            revoked = edtech_revocation(document, credential_id)
+        except VCIssuerError as exc:
+            return StatusResult(name, False, exc.code, exc.detail)
+        if revoked is not None:
+            reason = revoked.get("revocationReason")
+            why = f": {reason}" if isinstance(reason, str) else ""
+            detail = "the credential is revoked" + why
+            return StatusResult(name, False, "CREDENTIAL_REVOKED", detail)
+        return StatusResult(name, True, None, f"not revoked (1EdTech revocation list {url})")
 
     async def _check_one(
         self, entry: StatusEntry, issuer: str | None, load: Awaitable[CachedList]

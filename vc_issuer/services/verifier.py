@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from did_methods.protocol import DIDResolver
+from vc_issuer.core import jose
 from vc_issuer.core.credentials import (
     embedded_credentials,
+    format_datetime,
     holder_id,
+    is_presentation,
     issuer_id,
     parse_json_document,
     validate_credential,
@@ -37,15 +40,29 @@ from vc_issuer.errors import (
     InternalError,
     InvalidChallengeError,
     InvalidDomainError,
+    IssuerKeyNotBoundError,
     IssuerMismatchError,
+    MalformedInputError,
+    ProofError,
+    UnsupportedFormatError,
     ValidityPeriodError,
     VCIssuerError,
 )
+from vc_issuer.services.issuer_keys import Fetcher, IssuerKeys, KeySearch
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = InternalError.code
 DEFAULT_CLOCK_SKEW = timedelta(seconds=300)
+
+#: Format names a result reports (``format``), and how people call them (``formatName``).
+FORMATS: dict[str, str] = {
+    "data-integrity": "W3C Verifiable Credential with a Data Integrity proof",
+    "vc-jwt": "VC-JWT (VC 1.1 in a JWT vc claim, Open Badges 3.0 JWT)",
+    "vc-jose": "VC 2.0 secured with JOSE (vc+jwt)",
+    "ob2-hosted": "Open Badges 2.0 hosted assertion",
+    "ob2-signed": "Open Badges 2.0 signed assertion",
+}
 
 
 @dataclass
@@ -81,6 +98,12 @@ class VerificationResult:
     warnings: list[dict[str, Any]]
     kind: Literal["credential", "presentation"] = "credential"
     credential_results: list[VerificationResult] = field(default_factory=list)
+    format: str | None = None
+    """What was verified: see :data:`FORMATS` (None when the input was not understood)."""
+    notes: list[str] = field(default_factory=list)
+    """What this format cannot prove, said once per result (e.g. for Open Badges 2.0)."""
+    document: Any = field(default=None, compare=False, repr=False)
+    """The credential as read (a JWT's payload, a fetched assertion), for display."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +113,11 @@ class VerificationResult:
             "errors": list(self.errors),
             "warnings": list(self.warnings),
         }
+        if self.format is not None:
+            out["format"] = self.format
+            out["formatName"] = FORMATS.get(self.format, self.format)
+        if self.notes:
+            out["notes"] = list(self.notes)
         if self.kind == "presentation":
             out["credentialResults"] = [r.to_dict() for r in self.credential_results]
         return out
@@ -118,6 +146,9 @@ class _Recorder:
         self.errors: list[dict[str, Any]] = []
         self.warnings: list[dict[str, Any]] = []
         self.credential_results: list[VerificationResult] = []
+        self.format: str | None = None
+        self.notes: list[str] = []
+        self.document: Any = None
 
     def ok(self, name: str, detail: str | None = None) -> None:
         self.checks.append(Check(name, True, detail=detail))
@@ -147,7 +178,15 @@ class _Recorder:
     def result(self) -> VerificationResult:
         verified = bool(self.checks) and all(c.passed for c in self.checks)
         return VerificationResult(
-            verified, self.checks, self.errors, self.warnings, self.kind, self.credential_results
+            verified,
+            self.checks,
+            self.errors,
+            self.warnings,
+            self.kind,
+            self.credential_results,
+            self.format,
+            self.notes,
+            self.document,
         )
 
 
@@ -230,6 +269,7 @@ async def _verify_credential(
         rec.fail("structure", exc)
         return None
     rec.ok("structure", f"VC {version}")
+    rec.format, rec.document = "data-integrity", credential
     moment = _clock(now)
 
     own = None
@@ -283,11 +323,14 @@ def _check_validity(
     version: Literal["1.1", "2.0"],
     moment: datetime,
     skew: timedelta,
+    token: tuple[datetime | None, datetime | None] = (None, None),
 ) -> None:
+    """The credential's period, and a JWT's own ``nbf``/``exp`` (``token``) when it has them."""
     start, end = validity_period(credential, version)
     start_name, end_name = (
         ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
     )
+    token_start, token_end = token
     if start is not None and moment + skew < start:
         rec.fail(
             "validity",
@@ -295,6 +338,12 @@ def _check_validity(
         )
     elif end is not None and moment - skew > end:
         rec.fail("validity", ValidityPeriodError(f"expired: {end_name} is {credential[end_name]}"))
+    elif token_start is not None and moment + skew < token_start:
+        when = format_datetime(token_start)
+        rec.fail("validity", ValidityPeriodError(f"not yet valid: the JWT nbf is {when}"))
+    elif token_end is not None and moment - skew > token_end:
+        when = format_datetime(token_end)
+        rec.fail("validity", ValidityPeriodError(f"expired: the JWT exp is {when}"))
     else:
         rec.ok("validity")
 
@@ -310,9 +359,11 @@ async def verify_presentation(
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
     allow_private_hosts: bool = False,
+    fetcher: Fetcher | None = None,
+    trusted_keys: Sequence[Mapping[str, Any]] = (),
 ) -> VerificationResult:
     """Check a presentation (signed with purpose authentication, or unsigned) and each
-    credential in it. Never raises on a bad presentation."""
+    credential in it (Data Integrity, or enveloped JOSE). Never raises on a bad presentation."""
     rec = _Recorder("presentation")
     own = None
     try:
@@ -338,20 +389,12 @@ async def verify_presentation(
             if domain is not None:
                 rec.fail("domain", InvalidDomainError("an unsigned presentation has no domain"))
 
-        for i, vc in enumerate(embedded_credentials(vp)):
-            result = await verify_credential(
-                vc, resolver=resolver, loader=loader, now=lambda: moment,
-                clock_skew=clock_skew, status_checker=status_checker,
-            )  # fmt: skip
-            rec.credential_results.append(result)
-            label = vc.get("id") if isinstance(vc, Mapping) else None
-            detail = f"verifiableCredential[{i}]" + (f" {label}" if label else "")
-            if result.verified:
-                rec.ok("credential", detail)
-            else:
-                code = (result.codes() or [INTERNAL_ERROR])[0]
-                exit_code = result.exit_code()
-                rec.add(Check("credential", False, code, detail, exit_code))
+        rec.format, rec.document = "data-integrity", vp
+        options = _Options(
+            resolver, loader, lambda: moment, clock_skew, status_checker, allow_private_hosts,
+            fetcher, tuple(trusted_keys),
+        )  # fmt: skip
+        await _verify_embedded(rec, embedded_credentials(vp), options)
     except VCIssuerError as exc:
         rec.fail("presentation", exc)
     except Exception as exc:
@@ -406,12 +449,331 @@ async def _verify_presentation_proof(
             rec.ok("holder", holder)
 
 
+# --- JOSE: VC-JWT and VC 2.0 secured with JOSE ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What every credential check of one request shares."""
+
+    resolver: DIDResolver
+    loader: ContextLoader | None
+    now: Clock
+    clock_skew: timedelta
+    status_checker: StatusChecker | None
+    allow_private_hosts: bool
+    fetcher: Fetcher | None
+    trusted_keys: tuple[Mapping[str, Any], ...]
+    challenge: str | None = None
+    """For a JWT presentation: its ``nonce`` claim (VC-JWT 1.1 §6.3.1) must be this."""
+    domain: str | None = None
+    """For a JWT presentation: its ``aud`` claim must name this."""
+
+
+async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) -> None:
+    """Each credential of a presentation: a Data Integrity object, an enveloped JOSE credential,
+    or (VC-JWT 1.1 presentations) a compact JWS string."""
+    for i, vc in enumerate(items):
+        if isinstance(vc, str) or jose.is_enveloped(vc):
+            result = await _verify_token_value(vc, options, expect="credential")
+        else:
+            result = await verify_credential(
+                vc, resolver=options.resolver, loader=options.loader, now=options.now,
+                clock_skew=options.clock_skew, status_checker=options.status_checker,
+                allow_private_hosts=options.allow_private_hosts,
+            )  # fmt: skip
+        rec.credential_results.append(result)
+        label = result.document.get("id") if isinstance(result.document, Mapping) else None
+        detail = f"verifiableCredential[{i}]" + (f" {label}" if label else "")
+        if result.verified:
+            rec.ok("credential", detail)
+        else:
+            code = (result.codes() or [INTERNAL_ERROR])[0]
+            rec.add(Check("credential", False, code, detail, result.exit_code()))
+
+
+async def _verify_token_value(
+    value: Any, options: _Options, *, expect: Literal["credential", "presentation"] | None = None
+) -> VerificationResult:
+    """A JWS string, or an Enveloped* object around one."""
+    rec = _Recorder(expect or "credential")
+    try:
+        token = jose.enveloped_token(value) if isinstance(value, Mapping) else str(value)
+    except VCIssuerError as exc:
+        rec.fail("structure", exc)
+        return rec.result()
+    return await _verify_jwt(token, options, expect=expect)
+
+
+async def _verify_jwt(
+    token_text: str, options: _Options, *, expect: Literal["credential", "presentation"] | None
+) -> VerificationResult:
+    rec = _Recorder(expect or "credential")
+    try:
+        await _verify_jwt_checks(rec, token_text, options, expect)
+    except VCIssuerError as exc:
+        rec.fail("credential" if rec.kind == "credential" else "presentation", exc)
+    except Exception as exc:
+        rec.internal("jwt", exc)
+    return rec.result()
+
+
+def _structure_error(exc: VCIssuerError) -> bool:
+    return isinstance(exc, MalformedInputError) and not isinstance(exc, UnsupportedFormatError)
+
+
+async def _verify_jwt_checks(
+    rec: _Recorder,
+    token_text: str,
+    options: _Options,
+    expect: Literal["credential", "presentation"] | None,
+) -> None:
+    # 1. the JWS and the document in it
+    try:
+        token = jose.parse_jws(token_text)
+        doc = jose.decode_document(token)
+    except VCIssuerError as exc:
+        rec.fail("structure" if _structure_error(exc) else "format", exc)
+        return
+    rec.kind, rec.format, rec.document = doc.kind, doc.form, doc.document
+    if expect is not None and doc.kind != expect:
+        rec.fail(
+            "format", MalformedInputError(f"expected a {expect}, the token holds a {doc.kind}")
+        )
+        return
+    jose.apply_claims(doc)  # first: VC 1.1 decoding fills fields the structure check needs
+    try:
+        if doc.kind == "credential":
+            version = validate_credential(doc.document)
+        else:
+            doc.document["verifiableCredential"] = _enveloped_items(doc.document)
+            version = validate_presentation(doc.document)
+    except VCIssuerError as exc:
+        rec.fail("structure", exc)
+        return
+    rec.ok("structure", f"JWS {token.alg}, VC {version} {doc.kind}")
+    rec.ok("format", _describe_form(doc))
+
+    # 2. registered claims against the document
+    if doc.claim_errors:
+        rec.fail("claims", doc.claim_errors[0])
+    else:
+        rec.ok("claims", ", ".join(f"{c.claim} {c.outcome}" for c in doc.claim_checks))
+        for c in doc.claim_checks:
+            if c.outcome == "missing":
+                rec.warn("JWT_CLAIM_MISSING", f"the token has no {c.claim} claim")
+
+    # 3. the key and the signature
+    moment = _clock(options.now)
+    who = issuer_id(doc.document) if doc.kind == "credential" else holder_id(doc.document)
+    relationship = ASSERTION_METHOD if doc.kind == "credential" else AUTHENTICATION
+    found = await _check_jws_signature(rec, token, who, options, relationship)
+
+    # 4. the key belongs to the issuer (or holder)
+    role = "issuer" if doc.kind == "credential" else "holder"
+    if found is not None:
+        _check_key_owner(rec, role, who, found)
+
+    # 5. dates, status, and a presentation's credentials
+    window = jose.token_window(doc.claims)
+    if doc.kind == "credential":
+        _check_validity(rec, doc.document, version, moment, options.clock_skew, window)
+        await _check_status(rec, doc.document, options)
+    else:
+        _check_token_window(rec, window, moment, options.clock_skew)
+        _check_token_binding(rec, token.payload, options)
+        await _verify_embedded(rec, embedded_credentials(doc.document), options)
+
+
+def _check_token_binding(rec: _Recorder, payload: Mapping[str, Any], options: _Options) -> None:
+    """A JWT presentation's ``nonce`` / ``aud`` against the expected challenge / domain."""
+    if options.challenge is not None:
+        if payload.get("nonce") == options.challenge:
+            rec.ok("challenge")
+        else:
+            rec.fail("challenge", InvalidChallengeError("the JWT nonce is not the challenge"))
+    if options.domain is not None:
+        aud = payload.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if options.domain in audiences:
+            rec.ok("domain")
+        else:
+            rec.fail("domain", InvalidDomainError(f"the JWT aud {aud!r} is not the domain"))
+
+
+def _enveloped_items(vp: Mapping[str, Any]) -> list[Any]:
+    """A VC-JWT 1.1 presentation lists credentials as JWS strings; wrap them so the
+    presentation's shape checks see objects (the tokens are verified one by one later)."""
+    items = embedded_credentials(vp)
+    return [jose.envelope(v, jose.MEDIA_JWT) if isinstance(v, str) else v for v in items]
+
+
+def _describe_form(doc: jose.JwtDocument) -> str:
+    typ = doc.token.header.get("typ")
+    if doc.form == "vc-jwt":
+        return (
+            f"VC-JWT: VC 1.1 {doc.kind} in the {'vc' if doc.kind == 'credential' else 'vp'} claim"
+        )
+    return f"VC 2.0 {doc.kind} secured with JOSE (typ {typ or 'absent'})"
+
+
+async def _check_jws_signature(
+    rec: _Recorder, token: jose.Jws, who: str | None, options: _Options, relationship: str
+) -> KeySearch | None:
+    """The ``proof`` check: find the key (issuer_keys) and verify the signature with it.
+
+    Returns the search narrowed to the key that verified, or None when none did.
+    """
+    try:
+        search = await IssuerKeys(
+            options.resolver, options.fetcher, trusted=options.trusted_keys
+        ).candidates(token, who, relationship)
+        for found in search.keys:
+            if jose.verify_signature(token, found.key):
+                where = found.method or found.source
+                rec.ok("proof", f"{token.alg} signature verified with {where} ({found.source})")
+                return KeySearch([found], search.unavailable)
+        raise ProofError("the JWS signature does not match the token")
+    except VCIssuerError as exc:
+        rec.fail("proof", exc)
+        return None
+
+
+def _check_key_owner(rec: _Recorder, role: str, who: str | None, search: KeySearch) -> None:
+    """The ``issuer`` (or ``holder``) check: the key that verified belongs to ``who``."""
+    found = search.keys[0]
+    if found.owner is None:
+        rec.fail(
+            role,
+            search.unavailable
+            or IssuerKeyNotBoundError(
+                f"the key came from the token's {found.source}; nothing published by {who} "
+                "lists it, so anyone could have signed"
+            ),
+        )
+    elif found.owner != who:
+        error = IssuerMismatchError if role == "issuer" else HolderMismatchError
+        rec.fail(role, error(f"{role} {who} is not {found.owner}, which owns the signing key"))
+    else:
+        rec.ok(role, f"{who} ({found.source})")
+
+
+def _check_token_window(
+    rec: _Recorder,
+    window: tuple[datetime | None, datetime | None],
+    moment: datetime,
+    skew: timedelta,
+) -> None:
+    start, end = window
+    if start is not None and moment + skew < start:
+        rec.fail("validity", ValidityPeriodError(f"not yet valid: nbf is {format_datetime(start)}"))
+    elif end is not None and moment - skew > end:
+        rec.fail("validity", ValidityPeriodError(f"expired: exp is {format_datetime(end)}"))
+    else:
+        rec.ok("validity")
+
+
+async def _check_status(rec: _Recorder, credential: Mapping[str, Any], options: _Options) -> None:
+    if options.status_checker is not None:
+        try:
+            for check in await options.status_checker.check(credential):
+                rec.add(check)
+        except VCIssuerError as exc:
+            rec.fail("status", exc)
+    elif credential.get("credentialStatus") is not None:
+        rec.warn("STATUS_NOT_CHECKED", "the credential has credentialStatus; status not checked")
+
+
+# --- one entry point -----------------------------------------------------------------------------
+
+#: Media types that announce a compact JWS body (VC-JOSE-COSE §6, RFC 7519 §10.3.1).
+JWT_MEDIA_TYPES = frozenset({jose.MEDIA_VC_JWT, jose.MEDIA_VP_JWT, jose.MEDIA_JWT})
+
+
+async def verify(
+    value: Any,
+    *,
+    media_type: str | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
+    resolver: DIDResolver | None = None,
+    loader: ContextLoader | None = None,
+    now: Clock | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    status_checker: StatusChecker | None = None,
+    allow_private_hosts: bool = False,
+    fetcher: Fetcher | None = None,
+    trusted_keys: Sequence[Mapping[str, Any]] = (),
+) -> VerificationResult:
+    """Verify whatever verifiable-credential format ``value`` is, and say which it was.
+
+    ``value``: a JSON object (Data Integrity credential or presentation, or an
+    EnvelopedVerifiableCredential), JSON text, or a compact JWS (VC-JWT, VC 2.0 JOSE; its
+    presentation forms too). ``media_type`` may name ``application/vc+jwt`` and friends.
+    Never raises on bad input: the result says what failed.
+    """
+    own = None
+    if resolver is None:
+        resolver = own = default_resolver(allow_private=allow_private_hosts)
+    try:
+        options = _Options(
+            resolver, loader, now or (lambda: _clock(None)), clock_skew, status_checker,
+            allow_private_hosts, fetcher, tuple(trusted_keys), challenge, domain,
+        )  # fmt: skip
+        document: Any = value
+        if isinstance(value, (bytes, bytearray, str)):
+            text = _text(value)
+            stripped = text.strip()
+            first = stripped.split("~", 1)[0]  # an SD-JWT starts with its issuer JWS
+            is_token = media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(first)
+            if is_token:
+                return await _verify_jwt(stripped, options, expect=None)
+            try:
+                document = parse_json_document(text)
+            except VCIssuerError as exc:
+                rec = _Recorder("credential")
+                rec.fail("structure", exc)
+                return rec.result()
+        if jose.is_enveloped(document):
+            return await _verify_token_value(document, options)
+        if is_presentation(document):
+            return await verify_presentation(
+                document, challenge=challenge, domain=domain, resolver=resolver, loader=loader,
+                now=now, clock_skew=clock_skew, status_checker=status_checker,
+                allow_private_hosts=allow_private_hosts, fetcher=fetcher,
+                trusted_keys=trusted_keys,
+            )  # fmt: skip
+        return await verify_credential(
+            document, resolver=resolver, loader=loader, now=now, clock_skew=clock_skew,
+            status_checker=status_checker, allow_private_hosts=allow_private_hosts,
+        )  # fmt: skip
+    finally:
+        if own is not None:
+            await _close(own)
+
+
+def _text(value: bytes | bytearray | str) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return bytes(value).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return bytes(value).decode("latin-1")  # not UTF-8: parsing reports it precisely
+
+
+Recorder = _Recorder
+"""Builds a VerificationResult check by check (shared with the Open Badges 2.0 verifier)."""
+
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "FORMATS",
     "INTERNAL_ERROR",
+    "JWT_MEDIA_TYPES",
     "Check",
+    "Recorder",
     "StatusChecker",
     "VerificationResult",
+    "verify",
     "verify_credential",
     "verify_presentation",
 ]
