@@ -205,6 +205,13 @@ class InvalidRowError(MalformedInputError):
     namespace = PROJECT_ERRORS
 
 
+class NoRecipientEmailError(MalformedInputError):
+    """``notify`` needs the recipient's email address: a claim link only goes to its owner."""
+
+    code = "NO_RECIPIENT_EMAIL"
+    title = "No email address to notify"
+
+
 class InvalidTTLError(MalformedInputError):
     """A time to live that is not a duration (15m, 2h, 3d) or is longer than allowed."""
 
@@ -914,6 +921,37 @@ class BindError(ConfigError):
 
     code = "BIND_ERROR"
     title = "Cannot bind the address"
+
+
+class EmailNotConfiguredError(ConfigError):
+    """Email was asked for (``--notify``, ``"notify": true``) but the home has no ``[email]``."""
+
+    code = "EMAIL_NOT_CONFIGURED"
+    title = "Email is not configured"
+    http_status = 409
+
+
+class EmailConfigError(ConfigError):
+    """The ``[email]`` settings are wrong (a missing host, a readable password file...)."""
+
+    code = "EMAIL_CONFIG_ERROR"
+    title = "Bad email settings"
+
+
+class EmailTemplateError(ConfigError):
+    """An email template does not parse or uses a name the message does not have."""
+
+    code = "EMAIL_TEMPLATE_ERROR"
+    title = "Bad email template"
+
+
+class SmtpError(VCIssuerError):
+    """The SMTP server could not be reached or refused the message (``email test``)."""
+
+    code = "SMTP_ERROR"
+    title = "SMTP delivery failed"
+    http_status = 502
+    exit_code = EXIT_ENVIRONMENT
 
 
 class ClaimExpiredError(VCIssuerError):

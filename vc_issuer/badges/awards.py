@@ -27,9 +27,9 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from vc_issuer.badges.achievements import AchievementService, StoredAchievement
 from vc_issuer.badges.openbadges import (
@@ -49,6 +49,7 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.services.issuer import REVOCATION, Issuer
+from vc_issuer.store import Attached
 
 CLAIM_PATH: Final = "/c/"
 DEFAULT_CHUNK: Final = 500
@@ -65,6 +66,7 @@ RESULT_COLUMNS: Final = (
     "claim_link",
     "error_code",
     "error",
+    "notified",
 )
 
 ISSUED: Final = "issued"
@@ -137,6 +139,24 @@ async def award_secret(store: Any) -> bytes:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """What goes into the store with one new award (its claim link, its email) and what the
+    results say about it."""
+
+    rows: Attached
+    claim_link: str = ""
+    notified: str = ""
+
+
+class AttachFn(Protocol):
+    """Rows to store with a new credential (``badges.notify.ClaimNotice``); picklable."""
+
+    def __call__(
+        self, credential_id: str, recipient: Recipient, achievement_key: str, now: datetime
+    ) -> Attachment: ...
+
+
+@dataclass(frozen=True)
 class Award:
     """A signed badge and where its recipient claims it; ``created`` is False for a repeat."""
 
@@ -145,6 +165,10 @@ class Award:
     page_id: str
     claim_url: str
     created: bool
+    claim_link: str = ""
+    """The personal claim link stored with the award (with ``attach``), else empty."""
+    notified: str = ""
+    """``queued`` when its email is in the outbox, ``no-email``, or empty."""
 
 
 @dataclass
@@ -160,6 +184,8 @@ class AwardResult:
     """The learner's personal claim link (``/claim/{token}``): newly issued rows only."""
     error_code: str = ""
     error: str = ""
+    notified: str = ""
+    """``queued``: the claim email is in the outbox (``vc-issuer email list`` follows it)."""
 
     def to_row(self) -> dict[str, str]:
         return {
@@ -171,6 +197,7 @@ class AwardResult:
             "claim_link": self.claim_link,
             "error_code": self.error_code,
             "error": self.error,
+            "notified": self.notified,
         }
 
 
@@ -337,6 +364,7 @@ class Awarder:
         chunk_size: int = DEFAULT_CHUNK,
         workers: int = 1,
         spec: WorkerSpec | None = None,
+        attach: AttachFn | None = None,
     ) -> None:
         if chunk_size < 1:
             raise MalformedInputError("chunk_size must be positive")
@@ -350,6 +378,7 @@ class Awarder:
         )
         self._profile = profile
         self.chunk_size = chunk_size
+        self.attach = attach
 
     def claim_url(self, page_id: str) -> str:
         return f"{self.issuer.base_url}{CLAIM_PATH}{page_id}"
@@ -406,16 +435,32 @@ class Awarder:
                 )
         moment = awarded or self.issuer.now()
         credential = self._build(stored, await self.profile(), recipient, moment)
-        signed = await self.issuer.issue(
-            credential, status_purposes=AWARD_STATUS_PURPOSES, idempotency_key=key
-        )
+        extra: Attachment | None = None
+        if self.attach is None:
+            signed = await self.issuer.issue(
+                credential, status_purposes=AWARD_STATUS_PURPOSES, idempotency_key=key
+            )
+        else:  # the claim link and its email go into the award's own transaction
+            extra = self.attach(str(credential["id"]), recipient, stored.key, self.issuer.now())
+            (outcome,) = await self.issuer.issue_many(
+                [credential],
+                status_purposes=AWARD_STATUS_PURPOSES,
+                idempotency_keys=[key],
+                attached={str(credential["id"]): extra.rows},
+            )
+            if isinstance(outcome, VCIssuerError):
+                raise outcome
+            signed = outcome
         record = await self.issuer.get_record(str(signed["id"]))
+        created = signed["id"] == credential["id"]  # else another process awarded it first
         return Award(
             ob_schema_compatible(signed),
             record.id,
             record.page_id,
             self.claim_url(record.page_id),
-            created=signed["id"] == credential["id"],  # else another process awarded it first
+            created=created,
+            claim_link=extra.claim_link if extra is not None and created else "",
+            notified=extra.notified if extra is not None and created else "",
         )
 
     async def award_many(
@@ -544,6 +589,8 @@ class Awarder:
         creds: list[dict[str, Any]] = []
         keys: list[str] = []
         pending: list[AwardResult] = []
+        extras: dict[str, Attachment] = {}
+        now = self.issuer.now()
         for result, (_, key, recipient) in zip(results, todo, strict=True):
             ref = known.get(key)
             if ref is not None:
@@ -552,16 +599,22 @@ class Awarder:
                 result.claim_url = self.claim_url(ref.page_id)
                 continue
             try:
-                creds.append(self._build(stored, profile, recipient, moment))
+                cred = self._build(stored, profile, recipient, moment)
             except VCIssuerError as exc:
                 _fail(result, exc)
                 continue
+            creds.append(cred)
+            if self.attach is not None:
+                extras[str(cred["id"])] = self.attach(str(cred["id"]), recipient, stored.key, now)
             keys.append(key)
             pending.append(result)
         if not creds:
             return results
         issued = await self.issuer.issue_many(
-            creds, status_purposes=AWARD_STATUS_PURPOSES, idempotency_keys=keys
+            creds,
+            status_purposes=AWARD_STATUS_PURPOSES,
+            idempotency_keys=keys,
+            attached={k: v.rows for k, v in extras.items()} or None,
         )
         refs = await self.issuer.store.credential_refs(keys)
         for result, key, cred, outcome in zip(pending, keys, creds, issued, strict=True):
@@ -576,6 +629,8 @@ class Awarder:
             result.claim_url = self.claim_url(ref.page_id)
             if ref.id != cred["id"]:  # another process awarded it meanwhile
                 result.status = SKIPPED
+            elif (extra := extras.get(ref.id)) is not None:
+                result.claim_link, result.notified = extra.claim_link, extra.notified
         return results
 
 
@@ -646,6 +701,7 @@ class WorkerSpec:
     list_validity_s: float
     default_suite: str
     context_dirs: tuple[str, ...] = ()
+    attach: AttachFn | None = None
 
     @classmethod
     def from_issuer(cls, issuer: Issuer, context_dirs: Sequence[str] = ()) -> WorkerSpec | None:
@@ -700,7 +756,7 @@ def _worker_start(
         loader=ContextLoader(spec.context_dirs) if spec.context_dirs else None,
         issuer_name=spec.issuer_name,
     )
-    awarder = Awarder(issuer, profile=IssuerProfile.from_json(profile))
+    awarder = Awarder(issuer, profile=IssuerProfile.from_json(profile), attach=spec.attach)
     now = datetime.now(UTC)
     stored = StoredAchievement(key, version, Achievement.from_record(record), False, now, now)
     _WORKER.update(loop=loop, awarder=awarder, stored=stored, profile=awarder._profile)
@@ -731,6 +787,8 @@ class _WorkerPool:
         count: int,
     ) -> None:
         spec = awarder.spec or WorkerSpec.from_issuer(awarder.issuer)
+        if spec is not None and spec.attach is not awarder.attach:
+            spec = replace(spec, attach=awarder.attach)
         if spec is None:
             raise MalformedInputError(
                 "worker processes need a store they can share (a SQLite file or PostgreSQL)"
@@ -765,11 +823,13 @@ def _fail(result: AwardResult, exc: VCIssuerError) -> None:
     result.credential_id = ""
     result.claim_url = ""
     result.claim_link = ""
+    result.notified = ""
 
 
 def write_results(out: IO[str], results: Iterable[AwardResult], *, header: bool = True) -> None:
     """Results as CSV: row, status, recipient, credential_id, claim_url (the public page),
-    claim_link (the learner's personal claim link), error_code, error."""
+    claim_link (the learner's personal claim link), error_code, error, notified (``queued``:
+    its claim email is in the outbox; ``no-email``: the row has no address)."""
     writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     if header:
         writer.writeheader()
@@ -782,6 +842,8 @@ __all__ = [
     "ERROR",
     "ISSUED",
     "SKIPPED",
+    "AttachFn",
+    "Attachment",
     "Award",
     "AwardResult",
     "Awarder",

@@ -32,12 +32,14 @@ from vc_issuer.badges.awards import (
     write_results,
 )
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
+from vc_issuer.badges.notify import ClaimNotice
 from vc_issuer.cli.issuer import _run, home_option
 from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
 from vc_issuer.errors import (
     InputFileNotFoundError,
     InputTooLargeError,
     MalformedInputError,
+    NoRecipientEmailError,
 )
 from vc_issuer.services.home import load_home
 from vc_issuer.services.issuer import Issuer
@@ -296,6 +298,11 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     show_default=True,
     help="Lifetime of the learners' personal claim links: 30d, 2w, 12h.",
 )
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Email each new recipient their claim link (queued with the award; see docs/email.md).",
+)
 @handle_errors
 def award_cmd(
     home: Path | None,
@@ -312,6 +319,7 @@ def award_cmd(
     workers: int | None,
     no_progress: bool,
     claim_expires: str,
+    notify: bool,
 ) -> None:
     """Award ACHIEVEMENT_ID to one recipient (prints the signed badge) or to every row of a
     CSV / JSONL file (columns did, email, name, evidence_url; writes a results CSV).
@@ -323,8 +331,17 @@ def award_cmd(
     Every newly awarded badge gets a personal claim link (``/claim/...``, to send to the
     learner; stderr for one award, column ``claim_link`` of the results CSV). ``claim_url``
     is the badge's public page, safe to share.
+
+    With ``--notify``, the claim link of every new award is also emailed to that recipient's
+    own address: the message is queued in the award's transaction and sent by the server or
+    ``vc-issuer email send``. Column ``notified`` of the results says ``queued`` or
+    ``no-email``; an award made before is not emailed again.
     """
     claim_ttl = parse_claim_ttl(claim_expires)
+    if notify:
+        from vc_issuer.email.config import require_settings
+
+        require_settings(load_home(home).home)  # refuse before awarding anything
     batch = csv_file or jsonl_file
     if csv_file and jsonl_file:
         raise click.UsageError("--csv and --jsonl exclude each other")
@@ -333,16 +350,32 @@ def award_cmd(
     if batch:
         count = workers or os.cpu_count() or 1
         _award_batch(
-            home, achievement_id, batch, bool(csv_file), out, chunk, count, no_progress, claim_ttl
+            home,
+            achievement_id,
+            batch,
+            bool(csv_file),
+            out,
+            chunk,
+            count,
+            no_progress,
+            claim_ttl,
+            notify,
         )
         return
     if out is not None:
         raise click.UsageError("--out is for batches (--csv or --jsonl)")
     evidence = ({"id": evidence_url, "type": ["Evidence"]},) if evidence_url else ()
     recipient = Recipient(did=did, email=email, name=name, evidence=evidence)
+    if notify and recipient.email is None:
+        raise NoRecipientEmailError("--notify needs --email: a claim link goes to its owner only")
 
     async def work(issuer: Issuer) -> Any:
-        award = await Awarder(issuer).award(achievement_id, recipient, repeat=repeat)
+        notice = ClaimNotice(issuer.base_url, claim_ttl.total_seconds()) if notify else None
+        award = await Awarder(issuer, attach=notice).award(
+            achievement_id, recipient, repeat=repeat
+        )
+        if award.claim_link:  # made and queued with the award
+            return award, None
         claim = await ClaimService(issuer).create(award.credential_id, ttl=claim_ttl)
         return award, claim
 
@@ -352,8 +385,19 @@ def award_cmd(
             f"already awarded: {award.credential_id} (use --repeat to award again)", err=True
         )
     click.echo(f"public page: {award.claim_url}", err=True)
-    expires = claim.to_dict()["expires"]
-    click.echo(f"claim link: {claim.url} (personal, for the learner; expires {expires})", err=True)
+    if claim is not None:
+        expires = claim.to_dict()["expires"]
+        click.echo(
+            f"claim link: {claim.url} (personal, for the learner; expires {expires})", err=True
+        )
+    if award.notified:
+        click.echo(
+            f"claim email {award.notified} for {recipient.email} (sent by the server or"
+            " `vc-issuer email send`)",
+            err=True,
+        )
+    elif notify:
+        click.echo("awarded before: no new claim email queued", err=True)
     _emit(award.credential)
 
 
@@ -367,6 +411,7 @@ def _award_batch(
     workers: int,
     no_progress: bool,
     claim_ttl: timedelta,
+    notify: bool = False,
 ) -> None:
     data = read_input(source) if source == "-" else _read_batch(source)
     text = open_text(data)
@@ -404,8 +449,13 @@ def _award_batch(
     async def work(issuer: Issuer) -> Any:
         dirs = [str(d) for d in load_home(home).extra_context_dirs]
         spec = WorkerSpec.from_issuer(issuer, dirs)
+        notice = ClaimNotice(issuer.base_url, claim_ttl.total_seconds()) if notify else None
         awarder = Awarder(
-            issuer, chunk_size=chunk, workers=workers if spec is not None else 1, spec=spec
+            issuer,
+            chunk_size=chunk,
+            workers=workers if spec is not None else 1,
+            spec=spec,
+            attach=notice,
         )
         task = progress.add_task("award", total=total)
         claims = ClaimService(issuer)

@@ -408,6 +408,7 @@ def _register_extensions() -> None:
         "vc_issuer.cli.badges",
         "vc_issuer.cli.awards",
         "vc_issuer.cli.wallets",
+        "vc_issuer.cli.email",
     ):
         try:
             module = importlib.import_module(name)

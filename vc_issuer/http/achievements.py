@@ -19,10 +19,14 @@ from aiohttp import web
 
 from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService, StoredAchievement
 from vc_issuer.badges.awards import Awarder, Recipient
+from vc_issuer.badges.notify import ClaimNotice
+from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
+    EmailNotConfiguredError,
     InvalidRecipientError,
     MalformedInputError,
     MissingRecipientError,
+    NoRecipientEmailError,
     VCIssuerError,
 )
 from vc_issuer.http.auth import requires
@@ -210,6 +214,29 @@ def _awarded_date(body: Mapping[str, Any]) -> datetime | None:
     return moment
 
 
+def _notice(
+    request: web.Request, body: Mapping[str, Any], recipient: Recipient, ttl_seconds: float
+) -> ClaimNotice | None:
+    """``"notify": true``: the claim link and its email go into the award's transaction."""
+    notify = body.get("notify", False)
+    if not isinstance(notify, bool):
+        raise MalformedInputError("notify must be true or false", field="notify")
+    if not notify:
+        return None
+    from vc_issuer.http.mail import mailer_of
+
+    if mailer_of(request.app) is None:
+        raise EmailNotConfiguredError(
+            "this server sends no email: add [email] to the home's config.toml"
+        )
+    if recipient.email is None:
+        raise NoRecipientEmailError(
+            "notify needs recipient.email: a claim link is only sent to its owner",
+            field="recipient.email",
+        )
+    return ClaimNotice(request.app[STATE_KEY].issuer.base_url, ttl_seconds)
+
+
 @requires("issue")
 async def award_achievement(request: web.Request) -> web.Response:
     """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
@@ -223,19 +250,32 @@ async def award_achievement(request: web.Request) -> web.Response:
         raise MalformedInputError("repeat must be true or false", field="repeat")
     recipient = recipient_from_body(body)
     awarded = _awarded_date(body)
-    # A fresh Awarder per request: it reads the issuer profile as it is now.
-    awarder = Awarder(state.issuer, service)
-    award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
     from vc_issuer.http.claims import service_of as claims_of
 
-    claim = await claims_of(request).create(award.credential_id)
+    claims = claims_of(request)
+    notice = _notice(request, body, recipient, claims.ttl.total_seconds())
+    # A fresh Awarder per request: it reads the issuer profile as it is now.
+    awarder = Awarder(state.issuer, service, attach=notice)
+    award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
+    if award.claim_link:  # made with the award, and its email queued in the same transaction
+        (made,) = await claims.list(credential_id=award.credential_id, limit=1)  # a new award
+        claim_url, expires = award.claim_link, format_datetime(made.expires_at)
+        from vc_issuer.http.mail import mailer_of
+
+        mailer = mailer_of(request.app)
+        if mailer is not None:
+            mailer.wake()
+    else:
+        claim = await claims.create(award.credential_id)
+        claim_url, expires = claim.url, claim.to_dict()["expires"]
     out = {
         "verifiableCredential": award.credential,
         "credentialId": award.credential_id,
         "pageUrl": award.claim_url,
-        "claimUrl": claim.url,
-        "claimExpires": claim.to_dict()["expires"],
+        "claimUrl": claim_url,
+        "claimExpires": expires,
         "created": award.created,
+        "notified": award.notified == "queued",
     }
     return _json(out, 201 if award.created else 200, {"Location": award.claim_url})
 
@@ -354,6 +394,10 @@ _AWARD_IN: Final = {
         "evidence": {"type": ["object", "array"]},
         "awardedDate": {"type": "string", "format": "date-time"},
         "repeat": {"type": "boolean", "description": "issue again even if awarded before"},
+        "notify": {
+            "type": "boolean",
+            "description": "email the claim link to recipient.email (queued with the award)",
+        },
     },
 }
 _AWARD_OUT: Final = {
@@ -369,6 +413,10 @@ _AWARD_OUT: Final = {
         },
         "claimExpires": {"type": "string"},
         "created": {"type": "boolean"},
+        "notified": {
+            "type": "boolean",
+            "description": "true: the claim email is queued (sent by the server's outbox)",
+        },
     },
 }
 _BODY: Final = {

@@ -170,13 +170,20 @@ async def _build_app(opts: ServeOptions) -> web.Application:
         cfg = dataclasses.replace(cfg, base_url=opts.base_url.rstrip("/"))
     issuer = await open_issuer(cfg)
     try:
-        return create_app(
+        app = create_app(
             issuer,
             auth=opts.auth,
             allow_private=opts.allow_private,
             max_body=opts.max_body,
             close_issuer=True,
         )
+        from vc_issuer.email import mailer_for
+        from vc_issuer.http.mail import attach_mailer
+
+        mailer = mailer_for(cfg.home, issuer)
+        if mailer is not None:  # [email] configured: send the outbox in the background
+            attach_mailer(app, mailer)
+        return app
     except BaseException:
         await issuer.close()
         raise

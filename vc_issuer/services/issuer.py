@@ -65,7 +65,7 @@ from vc_issuer.errors import (
     UnknownSuiteError,
     VCIssuerError,
 )
-from vc_issuer.store import CredentialRecord, StatusListRecord, Store
+from vc_issuer.store import Attached, CredentialRecord, StatusListRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -428,10 +428,13 @@ class Issuer:
         status: bool = True,
         status_purposes: Sequence[str] | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
+        attached: Mapping[str, Attached] | None = None,
     ) -> list[dict[str, Any] | VCIssuerError]:
         """Issue a batch: indices in one transaction per list kind and purpose, records in one.
 
         Each item succeeds or fails on its own: a bad credential yields its error in its slot.
+        ``attached`` (by credential id: claim links, outbox email) is stored in the same
+        transaction as its credential, and only if that credential is new.
         """
         if idempotency_keys is not None and len(idempotency_keys) != len(credentials):
             raise MalformedInputError("idempotency_keys must have one entry per credential")
@@ -472,11 +475,11 @@ class Issuer:
             except VCIssuerError as exc:
                 results[i] = exc
             if len(chunk) >= STORE_CHUNK:
-                commits.append(asyncio.create_task(self._store_chunk(chunk, results)))
+                commits.append(asyncio.create_task(self._store_chunk(chunk, results, attached)))
                 chunk = {}
                 await asyncio.sleep(0)  # let the commit start and other requests run
         if chunk:
-            commits.append(asyncio.create_task(self._store_chunk(chunk, results)))
+            commits.append(asyncio.create_task(self._store_chunk(chunk, results, attached)))
         if commits:
             await asyncio.gather(*commits)
         out: list[dict[str, Any] | VCIssuerError] = []
@@ -489,17 +492,21 @@ class Issuer:
         self,
         records: dict[int, CredentialRecord],
         results: list[dict[str, Any] | VCIssuerError | None],
+        attached: Mapping[str, Attached] | None = None,
     ) -> None:
         """Store signed records in one transaction; on a conflict, one by one."""
         order = list(records)
         try:
-            stored = await self.store.put_credentials([records[i] for i in order])
+            stored = await self.store.put_credentials(
+                [records[i] for i in order], attached=attached
+            )
             for i, rec in zip(order, stored, strict=True):
                 results[i] = rec.credential
         except ConflictError:
             for i in order:  # find which ones conflict; the others still go in
                 try:
-                    results[i] = (await self.store.put_credential(records[i])).credential
+                    one = await self.store.put_credentials([records[i]], attached=attached)
+                    results[i] = one[0].credential
                 except VCIssuerError as exc:
                     results[i] = exc
 

@@ -13,8 +13,8 @@ import hashlib
 import random
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -241,6 +241,62 @@ class ClaimRecord:
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+
+MAIL_STATES: Final = ("queued", "sending", "sent", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One email in the outbox. ``dedupe_key`` is unique: the same message is never queued twice.
+
+    ``claim_url`` is the learner's personal claim link (a bearer secret): it is kept only until
+    the message is sent or cancelled, then erased from the row.
+    """
+
+    id: str
+    dedupe_key: str
+    recipient: str
+    next_attempt_at: datetime
+    created_at: datetime
+    credential_id: str | None = None
+    template: str | None = None
+    claim_url: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "queued"
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attached:
+    """Rows written in the same transaction as one credential, and only if it is new there
+    (a credential that lost to an earlier one with its idempotency key brings nothing along)."""
+
+    claims: tuple[ClaimRecord, ...] = ()
+    mail: tuple[OutboxRecord, ...] = ()
+
+
+def check_mail(record: OutboxRecord) -> OutboxRecord:
+    """Refuse outbox rows the schema could not round-trip; times become UTC."""
+    for name in ("id", "dedupe_key", "recipient"):
+        value = getattr(record, name)
+        if not isinstance(value, str) or not 1 <= len(value) <= 1024:
+            raise MalformedInputError(f"an outbox {name} must be a string of 1 to 1024 characters")
+    if record.status not in MAIL_STATES:
+        raise MalformedInputError(f"an outbox status is one of {', '.join(MAIL_STATES)}")
+    if not isinstance(record.data, dict):
+        raise MalformedInputError("an outbox row's data must be a JSON object")
+    created = as_utc(record.created_at, "created_at")
+    return replace(
+        record,
+        created_at=created,
+        next_attempt_at=as_utc(record.next_attempt_at, "next_attempt_at"),
+        updated_at=opt_utc(record.updated_at, "updated_at") or created,
+        sent_at=opt_utc(record.sent_at, "sent_at"),
+    )
 
 
 def check_claim(record: ClaimRecord) -> ClaimRecord:
@@ -618,8 +674,17 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
-        """``put_credential`` for many records in one transaction (same semantics, same order)."""
+    async def put_credentials(
+        self,
+        records: Sequence[CredentialRecord],
+        *,
+        attached: Mapping[str, Attached] | None = None,
+    ) -> list[CredentialRecord]:
+        """``put_credential`` for many records in one transaction (same semantics, same order).
+
+        ``attached`` (by credential id): claim links and outbox rows written in the same
+        transaction, each only with a credential newly stored by this call.
+        """
 
     @abc.abstractmethod
     async def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
@@ -875,6 +940,49 @@ class Store(abc.ABC):
         """Record a use (``last_used_at``); False if there is no such claim."""
 
     # meta
+    # outbox (email)
+    @abc.abstractmethod
+    async def enqueue_mail(self, records: Sequence[OutboxRecord]) -> int:
+        """Queue messages in one transaction; one whose ``dedupe_key`` is queued already is
+        left out. Returns how many were queued."""
+
+    @abc.abstractmethod
+    async def take_mail(self, now: datetime, limit: int) -> list[OutboxRecord]:
+        """Mark up to ``limit`` due messages (queued, ``next_attempt_at <= now``) as
+        ``sending`` (attempts + 1) and return them; concurrent senders never take the same."""
+
+    @abc.abstractmethod
+    async def finish_mail(
+        self,
+        mail_id: str,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Settle a message being sent: ``sent`` / ``cancelled`` (the claim link is erased),
+        ``failed``, or ``queued`` again at ``next_attempt_at``. False if it was not sending."""
+
+    @abc.abstractmethod
+    async def list_mail(
+        self,
+        *,
+        status: str | None = None,
+        credential_id: str | None = None,
+        limit: int = 100,
+    ) -> list[OutboxRecord]:
+        """Messages, newest first."""
+
+    @abc.abstractmethod
+    async def retry_mail(self, now: datetime, mail_ids: Sequence[str] | None = None) -> int:
+        """Queue failed messages again (all, or those named) with fresh attempts."""
+
+    @abc.abstractmethod
+    async def recover_mail(self, stuck_before: datetime, now: datetime) -> int:
+        """Messages left ``sending`` since before ``stuck_before`` (a sender died mid-send)
+        become ``failed``: they may have gone out, so only ``retry_mail`` sends them again."""
+
     @abc.abstractmethod
     async def get_meta(self, key: str) -> str | None: ...
 

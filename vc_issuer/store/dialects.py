@@ -65,12 +65,14 @@ PIECES: Mapping[str, Mapping[str, str]] = {
         "FOR_UPDATE": "",
         "FOR_NO_KEY_UPDATE": "",
         "FOR_NO_KEY_UPDATE_OF_BITS": "",
+        "FOR_UPDATE_SKIP_LOCKED": "",
     },
     "postgresql": {
         "FALSE": "false",
         "FOR_UPDATE": "FOR UPDATE",
         "FOR_NO_KEY_UPDATE": "FOR NO KEY UPDATE",  # does not block foreign-key checks
         "FOR_NO_KEY_UPDATE_OF_BITS": "FOR NO KEY UPDATE OF b",
+        "FOR_UPDATE_SKIP_LOCKED": "FOR UPDATE SKIP LOCKED",  # two senders take different rows
     },
 }
 """The only words the queries spell differently: boolean literals and row locks."""

@@ -252,3 +252,23 @@ claims = sa.Table(
     _col("revoked_at", UtcDateTime, nullable=True),
     _col("last_used_at", UtcDateTime, nullable=True),
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _col("id", Text, primary_key=True),
+    _col("dedupe_key", Text, unique=True),
+    _col("credential_id", Text, nullable=True, index=True),
+    _col("recipient", Text),
+    _col("template", Text, nullable=True),
+    _col("claim_url", Text, nullable=True),
+    _col("data", JsonDoc),
+    _col("status", Text),
+    _col("attempts", Int, server_default=sa.text("0")),
+    _col("next_attempt_at", UtcDateTime),
+    _col("last_error", Text, nullable=True),
+    _col("created_at", UtcDateTime),
+    _col("updated_at", UtcDateTime),
+    _col("sent_at", UtcDateTime, nullable=True),
+)
+"""Email waiting to go (or gone): written in the award's transaction, sent by the sender."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from vc_issuer.store import migrations
 from vc_issuer.store.base import (
     KEEP,
     AchievementRecord,
+    Attached,
     AuditEntry,
     BitChange,
     ClaimRecord,
@@ -30,6 +31,7 @@ from vc_issuer.store.base import (
     ExchangeRecord,
     ImageRecord,
     Keep,
+    OutboxRecord,
     StatusListRecord,
     Store,
     StoreLocation,
@@ -48,6 +50,7 @@ from vc_issuer.store.base import (
     check_keys,
     check_list_credential,
     check_list_request,
+    check_mail,
     check_meta,
     check_record,
     check_transition,
@@ -77,6 +80,7 @@ from vc_issuer.store.schema import (
     images,
     meta,
     metadata,
+    outbox,
     schema_version,
     status_allocations,
     status_audit,
@@ -105,6 +109,7 @@ OLD_ACHIEVEMENT = Shape(dict, achievement_versions)
 IMAGE = Shape(ImageRecord, images)
 EXCHANGE = Shape(ExchangeRecord, exchanges)
 CLAIM = Shape(ClaimRecord, claims)
+MAIL = Shape(OutboxRecord, outbox)
 ROW = Shape(dict, *metadata.tables.values())  # plain values: counts, ids, flags
 
 
@@ -193,11 +198,46 @@ class SqlStore(Store):
         rec = check_record(record)
         return await self.db.write(lambda conn: self._put(conn, rec))
 
-    async def put_credentials(self, records: Sequence[CredentialRecord]) -> list[CredentialRecord]:
+    async def put_credentials(
+        self,
+        records: Sequence[CredentialRecord],
+        *,
+        attached: Mapping[str, Attached] | None = None,
+    ) -> list[CredentialRecord]:
         recs = [check_record(r) for r in records]
         if not recs:
             return []
-        return await self.db.write(lambda conn: [self._put(conn, r) for r in recs])
+        if not attached:
+            return await self.db.write(lambda conn: [self._put(conn, r) for r in recs])
+        extra = {
+            r.id: Attached(
+                tuple(check_claim(c) for c in attached[r.id].claims),
+                tuple(check_mail(m) for m in attached[r.id].mail),
+            )
+            for r in recs
+            if r.id in attached
+        }
+
+        def put(conn: Conn) -> list[CredentialRecord]:
+            out = [self._put(conn, r) for r in recs]
+            new_claims: list[ClaimRecord] = []
+            new_mail: list[OutboxRecord] = []
+            for rec, stored in zip(recs, out, strict=True):
+                more = extra.get(rec.id)
+                if more is not None and stored is rec:  # new here, not an earlier award
+                    new_claims.extend(more.claims)
+                    new_mail.extend(more.mail)
+            try:
+                conn.insert(claims, [_claim_row(c) for c in new_claims])
+            except Unique as exc:
+                raise ConflictError("a claim id or token hash is taken") from exc
+            try:
+                conn.insert(outbox, [_mail_row(m) for m in new_mail])
+            except Unique as exc:
+                raise ConflictError("an outbox message id or dedupe key is taken") from exc
+            return out
+
+        return await self.db.write(put)
 
     async def _cred_by(self, column: str, value: str) -> CredentialRecord | None:
         sql = f"SELECT {CRED_COLS} FROM credentials WHERE {column} = :v"
@@ -773,18 +813,7 @@ class SqlStore(Store):
         recs = [check_claim(r) for r in records]
         if not recs:
             return []
-        rows = [
-            {
-                "id": r.id,
-                "token_hash": r.token_hash,
-                "credential_id": r.credential_id,
-                "created_at": r.created_at,
-                "expires_at": r.expires_at,
-                "revoked_at": r.revoked_at,
-                "last_used_at": r.last_used_at,
-            }
-            for r in recs
-        ]
+        rows = [_claim_row(r) for r in recs]
 
         def insert(conn: Conn) -> list[ClaimRecord]:
             try:
@@ -844,6 +873,124 @@ class SqlStore(Store):
             )
         )
 
+    # --- outbox ----------------------------------------------------------------------------------
+
+    async def enqueue_mail(self, records: Sequence[OutboxRecord]) -> int:
+        rows = [_mail_row(check_mail(r)) for r in records]
+
+        def insert(conn: Conn) -> int:
+            return sum(
+                conn.insert(outbox, row, "ON CONFLICT (dedupe_key) DO NOTHING") for row in rows
+            )
+
+        return await self.db.write(insert) if rows else 0
+
+    async def take_mail(self, now: datetime, limit: int) -> list[OutboxRecord]:
+        if limit < 1:
+            raise MalformedInputError("limit must be positive")
+        at = as_utc(now, "now")
+
+        def take(conn: Conn) -> list[OutboxRecord]:
+            rows = conn.fetch(
+                ROW,
+                "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= :now"
+                " ORDER BY next_attempt_at, id LIMIT :limit {FOR_UPDATE_SKIP_LOCKED}",
+                {"now": at, "limit": limit},
+            )
+            if not rows:
+                return []
+            in_list, params = expand("m", [r["id"] for r in rows])
+            conn.update(
+                outbox,
+                {"status": "sending", "attempts": sa.text("attempts + 1"), "updated_at": at},
+                f"id IN {in_list}",
+                params,
+            )
+            found: list[OutboxRecord] = conn.fetch(
+                MAIL,
+                f"SELECT * FROM outbox WHERE id IN {in_list} ORDER BY next_attempt_at, id",
+                params,
+            )
+            return found
+
+        return await self.db.write(take)
+
+    async def finish_mail(
+        self,
+        mail_id: str,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        at = as_utc(now, "now")
+        values: dict[str, Any] = {"status": status, "updated_at": at, "last_error": error}
+        if status == "sent":
+            values.update(sent_at=at, claim_url=None)
+        elif status == "cancelled":
+            values["claim_url"] = None
+        elif status == "queued":
+            if next_attempt_at is None:
+                raise MalformedInputError("a message queued again needs next_attempt_at")
+            values["next_attempt_at"] = as_utc(next_attempt_at, "next_attempt_at")
+        elif status != "failed":
+            raise MalformedInputError("a message finishes as sent, cancelled, failed or queued")
+        where = "id = :id AND status = 'sending'"
+        return await self.db.write(
+            lambda conn: conn.update(outbox, values, where, {"id": mail_id}) == 1
+        )
+
+    async def list_mail(
+        self,
+        *,
+        status: str | None = None,
+        credential_id: str | None = None,
+        limit: int = 100,
+    ) -> list[OutboxRecord]:
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        clauses = []
+        if status is not None:
+            clauses.append("status = :status")
+        if credential_id is not None:
+            clauses.append("credential_id = :credential_id")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        params = {"status": status, "credential_id": credential_id, "limit": limit}
+        found: list[OutboxRecord] = await self._fetch(
+            MAIL, f"SELECT * FROM outbox {where} ORDER BY created_at DESC, id LIMIT :limit", params
+        )
+        return found
+
+    async def retry_mail(self, now: datetime, mail_ids: Sequence[str] | None = None) -> int:
+        at = as_utc(now, "now")
+        where = "status = 'failed'"
+        params: dict[str, Any] = {}
+        if mail_ids is not None:
+            if not mail_ids:
+                return 0
+            in_list, params = expand("m", list(mail_ids))
+            where += f" AND id IN {in_list}"
+        values = {
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "updated_at": at,
+            "last_error": None,
+        }
+        return await self.db.write(lambda conn: conn.update(outbox, values, where, params))
+
+    async def recover_mail(self, stuck_before: datetime, now: datetime) -> int:
+        values = {
+            "status": "failed",
+            "updated_at": as_utc(now, "now"),
+            "last_error": "the sender stopped while sending; it may have been delivered"
+            " (retry sends it again)",
+        }
+        params = {"before": as_utc(stuck_before, "stuck_before")}
+        where = "status = 'sending' AND updated_at < :before"
+        return await self.db.write(lambda conn: conn.update(outbox, values, where, params))
+
     # --- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -868,6 +1015,37 @@ class SqlStore(Store):
             return str(conn.scalar("SELECT value FROM meta WHERE key = :key", {"key": key}))
 
         return await self.db.write(insert)
+
+
+def _claim_row(r: ClaimRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "token_hash": r.token_hash,
+        "credential_id": r.credential_id,
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "revoked_at": r.revoked_at,
+        "last_used_at": r.last_used_at,
+    }
+
+
+def _mail_row(r: OutboxRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "dedupe_key": r.dedupe_key,
+        "credential_id": r.credential_id,
+        "recipient": r.recipient,
+        "template": r.template,
+        "claim_url": r.claim_url,
+        "data": r.data,
+        "status": r.status,
+        "attempts": r.attempts,
+        "next_attempt_at": r.next_attempt_at,
+        "last_error": r.last_error,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at or r.created_at,
+        "sent_at": r.sent_at,
+    }
 
 
 __all__ = ["SqlStore"]

@@ -71,7 +71,7 @@ async def test_a_store_made_by_the_old_backends_opens_and_works(
 ) -> None:
     await _legacy_store(store_url, backend)
     async with open_store(store_url) as store:
-        assert await store.schema_version() == LATEST == 5
+        assert await store.schema_version() == LATEST >= 5
         old = await store.get_by_idempotency_key("key-1")
         assert old is not None
         assert (old.id, old.page_id, old.types, old.issued_at) == (

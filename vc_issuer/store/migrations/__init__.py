@@ -212,12 +212,39 @@ def _limits(op: Operations) -> None:
     op.create_index("exchanges_expires", "exchanges", ["expires_at"])
 
 
+def _outbox(op: Operations) -> None:
+    op.create_table(
+        "outbox",
+        _not_null("id", sa.Text, primary_key=True),
+        _not_null("dedupe_key", sa.Text, unique=True),
+        sa.Column("credential_id", sa.Text),
+        _not_null("recipient", sa.Text),
+        sa.Column("template", sa.Text),
+        sa.Column("claim_url", sa.Text),
+        _not_null("data", JsonDoc),
+        _not_null(
+            "status",
+            sa.Text,
+            sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')"),
+        ),
+        _not_null("attempts", sa.Integer, server_default=sa.text("0")),
+        _not_null("next_attempt_at", UtcDateTime),
+        sa.Column("last_error", sa.Text),
+        _not_null("created_at", UtcDateTime),
+        _not_null("updated_at", UtcDateTime),
+        sa.Column("sent_at", UtcDateTime),
+    )
+    op.create_index("outbox_credential", "outbox", ["credential_id"])
+    op.create_index("outbox_due", "outbox", ["status", "next_attempt_at"])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _initial),
     Step(2, "achievements", _achievements),
     Step(3, "exchanges", _exchanges),
     Step(4, "claims", _claims),
     Step(5, "limits", _limits),
+    Step(6, "outbox", _outbox),
 )
 LATEST = len(STEPS)
 
