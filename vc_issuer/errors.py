@@ -809,6 +809,28 @@ class TokenNotFoundError(NotFoundError):
     title = "No such API token"
 
 
+class ForeignUrlError(NotFoundError):
+    """oEmbed describes only this server's own credential pages; any other URL is refused."""
+
+    code = "URL_NOT_ON_THIS_SERVER"
+    title = "URL not on this server"
+
+
+class CredentialPageNotFoundError(NotFoundError):
+    """A URL of this server's shape (``/c/{page_id}``) with no credential behind it."""
+
+    code = "CREDENTIAL_PAGE_NOT_FOUND"
+    title = "No credential page at this URL"
+
+
+class FormatNotSupportedError(VCIssuerError):
+    """oEmbed's ``format`` other than ``json`` (the spec's answer is 501 Not Implemented)."""
+
+    code = "FORMAT_NOT_SUPPORTED"
+    title = "Format not supported"
+    http_status = 501
+
+
 class ConflictError(VCIssuerError):
     code = "CONFLICT"
     title = "Conflict"

@@ -33,8 +33,8 @@ from vc_issuer.badges.awards import (
 )
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
 from vc_issuer.badges.notify import ClaimNotice
-from vc_issuer.cli.issuer import _run, home_option
-from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.cli.issuer import _run
+from vc_issuer.cli.main import _emit, handle_errors, home_option, read_input, read_json_object
 from vc_issuer.errors import (
     InputFileNotFoundError,
     InputTooLargeError,

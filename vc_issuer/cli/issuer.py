@@ -15,25 +15,23 @@ from typing import Any, TypeVar
 
 import click
 
-from vc_issuer.cli.main import _emit, _passphrase, handle_errors, read_json_object
+from vc_issuer.cli.main import (
+    _emit,
+    _passphrase,
+    handle_errors,
+    home_option,
+    read_json_object,
+)
+from vc_issuer.cli.profile import UNNAMED_HINT, ProfileFields, profile_options, update_profile
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.services.home import ENV_HOME, HomeConfig, init_home, load_home, open_issuer
+from vc_issuer.services.home import HomeConfig, init_home, load_home, open_issuer
 from vc_issuer.services.issuer import PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
 T = TypeVar("T")
 
 SUITE_CHOICES = ("eddsa-rdfc-2022", "Ed25519Signature2020", "both")
-
-home_option = click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
-)
 
 
 def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
@@ -102,7 +100,7 @@ def register(main: click.Group) -> None:
 @click.option("--did-web", metavar="HOST[%3APORT][:path]", help="Use did:web instead of did:key.")
 @click.option("--base-url", metavar="URL", help="Public URL the status lists are served under.")
 @click.option("--database-url", metavar="URL", help="postgresql:// URL (default: embedded SQLite).")
-@click.option("--name", "issuer_name", help="Issuer display name.")
+@profile_options
 @click.option(
     "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
 )
@@ -112,18 +110,26 @@ def init_cmd(
     did_web: str | None,
     base_url: str | None,
     database_url: str | None,
-    issuer_name: str | None,
+    profile: ProfileFields,
     passphrase_env: str | None,
 ) -> None:
-    """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web."""
+    """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web.
+
+    The profile flags (``--name``, ``--website``, ``--logo``, ...) name the issuer in badges
+    and pages; change them later with ``vc-issuer profile set``.
+    """
+    profile.check()  # bad flags or logo: reported before anything is created
 
     def create_store(staged: HomeConfig) -> None:
-        """The store's tables, made before the home is moved into place (init is atomic)."""
+        """The store's tables and the profile, made before the home is moved into place (init
+        is atomic: a logo the store refuses leaves no home behind)."""
         from vc_issuer.store import open_store
 
         async def go() -> None:
             async with open_store(staged.database_url) as store:
                 await store.set_meta("issuer_did", staged.did)
+                if profile:
+                    await update_profile(store, staged, profile)
 
         asyncio.run(go())
 
@@ -132,11 +138,13 @@ def init_cmd(
         did_web=did_web,
         base_url=base_url,
         database_url=database_url,
-        issuer_name=issuer_name,
+        issuer_name=profile.name,
         passphrase=_passphrase(passphrase_env),
         passphrase_env=passphrase_env,
         prepare=create_store,
     )
+    if profile.name is None:
+        click.echo(f"note: {UNNAMED_HINT}", err=True)
     out: dict[str, Any] = {
         "did": cfg.did,
         "home": str(cfg.home),

@@ -28,6 +28,7 @@ from vc_issuer.errors import (
     ParsingError,
     VCIssuerError,
 )
+from vc_issuer.services.home import ENV_HOME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +98,15 @@ def _passphrase(env_var: str | None) -> bytes | None:
         raise MalformedInputError(f"environment variable {env_var} is not set")
     return value.encode("utf-8")
 
+
+home_option = click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_HOME,
+    default=None,
+    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
+)
 
 _CONTEXT_DIR = click.option(
     "--context-dir",
@@ -409,6 +419,8 @@ def _register_extensions() -> None:
         "vc_issuer.cli.awards",
         "vc_issuer.cli.wallets",
         "vc_issuer.cli.email",
+        "vc_issuer.cli.profile",
+        "vc_issuer.cli.certificate",
     ):
         try:
             module = importlib.import_module(name)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from vc_issuer.cli.main import _emit, handle_errors
+from vc_issuer.cli.profile import UNNAMED_HINT, ProfileFields, apply_profile, profile_options
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
     NotFoundError,
@@ -84,6 +85,7 @@ def register(main: click.Group) -> None:
         help="postgresql:// URL for a new home's store (default: SQLite in the home).",
     )
     @click.option("--shutdown-timeout", default=30.0, show_default=True, type=float)
+    @profile_options
     @handle_errors
     def serve_cmd(
         home: str | None,
@@ -97,8 +99,13 @@ def register(main: click.Group) -> None:
         allow_private_hosts: bool,
         database_url: str | None,
         shutdown_timeout: float,
+        profile: ProfileFields,
     ) -> None:
-        """Run the VC API server (creates a did:key issuer home on first run)."""
+        """Run the VC API server (creates a did:key issuer home on first run).
+
+        The profile flags (``--name``, ``--website``, ``--logo``, ...) set the issuer profile
+        before the server starts, for a new home or an existing one.
+        """
         from vc_issuer.http.server import ServeOptions, check_options, configure_logging, run
 
         path = _home_path(home).resolve()
@@ -116,6 +123,7 @@ def register(main: click.Group) -> None:
         )
         check_options(opts)
         configure_logging(opts.log_level)  # what follows on stderr is JSON lines, like the log
+        profile.check()
         created = not (path / "config.toml").exists()
         admin: list[tuple[str, TokenRecord]] = []
         if created:
@@ -123,14 +131,18 @@ def register(main: click.Group) -> None:
                 raise click.UsageError("a new home needs --base-url when --port is 0")
 
             def first_token(staged: HomeConfig) -> None:
-                """The admin token, made in the staged home: no home without its token."""
+                """The admin token and the profile, made in the staged home: no home without
+                its token, nor with half a profile."""
                 if opts.auth:
                     admin.append(asyncio.run(_new_token(staged, "admin", ["admin"], None)))
+                if profile:
+                    apply_profile(staged, profile)
 
             init_home(
                 path,
                 base_url=base_url or _default_base_url(opts.scheme, host, port),
                 database_url=database_url,
+                issuer_name=profile.name,
                 prepare=first_token,
             )
             log.info("created issuer home %s", path, extra={"event": "home.created"})
@@ -141,6 +153,13 @@ def register(main: click.Group) -> None:
                 changed,
                 extra={"event": "home.secured"},
             )
+        if profile and not created:
+            apply_profile(cfg, profile)
+            cfg = load_home(path)
+        if profile:
+            log.info("issuer profile set", extra={"event": "profile.updated"})
+        elif created:
+            log.warning(UNNAMED_HINT, extra={"event": "profile.unnamed"})
         if base_url and base_url.rstrip("/") != cfg.base_url:
             log.warning(
                 "serving with base URL %s (config.toml says %s); new status-list URLs use the"

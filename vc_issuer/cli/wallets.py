@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from vc_issuer.badges.claims import ClaimService, claim_summary, parse_claim_ttl
-from vc_issuer.cli.issuer import _run, home_option
-from vc_issuer.cli.main import _emit, handle_errors
+from vc_issuer.cli.issuer import _run
+from vc_issuer.cli.main import _emit, handle_errors, home_option
 from vc_issuer.wallets.exchanges import ExchangeService, parse_ttl, qr_terminal
 from vc_issuer.wallets.oid4vci import OID4VCIService
 

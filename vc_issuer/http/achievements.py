@@ -29,6 +29,7 @@ from vc_issuer.errors import (
     NoRecipientEmailError,
     VCIssuerError,
 )
+from vc_issuer.http import display
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
@@ -84,9 +85,17 @@ async def create_achievement(request: web.Request) -> web.Response:
     return _stored(stored, 201)
 
 
+async def list_achievements(request: web.Request) -> web.StreamResponse:
+    """GET /achievements: the public catalog (browsers, JSON-LD clients, callers without a
+    token), else the admin listing."""
+    if display.public_read(request):
+        return await display.catalog(request, service_of(request))
+    return await _list_achievements(request)
+
+
 @requires("read")
-async def list_achievements(request: web.Request) -> web.Response:
-    """GET /achievements[?all=1]: current versions, archived ones only with ``all``."""
+async def _list_achievements(request: web.Request) -> web.Response:
+    """The admin GET /achievements[?all=1]: current versions, archived ones only with ``all``."""
     items = await service_of(request).list(include_archived=_flag(request, "all"))
     return _json({"achievements": [s.to_json() for s in items]})
 
@@ -100,9 +109,18 @@ def _version_query(request: web.Request) -> int | None:
     return int(raw)
 
 
+async def get_achievement(request: web.Request) -> web.StreamResponse:
+    """GET /achievements/{id}: an achievement id resolves here. The public view (its page or
+    its OB Achievement) for browsers, JSON-LD clients and callers without a token, else the
+    admin view."""
+    if display.public_read(request):
+        return await display.achievement(request, service_of(request))
+    return await _get_achievement(request)
+
+
 @requires("read")
-async def get_achievement(request: web.Request) -> web.Response:
-    """GET /achievements/{id}[?version=N]: by key or URL-encoded full id."""
+async def _get_achievement(request: web.Request) -> web.Response:
+    """The admin GET /achievements/{id}[?version=N]: by key or URL-encoded full id."""
     stored = await service_of(request).get(request.match_info["id"], _version_query(request))
     return _stored(stored)
 
@@ -344,6 +362,17 @@ def _obj(
     return out
 
 
+def _public(
+    description: str, schema: dict[str, Any], *, ld: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A 200 that is JSON (admin or public), JSON-LD (public) or a page (public)."""
+    content: dict[str, Any] = {JSON: {"schema": schema}}
+    if ld is not None:
+        content["application/ld+json"] = {"schema": ld}
+    content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content, "headers": _ETAG}
+
+
 _ID: Final = {
     "name": "id", "in": "path", "required": True, "schema": {"type": "string"},
     "description": "The achievement's key (a UUID) or its full id, URL-encoded",
@@ -444,8 +473,9 @@ def openapi_paths() -> dict[str, Any]:
             },
             "get": {
                 "operationId": "listAchievements",
-                "summary": "The current designs (archived ones with ?all=1)",
-                "security": [{"bearer": ["read"]}],
+                "summary": "With a read token: the current designs (archived ones with ?all=1)."
+                " Without one, for browsers or JSON-LD clients: the public catalog",
+                "security": [{}, {"bearer": ["read"]}],
                 "parameters": [
                     {
                         "name": "all",
@@ -455,12 +485,19 @@ def openapi_paths() -> dict[str, Any]:
                     }
                 ],
                 "responses": {
-                    "200": _obj(
-                        "The designs",
+                    "200": _public(
+                        "The designs (admin), or the public catalog",
                         {
-                            "type": "object",
-                            "required": ["achievements"],
-                            "properties": {"achievements": {"type": "array", "items": _STORED}},
+                            "anyOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["achievements"],
+                                    "properties": {
+                                        "achievements": {"type": "array", "items": _STORED}
+                                    },
+                                },
+                                display.CATALOG_SCHEMA,
+                            ]
                         },
                     ),
                     "400": _problem("Bad query parameter"),
@@ -471,8 +508,10 @@ def openapi_paths() -> dict[str, Any]:
         "/achievements/{id}": {
             "get": {
                 "operationId": "getAchievement",
-                "summary": "One design (its current version, or ?version=N)",
-                "security": [{"bearer": ["read"]}],
+                "summary": "An achievement id resolves here. With a read token: the stored design"
+                " (its current version, or ?version=N). Without one, for browsers or JSON-LD"
+                " clients: the public view (a page, or the OB 3.0 Achievement)",
+                "security": [{}, {"bearer": ["read"]}],
                 "parameters": [
                     _ID,
                     {
@@ -483,10 +522,20 @@ def openapi_paths() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": _obj("The design", _STORED, _ETAG),
+                    "200": _public(
+                        "The design (admin, with its version as ETag), or the public view",
+                        {"anyOf": [_STORED, display.ACHIEVEMENT_SCHEMA]},
+                        ld=display.ACHIEVEMENT_SCHEMA,
+                    ),
                     "400": _problem("Bad query parameter"),
                     **_AUTH,
-                    "404": _problem("ACHIEVEMENT_NOT_FOUND"),
+                    "404": {
+                        "description": "ACHIEVEMENT_NOT_FOUND (a page for browsers)",
+                        "content": {
+                            **_problem("")["content"],
+                            "text/html": {"schema": {"type": "string"}},
+                        },
+                    },
                 },
             },
             "put": {

@@ -162,6 +162,9 @@ def create_app(
     from vc_issuer.http.pages import setup_pages
 
     setup_pages(app)
+    from vc_issuer.http import display
+
+    display.add_routes(app)
 
     async def _cleanup(app: web.Application) -> None:
         for item in reversed(app[STATE_KEY].owned):

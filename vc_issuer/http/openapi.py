@@ -620,6 +620,9 @@ def openapi_document(
     from vc_issuer.http.achievements import openapi_paths as achievement_paths
 
     doc["paths"].update(achievement_paths())
+    from vc_issuer.http.display import openapi_paths as display_paths
+
+    doc["paths"].update(display_paths())
     if base_url:
         doc["servers"] = [{"url": base_url}]
     if did_document_path and did_document_path not in doc["paths"]:

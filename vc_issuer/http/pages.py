@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes, urlencode
 
 import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from vc_issuer.badges import sharing
 from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     ImageType,
@@ -66,15 +67,20 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render(template: str, /, status: int = 200, **context: Any) -> web.Response:
+def render(
+    template: str, /, status: int = 200, *, external_images: bool = False, **context: Any
+) -> web.Response:
+    """A page; ``external_images`` lets it show https images the issuer chose to host
+    elsewhere (a logo, a badge image), and nothing else from outside."""
     body = _env().get_template(template).render(**context)
+    images = "'self' data: https:" if external_images else "'self' data:"
     return web.Response(
         status=status,
         text=body,
         content_type=HTML,
         charset="utf-8",
         headers={
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "Content-Security-Policy": f"default-src 'self'; img-src {images}; "
             "style-src 'self'; script-src 'none'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
@@ -112,10 +118,12 @@ def did_web_domain(did: str) -> str | None:
 
 
 def _issuer(credential: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(DID, name); a name that only repeats the DID (an unnamed issuer's default) is None, so
+    a page never reads "signed by did:key:X (did:key:X)"."""
     value = credential.get("issuer")
     if isinstance(value, Mapping):
-        name = value.get("name")
-        return str(value.get("id", "")), name if isinstance(name, str) else None
+        did, name = str(value.get("id", "")), value.get("name")
+        return did, name if isinstance(name, str) and name.strip() and name != did else None
     return (value if isinstance(value, str) else ""), None
 
 
@@ -409,7 +417,8 @@ async def badge_source(request: web.Request, credential: Mapping[str, Any]) -> b
     return data
 
 
-async def _record(request: web.Request) -> Any:
+async def page_record(request: web.Request) -> Any:
+    """The stored credential of ``/c/{page_id}...``; an HTML 404 when there is none."""
     state = state_of(request)
     page_id = request.match_info["page_id"]
     record = await state.issuer.store.get_credential_by_page_id(page_id)
@@ -418,10 +427,46 @@ async def _record(request: web.Request) -> Any:
     return record
 
 
+def own_path(request: web.Request, url: str, prefix: str) -> str | None:
+    """``url`` as a path on this server when it is one of our ``prefix`` URLs (under the
+    issuer's base URL or the one being served), else None."""
+    state = state_of(request)
+    for base in dict.fromkeys((state.base_url, state.issuer.base_url)):
+        if url.startswith(base + prefix):
+            return url[len(base) :]
+    return None
+
+
+def badge_facts(
+    request: web.Request, record: Any, kind: ImageType | None = None
+) -> sharing.BadgeFacts:
+    """What the share links, the embed card and oEmbed say about one credential page. The
+    card's image is the achievement's own stored image (immutable, cached) when it has one,
+    else the page's baked badge."""
+    state = state_of(request)
+    cred: Mapping[str, Any] = record.credential
+    page_url = f"{state.base_url}/c/{record.page_id}"
+    image = _achievement(cred).get("image")
+    image_id = image.get("id") if isinstance(image, Mapping) else image
+    own = own_path(request, image_id, "/images/") if isinstance(image_id, str) else None
+    image_url = state.base_url + own if own else f"{page_url}/badge.{kind or 'png'}"
+    return sharing.facts_from_credential(
+        cred, page_url=page_url, image_url=image_url, issuer_name=_issuer(cred)[1]
+    )
+
+
+def embed_html(facts: sharing.BadgeFacts, width: int = sharing.CARD_WIDTH) -> str:
+    """The embeddable card: plain HTML with inline styles (it lands on other sites), no
+    script; the same facts as oEmbed."""
+    return (
+        _env().get_template("_embed_card.html").render(card=facts, inline=True, width=width).strip()
+    )
+
+
 async def credential_page(request: web.Request) -> web.Response:
     """GET /c/{page_id}: the public page of one issued credential."""
     state = state_of(request)
-    record = await _record(request)
+    record = await page_record(request)
     verdict, shown = await verify_input_for_page(state, record.credential)
     cred: dict[str, Any] = shown if isinstance(shown, dict) else record.credential
     ach = _achievement(cred)
@@ -436,11 +481,23 @@ async def credential_page(request: web.Request) -> web.Response:
     from vc_issuer.http.claims import wallet_for_page
 
     wallet, claim_error = await wallet_for_page(request, record.id)
+    facts = badge_facts(request, record, kind)
+    ach_id = ach.get("id")
     response = render(
         "credential.html",
         title=name,
         page_url=page_url,
         base=f"/c/{record.page_id}",
+        oembed_url=f"{state.base_url}/oembed?{urlencode({'url': page_url, 'format': 'json'})}",
+        facts=facts,
+        linkedin_url=sharing.linkedin_add_to_profile(facts),
+        share_links=sharing.share_links(facts),
+        embed_snippet=embed_html(facts),
+        shareable=verdict.ok or verdict.label == "Expired",
+        achievement_path=own_path(request, ach_id, "/achievements/")
+        if isinstance(ach_id, str)
+        else None,
+        issuer_is_us=issuer_did == state.issuer.did,
         og_image=f"{page_url}/badge.png",
         badge_src=f"/c/{record.page_id}/badge.{kind}",
         name=name,
@@ -476,7 +533,7 @@ def download_shape(credential: Mapping[str, Any]) -> dict[str, Any]:
 
 async def credential_json(request: web.Request) -> web.Response:
     """GET /c/{page_id}/credential.json: the credential as issued (Open Badges in OB shape)."""
-    record = await _record(request)
+    record = await page_record(request)
     body = json.dumps(download_shape(record.credential), ensure_ascii=False, indent=2).encode(
         "utf-8"
     )
@@ -489,7 +546,7 @@ async def credential_json(request: web.Request) -> web.Response:
 
 async def baked_badge(request: web.Request) -> web.Response:
     """GET /c/{page_id}/badge.png|svg: the badge image with the credential baked in."""
-    record = await _record(request)
+    record = await page_record(request)
     payload: dict[str, Any] | str = download_shape(record.credential)
     cred: Mapping[str, Any] = record.credential
     if jose.is_enveloped(record.credential):  # issued as a JWT: bake the token (OB 3.0 §5.3)
@@ -729,9 +786,15 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "Line",
     "Verdict",
+    "badge_facts",
+    "badge_source",
     "did_web_domain",
     "display_fields",
     "download_shape",
+    "embed_html",
+    "own_path",
+    "page_record",
+    "render",
     "setup_pages",
     "verdict_of",
     "verify_for_page",

@@ -329,6 +329,27 @@ def secure_home(cfg: HomeConfig) -> list[Path]:
     return changed
 
 
+def set_issuer_name(home: Path, name: str) -> None:
+    """Write the profile's name into config.toml's ``issuer.name`` (what plain credentials and
+    wallet displays use), so one name shows everywhere. Replaced atomically, mode kept."""
+    cfg_file = home.resolve() / CONFIG_FILE
+    try:
+        raw = tomllib.loads(cfg_file.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{cfg_file}: {exc}") from None
+    if raw.get("issuer", {}).get("name") == name:
+        return
+    raw.setdefault("issuer", {})["name"] = name
+    tmp = cfg_file.with_name(f".{CONFIG_FILE}.{secrets.token_hex(4)}.tmp")
+    try:
+        _write_private(tmp, tomli_w.dumps(raw).encode("utf-8"))
+        os.chmod(tmp, stat.S_IMODE(cfg_file.stat().st_mode))
+        os.replace(tmp, cfg_file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
     """Give the hosted document a stable ``#key-1`` fragment for our key."""
     old_ids = {
