@@ -4,6 +4,7 @@ its own event loop in a background thread so a real browser can load its pages."
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -15,6 +16,9 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
+from vc_issuer.badges.achievements import AchievementService, StoredAchievement
+from vc_issuer.badges.awards import Awarder, Recipient
+from vc_issuer.badges.baking import default_badge_png
 from vc_issuer.badges.openbadges import (
     Achievement,
     Alignment,
@@ -27,6 +31,7 @@ from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
+BADGE_PNG = default_badge_png(color="#0b6e4f", size=192)
 
 
 def free_port() -> int:
@@ -79,6 +84,36 @@ class LiveServer:
         )
         return self.run(self.issuer.issue(unsigned))
 
+    def design(self, name: str, **fields: Any) -> StoredAchievement:
+        """A stored achievement (with a stored PNG image): its id resolves on this server."""
+        doc = {
+            "name": name,
+            "description": fields.pop("description", f"Shows skill in {name}."),
+            "criteria": {"narrative": "Complete the course project and pass the final exam."},
+            "achievementType": "Course",
+            "image": {"id": "data:image/png;base64," + base64.b64encode(BADGE_PNG).decode()},
+            "alignment": [
+                {
+                    "targetName": "Programming",
+                    "targetUrl": "https://esco.ec.europa.eu/en/classification/skill?uri=x",
+                    "targetFramework": "ESCO",
+                    "targetCode": "S1.2.3",
+                }
+            ],
+            **fields,
+        }
+        return self.run(self.achievements.create(doc))
+
+    def award_design(self, stored: StoredAchievement, name: str) -> dict[str, Any]:
+        """Award a stored design as the award API does (the issuer's current profile)."""
+        recipient = Recipient(did=f"did:example:{name.split()[0].lower()}", name=name)
+        award = self.run(Awarder(self.issuer, self.achievements).award(stored.key, recipient))
+        return award.credential
+
+    @property
+    def achievements(self) -> AchievementService:
+        return AchievementService(self.issuer.store, base_url=self.base_url)
+
     def page_id(self, credential: dict[str, Any]) -> str:
         return self.run(self.issuer.get_record(credential["id"])).page_id
 
@@ -98,6 +133,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     async def start() -> tuple[Issuer, web.AppRunner]:
         cfg = init_home(home, base_url=base_url, issuer_name="Example University")
         issuer = await open_issuer(cfg)
+        service = AchievementService(issuer.store, base_url=base_url)
+        logo = await service.store_image(default_badge_png(color="#0a3d7a", size=128))
+        await service.set_profile(
+            issuer.did,
+            {
+                "name": "Example University",
+                "url": "https://www.example.edu",
+                "email": "badges@example.edu",
+                "description": "Short courses and microcredentials in computing since 1998.",
+                "image": {"id": logo, "type": "Image"},
+            },
+        )
         app = create_app(issuer, allow_private=True, close_issuer=True)
         runner = web.AppRunner(app)
         await runner.setup()
