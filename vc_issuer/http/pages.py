@@ -25,6 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from vc_issuer.badges import sharing
+from vc_issuer.badges.achievements import ACHIEVEMENT_PATH, achievement_key
 from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     ImageType,
@@ -455,6 +456,22 @@ def badge_facts(
     )
 
 
+async def catalog_path(request: web.Request, achievement_id: Any) -> str | None:
+    """The path of the achievement's catalog page when it is one of our stored designs (a
+    credential may name an id under our URL that was never stored: no link to a 404)."""
+    if not isinstance(achievement_id, str):
+        return None
+    path = own_path(request, achievement_id, ACHIEVEMENT_PATH)
+    if path is None:
+        return None
+    try:
+        key = achievement_key(achievement_id)
+    except VCIssuerError:
+        return None
+    found = await state_of(request).issuer.store.get_achievement(key)
+    return path if found is not None else None
+
+
 def embed_html(facts: sharing.BadgeFacts, width: int = sharing.CARD_WIDTH) -> str:
     """The embeddable card: plain HTML with inline styles (it lands on other sites), no
     script; the same facts as oEmbed."""
@@ -494,9 +511,7 @@ async def credential_page(request: web.Request) -> web.Response:
         share_links=sharing.share_links(facts),
         embed_snippet=embed_html(facts),
         shareable=verdict.ok or verdict.label == "Expired",
-        achievement_path=own_path(request, ach_id, "/achievements/")
-        if isinstance(ach_id, str)
-        else None,
+        achievement_path=await catalog_path(request, ach_id),
         issuer_is_us=issuer_did == state.issuer.did,
         og_image=f"{page_url}/badge.png",
         badge_src=f"/c/{record.page_id}/badge.{kind}",

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
 from vc_issuer.badges.achievements import AchievementService
+from vc_issuer.badges.openbadges import Achievement, Criteria, IssuerProfile, build_award
 
 from .._pdf import pdf_info, pdf_qr_codes, pdf_text
 from .conftest import Env, EnvFactory
@@ -437,3 +439,23 @@ async def test_certificate_errors_are_pages(env: Env) -> None:
     assert "paper must be a4 or letter" in await resp.text()
     resp = await env.client.get("/c/00000000-0000-4000-8000-000000000000/certificate.pdf")
     assert resp.status == 404 and resp.content_type == "text/html"
+
+
+async def test_no_catalog_link_for_an_achievement_we_never_stored(env: Env) -> None:
+    achievement = Achievement(
+        id=f"{env.base_url}/achievements/python-basics",
+        name="Python Basics",
+        description="D",
+        criteria=Criteria(narrative="C"),
+    )
+    unsigned = build_award(
+        achievement,
+        IssuerProfile(id=env.did, name="Example"),
+        awarded=datetime.now(UTC).replace(microsecond=0),
+        recipient_did="did:example:ada",
+    )
+    cred = await env.issuer.issue(unsigned)
+    record = await env.issuer.get_record(cred["id"])
+    text = await page(env, f"/c/{record.page_id}")
+    assert 'id="achievement-link"' not in text
+    assert 'href="/issuer"' in text  # the issuer is still ours
