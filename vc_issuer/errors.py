@@ -823,12 +823,12 @@ class CredentialPageNotFoundError(NotFoundError):
     title = "No credential page at this URL"
 
 
-class FormatNotSupportedError(VCIssuerError):
-    """oEmbed's ``format`` other than ``json`` (the spec's answer is 501 Not Implemented)."""
+class FormatNotSupportedError(MalformedInputError):
+    """oEmbed's ``format`` other than ``json`` or ``xml``: both are served, so anything else is
+    not a format at all (bad input, not the spec's 501 for a known format left unimplemented)."""
 
     code = "FORMAT_NOT_SUPPORTED"
     title = "Format not supported"
-    http_status = 501
 
 
 class ConflictError(VCIssuerError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
+from xml.etree import ElementTree
 
 LINKEDIN_ADD_TO_PROFILE: Final = "https://www.linkedin.com/profile/add"
 LINKEDIN_SHARE: Final = "https://www.linkedin.com/sharing/share-offsite/"
@@ -137,6 +138,16 @@ def oembed_response(
     return out
 
 
+def oembed_xml(answer: Mapping[str, Any]) -> bytes:
+    """The same answer in oEmbed's XML format (section 2.3.4: one element per field, the card's
+    HTML as escaped text)."""
+    root = ElementTree.Element("oembed")
+    for name, value in answer.items():
+        ElementTree.SubElement(root, name).text = str(value)
+    body: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body
+
+
 def facts_from_credential(
     credential: Mapping[str, Any],
     *,
@@ -178,6 +189,7 @@ __all__ = [
     "facts_from_credential",
     "linkedin_add_to_profile",
     "oembed_response",
+    "oembed_xml",
     "parse_moment",
     "share_links",
     "share_text",

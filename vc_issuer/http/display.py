@@ -294,17 +294,18 @@ def _page_id_of(request: web.Request, url: str) -> str:
 
 
 async def oembed(request: web.Request) -> web.Response:
-    """GET /oembed?url=PAGE&format=json[&maxwidth=N]: the badge card as an oEmbed ``rich``
-    answer, so a site or CMS embeds the card when someone pastes the page's link."""
+    """GET /oembed?url=PAGE[&format=json|xml][&maxwidth=N]: the badge card as an oEmbed
+    ``rich`` answer, so a site or CMS embeds the card when someone pastes the page's link."""
     fmt = request.query.get("format", "json")
-    if fmt != "json":
+    if fmt not in ("json", "xml"):
         raise FormatNotSupportedError(
-            f"format {fmt!r} is not supported; use format=json", field="format"
+            f"format {fmt!r} is not supported; use format=json or format=xml", field="format"
         )
     url = request.query.get("url", "").strip()
     if not url:
-        raise MalformedInputError("?url= (a credential page of this server) is required",
-                                  field="url")  # fmt: skip
+        raise MalformedInputError(
+            "?url= (a credential page of this server) is required", field="url"
+        )
     if len(url) > 2048:
         raise MalformedInputError("?url= is longer than 2048 characters", field="url")
     page_id = _page_id_of(request, url)
@@ -327,8 +328,8 @@ async def oembed(request: web.Request) -> web.Response:
         height=height,
     )
     return web.Response(
-        body=json_bytes(body),
-        content_type=JSON,
+        body=sharing.oembed_xml(body) if fmt == "xml" else json_bytes(body),
+        content_type="text/xml" if fmt == "xml" else JSON,
         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
     )
 
@@ -495,7 +496,7 @@ def openapi_paths() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "schema": {"type": "string"},
-                        "description": "json (the default; anything else is a 501)",
+                        "description": "json (the default) or xml",
                     },
                     {"name": "maxwidth", "in": "query", "required": False, "schema": pixels},
                     {"name": "maxheight", "in": "query", "required": False, "schema": pixels},
@@ -503,11 +504,16 @@ def openapi_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "The card",
-                        "content": {JSON: {"schema": _OEMBED_SCHEMA}},
+                        "content": {
+                            JSON: {"schema": _OEMBED_SCHEMA},
+                            "text/xml": {"schema": {"type": "string"}},
+                        },
                     },
-                    "400": problem_spec("No url, or a bad maxwidth/maxheight"),
+                    "400": problem_spec(
+                        "No url, a bad maxwidth/maxheight, or FORMAT_NOT_SUPPORTED (a format"
+                        " other than json or xml)"
+                    ),
                     "404": problem_spec("URL_NOT_ON_THIS_SERVER, or CREDENTIAL_PAGE_NOT_FOUND"),
-                    "501": problem_spec("FORMAT_NOT_SUPPORTED: format other than json"),
                 },
             }
         },

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 
@@ -364,6 +365,12 @@ async def test_oembed_returns_the_card(env: Env) -> None:
     narrow = await resp.json()
     assert narrow["width"] == 280 and "max-width:280px" in narrow["html"]
     assert token not in narrow["html"]
+    # The XML format carries the same fields.
+    resp = await env.client.get("/oembed", params={"url": page_url, "format": "xml"})
+    assert resp.status == 200 and resp.content_type == "text/xml"
+    root = ElementTree.fromstring(await resp.read())
+    assert root.tag == "oembed"
+    assert {child.tag: child.text for child in root} == {k: str(v) for k, v in body.items()}
 
 
 @pytest.mark.parametrize(
@@ -380,7 +387,7 @@ async def test_oembed_returns_the_card(env: Env) -> None:
             404,
             "CREDENTIAL_PAGE_NOT_FOUND",
         ),
-        ({"url": "{page}", "format": "xml"}, 501, "FORMAT_NOT_SUPPORTED"),
+        ({"url": "{page}", "format": "yaml"}, 400, "FORMAT_NOT_SUPPORTED"),
         ({"url": "{page}", "maxwidth": "wide"}, 400, "MALFORMED_VALUE_ERROR"),
         ({"url": "{page}", "maxheight": "-1"}, 400, "MALFORMED_VALUE_ERROR"),
     ],
