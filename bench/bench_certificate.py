@@ -31,8 +31,7 @@ from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.badges.baking import default_badge_png, default_badge_svg
 from vc_issuer.http import create_app
-from vc_issuer.services.home import init_home
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.home import init_home, open_issuer
 
 PNG = default_badge_png(color="#0b6e4f", size=256)
 DESIGN = {
@@ -95,7 +94,7 @@ async def sample_badge() -> tuple[dict[str, Any], str]:
     with tempfile.TemporaryDirectory() as tmp:
         base = "https://badges.example.edu"
         cfg = init_home(Path(tmp) / "home", base_url=base, issuer_name="Bench University")
-        async with await Issuer.from_home(cfg) as issuer:
+        async with await open_issuer(cfg) as issuer:
             service = AchievementService(issuer.store, base_url=base)
             stored = await service.create(DESIGN)
             award = await Awarder(issuer, service).award(
@@ -109,7 +108,7 @@ async def bench_http(count: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         cfg = init_home(Path(tmp) / "home", base_url=base, issuer_name="Bench University")
-        issuer = await Issuer.from_home(cfg)
+        issuer = await open_issuer(cfg)
         service = AchievementService(issuer.store, base_url=base)
         stored = await service.create(DESIGN)
         award = await Awarder(issuer, service).award(
