@@ -22,7 +22,7 @@ from aiohttp import web
 
 from vc_issuer import __version__
 from vc_issuer.badges import sharing
-from vc_issuer.badges.achievements import AchievementService, StoredAchievement
+from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService, StoredAchievement
 from vc_issuer.badges.certificate import CertificateData, Standing, render_certificate
 from vc_issuer.badges.openbadges import OB_CONTEXT, VC_V2_CONTEXT, IssuerProfile
 from vc_issuer.errors import (
@@ -119,7 +119,7 @@ def image_src(request: web.Request, url: str | None) -> str | None:
     URLs as given (the page's policy allows them), anything else not at all."""
     if not url:
         return None
-    own = own_path(request, url, "/images/")
+    own = own_path(request, url, IMAGE_PATH)
     if own is not None:
         return own
     return url if url.startswith(("data:", "https://")) else None

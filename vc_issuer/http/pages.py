@@ -25,7 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from vc_issuer.badges import sharing
-from vc_issuer.badges.achievements import ACHIEVEMENT_PATH, achievement_key
+from vc_issuer.badges.achievements import ACHIEVEMENT_PATH, IMAGE_PATH, achievement_key
 from vc_issuer.badges.baking import (
     MAX_IMAGE_BYTES,
     ImageType,
@@ -449,7 +449,7 @@ def badge_facts(
     page_url = f"{state.base_url}/c/{record.page_id}"
     image = _achievement(cred).get("image")
     image_id = image.get("id") if isinstance(image, Mapping) else image
-    own = own_path(request, image_id, "/images/") if isinstance(image_id, str) else None
+    own = own_path(request, image_id, IMAGE_PATH) if isinstance(image_id, str) else None
     image_url = state.base_url + own if own else f"{page_url}/badge.{kind or 'png'}"
     return sharing.facts_from_credential(
         cred, page_url=page_url, image_url=image_url, issuer_name=_issuer(cred)[1]
