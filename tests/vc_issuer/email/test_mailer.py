@@ -158,7 +158,7 @@ async def test_sent_over_starttls_with_auth_and_a_self_signed_certificate(
     text = msg.get_body(("plain",))
     html = msg.get_body(("html",))
     assert text is not None and html is not None
-    body, page = text.get_content(), summary.results[0].claim_url
+    body, page = text.get_content(), summary.results[0].page_url
     assert summary.results[0].claim_link in body and page in body and "Hello N0," in body
     assert "Writes &lt;and tests&gt; small" in html.get_content()  # autoescaped
     assert f'href="{summary.results[0].claim_link}"' in html.get_content()
