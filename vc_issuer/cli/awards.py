@@ -162,17 +162,23 @@ def achievements_group() -> None:
 @achievements_group.command("create")
 @home_option
 @_design_options
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only the new key (for KEY=$(vc-issuer ...))."
+)
 @handle_errors
-def create_cmd(home: Path | None, design: _Design) -> None:
-    """Store a new achievement and print it with its id.
+def create_cmd(home: Path | None, design: _Design, quiet: bool) -> None:
+    """Store a new achievement and print it with its id (or only its key, with --quiet).
 
-    ``--file`` is an OB 3.0 Achievement without ``id``; its ``image.id`` may be a local PNG or
-    SVG file, which is stored and served at a stable URL. Flags override the file's fields.
+    --file is an OB 3.0 Achievement without id; its image.id may be a local PNG or SVG file,
+    which is stored and served at a stable URL. Flags override the file's fields.
     """
     doc = design.document()
     stored = _run(
         home, lambda i: _service(i).create(doc, read_file=design.read_file, **design.months())
     )
+    if quiet:
+        click.echo(stored.key)
+        return
     _emit(stored.to_json())
 
 
@@ -185,7 +191,7 @@ def create_cmd(home: Path | None, design: _Design) -> None:
 def update_cmd(
     home: Path | None, achievement_id: str, design: _Design, expected_version: int | None
 ) -> None:
-    """Store a new version (``--file`` replaces the design, flags change single fields).
+    """Store a new version (--file replaces the design, flags change single fields).
 
     Credentials already issued keep the version they embed and stay valid.
     """
