@@ -307,3 +307,27 @@ def test_own_badges_verify_without_a_flag(
 
     missing = run("verify", "--home", str(tmp_path / "no-home"), str(badge))
     assert missing.exit_code == 3 and missing.stderr.startswith("error: HOME_NOT_FOUND: ")
+
+
+def test_a_port_in_use_says_which_option_picks_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        home = str(tmp_path / "home")
+        ok("init", "--home", home, "--base-url", f"http://127.0.0.1:{port}")
+        exe = [sys.executable, "-c", "from vc_issuer.cli.main import run; run()"]
+        result = subprocess.run(
+            [*exe, "serve", "--home", home, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.endswith(
+        f"error: BIND_ERROR: cannot bind 127.0.0.1:{port}: address already in use"
+        " (another server on this port? choose another with --port)\n"
+    ), result.stderr
