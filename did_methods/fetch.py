@@ -3,11 +3,11 @@
 A credential can make a verifier fetch any URL. Without care that is a server-side request
 forgery: the verifier reaching its own loopback, cloud metadata (169.254.169.254) or intranet.
 So: https only; the host name is resolved here and every address must be public unicast
-(unless ``allow_private``, or listed in ``allow_networks``); plain http only to an allowed
-loopback address (tests, local development); the connection goes to exactly the addresses
-that were checked (a pinning aiohttp resolver, so DNS rebinding between check and connect
-does not work); redirects are followed by hand and each hop is checked again; timeouts and
-a streamed body cap bound the work.
+(unless ``allow_private``, listed in ``allow_networks``, or the URL's origin is one of
+``allow_origins``); plain http only to an allowed loopback address (tests, local development);
+the connection goes to exactly the addresses that were checked (a pinning aiohttp resolver, so
+DNS rebinding between check and connect does not work); redirects are followed by hand and each
+hop is checked again; timeouts and a streamed body cap bound the work.
 """
 
 from __future__ import annotations
@@ -371,14 +371,31 @@ def parse_json_body(body: bytes, url: str = "") -> Any:
     try:
         return json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidDocument(f"response{where} is not valid JSON: {exc}") from exc
+        raise InvalidDocument(f"response{where} is not JSON: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- fetcher
 
 
+def url_origin(url: str | URL) -> str:
+    """``scheme://host:port`` with the port always written (``https://a.example:443``), so two
+    spellings of one origin compare equal; ValueError if ``url`` has no scheme or host."""
+    parsed = URL(url) if isinstance(url, str) else url
+    host = parsed.raw_host
+    if not parsed.scheme or not host or parsed.port is None:
+        raise ValueError(f"not an absolute http(s) URL: {url}")
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parsed.scheme.lower()}://{shown.lower()}:{parsed.port}"
+
+
 class SafeFetcher:
     """Reusable fetcher (keeps one aiohttp session); close it, or use ``async with``.
+
+    ``allow_origins`` names origins (``http://127.0.0.1:8080``) that may be reached on a private
+    or loopback address although ``allow_private`` is off: one's own local issuer, trusted
+    because the caller runs it, while every other private address stays refused (redirects
+    are checked hop by hop, so a trusted origin cannot redirect elsewhere). ``refusal_hint``
+    is appended to the message of a refused address: how the caller's user allows it (a flag).
 
     Passing an external ``session`` keeps the checks (resolve, refuse, per-redirect) but the
     external session's own resolver makes the connection, so the DNS-rebinding pin is lost.
@@ -389,6 +406,8 @@ class SafeFetcher:
         *,
         allow_private: bool = False,
         allow_networks: Iterable[str | Network] = (),
+        allow_origins: Iterable[str] = (),
+        refusal_hint: str = "",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -406,6 +425,8 @@ class SafeFetcher:
             raise ValueError("max_redirects must not be negative")
         self.allow_private = allow_private
         self.allow_networks = parse_networks(allow_networks)
+        self.allow_origins = frozenset(url_origin(o) for o in allow_origins)
+        self.refusal_hint = refusal_hint
         self._lookup = lookup
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -416,6 +437,13 @@ class SafeFetcher:
         self._external = session
         self._session: aiohttp.ClientSession | None = None
         self._resolver: _PinnedResolver | None = None
+
+    def trusts_origin(self, url: str | URL) -> bool:
+        """Whether ``url``'s origin is one of ``allow_origins`` (reachable on any address)."""
+        try:
+            return url_origin(url) in self.allow_origins
+        except ValueError:
+            return False
 
     async def __aenter__(self) -> SafeFetcher:
         return self
@@ -529,15 +557,20 @@ class SafeFetcher:
         port = url.port
         assert host is not None and port is not None  # _parse_url guarantees both
         plain_http = url.scheme == "http"
-        addresses = await resolve_checked(
-            host,
-            port,
-            allow_private=self.allow_private,
-            allow_networks=self.allow_networks,
-            require_loopback=plain_http,
-            timeout=self.connect_timeout,
-            lookup=self._lookup,
-        )
+        try:
+            addresses = await resolve_checked(
+                host,
+                port,
+                allow_private=self.allow_private or self.trusts_origin(url),
+                allow_networks=self.allow_networks,
+                require_loopback=plain_http,
+                timeout=self.connect_timeout,
+                lookup=self._lookup,
+            )
+        except ForbiddenAddress as exc:
+            if not self.refusal_hint:
+                raise
+            raise ForbiddenAddress(f"{exc.message} ({self.refusal_hint})") from None
         conditional = any(k.lower() in ("if-none-match", "if-modified-since") for k in headers)
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(

@@ -226,7 +226,11 @@ class WebResolver:
     def url_for(self, did: str) -> str:
         url = did_web_to_url(did)
         host, _port, _path = parse_did_web(did)
-        may_reach_loopback = self._fetcher.allow_private or bool(self._fetcher.allow_networks)
+        may_reach_loopback = (
+            self._fetcher.allow_private
+            or bool(self._fetcher.allow_networks)
+            or self._fetcher.trusts_origin("http://" + url.removeprefix("https://"))
+        )
         if self.loopback_http and may_reach_loopback and _is_loopback_host(host):
             return "http://" + url.removeprefix("https://")
         return url

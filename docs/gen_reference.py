@@ -49,8 +49,11 @@ def error_table() -> str:
         parent = cls.__base__.__name__ if cls is not VCIssuerError else ""
         own_doc = cls.__dict__.get("__doc__")
         meaning = " ".join(inspect.cleandoc(own_doc).split()) if own_doc else cls.title
+        code = f"`{cls.code}`"
+        if cls.cli_code != cls.code:
+            code += f" (CLI `{cls.cli_code}`)"
         rows.append(
-            f"| `{cls.code}` | `{cls.__name__}` | {parent and f'`{parent}`'} | {cls.http_status}"
+            f"| {code} | `{cls.__name__}` | {parent and f'`{parent}`'} | {cls.http_status}"
             f" | {cls.exit_code} | <{cls.type_url}> | {meaning} |"
         )
     rows.append("")

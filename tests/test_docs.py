@@ -33,6 +33,28 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert len(blocks) == 2
     assert blocks[0].endswith("vc-issuer serve")
     assert blocks[1].endswith("python -m pytest")
+    # a fresh image has empty package lists: install fails without an update first
+    assert blocks[1].startswith("apt-get update -qq && apt-get install ")
+
+
+def test_one_http_api_page() -> None:
+    """docs/api.md and docs/http-api.md overlapped; http-api.md is the one page now."""
+    assert not (ROOT / "docs" / "api.md").exists()
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        assert "](api.md)" not in page.read_text("utf-8"), page
+        assert "](docs/api.md)" not in page.read_text("utf-8"), page
+
+
+def test_files_the_docs_use_are_provided() -> None:
+    """Every docs/examples/ file the docs name exists, and every example is used somewhere."""
+    import re
+
+    examples = ROOT / "docs" / "examples"
+    named: set[str] = set()
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        named.update(re.findall(r"docs/examples/([\w.-]+)", page.read_text("utf-8")))
+    assert named and all((examples / name).is_file() for name in named), named
+    assert {p.name for p in examples.iterdir()} == named
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -10,6 +10,7 @@ this module (docs/gen_reference.py). Raise sites pick a class; they never invent
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,11 +52,17 @@ class VCIssuerError(Exception):
     namespace: ClassVar[str] = PROJECT_ERRORS
     """The defining spec's namespace: ``type`` is ``namespace + code``, unless ``type_url`` says."""
     type_url: ClassVar[str] = ""
+    cli_code: ClassVar[str] = "VC_ISSUER_ERROR"
+    """The code on the CLI's stderr line: always UPPER_SNAKE, so the CLI speaks one style. The
+    DID Resolution (``invalidDid``) and OAuth (``invalid_grant``) codes keep their spec's
+    spelling in problem details and reports; by default this is ``code`` in UPPER_SNAKE."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "type_url" not in cls.__dict__:
             cls.type_url = cls.namespace + cls.code
+        if "cli_code" not in cls.__dict__:
+            cls.cli_code = upper_snake(cls.code)
 
     def __init__(self, detail: str, **extra: Any) -> None:
         reserved = _RESERVED.intersection(extra)
@@ -79,6 +86,11 @@ class VCIssuerError(Exception):
 
 
 VCIssuerError.type_url = PROJECT_ERRORS + VCIssuerError.code
+
+
+def upper_snake(code: str) -> str:
+    """``invalidDidDocument`` -> ``INVALID_DID_DOCUMENT``, ``invalid_grant`` -> ``INVALID_GRANT``"""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", code).upper()
 
 
 class InternalError(VCIssuerError):
@@ -141,6 +153,13 @@ class UnsupportedImageError(MalformedInputError):
     title = "Unsupported image type"
     http_status = 415
     namespace = PROJECT_ERRORS
+
+
+class OutputTypeMismatchError(MalformedInputError):
+    """``--out`` names a file whose extension is not the image's type (PNG bytes to x.gif)."""
+
+    code = "OUTPUT_TYPE_MISMATCH"
+    title = "Output file extension does not match the image type"
 
 
 class InvalidImageError(MalformedInputError):
@@ -352,6 +371,7 @@ class InvalidDIDError(DIDResolutionError):
 
 class DIDNotFoundError(DIDResolutionError):
     code = "notFound"
+    cli_code = "DID_NOT_FOUND"  # NOT_FOUND is the store's missing record
     title = "DID not found"
     http_status = 404
     exit_code = EXIT_ENVIRONMENT

@@ -404,6 +404,30 @@ async def test_redirect_to_a_forbidden_address_is_refused(server: TestServer) ->
             assert reason in info.value.message, target
 
 
+async def test_a_trusted_origin_is_reached_on_loopback_and_nothing_else(server: TestServer) -> None:
+    """allow_origins: one's own local server (one origin) is reachable without allow_private;
+    the same host on another port, and a redirect away from the trusted origin, are not."""
+    own = f"http://127.0.0.1:{server.port}"
+    hint = "--allow-private-hosts allows it"
+    async with SafeFetcher(allow_origins=[own + "/any/path"], refusal_hint=hint) as fetcher:
+        assert fetcher.trusts_origin(f"HTTP://127.0.0.1:{server.port}/status.json")
+        assert not fetcher.trusts_origin(f"http://127.0.0.1:{server.port + 1}/")
+        ok = await fetcher.fetch_json(url(server, "/status.json"))
+        assert ok.json == {"list": "x"}
+        with pytest.raises(ForbiddenAddress) as info:  # another port: another origin
+            await fetcher.fetch_json(f"http://127.0.0.1:{server.port + 1}/status.json")
+        assert info.value.message == (
+            "refusing to connect to loopback address 127.0.0.1 (--allow-private-hosts allows it)"
+        )
+        target = f"http://127.0.0.2:{server.port}/status.json"
+        with pytest.raises(ForbiddenAddress, match=r"loopback address 127\.0\.0\.2 \(--allow"):
+            await fetcher.fetch_json(url(server, "/escape?to=" + _q(target)))
+    async with _closing(WebResolver(fetcher=SafeFetcher(allow_origins=[own]))) as web_resolver:
+        # a did:web of the trusted origin is fetched over plain http, as with allow_private
+        assert web_resolver.url_for(f"did:web:127.0.0.1%3A{server.port}").startswith("http://")
+        assert web_resolver.url_for("did:web:127.0.0.1%3A1").startswith("https://")
+
+
 async def test_redirect_to_other_schemes_is_refused(server: TestServer) -> None:
     async with SafeFetcher(allow_private=True) as fetcher:
         for target in ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/"]:

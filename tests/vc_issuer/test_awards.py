@@ -103,7 +103,7 @@ async def test_award_to_a_did(awarder: Awarder, badge: StoredAchievement, store:
     assert isinstance(cred["proof"], list) and len(cred["proof"]) == 1
     assert validate_ob_credential(cred) == []
     assert await verified(cred)
-    assert award.claim_url == f"{BASE}/c/{award.page_id}"
+    assert award.page_url == f"{BASE}/c/{award.page_id}"
     record = await store.get_credential_by_page_id(award.page_id)
     assert record is not None and record.id == award.credential_id == cred["id"]
 
@@ -216,7 +216,7 @@ async def test_batch_of_200_then_rerun_issues_nothing(
     assert [r.row for r in first.results] == list(range(2, 202))
     for r in first.results:
         assert r.status == ISSUED and r.credential_id.startswith("urn:uuid:")
-        assert r.claim_url.startswith(f"{BASE}/c/")
+        assert r.page_url.startswith(f"{BASE}/c/")
     record = await store.get_credential(first.results[1].credential_id)
     assert record is not None
     cred = record.credential
@@ -228,8 +228,8 @@ async def test_batch_of_200_then_rerun_issues_nothing(
     second = await awarder.award_many(badge.key, read_csv_rows(io.StringIO(text)))
     assert second.to_dict() == {"total": 200, "issued": 0, "skipped": 200, "errors": 0}
     assert await store.count_credentials() == 200
-    assert [(r.credential_id, r.claim_url) for r in second.results] == [
-        (r.credential_id, r.claim_url) for r in first.results
+    assert [(r.credential_id, r.page_url) for r in second.results] == [
+        (r.credential_id, r.page_url) for r in first.results
     ]
 
 
@@ -317,7 +317,7 @@ async def test_results_csv(awarder: Awarder, badge: StoredAchievement) -> None:
     write_results(out, summary.results)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["status"] for r in rows] == [ISSUED, ERROR]
-    assert rows[0]["claim_url"].startswith(f"{BASE}/c/") and rows[0]["recipient"] == "a@example.org"
+    assert rows[0]["page_url"].startswith(f"{BASE}/c/") and rows[0]["recipient"] == "a@example.org"
     assert rows[1]["error_code"] == "INVALID_RECIPIENT" and rows[1]["row"] == "3"
 
 
@@ -358,7 +358,7 @@ async def test_worker_processes_award_a_batch_once(
         record = await store.get_credential(result.credential_id)
         assert record is not None
         assert await verified(ob_schema_compatible(record.credential))
-        assert f"{BASE}/c/{record.page_id}" == result.claim_url
+        assert f"{BASE}/c/{record.page_id}" == result.page_url
     lists = await store.list_status_lists()
     assert len(lists) == 1
     indices = {

@@ -119,17 +119,17 @@ def test_did_resolve_both_formats() -> None:
 @pytest.mark.parametrize(
     ("did", "code", "exit_code"),
     [
-        ("did:key:zNotBase58!!", "invalidDid", 2),
-        ("did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc", "invalidDid", 2),
-        ("did:example:123", "methodNotSupported", 2),
-        ("not-a-did", "invalidDid", 2),
+        ("did:key:zNotBase58!!", "INVALID_DID", 2),
+        ("did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc", "INVALID_DID", 2),
+        ("did:example:123", "METHOD_NOT_SUPPORTED", 2),
+        ("not-a-did", "INVALID_DID", 2),
         ("did:web:127.0.0.1", "FORBIDDEN_ADDRESS", 3),
     ],
 )
 def test_did_resolve_errors(did: str, code: str, exit_code: int) -> None:
     result = run(["did", "resolve", did])
     assert result.exit_code == exit_code, result.output
-    assert code in result.stderr
+    assert result.stderr.startswith(f"error: {code}: "), result.stderr  # UPPER_SNAKE on the CLI
     assert "Traceback" not in result.output
 
 
@@ -222,7 +222,7 @@ def test_deeply_nested_json_is_a_parsing_error(command: str, key_file: Path) -> 
     result = run(args, text)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: PARSING_ERROR: ")
-    assert result.stderr.rstrip().endswith("input is not JSON: nested too deeply")
+    assert result.stderr.rstrip().endswith("stdin is not JSON: nested too deeply")
     assert "Traceback" not in result.output
 
 

@@ -181,8 +181,11 @@ def test_batch_csv_twice_issues_nothing_the_second_time(
     assert summary == {"total": 201, "issued": 200, "skipped": 0, "errors": 1, "results": str(out)}
     results = list(csv.DictReader(out.open()))
     assert len(results) == 201
+    # one name each: page_url is the public page, claim_link the personal claim link
+    header = "row,status,recipient,credential_id,page_url,claim_link,error_code,error"
+    assert out.read_text().splitlines()[0] == header
     assert results[-1]["status"] == "error" and results[-1]["error_code"] == "MISSING_RECIPIENT"
-    assert all(r["claim_url"].startswith(f"{BASE}/c/") for r in results[:-1])
+    assert all(r["page_url"].startswith(f"{BASE}/c/") for r in results[:-1])
     links = [r["claim_link"] for r in results[:-1]]
     assert all(u.startswith(f"{BASE}/claim/") for u in links) and len(set(links)) == 200
     assert results[-1]["claim_link"] == ""

@@ -46,10 +46,11 @@ def test_claims_create_prints_link_and_qr_and_stores_only_a_hash(home: str, awar
     assert (records[0].expires_at - records[0].created_at).days == 7
 
     out = ok("claims", "create", award_id, "--home", home, "--json", "--no-qr")
-    assert set(out) == {"id", "credentialId", "claimUrl", "expires"}
+    assert set(out) == {"id", "credentialId", "claimLink", "claimUrl", "expires"}
+    assert out["claimUrl"] == out["claimLink"]  # the deprecated name of the same link
     listed = ok("claims", "list", award_id, "--home", home)
     assert {c["id"] for c in listed} == {out["id"], lines["id"].strip()}
-    assert all("claimUrl" not in c for c in listed)  # tokens are not stored
+    assert all("claimLink" not in c and "claimUrl" not in c for c in listed)  # not stored
 
     revoked = ok("claims", "revoke", out["id"], "--home", home)
     assert revoked["id"] == out["id"] and revoked["revoked"]

@@ -192,6 +192,26 @@ def test_minimal_achievement_and_defaults() -> None:
         ach.to_json()
 
 
+def test_every_missing_required_member_is_reported_at_once() -> None:
+    with pytest.raises(MalformedInputError) as info:
+        Achievement.from_json({"tag": ["x"]}, require_id=False)
+    assert info.value.detail == (
+        "achievement.name, achievement.description, achievement.criteria: are required"
+    )
+    assert info.value.extra == {
+        "field": "achievement.name",
+        "missing": ["achievement.name", "achievement.description", "achievement.criteria"],
+    }
+    with pytest.raises(MalformedInputError) as info:
+        Achievement.from_json({"name": "N"})  # a stored achievement needs its id and type too
+    assert info.value.extra["missing"] == [
+        "achievement.id",
+        "achievement.type",
+        "achievement.description",
+        "achievement.criteria",
+    ]
+
+
 def test_record_keeps_issuer_side_rules_out_of_the_ob_json() -> None:
     ach = achievement(valid_for_months=24, archived=True)
     record = ach.to_record()

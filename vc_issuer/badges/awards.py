@@ -51,7 +51,7 @@ from vc_issuer.errors import (
 from vc_issuer.services.issuer import REVOCATION, Issuer
 from vc_issuer.store import Attached
 
-CLAIM_PATH: Final = "/c/"
+PAGE_PATH: Final = "/c/"
 DEFAULT_CHUNK: Final = 500
 MAX_ROW_BYTES: Final = 64 * 1024
 #: One status purpose: the OB schema allows a single credentialStatus object.
@@ -62,7 +62,7 @@ RESULT_COLUMNS: Final = (
     "status",
     "recipient",
     "credential_id",
-    "claim_url",
+    "page_url",
     "claim_link",
     "error_code",
     "error",
@@ -158,12 +158,13 @@ class AttachFn(Protocol):
 
 @dataclass(frozen=True)
 class Award:
-    """A signed badge and where its recipient claims it; ``created`` is False for a repeat."""
+    """A signed badge and its public page (``page_url``, safe to share); ``created`` is False
+    for a repeat. The personal claim link is made separately (badges.claims)."""
 
     credential: dict[str, Any]
     credential_id: str
     page_id: str
-    claim_url: str
+    page_url: str
     created: bool
     claim_link: str = ""
     """The personal claim link stored with the award (with ``attach``), else empty."""
@@ -179,7 +180,8 @@ class AwardResult:
     status: str
     recipient: str = ""
     credential_id: str = ""
-    claim_url: str = ""
+    page_url: str = ""
+    """The badge's public page (``/c/{page_id}``), safe to share."""
     claim_link: str = ""
     """The learner's personal claim link (``/claim/{token}``): newly issued rows only."""
     error_code: str = ""
@@ -193,7 +195,7 @@ class AwardResult:
             "status": self.status,
             "recipient": self.recipient,
             "credential_id": self.credential_id,
-            "claim_url": self.claim_url,
+            "page_url": self.page_url,
             "claim_link": self.claim_link,
             "error_code": self.error_code,
             "error": self.error,
@@ -380,8 +382,9 @@ class Awarder:
         self.chunk_size = chunk_size
         self.attach = attach
 
-    def claim_url(self, page_id: str) -> str:
-        return f"{self.issuer.base_url}{CLAIM_PATH}{page_id}"
+    def page_url(self, page_id: str) -> str:
+        """The badge's public page (``/c/{page_id}``): safe to share."""
+        return f"{self.issuer.base_url}{PAGE_PATH}{page_id}"
 
     async def profile(self) -> IssuerProfile:
         if self._profile is None:
@@ -430,7 +433,7 @@ class Awarder:
                     ob_schema_compatible(earlier.credential),
                     earlier.id,
                     earlier.page_id,
-                    self.claim_url(earlier.page_id),
+                    self.page_url(earlier.page_id),
                     created=False,
                 )
         moment = awarded or self.issuer.now()
@@ -457,7 +460,7 @@ class Awarder:
             ob_schema_compatible(signed),
             record.id,
             record.page_id,
-            self.claim_url(record.page_id),
+            self.page_url(record.page_id),
             created=created,
             claim_link=extra.claim_link if extra is not None and created else "",
             notified=extra.notified if extra is not None and created else "",
@@ -571,7 +574,7 @@ class Awarder:
             result = chunk.results[slot]
             result.status = SKIPPED
             result.credential_id = ref.id
-            result.claim_url = self.claim_url(ref.page_id)
+            result.page_url = self.page_url(ref.page_id)
         chunk.todo, chunk.slots = todo, slots
 
     async def _issue_unique(
@@ -596,7 +599,7 @@ class Awarder:
             if ref is not None:
                 result.status = SKIPPED
                 result.credential_id = ref.id
-                result.claim_url = self.claim_url(ref.page_id)
+                result.page_url = self.page_url(ref.page_id)
                 continue
             try:
                 cred = self._build(stored, profile, recipient, moment)
@@ -626,7 +629,7 @@ class Awarder:
                 _fail(result, MalformedInputError("the award was not stored"))
                 continue
             result.credential_id = ref.id
-            result.claim_url = self.claim_url(ref.page_id)
+            result.page_url = self.page_url(ref.page_id)
             if ref.id != cred["id"]:  # another process awarded it meanwhile
                 result.status = SKIPPED
             elif (extra := extras.get(ref.id)) is not None:
@@ -676,7 +679,7 @@ def _repeat(result: AwardResult, first: AwardResult) -> None:
     """The same person twice in one file: one award, the repeat points at it."""
     result.status = ERROR if first.status == ERROR else SKIPPED
     result.credential_id = first.credential_id
-    result.claim_url = first.claim_url
+    result.page_url = first.page_url
     result.error_code = DuplicateRecipientError.code if first.status == ERROR else ""
     result.error = f"same recipient as row {first.row}"
 
@@ -821,15 +824,17 @@ def _fail(result: AwardResult, exc: VCIssuerError) -> None:
     result.error_code = exc.code
     result.error = exc.detail
     result.credential_id = ""
-    result.claim_url = ""
+    result.page_url = ""
     result.claim_link = ""
     result.notified = ""
 
 
 def write_results(out: IO[str], results: Iterable[AwardResult], *, header: bool = True) -> None:
-    """Results as CSV: row, status, recipient, credential_id, claim_url (the public page),
-    claim_link (the learner's personal claim link), error_code, error, notified (``queued``:
-    its claim email is in the outbox; ``no-email``: the row has no address)."""
+    """Results as CSV: row, status, recipient, credential_id, page_url (the public page, safe
+    to share), claim_link (the learner's personal claim link), error_code, error, notified
+    (``queued``: its claim email is in the outbox; ``no-email``: the row has no address).
+
+    ``page_url`` was formerly named ``claim_url`` (it never was a claim link)."""
     writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     if header:
         writer.writeheader()

@@ -86,7 +86,8 @@ class CreatedClaim:
         return {
             "id": self.id,
             "credentialId": self.credential_id,
-            "claimUrl": self.url,
+            "claimLink": self.url,
+            "claimUrl": self.url,  # deprecated name of claimLink (kept for older clients)
             "expires": format_datetime(self.expires_at),
         }
 
@@ -96,7 +97,7 @@ class WalletLinks:
     """What one visit of a claim link shows: fresh, single-use hand-overs to two wallet kinds."""
 
     claim: ClaimRecord
-    claim_url: str
+    claim_link: str
     badge_name: str
     issuer_name: str | None
     lcw: ExchangeLinks
@@ -125,7 +126,8 @@ class WalletLinks:
             oid4vci["txCode"] = self.offer.tx_code
         return {
             "claimId": self.claim.id,
-            "claimUrl": self.claim_url,
+            "claimLink": self.claim_link,
+            "claimUrl": self.claim_link,  # deprecated name of claimLink
             "credentialId": self.claim.credential_id,
             "badgeName": self.badge_name,
             "expires": format_datetime(self.claim.expires_at),
@@ -267,7 +269,7 @@ class ClaimService:
         issuer_name = issuer.get("name") if isinstance(issuer, Mapping) else None
         return WalletLinks(
             claim=record,
-            claim_url=self.url(token),
+            claim_link=self.url(token),
             badge_name=badge_name(award.credential),
             issuer_name=issuer_name if isinstance(issuer_name, str) else None,
             lcw=lcw,

@@ -106,6 +106,18 @@ def _bad(path: str, message: str) -> MalformedInputError:
     return MalformedInputError(f"{path}: {message}", field=path)
 
 
+def _require(obj: Mapping[str, Any], keys: tuple[str, ...], path: str) -> None:
+    """Every missing member at once (not one per attempt): ``field`` names the first,
+    ``missing`` all of them."""
+    missing = [f"{path}.{key}" for key in keys if key not in obj]
+    if len(missing) == 1:
+        raise _bad(missing[0], "is required")
+    if missing:
+        raise MalformedInputError(
+            f"{', '.join(missing)}: are required", field=missing[0], missing=missing
+        )
+
+
 def _object(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise _bad(path, f"must be an object, got {_json_type(value)}")
@@ -249,9 +261,7 @@ class Alignment:
         _no_unknown_keys(obj, _ALIGNMENT_KEYS, path)
         if "type" in obj:
             _types(obj["type"], f"{path}.type", "Alignment")
-        for key in ("targetName", "targetUrl"):
-            if key not in obj:
-                raise _bad(f"{path}.{key}", "is required")
+        _require(obj, ("targetName", "targetUrl"), path)
         target_type = obj.get("targetType")
         return cls(
             target_name=_string(obj["targetName"], f"{path}.targetName"),
@@ -286,9 +296,7 @@ class Alignment:
 def _result_description(obj: Any, path: str) -> dict[str, Any]:
     """Checked but kept as JSON: the rubric structure is rich and rarely edited by hand."""
     obj = _object(obj, path)
-    for key in ("id", "type", "name", "resultType"):
-        if key not in obj:
-            raise _bad(f"{path}.{key}", "is required")
+    _require(obj, ("id", "type", "name", "resultType"), path)
     _uri(obj["id"], f"{path}.id")
     _types(obj["type"], f"{path}.type", "ResultDescription")
     _string(obj["name"], f"{path}.name")
@@ -343,19 +351,11 @@ class Achievement:
         path = "achievement"
         obj = _object(obj, path)
         _no_unknown_keys(obj, _MODELLED_ACHIEVEMENT_KEYS | _PASSTHROUGH_ACHIEVEMENT_KEYS, path)
+        required = ("id", "type") if require_id else ()
+        _require(obj, (*required, "name", "description", "criteria"), path)
         if "type" in obj:
             _types(obj["type"], f"{path}.type", "Achievement")
-        elif require_id:
-            raise _bad(f"{path}.type", "is required")
-        if "id" in obj:
-            ach_id: str | None = _uri(obj["id"], f"{path}.id")
-        elif require_id:
-            raise _bad(f"{path}.id", "is required")
-        else:
-            ach_id = None
-        for key in ("name", "description", "criteria"):
-            if key not in obj:
-                raise _bad(f"{path}.{key}", "is required")
+        ach_id = _uri(obj["id"], f"{path}.id") if "id" in obj else None
         tags = tuple(
             _string(t, f"{path}.tag[{i}]")
             for i, t in enumerate(_array(obj.get("tag", []), f"{path}.tag"))
@@ -490,9 +490,7 @@ class IssuerProfile:
         _no_unknown_keys(obj, ("id", "type", "name", "url", "email", "image", "description"), path)
         if "type" in obj:
             _types(obj["type"], f"{path}.type", "Profile")
-        for key in ("id", "name"):
-            if key not in obj:
-                raise _bad(f"{path}.{key}", "is required")
+        _require(obj, ("id", "name"), path)
         return cls(
             id=_uri(obj["id"], f"{path}.id"),
             name=_string(obj["name"], f"{path}.name"),

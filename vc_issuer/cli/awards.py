@@ -162,17 +162,23 @@ def achievements_group() -> None:
 @achievements_group.command("create")
 @home_option
 @_design_options
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only the new key (for KEY=$(vc-issuer ...))."
+)
 @handle_errors
-def create_cmd(home: Path | None, design: _Design) -> None:
-    """Store a new achievement and print it with its id.
+def create_cmd(home: Path | None, design: _Design, quiet: bool) -> None:
+    """Store a new achievement and print it with its id (or only its key, with --quiet).
 
-    ``--file`` is an OB 3.0 Achievement without ``id``; its ``image.id`` may be a local PNG or
-    SVG file, which is stored and served at a stable URL. Flags override the file's fields.
+    --file is an OB 3.0 Achievement without id; its image.id may be a local PNG or SVG file,
+    which is stored and served at a stable URL. Flags override the file's fields.
     """
     doc = design.document()
     stored = _run(
         home, lambda i: _service(i).create(doc, read_file=design.read_file, **design.months())
     )
+    if quiet:
+        click.echo(stored.key)
+        return
     _emit(stored.to_json())
 
 
@@ -185,7 +191,7 @@ def create_cmd(home: Path | None, design: _Design) -> None:
 def update_cmd(
     home: Path | None, achievement_id: str, design: _Design, expected_version: int | None
 ) -> None:
-    """Store a new version (``--file`` replaces the design, flags change single fields).
+    """Store a new version (--file replaces the design, flags change single fields).
 
     Credentials already issued keep the version they embed and stay valid.
     """
@@ -328,14 +334,14 @@ def award_cmd(
     batch that stopped can simply be run again. A batch exits with 2 when some rows failed
     (see the results file), after awarding every other row.
 
-    Every newly awarded badge gets a personal claim link (``/claim/...``, to send to the
-    learner; stderr for one award, column ``claim_link`` of the results CSV). ``claim_url``
-    is the badge's public page, safe to share.
+    Every newly awarded badge gets a personal claim link (/claim/..., for the learner only:
+    on stderr for one award, column claim_link of the results CSV). Its public page (column
+    page_url, formerly claim_url) is the one to share.
 
-    With ``--notify``, the claim link of every new award is also emailed to that recipient's
+    With --notify, the claim link of every new award is also emailed to that recipient's
     own address: the message is queued in the award's transaction and sent by the server or
-    ``vc-issuer email send``. Column ``notified`` of the results says ``queued`` or
-    ``no-email``; an award made before is not emailed again.
+    vc-issuer email send. Column notified of the results says queued or no-email; an award
+    made before is not emailed again.
     """
     claim_ttl = parse_claim_ttl(claim_expires)
     if notify:
@@ -384,11 +390,12 @@ def award_cmd(
         click.echo(
             f"already awarded: {award.credential_id} (use --repeat to award again)", err=True
         )
-    click.echo(f"public page: {award.claim_url}", err=True)
+    click.echo(f"public page: {award.page_url} (safe to share)", err=True)
     if claim is not None:
         expires = claim.to_dict()["expires"]
         click.echo(
-            f"claim link: {claim.url} (personal, for the learner; expires {expires})", err=True
+            f"claim link: {claim.url} (personal: send it to the learner only; expires {expires})",
+            err=True,
         )
     if award.notified:
         click.echo(

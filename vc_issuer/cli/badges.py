@@ -25,12 +25,37 @@ from vc_issuer.badges.baking import (
     unbake,
 )
 from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
-from vc_issuer.errors import ConfigError, VCIssuerError
+from vc_issuer.errors import ConfigError, OutputTypeMismatchError, VCIssuerError
 from vc_issuer.services.home import ENV_HOME, load_home
+
+_EXTENSIONS = {"png": (".png",), "svg": (".svg",)}
+
+
+def check_out_extension(out: str, kind: str) -> None:
+    """Refuse ``--out x.gif`` for a PNG: a file named for another type is opened by the wrong
+    program (or none). A name without an extension, and stdout (``-``), are fine."""
+    suffix = Path(out).suffix.lower()
+    if out == "-" or not suffix or suffix in _EXTENSIONS[kind]:
+        return
+    raise OutputTypeMismatchError(
+        f"{out}: the baked image is {kind.upper()}, not {suffix[1:].upper()};"
+        f" name it {Path(out).with_suffix(_EXTENSIONS[kind][0]).name}",
+        field="out",
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_output(out: str, data: bytes) -> None:
-    """``-`` is stdout; a file is replaced atomically, so a failed bake never leaves half a PNG."""
+    """``-`` is stdout; a file is replaced atomically, so a failed bake never leaves half a PNG.
+
+    The file gets the mode any new file gets (0644 under the usual umask): a badge image is
+    public, unlike the temporary file's 0600. Errors name ``out``, never the temporary file.
+    """
     if out == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
@@ -38,11 +63,18 @@ def _write_output(out: str, data: bytes) -> None:
         return
     target = Path(out)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, out) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, out) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -114,8 +146,8 @@ def default_image(credential: Mapping[str, Any], home: Path | None, out: str) ->
     type=click.Path(file_okay=False, path_type=Path),
     envvar=ENV_HOME,
     default=None,
-    help=f"Issuer home whose store holds achievement images (default ${ENV_HOME} or"
-    " ./vc-issuer-data); used without --image.",
+    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data): without --image,"
+    " the achievement's image comes from its store.",
 )
 @handle_errors
 def bake_cmd(credential: str, image_file: str | None, out: str, home: Path | None) -> None:
@@ -128,6 +160,7 @@ def bake_cmd(credential: str, image_file: str | None, out: str, home: Path | Non
     doc = read_json_object(credential)
     image = read_input(image_file) if image_file is not None else default_image(doc, home, out)
     kind = detect_image_type(image)
+    check_out_extension(out, kind)
     if "proof" not in doc:
         click.echo("warning: the credential has no proof; verifiers will reject it", err=True)
     baked = bake(image, doc)

@@ -8,13 +8,14 @@ sender does the same on its own).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import click
 
-from vc_issuer.cli.issuer import _run, home_option
-from vc_issuer.cli.main import _emit, handle_errors
+from vc_issuer.cli.issuer import _run
+from vc_issuer.cli.main import _emit, handle_errors, home_option
 from vc_issuer.email import mailer_for
 from vc_issuer.email.config import require_settings
 from vc_issuer.email.outbox import PUBLIC_PATH, mail_json
@@ -52,8 +53,17 @@ def test_cmd(home: Path | None, to: str) -> None:
 @email_group.command("preview")
 @home_option
 @click.option("--achievement", "achievement_id", metavar="ID", help="Use its name and template.")
-@click.option("--to", "to", default="learner@example.org", show_default=True, metavar="ADDRESS")
-@click.option("--name", "name", default="Ada Lovelace", show_default=True)
+@click.option(
+    "--to",
+    "to",
+    default="learner@example.org",
+    show_default=True,
+    metavar="ADDRESS",
+    help="The sample recipient's address.",
+)
+@click.option(
+    "--name", "name", default="Ada Lovelace", show_default=True, help="The sample recipient's name."
+)
 @click.option(
     "--part",
     type=click.Choice(["text", "html", "eml"]),
@@ -89,9 +99,9 @@ def preview_cmd(
             badge_name=badge,
             issuer_name=issuer.issuer_name or issuer.did,
             description=description,
-            claim_url=f"{base}/claim/EXAMPLE-TOKEN",
+            claim_link=f"{base}/claim/EXAMPLE-TOKEN",
             claim_expires="2030-01-31T00:00:00Z",
-            public_url=f"{base}{PUBLIC_PATH}EXAMPLE-PAGE",
+            page_url=f"{base}{PUBLIC_PATH}EXAMPLE-PAGE",
             reply_to=None,
         )
         return message, key
@@ -102,7 +112,7 @@ def preview_cmd(
     except EmailNotConfiguredError:
         settings = None
     if settings is not None:
-        message = ClaimMessage(**{**message.context(), "reply_to": settings.reply_to})
+        message = dataclasses.replace(message, reply_to=settings.reply_to)
     rendered = Templates(cfg.home).render(message, key)
     if part == "html":
         click.echo(rendered.html, nl=False)
@@ -155,9 +165,12 @@ def send_cmd(home: Path | None, timeout: float | None) -> None:
     "--status",
     type=click.Choice(["queued", "sending", "sent", "failed", "cancelled"]),
     default=None,
+    help="Only messages in this state.",
 )
 @click.option("--credential", "credential_id", metavar="ID", help="One award's messages.")
-@click.option("--limit", type=click.IntRange(0, 100_000), default=100, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(0, 100_000), default=100, show_default=True, help="At most."
+)
 @handle_errors
 def list_cmd(
     home: Path | None,

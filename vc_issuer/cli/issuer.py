@@ -8,6 +8,7 @@ to stderr; every library error ends the process with its own exit code.
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from vc_issuer.cli.main import (
 )
 from vc_issuer.cli.profile import UNNAMED_HINT, ProfileFields, profile_options, update_profile
 from vc_issuer.core.credentials import format_datetime
-from vc_issuer.errors import MalformedInputError
+from vc_issuer.errors import HomeExistsError, MalformedInputError
 from vc_issuer.services.home import HomeConfig, init_home, load_home, open_issuer
 from vc_issuer.services.issuer import PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
@@ -95,6 +96,22 @@ def register(main: click.Group) -> None:
 # --- init ----------------------------------------------------------------------------------------
 
 
+def _hint_other_home(fn: Callable[..., None]) -> Callable[..., None]:
+    """HOME_EXISTS says how to make a second issuer next to the first: ``--home``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except HomeExistsError as exc:
+            raise HomeExistsError(
+                f"{exc.detail}; to create another issuer, name a new folder with --home DIR",
+                **exc.extra,
+            ) from None
+
+    return wrapper
+
+
 @click.command("init")
 @home_option
 @click.option("--did-web", metavar="HOST[%3APORT][:path]", help="Use did:web instead of did:key.")
@@ -105,6 +122,7 @@ def register(main: click.Group) -> None:
     "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
 )
 @handle_errors
+@_hint_other_home
 def init_cmd(
     home: Path | None,
     did_web: str | None,
@@ -289,8 +307,12 @@ def credentials_group() -> None:
 
 @credentials_group.command("list")
 @home_option
-@click.option("--limit", type=click.IntRange(0, 10_000), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(0, 10_000), default=100, show_default=True, help="At most."
+)
+@click.option(
+    "--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip this many."
+)
 @click.option("--subject", metavar="ID", help="Only credentials about this subject.")
 @handle_errors
 def credentials_list(home: Path | None, limit: int, offset: int, subject: str | None) -> None:

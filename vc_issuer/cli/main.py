@@ -52,9 +52,10 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except VCIssuerError as exc:
-            _fail(f"{exc.code}: {exc.detail}", exc.exit_code)
+            _fail(f"{exc.cli_code}: {exc.detail}", exc.exit_code)
         except OSError as exc:
-            _fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", EXIT_ENVIRONMENT)
+            name = getattr(exc, "filename", None)
+            _fail(f"{name}: {exc.strerror}" if name else str(exc.strerror or exc), EXIT_ENVIRONMENT)
         return None
 
     return wrapper  # type: ignore[return-value]
@@ -87,7 +88,16 @@ def read_json_object(source: str) -> dict[str, Any]:
     try:
         return parse_json_document(data)
     except VCIssuerError as exc:
-        raise type(exc)(f"{source}: {exc.detail}", **exc.extra) from None
+        raise naming_source(source, exc) from None
+
+
+def naming_source(source: str, exc: VCIssuerError) -> VCIssuerError:
+    """The same error, naming the file (or stdin) instead of "input": one wording for every
+    command, ``credential.json is not JSON: Expecting value (line 1, column 1)``."""
+    name = "stdin" if source == "-" else source
+    detail = exc.detail
+    detail = f"{name} {detail[6:]}" if detail.startswith("input ") else f"{name}: {detail}"
+    return type(exc)(detail, **exc.extra)
 
 
 def _passphrase(env_var: str | None) -> bytes | None:
@@ -136,12 +146,12 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except VCIssuerError as exc:
-            _fail(f"{exc.code}: {exc.detail}", exc.exit_code)
+            _fail(f"{exc.cli_code}: {exc.detail}", exc.exit_code)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
             _fail(
-                f"{InternalError.code}: unexpected {type(exc).__name__}: {str(exc)[:200]}"
+                f"{InternalError.cli_code}: unexpected {type(exc).__name__}: {str(exc)[:200]}"
                 " (this is a bug; rerun with vc-issuer --debug for the traceback)",
                 InternalError.exit_code,
             )
@@ -225,15 +235,21 @@ def did() -> None:
 @handle_errors
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
+    from did_methods.fetch import SafeFetcher
     from did_methods.registry import Resolver
     from vc_issuer.core.resolver import resolve_did
 
     async def run() -> dict[str, Any]:
-        resolver = Resolver(allow_private=allow_private_hosts, key_format=fmt)  # type: ignore[arg-type]
+        fetcher = SafeFetcher(
+            allow_private=allow_private_hosts,
+            refusal_hint="vc-issuer did resolve --allow-private-hosts allows it",
+        )
+        resolver = Resolver(fetcher=fetcher, key_format=fmt)  # type: ignore[arg-type]
         try:
             return await resolve_did(resolver, did_value)
         finally:
             await resolver.close()
+            await fetcher.close()
 
     _emit(asyncio.run(run()))
 
@@ -249,6 +265,7 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     type=click.Choice(["eddsa-rdfc-2022", "Ed25519Signature2020"]),
     default="eddsa-rdfc-2022",
     show_default=True,
+    help="Data Integrity cryptosuite of the proof.",
 )
 @click.option("--created", help="Proof creation time (ISO 8601); default now.")
 @click.option(
@@ -256,9 +273,10 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     type=click.Choice(["assertionMethod", "authentication"]),
     default="assertionMethod",
     show_default=True,
+    help="Proof purpose: assertionMethod for credentials, authentication for presentations.",
 )
-@click.option("--challenge")
-@click.option("--domain")
+@click.option("--challenge", help="Challenge the verifier gave (presentations; in the proof).")
+@click.option("--domain", help="Domain the proof is meant for (presentations; in the proof).")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
 @click.option(
     "--format",
@@ -290,6 +308,13 @@ def sign_cmd(
 
     doc = read_json_object(document)
     key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
+    types = doc.get("type")
+    if "issuer" not in doc and "VerifiableCredential" in (
+        types if isinstance(types, list) else [types]
+    ):
+        # As `vc-issuer issue` does with the home's DID: the signer is the issuer.
+        doc["issuer"] = key.did
+        click.echo(f"note: {document} names no issuer; signing as issuer {key.did}", err=True)
     if secured_as == "jwt":
         _sign_jwt(doc, key, created, purpose, challenge, domain)
         return
@@ -333,8 +358,8 @@ def _sign_jwt(
 
 @main.command("verify")
 @click.argument("file", metavar="FILE")
-@click.option("--challenge")
-@click.option("--domain")
+@click.option("--challenge", help="Challenge the presentation's proof must carry.")
+@click.option("--domain", help="Domain the presentation's proof must carry.")
 @click.option(
     "--allow-private-hosts",
     is_flag=True,
@@ -352,6 +377,12 @@ def _sign_jwt(
     type=click.Path(dir_okay=False),
     help="JWK Set (or array of verification methods) of keys you trust for JWTs.",
 )
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data, if there): its base"
+    " URL (status lists, did:web) is trusted on a private address.",
+)
 @_CONTEXT_DIR
 @handle_errors
 def verify_cmd(
@@ -362,6 +393,7 @@ def verify_cmd(
     no_status: bool,
     recipient_email: str | None,
     jwks_file: str | None,
+    home: Path | None,
     context_dirs: tuple[str, ...],
 ) -> None:
     """Verify FILE (or - for stdin, or an https:// URL) and print the report.
@@ -369,23 +401,31 @@ def verify_cmd(
     Every format: a credential or presentation with a Data Integrity proof, a VC-JWT or VC 2.0
     JOSE token, a baked PNG/SVG badge (Open Badges 3.0 or 2.0), an Open Badges 2.0 hosted
     assertion (its JSON or its URL) or signed assertion (its JWS).
+
+    Badges of one's own local server verify without --allow-private-hosts: the base URL of
+    the issuer home (--home) may be reached on a loopback or private address.
     """
-    from vc_issuer.cli.verify import verify_document
+    from vc_issuer.cli.verify import home_origins, verify_document
 
     is_url = file.startswith(("https://", "http://")) and not Path(file).exists()
     data: bytes | str = file if is_url else read_input(file)
-    result = asyncio.run(
-        verify_document(
-            data,
-            challenge=challenge,
-            domain=domain,
-            allow_private_hosts=allow_private_hosts,
-            check_status=not no_status,
-            loader=_loader(context_dirs),
-            recipient_email=recipient_email,
-            trusted_keys=_trusted_keys(jwks_file),
+    trusted_keys, trusted_origins = _trusted_keys(jwks_file), home_origins(home)
+    try:
+        result = asyncio.run(
+            verify_document(
+                data,
+                challenge=challenge,
+                domain=domain,
+                allow_private_hosts=allow_private_hosts,
+                check_status=not no_status,
+                loader=_loader(context_dirs),
+                recipient_email=recipient_email,
+                trusted_keys=trusted_keys,
+                trusted_origins=trusted_origins,
+            )
         )
-    )
+    except MalformedInputError as exc:  # unreadable input; a bad credential is a report
+        raise naming_source(file, exc) from None
     _emit(result.to_dict())
     if not result.verified:
         sys.exit(result.exit_code())

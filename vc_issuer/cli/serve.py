@@ -22,7 +22,7 @@ from vc_issuer.store import TokenRecord, open_store
 
 log = logging.getLogger("vc_issuer.cli.serve")
 
-HOME_HELP = "Issuer home (default ./vc-issuer-data or $VC_ISSUER_HOME)."
+HOME_HELP = "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data)."
 
 
 def _home_path(home: str | None) -> Path:
@@ -52,6 +52,18 @@ async def _new_token(
 
     async with open_store(cfg.database_url) as store:
         return await create_token(store, name, scopes, expires_at)
+
+
+async def _has_active_token(cfg: HomeConfig) -> bool:
+    async with open_store(cfg.database_url) as store:
+        return any(record.is_active() for record in await store.list_tokens())
+
+
+def token_hint(home: str | None) -> str:
+    """What to run for an admin token, for a home that has none (made by ``init``, or every
+    token revoked): serve prints the token only when it creates the home itself."""
+    where = f" --home {home}" if home else ""
+    return f"admin token: none yet; create one with: vc-issuer tokens create{where} --scope admin"
 
 
 def _default_base_url(scheme: str, host: str, port: int) -> str:
@@ -84,7 +96,13 @@ def register(main: click.Group) -> None:
         "--database-url",
         help="postgresql:// URL for a new home's store (default: SQLite in the home).",
     )
-    @click.option("--shutdown-timeout", default=30.0, show_default=True, type=float)
+    @click.option(
+        "--shutdown-timeout",
+        default=30.0,
+        show_default=True,
+        type=float,
+        help="Seconds a stop waits for requests in flight.",
+    )
     @profile_options
     @handle_errors
     def serve_cmd(
@@ -176,6 +194,8 @@ def register(main: click.Group) -> None:
                 record.id,
                 extra={"event": "token.created"},
             )
+        if not admin and opts.auth and not asyncio.run(_has_active_token(cfg)):
+            click.echo(token_hint(home))
         if no_auth:
             log.warning("--no-auth: anybody reaching this address can issue and revoke")
 

@@ -133,9 +133,9 @@ def message_for(
         badge_name=badge_name(cred),
         issuer_name=issuer_name if isinstance(issuer_name, str) else str(issuer or "The issuer"),
         description=description if isinstance(description, str) else None,
-        claim_url=mail.claim_url or "",
+        claim_link=mail.claim_url or "",
         claim_expires=str(mail.data.get("claimExpires", "")),
-        public_url=f"{base_url.rstrip('/')}{PUBLIC_PATH}{record.page_id}",
+        page_url=f"{base_url.rstrip('/')}{PUBLIC_PATH}{record.page_id}",
         reply_to=reply_to,
     )
 

@@ -41,9 +41,11 @@ class ClaimMessage:
     badge_name: str
     issuer_name: str
     description: str | None
-    claim_url: str
+    claim_link: str
+    """The learner's personal claim link."""
     claim_expires: str
-    public_url: str
+    page_url: str
+    """The badge's public page (safe to share)."""
     reply_to: str | None = None
 
     def context(self) -> dict[str, Any]:
@@ -53,9 +55,12 @@ class ClaimMessage:
             "badge_name": self.badge_name,
             "issuer_name": self.issuer_name,
             "description": self.description,
-            "claim_url": self.claim_url,
+            "claim_link": self.claim_link,
             "claim_expires": self.claim_expires,
-            "public_url": self.public_url,
+            "page_url": self.page_url,
+            # the former names, so templates written for them keep working
+            "claim_url": self.claim_link,
+            "public_url": self.page_url,
             "reply_to": self.reply_to,
         }
 

@@ -258,8 +258,8 @@ def _notice(
 @requires("issue")
 async def award_achievement(request: web.Request) -> web.Response:
     """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
-    claimUrl}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
-    call makes a new personal claim link (``claimUrl``), e.g. to re-send a lost one."""
+    claimLink}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
+    call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one."""
     state = request.app[STATE_KEY]
     service = service_of(request)
     body = await read_json_object(request)
@@ -277,7 +277,7 @@ async def award_achievement(request: web.Request) -> web.Response:
     award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
     if award.claim_link:  # made with the award, and its email queued in the same transaction
         (made,) = await claims.list(credential_id=award.credential_id, limit=1)  # a new award
-        claim_url, expires = award.claim_link, format_datetime(made.expires_at)
+        claim_link, expires = award.claim_link, format_datetime(made.expires_at)
         from vc_issuer.http.mail import mailer_of
 
         mailer = mailer_of(request.app)
@@ -285,17 +285,18 @@ async def award_achievement(request: web.Request) -> web.Response:
             mailer.wake()
     else:
         claim = await claims.create(award.credential_id)
-        claim_url, expires = claim.url, claim.to_dict()["expires"]
+        claim_link, expires = claim.url, claim.to_dict()["expires"]
     out = {
         "verifiableCredential": award.credential,
         "credentialId": award.credential_id,
-        "pageUrl": award.claim_url,
-        "claimUrl": claim_url,
+        "pageUrl": award.page_url,
+        "claimLink": claim_link,
+        "claimUrl": claim_link,  # deprecated name of claimLink (kept for older clients)
         "claimExpires": expires,
         "created": award.created,
         "notified": award.notified == "queued",
     }
-    return _json(out, 201 if award.created else 200, {"Location": award.claim_url})
+    return _json(out, 201 if award.created else 200, {"Location": award.page_url})
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -431,14 +432,20 @@ _AWARD_IN: Final = {
 }
 _AWARD_OUT: Final = {
     "type": "object",
-    "required": ["verifiableCredential", "credentialId", "pageUrl", "claimUrl"],
+    "required": ["verifiableCredential", "credentialId", "pageUrl", "claimLink"],
     "properties": {
         "verifiableCredential": {"type": "object"},
         "credentialId": {"type": "string"},
         "pageUrl": {"type": "string", "description": "The badge's public page (shareable)"},
+        "claimLink": {
+            "type": "string",
+            "description": "The learner's personal claim link (/claim/...): send it to them only,"
+            " never share it",
+        },
         "claimUrl": {
             "type": "string",
-            "description": "The learner's personal claim link (/claim/...): send it to them only",
+            "deprecated": True,
+            "description": "The former name of claimLink (the same personal link)",
         },
         "claimExpires": {"type": "string"},
         "created": {"type": "boolean"},

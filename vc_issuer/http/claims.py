@@ -47,7 +47,7 @@ def _wants_json(request: web.Request) -> bool:
 
 @requires("issue")
 async def create_claim(request: web.Request) -> web.Response:
-    """POST /claims {credentialId, expires?} -> 201 {id, claimUrl, expires, credentialId}."""
+    """POST /claims {credentialId, expires?} -> 201 {id, claimLink, expires, credentialId}."""
     body = await read_json_object(request)
     credential_id = body.get("credentialId")
     if not isinstance(credential_id, str) or not credential_id:
@@ -154,13 +154,22 @@ def _page_or_problem(description: str) -> dict[str, Any]:
     return out
 
 
+_FORMER_CLAIM_LINK: Final = {
+    "type": "string",
+    "deprecated": True,
+    "description": "The former name of claimLink (the same personal link)",
+}
 _CLAIM: Final = {
     "type": "object",
     "required": ["id", "credentialId", "expires"],
     "properties": {
         "id": {"type": "string"},
         "credentialId": {"type": "string"},
-        "claimUrl": {"type": "string", "description": "The learner's personal link (once)"},
+        "claimLink": {
+            "type": "string",
+            "description": "The learner's personal claim link (shown once; never share it)",
+        },
+        "claimUrl": _FORMER_CLAIM_LINK,
         "expires": {"type": "string"},
         "created": {"type": "string"},
         "revoked": {"type": "string"},
@@ -169,10 +178,11 @@ _CLAIM: Final = {
 }
 _LINKS: Final = {
     "type": "object",
-    "required": ["claimUrl", "credentialId", "badgeName", "expires", "lcw", "oid4vci"],
+    "required": ["claimLink", "credentialId", "badgeName", "expires", "lcw", "oid4vci"],
     "properties": {
         "claimId": {"type": "string"},
-        "claimUrl": {"type": "string"},
+        "claimLink": {"type": "string", "description": "This personal claim link"},
+        "claimUrl": _FORMER_CLAIM_LINK,
         "credentialId": {"type": "string"},
         "badgeName": {"type": "string"},
         "expires": {"type": "string"},

@@ -63,16 +63,16 @@ async def test_notify_queues_and_the_server_sends(
     resp = await client.post(f"/achievements/{key}/awards", json=body, headers=auth)
     assert resp.status == 201, await resp.text()
     out = await resp.json()
-    assert out["notified"] is True and out["claimUrl"].startswith(str(client.make_url("/claim/")))
+    assert out["notified"] is True and out["claimLink"].startswith(str(client.make_url("/claim/")))
     for _ in range(200):
         if smtp.recorder.messages:
             break
         await asyncio.sleep(0.05)
     assert smtp.recorder.rcpts == ["ada@example.org"]
     text = smtp.recorder.messages[0].get_body(("plain",))
-    assert text is not None and out["claimUrl"] in text.get_content()
+    assert text is not None and out["claimLink"] in text.get_content()
     # The claim link in the email works.
-    page = await client.get(out["claimUrl"].split(str(client.make_url("")).rstrip("/"), 1)[1])
+    page = await client.get(out["claimLink"].split(str(client.make_url("")).rstrip("/"), 1)[1])
     assert page.status == 200
     # Awarded before: no second email.
     again = await client.post(f"/achievements/{key}/awards", json=body, headers=auth)

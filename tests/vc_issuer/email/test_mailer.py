@@ -158,7 +158,7 @@ async def test_sent_over_starttls_with_auth_and_a_self_signed_certificate(
     text = msg.get_body(("plain",))
     html = msg.get_body(("html",))
     assert text is not None and html is not None
-    body, page = text.get_content(), summary.results[0].claim_url
+    body, page = text.get_content(), summary.results[0].page_url
     assert summary.results[0].claim_link in body and page in body and "Hello N0," in body
     assert "Writes &lt;and tests&gt; small" in html.get_content()  # autoescaped
     assert f'href="{summary.results[0].claim_link}"' in html.get_content()
@@ -378,7 +378,10 @@ async def test_templates_are_overridden_per_achievement(
     own = home / "email-templates" / badge.key
     own.mkdir(parents=True)
     (own / "claim.subject.txt").write_text("Your {{ badge_name }} is ready, {{ recipient_name }}")
-    (home / "email-templates" / "claim.txt").write_text("Claim: {{ claim_url }}\n")
+    # the two links' names (claim_link, page_url) and their former ones (claim_url, public_url)
+    (home / "email-templates" / "claim.txt").write_text(
+        "Claim: {{ claim_link }} {{ claim_url }}\nShare: {{ page_url }} {{ public_url }}\n"
+    )
     server = smtp_server()
     summary = await award_rows(awarder, badge, "ada@example.org")
     assert (await mailer(issuer, clock, settings_for(server), home).send_due()).sent == 1
@@ -386,7 +389,9 @@ async def test_templates_are_overridden_per_achievement(
     assert msg["Subject"] == "Your Python 101 is ready, N0"
     text = msg.get_body(("plain",))
     assert text is not None
-    assert text.get_content().replace("\r\n", "\n") == f"Claim: {summary.results[0].claim_link}\n"
+    link, page = summary.results[0].claim_link, summary.results[0].page_url
+    expected = f"Claim: {link} {link}\nShare: {page} {page}\n"
+    assert text.get_content().replace("\r\n", "\n") == expected
 
 
 async def test_single_award_with_notify_queues_in_its_transaction(

@@ -133,7 +133,7 @@ async def test_no_flow_opens_for_a_revoked_or_suspended_award(
     award = await _award(http, live)
     resp = await http.post("/claims", json={"credentialId": award["id"]}, headers=live.auth)
     assert resp.status == 201, await resp.text()
-    claim_path = live.path((await resp.json())["claimUrl"])
+    claim_path = live.path((await resp.json())["claimLink"])
     await _status(http, live, award["id"], verb)
 
     resp = await http.post("/exchanges", json={"credentialId": award["id"]}, headers=live.auth)

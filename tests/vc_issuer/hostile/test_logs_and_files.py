@@ -125,8 +125,8 @@ async def _issue_and_claim(http: aiohttp.ClientSession, live: Live) -> tuple[str
     credential_id = (await resp.json())["verifiableCredential"]["id"]
     resp = await http.post("/claims", json={"credentialId": credential_id}, headers=live.auth)
     assert resp.status == 201, await resp.text()
-    claim_url = (await resp.json())["claimUrl"]
-    token = live.path(claim_url).removeprefix("/claim/")
+    claim_link = (await resp.json())["claimLink"]
+    token = live.path(claim_link).removeprefix("/claim/")
     return credential_id, token
 
 

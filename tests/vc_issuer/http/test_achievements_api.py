@@ -87,9 +87,9 @@ async def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def page_path(claim_url: str, env: Env) -> str:
-    assert claim_url.startswith(env.base_url + "/c/")
-    return claim_url[len(env.base_url) :]
+def page_path(page_url: str, env: Env) -> str:
+    assert page_url.startswith(env.base_url + "/c/")
+    return page_url[len(env.base_url) :]
 
 
 # --- designs ---------------------------------------------------------------------------------
@@ -236,7 +236,9 @@ async def test_award_verifies_and_the_page_bakes_the_stored_image(env: Env) -> N
     assert again["created"] is False and again["credentialId"] == out["credentialId"]
     assert await env.issuer.store.count_credentials() == before
 
-    assert out["claimUrl"].startswith(env.base_url + "/claim/")  # personal, not the page
+    assert out["claimLink"].startswith(env.base_url + "/claim/")  # personal, not the page
+    assert out["claimUrl"] == out["claimLink"]  # the deprecated name, same personal link
+    assert out["pageUrl"].startswith(env.base_url + "/c/")
     base = page_path(out["pageUrl"], env)
     page = await env.client.get(base)
     html = await page.text()

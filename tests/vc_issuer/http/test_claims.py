@@ -151,12 +151,12 @@ async def verified(world: World, credential: dict[str, Any]) -> None:
 async def test_claim_page_links_deliver_to_both_wallet_kinds(world: World) -> None:
     award_id = await world.award()
     claim = await world.claim(award_id)
-    assert claim["claimUrl"].startswith(f"{world.base_url}/claim/")
+    assert claim["claimLink"].startswith(f"{world.base_url}/claim/")
     assert claim["credentialId"] == award_id
-    token = claim["claimUrl"].rsplit("/", 1)[1]
+    token = claim["claimLink"].rsplit("/", 1)[1]
     assert len(token) >= 43
 
-    resp = await world.client.get(world.path(claim["claimUrl"]), headers=HTML_ACCEPT)
+    resp = await world.client.get(world.path(claim["claimLink"]), headers=HTML_ACCEPT)
     assert resp.status == 200, await resp.text()
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Referrer-Policy"] == "no-referrer"
@@ -181,7 +181,7 @@ async def test_claim_page_links_deliver_to_both_wallet_kinds(world: World) -> No
     await verified(world, vc2)
 
     # the hand-overs were single use; the claim link is not: a reload gives fresh ones
-    again = Page(await (await world.client.get(world.path(claim["claimUrl"]))).text())
+    again = Page(await (await world.client.get(world.path(claim["claimLink"]))).text())
     assert again.links["lcw-link"] != page.links["lcw-link"]
     assert again.links["oid4vci-link"] != page.links["oid4vci-link"]
     vc3 = await lcw_claim(world, again.links["lcw-link"], LcwHolder())
@@ -193,11 +193,11 @@ async def test_claim_page_links_deliver_to_both_wallet_kinds(world: World) -> No
 async def test_claim_json_has_the_same_links(world: World) -> None:
     award_id = await world.award()
     claim = await world.claim(award_id)
-    resp = await world.client.get(world.path(claim["claimUrl"]), headers=JSON_ACCEPT)
+    resp = await world.client.get(world.path(claim["claimLink"]), headers=JSON_ACCEPT)
     assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
     links = await resp.json()
     assert links["credentialId"] == award_id and links["badgeName"] == "Rust Foundations"
-    assert links["claimUrl"] == claim["claimUrl"] and links["claimId"] == claim["id"]
+    assert links["claimLink"] == claim["claimLink"] and links["claimId"] == claim["id"]
     assert links["lcw"]["interactionUrl"].endswith("?iuv=1")
     assert links["oid4vci"]["txCodeRequired"] is False and "txCode" not in links["oid4vci"]
     # the Python LCW holder from the exchange tests, via the interaction URL
@@ -211,7 +211,7 @@ async def test_claim_json_has_the_same_links(world: World) -> None:
 async def test_only_the_token_hash_is_stored(world: World) -> None:
     award_id = await world.award()
     claim = await world.claim(award_id)
-    token = claim["claimUrl"].rsplit("/", 1)[1]
+    token = claim["claimLink"].rsplit("/", 1)[1]
     [record] = await world.issuer.store.list_claims(credential_id=award_id)
     assert record.id == claim["id"]
     assert record.token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -236,16 +236,16 @@ async def _gone(world: World, url: str, status: int, code: str) -> None:
 async def test_expired_claim(world: World) -> None:
     claim = await world.claim(await world.award())
     world.clock.offset = timedelta(days=30, seconds=1)
-    await _gone(world, claim["claimUrl"], 410, "CLAIM_EXPIRED")
+    await _gone(world, claim["claimLink"], 410, "CLAIM_EXPIRED")
 
 
 async def test_custom_lifetime(world: World) -> None:
     claim = await world.claim(await world.award(), expires="2d")
     world.clock.offset = timedelta(days=1, hours=23)
-    resp = await world.client.get(world.path(claim["claimUrl"]))
+    resp = await world.client.get(world.path(claim["claimLink"]))
     assert resp.status == 200
     world.clock.offset = timedelta(days=2)
-    await _gone(world, claim["claimUrl"], 410, "CLAIM_EXPIRED")
+    await _gone(world, claim["claimLink"], 410, "CLAIM_EXPIRED")
 
 
 async def test_revoked_claim(world: World) -> None:
@@ -253,7 +253,7 @@ async def test_revoked_claim(world: World) -> None:
     resp = await world.client.delete(f"/claims/{claim['id']}", headers=world.auth)
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["revoked"]
-    await _gone(world, claim["claimUrl"], 410, "CLAIM_REVOKED")
+    await _gone(world, claim["claimLink"], 410, "CLAIM_REVOKED")
     resp = await world.client.delete("/claims/nope-nope", headers=world.auth)
     assert resp.status == 404
 
@@ -267,7 +267,7 @@ async def test_revoked_badge_cannot_be_claimed(world: World) -> None:
     award_id = await world.award()
     claim = await world.claim(award_id)
     await world.issuer.revoke(award_id)
-    await _gone(world, claim["claimUrl"], 410, "CREDENTIAL_NOT_DELIVERABLE")
+    await _gone(world, claim["claimLink"], 410, "CREDENTIAL_NOT_DELIVERABLE")
 
 
 async def test_create_needs_issue_scope_and_a_known_credential(world: World) -> None:
@@ -303,8 +303,8 @@ async def test_credential_page_shows_links_only_with_a_valid_claim_of_that_crede
     other_id = await world.award("Another badge")
     page_path = f"/c/{await world.page_id(award_id)}"
     mine = await world.claim(award_id)
-    token = mine["claimUrl"].rsplit("/", 1)[1]
-    foreign = (await world.claim(other_id))["claimUrl"].rsplit("/", 1)[1]
+    token = mine["claimLink"].rsplit("/", 1)[1]
+    foreign = (await world.claim(other_id))["claimLink"].rsplit("/", 1)[1]
 
     public = await (await world.client.get(page_path)).text()
     assert "received a personal claim link" in public
@@ -314,7 +314,7 @@ async def test_credential_page_shows_links_only_with_a_valid_claim_of_that_crede
     resp = await world.client.get(f"{page_path}?claim={token}")
     assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
     page = Page(await resp.text())
-    assert page.svgs == 2 and mine["claimUrl"] in page.hrefs
+    assert page.svgs == 2 and mine["claimLink"] in page.hrefs
     holder = LcwHolder()
     vc = await lcw_claim(world, page.links["lcw-link"], holder)
     assert vc["credentialSubject"]["id"] == holder.did
