@@ -487,6 +487,15 @@ class HolderMismatchError(ProofError):
     namespace = PROJECT_ERRORS
 
 
+class RelatedResourceDigestError(VCIssuerError):
+    """A ``relatedResource`` digest does not match the resource (VCDM 2.0 §5.3)."""
+
+    code = "RELATED_RESOURCE_DIGEST_MISMATCH"
+    title = "Related resource digest does not match"
+    http_status = 422
+    exit_code = EXIT_NOT_VERIFIED
+
+
 class PresentationNotSignedError(ProofError):
     """A DIDAuth presentation without a proof: it cannot bind the holder's DID."""
 

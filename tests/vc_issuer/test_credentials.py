@@ -60,6 +60,23 @@ def test_parse_json_document() -> None:
         parse_json_document("[" * 100_000 + "]" * 100_000)
 
 
+SRI = "sha384-" + "A" * 64
+MB = "u" + "A" * 43  # a bare 32-byte SHA-256, as the W3C suite writes them
+
+
+def test_subjects_schemas_and_related_resources_that_are_fine() -> None:
+    good = [
+        {"credentialSubject": {"id": "did:example:subject"}},  # an id is enough (W3C suite)
+        {"credentialSchema": {"id": "https://ex.org/s", "type": "JsonSchema"}},
+        {"relatedResource": {"id": "https://ex.org/r", "digestSRI": SRI}},
+        {"relatedResource": [{"id": "https://ex.org/r", "digestMultibase": MB,
+                              "mediaType": "application/ld+json"},
+                             {"id": "https://ex.org/q", "digestSRI": f"{SRI} {SRI}?opt"}]},
+    ]  # fmt: skip
+    for fields in good:
+        assert validate_credential({**V2, **fields}) == "2.0"
+
+
 def mutate(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     doc = copy.deepcopy(base)
     *parents, last = path.split(".")
@@ -102,6 +119,63 @@ DELETE = object()
             "credentialSubject",
             [{"id": "did:ex:1"}, 2],
             "credentialSubject[1] must be an object",
+        ),
+        # VCDM 2.0 §4.8: each subject makes at least one claim
+        (V2, "credentialSubject", {}, "credentialSubject makes no claim"),
+        (V2, "credentialSubject", [{"id": "did:ex:1"}, {}], r"credentialSubject[1] makes no claim"),
+        # §4.11: a credentialSchema has an id (a URL) and a type
+        (V2, "credentialSchema", {"type": "JsonSchema"}, "credentialSchema id is missing"),
+        (V2, "credentialSchema", {"id": "https://ex.org/s"}, "credentialSchema type is missing"),
+        (V2, "credentialSchema", {"id": "nope", "type": "JsonSchema"}, "credentialSchema id must"),
+        # §5.3: relatedResource
+        (V2, "relatedResource", ["https://ex.org/r"], r"relatedResource[0] must be an object"),
+        (V2, "relatedResource", [], "relatedResource must not be an empty array"),
+        (V2, "relatedResource", {"digestSRI": SRI}, "relatedResource id is missing"),
+        (V2, "relatedResource", {"id": "x y", "digestSRI": SRI}, "relatedResource id must be"),
+        (
+            V2,
+            "relatedResource",
+            [
+                {"id": "https://ex.org/r", "digestSRI": SRI},
+                {"id": "https://ex.org/r", "digestMultibase": MB},
+            ],
+            r"relatedResource[1] id 'https://ex.org/r' is not unique",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r"},
+            "needs a digestSRI or a digestMultibase",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r", "digestSRI": "sha384-!!"},
+            "not an SRI hash expression",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r", "digestSRI": "md5-" + "A" * 24},
+            "unsupported hash algorithm",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r", "digestMultibase": "uAAAA"},
+            "is not a sha2-256, sha2-384 or sha2-512 multihash",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r", "digestMultibase": "mAAAA"},
+            "use multibase base64url",
+        ),
+        (
+            V2,
+            "relatedResource",
+            {"id": "https://ex.org/r", "digestSRI": SRI, "mediaType": 5},
+            "mediaType must be a media type",
         ),
         (V2, "validFrom", "2023-01-01", "validFrom is not an XML Schema dateTime"),
         (V2, "validFrom", "2023-01-01T00:00:00", "validFrom must carry a timezone"),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from vc_issuer.core.related import parse_digest_multibase, parse_digest_sri
 from vc_issuer.errors import MalformedInputError, ParsingError
 
 VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
@@ -187,10 +188,15 @@ def _check_subjects(credential: Mapping[str, Any]) -> None:
         where = "credentialSubject" if not isinstance(subject, list) else f"credentialSubject[{i}]"
         if not isinstance(item, Mapping):
             raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+        if not item:
+            # VCDM 2.0 §4.8: each subject "MUST be the subject of one or more claims"
+            raise MalformedInputError(f"{where} makes no claim: it must not be an empty object")
         _check_id(item, where)
 
 
-def _check_typed_objects(credential: Mapping[str, Any], name: str) -> None:
+def _check_typed_objects(
+    credential: Mapping[str, Any], name: str, *, id_required: bool = False
+) -> None:
     value = credential.get(name)
     if value is None:
         return
@@ -200,7 +206,40 @@ def _check_typed_objects(credential: Mapping[str, Any], name: str) -> None:
         if not isinstance(item, Mapping):
             raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
         _types(item, where)
+        if id_required and "id" not in item:
+            raise MalformedInputError(f"{where} id is missing (a URL is required)")
         _check_id(item, where)
+
+
+def _check_related_resources(credential: Mapping[str, Any]) -> None:
+    """VCDM 2.0 §5.3: one or more objects, each with a unique ``id`` and a well-formed
+    ``digestSRI`` or ``digestMultibase`` (whether the digests match is checked elsewhere)."""
+    value = credential.get("relatedResource")
+    if value is None:
+        return
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise MalformedInputError("relatedResource must not be an empty array")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = "relatedResource" if not isinstance(value, list) else f"relatedResource[{i}]"
+        if not isinstance(item, Mapping):
+            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+        if "id" not in item:
+            raise MalformedInputError(f"{where} id is missing")
+        _check_id(item, where)
+        if item["id"] in seen:
+            raise MalformedInputError(f"{where} id {item['id']!r} is not unique")
+        seen.add(item["id"])
+        if "digestSRI" not in item and "digestMultibase" not in item:
+            raise MalformedInputError(f"{where} needs a digestSRI or a digestMultibase")
+        if "digestSRI" in item:
+            parse_digest_sri(item["digestSRI"], f"{where}.digestSRI")
+        if "digestMultibase" in item:
+            parse_digest_multibase(item["digestMultibase"], f"{where}.digestMultibase")
+        media_type = item.get("mediaType")
+        if media_type is not None and (not isinstance(media_type, str) or "/" not in media_type):
+            raise MalformedInputError(f"{where} mediaType must be a media type string")
 
 
 def validity_period(
@@ -244,10 +283,11 @@ def validate_credential(credential: Any) -> Version:
         )
         raise MalformedInputError(f"{names[0]} is later than {names[1]}")
     _check_typed_objects(cred, "credentialStatus")
-    _check_typed_objects(cred, "credentialSchema")
+    _check_typed_objects(cred, "credentialSchema", id_required=True)
     _check_typed_objects(cred, "evidence")
     _check_typed_objects(cred, "termsOfUse")
     _check_typed_objects(cred, "refreshService")
+    _check_related_resources(cred)
     return version
 
 
