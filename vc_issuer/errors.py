@@ -799,6 +799,13 @@ class CredentialSuspendedError(StatusError):
     namespace = PROJECT_ERRORS
 
 
+class CredentialStatusMessageError(StatusError):
+    """A multi-bit (``message``) status is not 0: the spec's validation says not valid."""
+
+    code = "CREDENTIAL_STATUS_MESSAGE"
+    title = "Credential has a status message"
+
+
 class StatusListFullError(StatusError):
     """Every slot of a status list is allocated: the caller starts a new list."""
 

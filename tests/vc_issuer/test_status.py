@@ -18,11 +18,13 @@ from vc_issuer.core.status import (
     MAX_BITS,
     Bitstring,
     StatusEntry,
+    StatusMessages,
     bsl_entry,
     bsl_list_credential,
     decode,
     encode_bsl,
     encode_sl2021,
+    is_status_list_entry,
     parse_credential_status,
     parse_status_entry,
     sl2021_entry,
@@ -249,8 +251,112 @@ def test_spec_example_entries_parse() -> None:
         entries = parse_credential_status(load(name)["credentialStatus"])
         assert entries[0].index == 94567 and entries[0].purpose == "revocation"
         assert entries[0].list_url.startswith("https://example.com/credentials/status/")
-    e = parse_status_entry(bsl_entry("https://ex.org/sl/1", 5, "suspension", status_size=2))
+    messages = StatusMessages(2, ("a", "b", "c", "d"))
+    e = parse_status_entry(bsl_entry("https://ex.org/sl/1", 5, "message", messages=messages))
     assert (e.format, e.index, e.status_size, e.bit_position) == ("bsl", 5, 2, 10)
+
+
+# --- multi-bit entries (statusSize, statusMessage, statusReference) -----------------------------
+
+MESSAGES = StatusMessages(
+    2, ("pending_review", "accepted", "rejected", "undefined"), ("https://example.org/dict/",)
+)
+
+
+def test_multi_bit_entry_matches_the_spec_example_shape() -> None:
+    entry = bsl_entry("https://example.com/credentials/status/8", 492847, "message",
+                      messages=MESSAGES)  # fmt: skip
+    assert entry == {
+        "id": "https://example.com/credentials/status/8#492847",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "message",
+        "statusListIndex": "492847",
+        "statusListCredential": "https://example.com/credentials/status/8",
+        "statusSize": 2,
+        "statusMessage": [
+            {"status": "0x0", "message": "pending_review"},
+            {"status": "0x1", "message": "accepted"},
+            {"status": "0x2", "message": "rejected"},
+            {"status": "0x3", "message": "undefined"},
+        ],
+        "statusReference": "https://example.org/dict/",
+    }
+    parsed = parse_status_entry(entry)
+    assert parsed.messages == ((0, "pending_review"), (1, "accepted"), (2, "rejected"),
+                               (3, "undefined"))  # fmt: skip
+    assert parsed.reference == ("https://example.org/dict/",)
+    assert parsed.message_for(2) == "rejected" and parsed.message_for(4) is None
+    two = StatusMessages(1, ("unset", "set"), ("https://a.example/", "https://b.example/"))
+    assert bsl_entry("https://ex.org/1", 1, "message", messages=two)["statusReference"] == [
+        "https://a.example/",
+        "https://b.example/",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("size", "messages", "reference"),
+    [
+        (0, (), ()),
+        (9, ("x",) * 512, ()),
+        (True, ("a", "b"), ()),
+        (2, ("a", "b"), ()),  # 2 bits have 4 values: one message each
+        (1, ("a", ""), ()),
+        (1, ("a", "b"), ("not a url",)),
+    ],
+)
+def test_status_messages_are_checked(size: Any, messages: Any, reference: Any) -> None:
+    with pytest.raises(MalformedInputError) as err:
+        StatusMessages(size, messages, reference)
+    assert err.value.code == "MALFORMED_VALUE_ERROR"
+
+
+DELETE = object()
+MULTI = bsl_entry("https://ex.org/sl/1", 7, "message", messages=MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"statusMessage": DELETE}, "must be present when statusSize"),
+        ({"statusMessage": MULTI["statusMessage"][:2]}, "array of 4 objects"),
+        ({"statusMessage": "x"}, "array of 4 objects"),
+        ({"statusMessage": [*MULTI["statusMessage"][:3], {"status": "0x1", "message": "m"}]},
+         "repeated or out of range"),
+        ({"statusMessage": [*MULTI["statusMessage"][:3], {"status": "0x4", "message": "m"}]},
+         "repeated or out of range"),
+        ({"statusMessage": [*MULTI["statusMessage"][:3], {"status": "3", "message": "m"}]},
+         "hexadecimal string"),
+        ({"statusMessage": [*MULTI["statusMessage"][:3], {"status": "0x3"}]},
+         "message must be a string"),
+        ({"statusReference": 5}, "statusReference must be a URL"),
+        ({"statusReference": []}, "statusReference must be a URL"),
+        ({"statusReference": ["https://ok.example/", "nope"]}, "statusReference must be a URL"),
+        ({"id": "https://ex.org/sl/1"}, "must not be the status list's URL"),
+    ],
+)  # fmt: skip
+def test_multi_bit_entry_defects(change: dict[str, Any], why: str) -> None:
+    entry = {k: v for k, v in {**MULTI, **change}.items() if v is not DELETE}
+    with pytest.raises(MalformedInputError, match=why) as err:
+        parse_status_entry(entry)
+    assert err.value.code == "MALFORMED_VALUE_ERROR"
+
+
+def test_one_bit_entries_may_carry_two_messages() -> None:
+    entry = {**GOOD, "statusMessage": [{"status": "0x0", "message": "ok"},
+                                       {"status": "0x1", "message": "revoked"}]}  # fmt: skip
+    assert parse_status_entry(entry).message_for(1) == "revoked"
+    with pytest.raises(MalformedInputError, match="array of 2 objects"):
+        parse_status_entry({**entry, "statusMessage": entry["statusMessage"][:1]})
+
+
+def test_entries_of_other_types_are_not_ours() -> None:
+    """parse_credential_status returns our entries only; a caller's own type is skipped."""
+    foreign = {"id": "did:example:status", "type": "CredentialStatusList2017"}
+    assert not is_status_list_entry(foreign) and is_status_list_entry(GOOD)
+    assert parse_credential_status(foreign) == []
+    assert [e.index for e in parse_credential_status([foreign, GOOD])] == [7]
+    with pytest.raises(MalformedInputError):
+        parse_credential_status([foreign, "not an object"])
 
 
 GOOD = {

@@ -20,6 +20,7 @@ from vc_issuer.core.resolver import default_resolver
 from vc_issuer.core.status import (
     BSL_MIN_BITS,
     Bitstring,
+    StatusMessages,
     bsl_entry,
     bsl_list_credential,
     sl2021_list_credential,
@@ -576,14 +577,32 @@ async def test_our_sl2021_list_round_trip(server: ListServer, checker: StatusLis
     [
         {"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
          "statusListIndex": 5, "statusListCredential": "https://example.com/sl/x"},
-        {"type": "SomethingElse"},
         [],
         "https://example.com/sl/x",
+        {"type": "BitstringStatusListEntry", "statusPurpose": "message", "statusSize": 2,
+         "statusListIndex": "5", "statusListCredential": "https://example.com/sl/x"},
     ],
 )  # fmt: skip
 async def test_malformed_entries(checker: StatusListChecker, status: Any) -> None:
     cred = {"issuer": ISSUER_KEY.did, "credentialStatus": status}
     assert await _one(checker, cred) == (False, "MALFORMED_VALUE_ERROR")
+
+
+async def test_status_types_we_do_not_manage_are_left_alone(
+    server: ListServer, checker: StatusListChecker
+) -> None:
+    """A caller's own status method is not ours to check: no result for it, ours still run."""
+    url = "https://example.com/sl/mixed"
+    server.put("/sl/mixed", signed_bsl(url, [3]))
+    foreign = {"id": "https://example.org/status/1", "type": "CredentialStatusList2017"}
+    only = {"issuer": ISSUER_KEY.did, "credentialStatus": foreign}
+    assert await checker.check_entries(only) == []
+    mixed = {
+        "issuer": ISSUER_KEY.did,
+        "credentialStatus": [foreign, bsl_entry(url, 3, "revocation")],
+    }
+    [r] = await checker.check_entries(mixed)
+    assert (r.passed, r.code) == (False, "CREDENTIAL_REVOKED")
 
 
 async def test_private_hosts_are_refused_by_default(server: ListServer) -> None:
@@ -679,9 +698,43 @@ async def test_concurrent_checks_share_one_load(
     assert server.full["/sl/herd"] == 1 and verifier.calls == 1
 
 
+MESSAGES = StatusMessages(2, ("pending_review", "accepted", "rejected", "undefined"))
+
+
 async def test_multi_bit_message_status(server: ListServer, checker: StatusListChecker) -> None:
+    """statusSize 2: entry 3 is bits 6-7 (MSB first); 0 is valid, anything else is reported
+    with its message and fails, as the Validate Algorithm's ``valid`` says."""
     url = "https://example.com/sl/msg"
-    server.put("/sl/msg", signed_bsl(url, [7], purpose="message"))  # entry 3 of 2 bits = 0b01
-    entry = bsl_entry(url, 3, "message", status_size=2)
-    [r] = await checker.check_entries({"issuer": ISSUER_KEY.did, "credentialStatus": entry})
-    assert (r.passed, r.value, r.detail) == (True, 1, "message status 0x1")
+    length = BSL_MIN_BITS * 2  # the minimum counts entries: 131072 entries of 2 bits
+    entry = bsl_entry(url, 3, "message", messages=MESSAGES)
+    cred = {"issuer": ISSUER_KEY.did, "credentialStatus": entry}
+    for bits, value, message in (([], 0, "pending_review"), ([7], 1, "accepted"),
+                                 ([6], 2, "rejected"), ([6, 7], 3, "undefined")):  # fmt: skip
+        server.put("/sl/msg", signed_bsl(url, [*bits, 5], purpose="message", length=length))
+        checker.cache.clear()
+        [r] = await checker.check_entries(cred)
+        assert (r.value, r.message) == (value, message)
+        assert (r.passed, r.code) == (
+            (True, None) if value == 0 else (False, "CREDENTIAL_STATUS_MESSAGE")
+        )
+        assert r.detail == (
+            f"message status 0x{value:x} ({message})"
+            if value
+            else f"message status 0x0 ({message})"
+        )
+        assert r.to_check().to_dict()["status"] == {
+            "value": f"0x{value:x}",
+            "size": 2,
+            "message": message,
+        }
+
+
+async def test_multi_bit_list_needs_the_minimum_number_of_entries(
+    server: ListServer, checker: StatusListChecker
+) -> None:
+    """131072 bits hold only 65536 entries of 2 bits: STATUS_LIST_LENGTH_ERROR."""
+    url = "https://example.com/sl/short"
+    server.put("/sl/short", signed_bsl(url, [], purpose="message"))
+    entry = bsl_entry(url, 3, "message", messages=MESSAGES)
+    cred = {"issuer": ISSUER_KEY.did, "credentialStatus": entry}
+    assert await _one(checker, cred) == (False, "STATUS_LIST_LENGTH_ERROR")

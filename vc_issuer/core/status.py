@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from vc_issuer.core.credentials import format_datetime
+from vc_issuer.core.credentials import format_datetime, is_url
 from vc_issuer.errors import (
     MalformedInputError,
     StatusError,
@@ -31,6 +31,10 @@ MAX_BITS = 2**26
 """Largest list we decode (8 MiB uncompressed): refuses decompression bombs."""
 
 MAX_STATUS_SIZE = 8
+"""Largest ``statusSize`` we issue or read: 256 messages per entry are plenty."""
+
+MESSAGE = "message"
+"""The purpose whose entries carry ``statusSize`` bits and a ``statusMessage`` per value."""
 
 VC1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -227,13 +231,68 @@ def _check_purpose(purpose: str) -> None:
         raise MalformedInputError("statusPurpose must be a non-empty string")
 
 
+def status_hex(value: int) -> str:
+    """A status value as ``statusMessage`` writes it: hexadecimal prefixed with ``0x``."""
+    return f"0x{value:x}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMessages:
+    """What an issuer commits to for multi-bit entries: ``statusSize`` bits, one message per
+    possible value (``messages[v]`` for value ``v``), and optional ``statusReference`` URLs."""
+
+    size: int
+    messages: tuple[str, ...]
+    reference: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        size = self.size
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_STATUS_SIZE:
+            raise MalformedInputError(
+                f"statusSize must be an integer from 1 to {MAX_STATUS_SIZE}", field="statusSize"
+            )
+        if len(self.messages) != 1 << size or not all(
+            isinstance(m, str) and m for m in self.messages
+        ):
+            raise MalformedInputError(
+                f"statusSize {size} needs {1 << size} non-empty status messages (one per"
+                f" value), got {len(self.messages)}",
+                field="statusMessage",
+            )
+        for url in self.reference:
+            _check_url(url, "statusReference")
+
+    def status_message(self) -> list[dict[str, str]]:
+        return [{"status": status_hex(v), "message": m} for v, m in enumerate(self.messages)]
+
+    def entry_fields(self) -> dict[str, Any]:
+        """``statusSize``, ``statusMessage`` and ``statusReference`` for an entry."""
+        out: dict[str, Any] = {"statusSize": self.size, "statusMessage": self.status_message()}
+        if self.reference:
+            out["statusReference"] = (
+                self.reference[0] if len(self.reference) == 1 else list(self.reference)
+            )
+        return out
+
+
 def _entry(
-    kind: str, list_url: str, index: int, purpose: str, status_size: int = 1
+    kind: str,
+    list_url: str,
+    index: int,
+    purpose: str,
+    status_size: int = 1,
+    messages: StatusMessages | None = None,
 ) -> dict[str, Any]:
     _check_purpose(purpose)
     _check_url(list_url, "statusListCredential")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise MalformedInputError(f"statusListIndex must be a non-negative integer, got {index!r}")
+    if messages is not None and messages.size != status_size:
+        raise MalformedInputError("statusMessage is for another statusSize", field="statusSize")
+    if status_size > 1 and messages is None:
+        raise MalformedInputError(
+            "an entry with statusSize > 1 needs its statusMessage", field="statusMessage"
+        )
     entry: dict[str, Any] = {
         "id": f"{list_url}#{index}",
         "type": kind,
@@ -241,14 +300,25 @@ def _entry(
         "statusListIndex": str(index),
         "statusListCredential": list_url,
     }
-    if status_size != 1:
+    if messages is not None:
+        entry.update(messages.entry_fields())
+    elif status_size != 1:
         entry["statusSize"] = status_size
     return entry
 
 
-def bsl_entry(list_url: str, index: int, purpose: str, *, status_size: int = 1) -> dict[str, Any]:
-    """A ``BitstringStatusListEntry`` (index as a string, as the spec requires)."""
-    return _entry(BSL_ENTRY, list_url, index, purpose, status_size)
+def bsl_entry(
+    list_url: str,
+    index: int,
+    purpose: str,
+    *,
+    status_size: int = 1,
+    messages: StatusMessages | None = None,
+) -> dict[str, Any]:
+    """A ``BitstringStatusListEntry`` (index as a string, as the spec requires); multi-bit
+    entries carry ``statusSize``, ``statusMessage`` and ``statusReference`` from ``messages``."""
+    size = messages.size if messages is not None else status_size
+    return _entry(BSL_ENTRY, list_url, index, purpose, size, messages)
 
 
 def sl2021_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
@@ -267,10 +337,17 @@ class StatusEntry:
     list_url: str
     status_size: int = 1
     id: str | None = None
+    messages: tuple[tuple[int, str], ...] = ()
+    """``statusMessage`` as (value, message) pairs; empty when the entry has none."""
+    reference: tuple[str, ...] = ()
 
     @property
     def bit_position(self) -> int:
         return self.index * self.status_size
+
+    def message_for(self, value: int) -> str | None:
+        """The entry's message for a status value (None without ``statusMessage``)."""
+        return next((m for v, m in self.messages if v == value), None)
 
 
 def _check_url(value: object, name: str) -> str:
@@ -323,6 +400,16 @@ def parse_status_entry(entry: object) -> StatusEntry:
     entry_id = entry.get("id")
     if entry_id is not None and (not isinstance(entry_id, str) or not entry_id):
         raise MalformedInputError("credentialStatus.id must be a string", field="id")
+    if entry_id is not None and entry_id == list_url:
+        raise MalformedInputError(
+            "credentialStatus.id must not be the status list's URL", field="id"
+        )
+    messages = _parse_status_message(entry.get("statusMessage"), status_size)
+    if status_size > 1 and not messages:
+        raise MalformedInputError(
+            "statusMessage must be present when statusSize is greater than 1",
+            field="statusMessage",
+        )
     return StatusEntry(
         format=fmt,
         type=kind,
@@ -331,15 +418,84 @@ def parse_status_entry(entry: object) -> StatusEntry:
         list_url=list_url,
         status_size=status_size,
         id=entry_id,
+        messages=messages,
+        reference=_parse_status_reference(entry.get("statusReference")),
     )
 
 
+_STATUS_HEX = re.compile(r"0x[0-9A-Fa-f]{1,2}")
+
+
+def _parse_status_message(value: object, status_size: int) -> tuple[tuple[int, str], ...]:
+    """``statusMessage``: an array with one {status, message} object per possible value."""
+    if value is None:
+        return ()
+    count = 1 << status_size
+    if not isinstance(value, list) or len(value) != count:
+        raise MalformedInputError(
+            f"statusMessage must be an array of {count} objects (one per value of"
+            f" {status_size} bit{'s' if status_size > 1 else ''})",
+            field="statusMessage",
+        )
+    out: dict[int, str] = {}
+    for i, item in enumerate(value):
+        status = item.get("status") if isinstance(item, Mapping) else None
+        message = item.get("message") if isinstance(item, Mapping) else None
+        if not isinstance(status, str) or not _STATUS_HEX.fullmatch(status):
+            raise MalformedInputError(
+                f"statusMessage[{i}].status must be a hexadecimal string like 0x1",
+                field="statusMessage",
+            )
+        if not isinstance(message, str):
+            raise MalformedInputError(
+                f"statusMessage[{i}].message must be a string", field="statusMessage"
+            )
+        number = int(status, 16)
+        if number >= count or number in out:
+            raise MalformedInputError(
+                f"statusMessage[{i}].status {status} is repeated or out of range",
+                field="statusMessage",
+            )
+        out[number] = message
+    return tuple(sorted(out.items()))
+
+
+def _parse_status_reference(value: object) -> tuple[str, ...]:
+    """``statusReference``: a URL or an array of URLs."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    urls = tuple(v for v in items if isinstance(v, str) and is_url(v))
+    if not items or len(urls) != len(items):
+        raise MalformedInputError(
+            "statusReference must be a URL or an array of URLs", field="statusReference"
+        )
+    return urls
+
+
+def is_status_list_entry(entry: object) -> bool:
+    """True for an entry of a type we manage (Bitstring Status List, StatusList2021)."""
+    if not isinstance(entry, Mapping):
+        return False
+    raw = entry.get("type")
+    types = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return any(isinstance(t, str) and t in _ENTRY_TYPES for t in types)
+
+
 def parse_credential_status(value: object) -> list[StatusEntry]:
-    """All status-list entries of a ``credentialStatus`` value (object or array)."""
+    """The status-list entries of a ``credentialStatus`` value (object or array), strictly.
+
+    Entries of other types (a caller's own status method) are not ours to check: they are
+    skipped here and left to the data model's generic rules (an object with a ``type``).
+    """
     items = value if isinstance(value, list) else [value]
     if not items:
         raise MalformedInputError("credentialStatus must not be an empty array")
-    return [parse_status_entry(item) for item in items]
+    return [
+        parse_status_entry(item)
+        for item in items
+        if is_status_list_entry(item) or not isinstance(item, Mapping)
+    ]
 
 
 # --- 1EdTech Revocation List (VCRL 1.0, OB 3.0 §9.1 step 4) ---------------------------------------

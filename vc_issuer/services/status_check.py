@@ -29,6 +29,7 @@ from vc_issuer.core.status import (
     BSL_MIN_BITS,
     LIST_TYPES,
     MAX_BITS,
+    MESSAGE,
     Bitstring,
     StatusEntry,
     decode,
@@ -36,9 +37,13 @@ from vc_issuer.core.status import (
     edtech_revocation,
     is_edtech_revocation_entry,
     parse_credential_status,
+    status_hex,
 )
 from vc_issuer.errors import (
     EXIT_ENVIRONMENT,
+    CredentialRevokedError,
+    CredentialStatusMessageError,
+    CredentialSuspendedError,
     IssuerMismatchError,
     MalformedInputError,
     ProofError,
@@ -79,12 +84,28 @@ class StatusResult:
     entry: StatusEntry | None = None
     value: int | None = None
 
+    @property
+    def message(self) -> str | None:
+        """The entry's ``statusMessage`` for the value read (multi-bit entries)."""
+        if self.entry is None or self.value is None:
+            return None
+        return self.entry.message_for(self.value)
+
     def to_check(self) -> Check:
         from vc_issuer.services.verifier import Check
 
         # a list that could not be fetched is the environment's failure (exit code 3)
         exit_code = EXIT_ENVIRONMENT if self.code == StatusRetrievalError.code else None
-        return Check(self.name, self.passed, self.code, self.detail, exit_code)
+        data: dict[str, Any] = {}
+        if (
+            self.entry is not None
+            and self.value is not None
+            and (self.entry.status_size > 1 or self.entry.messages)
+        ):
+            data["status"] = {"value": status_hex(self.value), "size": self.entry.status_size}
+            if self.message is not None:
+                data["status"]["message"] = self.message
+        return Check(self.name, self.passed, self.code, self.detail, exit_code, data=data)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -415,16 +436,33 @@ class StatusListChecker:
             value = self.read_status(await load, entry, issuer)
         except VCIssuerError as exc:
             return StatusResult(name, False, exc.code, exc.detail, entry)
+        said = entry.message_for(value)
+        shown = status_hex(value) + (f" ({said})" if said is not None else "")
         if value and entry.purpose == "revocation":
             return StatusResult(
-                name, False, "CREDENTIAL_REVOKED", "the credential is revoked", entry, value
+                name, False, CredentialRevokedError.code, "the credential is revoked", entry, value
             )
         if value and entry.purpose == "suspension":
             return StatusResult(
-                name, False, "CREDENTIAL_SUSPENDED", "the credential is suspended", entry, value
+                name,
+                False,
+                CredentialSuspendedError.code,
+                "the credential is suspended",
+                entry,
+                value,
+            )
+        if value and entry.purpose == MESSAGE:
+            # Validate Algorithm: "If status is 0, set valid to true; otherwise ... false"
+            return StatusResult(
+                name,
+                False,
+                CredentialStatusMessageError.code,
+                f"message status {shown}",
+                entry,
+                value,
             )
         labels = {"revocation": "not revoked", "suspension": "not suspended"}
-        detail = labels.get(entry.purpose, f"{entry.purpose} status {value:#x}")
+        detail = labels.get(entry.purpose, f"{entry.purpose} status {shown}")
         return StatusResult(name, True, None, detail, entry, value)
 
     async def status_value(self, entry: StatusEntry, issuer: str | None) -> int:
@@ -453,9 +491,13 @@ class StatusListChecker:
                 url=entry.list_url,
             )
         self._check_validity(vc)
-        if entry.format == "bsl" and len(cached.bits) < self.bsl_min_bits:
+        # Validate Algorithm: the bitstring's length divided by statusSize is the number of
+        # entries, and that must reach the minimum (131,072 entries)
+        entries = len(cached.bits) // entry.status_size
+        if entry.format == "bsl" and entries < self.bsl_min_bits:
             raise StatusListLengthError(
-                f"status list has {len(cached.bits)} bits, fewer than {self.bsl_min_bits}",
+                f"status list has {entries} entries of {entry.status_size} bit(s), fewer than"
+                f" {self.bsl_min_bits}",
                 url=entry.list_url,
             )
         if entry.bit_position + entry.status_size > len(cached.bits):

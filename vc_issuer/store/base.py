@@ -373,6 +373,52 @@ def pick_free(
     return picked
 
 
+def _block_is_free(alloc: bytes | bytearray, start: int, block: int) -> bool:
+    return not any(get_bit(alloc, start + k) for k in range(block))
+
+
+def pick_free_blocks(
+    alloc: bytearray, size: int, allocated: int, block: int, count: int, rng: random.Random
+) -> list[int]:
+    """Draw ``count`` distinct entries of ``block`` bits each (entry ``e`` covers bits
+    ``e*block .. e*block+block-1``, all free), uniformly; mark every bit of them in ``alloc``.
+
+    Multi-bit status (Bitstring Status List ``statusSize`` > 1) places an entry at
+    ``statusListIndex * statusSize``: the whole block belongs to one credential.
+    """
+    if block == 1:
+        return pick_free(alloc, size, allocated, count, rng)
+    entries = size // block
+    picked: list[int] = []
+
+    def take(entry: int) -> None:
+        for k in range(block):
+            set_bit(alloc, entry * block + k, True)
+        picked.append(entry)
+
+    while len(picked) < count:
+        if (size - allocated - len(picked) * block) / size >= _DENSE_FREE_FRACTION:
+            for _ in range(_MAX_REJECTIONS):
+                entry = rng.randrange(entries)
+                if _block_is_free(alloc, entry * block, block):
+                    take(entry)
+                    break
+            continue
+        free = [e for e in range(entries) if _block_is_free(alloc, e * block, block)]
+        if len(free) < count - len(picked):
+            raise ValueError(f"cannot draw {count - len(picked)} blocks from {len(free)} free")
+        for entry in rng.sample(free, count - len(picked)):
+            take(entry)
+    return picked
+
+
+def check_block_request(size: int, block: int) -> None:
+    if isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= size:
+        raise MalformedInputError(f"block must be an integer from 1 to the list size: {block!r}")
+    if size % block:
+        raise MalformedInputError(f"list size {size} is not a multiple of the block {block}")
+
+
 def default_rng() -> random.Random:
     return secrets.SystemRandom()
 
@@ -730,6 +776,23 @@ class Store(abc.ABC):
         self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
     ) -> list[tuple[str, int]]:
         """``count`` fresh (list_id, index) pairs in one transaction (may span a new list)."""
+
+    @abc.abstractmethod
+    async def allocate_blocks(
+        self,
+        kind: str,
+        purpose: str,
+        size: int,
+        block: int,
+        count: int,
+        rng: random.Random | None = None,
+    ) -> list[tuple[str, int]]:
+        """``count`` fresh (list_id, entry) pairs in one transaction, each entry ``block``
+        consecutive bits (all marked allocated) starting at bit ``entry * block``.
+
+        For multi-bit status (``statusSize`` = ``block``). A list is meant for one block size:
+        the caller keeps block sizes apart (a list's ``size`` is entries times ``block``).
+        """
 
     @abc.abstractmethod
     async def allocated_indices(self, list_id: str) -> list[int]:

@@ -40,6 +40,7 @@ from vc_issuer.store.base import (
     as_utc,
     bitmap_len,
     check_achievement_data,
+    check_block_request,
     check_change,
     check_claim,
     check_exchange,
@@ -57,7 +58,7 @@ from vc_issuer.store.base import (
     check_version,
     default_rng,
     new_token,
-    pick_free,
+    pick_free_blocks,
     utcnow,
 )
 from vc_issuer.store.dialects import (
@@ -275,7 +276,19 @@ class SqlStore(Store):
     async def allocate_indices(
         self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
     ) -> list[tuple[str, int]]:
+        return await self.allocate_blocks(kind, purpose, size, 1, count, rng)
+
+    async def allocate_blocks(
+        self,
+        kind: str,
+        purpose: str,
+        size: int,
+        block: int,
+        count: int,
+        rng: random.Random | None = None,
+    ) -> list[tuple[str, int]]:
         check_list_request(kind, purpose, size, count)
+        check_block_request(size, block)
         if count == 0:
             return []
         draw = rng if rng is not None else default_rng()
@@ -297,25 +310,31 @@ class SqlStore(Store):
                     continue  # lock whichever current list won
                 list_id, allocated = current["id"], current["allocated"]
                 alloc = bytearray(current["alloc_bits"])
-                n = min(count - len(out), size - allocated)
-                picked = pick_free(alloc, size, allocated, n, draw)
-                # The primary key is the last guard: a duplicate aborts the whole transaction.
-                conn.insert(
-                    status_allocations,
-                    [{"list_id": list_id, "idx": i, "allocated_at": now} for i in picked],
-                )
-                allocated += n
-                conn.update(
+                n = min(count - len(out), (size - allocated) // block)
+                if n > 0:
+                    # entry e is bits e*block .. e*block+block-1 (one bit when block is 1)
+                    picked = pick_free_blocks(alloc, size, allocated, block, n, draw)
+                    # The primary key is the last guard: a duplicate aborts the transaction.
+                    conn.insert(
+                        status_allocations,
+                        [
+                            {"list_id": list_id, "idx": e * block + k, "allocated_at": now}
+                            for e in picked
+                            for k in range(block)
+                        ],
+                    )
+                    allocated += n * block
+                    out.extend((list_id, e) for e in picked)
+                conn.update(  # full once no whole block is left
                     status_lists,
                     {
                         "alloc_bits": bytes(alloc),
                         "allocated": allocated,
-                        "is_full": allocated >= size,
+                        "is_full": size - allocated < block,
                     },
                     "id = :id",
                     {"id": list_id},
                 )
-                out.extend((list_id, i) for i in picked)
             return out
 
         return await self.db.write(allocate)
