@@ -253,8 +253,8 @@ async def test_500_concurrent_issues_never_share_an_index(env: Env) -> None:
     assert await env.issuer.store.count_credentials() == 500
 
 
-async def test_vc11_gets_statuslist2021_and_verifies(env: Env) -> None:
-    signed = await env.issuer.issue(vc1())
+async def test_vc11_gets_statuslist2021_when_asked_and_verifies(env: Env) -> None:
+    signed = await env.issuer.issue(vc1(), status=True)
     assert signed["@context"][:2] == [VC1, SL2021_CONTEXT]
     assert "issuanceDate" in signed and "validFrom" not in signed
     entries = parse_credential_status(signed["credentialStatus"])
@@ -270,6 +270,30 @@ async def test_vc11_gets_statuslist2021_and_verifies(env: Env) -> None:
 
     await env.issuer.revoke(signed["id"], actor="t")
     assert "CREDENTIAL_REVOKED" in codes(await env.verify(signed))
+
+
+async def test_vc11_default_issue_adds_no_status_and_no_context(lite: Env) -> None:
+    """Issued with default options, a VC 1.1 credential stays expandable with the contexts the
+    caller sent (plus the suite's own): status only when asked for."""
+    plain = await lite.issuer.issue(vc1())
+    assert "credentialStatus" not in plain
+    assert plain["@context"] == [VC1, "https://w3id.org/security/data-integrity/v2"]
+    assert await lite.issuer.store.list_status_lists() == []
+    asked = await lite.issuer.issue(vc1(), status_purposes=["revocation"])
+    assert asked["credentialStatus"]["type"] == "StatusList2021Entry"
+    assert SL2021_CONTEXT in asked["@context"]
+    assert "credentialStatus" not in await lite.issuer.issue(vc1(), status=False)
+    assert "credentialStatus" in await lite.issuer.issue(vc2())  # VC 2.0: status by default
+
+
+async def test_vc11_status_by_default_when_configured(sqlite_store: Store) -> None:
+    key = Ed25519Key.generate()
+    issuer = Issuer(
+        key=key, did=key.did, store=sqlite_store, base_url="https://i.example", vc11_status=True
+    )
+    signed = await issuer.issue(vc1())
+    assert [e["type"] for e in signed["credentialStatus"]] == ["StatusList2021Entry"] * 2
+    assert "credentialStatus" not in await issuer.issue(vc1(), status=False)
 
 
 # --- the pipeline's choices (SQLite) -------------------------------------------------------------
@@ -355,6 +379,47 @@ async def test_own_wellformed_status_is_kept(lite: Env) -> None:
     assert await lite.issuer.store.list_status_lists() == []
     with pytest.raises(ConflictError):  # not ours to change
         await lite.issuer.revoke(signed["id"], actor="t")
+
+
+async def test_status_of_a_type_we_do_not_manage_is_kept(lite: Env) -> None:
+    """VCDM 2.0 §4.10: any typed status object is fine; only our own types get deep checks
+    (the W3C suite's CredentialStatusList2017, with or without an id)."""
+    context = {"CredentialStatusList2017": "https://example.org/examples#CredentialStatusList2017"}
+    for theirs in (
+        {"id": "did:example:status", "type": "CredentialStatusList2017"},
+        {"type": "CredentialStatusList2017"},
+    ):
+        unsigned = vc2(credentialStatus=theirs)
+        unsigned["@context"] = [VC2, context]
+        signed = await lite.issuer.issue(unsigned)
+        assert signed["credentialStatus"] == theirs
+        result = await lite.verify(signed)
+        assert result.verified, result.to_dict()
+        assert {"code": "STATUS_NOT_CHECKED",
+                "detail": "status of type CredentialStatusList2017 is not checked here"
+                } in result.warnings  # fmt: skip
+    assert await lite.issuer.store.list_status_lists() == []
+    for bad in ({"id": "did:example:status"}, {"type": "X", "id": "not a url"}):
+        with pytest.raises(MalformedInputError):
+            await lite.issuer.issue(vc2(credentialStatus=bad))
+
+
+async def test_related_resource_digest_must_match_what_we_hold(lite: Env) -> None:
+    import base64
+    import hashlib
+
+    from vc_issuer.core.jsonld import contexts_dir
+
+    held = (contexts_dir() / "credentials-v2.jsonld").read_bytes()
+    right = "sha384-" + base64.b64encode(hashlib.sha384(held).digest()).decode()
+    signed = await lite.issuer.issue(vc2(relatedResource=[{"id": VC2, "digestSRI": right}]))
+    assert signed["relatedResource"] == [{"id": VC2, "digestSRI": right}]
+    wrong = "uM4RgWQc3RUDtjJCSgTJtTfvpZ7SPEg_LNO0ESlovQC0"  # the W3C suite's wrong digest
+    with pytest.raises(VCIssuerError) as err:
+        await lite.issuer.issue(vc2(relatedResource=[{"id": VC2, "digestMultibase": wrong}]))
+    assert (err.value.code, err.value.http_status) == ("RELATED_RESOURCE_DIGEST_MISMATCH", 422)
+    elsewhere = {"id": "https://example.org/r", "digestSRI": right}  # not held: not compared
+    assert (await lite.issuer.issue(vc2(relatedResource=elsewhere)))["relatedResource"]
 
 
 async def test_status_pointing_at_our_lists_is_refused(lite: Env) -> None:
@@ -541,7 +606,7 @@ async def test_issue_many(lite: Env) -> None:
     creds[7] = {"not": "a credential"}
     creds[8] = vc1("did:example:old")
     keys: list[str | None] = [f"k{i}" for i in range(40)]
-    out = await lite.issuer.issue_many(creds, idempotency_keys=keys)
+    out = await lite.issuer.issue_many(creds, idempotency_keys=keys, status=True)
     assert isinstance(out[7], VCIssuerError) and out[7].code == "MALFORMED_VALUE_ERROR"
     good = [o for o in out if isinstance(o, dict)]
     assert len(good) == 39

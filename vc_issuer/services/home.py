@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from vc_issuer.core.status import BSL_MIN_BITS
+from vc_issuer.core.status import BSL_MIN_BITS, MESSAGE, StatusMessages
 from vc_issuer.errors import (
     ConfigError,
     HomeExistsError,
@@ -68,6 +68,10 @@ class HomeConfig:
     issuer_name: str | None = None
     extra_context_dirs: list[Path] = field(default_factory=list)
     passphrase_env: str | None = None
+    vc11_status: bool = False
+    """Give VC 1.1 credentials StatusList2021 entries by default (``[status] vc11``)."""
+    status_messages: StatusMessages | None = None
+    """Multi-bit ``message`` status (``[status.message]``: size, messages, reference)."""
 
     @property
     def did_document_file(self) -> Path:
@@ -134,15 +138,46 @@ def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
             issuer_name=issuer.get("name"),
             extra_context_dirs=[home / p for p in raw.get("contexts", {}).get("extra_dirs", [])],
             passphrase_env=issuer.get("passphrase_env"),
+            vc11_status=_flag(status.get("vc11", False), "status.vc11"),
+            status_messages=_status_messages(home, status.get("message")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{home / 'config.toml'}: missing or bad setting {exc}") from None
     if cfg.list_size < BSL_MIN_BITS:
         raise ConfigError(f"status list_size must be at least {BSL_MIN_BITS} (herd privacy)")
-    bad = set(cfg.status_purposes) - {"revocation", "suspension"}
+    known = {"revocation", "suspension"} | ({MESSAGE} if cfg.status_messages else set())
+    bad = set(cfg.status_purposes) - known
     if bad:
-        raise ConfigError(f"unknown status purposes: {sorted(bad)}")
+        hint = " (message needs a [status.message] table)" if MESSAGE in bad else ""
+        raise ConfigError(f"unknown status purposes: {sorted(bad)}{hint}")
     return cfg
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _status_messages(home: Path, raw: object) -> StatusMessages | None:
+    """``[status.message]``: ``size`` bits, ``messages`` (one per value, value 0 first) and an
+    optional ``reference`` URL (or list of URLs)."""
+    if raw is None:
+        return None
+    where = f"{home / 'config.toml'}: [status.message]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    reference = raw.get("reference", [])
+    references = [reference] if isinstance(reference, str) else reference
+    size, messages = raw.get("size"), raw.get("messages")
+    if not isinstance(size, int) or not isinstance(messages, list):
+        raise ConfigError(f"{where} needs size = N (bits) and messages = [...] (2**N of them)")
+    if not isinstance(references, list):
+        raise ConfigError(f"{where}: reference must be a URL or a list of URLs")
+    try:
+        return StatusMessages(size, tuple(messages), tuple(references))
+    except MalformedInputError as exc:
+        raise ConfigError(f"{where}: {exc.detail}") from None
 
 
 def init_home(
@@ -378,6 +413,7 @@ async def open_issuer(
     environment and the files are read here, at the edge, never inside the Issuer."""
     from vc_issuer.core.jsonld import ContextLoader
     from vc_issuer.core.keys import load_key_file
+    from vc_issuer.core.related import PinnedResources
     from vc_issuer.services.issuer import Issuer
     from vc_issuer.store import open_store
 
@@ -396,6 +432,7 @@ async def open_issuer(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {cfg.did_document_file}: {exc}") from None
     loader = ContextLoader(cfg.extra_context_dirs) if cfg.extra_context_dirs else None
+    resources = PinnedResources(cfg.extra_context_dirs) if cfg.extra_context_dirs else None
     store = await open_store(cfg.database_url)
     try:
         return Issuer(
@@ -412,6 +449,9 @@ async def open_issuer(
             did_document=document,
             issuer_name=cfg.issuer_name,
             owns_store=True,
+            vc11_status=cfg.vc11_status,
+            status_messages=cfg.status_messages,
+            resources=resources,
             **options,
         )
     except BaseException:

@@ -8,10 +8,17 @@ Choices worth knowing:
 * The issuer of every credential is this issuer's DID. An ``issuer`` object keeps its other
   fields (an Open Badges ``Profile``); an ``issuer`` naming anybody else is refused
   (``FOREIGN_ISSUER``): we never sign in somebody else's name.
-* A credential that brings its own, well-formed ``credentialStatus`` keeps it and gets no status
-  from us (the caller manages that status elsewhere). A malformed one is refused
-  (``MALFORMED_VALUE_ERROR``), and so is one pointing at *our* status lists: indices are only
-  handed out by the store, never chosen by a caller.
+* A credential that brings its own ``credentialStatus`` keeps it and gets no status from us (the
+  caller manages that status elsewhere). Any typed status object is kept; entries of the types
+  we manage (Bitstring Status List, StatusList2021) are checked strictly, and one pointing at
+  *our* status lists is refused: indices are only handed out by the store, never by a caller.
+* Status by default: a VC 2.0 credential gets an entry per configured purpose. A VC 1.1
+  credential gets StatusList2021 entries (and that context) only when asked for (``status=True``,
+  explicit purposes, or ``vc11_status``): a default issue stays expandable with the contexts the
+  caller sent.
+* Multi-bit status (purpose ``message``): ``statusSize`` bits per entry, one ``statusMessage``
+  per value, as configured in ``status_messages``; an entry is ``statusSize`` consecutive bits
+  of a list ``statusSize`` times as long (the spec's minimum counts entries, not bits).
 * Revocation is permanent; suspension can be lifted. Revoking twice, suspending twice and
   reinstating a credential that is not suspended are no-ops (no second audit row).
 """
@@ -42,15 +49,19 @@ from vc_issuer.core.credentials import (
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.core.proofs import sign
+from vc_issuer.core.related import ResourceBytes, check_related_digests, pinned_resources
 from vc_issuer.core.status import (
     BSL_MIN_BITS,
+    MESSAGE,
     SL2021_CONTEXT,
     Bitstring,
+    StatusMessages,
     bsl_entry,
     bsl_list_credential,
     parse_credential_status,
     sl2021_entry,
     sl2021_list_credential,
+    status_hex,
 )
 from vc_issuer.core.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite_by_name
 from vc_issuer.errors import (
@@ -72,6 +83,8 @@ log = logging.getLogger(__name__)
 REVOCATION: Final = "revocation"
 SUSPENSION: Final = "suspension"
 PURPOSES: Final[tuple[str, ...]] = (REVOCATION, SUSPENSION)
+"""The one-bit purposes (revoke, suspend, reinstate)."""
+ALL_PURPOSES: Final[tuple[str, ...]] = (*PURPOSES, MESSAGE)
 BSL_KIND: Final = "BitstringStatusList"
 SL2021_KIND: Final = "StatusList2021"
 SUITE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -93,21 +106,27 @@ as an EnvelopedVerifiableCredential whose ``id`` is the ``data:`` URL of the tok
 
 @dataclass(frozen=True)
 class StatusChange:
-    """The outcome of a status change; ``changed`` is False for an idempotent repeat."""
+    """The outcome of a status change; ``changed`` is False for an idempotent repeat.
+
+    One-bit purposes report ``old``/``new`` as booleans; a multi-bit entry (``message``) as
+    ``0x`` strings, with the entry's message for the new value.
+    """
 
     credential_id: str
     purpose: str
-    old: bool
-    new: bool
+    old: bool | int
+    new: bool | int
     list_id: str
     index: int
+    status_size: int = 1
+    message: str | None = None
 
     @property
     def changed(self) -> bool:
         return self.old != self.new
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "credentialId": self.credential_id,
             "purpose": self.purpose,
             "old": self.old,
@@ -116,6 +135,12 @@ class StatusChange:
             "statusListId": self.list_id,
             "statusListIndex": str(self.index),
         }
+        if self.status_size > 1:
+            out["old"], out["new"] = status_hex(int(self.old)), status_hex(int(self.new))
+            out["statusSize"] = self.status_size
+            if self.message is not None:
+                out["message"] = self.message
+        return out
 
 
 @dataclass
@@ -155,14 +180,18 @@ def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[st
     return tuple(out)
 
 
-def _check_purposes(purposes: Sequence[str]) -> tuple[str, ...]:
+def _check_purposes(purposes: Sequence[str], *, message: bool = False) -> tuple[str, ...]:
+    """Known purposes, once each; ``message`` only when the issuer has status messages."""
     if isinstance(purposes, str):
         purposes = [purposes]
     out = tuple(dict.fromkeys(purposes))
-    bad = [p for p in out if p not in PURPOSES]
+    known = ALL_PURPOSES if message else PURPOSES
+    bad = [p for p in out if p not in known]
     if bad:
+        hint = "" if message or MESSAGE not in bad else " (message needs status_messages)"
         raise MalformedInputError(
-            f"unknown status purpose(s) {bad}; expected {list(PURPOSES)}", field="statusPurpose"
+            f"unknown status purpose(s) {bad}; expected {list(known)}{hint}",
+            field="statusPurpose",
         )
     return out
 
@@ -186,18 +215,29 @@ class _IndexPool:
     unused, never handed out twice; the draw is random, so the order handed out is too."""
 
     def __init__(
-        self, store: Store, kind: str, purpose: str, size: int, reserve: int, rng: Any
+        self,
+        store: Store,
+        kind: str,
+        purpose: str,
+        size: int,
+        reserve: int,
+        rng: Any,
+        block: int = 1,
     ) -> None:
-        self._args = (store, kind, purpose, size, reserve, rng)
+        self._args = (store, kind, purpose, size, reserve, rng, block)
         self._free: list[tuple[str, int]] = []
         self._lock = asyncio.Lock()
 
     async def take(self, count: int) -> list[tuple[str, int]]:
-        store, kind, purpose, size, reserve, rng = self._args
+        store, kind, purpose, size, reserve, rng, block = self._args
         async with self._lock:
             if len(self._free) < count:
                 need = count - len(self._free) + reserve
-                self._free.extend(await store.allocate_indices(kind, purpose, size, need, rng))
+                if block == 1:
+                    got = await store.allocate_indices(kind, purpose, size, need, rng)
+                else:
+                    got = await store.allocate_blocks(kind, purpose, size, block, need, rng)
+                self._free.extend(got)
             out = self._free[:count]
             del self._free[:count]
             return out
@@ -289,6 +329,9 @@ class Issuer:
         issuer_name: str | None = None,
         index_reserve: int = DEFAULT_INDEX_RESERVE,
         owns_store: bool = False,
+        vc11_status: bool = False,
+        status_messages: StatusMessages | None = None,
+        resources: ResourceBytes | None = None,
     ) -> None:
         if not isinstance(did, str) or not did.startswith("did:"):
             raise ConfigError(f"issuer DID must be a DID, got {did!r}")
@@ -320,7 +363,10 @@ class Issuer:
         self.did = did
         self.store = store
         self.base_url = base
-        self.status_purposes = _check_purposes(status_purposes)
+        self.status_messages = status_messages
+        self.status_purposes = _check_purposes(status_purposes, message=status_messages is not None)
+        self.vc11_status = bool(vc11_status)
+        self.resources: ResourceBytes = resources if resources is not None else pinned_resources()
         self.list_size = list_size
         self.list_ttl_ms = list_ttl_ms
         self.list_validity = list_validity
@@ -333,7 +379,7 @@ class Issuer:
         self._owns_store = owns_store
         self.index_reserve = index_reserve
         self._list_locks: dict[str, asyncio.Lock] = {}
-        self._pools: dict[tuple[str, str], _IndexPool] = {}
+        self._pools: dict[tuple[str, str, int], _IndexPool] = {}
         self._writer = _RecordWriter(store)
 
     async def close(self) -> None:
@@ -362,7 +408,7 @@ class Issuer:
         credential: Mapping[str, Any],
         *,
         suites: Sequence[str] | str | None = None,
-        status: bool = True,
+        status: bool | None = None,
         status_purposes: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         credential_id: str | None = None,
@@ -381,6 +427,10 @@ class Issuer:
 
         ``secured_as="jwt"`` secures it as a JWS with the issuer's Ed25519 key instead of a
         Data Integrity proof, and returns the EnvelopedVerifiableCredential (see SecuredAs).
+
+        ``status``: True attaches entries, False none; None (the default) attaches them to a
+        VC 2.0 credential, and to a VC 1.1 one only when ``status_purposes`` are given or the
+        issuer has ``vc11_status``.
         """
         if idempotency_key is not None:
             _check_key(idempotency_key)
@@ -391,7 +441,7 @@ class Issuer:
         prepared = self._prepare(
             credential,
             suites,
-            status and shared is None,
+            False if shared is not None else status,  # shared entries: none of its own
             status_purposes,
             idempotency_key,
             credential_id,
@@ -406,17 +456,28 @@ class Issuer:
         stored = await self._writer.put(record)
         return _same_request(stored, request_hash).credential
 
+    def _status_size(self, purpose: str) -> int:
+        if purpose == MESSAGE and self.status_messages is not None:
+            return self.status_messages.size
+        return 1
+
     async def _allocate(self, kind: str, purpose: str, count: int) -> list[tuple[str, int]]:
+        # A multi-bit list holds list_size entries of statusSize bits (the spec's minimum is a
+        # number of entries): the store hands out whole blocks, entry e at bit e * statusSize.
+        block = self._status_size(purpose)
+        size = self.list_size * block
         if self.index_reserve == 0:
+            if block > 1:
+                return await self.store.allocate_blocks(
+                    kind, purpose, size, block, count, rng=self.rng
+                )
             if count == 1 and self.rng is None:  # the store coalesces concurrent callers
-                return [await self.store.allocate_index(kind, purpose, self.list_size)]
-            return await self.store.allocate_indices(
-                kind, purpose, self.list_size, count, rng=self.rng
-            )
-        pool = self._pools.get((kind, purpose))
+                return [await self.store.allocate_index(kind, purpose, size)]
+            return await self.store.allocate_indices(kind, purpose, size, count, rng=self.rng)
+        pool = self._pools.get((kind, purpose, block))
         if pool is None:
-            pool = self._pools[(kind, purpose)] = _IndexPool(
-                self.store, kind, purpose, self.list_size, self.index_reserve, self.rng
+            pool = self._pools[(kind, purpose, block)] = _IndexPool(
+                self.store, kind, purpose, size, self.index_reserve, self.rng, block
             )
         return await pool.take(count)
 
@@ -425,7 +486,7 @@ class Issuer:
         credentials: Sequence[Mapping[str, Any]],
         *,
         suites: Sequence[str] | str | None = None,
-        status: bool = True,
+        status: bool | None = None,
         status_purposes: Sequence[str] | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
         attached: Mapping[str, Attached] | None = None,
@@ -514,7 +575,7 @@ class Issuer:
         self,
         credential: Mapping[str, Any],
         suites: Sequence[str] | str | None,
-        status: bool,
+        status: bool | None,
         status_purposes: Sequence[str] | None,
         idempotency_key: str | None,
         credential_id: str | None,
@@ -552,16 +613,38 @@ class Issuer:
         purposes: tuple[str, ...] = ()
         if "credentialStatus" in cred:
             self._check_own_status(cred["credentialStatus"])
-        elif status:
-            purposes = _check_purposes(
-                status_purposes if status_purposes is not None else self.status_purposes
-            )
+        elif self._wants_status(status, status_purposes, version):
+            purposes = self._purposes_for(status_purposes, version)
             if version == "1.1" and purposes:
                 ctx = cred["@context"]
                 if SL2021_CONTEXT not in ctx:
                     cred["@context"] = [*ctx, SL2021_CONTEXT]
         validate_credential(cred)
+        # VCDM 2.0 §5.3: a digest we can check (a pinned resource) must match
+        check_related_digests(cred, self.resources)
         return _Prepared(cred, version, purposes, chosen, idempotency_key, moment, secured_as)
+
+    def _wants_status(
+        self, status: bool | None, purposes: Sequence[str] | None, version: Version
+    ) -> bool:
+        if status is not None:
+            return status
+        return version == "2.0" or purposes is not None or self.vc11_status
+
+    def _purposes_for(self, asked: Sequence[str] | None, version: Version) -> tuple[str, ...]:
+        message = self.status_messages is not None
+        if asked is None:
+            purposes = self.status_purposes
+        else:
+            purposes = _check_purposes(asked, message=message)
+        if version == "1.1" and MESSAGE in purposes:
+            if asked is not None:
+                raise MalformedInputError(
+                    "message status needs a Bitstring Status List entry: issue as VC 2.0",
+                    field="statusPurpose",
+                )
+            purposes = tuple(p for p in purposes if p != MESSAGE)  # StatusList2021: one bit
+        return purposes
 
     def _set_issuer(self, cred: dict[str, Any], version: str) -> None:
         given = cred.get("issuer")
@@ -584,7 +667,8 @@ class Issuer:
         raise MalformedInputError("issuer must be a URL or an object", field="issuer")
 
     def _check_own_status(self, value: object) -> None:
-        """Keep a caller's well-formed status; refuse malformed ones and ones on our lists."""
+        """Keep a caller's status; our own entry types must be well formed and must not point
+        at our lists (other typed objects get the data model's generic checks)."""
         try:
             entries = parse_credential_status(value)
         except MalformedInputError as exc:
@@ -602,8 +686,10 @@ class Issuer:
     def _entry(self, kind: str, list_id: str, index: int, purpose: str) -> dict[str, Any]:
         """A status entry as stored: the public entry plus the store's list id."""
         url = self.list_url(list_id)
-        build = bsl_entry if kind == BSL_KIND else sl2021_entry
-        return {**build(url, index, purpose), LIST_ID_KEY: list_id}
+        if kind != BSL_KIND:
+            return {**sl2021_entry(url, index, purpose), LIST_ID_KEY: list_id}
+        messages = self.status_messages if purpose == MESSAGE else None
+        return {**bsl_entry(url, index, purpose, messages=messages), LIST_ID_KEY: list_id}
 
     def _finish(self, p: _Prepared, entries: list[dict[str, Any]]) -> CredentialRecord:
         """Attach status, sign, and build the record (pure apart from the clock)."""
@@ -673,13 +759,33 @@ class Issuer:
         return record
 
     async def credential_status(self, credential_id: str) -> dict[str, bool]:
-        """Current value of each managed status purpose of a credential."""
+        """Current value of each managed one-bit status purpose (revocation, suspension)."""
+        return {
+            purpose: bool(value)
+            for purpose, (value, size) in (await self._values(credential_id)).items()
+            if size == 1
+        }
+
+    async def status_values(self, credential_id: str) -> dict[str, bool | str]:
+        """Every managed status of a credential: one-bit purposes as booleans, multi-bit ones
+        (``message``) as the ``0x`` value ``statusMessage`` names."""
+        return {
+            purpose: bool(value) if size == 1 else status_hex(value)
+            for purpose, (value, size) in (await self._values(credential_id)).items()
+        }
+
+    async def _values(self, credential_id: str) -> dict[str, tuple[int, int]]:
         record = await self.get_record(credential_id)
-        out: dict[str, bool] = {}
+        out: dict[str, tuple[int, int]] = {}
         for entry in _managed(record):
             lst = await self.store.get_status_list(entry[LIST_ID_KEY])
             if lst is not None:
-                out[entry["statusPurpose"]] = lst.bit(int(entry["statusListIndex"]))
+                size = _entry_size(entry)
+                bits = Bitstring.from_bytes(lst.bits)
+                out[entry["statusPurpose"]] = (
+                    bits.get_status(int(entry["statusListIndex"]), size),
+                    size,
+                )
         return out
 
     # --- status changes
@@ -688,12 +794,16 @@ class Issuer:
         self,
         credential_id: str,
         purpose: str,
-        value: bool,
+        value: bool | int,
         *,
         actor: str = DEFAULT_ACTOR,
         reason: str | None = None,
     ) -> dict[str, Any]:
-        """Set one status bit (audited, list credential refreshed); returns the change."""
+        """Set a status (audited, list credential refreshed); returns the change.
+
+        ``value`` is a boolean for one-bit purposes and an integer from 0 to 2**statusSize - 1
+        for a multi-bit entry (``message``).
+        """
         change = await self._set(credential_id, purpose, value, actor=actor, reason=reason)
         return change.to_dict()
 
@@ -715,42 +825,57 @@ class Issuer:
         return await self.set_status(credential_id, SUSPENSION, False, actor=actor, reason=reason)
 
     async def _set(
-        self, credential_id: str, purpose: str, value: bool, *, actor: str, reason: str | None
+        self,
+        credential_id: str,
+        purpose: str,
+        value: bool | int,
+        *,
+        actor: str,
+        reason: str | None,
     ) -> StatusChange:
-        if purpose not in PURPOSES:
+        if purpose not in ALL_PURPOSES:
             raise MalformedInputError(f"unknown status purpose {purpose!r}")
         if not isinstance(actor, str) or not actor:
             raise MalformedInputError("a status change needs an actor")
         record = await self.get_record(credential_id)
         managed = {e["statusPurpose"]: e for e in _managed(record)}
-        if purpose == REVOCATION and not value:
-            raise ConflictError("revocation is permanent: a revoked credential stays revoked")
         entry = managed.get(purpose)
         if entry is None:
             raise NoStatusEntryError(
                 f"credential {credential_id} has no {purpose} status entry from this issuer",
             )
+        size = _entry_size(entry)
+        number = _status_number(value, size)
+        if purpose == REVOCATION and not number:
+            raise ConflictError("revocation is permanent: a revoked credential stays revoked")
         if purpose == SUSPENSION and REVOCATION in managed:
             rev = managed[REVOCATION]
             lst = await self.store.get_status_list(rev[LIST_ID_KEY])
             if lst is not None and lst.bit(int(rev["statusListIndex"])):
-                verb = "suspended" if value else "reinstated"
+                verb = "suspended" if number else "reinstated"
                 raise ConflictError(f"credential {credential_id} is revoked; it cannot be {verb}")
         list_id = str(entry[LIST_ID_KEY])
         index = int(entry["statusListIndex"])
-        old, new = await self.store.set_status_bit(
-            list_id,
-            index,
-            value,
-            actor=actor,
-            reason=reason,
-            credential_id=credential_id,
-            purpose=purpose,
-        )
-        change = StatusChange(credential_id, purpose, old, new, list_id, index)
+        if size == 1:
+            old_bit, new_bit = await self.store.set_status_bit(
+                list_id,
+                index,
+                bool(number),
+                actor=actor,
+                reason=reason,
+                credential_id=credential_id,
+                purpose=purpose,
+            )
+            change = StatusChange(credential_id, purpose, old_bit, new_bit, list_id, index)
+        else:
+            old = await self._set_bits(list_id, index, size, number, actor, reason, credential_id)
+            message = dict(_entry_messages(entry)).get(number)
+            change = StatusChange(
+                credential_id, purpose, old, number, list_id, index, size, message
+            )
         touched = {list_id} if change.changed else set()
         touched |= await self._set_copies(
-            credential_id, purpose, value, (list_id, index), actor=actor, reason=reason
+            credential_id, purpose, number, (list_id, index), actor=actor, reason=reason
         )
         for changed_list in sorted(touched):
             try:  # publish now; a failure here is retried when the list is next served
@@ -763,15 +888,15 @@ class Issuer:
         self,
         credential_id: str,
         purpose: str,
-        value: bool,
+        value: int,
         award_entry: tuple[str, int],
         *,
         actor: str,
         reason: str | None,
     ) -> set[str]:
-        """Flip the same bit of every wallet copy delivered from this credential that has
-        entries of its own (copies made before they shared the award's entries); returns the
-        lists changed. Copies sharing the award's entry changed with it already."""
+        """Give every wallet copy delivered from this credential that has entries of its own
+        (copies made before they shared the award's entries) the same value; returns the lists
+        changed. Copies sharing the award's entry changed with it already."""
         touched: set[str] = set()
         for exchange in await self.store.list_exchanges(credential_id=credential_id, limit=10_000):
             copy_id = (exchange.result or {}).get("credentialId")
@@ -786,18 +911,55 @@ class Issuer:
                 where = (str(entry[LIST_ID_KEY]), int(entry["statusListIndex"]))
                 if where == award_entry:
                     continue
-                old, _ = await self.store.set_status_bit(
-                    where[0],
-                    where[1],
-                    value,
-                    actor=actor,
-                    reason=reason,
-                    credential_id=copy_id,
-                    purpose=purpose,
-                )
+                size = _entry_size(entry)
+                if size == 1:
+                    was, _ = await self.store.set_status_bit(
+                        where[0],
+                        where[1],
+                        bool(value),
+                        actor=actor,
+                        reason=reason,
+                        credential_id=copy_id,
+                        purpose=purpose,
+                    )
+                    old = int(was)
+                else:
+                    old = await self._set_bits(
+                        where[0], where[1], size, value, actor, reason, copy_id
+                    )
                 if old != value:
                     touched.add(where[0])
         return touched
+
+    async def _set_bits(
+        self,
+        list_id: str,
+        index: int,
+        size: int,
+        value: int,
+        actor: str,
+        reason: str | None,
+        credential_id: str,
+    ) -> int:
+        """Write a multi-bit value as its ``size`` bits (most significant first), each audited;
+        returns the old value. Under the list's lock, so this process never publishes a list
+        with half of the bits written."""
+        start = index * size
+        async with self._list_locks.setdefault(list_id, asyncio.Lock()):
+            old = 0
+            for k in range(size):
+                bit = bool((value >> (size - 1 - k)) & 1)
+                was, _ = await self.store.set_status_bit(
+                    list_id,
+                    start + k,
+                    bit,
+                    actor=actor,
+                    reason=reason,
+                    credential_id=credential_id,
+                    purpose=MESSAGE,
+                )
+                old = (old << 1) | was
+        return old
 
     # --- status list credentials
 
@@ -883,6 +1045,32 @@ class Issuer:
         }
 
 
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    size = entry.get("statusSize", 1)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 1
+
+
+def _entry_messages(entry: Mapping[str, Any]) -> list[tuple[int, str]]:
+    items = entry.get("statusMessage")
+    if not isinstance(items, list):
+        return []
+    return [
+        (int(m["status"], 16), str(m["message"]))
+        for m in items
+        if isinstance(m, Mapping) and isinstance(m.get("status"), str)
+    ]
+
+
+def _status_number(value: object, size: int) -> int:
+    """A status value for an entry of ``size`` bits: a boolean for one bit, else an integer."""
+    if size == 1 and isinstance(value, bool):
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << size:
+        what = "true or false" if size == 1 else f"an integer from 0 to {(1 << size) - 1}"
+        raise MalformedInputError(f"this status value must be {what}, got {value!r}")
+    return value
+
+
 def _managed(record: CredentialRecord) -> list[dict[str, Any]]:
     """The status entries this issuer allocated (caller-supplied entries are not ours)."""
     return [
@@ -914,6 +1102,7 @@ def _check_key(key: object) -> None:
 
 
 __all__ = [
+    "ALL_PURPOSES",
     "BSL_KIND",
     "DEFAULT_INDEX_RESERVE",
     "LIST_ID_KEY",
