@@ -15,7 +15,7 @@ The CLI (``vc-issuer verify``), ``POST /credentials/verify`` and the ``/verify``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from vc_issuer.core import jose
 from vc_issuer.core.credentials import parse_json_document
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.proofs import Clock
+from vc_issuer.core.related import ResourceBytes
 from vc_issuer.errors import (
     FetchFailedError,
     ForbiddenAddressError,
@@ -71,8 +72,11 @@ async def verify_input(
     allow_private_hosts: bool = False,
     fetcher: SafeFetcher | None = None,
     trusted_keys: Sequence[Mapping[str, Any]] = (),
+    checks: Collection[str] | None = None,
+    resources: ResourceBytes | None = None,
 ) -> VerificationResult:
-    """Verify ``data`` whatever its format.
+    """Verify ``data`` whatever its format (``checks``, ``resources``: see
+    services.verifier.verify).
 
     Raises a VCIssuerError only when ``data`` cannot be read at all (not JSON, not a JWS, not
     a badge image, a URL that cannot be fetched); a credential that does not verify gives a
@@ -110,6 +114,8 @@ async def verify_input(
                 allow_private_hosts=allow_private_hosts,
                 fetcher=fetcher,
                 trusted_keys=trusted_keys,
+                checks=checks,
+                resources=resources,
             )
         if recipient_email is not None:
             add_recipient_check(result, recipient_email)

@@ -1,4 +1,5 @@
-"""CLI commands over the issuer home: init, issue, revoke/suspend/reinstate, lists, audit.
+"""CLI commands over the issuer home: init, issue, revoke/suspend/reinstate, set-status, lists,
+audit.
 
 Registered into the main ``vc-issuer`` group by ``vc_issuer.cli.main``. JSON goes to stdout,
 messages
@@ -27,7 +28,7 @@ from vc_issuer.cli.profile import UNNAMED_HINT, ProfileFields, profile_options, 
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import HomeExistsError, MalformedInputError
 from vc_issuer.services.home import HomeConfig, init_home, load_home, open_issuer
-from vc_issuer.services.issuer import PURPOSES, Issuer
+from vc_issuer.services.issuer import ALL_PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
 T = TypeVar("T")
@@ -56,7 +57,9 @@ def _default_actor() -> str:
         return "cli"
 
 
-def _record_json(record: CredentialRecord, status: dict[str, bool] | None = None) -> dict[str, Any]:
+def _record_json(
+    record: CredentialRecord, status: dict[str, bool | str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": record.id,
         "subject": record.subject_id,
@@ -87,7 +90,9 @@ def _audit_json(entry: AuditEntry) -> dict[str, Any]:
 
 def register(main: click.Group) -> None:
     """Add the issuer-home commands to ``main``."""
-    for command in (init_cmd, issue_cmd, revoke_cmd, suspend_cmd, reinstate_cmd, audit_cmd):
+    for command in (
+        init_cmd, issue_cmd, revoke_cmd, suspend_cmd, reinstate_cmd, set_status_cmd, audit_cmd
+    ):  # fmt: skip
         main.add_command(command)
     main.add_command(credentials_group)
     main.add_command(status_list_group)
@@ -199,11 +204,16 @@ def _redact(url: str) -> str:
     multiple=True,
     help="Proof suite (repeat or use 'both' for a proof set); default from the config.",
 )
-@click.option("--no-status", is_flag=True, help="Attach no credentialStatus.")
+@click.option(
+    "--status/--no-status",
+    "status",
+    default=None,
+    help="Attach credentialStatus, or none (default: VC 2.0 yes; VC 1.1 as the config says).",
+)
 @click.option(
     "--status-purpose",
     "purposes",
-    type=click.Choice(PURPOSES),
+    type=click.Choice(ALL_PURPOSES),
     multiple=True,
     help="Only these status purposes (e.g. one object for Open Badges 3.0).",
 )
@@ -225,7 +235,7 @@ def issue_cmd(
     home: Path | None,
     credential: str,
     suites: tuple[str, ...],
-    no_status: bool,
+    status: bool | None,
     purposes: tuple[str, ...],
     idempotency_key: str | None,
     credential_id: str | None,
@@ -235,14 +245,14 @@ def issue_cmd(
     doc = read_json_object(credential)
     if secured_as == "jwt" and suites:
         raise MalformedInputError("--suite applies to --format ldp only")
-    if no_status and purposes:
+    if status is False and purposes:
         raise MalformedInputError("--no-status and --status-purpose exclude each other")
     signed = _run(
         home,
         lambda issuer: issuer.issue(
             doc,
             suites=list(suites) or None,
-            status=not no_status,
+            status=status,
             status_purposes=list(purposes) or None,
             idempotency_key=idempotency_key,
             credential_id=credential_id,
@@ -297,6 +307,58 @@ reinstate_cmd = _status_command(
 )
 
 
+def _status_value(text: str) -> bool | int:
+    """0x2 or 2 for a multi-bit status; true/false (or 1/0) for a one-bit one."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(low, 16) if low.startswith("0x") else int(low, 10)
+    except ValueError:
+        raise MalformedInputError(
+            f"status value {text!r} is not a number (2 or 0x2) or true/false"
+        ) from None
+
+
+@click.command("set-status")
+@home_option
+@click.argument("credential_id", metavar="CREDENTIAL_ID")
+@click.argument("value", metavar="VALUE")
+@click.option(
+    "--purpose",
+    type=click.Choice(ALL_PURPOSES),
+    default="message",
+    show_default=True,
+    help="Which status entry of the credential.",
+)
+@click.option("--reason", help="Why (kept in the audit log).")
+@click.option("--actor", help="Who (kept in the audit log; default cli:$USER).")
+@handle_errors
+def set_status_cmd(
+    home: Path | None,
+    credential_id: str,
+    value: str,
+    purpose: str,
+    reason: str | None,
+    actor: str | None,
+) -> None:
+    """Set the status of CREDENTIAL_ID to VALUE (audited; the list is re-published).
+
+    For a multi-bit message status VALUE is the value its statusMessage names (0x2 or 2); for
+    revocation and suspension it is true or false.
+    """
+    number = _status_value(value)
+    who = actor or _default_actor()
+
+    async def work(issuer: Issuer) -> dict[str, Any]:
+        return await issuer.set_status(credential_id, purpose, number, actor=who, reason=reason)
+
+    result = _run(home, work)
+    if not result["changed"]:
+        click.echo(f"{credential_id}: {purpose} already {value}; nothing changed", err=True)
+    _emit(result)
+
+
 # --- credentials ---------------------------------------------------------------------------------
 
 
@@ -335,7 +397,7 @@ def credentials_show(home: Path | None, credential_id: str) -> None:
 
     async def work(issuer: Issuer) -> dict[str, Any]:
         record = await issuer.get_record(credential_id)
-        out = _record_json(record, await issuer.credential_status(credential_id))
+        out = _record_json(record, await issuer.status_values(credential_id))
         out["credential"] = record.credential
         return out
 

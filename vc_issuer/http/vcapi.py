@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
-from vc_issuer.services.verifier import VerificationResult, verify_presentation
+from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
 
 JSON = "application/json"
 
@@ -130,9 +131,11 @@ def _accepts_jwt(accept: str) -> bool:
     )
 
 
-def _status_option(options: Mapping[str, Any]) -> bool:
-    value = options.get("status", True)
-    if not isinstance(value, bool):
+def _status_option(options: Mapping[str, Any]) -> bool | None:
+    """True: attach status; false: none; absent: the issuer's default (VC 2.0 gets status,
+    VC 1.1 only when the home asks for it)."""
+    value = options.get("status")
+    if value is not None and not isinstance(value, bool):
         raise MalformedInputError("options.status must be true or false", field="status")
     return value
 
@@ -224,13 +227,14 @@ def jose_document_id(enveloped: Mapping[str, Any]) -> str:
 # --- verify --------------------------------------------------------------------------------------
 
 
-def _checks_option(options: Mapping[str, Any]) -> list[str] | None:
+def _checks_option(options: Mapping[str, Any]) -> frozenset[str]:
+    """``options.checks``: the checks to run (all when absent); an unknown name is a 400."""
     checks = options.get("checks")
     if checks is None:
-        return None
+        return check_names(None)
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         raise MalformedInputError("options.checks must be a list of strings", field="checks")
-    return checks
+    return check_names(checks)
 
 
 def verification_response(result: VerificationResult) -> web.Response:
@@ -293,6 +297,7 @@ async def verify_credential_route(request: web.Request) -> web.Response:
     state = state_of(request)
     recipient: str | None = None
     media: str | None = None
+    checks = check_names(None)
     try:
         value: Any
         if request.content_type in _IMAGE_TYPES:
@@ -304,7 +309,7 @@ async def verify_credential_route(request: web.Request) -> web.Response:
         else:
             body = await read_json_object(request)
             options = _options(body)
-            _checks_option(options)
+            checks = _checks_option(options)
             recipient = _opt_str(options, "recipientEmail")
             if "verifiableCredential" not in body:
                 raise MalformedInputError(
@@ -335,6 +340,8 @@ async def verify_credential_route(request: web.Request) -> web.Response:
             status_checker=state.status_checker,
             allow_private_hosts=state.allow_private,
             fetcher=state.fetcher,
+            checks=checks,
+            resources=state.issuer.resources,
         )
     except VCIssuerError as exc:  # unreadable: not JSON, no baked credential, fetch failed
         return _failed(exc, "credential")
@@ -347,7 +354,7 @@ async def verify_presentation_route(request: web.Request) -> web.Response:
     try:
         body = await read_json_object(request)
         options = _options(body)
-        _checks_option(options)
+        checks = _checks_option(options)
         challenge = _opt_str(options, "challenge")
         domain = _opt_str(options, "domain")
         if "verifiablePresentation" not in body:
@@ -371,6 +378,8 @@ async def verify_presentation_route(request: web.Request) -> web.Response:
         loader=state.issuer.loader,
         status_checker=state.status_checker,
         allow_private_hosts=state.allow_private,
+        checks=checks,
+        resources=state.issuer.resources,
     )
     return verification_response(result)
 
@@ -398,7 +407,7 @@ def _purpose(body: Mapping[str, Any]) -> str:
         purpose = entry.get("statusPurpose")
         if not isinstance(purpose, str) or not purpose:
             raise MalformedInputError(
-                "credentialStatus.statusPurpose must be revocation or suspension",
+                "credentialStatus.statusPurpose must be revocation, suspension or message",
                 field="credentialStatus.statusPurpose",
             )
         purposes.add(purpose)
@@ -407,18 +416,30 @@ def _purpose(body: Mapping[str, Any]) -> str:
     return purposes.pop()
 
 
+def status_value(value: object) -> bool | int:
+    """A status to set: true/false for one-bit purposes; for a multi-bit entry (``message``)
+    the value as an integer or as ``statusMessage`` writes it (``"0x2"``)."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"0x[0-9A-Fa-f]{1,2}", value):
+        return int(value, 16)
+    raise MalformedInputError(
+        "status must be true or false, or for a message status a value like 0x2 or 2",
+        field="status",
+    )
+
+
 @requires("status")
 async def update_status(request: web.Request) -> web.Response:
-    """POST /credentials/status: set or clear revocation/suspension of an issued credential."""
+    """POST /credentials/status: revoke, suspend or reinstate an issued credential, or set the
+    value of its multi-bit ``message`` status."""
     state = state_of(request)
     body = await read_json_object(request)
     credential_id = body.get("credentialId")
     if not isinstance(credential_id, str) or not credential_id:
         raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
     purpose = _purpose(body)
-    value = body.get("status")
-    if not isinstance(value, bool):
-        raise MalformedInputError("status must be true or false", field="status")
+    value = status_value(body.get("status"))
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
         raise MalformedInputError("reason must be a string of at most 1000 characters")

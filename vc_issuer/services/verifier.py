@@ -2,17 +2,23 @@
 
 A verifier serves untrusted input, so every failure (bad JSON shape, unknown context, failed
 signature, unreachable DID host, even a bug) becomes a failed check with a stable code, and
-``verified`` is True only when every check passed.
+``verified`` is True only when every check that ran passed. ``errors`` holds one RFC 9457
+problem object per failed check (plus the check's name), whatever the check.
+
+Which checks run on a Data Integrity document is the caller's choice (the VC API's
+``options.checks``): ``proof``, ``issuer``, ``validity``, ``credentialStatus`` and
+``relatedResource``; all of them when not chosen. The structure check always runs, and the
+report lists exactly the checks that ran.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
@@ -30,7 +36,9 @@ from vc_issuer.core.credentials import (
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.proofs import Clock, ProofCheck, check_challenge, check_domain, verify_proofs
 from vc_issuer.core.purposes import ASSERTION_METHOD, AUTHENTICATION
+from vc_issuer.core.related import ResourceBytes, check_related_digests, pinned_resources
 from vc_issuer.core.resolver import default_resolver
+from vc_issuer.core.status import is_status_list_entry
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -47,6 +55,7 @@ from vc_issuer.errors import (
     UnsupportedFormatError,
     ValidityPeriodError,
     VCIssuerError,
+    error_class,
 )
 from vc_issuer.services.issuer_keys import Fetcher, IssuerKeys, KeySearch
 
@@ -54,6 +63,30 @@ log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = InternalError.code
 DEFAULT_CLOCK_SKEW = timedelta(seconds=300)
+
+PROOF: Final = "proof"
+ISSUER: Final = "issuer"
+VALIDITY: Final = "validity"
+STATUS: Final = "credentialStatus"
+RELATED: Final = "relatedResource"
+CHECKS: Final[tuple[str, ...]] = (PROOF, ISSUER, VALIDITY, STATUS, RELATED)
+"""The checks a caller may choose (``options.checks``); ``structure`` always runs."""
+
+
+def check_names(checks: Collection[str] | None) -> frozenset[str]:
+    """The checks to run: all when ``checks`` is None, else exactly the named ones (an unknown
+    name is refused: we would otherwise report a check we never ran)."""
+    if checks is None:
+        return frozenset(CHECKS)
+    if isinstance(checks, str) or not all(isinstance(c, str) for c in checks):
+        raise MalformedInputError("checks must be a list of check names", field="checks")
+    unknown = sorted(set(checks) - set(CHECKS) - {"structure"})
+    if unknown:
+        raise MalformedInputError(
+            f"unknown check(s) {unknown}; the checks are {list(CHECKS)}", field="checks"
+        )
+    return frozenset(checks) & frozenset(CHECKS)
+
 
 #: Format names a result reports (``format``), and how people call them (``formatName``).
 FORMATS: dict[str, str] = {
@@ -74,6 +107,8 @@ class Check:
     code: str | None = None
     detail: str | None = None
     exit_code: int | None = field(default=None, compare=False)
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Check-specific facts for the report (e.g. a multi-bit ``status`` value and message)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "passed": self.passed}
@@ -81,6 +116,7 @@ class Check:
             out["code"] = self.code
         if self.detail is not None:
             out["detail"] = self.detail
+        out.update(self.data)
         return out
 
 
@@ -169,11 +205,11 @@ class _Recorder:
         self.warnings.append({"code": code, "detail": detail})
 
     def add(self, check: Check) -> None:
+        """Record a check built elsewhere (status, an embedded credential's outcome)."""
         self.checks.append(check)
         if not check.passed:
-            self.errors.append(
-                {"code": check.code or INTERNAL_ERROR, "detail": check.detail, "check": check.name}
-            )
+            problem = error_for(check.code, check.detail or "check failed").to_problem()
+            self.errors.append({**problem, "check": check.name})
 
     def result(self) -> VerificationResult:
         verified = bool(self.checks) and all(c.passed for c in self.checks)
@@ -188,6 +224,11 @@ class _Recorder:
             self.notes,
             self.document,
         )
+
+
+def error_for(code: str | None, detail: str) -> VCIssuerError:
+    """The library error a failed check's code stands for (its title, status, type URL)."""
+    return error_class(code or INTERNAL_ERROR, InternalError)(detail)
 
 
 def _clock(now: Clock | None) -> datetime:
@@ -231,17 +272,23 @@ async def verify_credential(
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
     allow_private_hosts: bool = False,
+    checks: Collection[str] | None = None,
+    resources: ResourceBytes | None = None,
 ) -> VerificationResult:
-    """Check structure, proofs, issuer = key controller, validity period and status.
+    """Check structure, then proofs, issuer, validity period, status and related resources
+    (``checks`` chooses among those; see :func:`check_names`).
 
-    ``credential`` may be a dict or JSON text. Never raises on a bad credential.
+    ``credential`` may be a dict or JSON text. Never raises on a bad credential; an unknown
+    check name is a caller's error (MalformedInputError).
     """
+    wanted = check_names(checks)
     rec = _Recorder("credential")
     own_resolver = None
     try:
         own_resolver = await _verify_credential(
-            rec, credential, resolver, loader, now, clock_skew, status_checker, allow_private_hosts
-        )
+            rec, credential, resolver, loader, now, clock_skew, status_checker,
+            allow_private_hosts, wanted, resources if resources is not None else pinned_resources(),
+        )  # fmt: skip
     except VCIssuerError as exc:
         rec.fail("credential", exc)
     except Exception as exc:
@@ -261,6 +308,8 @@ async def _verify_credential(
     clock_skew: timedelta,
     status_checker: StatusChecker | None,
     allow_private_hosts: bool,
+    checks: frozenset[str],
+    resources: ResourceBytes,
 ) -> DIDResolver | None:
     try:
         credential = _as_document(credential)
@@ -273,48 +322,76 @@ async def _verify_credential(
     moment = _clock(now)
 
     own = None
-    if resolver is None:
+    if resolver is None and (PROOF in checks or ISSUER in checks):
         resolver = own = default_resolver(allow_private=allow_private_hosts)
 
-    # proofs
+    # proofs (every proof must verify, for assertionMethod)
     proof_checks: list[ProofCheck] = []
-    try:
-        proof_checks = await verify_proofs(
-            credential, resolver=resolver, loader=loader,
-            expected_purpose=ASSERTION_METHOD, now=lambda: moment,
-        )  # fmt: skip
-        _record_proofs(rec, proof_checks)
-    except VCIssuerError as exc:
-        rec.fail("proof", exc)
-
-    # issuer = controller of every key that signed it
-    issuer = issuer_id(credential)
-    controllers = [pc.controller for pc in proof_checks if pc.controller is not None]
-    if controllers:
-        wrong = [c for c in controllers if c != issuer]
-        if wrong:
-            rec.fail(
-                "issuer",
-                IssuerMismatchError(
-                    f"issuer {issuer} is not the controller {wrong[0]} of the signing key"
-                ),
-            )
-        else:
-            rec.ok("issuer", issuer)
-
-    # validity period, with clock skew both ways
-    _check_validity(rec, credential, version, moment, clock_skew)
-
-    # status
-    if status_checker is not None:
+    if resolver is not None and (PROOF in checks or ISSUER in checks):
         try:
-            for check in await status_checker.check(credential):
-                rec.add(check)
+            proof_checks = await verify_proofs(
+                credential, resolver=resolver, loader=loader,
+                expected_purpose=ASSERTION_METHOD, now=lambda: moment,
+            )  # fmt: skip
+            if PROOF in checks:
+                _record_proofs(rec, proof_checks)
         except VCIssuerError as exc:
-            rec.fail("status", exc)
-    elif credential.get("credentialStatus") is not None:
-        rec.warn("STATUS_NOT_CHECKED", "the credential has credentialStatus; status not checked")
+            if PROOF in checks:
+                rec.fail("proof", exc)
+
+    if ISSUER in checks:
+        _check_issuer(rec, issuer_id(credential), proof_checks, PROOF in checks)
+    if VALIDITY in checks:  # validity period, with clock skew both ways
+        _check_validity(rec, credential, version, moment, clock_skew)
+    if STATUS in checks:
+        await _status(rec, credential, status_checker)
+    if RELATED in checks and "relatedResource" in credential:
+        try:
+            unchecked = check_related_digests(credential, resources)
+        except VCIssuerError as exc:
+            rec.fail("relatedResource", exc)
+        else:
+            rec.ok("relatedResource")
+            if unchecked:
+                rec.warn(
+                    "RELATED_RESOURCE_NOT_CHECKED",
+                    f"not held here, so not compared (nothing is fetched): {', '.join(unchecked)}",
+                )
+    not_run = [c for c in CHECKS if c not in checks]
+    if not_run:
+        rec.warn("CHECKS_NOT_RUN", f"not asked for: {', '.join(not_run)}")
     return own
+
+
+def _check_issuer(
+    rec: _Recorder, issuer: str, proof_checks: list[ProofCheck], proofs_reported: bool
+) -> None:
+    """At least one proof for assertionMethod must be by the issuer (its key's controller);
+    proofs by others (a proof chain's co-signers) verify on their own terms and are named.
+
+    A proof counts when its controller was resolved; when the proof check is not reported, only
+    proofs that verified count (else a forged issuer proof would pass unnoticed).
+    """
+    signers = [
+        pc.controller
+        for pc in proof_checks
+        if pc.controller is not None and (pc.verified or proofs_reported)
+    ]
+    if not signers:
+        if not proofs_reported:
+            rec.fail("issuer", IssuerMismatchError(f"no verified proof by the issuer {issuer}"))
+        return  # the proof check already failed
+    others = sorted({c for c in signers if c != issuer})
+    if issuer not in signers:
+        rec.fail(
+            "issuer",
+            IssuerMismatchError(
+                f"issuer {issuer} is not the controller of any signing key"
+                f" (signed by {', '.join(others)})"
+            ),
+        )
+    else:
+        rec.ok("issuer", issuer + (f"; also signed by {', '.join(others)}" if others else ""))
 
 
 def _check_validity(
@@ -361,9 +438,13 @@ async def verify_presentation(
     allow_private_hosts: bool = False,
     fetcher: Fetcher | None = None,
     trusted_keys: Sequence[Mapping[str, Any]] = (),
+    checks: Collection[str] | None = None,
+    resources: ResourceBytes | None = None,
 ) -> VerificationResult:
     """Check a presentation (signed with purpose authentication, or unsigned) and each
-    credential in it (Data Integrity, or enveloped JOSE). Never raises on a bad presentation."""
+    credential in it (Data Integrity, or enveloped JOSE), its Data Integrity credentials with
+    the same ``checks``. Never raises on a bad presentation."""
+    wanted = check_names(checks)
     rec = _Recorder("presentation")
     own = None
     try:
@@ -378,8 +459,10 @@ async def verify_presentation(
         if resolver is None:
             resolver = own = default_resolver(allow_private=allow_private_hosts)
 
-        if "proof" in vp:
+        if "proof" in vp and PROOF in wanted:
             await _verify_presentation_proof(rec, vp, challenge, domain, resolver, loader, moment)
+        elif "proof" in vp:
+            rec.warn("CHECKS_NOT_RUN", "the presentation's proof was not asked to be checked")
         else:
             rec.warn("PRESENTATION_NOT_SIGNED", "the presentation has no proof")
             if challenge is not None:
@@ -392,7 +475,7 @@ async def verify_presentation(
         rec.format, rec.document = "data-integrity", vp
         options = _Options(
             resolver, loader, lambda: moment, clock_skew, status_checker, allow_private_hosts,
-            fetcher, tuple(trusted_keys),
+            fetcher, tuple(trusted_keys), checks=wanted, resources=resources,
         )  # fmt: skip
         await _verify_embedded(rec, embedded_credentials(vp), options)
     except VCIssuerError as exc:
@@ -468,6 +551,10 @@ class _Options:
     """For a JWT presentation: its ``nonce`` claim (VC-JWT 1.1 §6.3.1) must be this."""
     domain: str | None = None
     """For a JWT presentation: its ``aud`` claim must name this."""
+    checks: frozenset[str] = frozenset(CHECKS)
+    """The checks for Data Integrity credentials (``check_names``)."""
+    resources: ResourceBytes | None = None
+    """The related resources we hold (default: the pinned contexts)."""
 
 
 async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) -> None:
@@ -480,7 +567,8 @@ async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) 
             result = await verify_credential(
                 vc, resolver=options.resolver, loader=options.loader, now=options.now,
                 clock_skew=options.clock_skew, status_checker=options.status_checker,
-                allow_private_hosts=options.allow_private_hosts,
+                allow_private_hosts=options.allow_private_hosts, checks=options.checks,
+                resources=options.resources,
             )  # fmt: skip
         rec.credential_results.append(result)
         label = result.document.get("id") if isinstance(result.document, Mapping) else None
@@ -674,14 +762,31 @@ def _check_token_window(
 
 
 async def _check_status(rec: _Recorder, credential: Mapping[str, Any], options: _Options) -> None:
-    if options.status_checker is not None:
-        try:
-            for check in await options.status_checker.check(credential):
-                rec.add(check)
-        except VCIssuerError as exc:
-            rec.fail("status", exc)
-    elif credential.get("credentialStatus") is not None:
+    await _status(rec, credential, options.status_checker)
+
+
+async def _status(
+    rec: _Recorder, credential: Mapping[str, Any], checker: StatusChecker | None
+) -> None:
+    """The status checks; entries of types we do not manage are named in a warning."""
+    status = credential.get("credentialStatus")
+    if status is None:
+        return
+    entries = status if isinstance(status, list) else [status]
+    foreign = sorted(
+        {str(e.get("type")) for e in entries if isinstance(e, Mapping)}
+        - {str(e.get("type")) for e in entries if is_status_list_entry(e)}
+    )
+    if foreign:
+        rec.warn("STATUS_NOT_CHECKED", f"status of type {', '.join(foreign)} is not checked here")
+    if checker is None:
         rec.warn("STATUS_NOT_CHECKED", "the credential has credentialStatus; status not checked")
+        return
+    try:
+        for check in await checker.check(credential):
+            rec.add(check)
+    except VCIssuerError as exc:
+        rec.fail("status", exc)
 
 
 # --- one entry point -----------------------------------------------------------------------------
@@ -704,21 +809,26 @@ async def verify(
     allow_private_hosts: bool = False,
     fetcher: Fetcher | None = None,
     trusted_keys: Sequence[Mapping[str, Any]] = (),
+    checks: Collection[str] | None = None,
+    resources: ResourceBytes | None = None,
 ) -> VerificationResult:
     """Verify whatever verifiable-credential format ``value`` is, and say which it was.
 
     ``value``: a JSON object (Data Integrity credential or presentation, or an
     EnvelopedVerifiableCredential), JSON text, or a compact JWS (VC-JWT, VC 2.0 JOSE; its
     presentation forms too). ``media_type`` may name ``application/vc+jwt`` and friends.
+    ``checks`` chooses the checks of Data Integrity documents (see :func:`check_names`).
     Never raises on bad input: the result says what failed.
     """
+    wanted = check_names(checks)
     own = None
     if resolver is None:
         resolver = own = default_resolver(allow_private=allow_private_hosts)
     try:
         options = _Options(
             resolver, loader, now or (lambda: _clock(None)), clock_skew, status_checker,
-            allow_private_hosts, fetcher, tuple(trusted_keys), challenge, domain,
+            allow_private_hosts, fetcher, tuple(trusted_keys), challenge, domain, wanted,
+            resources,
         )  # fmt: skip
         document: Any = value
         if isinstance(value, (bytes, bytearray, str)):
@@ -741,11 +851,12 @@ async def verify(
                 document, challenge=challenge, domain=domain, resolver=resolver, loader=loader,
                 now=now, clock_skew=clock_skew, status_checker=status_checker,
                 allow_private_hosts=allow_private_hosts, fetcher=fetcher,
-                trusted_keys=trusted_keys,
+                trusted_keys=trusted_keys, checks=wanted, resources=resources,
             )  # fmt: skip
         return await verify_credential(
             document, resolver=resolver, loader=loader, now=now, clock_skew=clock_skew,
             status_checker=status_checker, allow_private_hosts=allow_private_hosts,
+            checks=wanted, resources=resources,
         )  # fmt: skip
     finally:
         if own is not None:
@@ -765,6 +876,7 @@ Recorder = _Recorder
 """Builds a VerificationResult check by check (shared with the Open Badges 2.0 verifier)."""
 
 __all__ = [
+    "CHECKS",
     "DEFAULT_CLOCK_SKEW",
     "FORMATS",
     "INTERNAL_ERROR",
@@ -773,6 +885,8 @@ __all__ = [
     "Recorder",
     "StatusChecker",
     "VerificationResult",
+    "check_names",
+    "error_for",
     "verify",
     "verify_credential",
     "verify_presentation",
