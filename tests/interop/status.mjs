@@ -19,6 +19,13 @@
 //   verifyCredential: {verified, proofsVerified, statusVerified, error}
 //                                           // vc.verifyCredential + checkStatus
 // }
+// For entries with statusSize > 1 (purpose "message") the answer also has
+//   multiBit: [{statusPurpose, statusListIndex, statusSize, value, message,
+//               listLength}]
+// read with the package's own decoder (decodeList, getStatus per bit at
+// statusListIndex * statusSize, most significant bit first): the packages
+// verify the list credential but read one bit at statusListIndex, so the
+// value is composed here from their bits.
 // The two packages report differently: vc-status-list (SL2021) answers
 // `verified: false` for a set bit; vc-bitstring-status-list answers
 // `verified: true` (the check ran) with `status: true` per entry. For the
@@ -82,6 +89,35 @@ function entryType(credential) {
   return type;
 }
 
+async function multiBit(credential, lists) {
+  const status = credential.credentialStatus;
+  const out = [];
+  for(const e of Array.isArray(status) ? status : [status]) {
+    if(!(Number.isInteger(e?.statusSize) && e.statusSize > 1)) {
+      continue;
+    }
+    const slc = lists[e.statusListCredential];
+    const list = await bsl.decodeList(
+      {encodedList: slc.credentialSubject.encodedList});
+    const start = parseInt(e.statusListIndex, 10) * e.statusSize;
+    let value = 0;
+    for(let k = 0; k < e.statusSize; k++) {
+      value = (value << 1) | (list.getStatus(start + k) ? 1 : 0);
+    }
+    const hex = '0x' + value.toString(16);
+    const named = (e.statusMessage ?? []).find(m => m.status === hex);
+    out.push({
+      statusPurpose: e.statusPurpose,
+      statusListIndex: e.statusListIndex,
+      statusSize: e.statusSize,
+      value,
+      message: named ? named.message : null,
+      listLength: list.length
+    });
+  }
+  return out;
+}
+
 function bit(results, purpose) {
   const hit = results.find(r => r.statusPurpose === purpose);
   return hit === undefined ? null : hit.status;
@@ -128,6 +164,7 @@ export async function checkOne(request) {
   }
   return {
     checker: checker.name,
+    multiBit: await multiBit(credential, lists),
     checkStatus: {
       verified: Boolean(status.verified),
       error: describeError(status.error),

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.status import StatusMessages
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import FetchResult, StatusListChecker
 from vc_issuer.store import open_store
@@ -103,7 +104,8 @@ class Snapshot:
 async def issuer(tmp_path: Path) -> AsyncIterator[Issuer]:
     async with open_store(tmp_path / "store.sqlite3") as store:
         key = Ed25519Key.generate()
-        yield Issuer(key=key, did=key.did, store=store, base_url=BASE)
+        # vc11_status: VC 1.1 credentials get StatusList2021 entries without asking each time
+        yield Issuer(key=key, did=key.did, store=store, base_url=BASE, vc11_status=True)
 
 
 async def snapshot(issuer: Issuer, label: str, credential: dict[str, Any]) -> Snapshot:
@@ -235,3 +237,65 @@ async def test_tampered_or_foreign_list_is_refused_by_digital_bazaar(
         assert why in answer["checkStatus"]["error"], answer
         assert answer["verifyCredential"]["verified"] is False
         assert answer["verifyCredential"]["proofsVerified"] is True
+
+
+async def test_multi_bit_message_status_in_digital_bazaar_decoder(tmp_path: Path) -> None:
+    """A 2-bit ``message`` entry set to each value in turn: Digital Bazaar's package verifies
+    our signed list (proof, issuer, purpose) and its decoder reads the same value, at bits
+    statusListIndex * 2 and + 1, as our checker, which also names the message."""
+    messages = StatusMessages(
+        2, ("pending_review", "accepted", "rejected", "undefined"), ("https://ex.org/dict",)
+    )
+    async with open_store(tmp_path / "store.sqlite3") as store:
+        key = Ed25519Key.generate()
+        issuer = Issuer(
+            key=key,
+            did=key.did,
+            store=store,
+            base_url=BASE,
+            status_purposes=["message"],
+            status_messages=messages,
+        )
+        cred = await issuer.issue(
+            {
+                "@context": [VC2],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"id": "did:example:holder"},
+            }
+        )
+        other = await issuer.issue(
+            {
+                "@context": [VC2],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"id": "did:example:neighbour"},
+            }
+        )
+        await issuer.set_status(other["id"], "message", 3, actor="t")  # a neighbour's bits
+        snaps = []
+        for value in (0, 1, 2, 3, 0):
+            await issuer.set_status(cred["id"], "message", value, actor="t")
+            snaps.append(await snapshot_any(issuer, f"value {value}", cred))
+    answers = run_status_js([s.request() for s in snaps])
+    for answer, snap, value in zip(answers, snaps, (0, 1, 2, 3, 0), strict=True):
+        where = f"{snap.label}: {answer}"
+        assert answer["checker"] == BSL_PKG, where
+        assert answer["checkStatus"]["verified"] is True, where  # their list verification
+        assert answer["checkStatus"]["error"] is None, where
+        [read] = answer["multiBit"]
+        assert read["value"] == value and read["statusSize"] == 2, where
+        assert read["message"] == messages.messages[value], where
+        assert read["listLength"] == 131_072 * 2, where
+        assert snap.ours == [("message", value == 0, None if value == 0 else
+                              "CREDENTIAL_STATUS_MESSAGE")], where  # fmt: skip
+
+
+async def snapshot_any(issuer: Issuer, label: str, credential: dict[str, Any]) -> Snapshot:
+    """Like ``snapshot``, for a credential whose single status entry is an object."""
+    status = credential["credentialStatus"]
+    lists = {}
+    for entry in status if isinstance(status, list) else [status]:
+        url = entry["statusListCredential"]
+        lists[url] = await issuer.status_list_credential(url.rsplit("/", 1)[1])
+    snap = Snapshot(label, copy.deepcopy(credential), copy.deepcopy(lists))
+    snap.ours = await our_check(snap)
+    return snap

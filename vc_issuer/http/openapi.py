@@ -109,7 +109,11 @@ _SCHEMAS: dict[str, Any] = {
                 ]
             },
             "cryptosuite": {"type": "string", "enum": ["eddsa-rdfc-2022"]},
-            "status": {"type": "boolean", "description": "attach status entries (default true)"},
+            "status": {
+                "type": "boolean",
+                "description": "attach status entries (true) or none (false); absent: VC 2.0"
+                " credentials get them, VC 1.1 ones only when the home says so",
+            },
             "idempotencyKey": {"type": "string", "maxLength": 255},
             "format": {
                 "type": "string",
@@ -154,9 +158,23 @@ _SCHEMAS: dict[str, Any] = {
     },
     "VerifyOptions": {
         "type": "object",
-        "description": "Unknown keys, and unknown names in checks, are ignored.",
+        "description": "Unknown keys are ignored; an unknown name in checks is a 400.",
         "properties": {
-            "checks": {"type": "array", "items": {"type": "string"}},
+            "checks": {
+                "type": "array",
+                "description": "the checks to run (all when absent); structure always runs",
+                "items": {
+                    "type": "string",
+                    "enum": [
+                        "structure",
+                        "proof",
+                        "issuer",
+                        "validity",
+                        "credentialStatus",
+                        "relatedResource",
+                    ],
+                },
+            },
             "challenge": {"type": "string"},
             "domain": {"type": "string"},
             "recipientEmail": {
@@ -196,6 +214,15 @@ _SCHEMAS: dict[str, Any] = {
             "passed": {"type": "boolean"},
             "code": {"type": "string"},
             "detail": {"type": "string"},
+            "status": {
+                "type": "object",
+                "description": "a multi-bit status: its value, size in bits and message",
+                "properties": {
+                    "value": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "message": {"type": "string"},
+                },
+            },
         },
     },
     "VerificationResult": {
@@ -216,7 +243,11 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "what this format cannot prove (Open Badges 2.0)",
             },
             "warnings": {"type": "array", "items": {"type": "object"}},
-            "errors": {"type": "array", "items": {"type": "object"}},
+            "errors": {
+                "type": "array",
+                "description": "one problem object per failed check, with the check's name",
+                "items": {"allOf": [_ref("Problem"), {"required": ["check"]}]},
+            },
             "credentialResults": {
                 "type": "array",
                 "items": _ref("VerificationResult"),
@@ -244,10 +275,21 @@ _SCHEMAS: dict[str, Any] = {
                         "type": "string",
                         "enum": ["BitstringStatusListEntry", "StatusList2021Entry"],
                     },
-                    "statusPurpose": {"type": "string", "enum": ["revocation", "suspension"]},
+                    "statusPurpose": {
+                        "type": "string",
+                        "enum": ["revocation", "suspension", "message"],
+                    },
                 },
             },
-            "status": {"type": "boolean", "description": "true sets the bit (revoke/suspend)"},
+            "status": {
+                "description": "revocation/suspension: true sets the bit; message: the value"
+                " (an integer, or 0x-hex as statusMessage writes it)",
+                "oneOf": [
+                    {"type": "boolean"},
+                    {"type": "integer", "minimum": 0, "maximum": 255},
+                    {"type": "string", "pattern": "^0x[0-9A-Fa-f]{1,2}$"},
+                ],
+            },
             "reason": {"type": "string", "maxLength": 1000},
         },
     },
@@ -257,11 +299,13 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "credentialId": {"type": "string"},
             "purpose": {"type": "string"},
-            "old": {"type": "boolean"},
-            "new": {"type": "boolean"},
+            "old": {"type": ["boolean", "string"], "description": "0x-hex for message"},
+            "new": {"type": ["boolean", "string"], "description": "0x-hex for message"},
             "changed": {"type": "boolean"},
             "statusListId": {"type": "string"},
             "statusListIndex": {"type": "string"},
+            "statusSize": {"type": "integer"},
+            "message": {"type": "string"},
         },
     },
     "DIDDocument": {
