@@ -61,7 +61,7 @@ def test_config_reads_status_messages_and_vc11(home: Path) -> None:
     (home / "config.toml").write_text(
         (home / "config.toml").read_text().replace("vc11 = true", 'vc11 = "yes"')
     )
-    with pytest.raises(ConfigError, match="status.vc11 must be true or false"):
+    with pytest.raises(ConfigError, match=r"status\.vc11 must be true or false"):
         load_home(home)
 
 
