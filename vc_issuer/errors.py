@@ -804,6 +804,7 @@ class CredentialStatusMessageError(StatusError):
 
     code = "CREDENTIAL_STATUS_MESSAGE"
     title = "Credential has a status message"
+    namespace = PROJECT_ERRORS
 
 
 class StatusListFullError(StatusError):

@@ -13,8 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from vc_issuer.http import create_app, create_token
-from vc_issuer.services.home import init_home, load_home
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.home import init_home, load_home, open_issuer
 
 from .conftest import V1, V2, Env, free_port
 
@@ -41,7 +40,7 @@ async def message_env(tmp_path: Path) -> AsyncIterator[Env]:
     )
     assert '"message"' in text, text
     config.write_text(text + MESSAGE_CONFIG, "utf-8")
-    issuer = await Issuer.from_home(load_home(cfg.home))
+    issuer = await open_issuer(load_home(cfg.home))
     client: TestClient[web.Request, web.Application] = TestClient(
         TestServer(create_app(issuer, allow_private=True), host="127.0.0.1", port=port)
     )
