@@ -154,7 +154,7 @@ async def test_award_suites_are_reused(world: World) -> None:
             "@context": [V1],
             "type": ["VerifiableCredential"],
             "issuer": world.issuer.did,
-            "credentialSubject": {},
+            "credentialSubject": {"id": "did:example:ada"},  # a subject makes a claim
         },
         suites=["Ed25519Signature2020"],
     )
