@@ -138,8 +138,8 @@ def init_cmd(
 ) -> None:
     """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web.
 
-    The profile flags (``--name``, ``--website``, ``--logo``, ...) name the issuer in badges
-    and pages; change them later with ``vc-issuer profile set``.
+    The profile flags (--name, --website, --logo, ...) name the issuer in badges and pages;
+    change them later with vc-issuer profile set.
     """
     profile.check()  # bad flags or logo: reported before anything is created
 

@@ -121,7 +121,7 @@ def register(main: click.Group) -> None:
     ) -> None:
         """Run the VC API server (creates a did:key issuer home on first run).
 
-        The profile flags (``--name``, ``--website``, ``--logo``, ...) set the issuer profile
+        The profile flags (--name, --website, --logo, ...) set the issuer profile
         before the server starts, for a new home or an existing one.
         """
         from vc_issuer.http.server import ServeOptions, check_options, configure_logging, run
