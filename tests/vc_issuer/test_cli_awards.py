@@ -181,8 +181,9 @@ def test_batch_csv_twice_issues_nothing_the_second_time(
     assert summary == {"total": 201, "issued": 200, "skipped": 0, "errors": 1, "results": str(out)}
     results = list(csv.DictReader(out.open()))
     assert len(results) == 201
-    # one name each: page_url is the public page, claim_link the personal claim link
-    header = "row,status,recipient,credential_id,page_url,claim_link,error_code,error"
+    # one name each: page_url is the public page, claim_link the personal claim link; notified
+    # says whether the claim email was queued (no --notify here: empty)
+    header = "row,status,recipient,credential_id,page_url,claim_link,error_code,error,notified"
     assert out.read_text().splitlines()[0] == header
     assert results[-1]["status"] == "error" and results[-1]["error_code"] == "MISSING_RECIPIENT"
     assert all(r["page_url"].startswith(f"{BASE}/c/") for r in results[:-1])

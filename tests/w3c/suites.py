@@ -115,7 +115,12 @@ class KitMissing(Exception):
 
 
 def kit_path() -> Path:
-    kit = Path(os.environ.get(ENV_KIT) or ROOT.parent / "shared" / "w3c-suites")
+    # The kit sits beside the repository (../shared); a clone made elsewhere on the same machine
+    # still finds the workplace's copy at /work/shared.
+    beside = ROOT.parent / "shared" / "w3c-suites"
+    fallback = Path("/work/shared/w3c-suites")
+    default = beside if beside.is_dir() or not fallback.is_dir() else fallback
+    kit = Path(os.environ.get(ENV_KIT) or default)
     if not (kit / "setup.sh").is_file() or not (kit / "run-suite.sh").is_file():
         raise KitMissing(
             f"the W3C suites kit is not at {kit} (setup.sh, run-suite.sh); set ${ENV_KIT} to"
