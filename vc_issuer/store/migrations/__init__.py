@@ -15,6 +15,7 @@ PostgreSQL: an advisory lock), so processes that start together migrate once.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -278,6 +279,9 @@ def rendered(dialect: str) -> tuple[Migration, ...]:
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
+    # Rendering SQL offline is not news: without this, every start logs Alembic's
+    # "Generating static SQL" lines once per step.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     out: list[Migration] = []
     for step in STEPS:
         buffer = io.StringIO()
