@@ -14,6 +14,9 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
 
+from vc_issuer.core import jose
+from vc_issuer.errors import VCIssuerError
+
 LINKEDIN_ADD_TO_PROFILE: Final = "https://www.linkedin.com/profile/add"
 LINKEDIN_SHARE: Final = "https://www.linkedin.com/sharing/share-offsite/"
 X_SHARE: Final = "https://x.com/intent/tweet"
@@ -148,6 +151,18 @@ def oembed_xml(answer: Mapping[str, Any]) -> bytes:
     return body
 
 
+def shown_credential(credential: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The credential a page, card or certificate describes: for one issued as a JWT (an
+    enveloped credential) the document the token carries, unverified (the page verifies the
+    token itself), else the credential itself."""
+    if jose.is_enveloped(credential):
+        try:
+            return jose.peek_document(jose.enveloped_token(credential)) or {}
+        except VCIssuerError:
+            return {}
+    return credential
+
+
 def facts_from_credential(
     credential: Mapping[str, Any],
     *,
@@ -193,4 +208,5 @@ __all__ = [
     "parse_moment",
     "share_links",
     "share_text",
+    "shown_credential",
 ]

@@ -16,6 +16,7 @@ import click
 
 from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.openbadges import Achievement
+from vc_issuer.badges.sharing import shown_credential
 from vc_issuer.cli.badges import _embedded_achievement, _write_output
 from vc_issuer.cli.issuer import _run
 from vc_issuer.cli.main import _emit, handle_errors, home_option
@@ -70,9 +71,10 @@ def certificate_cmd(home: Path | None, credential_id: str, out: str, paper: str)
         record = await issuer.get_record(credential_id)
         status = await issuer.credential_status(credential_id)
         page_url = f"{issuer.base_url}/c/{record.page_id}"
-        data = CertificateData.from_credential(record.credential, page_url)
+        credential = shown_credential(record.credential)  # a JWT's payload, else itself
+        data = CertificateData.from_credential(credential, page_url)
         standing = standing_from_status(status, data, datetime.now(UTC))
-        image = await _badge_image(issuer, record.credential)
+        image = await _badge_image(issuer, credential)
         pdf = render_certificate(data, image=image, standing=standing, paper=paper)
         summary = {
             "credentialId": credential_id,

@@ -42,7 +42,7 @@ from vc_issuer.http.pages import (
     own_path,
     page_record,
     render,
-    verify_for_page,
+    verify_input_for_page,
 )
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import state_of
@@ -345,8 +345,8 @@ async def certificate_pdf(request: web.Request) -> web.Response:
         raise MalformedInputError("?paper must be a4 or letter", field="paper")
     record = await page_record(request)
     state = state_of(request)
-    cred = record.credential
-    verdict = await verify_for_page(state, cred)
+    verdict, shown = await verify_input_for_page(state, record.credential)
+    cred = shown if isinstance(shown, dict) else sharing.shown_credential(record.credential)
     image = await badge_source(request, cred)
     data = CertificateData.from_credential(cred, f"{state.base_url}/c/{record.page_id}")
     # ~20 ms of drawing, off the event loop so other requests keep flowing meanwhile.

@@ -445,7 +445,7 @@ def badge_facts(
     card's image is the achievement's own stored image (immutable, cached) when it has one,
     else the page's baked badge."""
     state = state_of(request)
-    cred: Mapping[str, Any] = record.credential
+    cred = sharing.shown_credential(record.credential)
     page_url = f"{state.base_url}/c/{record.page_id}"
     image = _achievement(cred).get("image")
     image_id = image.get("id") if isinstance(image, Mapping) else image

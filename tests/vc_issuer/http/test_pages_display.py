@@ -16,6 +16,7 @@ import pytest
 
 from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.openbadges import Achievement, Criteria, IssuerProfile, build_award
+from vc_issuer.core.jose import enveloped_token, parse_jws
 
 from .._pdf import pdf_info, pdf_qr_codes, pdf_text
 from .conftest import Env, EnvFactory
@@ -466,3 +467,24 @@ async def test_no_catalog_link_for_an_achievement_we_never_stored(env: Env) -> N
     text = await page(env, f"/c/{record.page_id}")
     assert 'id="achievement-link"' not in text
     assert 'href="/issuer"' in text  # the issuer is still ours
+
+
+async def test_a_jwt_credential_is_shared_embedded_and_printed_by_its_contents(
+    env: Env,
+) -> None:
+    """A credential issued as a JWT is stored as an envelope: the page, the card, oEmbed and
+    the certificate describe the document the token carries."""
+    enveloped = await env.issue(env.credential(name="JWT Badge"), format="jwt")
+    token = enveloped_token(enveloped)
+    credential_id = parse_jws(token).payload["id"]
+    record = await env.issuer.get_record(credential_id)
+    path = f"/c/{record.page_id}"
+    text = await page(env, path)
+    assert 'data-verdict="Valid"' in text
+    assert parse_qs(urlsplit(link(text, "linkedin-add")).query)["certId"] == [credential_id]
+    assert "JWT Badge" in embed_snippet(text)
+    body = await (await env.client.get("/oembed", params={"url": env.base_url + path})).json()
+    assert body["title"] == "JWT Badge — Alice"
+    pdf = await (await env.client.get(path + "/certificate.pdf")).read()
+    assert "This certifies that Alice has earned JWT Badge" in pdf_text(pdf)
+    assert pdf_qr_codes(pdf) == [env.base_url + path]
