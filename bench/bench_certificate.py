@@ -30,7 +30,7 @@ from aiohttp import web
 from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.badges.baking import default_badge_png, default_badge_svg
-from vc_issuer.http import create_app
+from vc_issuer.http import build_services, create_app
 from vc_issuer.services.home import init_home, open_issuer
 
 PNG = default_badge_png(color="#0b6e4f", size=256)
@@ -114,7 +114,9 @@ async def bench_http(count: int) -> dict[str, Any]:
         award = await Awarder(issuer, service).award(
             stored.key, Recipient(did="did:example:ada", name="Ada Lovelace")
         )
-        runner = web.AppRunner(create_app(issuer, allow_private=True, close_issuer=True))
+        runner = web.AppRunner(
+            create_app(build_services(issuer, allow_private=True, close_issuer=True))
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         samples = []

@@ -26,7 +26,7 @@ from vc_issuer.badges.openbadges import (
     IssuerProfile,
     build_award,
 )
-from vc_issuer.http import create_app
+from vc_issuer.http import build_services, create_app
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
@@ -145,7 +145,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 "image": {"id": logo, "type": "Image"},
             },
         )
-        app = create_app(issuer, allow_private=True, close_issuer=True)
+        app = create_app(build_services(issuer, allow_private=True, close_issuer=True))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()

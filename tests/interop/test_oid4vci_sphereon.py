@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from vc_issuer.http import create_app
-from vc_issuer.http.oid4vci import OID4VCI_KEY
+from vc_issuer.http import build_services, create_app
+from vc_issuer.http.state import STATE_KEY
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import verify_credential
@@ -70,12 +70,12 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         port = int(s.getsockname()[1])
     base_url = f"http://127.0.0.1:{port}"
     issuer = await open_issuer(init_home(tmp_path / "home", base_url=base_url))
-    app = create_app(issuer, allow_private=True)
+    app = create_app(build_services(issuer, allow_private=True))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield Server(issuer, app[OID4VCI_KEY], base_url)
+        yield Server(issuer, app[STATE_KEY].oid4vci, base_url)
     finally:
         await runner.cleanup()
         await issuer.close()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.http import create_app
+from vc_issuer.http import build_services, create_app
 from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.wallets.exchanges import qr_terminal
 
@@ -116,7 +116,9 @@ def test_batch_results_claim_links_open_claim_pages(tmp_path: Path) -> None:
 
     async def visit() -> None:
         issuer = await open_issuer(load_home(Path(h)))
-        client = TestClient(TestServer(create_app(issuer), host="127.0.0.1", port=port))
+        client = TestClient(
+            TestServer(create_app(build_services(issuer)), host="127.0.0.1", port=port)
+        )
         await client.start_server()
         try:
             for row in rows:

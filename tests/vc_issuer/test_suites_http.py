@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from did_methods.jwk import create_did_jwk
 from vc_issuer.core.keys import Ed25519Key, P256Key, P384Key, SigningKey
 from vc_issuer.core.proofs import derive, sign
-from vc_issuer.http import create_app
+from vc_issuer.http import build_services, create_app
 from vc_issuer.services.home import init_home, open_issuer
 
 from ._helpers import FIX, load
@@ -29,7 +29,7 @@ Client = TestClient[web.Request, web.Application]
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     issuer = await open_issuer(init_home(tmp_path / "home"))
-    client: Client = TestClient(TestServer(create_app(issuer), host="127.0.0.1"))
+    client: Client = TestClient(TestServer(create_app(build_services(issuer)), host="127.0.0.1"))
     await client.start_server()
     try:
         yield client

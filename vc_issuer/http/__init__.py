@@ -2,5 +2,6 @@
 
 from vc_issuer.http.app import create_app
 from vc_issuer.http.auth import SCOPES, create_token, hash_token
+from vc_issuer.http.services import build_services
 
-__all__ = ["SCOPES", "create_app", "create_token", "hash_token"]
+__all__ = ["SCOPES", "build_services", "create_app", "create_token", "hash_token"]

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService, StoredAchievement
+from vc_issuer.badges.achievements import AchievementService, StoredAchievement
 from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.badges.notify import ClaimNotice
 from vc_issuer.core.credentials import format_datetime
@@ -27,19 +27,17 @@ from vc_issuer.errors import (
     MalformedInputError,
     MissingRecipientError,
     NoRecipientEmailError,
-    VCIssuerError,
 )
 from vc_issuer.http import display
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
 from vc_issuer.http.openapi import problem_spec as _problem
-from vc_issuer.http.pages import IMAGE_LOADER_KEY, ImageLoader
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.public import etag_matches
-from vc_issuer.http.state import STATE_KEY
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 
-ACHIEVEMENTS_KEY: Final = web.AppKey("vc_issuer_achievements", AchievementService)
 JSON: Final = "application/json"
 #: One year, never revalidated: an image URL names the SHA-256 of its bytes.
 IMAGE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
@@ -49,7 +47,7 @@ _FALSE: Final = frozenset({"", "0", "false", "no"})
 
 
 def service_of(request: web.Request) -> AchievementService:
-    return request.app[ACHIEVEMENTS_KEY]
+    return state_of(request).achievements
 
 
 def _json(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -241,9 +239,7 @@ def _notice(
         raise MalformedInputError("notify must be true or false", field="notify")
     if not notify:
         return None
-    from vc_issuer.http.mail import mailer_of
-
-    if mailer_of(request.app) is None:
+    if state_of(request).mailer is None:
         raise EmailNotConfiguredError(
             "this server sends no email: add [email] to the home's config.toml"
         )
@@ -252,7 +248,7 @@ def _notice(
             "notify needs recipient.email: a claim link is only sent to its owner",
             field="recipient.email",
         )
-    return ClaimNotice(request.app[STATE_KEY].issuer.base_url, ttl_seconds)
+    return ClaimNotice(state_of(request).issuer.base_url, ttl_seconds)
 
 
 @requires("issue")
@@ -260,17 +256,15 @@ async def award_achievement(request: web.Request) -> web.Response:
     """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
     claimLink}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
     call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one."""
-    state = request.app[STATE_KEY]
-    service = service_of(request)
+    state = state_of(request)
+    service = state.achievements
     body = await read_json_object(request)
     repeat = body.get("repeat", False)
     if not isinstance(repeat, bool):
         raise MalformedInputError("repeat must be true or false", field="repeat")
     recipient = recipient_from_body(body)
     awarded = _awarded_date(body)
-    from vc_issuer.http.claims import service_of as claims_of
-
-    claims = claims_of(request)
+    claims = state.claims
     notice = _notice(request, body, recipient, claims.ttl.total_seconds())
     # A fresh Awarder per request: it reads the issuer profile as it is now.
     awarder = Awarder(state.issuer, service, attach=notice)
@@ -278,11 +272,8 @@ async def award_achievement(request: web.Request) -> web.Response:
     if award.claim_link:  # made with the award, and its email queued in the same transaction
         (made,) = await claims.list(credential_id=award.credential_id, limit=1)  # a new award
         claim_link, expires = award.claim_link, format_datetime(made.expires_at)
-        from vc_issuer.http.mail import mailer_of
-
-        mailer = mailer_of(request.app)
-        if mailer is not None:
-            mailer.wake()
+        if state.mailer is not None:
+            state.mailer.wake()
     else:
         claim = await claims.create(award.credential_id)
         claim_link, expires = claim.url, claim.to_dict()["expires"]
@@ -316,39 +307,6 @@ async def get_image(request: web.Request) -> web.StreamResponse:
     if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=record.data, content_type=record.media_type, headers=headers)
-
-
-def image_loader(service: AchievementService, *base_urls: str) -> ImageLoader:
-    """The pages' hook: bytes of an image at one of our ``/images/`` URLs, else None."""
-    prefixes = tuple(dict.fromkeys(b.rstrip("/") + IMAGE_PATH for b in (service.base_url,
-                                                                        *base_urls)))  # fmt: skip
-
-    async def load(url: str) -> bytes | None:
-        for prefix in prefixes:
-            if url.startswith(prefix):
-                try:
-                    return (await service.image(url[len(prefix) :])).data
-                except VCIssuerError:
-                    return None
-        return None
-
-    return load
-
-
-def add_routes(app: web.Application, service: AchievementService | None = None) -> None:
-    """Mount the routes and the pages' image hook; the service defaults to the app's issuer."""
-    state = app[STATE_KEY]
-    if service is None:
-        service = AchievementService(state.issuer.store, base_url=state.issuer.base_url)
-    app[ACHIEVEMENTS_KEY] = service
-    app[IMAGE_LOADER_KEY] = image_loader(service, state.base_url)
-    app.router.add_post("/achievements", create_achievement)
-    app.router.add_get("/achievements", list_achievements, allow_head=False)
-    app.router.add_get("/achievements/{id}", get_achievement, allow_head=False)
-    app.router.add_put("/achievements/{id}", update_achievement)
-    app.router.add_post("/achievements/{id}/archive", archive_achievement)
-    app.router.add_post("/achievements/{id}/awards", award_achievement)
-    app.router.add_get("/images/{name}", get_image, allow_head=False)
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------
@@ -462,12 +420,15 @@ _BODY: Final = {
 }
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The achievement and image routes' part of the OpenAPI document."""
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
     body = {"required": True, "content": {JSON: {"schema": _ACHIEVEMENT_IN}}}
-    return {
-        "/achievements": {
-            "post": {
+    return [
+        Route(
+            "POST",
+            "/achievements",
+            create_achievement,
+            {
                 "operationId": "createAchievement",
                 "summary": "Store a new badge design (version 1)",
                 "security": [{"bearer": ["issue"]}],
@@ -478,7 +439,12 @@ def openapi_paths() -> dict[str, Any]:
                     **_AUTH,
                 },
             },
-            "get": {
+        ),
+        Route(
+            "GET",
+            "/achievements",
+            list_achievements,
+            {
                 "operationId": "listAchievements",
                 "summary": "With a read token: the current designs (archived ones with ?all=1)."
                 " Without one, for browsers or JSON-LD clients: the public catalog",
@@ -511,9 +477,12 @@ def openapi_paths() -> dict[str, Any]:
                     **_AUTH,
                 },
             },
-        },
-        "/achievements/{id}": {
-            "get": {
+        ),
+        Route(
+            "GET",
+            "/achievements/{id}",
+            get_achievement,
+            {
                 "operationId": "getAchievement",
                 "summary": "An achievement id resolves here. With a read token: the stored design"
                 " (its current version, or ?version=N). Without one, for browsers or JSON-LD"
@@ -545,7 +514,12 @@ def openapi_paths() -> dict[str, Any]:
                     },
                 },
             },
-            "put": {
+        ),
+        Route(
+            "PUT",
+            "/achievements/{id}",
+            update_achievement,
+            {
                 "operationId": "updateAchievement",
                 "summary": "Store the next version of a design (issued badges stay valid)",
                 "security": [{"bearer": ["issue"]}],
@@ -568,9 +542,12 @@ def openapi_paths() -> dict[str, Any]:
                     "409": _problem("VERSION_CONFLICT: changed meanwhile"),
                 },
             },
-        },
-        "/achievements/{id}/archive": {
-            "post": {
+        ),
+        Route(
+            "POST",
+            "/achievements/{id}/archive",
+            archive_achievement,
+            {
                 "operationId": "archiveAchievement",
                 "summary": "Archive a design: no more awards (issued badges are untouched)",
                 "security": [{"bearer": ["issue"]}],
@@ -580,10 +557,13 @@ def openapi_paths() -> dict[str, Any]:
                     **_AUTH,
                     "404": _problem("ACHIEVEMENT_NOT_FOUND"),
                 },
-            }
-        },
-        "/achievements/{id}/awards": {
-            "post": {
+            },
+        ),
+        Route(
+            "POST",
+            "/achievements/{id}/awards",
+            award_achievement,
+            {
                 "operationId": "awardAchievement",
                 "summary": "Award the badge to one recipient (signed OpenBadgeCredential)",
                 "security": [{"bearer": ["issue"]}],
@@ -604,10 +584,13 @@ def openapi_paths() -> dict[str, Any]:
                         " or the badge cannot be signed"
                     ),
                 },
-            }
-        },
-        "/images/{name}": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/images/{name}",
+            get_image,
+            {
                 "operationId": "getImage",
                 "summary": "A stored badge image, {sha256}.png or {sha256}.svg (immutable)",
                 "security": [],
@@ -641,16 +624,13 @@ def openapi_paths() -> dict[str, Any]:
                     "304": {"description": "Not modified"},
                     "404": _problem("IMAGE_NOT_FOUND"),
                 },
-            }
-        },
-    }
+            },
+        ),
+    ]
 
 
 __all__ = [
-    "ACHIEVEMENTS_KEY",
     "IMAGE_CACHE_CONTROL",
-    "add_routes",
-    "image_loader",
-    "openapi_paths",
     "recipient_from_body",
+    "routes",
 ]

@@ -1,26 +1,33 @@
-"""The aiohttp application factory.
+"""The aiohttp application, assembled from services passed in.
 
-``create_app(issuer)`` wires routes, limits, auth and the verifier's seams. The verifier checks
-this issuer's own status lists without a network round trip (they are read from the store, with
-the same proof and issuer checks as any fetched list) and resolves our own did:web document
-locally; everything else goes over the network with the private-address rules
-(``allow_private`` lifts them, for tests and local setups only).
+``create_app(services)`` only assembles: the route table (``route_table``), the middleware list
+(``default_middlewares``) and the startup/cleanup hooks. Services are built beforehand by
+``build_services`` (vc_issuer.http.services); nothing here depends on import or mount order.
+To add a middleware, add it to ``default_middlewares`` (or pass ``middlewares=``); to run
+something with the app (a worker pool, a background task), pass ``on_startup``/``on_cleanup``.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from did_methods.fetch import SafeFetcher
-from did_methods.registry import DIDResolver, Resolver
-from vc_issuer.core.resolver import StaticResolver
-from vc_issuer.errors import VCIssuerError
+from vc_issuer.http import (
+    achievements,
+    claims,
+    display,
+    exchanges,
+    oid4vci,
+    pages,
+    public,
+    vcapi,
+)
 from vc_issuer.http.auth import AUTH_KEY, Authenticator
+from vc_issuer.http.mail import mail_sender
 from vc_issuer.http.middlewares import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_DEPTH,
@@ -31,163 +38,86 @@ from vc_issuer.http.middlewares import (
     error_middleware,
     request_id_middleware,
 )
-from vc_issuer.http.problems import json_bytes
-from vc_issuer.http.public import etag_matches, etag_of
+from vc_issuer.http.routes import ROUTES_KEY, Routes
 from vc_issuer.http.state import STATE_KEY, ServiceState
-from vc_issuer.services.issuer import LIST_PATH, Issuer
-from vc_issuer.services.status_check import FetchResult, SafeFetch, StatusListChecker
 
 log = logging.getLogger("vc_issuer.http")
 
+Hook = Callable[[web.Application], Awaitable[None]]
 
-class LocalFirstFetch:
-    """The status checker's fetch: our own lists straight from the issuer, others over HTTP.
 
-    Own lists answer with ``no-cache`` and an ETag, so the checker revalidates on every check
-    (a status change is visible at once) and re-verifies only when the list really changed.
-    """
+def route_table(services: ServiceState) -> Routes:
+    """Every route the app serves (and the OpenAPI document describes)."""
+    return Routes.of(
+        vcapi.routes(services),
+        public.routes(services),
+        exchanges.routes(services),
+        oid4vci.routes(services),
+        claims.routes(services),
+        achievements.routes(services),
+        pages.routes(services),
+        display.routes(services),
+    )
 
-    def __init__(self, issuer: Issuer, remote: SafeFetch) -> None:
-        self.issuer = issuer
-        self.remote = remote
-        self.prefix = issuer.base_url + LIST_PATH
 
-    async def __call__(self, url: str, headers: Mapping[str, str]) -> FetchResult:
-        if url.startswith(self.prefix):
-            list_id = url[len(self.prefix) :].split("#", 1)[0]
-            if list_id and "/" not in list_id and "?" not in list_id:
-                return await self._local(list_id, headers)
-        return await self.remote(url, headers)
+def default_middlewares() -> list[Middleware]:
+    """Outermost first. The HTML page errors sit just outside ``error_middleware``: they
+    rewrite its problem responses on page paths, and the outer ones still stamp the page."""
+    return [
+        cors_middleware,
+        request_id_middleware,
+        pages.html_errors_middleware,
+        error_middleware,
+        body_cap_middleware,
+    ]
 
-    async def _local(self, list_id: str, headers: Mapping[str, str]) -> FetchResult:
+
+async def _close_owned(app: web.Application) -> None:
+    for item in reversed(app[STATE_KEY].owned):
         try:
-            credential = await self.issuer.status_list_credential(list_id)
-        except VCIssuerError as exc:
-            return exc.http_status, {}, b""
-        body = json_bytes(credential)
-        etag = etag_of(body)
-        out = {"ETag": etag, "Cache-Control": "no-cache", "Content-Type": "application/vc+ld+json"}
-        sent = {k.lower(): v for k, v in headers.items()}.get("if-none-match")
-        if etag_matches(sent, etag):
-            return 304, out, b""
-        return 200, out, body
-
-    async def close(self) -> None:
-        await self.remote.close()
-
-
-def _own_resolver(issuer: Issuer, fallback: DIDResolver) -> DIDResolver:
-    document = issuer.did_document()
-    if document is None:
-        return fallback
-    return StaticResolver({issuer.did: document}, fallback=fallback)
+            out = item.close()
+            if inspect.isawaitable(out):
+                await out
+        except Exception:  # cleanup must go on
+            log.exception("closing %r failed", item)
 
 
 def create_app(
-    issuer: Issuer,
+    services: ServiceState,
     *,
-    auth: bool = True,
-    allow_private: bool = False,
     max_body: int = DEFAULT_MAX_BODY,
     max_depth: int = DEFAULT_MAX_DEPTH,
-    base_url: str | None = None,
-    status_checker: StatusListChecker | None = None,
-    resolver: DIDResolver | None = None,
-    close_issuer: bool = False,
-    fetcher: SafeFetcher | None = None,
+    middlewares: Sequence[Middleware] | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_cleanup: Sequence[Hook] = (),
 ) -> web.Application:
-    """The VC API application over ``issuer``.
+    """The VC API application over ``services``.
 
-    ``auth=False`` makes every caller an admin (local conformance runs; the CLI refuses it on
-    non-loopback addresses). ``allow_private`` lets the verifier fetch DID documents and status
-    lists from private and loopback hosts (over plain http too). ``close_issuer`` closes the
-    issuer (and its store) when the app shuts down. ``fetcher`` fetches the documents a
-    verified badge names (OB 2.0 assertions, issuer keys); by default one owned by the app.
+    ``on_startup`` hooks run in order before the first request; ``on_cleanup`` hooks run in
+    order at shutdown, before the services' own objects (``services.owned``) are closed.
     """
     if max_body < 1024:
         raise ValueError("max_body must be at least 1024 bytes")
     if max_depth < 8:
         raise ValueError("max_depth must be at least 8")
-    app = web.Application(
-        client_max_size=max_body,
-        middlewares=[cors_middleware, request_id_middleware, error_middleware, body_cap_middleware],
-    )
+    chosen = default_middlewares() if middlewares is None else list(middlewares)
+    app = web.Application(client_max_size=max_body, middlewares=chosen)
     app[MAX_BODY_KEY] = max_body
     app[MAX_DEPTH_KEY] = max_depth
-    app[AUTH_KEY] = Authenticator(issuer.store, enabled=auth)
+    app[AUTH_KEY] = Authenticator(services.issuer.store, enabled=services.auth)
+    app[STATE_KEY] = services
+    routes = route_table(services)
+    app[ROUTES_KEY] = routes
+    routes.mount(app.router)
 
-    owned: list[Any] = []
-    network = Resolver(allow_private=allow_private)
-    owned.append(network)
-    verify_resolver = resolver if resolver is not None else _own_resolver(issuer, network)
-    if status_checker is None:
-        remote = SafeFetch(allow_private=allow_private)
-        fetch = LocalFirstFetch(issuer, remote)
-        owned.append(fetch)
-        status_checker = StatusListChecker(
-            fetch=fetch,
-            allow_private=allow_private,
-            verify_list=_list_verifier(verify_resolver, issuer),
-        )
-    if fetcher is None:
-        fetcher = SafeFetcher(allow_private=allow_private)
-        owned.append(fetcher)
-    app[STATE_KEY] = ServiceState(
-        issuer=issuer,
-        resolver=verify_resolver,
-        network_resolver=network,
-        status_checker=status_checker,
-        allow_private=allow_private,
-        base_url=(base_url or issuer.base_url).rstrip("/"),
-        owned=owned,
-        fetcher=fetcher,
-    )
-
-    from vc_issuer.http import public, vcapi
-
-    vcapi.add_routes(app)
-    public.add_routes(app, issuer.did)
-    from vc_issuer.http import exchanges
-
-    exchanges.add_routes(app)
-    from vc_issuer.http import oid4vci
-
-    oid4vci.add_routes(app)
-    from vc_issuer.http import claims
-
-    claims.add_routes(app)
-    from vc_issuer.http import achievements
-
-    achievements.add_routes(app)
-    from vc_issuer.http.pages import setup_pages
-
-    setup_pages(app)
-    from vc_issuer.http import display
-
-    display.add_routes(app)
-
-    async def _cleanup(app: web.Application) -> None:
-        for item in reversed(app[STATE_KEY].owned):
-            try:
-                out = item.close()
-                if inspect.isawaitable(out):
-                    await out
-            except Exception:  # cleanup must go on
-                log.exception("closing %r failed", item)
-        if close_issuer:
-            await issuer.close()
-
-    app.on_cleanup.append(_cleanup)
-    if not auth:
+    app.on_startup.extend(on_startup)
+    if services.mailer is not None:  # [email] configured: send the outbox in the background
+        app.cleanup_ctx.append(mail_sender(services.mailer, poll=services.mail_poll))
+    app.on_cleanup.extend(on_cleanup)
+    app.on_cleanup.append(_close_owned)
+    if not services.auth:
         log.warning("authentication is DISABLED: every caller may issue and change status")
     return app
 
 
-def _list_verifier(resolver: DIDResolver, issuer: Issuer) -> Any:
-    """List credentials are verified with the same resolver (our own DID resolves locally)."""
-    from vc_issuer.services.status_check import credential_verifier
-
-    return credential_verifier(resolver, loader=issuer.loader)
-
-
-__all__ = ["LocalFirstFetch", "create_app"]
+__all__ = ["Hook", "create_app", "default_middlewares", "route_table"]

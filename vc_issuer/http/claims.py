@@ -13,22 +13,23 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from vc_issuer.badges.claims import ClaimService, WalletLinks, claim_summary, parse_claim_ttl
-from vc_issuer.errors import MalformedInputError, NotFoundError, VCIssuerError
+from vc_issuer.badges.claims import ClaimService, claim_summary, parse_claim_ttl
+from vc_issuer.errors import MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
 from vc_issuer.http.openapi import problem_spec as _problem
+from vc_issuer.http.pages import render
 from vc_issuer.http.problems import json_bytes
-from vc_issuer.http.state import STATE_KEY
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 
-CLAIMS_KEY: Final = web.AppKey("vc_issuer_claims", ClaimService)
 JSON: Final = "application/json"
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 def service_of(request: web.Request) -> ClaimService:
-    return request.app[CLAIMS_KEY]
+    return state_of(request).claims
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -73,8 +74,6 @@ _TITLES: Final = {404: "Claim link not found", 410: "Claim link no longer works"
 
 async def claim_page(request: web.Request) -> web.Response:
     """GET /claim/{token}: the learner's own page with fresh wallet links and QR codes."""
-    from vc_issuer.http.pages import render
-
     service = service_of(request)
     token = request.match_info["token"]
     if _wants_json(request):
@@ -104,44 +103,6 @@ async def claim_page(request: web.Request) -> web.Response:
     )
     resp.headers.update(_NO_STORE)
     return resp
-
-
-async def wallet_for_page(
-    request: web.Request, credential_id: str
-) -> tuple[WalletLinks | None, str | None]:
-    """For ``/c/{page_id}?claim=TOKEN``: the wallet links if TOKEN is a live claim of this
-    credential, else (None, a message for the learner); (None, None) without ``claim``."""
-    token = request.query.get("claim")
-    if not token or CLAIMS_KEY not in request.app:
-        return None, None
-    try:
-        return await service_of(request).wallet_links(token, credential_id=credential_id), None
-    except NotFoundError:
-        return None, "This claim link is not valid for this badge."
-    except VCIssuerError as exc:
-        if exc.http_status == 410:
-            return None, exc.detail
-        raise
-
-
-def add_routes(app: web.Application, service: ClaimService | None = None) -> None:
-    """Mount the routes; by default over the app's exchange and OpenID4VCI services."""
-    if service is None:
-        from vc_issuer.http.exchanges import EXCHANGES_KEY
-        from vc_issuer.http.oid4vci import OID4VCI_KEY
-
-        state = app[STATE_KEY]
-        service = ClaimService(
-            state.issuer,
-            base_url=state.base_url,
-            exchanges=app.get(EXCHANGES_KEY),
-            offers=app.get(OID4VCI_KEY),
-            now=state.issuer.now,
-        )
-    app[CLAIMS_KEY] = service
-    app.router.add_post("/claims", create_claim)
-    app.router.add_delete("/claims/{id}", revoke_claim)
-    app.router.add_get("/claim/{token}", claim_page, allow_head=False)
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------
@@ -212,11 +173,14 @@ _LINKS: Final = {
 }
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The claim routes' part of the OpenAPI document."""
-    return {
-        "/claims": {
-            "post": {
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
+    return [
+        Route(
+            "POST",
+            "/claims",
+            create_claim,
+            {
                 "operationId": "createClaim",
                 "summary": "Make a personal claim link for an award (to send to the learner)",
                 "security": [{"bearer": []}],
@@ -248,10 +212,13 @@ def openapi_paths() -> dict[str, Any]:
                     "404": _problem("No such credential"),
                     "413": _problem("Request body too large"),
                 },
-            }
-        },
-        "/claims/{id}": {
-            "delete": {
+            },
+        ),
+        Route(
+            "DELETE",
+            "/claims/{id}",
+            revoke_claim,
+            {
                 "operationId": "revokeClaim",
                 "summary": "Withdraw a claim link",
                 "security": [{"bearer": []}],
@@ -263,10 +230,13 @@ def openapi_paths() -> dict[str, Any]:
                     **_AUTH,
                     "404": _problem("No such claim link"),
                 },
-            }
-        },
-        "/claim/{token}": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/claim/{token}",
+            claim_page,
+            {
                 "operationId": "claimPage",
                 "summary": "The learner's claim page: fresh wallet links and QR codes",
                 "security": [],
@@ -292,9 +262,9 @@ def openapi_paths() -> dict[str, Any]:
                         "CLAIM_EXPIRED, CLAIM_REVOKED or CREDENTIAL_NOT_DELIVERABLE"
                     ),
                 },
-            }
-        },
-    }
+            },
+        ),
+    ]
 
 
-__all__ = ["CLAIMS_KEY", "add_routes", "openapi_paths", "service_of", "wallet_for_page"]
+__all__ = ["routes", "service_of"]

@@ -34,6 +34,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.auth import AUTH_KEY
 from vc_issuer.http.negotiate import JSON, JSON_LD, preferred, wants_html
+from vc_issuer.http.openapi import problem_spec
 from vc_issuer.http.pages import (
     badge_facts,
     badge_source,
@@ -45,7 +46,8 @@ from vc_issuer.http.pages import (
     verify_input_for_page,
 )
 from vc_issuer.http.problems import json_bytes
-from vc_issuer.http.state import state_of
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 
 PROFILE_PATH: Final = "/issuer"
 CONTEXT: Final = [VC_V2_CONTEXT, OB_CONTEXT]
@@ -368,16 +370,6 @@ async def certificate_pdf(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    """Mount ``/``, ``/issuer``, ``/oembed`` and the certificate. The catalog shares
-    ``/achievements`` with the admin API, whose handlers hand public reads to
-    :func:`catalog` and :func:`achievement`."""
-    app.router.add_get("/", home, allow_head=False)
-    app.router.add_get(PROFILE_PATH, issuer_profile, allow_head=False)
-    app.router.add_get("/oembed", oembed, allow_head=False)
-    app.router.add_get("/c/{page_id}/certificate.pdf", certificate_pdf, allow_head=False)
-
-
 # --- OpenAPI --------------------------------------------------------------------------------------
 
 _HTML_PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
@@ -434,18 +426,20 @@ _OEMBED_SCHEMA: Final = {
 }
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The public display routes' part of the OpenAPI document."""
-    from vc_issuer.http.openapi import problem_spec
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
 
     def negotiated(description: str, schema: dict[str, Any], *media: str) -> dict[str, Any]:
         content = {m: {"schema": schema} for m in media}
         return {"description": description, "content": {**content, **_HTML_PAGE}}
 
     pixels = {"type": "integer", "minimum": 1, "maximum": 99999}
-    return {
-        "/": {
-            "get": {
+    return [
+        Route(
+            "GET",
+            "/",
+            home,
+            {
                 "operationId": "home",
                 "summary": "Who runs this server and where to go: a page for browsers, JSON"
                 " (issuer profile and links) for programs",
@@ -466,20 +460,26 @@ def openapi_paths() -> dict[str, Any]:
                         JSON,
                     )
                 },
-            }
-        },
-        PROFILE_PATH: {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            PROFILE_PATH,
+            issuer_profile,
+            {
                 "operationId": "issuerProfile",
                 "summary": "The issuer profile: a page, or the OB 3.0 Profile (JSON-LD)",
                 "security": [],
                 "responses": {
                     "200": negotiated("The issuer profile", PROFILE_SCHEMA, JSON, JSON_LD)
                 },
-            }
-        },
-        "/oembed": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/oembed",
+            oembed,
+            {
                 "operationId": "oembed",
                 "summary": "oEmbed (rich) for a credential page of this server: its badge card",
                 "security": [],
@@ -515,10 +515,13 @@ def openapi_paths() -> dict[str, Any]:
                     ),
                     "404": problem_spec("URL_NOT_ON_THIS_SERVER, or CREDENTIAL_PAGE_NOT_FOUND"),
                 },
-            }
-        },
-        "/c/{page_id}/certificate.pdf": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/c/{page_id}/certificate.pdf",
+            certificate_pdf,
+            {
                 "operationId": "credentialCertificate",
                 "summary": "The printable certificate (PDF, landscape), with the current standing",
                 "security": [],
@@ -546,9 +549,9 @@ def openapi_paths() -> dict[str, Any]:
                     "400": {"description": "paper other than a4 or letter", "content": _HTML_PAGE},
                     "404": {"description": "No credential at this page id", "content": _HTML_PAGE},
                 },
-            }
-        },
-    }
+            },
+        ),
+    ]
 
 
 __all__ = [
@@ -558,10 +561,9 @@ __all__ = [
     "PROFILE_SCHEMA",
     "achievement",
     "achievement_document",
-    "add_routes",
     "catalog",
     "current_profile",
-    "openapi_paths",
     "profile_document",
     "public_read",
+    "routes",
 ]

@@ -19,17 +19,17 @@ from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
-from vc_issuer.http.state import STATE_KEY
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.store import ExchangeRecord
 from vc_issuer.wallets.exchanges import ExchangeService, parse_ttl, qr_svg
 
-EXCHANGES_KEY = web.AppKey("vc_issuer_exchanges", ExchangeService)
 JSON = "application/json"
 SVG = "image/svg+xml"
 
 
 def service_of(request: web.Request) -> ExchangeService:
-    return request.app[EXCHANGES_KEY]
+    return state_of(request).exchanges
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
@@ -138,24 +138,6 @@ This link works once and expires at {expires}.</small></p>
 """
 
 
-def add_routes(app: web.Application, service: ExchangeService | None = None) -> None:
-    """Mount the routes; the service defaults to one over the app's issuer and resolver."""
-    if service is None:
-        state = app[STATE_KEY]
-        service = ExchangeService(
-            state.issuer,
-            base_url=state.base_url,
-            resolver=state.resolver,
-            now=state.issuer.now,
-        )
-    app[EXCHANGES_KEY] = service
-    app.router.add_post("/exchanges", create_exchange)
-    app.router.add_get("/exchanges/{id}", get_exchange, allow_head=False)
-    app.router.add_post("/exchanges/{id}", participate)
-    app.router.add_get("/exchanges/{id}/qr.svg", qr_code, allow_head=False)
-    app.router.add_get("/interactions/{id}", interaction, allow_head=False)
-
-
 def _obj(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema or {"type": "object"}}}}
 
@@ -194,11 +176,14 @@ _GONE = {
 }
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The exchange routes' part of the OpenAPI document."""
-    return {
-        "/exchanges": {
-            "post": {
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
+    return [
+        Route(
+            "POST",
+            "/exchanges",
+            create_exchange,
+            {
                 "operationId": "createExchange",
                 "summary": "Open a VC API exchange for a stored award or a credential template",
                 "security": [{"bearer": []}],
@@ -224,10 +209,13 @@ def openapi_paths() -> dict[str, Any]:
                     "404": _problem("No such credential"),
                     "413": _problem("Request body too large"),
                 },
-            }
-        },
-        "/exchanges/{id}": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/exchanges/{id}",
+            get_exchange,
+            {
                 "operationId": "getExchange",
                 "summary": "State and result of an exchange (for the issuer)",
                 "security": [{"bearer": []}],
@@ -238,7 +226,12 @@ def openapi_paths() -> dict[str, Any]:
                     "404": _problem("No such exchange"),
                 },
             },
-            "post": {
+        ),
+        Route(
+            "POST",
+            "/exchanges/{id}",
+            participate,
+            {
                 "operationId": "participateInExchange",
                 "summary": "Wallet step: {} -> presentation request; DIDAuth VP -> credential",
                 "security": [],
@@ -265,9 +258,12 @@ def openapi_paths() -> dict[str, Any]:
                     "422": _problem("Presentation did not verify (INVALID_CHALLENGE_ERROR, ...)"),
                 },
             },
-        },
-        "/exchanges/{id}/qr.svg": {
-            "get": {
+        ),
+        Route(
+            "GET",
+            "/exchanges/{id}/qr.svg",
+            qr_code,
+            {
                 "operationId": "exchangeQrCode",
                 "summary": "The interaction URL as an SVG QR code",
                 "security": [],
@@ -279,10 +275,13 @@ def openapi_paths() -> dict[str, Any]:
                     },
                     "404": _problem("No such exchange"),
                 },
-            }
-        },
-        "/interactions/{id}": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            "/interactions/{id}",
+            interaction,
+            {
                 "operationId": "exchangeInteraction",
                 "summary": "Wallet protocols for an exchange (JSON), or a QR page (HTML)",
                 "security": [],
@@ -300,9 +299,9 @@ def openapi_paths() -> dict[str, Any]:
                     },
                     **_GONE,
                 },
-            }
-        },
-    }
+            },
+        ),
+    ]
 
 
-__all__ = ["EXCHANGES_KEY", "add_routes", "openapi_paths", "service_of"]
+__all__ = ["routes", "service_of"]

@@ -1,30 +1,26 @@
 """The server's email sender: one background task per server process that drains the outbox.
 
-``attach_mailer`` puts the home's ``Mailer`` on the app (the award route wakes it after
-queuing) and runs ``Mailer.run`` from startup to cleanup. Without ``[email]`` settings there is
-no mailer, and ``"notify": true`` is refused with ``EMAIL_NOT_CONFIGURED``.
+``build_services(..., mailer=...)`` puts the home's ``Mailer`` in the services (the award route
+wakes it after queuing) and ``create_app`` runs ``Mailer.run`` from startup to cleanup. Without
+``[email]`` settings there is no mailer, and ``"notify": true`` is refused with
+``EMAIL_NOT_CONFIGURED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from vc_issuer.email.outbox import Mailer
 
-MAILER_KEY = web.AppKey("vc_issuer_mailer", Mailer)
 
-
-def mailer_of(app: web.Application) -> Mailer | None:
-    return app.get(MAILER_KEY)
-
-
-def attach_mailer(app: web.Application, mailer: Mailer, *, poll: float = 5.0) -> None:
-    """Serve ``mailer`` to the routes and run its sender while the app runs."""
-    app[MAILER_KEY] = mailer
+def mail_sender(
+    mailer: Mailer, *, poll: float = 5.0
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running ``mailer``'s sender while the app runs."""
 
     async def sender(_app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -38,7 +34,7 @@ def attach_mailer(app: web.Application, mailer: Mailer, *, poll: float = 5.0) ->
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.cleanup_ctx.append(sender)
+    return sender
 
 
-__all__ = ["MAILER_KEY", "attach_mailer", "mailer_of"]
+__all__ = ["mail_sender"]

@@ -22,7 +22,8 @@ from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_bytes
-from vc_issuer.http.state import STATE_KEY
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.wallets.oid4vci import (
     AS_METADATA_PATH,
     CREDENTIAL_PATH,
@@ -34,13 +35,12 @@ from vc_issuer.wallets.oid4vci import (
     oauth_error_body,
 )
 
-OID4VCI_KEY: Final = web.AppKey("oid4vci", OID4VCIService)
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 _FORM: Final = "application/x-www-form-urlencoded"
 
 
 def service_of(request: web.Request) -> OID4VCIService:
-    return request.app[OID4VCI_KEY]
+    return state_of(request).oid4vci
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -136,21 +136,6 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     return out
 
 
-def add_routes(app: web.Application, service: OID4VCIService | None = None) -> None:
-    """Register the routes over the app's issuer and public base URL (or ``service``)."""
-    if service is None:
-        state = app[STATE_KEY]
-        service = OID4VCIService(state.issuer, base_url=state.base_url)
-    app[OID4VCI_KEY] = service
-    app.router.add_get(ISSUER_METADATA_PATH, issuer_metadata, allow_head=False)
-    app.router.add_get(AS_METADATA_PATH, authorization_server_metadata, allow_head=False)
-    app.router.add_post(OFFERS_PATH, create_offer)
-    app.router.add_get(OFFERS_PATH + "/{id}", get_offer, allow_head=False)
-    app.router.add_post(TOKEN_PATH, token)
-    app.router.add_post(NONCE_PATH, nonce)
-    app.router.add_post(CREDENTIAL_PATH, credential)
-
-
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 _OAUTH_ERROR: Final[dict[str, Any]] = {
@@ -177,28 +162,37 @@ def _oauth(description: str) -> dict[str, Any]:
     }
 
 
-def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of these routes (merged into the service's document)."""
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
     too_large = _problem("Request body larger than the limit")
-    return {
-        ISSUER_METADATA_PATH: {
-            "get": {
+    return [
+        Route(
+            "GET",
+            ISSUER_METADATA_PATH,
+            issuer_metadata,
+            {
                 "operationId": "oid4vciIssuerMetadata",
                 "summary": "OpenID4VCI Credential Issuer Metadata",
                 "security": [],
                 "responses": {"200": {"description": "Metadata", **_content(_OBJECT)}},
-            }
-        },
-        AS_METADATA_PATH: {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            AS_METADATA_PATH,
+            authorization_server_metadata,
+            {
                 "operationId": "oauthAuthorizationServerMetadata",
                 "summary": "OAuth 2.0 Authorization Server Metadata (pre-authorized code only)",
                 "security": [],
                 "responses": {"200": {"description": "Metadata", **_content(_OBJECT)}},
-            }
-        },
-        OFFERS_PATH: {
-            "post": {
+            },
+        ),
+        Route(
+            "POST",
+            OFFERS_PATH,
+            create_offer,
+            {
                 "operationId": "createCredentialOffer",
                 "summary": "Offer a stored award to a wallet (OpenID4VCI pre-authorized code)",
                 "security": [{"bearer": ["issue"]}],
@@ -248,10 +242,13 @@ def openapi_paths() -> dict[str, Any]:
                     "410": _problem("CREDENTIAL_NOT_DELIVERABLE: the award is revoked/suspended"),
                     "413": too_large,
                 },
-            }
-        },
-        OFFERS_PATH + "/{id}": {
-            "get": {
+            },
+        ),
+        Route(
+            "GET",
+            OFFERS_PATH + "/{id}",
+            get_offer,
+            {
                 "operationId": "getCredentialOffer",
                 "summary": "A credential offer by reference (credential_offer_uri)",
                 "security": [],
@@ -262,10 +259,13 @@ def openapi_paths() -> dict[str, Any]:
                     "200": {"description": "The Credential Offer", **_content(_OBJECT)},
                     "404": _problem("Unknown, used or expired offer"),
                 },
-            }
-        },
-        TOKEN_PATH: {
-            "post": {
+            },
+        ),
+        Route(
+            "POST",
+            TOKEN_PATH,
+            token,
+            {
                 "operationId": "oauthToken",
                 "summary": "Token endpoint: redeem a pre-authorized code (and tx_code)",
                 "security": [],
@@ -301,10 +301,13 @@ def openapi_paths() -> dict[str, Any]:
                     "400": _oauth("invalid_request, invalid_grant, unsupported_grant_type, ..."),
                     "413": too_large,
                 },
-            }
-        },
-        NONCE_PATH: {
-            "post": {
+            },
+        ),
+        Route(
+            "POST",
+            NONCE_PATH,
+            nonce,
+            {
                 "operationId": "oid4vciNonce",
                 "summary": "A fresh single-use c_nonce for key proofs",
                 "security": [],
@@ -321,10 +324,13 @@ def openapi_paths() -> dict[str, Any]:
                     },
                     "413": too_large,
                 },
-            }
-        },
-        CREDENTIAL_PATH: {
-            "post": {
+            },
+        ),
+        Route(
+            "POST",
+            CREDENTIAL_PATH,
+            credential,
+            {
                 "operationId": "oid4vciCredential",
                 "summary": "Credential endpoint: an ldp_vc bound to the key proof's holder",
                 "security": [{"bearer": []}],
@@ -371,9 +377,9 @@ def openapi_paths() -> dict[str, Any]:
                     },
                     "413": too_large,
                 },
-            }
-        },
-    }
+            },
+        ),
+    ]
 
 
-__all__ = ["OID4VCI_KEY", "add_routes", "oauth_error_response", "openapi_paths", "service_of"]
+__all__ = ["oauth_error_response", "routes", "service_of"]

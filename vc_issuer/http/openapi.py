@@ -1,48 +1,54 @@
 """The OpenAPI 3.1 description of every route, as a plain dict (served at /openapi.json).
 
-Kept by hand, next to the routes; a test checks that every registered route is described here
-and that real responses validate against these schemas.
+The operations live in the route declarations (``Route.doc``, next to their handlers); this
+module holds the shared schemas and helpers and assembles the document from a route table.
+A test checks that every served route is described and that real responses match.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from vc_issuer import __version__
+from vc_issuer.http.routes import Route
 
 _REF = "#/components/schemas/"
 
 
-def _ref(name: str) -> dict[str, Any]:
+def schema_ref(name: str) -> dict[str, Any]:
     return {"$ref": _REF + name}
 
 
-def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
+def json_content(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
     return {"content": {media: {"schema": schema}}}
 
 
 def problem_spec(description: str) -> dict[str, Any]:
     """A problem+json response of ``description`` (route modules share it)."""
-    return {"description": description, **_json(_ref("Problem"), "application/problem+json")}
-
-
-def _verification_failed(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        **_json(_ref("VerificationProblem"), "application/problem+json"),
+        **json_content(schema_ref("Problem"), "application/problem+json"),
     }
 
 
-def _html() -> dict[str, Any]:
+def verification_failed(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        **json_content(schema_ref("VerificationProblem"), "application/problem+json"),
+    }
+
+
+def html_content() -> dict[str, Any]:
     return {"content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-_PAGE_ID: dict[str, Any] = {
+PAGE_ID: dict[str, Any] = {
     "name": "page_id", "in": "path", "required": True, "schema": {"type": "string"},
     "description": "The unguessable page id (a UUID) returned when the credential was issued",
 }  # fmt: skip
-_VERIFY_FORM: dict[str, Any] = {
+VERIFY_FORM: dict[str, Any] = {
     "type": "object",
     "properties": {
         "json": {"type": "string", "description": "Pasted credential JSON"},
@@ -57,7 +63,7 @@ AUTH_ERRORS = {
     "401": problem_spec("No token, or an unknown, revoked or expired token"),
     "403": problem_spec("The token lacks the route's scope"),
 }
-_BODY_ERRORS = {
+BODY_ERRORS = {
     "400": problem_spec("Malformed request or credential"),
     "413": problem_spec("Request body larger than the limit (1 MiB by default)"),
 }
@@ -143,8 +149,8 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["credential"],
         "properties": {
-            "credential": _ref("Credential"),
-            "options": _ref("IssueCredentialOptions"),
+            "credential": schema_ref("Credential"),
+            "options": schema_ref("IssueCredentialOptions"),
         },
     },
     "IssueCredentialResponse": {
@@ -152,7 +158,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["verifiableCredential"],
         "properties": {
             "verifiableCredential": {
-                "oneOf": [_ref("Credential"), _ref("EnvelopedVerifiableCredential")]
+                "oneOf": [schema_ref("Credential"), schema_ref("EnvelopedVerifiableCredential")]
             }
         },
     },
@@ -195,7 +201,7 @@ _SCHEMAS: dict[str, Any] = {
                 " compact JWS (VC-JWT, VC 2.0 JOSE, OB 2.0 signed assertion).",
                 "oneOf": [{"type": "object"}, {"type": "string"}],
             },
-            "options": _ref("VerifyOptions"),
+            "options": schema_ref("VerifyOptions"),
         },
     },
     "VerifyPresentationRequest": {
@@ -203,7 +209,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["verifiablePresentation"],
         "properties": {
             "verifiablePresentation": {"type": "object"},
-            "options": _ref("VerifyOptions"),
+            "options": schema_ref("VerifyOptions"),
         },
     },
     "Check": {
@@ -231,7 +237,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "verified": {"type": "boolean"},
             "kind": {"type": "string", "enum": ["credential", "presentation"]},
-            "checks": {"type": "array", "items": _ref("Check")},
+            "checks": {"type": "array", "items": schema_ref("Check")},
             "format": {
                 "type": "string",
                 "enum": ["data-integrity", "vc-jwt", "vc-jose", "ob2-hosted", "ob2-signed"],
@@ -246,19 +252,19 @@ _SCHEMAS: dict[str, Any] = {
             "errors": {
                 "type": "array",
                 "description": "one problem object per failed check, with the check's name",
-                "items": {"allOf": [_ref("Problem"), {"required": ["check"]}]},
+                "items": {"allOf": [schema_ref("Problem"), {"required": ["check"]}]},
             },
             "credentialResults": {
                 "type": "array",
-                "items": _ref("VerificationResult"),
+                "items": schema_ref("VerificationResult"),
             },
         },
     },
     "VerificationProblem": {
         "description": "A failed verification: the result (verified false) and problem details.",
         "allOf": [
-            _ref("VerificationResult"),
-            _ref("Problem"),
+            schema_ref("VerificationResult"),
+            schema_ref("Problem"),
             {"properties": {"verified": {"const": False}}},
         ],
     },
@@ -319,7 +325,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["didDocument", "didResolutionMetadata", "didDocumentMetadata"],
         "properties": {
             "@context": {"type": ["string", "array"]},
-            "didDocument": {"oneOf": [_ref("DIDDocument"), {"type": "null"}]},
+            "didDocument": {"oneOf": [schema_ref("DIDDocument"), {"type": "null"}]},
             "didResolutionMetadata": {"type": "object"},
             "didDocumentMetadata": {"type": "object"},
         },
@@ -341,301 +347,13 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-_PATHS: dict[str, Any] = {
-    "/credentials/issue": {
-        "post": {
-            "operationId": "issueCredential",
-            "summary": "Issue a credential (sign, attach status, store)",
-            "security": [{"bearer": ["issue"]}],
-            "parameters": [
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                }
-            ],
-            "requestBody": {"required": True, **_json(_ref("IssueCredentialRequest"))},
-            "responses": {
-                "201": {
-                    "description": "Issued (with Accept: application/vc+jwt and format jwt:"
-                    " the bare token)",
-                    "content": {
-                        "application/json": {"schema": _ref("IssueCredentialResponse")},
-                        "application/vc+jwt": {"schema": {"type": "string"}},
-                    },
-                },
-                **_BODY_ERRORS,
-                **AUTH_ERRORS,
-                "422": problem_spec("Credential cannot be signed (e.g. undefined JSON-LD terms)"),
-            },
-        }
-    },
-    "/credentials/verify": {
-        "post": {
-            "operationId": "verifyCredential",
-            "summary": "Verify a credential: structure, proofs, issuer, validity, status",
-            "description": "One entry point for every format. Send {verifiableCredential,"
-            " options} as JSON (Data Integrity, enveloped JOSE, OB 2.0 hosted JSON, or a JWS"
-            " string); a compact JWS as the raw body (application/vc+jwt, application/vp+jwt,"
-            " application/jwt); or a baked Open Badge image as the raw body (image/png or"
-            " image/svg+xml, OB 3.0 or OB 2.0): it is unbaked, then verified; an image"
-            " without a credential is a 400 NO_BAKED_CREDENTIAL. The result names the"
-            " format it found.",
-            "security": [],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": _ref("VerifyCredentialRequest")},
-                    "application/vc+jwt": {"schema": {"type": "string"}},
-                    "application/jwt": {"schema": {"type": "string"}},
-                    "image/png": {"schema": {"type": "string", "format": "binary"}},
-                    "image/svg+xml": {"schema": {"type": "string"}},
-                },
-            },
-            "responses": {
-                "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
-                "400": _verification_failed("Malformed request or credential"),
-                "413": problem_spec("Request body larger than the limit"),
-                "415": _verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
-                "422": _verification_failed("The credential does not verify"),
-            },
-        }
-    },
-    "/presentations/verify": {
-        "post": {
-            "operationId": "verifyPresentation",
-            "summary": "Verify a presentation (signed or unsigned) and every credential in it",
-            "security": [],
-            "requestBody": {"required": True, **_json(_ref("VerifyPresentationRequest"))},
-            "responses": {
-                "200": {"description": "Verified", **_json(_ref("VerificationResult"))},
-                "400": _verification_failed("Malformed request or presentation"),
-                "413": problem_spec("Request body larger than the limit"),
-                "422": _verification_failed("The presentation does not verify"),
-            },
-        }
-    },
-    "/credentials/status": {
-        "post": {
-            "operationId": "updateCredentialStatus",
-            "summary": "Revoke, suspend or reinstate an issued credential",
-            "security": [{"bearer": ["status"]}],
-            "requestBody": {"required": True, **_json(_ref("UpdateStatusRequest"))},
-            "responses": {
-                "200": {"description": "Status set", **_json(_ref("StatusChange"))},
-                **_BODY_ERRORS,
-                **AUTH_ERRORS,
-                "404": problem_spec("No such credential was issued here"),
-                "409": problem_spec("Not allowed (revocation is permanent; no such status entry)"),
-            },
-        }
-    },
-    "/credentials/{id}": {
-        "get": {
-            "operationId": "getCredential",
-            "summary": "The stored credential as issued",
-            "security": [{"bearer": ["read"]}],
-            "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "The credential", **_json(_ref("Credential"))},
-                **AUTH_ERRORS,
-                "404": problem_spec("No such credential"),
-            },
-        }
-    },
-    "/status-lists/{id}": {
-        "get": {
-            "operationId": "getStatusList",
-            "summary": "The signed status list credential (cacheable; ETag and 304)",
-            "security": [],
-            "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-                {
-                    "name": "If-None-Match",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string"},
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "The list credential; application/json on request",
-                    "headers": {
-                        "ETag": {"schema": {"type": "string"}},
-                        "Cache-Control": {"schema": {"type": "string"}},
-                    },
-                    "content": {
-                        "application/vc+ld+json": {"schema": _ref("Credential")},
-                        "application/json": {"schema": _ref("Credential")},
-                    },
-                },
-                "304": {"description": "Not modified"},
-                "404": problem_spec("No such status list"),
-            },
-        }
-    },
-    "/.well-known/did.json": {
-        "get": {
-            "operationId": "getDidDocument",
-            "summary": "The issuer's did:web document (404 for a did:key issuer)",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "DID document",
-                    **_json(_ref("DIDDocument"), "application/did+json"),
-                },
-                "404": problem_spec("Not a did:web issuer (or a path-based did:web)"),
-            },
-        }
-    },
-    "/1.0/identifiers/{did}": {
-        "get": {
-            "operationId": "resolveDid",
-            "summary": "Resolve a DID (universal-resolver driver shape)",
-            "security": [],
-            "parameters": [
-                {"name": "did", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {
-                    "description": "DID Resolution result",
-                    **_json(
-                        _ref("DIDResolutionResult"),
-                        'application/ld+json;profile="https://w3id.org/did-resolution"',
-                    ),
-                },
-                "400": problem_spec("Invalid DID, or a did:web host that is not allowed"),
-                "404": problem_spec("DID not found"),
-                "501": problem_spec("DID method not supported"),
-                "502": problem_spec("did:web host unreachable or its document unusable"),
-            },
-        }
-    },
-    "/openapi.json": {
-        "get": {
-            "operationId": "getOpenApi",
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}},
-        }
-    },
-    "/c/{page_id}": {
-        "get": {
-            "operationId": "credentialPage",
-            "summary": "Public credential page (HTML): badge, details, verification result",
-            "security": [],
-            "parameters": [_PAGE_ID],
-            "responses": {
-                "200": {"description": "The page", **_html()},
-                "404": {"description": "No credential at this page id", **_html()},
-            },
-        }
-    },
-    "/c/{page_id}/credential.json": {
-        "get": {
-            "operationId": "credentialPageJson",
-            "summary": "The credential of a public page, as issued",
-            "security": [],
-            "parameters": [_PAGE_ID],
-            "responses": {
-                "200": {
-                    "description": "The credential",
-                    **_json({"type": "object"}, "application/vc+ld+json"),
-                },
-                "404": {"description": "No credential at this page id", **_html()},
-            },
-        }
-    },
-    "/c/{page_id}/badge.{kind}": {
-        "get": {
-            "operationId": "credentialPageBadge",
-            "summary": "The badge image with the credential baked in (PNG or SVG)",
-            "security": [],
-            "parameters": [
-                _PAGE_ID,
-                {
-                    "name": "kind",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "enum": ["png", "svg"]},
-                },
-            ],
-            "responses": {
-                "200": {
-                    "description": "The baked image",
-                    "content": {
-                        "image/png": {"schema": {"type": "string", "format": "binary"}},
-                        "image/svg+xml": {"schema": {"type": "string"}},
-                    },
-                },
-                "404": {"description": "No credential at this page id", **_html()},
-            },
-        }
-    },
-    "/verify": {
-        "get": {
-            "operationId": "verifyPage",
-            "summary": "Verify page (HTML): paste JSON, upload JSON or a baked image, or a URL",
-            "security": [],
-            "responses": {"200": {"description": "The form", **_html()}},
-        },
-        "post": {
-            "operationId": "verifyPageSubmit",
-            "summary": "Verify what the form sent; each check in plain words (HTML)",
-            "security": [],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {"schema": _VERIFY_FORM},
-                    "application/x-www-form-urlencoded": {"schema": _VERIFY_FORM},
-                },
-            },
-            "responses": {
-                "200": {"description": "The result (verified or not)", **_html()},
-                "400": {"description": "Nothing usable was sent", **_html()},
-                "413": {"description": "Upload too large", **_html()},
-            },
-        },
-    },
-    "/static/{name}": {
-        "get": {
-            "operationId": "pageStatic",
-            "summary": "Stylesheet of the pages",
-            "security": [],
-            "parameters": [
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {
-                    "description": "The file",
-                    "content": {"text/css": {"schema": {"type": "string"}}},
-                },
-                "404": {"description": "No such file", **_html()},
-            },
-        }
-    },
-    "/healthz": {
-        "get": {
-            "operationId": "health",
-            "summary": "Liveness and store reachability",
-            "security": [],
-            "responses": {
-                "200": {"description": "Healthy", **_json(_ref("Health"))},
-                "503": problem_spec("Store unreachable"),
-            },
-        }
-    },
-}
 
-
-def openapi_document(
-    base_url: str | None = None, did_document_path: str | None = None
-) -> dict[str, Any]:
-    """The OpenAPI document; ``base_url`` becomes the single server entry, and a path-based
-    did:web issuer's document path is listed next to ``/.well-known/did.json``."""
+def openapi_document(routes: Iterable[Route], base_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` (the app's table); ``base_url`` becomes the single
+    server entry."""
+    paths: dict[str, Any] = {}
+    for route in routes:
+        paths.setdefault(route.openapi_path, {})[route.method.lower()] = copy.deepcopy(route.doc)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -646,35 +364,26 @@ def openapi_document(
                 "Errors are application/problem+json with a stable code."
             ),
         },
-        "paths": copy.deepcopy(_PATHS),
+        "paths": paths,
         "components": {
             "schemas": copy.deepcopy(_SCHEMAS),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
-    from vc_issuer.http.exchanges import openapi_paths as exchange_paths
-
-    doc["paths"].update(exchange_paths())
-    from vc_issuer.http.oid4vci import openapi_paths
-
-    doc["paths"].update(openapi_paths())
-    from vc_issuer.http.claims import openapi_paths as claim_paths
-
-    doc["paths"].update(claim_paths())
-    from vc_issuer.http.achievements import openapi_paths as achievement_paths
-
-    doc["paths"].update(achievement_paths())
-    from vc_issuer.http.display import openapi_paths as display_paths
-
-    doc["paths"].update(display_paths())
     if base_url:
         doc["servers"] = [{"url": base_url}]
-    if did_document_path and did_document_path not in doc["paths"]:
-        item = copy.deepcopy(doc["paths"]["/.well-known/did.json"])
-        item["get"]["operationId"] = "getPathDidDocument"
-        item["get"]["summary"] = "The issuer's path-based did:web document"
-        doc["paths"][did_document_path] = item
     return doc
 
 
-__all__ = ["AUTH_ERRORS", "openapi_document", "problem_spec"]
+__all__ = [
+    "AUTH_ERRORS",
+    "BODY_ERRORS",
+    "PAGE_ID",
+    "VERIFY_FORM",
+    "html_content",
+    "json_content",
+    "openapi_document",
+    "problem_spec",
+    "schema_ref",
+    "verification_failed",
+]

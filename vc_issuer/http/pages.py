@@ -11,7 +11,7 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -36,12 +36,15 @@ from vc_issuer.badges.baking import (
     detect_image_type,
     looks_like_image,
 )
+from vc_issuer.badges.claims import WalletLinks
 from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_credential
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core import jose
-from vc_issuer.errors import VCIssuerError
-from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY, error_middleware
-from vc_issuer.http.state import ServiceState, state_of
+from vc_issuer.errors import NotFoundError, VCIssuerError
+from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
+from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ImageLoader, ServiceState, state_of
 from vc_issuer.services.verifier import FORMATS, Check, VerificationResult
 
 HERE: Final = Path(__file__).resolve().parent.parent
@@ -52,10 +55,6 @@ MAX_UPLOAD_BYTES: Final = MAX_IMAGE_BYTES
 HTML: Final = "text/html"
 _STATIC_FILES: Final = {"pages.css": "text/css"}
 _OB_TYPES: Final = {"OpenBadgeCredential", "AchievementCredential"}
-
-ImageLoader = Callable[[str], Awaitable[bytes | None]]
-#: Optional hook: bytes of an image stored at one of our own URLs (achievement images).
-IMAGE_LOADER_KEY: Final[web.AppKey[ImageLoader]] = web.AppKey("vc_issuer_image_loader")
 
 
 @lru_cache(maxsize=1)
@@ -403,12 +402,10 @@ async def badge_source(request: web.Request, credential: Mapping[str, Any]) -> b
     if url.startswith("data:"):
         data = _data_url_bytes(url)
     elif url.startswith(state_of(request).base_url + "/"):
-        loader = request.app.get(IMAGE_LOADER_KEY)
-        if loader is not None:
-            try:
-                data = await loader(url)
-            except VCIssuerError:
-                data = None
+        try:
+            data = await state_of(request).image_loader(url)
+        except VCIssuerError:
+            data = None
     if data is None:
         return None
     try:
@@ -480,6 +477,24 @@ def embed_html(facts: sharing.BadgeFacts, width: int = sharing.CARD_WIDTH) -> st
     )
 
 
+async def wallet_for_page(
+    request: web.Request, credential_id: str
+) -> tuple[WalletLinks | None, str | None]:
+    """For ``/c/{page_id}?claim=TOKEN``: the wallet links if TOKEN is a live claim of this
+    credential, else (None, a message for the learner); (None, None) without ``claim``."""
+    token = request.query.get("claim")
+    if not token:
+        return None, None
+    try:
+        return await state_of(request).claims.wallet_links(token, credential_id=credential_id), None
+    except NotFoundError:
+        return None, "This claim link is not valid for this badge."
+    except VCIssuerError as exc:
+        if exc.http_status == 410:
+            return None, exc.detail
+        raise
+
+
 async def credential_page(request: web.Request) -> web.Response:
     """GET /c/{page_id}: the public page of one issued credential."""
     state = state_of(request)
@@ -495,8 +510,6 @@ async def credential_page(request: web.Request) -> web.Response:
     description = str(ach.get("description") or cred.get("description") or "")
     criteria = ach.get("criteria") if isinstance(ach.get("criteria"), Mapping) else {}
     alignments = [a for a in _as_list(ach.get("alignment")) if isinstance(a, Mapping)]
-    from vc_issuer.http.claims import wallet_for_page
-
     wallet, claim_error = await wallet_for_page(request, record.id)
     facts = badge_facts(request, record, kind)
     ach_id = ach.get("id")
@@ -782,23 +795,135 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
     return page
 
 
-def setup_pages(app: web.Application) -> None:
-    """Register the pages and their HTML error handling on ``app`` (before it starts).
-
-    The HTML middleware sits just outside ``error_middleware``: it rewrites the problem
-    responses, and the outer middlewares (request id) still stamp the page."""
-    app.middlewares.insert(app.middlewares.index(error_middleware), html_errors_middleware)
-    app.router.add_get("/c/{page_id}", credential_page)
-    app.router.add_get("/c/{page_id}/credential.json", credential_json)
-    app.router.add_get("/c/{page_id}/badge.{kind:png|svg}", baked_badge)
-    app.router.add_get("/verify", verify_form)
-    app.router.add_post("/verify", verify_submit)
-    app.router.add_get("/static/{name}", static_file)
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
+    return [
+        Route(
+            "GET",
+            "/c/{page_id}",
+            credential_page,
+            {
+                "operationId": "credentialPage",
+                "summary": "Public credential page (HTML): badge, details, verification result",
+                "security": [],
+                "parameters": [PAGE_ID],
+                "responses": {
+                    "200": {"description": "The page", **html_content()},
+                    "404": {"description": "No credential at this page id", **html_content()},
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/c/{page_id}/credential.json",
+            credential_json,
+            {
+                "operationId": "credentialPageJson",
+                "summary": "The credential of a public page, as issued",
+                "security": [],
+                "parameters": [PAGE_ID],
+                "responses": {
+                    "200": {
+                        "description": "The credential",
+                        **json_content({"type": "object"}, "application/vc+ld+json"),
+                    },
+                    "404": {"description": "No credential at this page id", **html_content()},
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/c/{page_id}/badge.{kind:png|svg}",
+            baked_badge,
+            {
+                "operationId": "credentialPageBadge",
+                "summary": "The badge image with the credential baked in (PNG or SVG)",
+                "security": [],
+                "parameters": [
+                    PAGE_ID,
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["png", "svg"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The baked image",
+                        "content": {
+                            "image/png": {"schema": {"type": "string", "format": "binary"}},
+                            "image/svg+xml": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "404": {"description": "No credential at this page id", **html_content()},
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/verify",
+            verify_form,
+            {
+                "operationId": "verifyPage",
+                "summary": "Verify page (HTML): paste JSON, upload JSON or a baked image, or a URL",
+                "security": [],
+                "responses": {"200": {"description": "The form", **html_content()}},
+            },
+            head=True,
+        ),
+        Route(
+            "POST",
+            "/verify",
+            verify_submit,
+            {
+                "operationId": "verifyPageSubmit",
+                "summary": "Verify what the form sent; each check in plain words (HTML)",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {"schema": VERIFY_FORM},
+                        "application/x-www-form-urlencoded": {"schema": VERIFY_FORM},
+                    },
+                },
+                "responses": {
+                    "200": {"description": "The result (verified or not)", **html_content()},
+                    "400": {"description": "Nothing usable was sent", **html_content()},
+                    "413": {"description": "Upload too large", **html_content()},
+                },
+            },
+        ),
+        Route(
+            "GET",
+            "/static/{name}",
+            static_file,
+            {
+                "operationId": "pageStatic",
+                "summary": "Stylesheet of the pages",
+                "security": [],
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {"text/css": {"schema": {"type": "string"}}},
+                    },
+                    "404": {"description": "No such file", **html_content()},
+                },
+            },
+            head=True,
+        ),
+    ]
 
 
 __all__ = [
-    "IMAGE_LOADER_KEY",
     "MAX_UPLOAD_BYTES",
+    "ImageLoader",
     "Line",
     "Verdict",
     "badge_facts",
@@ -810,7 +935,7 @@ __all__ = [
     "own_path",
     "page_record",
     "render",
-    "setup_pages",
+    "routes",
     "verdict_of",
     "verify_for_page",
 ]

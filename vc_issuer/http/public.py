@@ -15,9 +15,10 @@ from aiohttp import web
 
 from did_methods.errors import DIDError
 from vc_issuer.errors import NotFoundError, StoreError, did_error_class
-from vc_issuer.http.openapi import openapi_document
+from vc_issuer.http.openapi import json_content, openapi_document, problem_spec, schema_ref
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
-from vc_issuer.http.state import state_of
+from vc_issuer.http.routes import ROUTES_KEY, Route, Routes
+from vc_issuer.http.state import ServiceState, state_of
 
 VC_LD_JSON = "application/vc+ld+json"
 JSON = "application/json"
@@ -155,9 +156,9 @@ async def resolve_identifier(request: web.Request) -> web.Response:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    state = state_of(request)
+    table: Routes = request.app[ROUTES_KEY]
     return web.Response(
-        body=json_bytes(openapi_document(state.base_url, did_web_document_path(state.issuer.did))),
+        body=json_bytes(openapi_document(table, state_of(request).base_url)),
         content_type="application/json",
     )
 
@@ -182,15 +183,126 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application, issuer_did: str) -> None:
-    app.router.add_get("/status-lists/{id}", status_list)
-    app.router.add_get("/1.0/identifiers/{did}", resolve_identifier)
-    app.router.add_get("/openapi.json", openapi_json)
-    app.router.add_get("/healthz", healthz)
-    path = did_web_document_path(issuer_did)
-    app.router.add_get("/.well-known/did.json", did_document)
-    if path is not None and path != "/.well-known/did.json":
-        app.router.add_get(path, did_document)
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
+    table = [
+        Route(
+            "GET",
+            "/status-lists/{id}",
+            status_list,
+            {
+                "operationId": "getStatusList",
+                "summary": "The signed status list credential (cacheable; ETag and 304)",
+                "security": [],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The list credential; application/json on request",
+                        "headers": {
+                            "ETag": {"schema": {"type": "string"}},
+                            "Cache-Control": {"schema": {"type": "string"}},
+                        },
+                        "content": {
+                            "application/vc+ld+json": {"schema": schema_ref("Credential")},
+                            "application/json": {"schema": schema_ref("Credential")},
+                        },
+                    },
+                    "304": {"description": "Not modified"},
+                    "404": problem_spec("No such status list"),
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/1.0/identifiers/{did}",
+            resolve_identifier,
+            {
+                "operationId": "resolveDid",
+                "summary": "Resolve a DID (universal-resolver driver shape)",
+                "security": [],
+                "parameters": [
+                    {"name": "did", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "DID Resolution result",
+                        **json_content(
+                            schema_ref("DIDResolutionResult"),
+                            'application/ld+json;profile="https://w3id.org/did-resolution"',
+                        ),
+                    },
+                    "400": problem_spec("Invalid DID, or a did:web host that is not allowed"),
+                    "404": problem_spec("DID not found"),
+                    "501": problem_spec("DID method not supported"),
+                    "502": problem_spec("did:web host unreachable or its document unusable"),
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/openapi.json",
+            openapi_json,
+            {
+                "operationId": "getOpenApi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1", **json_content({"type": "object"})}
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/healthz",
+            healthz,
+            {
+                "operationId": "health",
+                "summary": "Liveness and store reachability",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Healthy", **json_content(schema_ref("Health"))},
+                    "503": problem_spec("Store unreachable"),
+                },
+            },
+            head=True,
+        ),
+        Route(
+            "GET",
+            "/.well-known/did.json",
+            did_document,
+            {
+                "operationId": "getDidDocument",
+                "summary": "The issuer's did:web document (404 for a did:key issuer)",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "DID document",
+                        **json_content(schema_ref("DIDDocument"), "application/did+json"),
+                    },
+                    "404": problem_spec("Not a did:web issuer (or a path-based did:web)"),
+                },
+            },
+            head=True,
+        ),
+    ]
+    path = did_web_document_path(services.issuer.did)
+    if path is not None and path != "/.well-known/did.json":  # a path-based did:web issuer
+        own = table[-1]
+        doc = {**own.doc, "operationId": "getPathDidDocument",
+               "summary": "The issuer's path-based did:web document"}  # fmt: skip
+        table.append(Route("GET", path, did_document, doc, head=True))
+    return table
 
 
-__all__ = ["add_routes", "did_web_document_path", "etag_matches", "etag_of", "list_max_age"]
+__all__ = ["did_web_document_path", "etag_matches", "etag_of", "list_max_age", "routes"]

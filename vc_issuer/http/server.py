@@ -32,13 +32,17 @@ from typing import Any
 
 from aiohttp import web
 
+from vc_issuer.email import mailer_for
 from vc_issuer.errors import (
     BindError,
     ConfigError,
     NoAuthRefusedError,
     TLSConfigError,
 )
+from vc_issuer.http.app import create_app
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
+from vc_issuer.http.services import build_services
+from vc_issuer.services.home import load_home, open_issuer
 
 log = logging.getLogger("vc_issuer.http.server")
 
@@ -162,28 +166,19 @@ def _event(level: int, event: str, message: str, *args: object, **fields: Any) -
 
 
 async def _build_app(opts: ServeOptions) -> web.Application:
-    from vc_issuer.http.app import create_app
-    from vc_issuer.services.home import load_home, open_issuer
-
     cfg = load_home(Path(opts.home))
     if opts.base_url:
         cfg = dataclasses.replace(cfg, base_url=opts.base_url.rstrip("/"))
     issuer = await open_issuer(cfg)
     try:
-        app = create_app(
+        services = build_services(
             issuer,
             auth=opts.auth,
             allow_private=opts.allow_private,
-            max_body=opts.max_body,
+            mailer=mailer_for(cfg.home, issuer),  # None without [email]
             close_issuer=True,
         )
-        from vc_issuer.email import mailer_for
-        from vc_issuer.http.mail import attach_mailer
-
-        mailer = mailer_for(cfg.home, issuer)
-        if mailer is not None:  # [email] configured: send the outbox in the background
-            attach_mailer(app, mailer)
-        return app
+        return create_app(services, max_body=opts.max_body)
     except BaseException:
         await issuer.close()
         raise

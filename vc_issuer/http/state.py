@@ -1,20 +1,33 @@
-"""What the routes share: the issuer, the verifier's resolver and status checker, settings."""
+"""What the routes share: every service a handler needs, built once and passed in.
+
+``build_services`` (vc_issuer.http.services) makes a ``ServiceState``; ``create_app`` puts it on
+the app and handlers read it with ``state_of(request)``. Nothing is built on import or while
+routes are mounted, so the mount order does not matter and two apps never share state.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver, Resolver
+from vc_issuer.badges.achievements import AchievementService
+from vc_issuer.badges.claims import ClaimService
+from vc_issuer.email.outbox import Mailer
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import StatusListChecker
+from vc_issuer.wallets.exchanges import ExchangeService
+from vc_issuer.wallets.oid4vci import OID4VCIService
+
+ImageLoader = Callable[[str], Awaitable[bytes | None]]
+"""Bytes of an image stored at one of our own URLs (achievement images), else None."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServiceState:
     issuer: Issuer
     resolver: DIDResolver
@@ -22,13 +35,25 @@ class ServiceState:
     network_resolver: Resolver
     """Resolves any DID for the universal-resolver route (private-address rules apply)."""
     status_checker: StatusListChecker
+    achievements: AchievementService
+    exchanges: ExchangeService
+    oid4vci: OID4VCIService
+    claims: ClaimService
+    image_loader: ImageLoader
+    auth: bool = True
+    """False: every caller is an admin (local conformance runs only)."""
     allow_private: bool = False
     base_url: str = ""
-    owned: list[Any] = field(default_factory=list)
-    """Objects created by the app (closed on cleanup)."""
     fetcher: SafeFetcher | None = None
     """Fetches what verified documents name (OB 2.0 chains, issuer keys); None: per request."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    mailer: Mailer | None = None
+    """Sends the outbox (``[email]`` configured); None: ``notify`` is refused."""
+    mail_poll: float = 5.0
+    owned: tuple[Any, ...] = ()
+    """Objects built for these services, closed (in reverse) when the app shuts down."""
+    work: Any = None
+    """Extension point: a process work pool for CPU-heavy verify/issue steps. Whoever adds it
+    sets it here and starts/stops it through ``create_app``'s ``on_startup``/``on_cleanup``."""
 
 
 STATE_KEY = web.AppKey("vc_issuer_state", ServiceState)
@@ -38,4 +63,4 @@ def state_of(request: web.Request) -> ServiceState:
     return request.app[STATE_KEY]
 
 
-__all__ = ["STATE_KEY", "ServiceState", "state_of"]
+__all__ = ["STATE_KEY", "ImageLoader", "ServiceState", "state_of"]

@@ -22,8 +22,17 @@ from vc_issuer.core.jose import looks_like_jws
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.openapi import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    json_content,
+    problem_spec,
+    schema_ref,
+    verification_failed,
+)
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
-from vc_issuer.http.state import state_of
+from vc_issuer.http.routes import Route
+from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
 
 JSON = "application/json"
@@ -463,12 +472,154 @@ async def get_credential(request: web.Request) -> web.Response:
     return json_response(credential)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/credentials/issue", issue_credential)
-    app.router.add_post("/credentials/verify", verify_credential_route)
-    app.router.add_post("/presentations/verify", verify_presentation_route)
-    app.router.add_post("/credentials/status", update_status)
-    app.router.add_get("/credentials/{id:.+}", get_credential, allow_head=False)
+def routes(services: ServiceState) -> list[Route]:
+    """The routes of this module, with their OpenAPI operations."""
+    return [
+        Route(
+            "POST",
+            "/credentials/issue",
+            issue_credential,
+            {
+                "operationId": "issueCredential",
+                "summary": "Issue a credential (sign, attach status, store)",
+                "security": [{"bearer": ["issue"]}],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    **json_content(schema_ref("IssueCredentialRequest")),
+                },
+                "responses": {
+                    "201": {
+                        "description": "Issued (with Accept: application/vc+jwt and format jwt:"
+                        " the bare token)",
+                        "content": {
+                            "application/json": {"schema": schema_ref("IssueCredentialResponse")},
+                            "application/vc+jwt": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **BODY_ERRORS,
+                    **AUTH_ERRORS,
+                    "422": problem_spec(
+                        "Credential cannot be signed (e.g. undefined JSON-LD terms)"
+                    ),
+                },
+            },
+        ),
+        Route(
+            "POST",
+            "/credentials/verify",
+            verify_credential_route,
+            {
+                "operationId": "verifyCredential",
+                "summary": "Verify a credential: structure, proofs, issuer, validity, status",
+                "description": "One entry point for every format. Send {verifiableCredential,"
+                " options} as JSON (Data Integrity, enveloped JOSE, OB 2.0 hosted JSON, or a JWS"
+                " string); a compact JWS as the raw body (application/vc+jwt, application/vp+jwt,"
+                " application/jwt); or a baked Open Badge image as the raw body (image/png or"
+                " image/svg+xml, OB 3.0 or OB 2.0): it is unbaked, then verified; an image"
+                " without a credential is a 400 NO_BAKED_CREDENTIAL. The result names the"
+                " format it found.",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": schema_ref("VerifyCredentialRequest")},
+                        "application/vc+jwt": {"schema": {"type": "string"}},
+                        "application/jwt": {"schema": {"type": "string"}},
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                        "image/svg+xml": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Verified",
+                        **json_content(schema_ref("VerificationResult")),
+                    },
+                    "400": verification_failed("Malformed request or credential"),
+                    "413": problem_spec("Request body larger than the limit"),
+                    "415": verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
+                    "422": verification_failed("The credential does not verify"),
+                },
+            },
+        ),
+        Route(
+            "POST",
+            "/presentations/verify",
+            verify_presentation_route,
+            {
+                "operationId": "verifyPresentation",
+                "summary": "Verify a presentation (signed or unsigned) and every credential in it",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    **json_content(schema_ref("VerifyPresentationRequest")),
+                },
+                "responses": {
+                    "200": {
+                        "description": "Verified",
+                        **json_content(schema_ref("VerificationResult")),
+                    },
+                    "400": verification_failed("Malformed request or presentation"),
+                    "413": problem_spec("Request body larger than the limit"),
+                    "422": verification_failed("The presentation does not verify"),
+                },
+            },
+        ),
+        Route(
+            "POST",
+            "/credentials/status",
+            update_status,
+            {
+                "operationId": "updateCredentialStatus",
+                "summary": "Revoke, suspend or reinstate an issued credential",
+                "security": [{"bearer": ["status"]}],
+                "requestBody": {
+                    "required": True,
+                    **json_content(schema_ref("UpdateStatusRequest")),
+                },
+                "responses": {
+                    "200": {
+                        "description": "Status set",
+                        **json_content(schema_ref("StatusChange")),
+                    },
+                    **BODY_ERRORS,
+                    **AUTH_ERRORS,
+                    "404": problem_spec("No such credential was issued here"),
+                    "409": problem_spec(
+                        "Not allowed (revocation is permanent; no such status entry)"
+                    ),
+                },
+            },
+        ),
+        Route(
+            "GET",
+            "/credentials/{id:.+}",
+            get_credential,
+            {
+                "operationId": "getCredential",
+                "summary": "The stored credential as issued",
+                "security": [{"bearer": ["read"]}],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The credential",
+                        **json_content(schema_ref("Credential")),
+                    },
+                    **AUTH_ERRORS,
+                    "404": problem_spec("No such credential"),
+                },
+            },
+        ),
+    ]
 
 
-__all__ = ["add_routes", "suites_from_options", "verification_response"]
+__all__ = ["routes", "suites_from_options", "verification_response"]

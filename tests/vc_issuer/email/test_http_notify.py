@@ -14,8 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from vc_issuer.email import mailer_for
 from vc_issuer.email.config import SmtpSettings
-from vc_issuer.http import create_app, create_token
-from vc_issuer.http.mail import attach_mailer
+from vc_issuer.http import build_services, create_app, create_token
 from vc_issuer.services.home import init_home, open_issuer
 
 from .conftest import SmtpServer, Start, free_port
@@ -27,14 +26,15 @@ async def start(tmp_path: Path, smtp: SmtpServer | None) -> tuple[Client, dict[s
     port = free_port()
     cfg = init_home(tmp_path / "home", base_url=f"http://127.0.0.1:{port}")
     issuer = await open_issuer(cfg)
-    app = create_app(issuer, close_issuer=True)
+    mailer = None
     if smtp is not None:
         settings = SmtpSettings(
             host="127.0.0.1", port=smtp.port, security="none", sender="b@example.edu"
         )
         mailer = mailer_for(cfg.home, issuer, settings=settings)
         assert mailer is not None
-        attach_mailer(app, mailer, poll=30.0)  # only a wake-up sends within the test
+    # mail_poll: only a wake-up sends within the test
+    app = create_app(build_services(issuer, mailer=mailer, mail_poll=30.0, close_issuer=True))
     client: Client = TestClient(TestServer(app, host="127.0.0.1", port=port))
     await client.start_server()
     token, _ = await create_token(issuer.store, "t", ["issue"])

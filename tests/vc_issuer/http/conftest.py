@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.http import create_app, create_token
+from vc_issuer.http import build_services, create_app, create_token
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
@@ -80,7 +80,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     cfg = init_home(tmp_path / "home", base_url=base_url)
     clock = Clock()
     issuer = await open_issuer(cfg, now=clock)
-    app = create_app(issuer, allow_private=True)
+    app = create_app(build_services(issuer, allow_private=True))
     client: TestClient[web.Request, web.Application] = TestClient(
         TestServer(app, host="127.0.0.1", port=port)
     )
@@ -143,7 +143,10 @@ async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
             did_web = f"127.0.0.1%3A{port}" + (f":{did_web_path}" if did_web_path else "")
         cfg = init_home(tmp_path / home_name, base_url=base_url, did_web=did_web)
         issuer = await open_issuer(cfg)
-        app = create_app(issuer, **app_options)
+        app_keys = {"max_body", "max_depth"}
+        app_kw = {k: v for k, v in app_options.items() if k in app_keys}
+        service_kw = {k: v for k, v in app_options.items() if k not in app_keys}
+        app = create_app(build_services(issuer, **service_kw), **app_kw)
         server = TestServer(app, host="127.0.0.1", port=port)
         client: TestClient[web.Request, web.Application] = TestClient(server)
         await client.start_server()

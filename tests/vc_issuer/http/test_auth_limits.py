@@ -14,6 +14,7 @@ from aiohttp import web
 
 from vc_issuer.http.auth import hash_token, parse_expiry, parse_scopes
 from vc_issuer.http.openapi import openapi_document
+from vc_issuer.http.routes import ROUTES_KEY
 
 from .conftest import Env, EnvFactory
 from .test_vcapi import assert_problem
@@ -165,9 +166,9 @@ async def test_unexpected_exception_is_a_500_problem_without_traceback(env: Env)
         raise RuntimeError("secret internal detail")
 
     # a route added to the running app's router (frozen apps refuse; use a fresh one)
-    from vc_issuer.http import create_app
+    from vc_issuer.http import build_services, create_app
 
-    app = create_app(env.issuer)
+    app = create_app(build_services(env.issuer))
     app.router.add_get("/boom", boom)
     from aiohttp.test_utils import TestClient, TestServer
 
@@ -190,10 +191,10 @@ async def test_request_id_echoed(env: Env) -> None:
 async def test_access_log_is_structured(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from vc_issuer.http import create_app
+    from vc_issuer.http import build_services, create_app
     from vc_issuer.http.middlewares import JsonAccessLogger
 
-    app = create_app(env.issuer)
+    app = create_app(build_services(env.issuer))
     server = TestServer(app)
     with caplog.at_level("INFO", logger="aiohttp.access"):
         await server.start_server(access_log_class=JsonAccessLogger)
@@ -240,7 +241,8 @@ def _schema_validator(
 
 
 async def test_responses_match_openapi_schemas(env: Env) -> None:
-    doc = openapi_document()
+    assert env.client.app is not None
+    doc = openapi_document(env.client.app[ROUTES_KEY])
 
     def check(path: str, method: str, resp_status: int, body: Any, media: str) -> None:
         responses = doc["paths"][path][method]["responses"]

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from vc_issuer.http import create_app, create_token
+from vc_issuer.http import build_services, create_app, create_token
 from vc_issuer.services.home import init_home, load_home, open_issuer
 
 from .conftest import V1, V2, Env, free_port
@@ -42,7 +42,9 @@ async def message_env(tmp_path: Path) -> AsyncIterator[Env]:
     config.write_text(text + MESSAGE_CONFIG, "utf-8")
     issuer = await open_issuer(load_home(cfg.home))
     client: TestClient[web.Request, web.Application] = TestClient(
-        TestServer(create_app(issuer, allow_private=True), host="127.0.0.1", port=port)
+        TestServer(
+            create_app(build_services(issuer, allow_private=True)), host="127.0.0.1", port=port
+        )
     )
     await client.start_server()
     env = Env(client, issuer, base_url, port)
