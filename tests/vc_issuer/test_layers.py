@@ -3,9 +3,11 @@ network stack and no store driver, and the public API stays what it says it is."
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +146,125 @@ def test_quickstart_python_example_runs_on_the_public_api() -> None:
         [sys.executable, "-c", block], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.startswith("True ")
+
+
+# --- no import cycles ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for package in ("vc_issuer", "did_methods"):
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            files[".".join(parts)] = path
+    return files
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(name: str, path: Path, files: dict[str, Path], *, nested: bool) -> set[str]:
+    """Our modules that ``name`` imports: at module level (``if``/``try`` blocks included,
+    ``if TYPE_CHECKING`` left out), and with ``nested`` also inside functions."""
+    tree = ast.parse(path.read_text("utf-8"))
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    nodes: list[ast.AST] = []
+    for stmt in tree.body:
+        if _is_type_checking(stmt):
+            continue
+        if nested or isinstance(stmt, (ast.If, ast.Try)):
+            nodes.extend(ast.walk(stmt))
+        else:
+            nodes.append(stmt)
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names if alias.name in files)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package[: len(package) - (node.level - 1)]
+                base = ".".join([*parent, base] if base else parent)
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                if target in files:
+                    out.add(target)
+                elif base in files:
+                    out.add(base)
+    out.discard(name)
+    return out
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work: list[tuple[str, list[str]]] = [(start, sorted(graph[start]))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, todo = work[-1]
+            if todo:
+                nxt = todo.pop()
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, sorted(graph.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["module-level", "with-function-level"])
+def test_no_import_cycles(nested: bool) -> None:
+    """Imports point one way. With ``nested`` the imports inside functions count too: a
+    function-level import must not be a way to hide a cycle."""
+    files = _module_files()
+    graph = {name: _imports(name, path, files, nested=nested) for name, path in files.items()}
+    assert graph.get("vc_issuer.http.app")
+    assert import_cycles(graph) == []
+
+
+def test_http_has_no_function_level_imports_of_our_modules() -> None:
+    """The HTTP layer is wired at module level (create_app takes built services)."""
+    files = _module_files()
+    hidden = {
+        name
+        for name, path in files.items()
+        if name.startswith("vc_issuer.http")
+        and _imports(name, path, files, nested=True) != _imports(name, path, files, nested=False)
+    }
+    assert hidden == set()

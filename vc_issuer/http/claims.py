@@ -183,7 +183,7 @@ def routes(services: ServiceState) -> list[Route]:
             {
                 "operationId": "createClaim",
                 "summary": "Make a personal claim link for an award (to send to the learner)",
-                "security": [{"bearer": []}],
+                "security": [{"bearer": ["issue"]}],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -221,7 +221,7 @@ def routes(services: ServiceState) -> list[Route]:
             {
                 "operationId": "revokeClaim",
                 "summary": "Withdraw a claim link",
-                "security": [{"bearer": []}],
+                "security": [{"bearer": ["issue"]}],
                 "parameters": [
                     {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],

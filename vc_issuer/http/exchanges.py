@@ -186,7 +186,7 @@ def routes(services: ServiceState) -> list[Route]:
             {
                 "operationId": "createExchange",
                 "summary": "Open a VC API exchange for a stored award or a credential template",
-                "security": [{"bearer": []}],
+                "security": [{"bearer": ["issue"]}],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -218,7 +218,7 @@ def routes(services: ServiceState) -> list[Route]:
             {
                 "operationId": "getExchange",
                 "summary": "State and result of an exchange (for the issuer)",
-                "security": [{"bearer": []}],
+                "security": [{"bearer": ["read"]}],
                 "parameters": [_ID],
                 "responses": {
                     "200": _obj("The exchange", _LINKS),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import logging
 import multiprocessing
@@ -81,8 +82,6 @@ class ServeOptions:
 
 def is_loopback_host(host: str) -> bool:
     """True only for addresses that cannot be reached from another machine."""
-    import ipaddress
-
     if host.lower() in LOOPBACK_NAMES:
         return True
     try:

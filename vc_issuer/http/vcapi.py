@@ -18,8 +18,13 @@ from aiohttp import web
 
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
-from vc_issuer.core.jose import looks_like_jws
-from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
+from vc_issuer.core.jose import enveloped_token, looks_like_jws, parse_data_url, peek_document
+from vc_issuer.errors import (
+    MalformedInputError,
+    NotFoundError,
+    UnsupportedCryptosuiteError,
+    VCIssuerError,
+)
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import (
@@ -208,8 +213,6 @@ async def issue_credential(request: web.Request) -> web.Response:
         secured_as="jwt" if secured_as == "jwt" else "ldp",
     )
     if secured_as == "jwt":
-        from vc_issuer.core.jose import enveloped_token, parse_data_url
-
         media, _token = parse_data_url(signed["id"])
         doc_id = jose_document_id(signed)
         location = "/credentials/" + quote(doc_id, safe="")
@@ -227,8 +230,6 @@ async def issue_credential(request: web.Request) -> web.Response:
 
 def jose_document_id(enveloped: Mapping[str, Any]) -> str:
     """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
-    from vc_issuer.core.jose import enveloped_token, peek_document
-
     document = peek_document(enveloped_token(enveloped))
     return str((document or {}).get("id", ""))
 
@@ -462,8 +463,6 @@ async def update_status(request: web.Request) -> web.Response:
 @requires("read")
 async def get_credential(request: web.Request) -> web.Response:
     """GET /credentials/{id}: the credential as issued (and stored)."""
-    from vc_issuer.errors import NotFoundError
-
     state = state_of(request)
     credential_id = request.match_info["id"]
     credential = await state.issuer.get_credential(credential_id)
