@@ -32,8 +32,9 @@ from vc_issuer.http import display
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import CACHE_HEADERS, IF_NONE_MATCH, json_spec, path_param
 from vc_issuer.http.openapi import problem_spec as _problem
-from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.problems import json_response
 from vc_issuer.http.public import etag_matches
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
@@ -50,13 +51,9 @@ def service_of(request: web.Request) -> AchievementService:
     return state_of(request).achievements
 
 
-def _json(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json_bytes(value), content_type=JSON, headers=headers)
-
-
 def _stored(stored: StoredAchievement, status: int = 200) -> web.Response:
     """One design; ``ETag`` is its version, for ``If-Match`` on the next ``PUT``."""
-    return _json(
+    return json_response(
         stored.to_json(),
         status,
         {"ETag": f'"{stored.version}"', "Location": f"/achievements/{stored.key}"},
@@ -95,7 +92,7 @@ async def list_achievements(request: web.Request) -> web.StreamResponse:
 async def _list_achievements(request: web.Request) -> web.Response:
     """The admin GET /achievements[?all=1]: current versions, archived ones only with ``all``."""
     items = await service_of(request).list(include_archived=_flag(request, "all"))
-    return _json({"achievements": [s.to_json() for s in items]})
+    return json_response({"achievements": [s.to_json() for s in items]})
 
 
 def _version_query(request: web.Request) -> int | None:
@@ -287,7 +284,7 @@ async def award_achievement(request: web.Request) -> web.Response:
         "created": award.created,
         "notified": award.notified == "queued",
     }
-    return _json(out, 201 if award.created else 200, {"Location": award.page_url})
+    return json_response(out, 201 if award.created else 200, {"Location": award.page_url})
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -312,15 +309,6 @@ async def get_image(request: web.Request) -> web.StreamResponse:
 # --- OpenAPI -------------------------------------------------------------------------------------
 
 
-def _obj(
-    description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
-    if headers:
-        out["headers"] = headers
-    return out
-
-
 def _public(
     description: str, schema: dict[str, Any], *, ld: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -332,10 +320,7 @@ def _public(
     return {"description": description, "content": content, "headers": _ETAG}
 
 
-_ID: Final = {
-    "name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-    "description": "The achievement's key (a UUID) or its full id, URL-encoded",
-}  # fmt: skip
+_ID: Final = path_param("id", "The achievement's key (a UUID) or its full id, URL-encoded")
 _ACHIEVEMENT_IN: Final = {
     "type": "object",
     "description": "An OB 3.0 Achievement without id (name, description, criteria, image,"
@@ -434,7 +419,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["issue"]}],
                 "requestBody": body,
                 "responses": {
-                    "201": _obj("The stored design", _STORED, _ETAG),
+                    "201": json_spec("The stored design", _STORED, _ETAG),
                     **_BODY,
                     **_AUTH,
                 },
@@ -535,7 +520,7 @@ def routes(services: ServiceState) -> list[Route]:
                 ],
                 "requestBody": body,
                 "responses": {
-                    "200": _obj("The new version", _STORED, _ETAG),
+                    "200": json_spec("The new version", _STORED, _ETAG),
                     **_BODY,
                     **_AUTH,
                     "404": _problem("ACHIEVEMENT_NOT_FOUND"),
@@ -553,7 +538,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["issue"]}],
                 "parameters": [_ID],
                 "responses": {
-                    "200": _obj("The archived design", _STORED, _ETAG),
+                    "200": json_spec("The archived design", _STORED, _ETAG),
                     **_AUTH,
                     "404": _problem("ACHIEVEMENT_NOT_FOUND"),
                 },
@@ -570,8 +555,10 @@ def routes(services: ServiceState) -> list[Route]:
                 "parameters": [_ID],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _AWARD_IN}}},
                 "responses": {
-                    "201": _obj("Awarded", _AWARD_OUT),
-                    "200": _obj("Awarded before to this recipient: the first award", _AWARD_OUT),
+                    "201": json_spec("Awarded", _AWARD_OUT),
+                    "200": json_spec(
+                        "Awarded before to this recipient: the first award", _AWARD_OUT
+                    ),
                     "400": _problem(
                         "MISSING_RECIPIENT, INVALID_RECIPIENT, SCHEMA_VALIDATION_ERROR, ..."
                     ),
@@ -595,27 +582,13 @@ def routes(services: ServiceState) -> list[Route]:
                 "summary": "A stored badge image, {sha256}.png or {sha256}.svg (immutable)",
                 "security": [],
                 "parameters": [
-                    {
-                        "name": "name",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "description": "{sha256}.png or {sha256}.svg",
-                    },
-                    {
-                        "name": "If-None-Match",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    },
+                    path_param("name", "{sha256}.png or {sha256}.svg"),
+                    IF_NONE_MATCH,
                 ],
                 "responses": {
                     "200": {
                         "description": "The image",
-                        "headers": {
-                            "ETag": {"schema": {"type": "string"}},
-                            "Cache-Control": {"schema": {"type": "string"}},
-                        },
+                        "headers": CACHE_HEADERS,
                         "content": {
                             "image/png": {"schema": {"type": "string", "format": "binary"}},
                             "image/svg+xml": {"schema": {"type": "string"}},

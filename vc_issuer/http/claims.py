@@ -16,11 +16,12 @@ from aiohttp import web
 from vc_issuer.badges.claims import ClaimService, claim_summary, parse_claim_ttl
 from vc_issuer.errors import MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
-from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.middlewares import read_json_object, required_string
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import path_param
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.pages import render
-from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 
@@ -33,12 +34,7 @@ def service_of(request: web.Request) -> ClaimService:
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json_bytes(value),
-        content_type=JSON,
-        headers={**_NO_STORE, **(headers or {})},
-    )
+    return json_response(value, status, {**_NO_STORE, **(headers or {})})
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -50,9 +46,7 @@ def _wants_json(request: web.Request) -> bool:
 async def create_claim(request: web.Request) -> web.Response:
     """POST /claims {credentialId, expires?} -> 201 {id, claimLink, expires, credentialId}."""
     body = await read_json_object(request)
-    credential_id = body.get("credentialId")
-    if not isinstance(credential_id, str) or not credential_id:
-        raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
+    credential_id = required_string(body, "credentialId")
     expires = body.get("expires")
     if expires is not None and not isinstance(expires, str):
         raise MalformedInputError("expires must be a duration such as 30d", field="expires")
@@ -222,9 +216,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "revokeClaim",
                 "summary": "Withdraw a claim link",
                 "security": [{"bearer": ["issue"]}],
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [path_param("id")],
                 "responses": {
                     "200": {"description": "The claim", "content": {JSON: {"schema": _CLAIM}}},
                     **_AUTH,
@@ -240,15 +232,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "claimPage",
                 "summary": "The learner's claim page: fresh wallet links and QR codes",
                 "security": [],
-                "parameters": [
-                    {
-                        "name": "token",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "description": "The claim token (256 random bits)",
-                    }
-                ],
+                "parameters": [path_param("token", "The claim token (256 random bits)")],
                 "responses": {
                     "200": {
                         "description": "HTML page, or the links as JSON (Accept: application/json)",

@@ -34,7 +34,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.auth import AUTH_KEY
 from vc_issuer.http.negotiate import JSON, JSON_LD, preferred, wants_html
-from vc_issuer.http.openapi import problem_spec
+from vc_issuer.http.openapi import path_param, problem_spec
 from vc_issuer.http.pages import (
     badge_facts,
     badge_source,
@@ -526,12 +526,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "summary": "The printable certificate (PDF, landscape), with the current standing",
                 "security": [],
                 "parameters": [
-                    {
-                        "name": "page_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
+                    path_param("page_id"),
                     {
                         "name": "paper",
                         "in": "query",

@@ -17,8 +17,9 @@ from vc_issuer.errors import MalformedInputError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
+from vc_issuer.http.openapi import json_spec, path_param
 from vc_issuer.http.openapi import problem_spec as _problem
-from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.store import ExchangeRecord
@@ -30,10 +31,6 @@ SVG = "image/svg+xml"
 
 def service_of(request: web.Request) -> ExchangeService:
     return state_of(request).exchanges
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json_bytes(value), content_type=JSON)
 
 
 def _summary(service: ExchangeService, record: ExchangeRecord) -> dict[str, Any]:
@@ -69,7 +66,7 @@ async def create_exchange(request: web.Request) -> web.Response:
     )
     out = _summary(service, record)
     out["qrSvg"] = qr_svg(links.interaction_url)
-    resp = _json(out, 201)
+    resp = json_response(out, 201)
     resp.headers["Location"] = links.exchange_url
     return resp
 
@@ -79,7 +76,7 @@ async def get_exchange(request: web.Request) -> web.Response:
     """GET /exchanges/{id}: state and result, for the issuer."""
     service = service_of(request)
     record = await service.get(request.match_info["id"])
-    return _json(_summary(service, record))
+    return json_response(_summary(service, record))
 
 
 def _wants_html(request: web.Request) -> bool:
@@ -92,7 +89,7 @@ async def interaction(request: web.Request) -> web.Response:
     service = service_of(request)
     exchange_id = request.match_info["id"]
     if not _wants_html(request):
-        return _json(await service.protocols(exchange_id))
+        return json_response(await service.protocols(exchange_id))
     record = await service.open_exchange(exchange_id)
     links = service.links(record)
     page = _PAGE.format(
@@ -109,7 +106,7 @@ async def participate(request: web.Request) -> web.Response:
     service = service_of(request)
     raw = await request.read()
     body = {} if not raw.strip() else await read_json_object(request)
-    return _json(await service.participate(request.match_info["id"], body))
+    return json_response(await service.participate(request.match_info["id"], body))
 
 
 async def qr_code(request: web.Request) -> web.Response:
@@ -138,17 +135,7 @@ This link works once and expires at {expires}.</small></p>
 """
 
 
-def _obj(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema or {"type": "object"}}}}
-
-
-_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "The unguessable exchange id (256 random bits)",
-}
+_ID = path_param("id", "The unguessable exchange id (256 random bits)")
 _LINKS = {
     "type": "object",
     "required": [
@@ -203,7 +190,7 @@ def routes(services: ServiceState) -> list[Route]:
                     },
                 },
                 "responses": {
-                    "201": _obj("The exchange and its links", _LINKS),
+                    "201": json_spec("The exchange and its links", _LINKS),
                     "400": _problem("Malformed request"),
                     **_AUTH,
                     "404": _problem("No such credential"),
@@ -221,7 +208,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["read"]}],
                 "parameters": [_ID],
                 "responses": {
-                    "200": _obj("The exchange", _LINKS),
+                    "200": json_spec("The exchange", _LINKS),
                     **_AUTH,
                     "404": _problem("No such exchange"),
                 },
@@ -248,7 +235,7 @@ def routes(services: ServiceState) -> list[Route]:
                     },
                 },
                 "responses": {
-                    "200": _obj(
+                    "200": json_spec(
                         "A verifiablePresentationRequest, or a verifiablePresentation holding"
                         " the credential bound to the holder"
                     ),

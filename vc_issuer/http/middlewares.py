@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -138,6 +139,14 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+def required_string(body: Mapping[str, Any], name: str) -> str:
+    """``body[name]`` when it is a non-empty string, else a MALFORMED_INPUT naming the field."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedInputError(f"{name} must be a non-empty string", field=name)
+    return value
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, within the size and nesting caps (an oversized body
     raises aiohttp's 413, which ``error_middleware`` answers as INPUT_TOO_LARGE)."""
@@ -246,6 +255,7 @@ __all__ = [
     "redact_path",
     "redact_query",
     "request_id_middleware",
+    "required_string",
     "secret_hash",
 ]
 

@@ -19,9 +19,10 @@ from vc_issuer.errors import (
     OAuthError,
 )
 from vc_issuer.http.auth import requires
-from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.middlewares import read_json_object, required_string
+from vc_issuer.http.openapi import json_content, path_param
 from vc_issuer.http.openapi import problem_spec as _problem
-from vc_issuer.http.problems import json_bytes
+from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.wallets.oid4vci import (
@@ -43,12 +44,6 @@ def service_of(request: web.Request) -> OID4VCIService:
     return state_of(request).oid4vci
 
 
-def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, body=json_bytes(value), content_type="application/json", headers=headers
-    )
-
-
 def oauth_error_response(exc: OAuthError, *, token_sent: bool = True) -> web.Response:
     headers = dict(_NO_STORE)
     if exc.http_status == 401:
@@ -56,23 +51,21 @@ def oauth_error_response(exc: OAuthError, *, token_sent: bool = True) -> web.Res
         if token_sent:
             challenge += f', error="{exc.code}"'
         headers["WWW-Authenticate"] = challenge
-    return _json(oauth_error_body(exc), exc.http_status, headers)
+    return json_response(oauth_error_body(exc), exc.http_status, headers)
 
 
 async def issuer_metadata(request: web.Request) -> web.Response:
-    return _json(service_of(request).issuer_metadata())
+    return json_response(service_of(request).issuer_metadata())
 
 
 async def authorization_server_metadata(request: web.Request) -> web.Response:
-    return _json(service_of(request).authorization_server_metadata())
+    return json_response(service_of(request).authorization_server_metadata())
 
 
 @requires("issue")
 async def create_offer(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    credential_id = body.get("credentialId")
-    if not isinstance(credential_id, str) or not credential_id:
-        raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
+    credential_id = required_string(body, "credentialId")
     tx_code = body.get("txCode", False)
     if not isinstance(tx_code, bool):
         raise MalformedInputError("txCode must be true or false", field="txCode")
@@ -80,7 +73,7 @@ async def create_offer(request: web.Request) -> web.Response:
         created = await service_of(request).create_offer(credential_id, tx_code=tx_code)
     except OAuthError as exc:  # a revoked or suspended award: say so in the service's own shape
         raise CredentialNotDeliverableError(exc.detail) from None
-    return _json(created.to_dict(), 201, {**_NO_STORE, "Location": created.offer_url})
+    return json_response(created.to_dict(), 201, {**_NO_STORE, "Location": created.offer_url})
 
 
 async def get_offer(request: web.Request) -> web.Response:
@@ -88,7 +81,7 @@ async def get_offer(request: web.Request) -> web.Response:
         offer = await service_of(request).get_offer(request.match_info["id"])
     except OAuthError as exc:  # the award was revoked or suspended after the offer was made
         raise CredentialNotDeliverableError(exc.detail) from None
-    return _json(offer, headers=_NO_STORE)
+    return json_response(offer, headers=_NO_STORE)
 
 
 async def token(request: web.Request) -> web.Response:
@@ -97,11 +90,11 @@ async def token(request: web.Request) -> web.Response:
         out = await service_of(request).token(form)
     except OAuthError as exc:
         return oauth_error_response(exc)
-    return _json(out, headers={**_NO_STORE, "Pragma": "no-cache"})
+    return json_response(out, headers={**_NO_STORE, "Pragma": "no-cache"})
 
 
 async def nonce(request: web.Request) -> web.Response:
-    return _json(await service_of(request).nonce(), headers=_NO_STORE)
+    return json_response(await service_of(request).nonce(), headers=_NO_STORE)
 
 
 async def credential(request: web.Request) -> web.Response:
@@ -116,7 +109,7 @@ async def credential(request: web.Request) -> web.Response:
         out = await service_of(request).credential(authorization, body, body_error=body_error)
     except OAuthError as exc:
         return oauth_error_response(exc, token_sent=authorization is not None)
-    return _json(out, headers=_NO_STORE)
+    return json_response(out, headers=_NO_STORE)
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:
@@ -148,10 +141,6 @@ _PROBLEM: Final[dict[str, Any]] = {"$ref": "#/components/schemas/Problem"}
 _OBJECT: Final[dict[str, Any]] = {"type": "object", "additionalProperties": True}
 
 
-def _content(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
-    return {"content": {media: {"schema": schema}}}
-
-
 def _oauth(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -174,7 +163,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "oid4vciIssuerMetadata",
                 "summary": "OpenID4VCI Credential Issuer Metadata",
                 "security": [],
-                "responses": {"200": {"description": "Metadata", **_content(_OBJECT)}},
+                "responses": {"200": {"description": "Metadata", **json_content(_OBJECT)}},
             },
         ),
         Route(
@@ -185,7 +174,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "oauthAuthorizationServerMetadata",
                 "summary": "OAuth 2.0 Authorization Server Metadata (pre-authorized code only)",
                 "security": [],
-                "responses": {"200": {"description": "Metadata", **_content(_OBJECT)}},
+                "responses": {"200": {"description": "Metadata", **json_content(_OBJECT)}},
             },
         ),
         Route(
@@ -198,7 +187,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["issue"]}],
                 "requestBody": {
                     "required": True,
-                    **_content(
+                    **json_content(
                         {
                             "type": "object",
                             "required": ["credentialId"],
@@ -212,7 +201,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "responses": {
                     "201": {
                         "description": "The offer, its URIs, and the tx_code (shown once)",
-                        **_content(
+                        **json_content(
                             {
                                 "type": "object",
                                 "required": [
@@ -252,11 +241,9 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "getCredentialOffer",
                 "summary": "A credential offer by reference (credential_offer_uri)",
                 "security": [],
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [path_param("id")],
                 "responses": {
-                    "200": {"description": "The Credential Offer", **_content(_OBJECT)},
+                    "200": {"description": "The Credential Offer", **json_content(_OBJECT)},
                     "404": _problem("Unknown, used or expired offer"),
                 },
             },
@@ -271,7 +258,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [],
                 "requestBody": {
                     "required": True,
-                    **_content(
+                    **json_content(
                         {
                             "type": "object",
                             "properties": {
@@ -286,7 +273,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "responses": {
                     "200": {
                         "description": "Access token",
-                        **_content(
+                        **json_content(
                             {
                                 "type": "object",
                                 "required": ["access_token", "token_type", "expires_in"],
@@ -314,7 +301,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "responses": {
                     "200": {
                         "description": "The nonce",
-                        **_content(
+                        **json_content(
                             {
                                 "type": "object",
                                 "required": ["c_nonce"],
@@ -336,7 +323,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": []}],
                 "requestBody": {
                     "required": True,
-                    **_content(
+                    **json_content(
                         {
                             "type": "object",
                             "properties": {
@@ -350,7 +337,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "responses": {
                     "200": {
                         "description": "The credential",
-                        **_content(
+                        **json_content(
                             {
                                 "type": "object",
                                 "required": ["credentials"],

@@ -44,10 +44,40 @@ def html_content() -> dict[str, Any]:
     return {"content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-PAGE_ID: dict[str, Any] = {
-    "name": "page_id", "in": "path", "required": True, "schema": {"type": "string"},
-    "description": "The unguessable page id (a UUID) returned when the credential was issued",
+def json_spec(
+    description: str,
+    schema: dict[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
+    media: str = "application/json",
+) -> dict[str, Any]:
+    """A response of ``schema`` (any object by default) described as ``description``."""
+    out = {"description": description, **json_content(schema or {"type": "object"}, media)}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def path_param(name: str, description: str | None = None) -> dict[str, Any]:
+    """A required string path variable."""
+    out: dict[str, Any] = {"name": name, "in": "path", "required": True}
+    out["schema"] = {"type": "string"}
+    if description:
+        out["description"] = description
+    return out
+
+
+#: The request header of a conditional GET (answered 304 when the ETag matches).
+IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
 }  # fmt: skip
+#: The response headers of a cacheable resource.
+CACHE_HEADERS: dict[str, Any] = {
+    "ETag": {"schema": {"type": "string"}},
+    "Cache-Control": {"schema": {"type": "string"}},
+}
+PAGE_ID = path_param(
+    "page_id", "The unguessable page id (a UUID) returned when the credential was issued"
+)
 VERIFY_FORM: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -378,11 +408,15 @@ def openapi_document(routes: Iterable[Route], base_url: str | None = None) -> di
 __all__ = [
     "AUTH_ERRORS",
     "BODY_ERRORS",
+    "CACHE_HEADERS",
+    "IF_NONE_MATCH",
     "PAGE_ID",
     "VERIFY_FORM",
     "html_content",
     "json_content",
+    "json_spec",
     "openapi_document",
+    "path_param",
     "problem_spec",
     "schema_ref",
     "verification_failed",

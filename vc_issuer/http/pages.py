@@ -42,7 +42,7 @@ from vc_issuer.badges.verify import verify_input
 from vc_issuer.core import jose
 from vc_issuer.errors import NotFoundError, VCIssuerError
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
-from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content
+from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ImageLoader, ServiceState, state_of
 from vc_issuer.services.verifier import FORMATS, Check, VerificationResult
@@ -315,11 +315,7 @@ async def verify_input_for_page(
     result = await verify_input(
         data,
         recipient_email=recipient,
-        resolver=state.resolver,
-        loader=state.issuer.loader,
-        status_checker=state.status_checker,
-        allow_private_hosts=state.allow_private,
-        fetcher=state.fetcher,
+        **state.verify_seams(),
     )
     document = result.document if result.document is not None else data
     ob3 = result.format in ("data-integrity", "vc-jwt", "vc-jose")
@@ -905,9 +901,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "pageStatic",
                 "summary": "Stylesheet of the pages",
                 "security": [],
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [path_param("name")],
                 "responses": {
                     "200": {
                         "description": "The file",

@@ -81,6 +81,15 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def json_response(
+    value: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A JSON (``application/json``) response, compact and UTF-8."""
+    return web.Response(
+        status=status, body=json_bytes(value), content_type="application/json", headers=headers
+    )
+
+
 def problem_response(
     body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
 ) -> web.Response:
@@ -106,6 +115,7 @@ __all__ = [
     "error_response",
     "http_problem",
     "json_bytes",
+    "json_response",
     "problem",
     "problem_response",
 ]

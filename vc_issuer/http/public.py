@@ -15,7 +15,15 @@ from aiohttp import web
 
 from did_methods.errors import DIDError
 from vc_issuer.errors import NotFoundError, StoreError, did_error_class
-from vc_issuer.http.openapi import json_content, openapi_document, problem_spec, schema_ref
+from vc_issuer.http.openapi import (
+    CACHE_HEADERS,
+    IF_NONE_MATCH,
+    json_content,
+    openapi_document,
+    path_param,
+    problem_spec,
+    schema_ref,
+)
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.routes import ROUTES_KEY, Route, Routes
 from vc_issuer.http.state import ServiceState, state_of
@@ -195,21 +203,13 @@ def routes(services: ServiceState) -> list[Route]:
                 "summary": "The signed status list credential (cacheable; ETag and 304)",
                 "security": [],
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {
-                        "name": "If-None-Match",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    },
+                    path_param("id"),
+                    IF_NONE_MATCH,
                 ],
                 "responses": {
                     "200": {
                         "description": "The list credential; application/json on request",
-                        "headers": {
-                            "ETag": {"schema": {"type": "string"}},
-                            "Cache-Control": {"schema": {"type": "string"}},
-                        },
+                        "headers": CACHE_HEADERS,
                         "content": {
                             "application/vc+ld+json": {"schema": schema_ref("Credential")},
                             "application/json": {"schema": schema_ref("Credential")},
@@ -229,9 +229,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "resolveDid",
                 "summary": "Resolve a DID (universal-resolver driver shape)",
                 "security": [],
-                "parameters": [
-                    {"name": "did", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [path_param("did")],
                 "responses": {
                     "200": {
                         "description": "DID Resolution result",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
@@ -17,6 +17,8 @@ from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver, Resolver
 from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.claims import ClaimService
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.related import ResourceBytes
 from vc_issuer.email.outbox import Mailer
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import StatusListChecker
@@ -25,6 +27,17 @@ from vc_issuer.wallets.oid4vci import OID4VCIService
 
 ImageLoader = Callable[[str], Awaitable[bytes | None]]
 """Bytes of an image stored at one of our own URLs (achievement images), else None."""
+
+
+class VerifySeams(TypedDict):
+    """What every verification through the app uses (``verify_input(x, **seams)``)."""
+
+    resolver: DIDResolver
+    loader: ContextLoader | None
+    status_checker: StatusListChecker
+    allow_private_hosts: bool
+    fetcher: SafeFetcher | None
+    resources: ResourceBytes
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,18 @@ class ServiceState:
     """Extension point: a process work pool for CPU-heavy verify/issue steps. Whoever adds it
     sets it here and starts/stops it through ``create_app``'s ``on_startup``/``on_cleanup``."""
 
+    def verify_seams(self) -> VerifySeams:
+        """The verifier's seams, the same for the API and the pages: our own DID and status
+        lists resolve locally, the rest follows the private-address rules."""
+        return VerifySeams(
+            resolver=self.resolver,
+            loader=self.issuer.loader,
+            status_checker=self.status_checker,
+            allow_private_hosts=self.allow_private,
+            fetcher=self.fetcher,
+            resources=self.issuer.resources,
+        )
+
 
 STATE_KEY = web.AppKey("vc_issuer_state", ServiceState)
 
@@ -63,4 +88,4 @@ def state_of(request: web.Request) -> ServiceState:
     return request.app[STATE_KEY]
 
 
-__all__ = ["STATE_KEY", "ImageLoader", "ServiceState", "state_of"]
+__all__ = ["STATE_KEY", "ImageLoader", "ServiceState", "VerifySeams", "state_of"]

@@ -26,16 +26,17 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
-from vc_issuer.http.middlewares import read_json_object
+from vc_issuer.http.middlewares import read_json_object, required_string
 from vc_issuer.http.openapi import (
     AUTH_ERRORS,
     BODY_ERRORS,
     json_content,
+    path_param,
     problem_spec,
     schema_ref,
     verification_failed,
 )
-from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
+from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, json_response, problem
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
@@ -51,12 +52,6 @@ _STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
 _BAD_REQUEST_CODES = frozenset(
     {"MALFORMED_VALUE_ERROR", "PARSING_ERROR", "JSON_TOO_DEEP", "MALFORMED_JWS"}
 )
-
-
-def json_response(
-    value: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(status=status, body=json_bytes(value), content_type=JSON, headers=headers)
 
 
 def _options(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -345,13 +340,8 @@ async def verify_credential_route(request: web.Request) -> web.Response:
             value,
             media_type=media,
             recipient_email=recipient,
-            resolver=state.resolver,
-            loader=state.issuer.loader,
-            status_checker=state.status_checker,
-            allow_private_hosts=state.allow_private,
-            fetcher=state.fetcher,
             checks=checks,
-            resources=state.issuer.resources,
+            **state.verify_seams(),
         )
     except VCIssuerError as exc:  # unreadable: not JSON, no baked credential, fetch failed
         return _failed(exc, "credential")
@@ -384,12 +374,8 @@ async def verify_presentation_route(request: web.Request) -> web.Response:
         vp,
         challenge=challenge,
         domain=domain,
-        resolver=state.resolver,
-        loader=state.issuer.loader,
-        status_checker=state.status_checker,
-        allow_private_hosts=state.allow_private,
         checks=checks,
-        resources=state.issuer.resources,
+        **state.verify_seams(),
     )
     return verification_response(result)
 
@@ -445,9 +431,7 @@ async def update_status(request: web.Request) -> web.Response:
     value of its multi-bit ``message`` status."""
     state = state_of(request)
     body = await read_json_object(request)
-    credential_id = body.get("credentialId")
-    if not isinstance(credential_id, str) or not credential_id:
-        raise MalformedInputError("credentialId must be a non-empty string", field="credentialId")
+    credential_id = required_string(body, "credentialId")
     purpose = _purpose(body)
     value = status_value(body.get("status"))
     reason = body.get("reason")
@@ -605,9 +589,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "getCredential",
                 "summary": "The stored credential as issued",
                 "security": [{"bearer": ["read"]}],
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [path_param("id")],
                 "responses": {
                     "200": {
                         "description": "The credential",
