@@ -26,7 +26,7 @@ from vc_issuer.http import (
     public,
     vcapi,
 )
-from vc_issuer.http.auth import AUTH_KEY, Authenticator
+from vc_issuer.http.auth import AUTH_KEY
 from vc_issuer.http.mail import mail_sender
 from vc_issuer.http.middlewares import (
     DEFAULT_MAX_BODY,
@@ -104,7 +104,7 @@ def create_app(
     app = web.Application(client_max_size=max_body, middlewares=chosen)
     app[MAX_BODY_KEY] = max_body
     app[MAX_DEPTH_KEY] = max_depth
-    app[AUTH_KEY] = Authenticator(services.issuer.store, enabled=services.auth)
+    app[AUTH_KEY] = services.authenticator
     app[STATE_KEY] = services
     routes = route_table(services)
     app[ROUTES_KEY] = routes
@@ -115,7 +115,7 @@ def create_app(
         app.cleanup_ctx.append(mail_sender(services.mailer, poll=services.mail_poll))
     app.on_cleanup.extend(on_cleanup)
     app.on_cleanup.append(_close_owned)
-    if not services.auth:
+    if not services.authenticator.enabled:
         log.warning("authentication is DISABLED: every caller may issue and change status")
     return app
 

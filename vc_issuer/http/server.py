@@ -33,7 +33,6 @@ from typing import Any
 
 from aiohttp import web
 
-from vc_issuer.email import mailer_for
 from vc_issuer.errors import (
     BindError,
     ConfigError,
@@ -42,8 +41,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.app import create_app
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
-from vc_issuer.http.services import build_services
-from vc_issuer.services.home import load_home, open_issuer
+from vc_issuer.http.services import open_services
 
 log = logging.getLogger("vc_issuer.http.server")
 
@@ -165,21 +163,16 @@ def _event(level: int, event: str, message: str, *args: object, **fields: Any) -
 
 
 async def _build_app(opts: ServeOptions) -> web.Application:
-    cfg = load_home(Path(opts.home))
-    if opts.base_url:
-        cfg = dataclasses.replace(cfg, base_url=opts.base_url.rstrip("/"))
-    issuer = await open_issuer(cfg)
+    services = await open_services(
+        Path(opts.home),
+        base_url=opts.base_url,
+        auth=opts.auth,
+        allow_private=opts.allow_private,
+    )
     try:
-        services = build_services(
-            issuer,
-            auth=opts.auth,
-            allow_private=opts.allow_private,
-            mailer=mailer_for(cfg.home, issuer),  # None without [email]
-            close_issuer=True,
-        )
         return create_app(services, max_body=opts.max_body)
     except BaseException:
-        await issuer.close()
+        await services.issuer.close()
         raise
 
 

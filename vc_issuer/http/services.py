@@ -8,7 +8,9 @@ did:web document locally; everything else goes over the network with the private
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from did_methods.fetch import SafeFetcher
@@ -16,11 +18,14 @@ from did_methods.registry import DIDResolver, Resolver
 from vc_issuer.badges.achievements import IMAGE_PATH, AchievementService
 from vc_issuer.badges.claims import ClaimService
 from vc_issuer.core.resolver import StaticResolver
+from vc_issuer.email import mailer_for
 from vc_issuer.email.outbox import Mailer
 from vc_issuer.errors import VCIssuerError
+from vc_issuer.http.auth import Authenticator
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.public import etag_matches, etag_of
 from vc_issuer.http.state import ImageLoader, ServiceState
+from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.services.issuer import LIST_PATH, Issuer
 from vc_issuer.services.status_check import (
     FetchResult,
@@ -93,6 +98,21 @@ def image_loader(service: AchievementService, *base_urls: str) -> ImageLoader:
     return load
 
 
+async def open_services(home: Path, *, base_url: str | None = None, **options: Any) -> ServiceState:
+    """The services over the issuer home at ``home`` (``base_url`` overrides the home's), with
+    its mailer when ``[email]`` is configured; the issuer closes with the app."""
+    cfg = load_home(home)
+    if base_url:
+        cfg = dataclasses.replace(cfg, base_url=base_url.rstrip("/"))
+    issuer = await open_issuer(cfg)
+    try:
+        mailer = mailer_for(cfg.home, issuer)  # None without [email]
+        return build_services(issuer, mailer=mailer, close_issuer=True, **options)
+    except BaseException:
+        await issuer.close()
+        raise
+
+
 def build_services(
     issuer: Issuer,
     *,
@@ -150,7 +170,7 @@ def build_services(
         oid4vci=offers,
         claims=claims,
         image_loader=image_loader(achievements, public_url),
-        auth=auth,
+        authenticator=Authenticator(issuer.store, enabled=auth),
         allow_private=allow_private,
         base_url=public_url,
         fetcher=fetcher,
@@ -161,4 +181,4 @@ def build_services(
     )
 
 
-__all__ = ["LocalFirstFetch", "build_services", "image_loader"]
+__all__ = ["LocalFirstFetch", "build_services", "image_loader", "open_services"]

@@ -20,6 +20,7 @@ from vc_issuer.badges.claims import ClaimService
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.related import ResourceBytes
 from vc_issuer.email.outbox import Mailer
+from vc_issuer.http.auth import Authenticator
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import StatusListChecker
 from vc_issuer.wallets.exchanges import ExchangeService
@@ -53,8 +54,8 @@ class ServiceState:
     oid4vci: OID4VCIService
     claims: ClaimService
     image_loader: ImageLoader
-    auth: bool = True
-    """False: every caller is an admin (local conformance runs only)."""
+    authenticator: Authenticator
+    """Bearer tokens from the store; disabled, every caller is an admin (local runs only)."""
     allow_private: bool = False
     base_url: str = ""
     fetcher: SafeFetcher | None = None
