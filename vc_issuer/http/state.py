@@ -43,6 +43,10 @@ class VerifySeams(TypedDict):
 
 @dataclass(frozen=True)
 class ServiceState:
+    """Every service a route needs, built once (``build_services``); the store is
+    ``issuer.store`` and the clock ``issuer.now``. To add a service, add a field here and
+    build it in ``build_services``: handlers read it with ``state_of(request).name``."""
+
     issuer: Issuer
     resolver: DIDResolver
     """Verifies proofs: our own DID document first, then did:key / did:web."""
