@@ -691,9 +691,8 @@ def _repeat(result: AwardResult, first: AwardResult) -> None:
 class WorkerSpec:
     """What a worker process needs to run its own issuer on the same store (picklable)."""
 
-    seed: bytes
-    key_id: str | None
-    key_controller: str | None
+    keys: tuple[dict[str, Any], ...]
+    """The issuer's keys as Multikey JSON with their secrets, primary first."""
     did: str
     database_url: str
     store_options: tuple[tuple[str, Any], ...]
@@ -713,9 +712,7 @@ class WorkerSpec:
         if location is None:
             return None
         return cls(
-            seed=issuer.key.seed,
-            key_id=issuer.key.id,
-            key_controller=issuer.key.controller,
+            keys=tuple(k.to_multikey_json() for k in issuer.keyring.keys),
             did=issuer.did,
             database_url=location.url,
             store_options=location.options,
@@ -740,15 +737,17 @@ def _worker_start(
 
     from vc_issuer.badges.openbadges import Achievement
     from vc_issuer.core.jsonld import ContextLoader
-    from vc_issuer.core.keys import Ed25519Key
+    from vc_issuer.core.keys import parse_signing_key
     from vc_issuer.store import open_store
 
+    keys = [parse_signing_key(k) for k in spec.keys]
     loop = asyncio.new_event_loop()
     store = loop.run_until_complete(
         open_store(spec.database_url, migrate=False, **dict(spec.store_options))
     )
     issuer = Issuer(
-        key=Ed25519Key.from_seed(spec.seed, id=spec.key_id, controller=spec.key_controller),
+        key=keys[0],
+        extra_keys=keys[1:],
         did=spec.did,
         store=store,
         base_url=spec.base_url,

@@ -50,7 +50,7 @@ from vc_issuer.core.credentials import (
     format_datetime,
     parse_xml_datetime,
 )
-from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.keys import Ed25519Key, SigningKey
 from vc_issuer.errors import (
     EnvelopedCredentialError,
     InvalidKeyError,
@@ -799,6 +799,22 @@ def _ed25519_key(seed: bytes) -> OKPKey:
     return OKPKey.import_key(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
 
 
+#: The JWS algorithm each of our key types signs with (RFC 8037, RFC 7518 §3.4).
+SIGNING_ALGS: Final[dict[str, str]] = {"Ed25519": "EdDSA", "P-256": "ES256", "P-384": "ES384"}
+
+
+def signing_alg(key: SigningKey) -> str:
+    """The ``alg`` a JWS made with ``key`` carries: EdDSA, ES256 or ES384."""
+    return SIGNING_ALGS[key.key_type]
+
+
+def _private_jwk(key: SigningKey) -> Key:
+    if isinstance(key, Ed25519Key):
+        return _ed25519_key(key.seed)
+    jwk: dict[str, str | list[str]] = dict(key.to_jwk(include_secret=True))
+    return ECKey.import_key(jwk)
+
+
 def credential_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
     """The registered claims OB 3.0 §8.2.4 asks for, taken from the credential itself."""
     claims: dict[str, Any] = {}
@@ -820,12 +836,13 @@ def credential_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
 
 def sign_credential_jwt(
     credential: Mapping[str, Any],
-    key: Ed25519Key,
+    key: SigningKey,
     *,
     issued_at: datetime,
     kid: str | None = None,
 ) -> str:
-    """Secure ``credential`` as a JWS with our Ed25519 key (EdDSA).
+    """Secure ``credential`` as a JWS with one of our keys: EdDSA (Ed25519), ES256 (P-256) or
+    ES384 (P-384), the algorithm the key's type fixes.
 
     A VC 2.0 credential becomes the whole payload (``typ: vc+jwt``, VC-JOSE-COSE §3.1.1), with
     the OB 3.0 claims added so OB 3.0 verifiers find them; a VC 1.1 credential goes into the
@@ -835,18 +852,14 @@ def sign_credential_jwt(
     if "proof" in credential:
         raise MalformedInputError("the credential already has a proof; secure it one way only")
     kid = kid or key.verification_method
+    alg = signing_alg(key)
     claims = credential_claims(credential)
     claims["iat"] = numeric_date(issued_at)
     if _context0(credential) == VC_V1_CONTEXT:
-        header = {"alg": "EdDSA", "typ": "JWT", "kid": kid}
+        header = {"alg": alg, "typ": "JWT", "kid": kid}
         payload: dict[str, Any] = {**claims, "vc": dict(credential)}
     else:
-        header = {
-            "alg": "EdDSA",
-            "typ": "vc+jwt",
-            "cty": "vc",
-            "kid": kid or key.verification_method,
-        }
+        header = {"alg": alg, "typ": "vc+jwt", "cty": "vc", "kid": kid}
         clash = [c for c in claims if c in credential]
         if clash:
             raise MalformedInputError(f"the credential uses JWT claim names: {', '.join(clash)}")
@@ -855,9 +868,8 @@ def sign_credential_jwt(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return jws.serialize_compact(
-            header, body.encode("utf-8"), _ed25519_key(key.seed),
-            registry=_registry("EdDSA"),
-        )  # fmt: skip
+            header, body.encode("utf-8"), _private_jwk(key), registry=_registry(alg)
+        )
 
 
 __all__ = [
@@ -866,6 +878,7 @@ __all__ = [
     "MEDIA_JWT",
     "MEDIA_VC_JWT",
     "MEDIA_VP_JWT",
+    "SIGNING_ALGS",
     "ClaimCheck",
     "Jws",
     "JwtClaimMismatchError",
@@ -891,6 +904,7 @@ __all__ = [
     "public_jwk",
     "same_key",
     "sign_credential_jwt",
+    "signing_alg",
     "thumbprint",
     "token_window",
     "verify_signature",
