@@ -48,7 +48,7 @@ from vc_issuer.errors import (
     ParsingError,
     VCIssuerError,
 )
-from vc_issuer.services.issuer import REVOCATION, Issuer
+from vc_issuer.services.issuer import REVOCATION, Issuer, Securing
 from vc_issuer.store import Attached
 
 PAGE_PATH: Final = "/c/"
@@ -367,6 +367,7 @@ class Awarder:
         workers: int = 1,
         spec: WorkerSpec | None = None,
         attach: AttachFn | None = None,
+        securing: Securing | None = None,
     ) -> None:
         if chunk_size < 1:
             raise MalformedInputError("chunk_size must be positive")
@@ -381,6 +382,8 @@ class Awarder:
         self._profile = profile
         self.chunk_size = chunk_size
         self.attach = attach
+        self.securing = securing or Securing()
+        """Suites or JWT, and key: a JWT award is stored as its EnvelopedVerifiableCredential."""
 
     def page_url(self, page_id: str) -> str:
         """The badge's public page (``/c/{page_id}``): safe to share."""
@@ -441,7 +444,10 @@ class Awarder:
         extra: Attachment | None = None
         if self.attach is None:
             signed = await self.issuer.issue(
-                credential, status_purposes=AWARD_STATUS_PURPOSES, idempotency_key=key
+                credential,
+                status_purposes=AWARD_STATUS_PURPOSES,
+                idempotency_key=key,
+                **self.securing.options(),
             )
         else:  # the claim link and its email go into the award's own transaction
             extra = self.attach(str(credential["id"]), recipient, stored.key, self.issuer.now())
@@ -450,12 +456,13 @@ class Awarder:
                 status_purposes=AWARD_STATUS_PURPOSES,
                 idempotency_keys=[key],
                 attached={str(credential["id"]): extra.rows},
+                **self.securing.options(),
             )
             if isinstance(outcome, VCIssuerError):
                 raise outcome
             signed = outcome
-        record = await self.issuer.get_record(str(signed["id"]))
-        created = signed["id"] == credential["id"]  # else another process awarded it first
+        record = await self.issuer.get_record(_credential_id(signed))
+        created = record.id == credential["id"]  # else another process awarded it first
         return Award(
             ob_schema_compatible(signed),
             record.id,
@@ -618,6 +625,7 @@ class Awarder:
             status_purposes=AWARD_STATUS_PURPOSES,
             idempotency_keys=keys,
             attached={k: v.rows for k, v in extras.items()} or None,
+            **self.securing.options(),
         )
         refs = await self.issuer.store.credential_refs(keys)
         for result, key, cred, outcome in zip(pending, keys, creds, issued, strict=True):
@@ -704,6 +712,7 @@ class WorkerSpec:
     default_suite: str
     context_dirs: tuple[str, ...] = ()
     attach: AttachFn | None = None
+    securing: Securing = field(default_factory=Securing)
 
     @classmethod
     def from_issuer(cls, issuer: Issuer, context_dirs: Sequence[str] = ()) -> WorkerSpec | None:
@@ -758,7 +767,12 @@ def _worker_start(
         loader=ContextLoader(spec.context_dirs) if spec.context_dirs else None,
         issuer_name=spec.issuer_name,
     )
-    awarder = Awarder(issuer, profile=IssuerProfile.from_json(profile), attach=spec.attach)
+    awarder = Awarder(
+        issuer,
+        profile=IssuerProfile.from_json(profile),
+        attach=spec.attach,
+        securing=spec.securing,
+    )
     now = datetime.now(UTC)
     stored = StoredAchievement(key, version, Achievement.from_record(record), False, now, now)
     _WORKER.update(loop=loop, awarder=awarder, stored=stored, profile=awarder._profile)
@@ -791,6 +805,8 @@ class _WorkerPool:
         spec = awarder.spec or WorkerSpec.from_issuer(awarder.issuer)
         if spec is not None and spec.attach is not awarder.attach:
             spec = replace(spec, attach=awarder.attach)
+        if spec is not None and spec.securing != awarder.securing:
+            spec = replace(spec, securing=awarder.securing)
         if spec is None:
             raise MalformedInputError(
                 "worker processes need a store they can share (a SQLite file or PostgreSQL)"
@@ -810,6 +826,17 @@ class _WorkerPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _credential_id(signed: Mapping[str, Any]) -> str:
+    """The id of an issued credential: its own, or for a JWT (an envelope, whose id is the
+    data: URL) the one inside the token."""
+    from vc_issuer.core.jose import enveloped_token, is_enveloped, peek_document
+
+    if is_enveloped(signed):
+        inner = peek_document(enveloped_token(signed)) or {}
+        return str(inner.get("id", ""))
+    return str(signed["id"])
 
 
 def _failed(row: int, label: str, exc: VCIssuerError) -> AwardResult:

@@ -259,7 +259,9 @@ def _notice(
 async def award_achievement(request: web.Request) -> web.Response:
     """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
     claimLink}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
-    call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one."""
+    call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one.
+    ``options`` as for /credentials/issue (``format: "jwt"``, ``cryptosuite``, ``alg``,
+    ``verificationMethod``): a JWT award's ``verifiableCredential`` is its envelope."""
     state = request.app[STATE_KEY]
     service = service_of(request)
     body = await read_json_object(request)
@@ -272,8 +274,14 @@ async def award_achievement(request: web.Request) -> web.Response:
 
     claims = claims_of(request)
     notice = _notice(request, body, recipient, claims.ttl.total_seconds())
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise MalformedInputError("options must be a JSON object", field="options")
+    from vc_issuer.http.vcapi import securing_from_options
+
+    securing = securing_from_options(options)  # format, cryptosuite, alg, verificationMethod
     # A fresh Awarder per request: it reads the issuer profile as it is now.
-    awarder = Awarder(state.issuer, service, attach=notice)
+    awarder = Awarder(state.issuer, service, attach=notice, securing=securing)
     award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
     if award.claim_link:  # made with the award, and its email queued in the same transaction
         (made,) = await claims.list(credential_id=award.credential_id, limit=1)  # a new award

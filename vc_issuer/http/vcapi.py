@@ -19,11 +19,13 @@ from aiohttp import web
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
 from vc_issuer.core.jose import looks_like_jws
+from vc_issuer.core.suites import SUITES
 from vc_issuer.errors import MalformedInputError, UnsupportedCryptosuiteError, VCIssuerError
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, problem
 from vc_issuer.http.state import state_of
+from vc_issuer.services.issuer import Securing
 from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
 
 JSON = "application/json"
@@ -32,6 +34,7 @@ JSON = "application/json"
 _DATA_INTEGRITY = "DataIntegrityProof"
 _ED25519_2020 = "Ed25519Signature2020"
 _EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
+_CRYPTOSUITES = tuple(s.cryptosuite for s in SUITES.values() if s.cryptosuite is not None)
 _STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
 # Failed checks whose code means "the request was malformed" rather than "did not verify".
 _BAD_REQUEST_CODES = frozenset(
@@ -65,7 +68,8 @@ def _opt_str(options: Mapping[str, Any], name: str) -> str | None:
 
 def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
     """``type`` (DataIntegrityProof | Ed25519Signature2020, or a list of both) and
-    ``cryptosuite`` -> suite names; None = the issuer's default."""
+    ``cryptosuite`` (any Data Integrity cryptosuite we sign with) -> suite names; None = the
+    issuer's default. Which key signs is the issuer's business (one per key type)."""
     raw_type = options.get("type")
     cryptosuite = _opt_str(options, "cryptosuite")
     if raw_type is None:
@@ -78,17 +82,18 @@ def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
         raise MalformedInputError(
             "options.type must be a string or a list of strings", field="type"
         )
-    if cryptosuite is not None and cryptosuite != _EDDSA_RDFC_2022:
+    if cryptosuite is not None and cryptosuite not in _CRYPTOSUITES:
         raise UnsupportedCryptosuiteError(
-            f"cryptosuite {cryptosuite!r} is not supported; use {_EDDSA_RDFC_2022}",
+            f"cryptosuite {cryptosuite!r} is not supported; use one of"
+            f" {', '.join(_CRYPTOSUITES)}",
             field="cryptosuite",
         )
     if not types:
-        return [_EDDSA_RDFC_2022] if cryptosuite else None
+        return [cryptosuite] if cryptosuite else None
     suites: list[str] = []
     for t in types:
         if t == _DATA_INTEGRITY:
-            suites.append(_EDDSA_RDFC_2022)
+            suites.append(cryptosuite or _EDDSA_RDFC_2022)
         elif t == _ED25519_2020:
             if cryptosuite is not None and len(types) == 1:
                 raise MalformedInputError(
@@ -122,6 +127,24 @@ def _format_option(options: Mapping[str, Any], accept: str) -> str:
     if wants_token and chosen != "jwt":
         raise MalformedInputError("Accept asks for a JWT but options.format is ldp", field="format")
     return chosen
+
+
+def securing_from_options(options: Mapping[str, Any], accept: str = "") -> Securing:
+    """``format``, ``type``/``cryptosuite``, ``alg`` and ``verificationMethod`` (which key)
+    of VC API issue options (the award API takes the same)."""
+    secured_as = _format_option(options, accept)
+    suites = suites_from_options(options)
+    if secured_as == "jwt" and suites is not None:
+        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    alg = _opt_str(options, "alg")
+    if alg is not None and secured_as != "jwt":
+        raise MalformedInputError("options.alg applies to options.format jwt", field="alg")
+    return Securing(
+        "jwt" if secured_as == "jwt" else "ldp",
+        tuple(suites) if suites else None,
+        _opt_str(options, "verificationMethod"),
+        alg,
+    )
 
 
 def _accepts_jwt(accept: str) -> bool:
@@ -180,10 +203,8 @@ async def issue_credential(request: web.Request) -> web.Response:
     issuer_id(credential)  # a URL, or an object with an id
     key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
     accept = request.headers.get("Accept", "")
-    secured_as = _format_option(options, accept)
-    suites = suites_from_options(options)
-    if secured_as == "jwt" and suites is not None:
-        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    securing = securing_from_options(options, accept)
+    secured_as = securing.secured_as
     # the same body asking for a JWT (by Accept) is another request than asking for JSON-LD
     hashed = body if secured_as == "ldp" else {**body, "securedAs": secured_as}
     scoped, request_hash = (
@@ -191,12 +212,11 @@ async def issue_credential(request: web.Request) -> web.Response:
     )
     signed = await state.issuer.issue(
         credential,
-        suites=suites,
         status=_status_option(options),
         idempotency_key=scoped,
         credential_id=_opt_str(options, "credentialId"),
         request_hash=request_hash,
-        secured_as="jwt" if secured_as == "jwt" else "ldp",
+        **securing.options(),
     )
     if secured_as == "jwt":
         from vc_issuer.core.jose import enveloped_token, parse_data_url

@@ -111,6 +111,35 @@ as an EnvelopedVerifiableCredential whose ``id`` is the ``data:`` URL of the tok
 
 
 @dataclass(frozen=True)
+class Securing:
+    """How what is issued is secured, for callers that issue on someone's behalf (awards):
+    an embedded proof with ``suites`` (None: the default), or a JWS (``jwt``) with ``alg``;
+    ``key`` names one of the issuer's keys. Checked against the issuer's keys at issue time."""
+
+    secured_as: SecuredAs = "ldp"
+    suites: tuple[str, ...] | None = None
+    key: str | None = None
+    alg: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.secured_as not in SECURING:
+            raise MalformedInputError(f"format must be one of {', '.join(SECURING)}")
+        if self.secured_as == "jwt" and self.suites:
+            raise MalformedInputError("a JWT is secured by its JWS: it takes no proof suite")
+        if self.secured_as == "ldp" and self.alg is not None:
+            raise MalformedInputError("alg applies to JWTs; a Data Integrity proof has a suite")
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`Issuer.issue` / :meth:`Issuer.issue_many`."""
+        return {
+            "secured_as": self.secured_as,
+            "suites": list(self.suites) if self.suites else None,
+            "key": self.key,
+            "alg": self.alg,
+        }
+
+
+@dataclass(frozen=True)
 class StatusChange:
     """The outcome of a status change; ``changed`` is False for an idempotent repeat.
 
