@@ -39,6 +39,7 @@ from vc_issuer.badges.openbadges import (
     ob_schema_compatible,
 )
 from vc_issuer.core.credentials import is_url
+from vc_issuer.core.jose import credential_id
 from vc_issuer.errors import (
     DuplicateRecipientError,
     InvalidRecipientError,
@@ -461,7 +462,7 @@ class Awarder:
             if isinstance(outcome, VCIssuerError):
                 raise outcome
             signed = outcome
-        record = await self.issuer.get_record(_credential_id(signed))
+        record = await self.issuer.get_record(credential_id(signed))
         created = record.id == credential["id"]  # else another process awarded it first
         return Award(
             ob_schema_compatible(signed),
@@ -826,17 +827,6 @@ class _WorkerPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _credential_id(signed: Mapping[str, Any]) -> str:
-    """The id of an issued credential: its own, or for a JWT (an envelope, whose id is the
-    data: URL) the one inside the token."""
-    from vc_issuer.core.jose import enveloped_token, is_enveloped, peek_document
-
-    if is_enveloped(signed):
-        inner = peek_document(enveloped_token(signed)) or {}
-        return str(inner.get("id", ""))
-    return str(signed["id"])
 
 
 def _failed(row: int, label: str, exc: VCIssuerError) -> AwardResult:

@@ -792,6 +792,15 @@ def peek_document(token: str) -> dict[str, Any] | None:
         return None
 
 
+def credential_id(document: Mapping[str, Any]) -> str:
+    """The id of a credential we issued: its own, or for an EnvelopedVerifiableCredential (whose
+    id is the ``data:`` URL) the id of the credential inside the token; "" when it has none."""
+    if is_enveloped(document):
+        document = peek_document(enveloped_token(document)) or {}
+    value = document.get("id")
+    return value if isinstance(value, str) else ""
+
+
 # --- issuing -------------------------------------------------------------------------------------
 
 
@@ -886,6 +895,7 @@ __all__ = [
     "apply_claims",
     "check_alg",
     "credential_claims",
+    "credential_id",
     "decode_document",
     "did_key_from_kid",
     "envelope",

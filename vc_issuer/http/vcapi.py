@@ -238,10 +238,9 @@ async def issue_credential(request: web.Request) -> web.Response:
 
 def jose_document_id(enveloped: Mapping[str, Any]) -> str:
     """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
-    from vc_issuer.core.jose import enveloped_token, peek_document
+    from vc_issuer.core.jose import credential_id
 
-    document = peek_document(enveloped_token(enveloped))
-    return str((document or {}).get("id", ""))
+    return credential_id(enveloped)
 
 
 # --- verify --------------------------------------------------------------------------------------

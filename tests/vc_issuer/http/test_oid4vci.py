@@ -30,6 +30,7 @@ from vc_issuer.http import create_token
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.wallets.oid4vci import (
     CONFIGURATION_ID,
+    CONFIGURATIONS,
     PRE_AUTHORIZED_GRANT,
     bind_credential,
     verify_key_proof,
@@ -250,7 +251,7 @@ async def test_full_flow_binds_the_holder(
         offer = parse_offer_uri(created["credentialOfferUri"])
     assert offer == created["credentialOffer"]
     assert offer["credential_issuer"] == env.base_url
-    assert offer["credential_configuration_ids"] == [CONFIGURATION_ID]
+    assert offer["credential_configuration_ids"] == list(CONFIGURATIONS)
     grant = offer["grants"][PRE_AUTHORIZED_GRANT]
     if tx_code:
         assert grant["tx_code"]["input_mode"] == "numeric"
