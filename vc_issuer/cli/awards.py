@@ -34,7 +34,14 @@ from vc_issuer.badges.awards import (
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
 from vc_issuer.badges.notify import ClaimNotice
 from vc_issuer.cli.issuer import SUITE_CHOICES, _run, key_options
-from vc_issuer.cli.main import _emit, handle_errors, home_option, read_input, read_json_object
+from vc_issuer.cli.main import (
+    _emit,
+    format_option,
+    handle_errors,
+    home_option,
+    read_input,
+    read_json_object,
+)
 from vc_issuer.core.jose import enveloped_token, is_enveloped
 from vc_issuer.errors import (
     InputFileNotFoundError,
@@ -310,14 +317,9 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     is_flag=True,
     help="Email each new recipient their claim link (queued with the award; see docs/email.md).",
 )
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: a Data Integrity proof. jwt: a VC-JWT (application/vc+jwt), stored as an "
-    "EnvelopedVerifiableCredential; the page, baked images and wallets carry the token.",
+@format_option(
+    "ldp: a Data Integrity proof. jwt: a VC-JWT (application/vc+jwt), stored as an "
+    "EnvelopedVerifiableCredential; the page, baked images and wallets carry the token."
 )
 @click.option(
     "--suite",

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import click
 
 from vc_issuer.cli.main import (
+    SIGN_SUITES,
     _emit,
     _passphrase,
+    format_option,
     handle_errors,
     home_option,
     read_json_object,
@@ -50,15 +52,7 @@ def key_options(fn: F) -> F:
         " its type (ed25519, p256, p384); default the key each suite or alg takes.",
     )(fn)
 
-SUITE_CHOICES = (
-    "eddsa-rdfc-2022",
-    "eddsa-jcs-2022",
-    "Ed25519Signature2020",
-    "ecdsa-rdfc-2019",
-    "ecdsa-jcs-2019",
-    "ecdsa-sd-2023",
-    "both",
-)
+SUITE_CHOICES = (*SIGN_SUITES, "both")
 
 
 def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
@@ -256,15 +250,10 @@ def _redact(url: str) -> str:
     "--idempotency-key", metavar="KEY", help="A retry with the same key issues nothing new."
 )
 @click.option("--id", "credential_id", metavar="URL", help="Credential id (default urn:uuid:...).")
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: embedded Data Integrity proof (JSON). jwt: a JWS (VC 2.0 as application/vc+jwt, "
+@format_option(
+    "ldp: embedded Data Integrity proof (JSON). jwt: a JWS (VC 2.0 as application/vc+jwt, "
     "VC 1.1 as a VC-JWT), printed as the compact token; EdDSA with the Ed25519 key unless "
-    "--alg or --key says otherwise.",
+    "--alg or --key says otherwise."
 )
 @key_options
 @handle_errors

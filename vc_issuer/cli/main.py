@@ -118,6 +118,18 @@ SIGN_SUITES = (
     "ecdsa-sd-2023",
 )
 
+def format_option(help: str) -> Callable[[F], F]:
+    """``--format ldp|jwt`` (sign, issue, award): an embedded proof or a JWS."""
+    return click.option(
+        "--format",
+        "secured_as",
+        type=click.Choice(["ldp", "jwt"]),
+        default="ldp",
+        show_default=True,
+        help=help,
+    )
+
+
 home_option = click.option(
     "--home",
     "home",
@@ -339,15 +351,10 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge", help="Challenge the verifier gave (presentations; in the proof).")
 @click.option("--domain", help="Domain the proof is meant for (presentations; in the proof).")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, ES256 or ES384 as "
+@format_option(
+    "ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, ES256 or ES384 as "
     "the key's type says, kid = the key's verification method): VC 2.0 as "
-    "application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
+    "application/vc+jwt, VC 1.1 as a VC-JWT (vc claim)."
 )
 @_CONTEXT_DIR
 @handle_errors

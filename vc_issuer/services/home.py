@@ -423,14 +423,7 @@ def add_key(cfg: HomeConfig, key_type: str, *, passphrase: bytes | None = None) 
         n += 1
     key = generate_key(kind, id=f"{cfg.did}#key-{n}", controller=cfg.did)
     key_file = cfg.home / f"issuer-key-{n}.json"
-    if passphrase is None and cfg.passphrase_env:
-        value = os.environ.get(cfg.passphrase_env)
-        if value is None:
-            raise ConfigError(
-                f"the issuer keys are encrypted: set ${cfg.passphrase_env} to their passphrase"
-            )
-        passphrase = value.encode("utf-8")
-    save_key_file(key, key_file, passphrase=passphrase)
+    save_key_file(key, key_file, passphrase=_home_passphrase(cfg, passphrase))
     document.setdefault("verificationMethod", []).append(_verification_method(key, cfg.did))
     assertion = document.setdefault("assertionMethod", [])
     assertion.append(key.verification_method)
@@ -442,6 +435,18 @@ def add_key(cfg: HomeConfig, key_type: str, *, passphrase: bytes | None = None) 
     _update_config(cfg.home, lambda raw: raw.setdefault("issuer", {}).setdefault(
         "extra_key_files", []).append(key_file.name))  # fmt: skip
     return key
+
+
+def _home_passphrase(cfg: HomeConfig, passphrase: bytes | None) -> bytes | None:
+    """The passphrase given, else the one in ``$passphrase_env`` of an encrypted home."""
+    if passphrase is not None or not cfg.passphrase_env:
+        return passphrase
+    value = os.environ.get(cfg.passphrase_env)
+    if value is None:
+        raise ConfigError(
+            f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
+        )
+    return value.encode("utf-8")
 
 
 def _read_did_document(cfg: HomeConfig) -> dict[str, Any]:
@@ -564,13 +569,7 @@ async def open_issuer(
     from vc_issuer.services.issuer import Issuer
     from vc_issuer.store import open_store
 
-    if passphrase is None and cfg.passphrase_env:
-        value = os.environ.get(cfg.passphrase_env)
-        if value is None:
-            raise ConfigError(
-                f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
-            )
-        passphrase = value.encode("utf-8")
+    passphrase = _home_passphrase(cfg, passphrase)
     key, *extra_keys = [load_signing_key_file(f, passphrase=passphrase) for f in cfg.key_files]
     document: dict[str, Any] | None = None
     if cfg.is_did_web and cfg.did_document_file.is_file():
