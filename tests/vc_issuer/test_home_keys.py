@@ -196,3 +196,38 @@ def test_sign_takes_p256_and_p384_key_files(tmp_path: Path) -> None:
         bad = run("sign", "--key", str(key), "--suite", "eddsa-rdfc-2022", "-",
                   input=json.dumps(CRED))  # fmt: skip
         _error(bad, "SUITE_KEY_MISMATCH")
+
+
+def test_award_format_jwt_single_and_batch(web_home: str, tmp_path: Path) -> None:
+    ok("keys", "generate", "--type", "p256", "--home", web_home)
+    achievement = ok("achievements", "create", "--home", web_home, "--name", "Rust",
+                     "--description", "D", "--criteria", "Ship a crate")["key"]  # fmt: skip
+    one = run("award", "--home", web_home, achievement, "--email", "ada@example.com",
+              "--format", "jwt", "--alg", "ES256")  # fmt: skip
+    assert one.exit_code == 0, one.output
+    token = one.stdout.strip()
+    parsed = jose.parse_jws(token)
+    assert parsed.header["alg"] == "ES256"
+    assert parsed.header["kid"] == "did:web:badges.example.edu#key-2"
+    assert "OpenBadgeCredential" in parsed.payload["type"]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("email,name\nb@example.com,B\nc@example.com,C\nd@example.com,D\n")
+    batch = run("award", "--home", web_home, achievement, "--csv", str(rows), "--format", "jwt",
+                "--workers", "2", "--no-progress")  # fmt: skip
+    assert batch.exit_code == 0, batch.output
+    assert json.loads(batch.stdout)["issued"] == 3
+    ids = [line.split(",")[3] for line in (tmp_path / "rows.results.csv").read_text().split()[1:]]
+    ldp = json.loads(run("award", "--home", web_home, achievement, "--email", "e@example.com",
+                         "--suite", "ecdsa-rdfc-2019").stdout)  # fmt: skip
+    assert ldp["proof"][0]["verificationMethod"] == "did:web:badges.example.edu#key-2"
+
+    async def stored(issuer: Issuer) -> list[dict[str, Any]]:
+        return [(await issuer.get_record(i)).credential for i in ids]
+
+    for credential in in_home(web_home, stored):  # EdDSA by default, kept as the envelope
+        assert credential["type"] == "EnvelopedVerifiableCredential"
+        header = jose.parse_jws(jose.enveloped_token(credential)).header
+        assert header["kid"] == "did:web:badges.example.edu#key-1"
+    again = run("award", "--home", web_home, achievement, "--email", "ada@example.com",
+                "--format", "jwt")  # fmt: skip
+    assert again.stdout.strip() == token and "already awarded" in again.stderr

@@ -172,8 +172,24 @@ async def test_award_api_issues_a_jwt_award(three_keys: Web) -> None:
     assert jose.credential_id(envelope) == out["credentialId"]
     report = await three_keys.verify(envelope)
     assert report["verified"] is True, report
-    page = await three_keys.client.get(urlsplit(out["pageUrl"]).path)
+    page_path = urlsplit(out["pageUrl"]).path
+    page = await three_keys.client.get(page_path)
     assert page.status == 200
+
+    async def verify_baked() -> dict[str, Any]:
+        png = await three_keys.client.get(page_path + "/badge.png")
+        assert png.status == 200
+        resp = await three_keys.client.post("/credentials/verify", data=await png.read(),
+                                            headers={"Content-Type": "image/png"})  # fmt: skip
+        report: dict[str, Any] = await resp.json()
+        return report
+
+    baked = await verify_baked()  # the baked PNG carries the token
+    assert baked["verified"] is True and baked["format"] == "vc-jose", baked
+    await three_keys.issuer.revoke(out["credentialId"])
+    revoked = await verify_baked()
+    assert revoked["verified"] is False
+    assert [c["code"] for c in revoked["checks"] if not c["passed"]] == ["CREDENTIAL_REVOKED"]
     again = await three_keys.client.post(f"/achievements/{key}/awards", json=body,
                                          headers=three_keys.auth)  # fmt: skip
     assert again.status == 200 and (await again.json())["credentialId"] == out["credentialId"]
