@@ -25,6 +25,7 @@ from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.state import STATE_KEY
 from vc_issuer.wallets.oid4vci import (
     AS_METADATA_PATH,
+    CONFIGURATIONS,
     CREDENTIAL_PATH,
     ISSUER_METADATA_PATH,
     NONCE_PATH,
@@ -326,7 +327,8 @@ def openapi_paths() -> dict[str, Any]:
         CREDENTIAL_PATH: {
             "post": {
                 "operationId": "oid4vciCredential",
-                "summary": "Credential endpoint: an ldp_vc bound to the key proof's holder",
+                "summary": "Credential endpoint: an ldp_vc or a jwt_vc_json (compact VC-JWT)"
+                " bound to the key proof's holder (ES256 or EdDSA proofs)",
                 "security": [{"bearer": []}],
                 "requestBody": {
                     "required": True,
@@ -334,7 +336,10 @@ def openapi_paths() -> dict[str, Any]:
                         {
                             "type": "object",
                             "properties": {
-                                "credential_configuration_id": {"type": "string"},
+                                "credential_configuration_id": {
+                                    "type": "string",
+                                    "enum": list(CONFIGURATIONS),
+                                },
                                 "proof": _OBJECT,
                                 "proofs": _OBJECT,
                             },
@@ -354,7 +359,14 @@ def openapi_paths() -> dict[str, Any]:
                                         "items": {
                                             "type": "object",
                                             "required": ["credential"],
-                                            "properties": {"credential": _OBJECT},
+                                            "properties": {
+                                                "credential": {
+                                                    "oneOf": [
+                                                        _OBJECT,  # ldp_vc
+                                                        {"type": "string"},  # jwt_vc_json
+                                                    ]
+                                                }
+                                            },
                                         },
                                     }
                                 },
