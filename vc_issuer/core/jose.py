@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import json
 import warnings
 from collections.abc import Mapping
@@ -817,7 +818,10 @@ def signing_alg(key: SigningKey) -> str:
     return SIGNING_ALGS[key.key_type]
 
 
+@functools.lru_cache(maxsize=16)
 def _private_jwk(key: SigningKey) -> Key:
+    # Cached: importing (and checking) the private key is a third of an ES256 signature, and an
+    # issuer signs with the same few keys again and again.
     if isinstance(key, Ed25519Key):
         return _ed25519_key(key.seed)
     jwk: dict[str, str | list[str]] = dict(key.to_jwk(include_secret=True))
