@@ -179,18 +179,12 @@ class Keyring:
         default = next(a for a, kind in JWT_ALGS.items() if kind == first.key_type)
         return [default, *(a for a in algs if a != default)]
 
-    def suites(self) -> list[str]:
-        """Every suite name some key of this issuer signs with."""
-        from vc_issuer.core.suites import SUITES
-
-        types = {k.key_type for k in self.keys}
-        return [name for name, s in SUITES.items() if types.intersection(s.key_types)]
-
 
 __all__ = [
     "DEFAULT_SUITES",
     "JWT_ALGS",
     "KEY_TYPE_NAMES",
+    "TYPE_NAMES",
     "Keyring",
     "generate_command",
     "generate_key",
