@@ -22,29 +22,14 @@ from vc_issuer.services.verifier import verify, verify_credential
 
 from .test_jose_interop import _require_node as _require_jose  # noqa: F401
 from .test_jose_interop import run_jose
+from .test_oid4vci_sphereon import badge as unbound_badge
 from .test_vcjs_interop import run_vcjs
-
-V2 = "https://www.w3.org/ns/credentials/v2"
-OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 
 
 def badge() -> dict[str, Any]:
-    return {
-        "@context": [V2, OB],
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": "Data Literacy",
-        "credentialSubject": {
-            "id": "did:example:learner",
-            "type": ["AchievementSubject"],
-            "achievement": {
-                "id": "urn:uuid:0d5d0f5e-2f0e-4f3e-9a51-3f7d3c6a9b10",
-                "type": ["Achievement"],
-                "name": "Data Literacy",
-                "description": "Cleaned, charted and explained a public data set.",
-                "criteria": {"narrative": "Publish the final notebook."},
-            },
-        },
-    }
+    cred = unbound_badge()
+    cred["credentialSubject"]["id"] = "did:example:learner"
+    return cred
 
 
 @pytest.fixture

@@ -83,25 +83,27 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         await issuer.close()
 
 
-async def _award(issuer: Issuer) -> dict[str, Any]:
-    return await issuer.issue(
-        {
-            "@context": [V2, OB],
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "name": "Data Literacy",
-            "credentialSubject": {
-                "type": ["AchievementSubject"],
-                "achievement": {
-                    "id": "urn:uuid:0d5d0f5e-2f0e-4f3e-9a51-3f7d3c6a9b10",
-                    "type": ["Achievement"],
-                    "name": "Data Literacy",
-                    "description": "Cleaned, charted and explained a public data set.",
-                    "criteria": {"narrative": "Publish the final notebook."},
-                },
+def badge() -> dict[str, Any]:
+    """An unsigned Open Badge, its subject not bound to anybody yet."""
+    return {
+        "@context": [V2, OB],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": "Data Literacy",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "achievement": {
+                "id": "urn:uuid:0d5d0f5e-2f0e-4f3e-9a51-3f7d3c6a9b10",
+                "type": ["Achievement"],
+                "name": "Data Literacy",
+                "description": "Cleaned, charted and explained a public data set.",
+                "criteria": {"narrative": "Publish the final notebook."},
             },
         },
-        status_purposes=["revocation"],
-    )
+    }
+
+
+async def _award(issuer: Issuer) -> dict[str, Any]:
+    return await issuer.issue(badge(), status_purposes=["revocation"])
 
 
 async def _wallet(*args: str) -> dict[str, Any]:
