@@ -354,6 +354,23 @@ class KeyDecryptionError(InvalidKeyError):
     title = "Key could not be decrypted"
 
 
+class UnsupportedKeyTypeError(MalformedInputError):
+    """A key type this issuer cannot generate or sign with (``keys generate --type``)."""
+
+    code = "UNSUPPORTED_KEY_TYPE"
+    title = "Unsupported key type"
+    namespace = PROJECT_ERRORS
+
+
+class NoKeyForSuiteError(VCIssuerError):
+    """Asked to sign with a suite or JWT algorithm the home has no key for; the detail names
+    the ``vc-issuer keys generate`` command that adds one."""
+
+    code = "NO_KEY_FOR_SUITE"
+    title = "No key for this suite"
+    http_status = 422
+
+
 class DIDResolutionError(VCIssuerError):
     """A DID could not be resolved. Subclasses carry the DID Resolution spec's error names as
     ``code``; the exact did_methods error name is kept as ``didError``."""
@@ -907,6 +924,21 @@ class ExchangeAlreadyUsedError(ConflictError):
 
     code = "EXCHANGE_ALREADY_USED"
     title = "Exchange already used"
+
+
+class KeyTypeExistsError(ConflictError):
+    """The home already holds a key of that type: one key per type signs, so a second one
+    would be a rotation (docs/deploy.md), not an addition."""
+
+    code = "KEY_TYPE_EXISTS"
+    title = "The home already has a key of this type"
+
+
+class DidKeySingleKeyError(ConflictError):
+    """A did:key issuer *is* its one key: more keys need a did:web issuer."""
+
+    code = "DID_KEY_SINGLE_KEY"
+    title = "A did:key issuer has exactly one key"
 
 
 class ExchangeExpiredError(VCIssuerError):

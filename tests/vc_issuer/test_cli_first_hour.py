@@ -50,7 +50,9 @@ def test_help_is_plain_text_and_every_option_says_what_it_does() -> None:
                 silent.append(f"{path} {param.opts[-1]}")
             elif "``" in param.help:
                 rst.append(f"{path} {param.opts[-1]}")
-            if "--home" in param.opts and not param.help.startswith(HOME_HELP):
+            # keys generate's --home has no default: without it the key goes to --out or stdout
+            defaulted = path != "vc-issuer keys generate"
+            if "--home" in param.opts and defaulted and not param.help.startswith(HOME_HELP):
                 homes.append(f"{path}: {param.help}")
     assert rst == [], "RST double backticks show literally in --help"
     assert silent == [], "options without help text"

@@ -39,6 +39,7 @@ from vc_issuer.badges.openbadges import (
     ob_schema_compatible,
 )
 from vc_issuer.core.credentials import is_url
+from vc_issuer.core.jose import credential_id
 from vc_issuer.errors import (
     DuplicateRecipientError,
     InvalidRecipientError,
@@ -48,7 +49,7 @@ from vc_issuer.errors import (
     ParsingError,
     VCIssuerError,
 )
-from vc_issuer.services.issuer import REVOCATION, Issuer
+from vc_issuer.services.issuer import REVOCATION, Issuer, Securing
 from vc_issuer.store import Attached
 
 PAGE_PATH: Final = "/c/"
@@ -367,6 +368,7 @@ class Awarder:
         workers: int = 1,
         spec: WorkerSpec | None = None,
         attach: AttachFn | None = None,
+        securing: Securing | None = None,
     ) -> None:
         if chunk_size < 1:
             raise MalformedInputError("chunk_size must be positive")
@@ -381,6 +383,8 @@ class Awarder:
         self._profile = profile
         self.chunk_size = chunk_size
         self.attach = attach
+        self.securing = securing or Securing()
+        """Suites or JWT, and key: a JWT award is stored as its EnvelopedVerifiableCredential."""
 
     def page_url(self, page_id: str) -> str:
         """The badge's public page (``/c/{page_id}``): safe to share."""
@@ -441,7 +445,10 @@ class Awarder:
         extra: Attachment | None = None
         if self.attach is None:
             signed = await self.issuer.issue(
-                credential, status_purposes=AWARD_STATUS_PURPOSES, idempotency_key=key
+                credential,
+                status_purposes=AWARD_STATUS_PURPOSES,
+                idempotency_key=key,
+                **self.securing.options(),
             )
         else:  # the claim link and its email go into the award's own transaction
             extra = self.attach(str(credential["id"]), recipient, stored.key, self.issuer.now())
@@ -450,12 +457,13 @@ class Awarder:
                 status_purposes=AWARD_STATUS_PURPOSES,
                 idempotency_keys=[key],
                 attached={str(credential["id"]): extra.rows},
+                **self.securing.options(),
             )
             if isinstance(outcome, VCIssuerError):
                 raise outcome
             signed = outcome
-        record = await self.issuer.get_record(str(signed["id"]))
-        created = signed["id"] == credential["id"]  # else another process awarded it first
+        record = await self.issuer.get_record(credential_id(signed))
+        created = record.id == credential["id"]  # else another process awarded it first
         return Award(
             ob_schema_compatible(signed),
             record.id,
@@ -618,6 +626,7 @@ class Awarder:
             status_purposes=AWARD_STATUS_PURPOSES,
             idempotency_keys=keys,
             attached={k: v.rows for k, v in extras.items()} or None,
+            **self.securing.options(),
         )
         refs = await self.issuer.store.credential_refs(keys)
         for result, key, cred, outcome in zip(pending, keys, creds, issued, strict=True):
@@ -691,9 +700,8 @@ def _repeat(result: AwardResult, first: AwardResult) -> None:
 class WorkerSpec:
     """What a worker process needs to run its own issuer on the same store (picklable)."""
 
-    seed: bytes
-    key_id: str | None
-    key_controller: str | None
+    keys: tuple[dict[str, Any], ...]
+    """The issuer's keys as Multikey JSON with their secrets, primary first."""
     did: str
     database_url: str
     store_options: tuple[tuple[str, Any], ...]
@@ -705,6 +713,7 @@ class WorkerSpec:
     default_suite: str
     context_dirs: tuple[str, ...] = ()
     attach: AttachFn | None = None
+    securing: Securing = field(default_factory=Securing)
 
     @classmethod
     def from_issuer(cls, issuer: Issuer, context_dirs: Sequence[str] = ()) -> WorkerSpec | None:
@@ -713,9 +722,7 @@ class WorkerSpec:
         if location is None:
             return None
         return cls(
-            seed=issuer.key.seed,
-            key_id=issuer.key.id,
-            key_controller=issuer.key.controller,
+            keys=tuple(k.to_multikey_json() for k in issuer.keyring.keys),
             did=issuer.did,
             database_url=location.url,
             store_options=location.options,
@@ -740,15 +747,17 @@ def _worker_start(
 
     from vc_issuer.badges.openbadges import Achievement
     from vc_issuer.core.jsonld import ContextLoader
-    from vc_issuer.core.keys import Ed25519Key
+    from vc_issuer.core.keys import parse_signing_key
     from vc_issuer.store import open_store
 
+    keys = [parse_signing_key(k) for k in spec.keys]
     loop = asyncio.new_event_loop()
     store = loop.run_until_complete(
         open_store(spec.database_url, migrate=False, **dict(spec.store_options))
     )
     issuer = Issuer(
-        key=Ed25519Key.from_seed(spec.seed, id=spec.key_id, controller=spec.key_controller),
+        key=keys[0],
+        extra_keys=keys[1:],
         did=spec.did,
         store=store,
         base_url=spec.base_url,
@@ -759,7 +768,12 @@ def _worker_start(
         loader=ContextLoader(spec.context_dirs) if spec.context_dirs else None,
         issuer_name=spec.issuer_name,
     )
-    awarder = Awarder(issuer, profile=IssuerProfile.from_json(profile), attach=spec.attach)
+    awarder = Awarder(
+        issuer,
+        profile=IssuerProfile.from_json(profile),
+        attach=spec.attach,
+        securing=spec.securing,
+    )
     now = datetime.now(UTC)
     stored = StoredAchievement(key, version, Achievement.from_record(record), False, now, now)
     _WORKER.update(loop=loop, awarder=awarder, stored=stored, profile=awarder._profile)
@@ -792,6 +806,8 @@ class _WorkerPool:
         spec = awarder.spec or WorkerSpec.from_issuer(awarder.issuer)
         if spec is not None and spec.attach is not awarder.attach:
             spec = replace(spec, attach=awarder.attach)
+        if spec is not None and spec.securing != awarder.securing:
+            spec = replace(spec, securing=awarder.securing)
         if spec is None:
             raise MalformedInputError(
                 "worker processes need a store they can share (a SQLite file or PostgreSQL)"

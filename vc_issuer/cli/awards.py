@@ -33,8 +33,16 @@ from vc_issuer.badges.awards import (
 )
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
 from vc_issuer.badges.notify import ClaimNotice
-from vc_issuer.cli.issuer import _run
-from vc_issuer.cli.main import _emit, handle_errors, home_option, read_input, read_json_object
+from vc_issuer.cli.issuer import SUITE_CHOICES, _run, key_options
+from vc_issuer.cli.main import (
+    _emit,
+    format_option,
+    handle_errors,
+    home_option,
+    read_input,
+    read_json_object,
+)
+from vc_issuer.core.jose import enveloped_token, is_enveloped
 from vc_issuer.errors import (
     InputFileNotFoundError,
     InputTooLargeError,
@@ -42,7 +50,7 @@ from vc_issuer.errors import (
     NoRecipientEmailError,
 )
 from vc_issuer.services.home import load_home
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.issuer import Issuer, Securing
 
 MAX_BATCH_FILE_BYTES = 256 * 1024 * 1024
 
@@ -309,6 +317,18 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     is_flag=True,
     help="Email each new recipient their claim link (queued with the award; see docs/email.md).",
 )
+@format_option(
+    "ldp: a Data Integrity proof. jwt: a VC-JWT (application/vc+jwt), stored as an "
+    "EnvelopedVerifiableCredential; the page, baked images and wallets carry the token."
+)
+@click.option(
+    "--suite",
+    "suites",
+    type=click.Choice(SUITE_CHOICES),
+    multiple=True,
+    help="Proof suite (--format ldp); default from the config.",
+)
+@key_options
 @handle_errors
 def award_cmd(
     home: Path | None,
@@ -326,6 +346,10 @@ def award_cmd(
     no_progress: bool,
     claim_expires: str,
     notify: bool,
+    secured_as: str,
+    suites: tuple[str, ...],
+    key: str | None,
+    alg: str | None,
 ) -> None:
     """Award ACHIEVEMENT_ID to one recipient (prints the signed badge) or to every row of a
     CSV / JSONL file (columns did, email, name, evidence_url; writes a results CSV).
@@ -344,6 +368,9 @@ def award_cmd(
     made before is not emailed again.
     """
     claim_ttl = parse_claim_ttl(claim_expires)
+    securing = Securing(
+        "jwt" if secured_as == "jwt" else "ldp", tuple(suites) or None, key, alg
+    )
     if notify:
         from vc_issuer.email.config import require_settings
 
@@ -366,6 +393,7 @@ def award_cmd(
             no_progress,
             claim_ttl,
             notify,
+            securing,
         )
         return
     if out is not None:
@@ -377,7 +405,7 @@ def award_cmd(
 
     async def work(issuer: Issuer) -> Any:
         notice = ClaimNotice(issuer.base_url, claim_ttl.total_seconds()) if notify else None
-        award = await Awarder(issuer, attach=notice).award(
+        award = await Awarder(issuer, attach=notice, securing=securing).award(
             achievement_id, recipient, repeat=repeat
         )
         if award.claim_link:  # made and queued with the award
@@ -405,7 +433,10 @@ def award_cmd(
         )
     elif notify:
         click.echo("awarded before: no new claim email queued", err=True)
-    _emit(award.credential)
+    if is_enveloped(award.credential):
+        click.echo(enveloped_token(award.credential))
+    else:
+        _emit(award.credential)
 
 
 def _award_batch(
@@ -419,6 +450,7 @@ def _award_batch(
     no_progress: bool,
     claim_ttl: timedelta,
     notify: bool = False,
+    securing: Securing | None = None,
 ) -> None:
     data = read_input(source) if source == "-" else _read_batch(source)
     text = open_text(data)
@@ -463,6 +495,7 @@ def _award_batch(
             workers=workers if spec is not None else 1,
             spec=spec,
             attach=notice,
+            securing=securing,
         )
         task = progress.add_task("award", total=total)
         claims = ClaimService(issuer)

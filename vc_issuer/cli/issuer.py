@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import click
 
 from vc_issuer.cli.main import (
+    SIGN_SUITES,
     _emit,
     _passphrase,
+    format_option,
     handle_errors,
     home_option,
     read_json_object,
@@ -32,8 +34,25 @@ from vc_issuer.services.issuer import ALL_PURPOSES, Issuer
 from vc_issuer.store import AuditEntry, CredentialRecord
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
-SUITE_CHOICES = ("eddsa-rdfc-2022", "Ed25519Signature2020", "both")
+
+def key_options(fn: F) -> F:
+    """``--key`` and ``--alg``: which of the home's keys signs (issue, award)."""
+    fn = click.option(
+        "--alg",
+        type=click.Choice(["EdDSA", "ES256", "ES384"]),
+        help="JWT algorithm (--format jwt): EdDSA (Ed25519 key), ES256 (P-256), ES384 (P-384);"
+        " default EdDSA when the home has an Ed25519 key.",
+    )(fn)
+    return click.option(
+        "--key",
+        metavar="ID|TYPE",
+        help="The home's key to sign with: its verification method id, its fragment (key-2) or"
+        " its type (ed25519, p256, p384); default the key each suite or alg takes.",
+    )(fn)
+
+SUITE_CHOICES = (*SIGN_SUITES, "both")
 
 
 def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
@@ -126,6 +145,14 @@ def _hint_other_home(fn: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
 )
+@click.option(
+    "--key-type",
+    default="ed25519",
+    show_default=True,
+    metavar="ed25519|p256|p384",
+    help="The first key's type; it sets the default suite (eddsa-rdfc-2022, or "
+    "ecdsa-rdfc-2019 for p256/p384). Add more keys (did:web) with vc-issuer keys generate.",
+)
 @handle_errors
 @_hint_other_home
 def init_cmd(
@@ -135,8 +162,9 @@ def init_cmd(
     database_url: str | None,
     profile: ProfileFields,
     passphrase_env: str | None,
+    key_type: str,
 ) -> None:
-    """Create an issuer home: config, Ed25519 key (0600), store, DID document for did:web.
+    """Create an issuer home: config, key (0600), store, DID document for did:web.
 
     The profile flags (--name, --website, --logo, ...) name the issuer in badges and pages;
     change them later with vc-issuer profile set.
@@ -165,6 +193,7 @@ def init_cmd(
         passphrase=_passphrase(passphrase_env),
         passphrase_env=passphrase_env,
         prepare=create_store,
+        key_type=key_type,
     )
     if profile.name is None:
         click.echo(f"note: {UNNAMED_HINT}", err=True)
@@ -221,15 +250,12 @@ def _redact(url: str) -> str:
     "--idempotency-key", metavar="KEY", help="A retry with the same key issues nothing new."
 )
 @click.option("--id", "credential_id", metavar="URL", help="Credential id (default urn:uuid:...).")
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: embedded Data Integrity proof (JSON). jwt: a JWS with the issuer's Ed25519 key "
-    "(VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT), printed as the compact token.",
+@format_option(
+    "ldp: embedded Data Integrity proof (JSON). jwt: a JWS (VC 2.0 as application/vc+jwt, "
+    "VC 1.1 as a VC-JWT), printed as the compact token; EdDSA with the Ed25519 key unless "
+    "--alg or --key says otherwise."
 )
+@key_options
 @handle_errors
 def issue_cmd(
     home: Path | None,
@@ -240,6 +266,8 @@ def issue_cmd(
     idempotency_key: str | None,
     credential_id: str | None,
     secured_as: str,
+    key: str | None,
+    alg: str | None,
 ) -> None:
     """Sign CREDENTIAL (a file, or - for stdin) with status, store it and print it."""
     doc = read_json_object(credential)
@@ -257,6 +285,8 @@ def issue_cmd(
             idempotency_key=idempotency_key,
             credential_id=credential_id,
             secured_as="jwt" if secured_as == "jwt" else "ldp",
+            key=key,
+            alg=alg,
         ),
         index_reserve=0,  # one issue per process: a reserve of indices would be wasted at exit
     )

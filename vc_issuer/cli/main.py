@@ -109,6 +109,27 @@ def _passphrase(env_var: str | None) -> bytes | None:
     return value.encode("utf-8")
 
 
+SIGN_SUITES = (
+    "eddsa-rdfc-2022",
+    "eddsa-jcs-2022",
+    "Ed25519Signature2020",
+    "ecdsa-rdfc-2019",
+    "ecdsa-jcs-2019",
+    "ecdsa-sd-2023",
+)
+
+def format_option(help: str) -> Callable[[F], F]:
+    """``--format ldp|jwt`` (sign, issue, award): an embedded proof or a JWS."""
+    return click.option(
+        "--format",
+        "secured_as",
+        type=click.Choice(["ldp", "jwt"]),
+        default="ldp",
+        show_default=True,
+        help=help,
+    )
+
+
 home_option = click.option(
     "--home",
     "home",
@@ -170,11 +191,25 @@ def main(debug: bool) -> None:
 
 @main.group()
 def keys() -> None:
-    """Ed25519 key files (Multikey JSON, mode 0600)."""
+    """Signing keys: Ed25519, P-256, P-384 (Multikey JSON files, mode 0600)."""
 
 
 @keys.command("generate")
-@click.option("--seed", help="32-byte seed as 64 hex characters (deterministic key).")
+@click.option(
+    "--type",
+    "key_type",
+    default="ed25519",
+    show_default=True,
+    metavar="ed25519|p256|p384",
+    help="Key type: Ed25519 (eddsa-*, EdDSA JWTs), P-256 (ecdsa-*, ES256), P-384 (ES384).",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Add the key to this issuer home (did:web only): its file, the DID document and"
+    " config.toml; prints its verification method.",
+)
+@click.option("--seed", help="32-byte seed/secret as hex (deterministic key; not with --home).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Key file to write (mode 0600).")
 @click.option(
     "--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in $VAR."
@@ -182,22 +217,50 @@ def keys() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing key file.")
 @handle_errors
 def keys_generate(
-    seed: str | None, out: str | None, passphrase_env: str | None, force: bool
+    key_type: str,
+    home: Path | None,
+    seed: str | None,
+    out: str | None,
+    passphrase_env: str | None,
+    force: bool,
 ) -> None:
-    """Generate an Ed25519 key and print its did:key."""
-    from vc_issuer.core.keys import Ed25519Key, save_key_file
+    """Generate a key: add it to an issuer home (--home), write it to a file (--out), or
+    print it; then print its did:key (or the home's method id)."""
+    from vc_issuer.core.keyring import generate_key
+    from vc_issuer.core.keyring import key_type as parse_key_type
+    from vc_issuer.core.keys import Ed25519Key, P256Key, P384Key, SigningKey, save_key_file
 
+    kind = parse_key_type(key_type)
+    passphrase = _passphrase(passphrase_env)
+    if home is not None:
+        if seed is not None or out is not None or force:
+            raise MalformedInputError("--home makes a new key in the home: no --seed/--out/--force")
+        from vc_issuer.services.home import add_key, load_home
+
+        cfg = load_home(home)
+        added = add_key(cfg, kind, passphrase=passphrase)
+        click.echo(
+            f"added a {added.key_type} key to {cfg.home}; publish the updated"
+            f" {cfg.did_document_file.name} (vc-issuer serve does) and restart the servers",
+            err=True,
+        )
+        _emit({"did": cfg.did, "verificationMethod": added.verification_method,
+               "keyType": added.key_type})  # fmt: skip
+        return
+    key: SigningKey
     if seed is not None:
         try:
             raw = bytes.fromhex(seed)
         except ValueError:
-            raise MalformedInputError("--seed must be 64 hexadecimal characters") from None
-        if len(raw) != 32:
-            raise MalformedInputError(f"--seed must be 32 bytes, got {len(raw)}")
-        key = Ed25519Key.from_seed(raw)
+            raise MalformedInputError("--seed must be hexadecimal") from None
+        if kind == "Ed25519":
+            if len(raw) != 32:
+                raise MalformedInputError(f"--seed must be 32 bytes, got {len(raw)}")
+            key = Ed25519Key.from_seed(raw)
+        else:
+            key = (P256Key if kind == "P-256" else P384Key).from_secret(raw)
     else:
-        key = Ed25519Key.generate()
-    passphrase = _passphrase(passphrase_env)
+        key = generate_key(kind)
     if out:
         if Path(out).exists() and not force:
             raise OutputExistsError(f"{out} exists; use --force to overwrite")
@@ -209,6 +272,17 @@ def keys_generate(
         click.echo("warning: no --out given; the secret key is printed", err=True)
         _emit(key.to_multikey_json())
     _emit({"did": key.did, "verificationMethod": key.verification_method})
+
+
+@keys.command("list")
+@home_option
+@handle_errors
+def keys_list(home: Path | None) -> None:
+    """List the issuer home's keys (type, verification method, file); the primary one first."""
+    from vc_issuer.services.home import list_keys, load_home
+
+    cfg = load_home(home)
+    _emit({"did": cfg.did, "keys": [k.to_json() for k in list_keys(cfg)]})
 
 
 # --- DIDs ---
@@ -262,10 +336,9 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="Key file.")
 @click.option(
     "--suite",
-    type=click.Choice(["eddsa-rdfc-2022", "Ed25519Signature2020"]),
-    default="eddsa-rdfc-2022",
-    show_default=True,
-    help="Data Integrity cryptosuite of the proof.",
+    type=click.Choice(SIGN_SUITES),
+    help="Data Integrity cryptosuite of the proof (it must take the key's type); default"
+    " eddsa-rdfc-2022 for an Ed25519 key, ecdsa-rdfc-2019 for P-256 and P-384.",
 )
 @click.option("--created", help="Proof creation time (ISO 8601); default now.")
 @click.option(
@@ -278,21 +351,17 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge", help="Challenge the verifier gave (presentations; in the proof).")
 @click.option("--domain", help="Domain the proof is meant for (presentations; in the proof).")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
-    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
+@format_option(
+    "ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, ES256 or ES384 as "
+    "the key's type says, kid = the key's verification method): VC 2.0 as "
+    "application/vc+jwt, VC 1.1 as a VC-JWT (vc claim)."
 )
 @_CONTEXT_DIR
 @handle_errors
 def sign_cmd(
     document: str,
     key_file: str,
-    suite: str,
+    suite: str | None,
     created: str | None,
     purpose: str,
     challenge: str | None,
@@ -303,11 +372,12 @@ def sign_cmd(
 ) -> None:
     """Add a Data Integrity proof to DOCUMENT (a file, or - for stdin) and print it, or with
     --format jwt print it secured as a JWT."""
-    from vc_issuer.core.keys import load_key_file
+    from vc_issuer.core.keyring import DEFAULT_SUITES
+    from vc_issuer.core.keys import load_signing_key_file
     from vc_issuer.core.proofs import sign
 
     doc = read_json_object(document)
-    key = load_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
+    key = load_signing_key_file(Path(key_file), passphrase=_passphrase(passphrase_env))
     types = doc.get("type")
     if "issuer" not in doc and "VerifiableCredential" in (
         types if isinstance(types, list) else [types]
@@ -316,13 +386,15 @@ def sign_cmd(
         doc["issuer"] = key.did
         click.echo(f"note: {document} names no issuer; signing as issuer {key.did}", err=True)
     if secured_as == "jwt":
+        if suite is not None:
+            raise MalformedInputError("--suite applies to --format ldp; a JWT's alg is the key's")
         _sign_jwt(doc, key, created, purpose, challenge, domain)
         return
     # A string is validated by sign() and kept exactly (fractional seconds included).
     signed = sign(
         doc,
         key,
-        suite=suite,
+        suite=suite or DEFAULT_SUITES[key.key_type],
         purpose=purpose,
         created=created,
         challenge=challenge,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import json
 import warnings
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ from vc_issuer.core.credentials import (
     format_datetime,
     parse_xml_datetime,
 )
-from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.keys import Ed25519Key, SigningKey
 from vc_issuer.errors import (
     EnvelopedCredentialError,
     InvalidKeyError,
@@ -792,11 +793,39 @@ def peek_document(token: str) -> dict[str, Any] | None:
         return None
 
 
+def credential_id(document: Mapping[str, Any]) -> str:
+    """The id of a credential we issued: its own, or for an EnvelopedVerifiableCredential (whose
+    id is the ``data:`` URL) the id of the credential inside the token; "" when it has none."""
+    if is_enveloped(document):
+        document = peek_document(enveloped_token(document)) or {}
+    value = document.get("id")
+    return value if isinstance(value, str) else ""
+
+
 # --- issuing -------------------------------------------------------------------------------------
 
 
 def _ed25519_key(seed: bytes) -> OKPKey:
     return OKPKey.import_key(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+
+
+#: The JWS algorithm each of our key types signs with (RFC 8037, RFC 7518 §3.4).
+SIGNING_ALGS: Final[dict[str, str]] = {"Ed25519": "EdDSA", "P-256": "ES256", "P-384": "ES384"}
+
+
+def signing_alg(key: SigningKey) -> str:
+    """The ``alg`` a JWS made with ``key`` carries: EdDSA, ES256 or ES384."""
+    return SIGNING_ALGS[key.key_type]
+
+
+@functools.lru_cache(maxsize=16)
+def _private_jwk(key: SigningKey) -> Key:
+    # Cached: importing (and checking) the private key is a third of an ES256 signature, and an
+    # issuer signs with the same few keys again and again.
+    if isinstance(key, Ed25519Key):
+        return _ed25519_key(key.seed)
+    jwk: dict[str, str | list[str]] = dict(key.to_jwk(include_secret=True))
+    return ECKey.import_key(jwk)
 
 
 def credential_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
@@ -820,12 +849,13 @@ def credential_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
 
 def sign_credential_jwt(
     credential: Mapping[str, Any],
-    key: Ed25519Key,
+    key: SigningKey,
     *,
     issued_at: datetime,
     kid: str | None = None,
 ) -> str:
-    """Secure ``credential`` as a JWS with our Ed25519 key (EdDSA).
+    """Secure ``credential`` as a JWS with one of our keys: EdDSA (Ed25519), ES256 (P-256) or
+    ES384 (P-384), the algorithm the key's type fixes.
 
     A VC 2.0 credential becomes the whole payload (``typ: vc+jwt``, VC-JOSE-COSE §3.1.1), with
     the OB 3.0 claims added so OB 3.0 verifiers find them; a VC 1.1 credential goes into the
@@ -835,18 +865,14 @@ def sign_credential_jwt(
     if "proof" in credential:
         raise MalformedInputError("the credential already has a proof; secure it one way only")
     kid = kid or key.verification_method
+    alg = signing_alg(key)
     claims = credential_claims(credential)
     claims["iat"] = numeric_date(issued_at)
     if _context0(credential) == VC_V1_CONTEXT:
-        header = {"alg": "EdDSA", "typ": "JWT", "kid": kid}
+        header = {"alg": alg, "typ": "JWT", "kid": kid}
         payload: dict[str, Any] = {**claims, "vc": dict(credential)}
     else:
-        header = {
-            "alg": "EdDSA",
-            "typ": "vc+jwt",
-            "cty": "vc",
-            "kid": kid or key.verification_method,
-        }
+        header = {"alg": alg, "typ": "vc+jwt", "cty": "vc", "kid": kid}
         clash = [c for c in claims if c in credential]
         if clash:
             raise MalformedInputError(f"the credential uses JWT claim names: {', '.join(clash)}")
@@ -855,9 +881,8 @@ def sign_credential_jwt(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return jws.serialize_compact(
-            header, body.encode("utf-8"), _ed25519_key(key.seed),
-            registry=_registry("EdDSA"),
-        )  # fmt: skip
+            header, body.encode("utf-8"), _private_jwk(key), registry=_registry(alg)
+        )
 
 
 __all__ = [
@@ -866,6 +891,7 @@ __all__ = [
     "MEDIA_JWT",
     "MEDIA_VC_JWT",
     "MEDIA_VP_JWT",
+    "SIGNING_ALGS",
     "ClaimCheck",
     "Jws",
     "JwtClaimMismatchError",
@@ -873,6 +899,7 @@ __all__ = [
     "apply_claims",
     "check_alg",
     "credential_claims",
+    "credential_id",
     "decode_document",
     "did_key_from_kid",
     "envelope",
@@ -891,6 +918,7 @@ __all__ = [
     "public_jwk",
     "same_key",
     "sign_credential_jwt",
+    "signing_alg",
     "thumbprint",
     "token_window",
     "verify_signature",

@@ -38,6 +38,7 @@ from vc_issuer.http.problems import json_response
 from vc_issuer.http.public import etag_matches
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
+from vc_issuer.http.vcapi import securing_from_options
 
 JSON: Final = "application/json"
 #: One year, never revalidated: an image URL names the SHA-256 of its bytes.
@@ -252,7 +253,9 @@ def _notice(
 async def award_achievement(request: web.Request) -> web.Response:
     """POST /achievements/{id}/awards -> 201 {verifiableCredential, credentialId, pageUrl,
     claimLink}; the same recipient again -> 200 with the first award (unless ``repeat``). Every
-    call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one."""
+    call makes a new personal claim link (``claimLink``), e.g. to re-send a lost one.
+    ``options`` as for /credentials/issue (``format: "jwt"``, ``cryptosuite``, ``alg``,
+    ``verificationMethod``): a JWT award's ``verifiableCredential`` is its envelope."""
     state = state_of(request)
     service = state.achievements
     body = await read_json_object(request)
@@ -263,8 +266,12 @@ async def award_achievement(request: web.Request) -> web.Response:
     awarded = _awarded_date(body)
     claims = state.claims
     notice = _notice(request, body, recipient, claims.ttl.total_seconds())
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise MalformedInputError("options must be a JSON object", field="options")
+    securing = securing_from_options(options)  # format, cryptosuite, alg, verificationMethod
     # A fresh Awarder per request: it reads the issuer profile as it is now.
-    awarder = Awarder(state.issuer, service, attach=notice)
+    awarder = Awarder(state.issuer, service, attach=notice, securing=securing)
     award = await awarder.award(request.match_info["id"], recipient, awarded=awarded, repeat=repeat)
     if award.claim_link:  # made with the award, and its email queued in the same transaction
         (made,) = await claims.list(credential_id=award.credential_id, limit=1)  # a new award

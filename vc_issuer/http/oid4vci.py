@@ -27,6 +27,7 @@ from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.wallets.oid4vci import (
     AS_METADATA_PATH,
+    CONFIGURATIONS,
     CREDENTIAL_PATH,
     ISSUER_METADATA_PATH,
     NONCE_PATH,
@@ -319,7 +320,8 @@ def routes(services: ServiceState) -> list[Route]:
             credential,
             {
                 "operationId": "oid4vciCredential",
-                "summary": "Credential endpoint: an ldp_vc bound to the key proof's holder",
+                "summary": "Credential endpoint: an ldp_vc or a jwt_vc_json (compact VC-JWT)"
+                " bound to the key proof's holder (ES256 or EdDSA proofs)",
                 "security": [{"bearer": []}],
                 "requestBody": {
                     "required": True,
@@ -327,7 +329,10 @@ def routes(services: ServiceState) -> list[Route]:
                         {
                             "type": "object",
                             "properties": {
-                                "credential_configuration_id": {"type": "string"},
+                                "credential_configuration_id": {
+                                    "type": "string",
+                                    "enum": list(CONFIGURATIONS),
+                                },
                                 "proof": _OBJECT,
                                 "proofs": _OBJECT,
                             },
@@ -347,7 +352,14 @@ def routes(services: ServiceState) -> list[Route]:
                                         "items": {
                                             "type": "object",
                                             "required": ["credential"],
-                                            "properties": {"credential": _OBJECT},
+                                            "properties": {
+                                                "credential": {
+                                                    "oneOf": [
+                                                        _OBJECT,  # ldp_vc
+                                                        {"type": "string"},  # jwt_vc_json
+                                                    ]
+                                                }
+                                            },
                                         },
                                     }
                                 },

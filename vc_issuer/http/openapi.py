@@ -144,7 +144,30 @@ _SCHEMAS: dict[str, Any] = {
                     },
                 ]
             },
-            "cryptosuite": {"type": "string", "enum": ["eddsa-rdfc-2022"]},
+            "cryptosuite": {
+                "type": "string",
+                "enum": [
+                    "eddsa-rdfc-2022",
+                    "eddsa-jcs-2022",
+                    "ecdsa-rdfc-2019",
+                    "ecdsa-jcs-2019",
+                    "ecdsa-sd-2023",
+                ],
+                "description": "signed with the issuer's key of a type the suite takes (Ed25519"
+                " for eddsa-*, P-256 then P-384 for ecdsa-*); NO_KEY_FOR_SUITE (422) when the"
+                " issuer has none",
+            },
+            "verificationMethod": {
+                "type": "string",
+                "description": "which of the issuer's keys signs: a verification method id, its"
+                " fragment, or a key type (ed25519, p256, p384)",
+            },
+            "alg": {
+                "type": "string",
+                "enum": ["EdDSA", "ES256", "ES384"],
+                "description": "format jwt only: the JWS algorithm, hence the key (default"
+                " EdDSA when the issuer has an Ed25519 key)",
+            },
             "status": {
                 "type": "boolean",
                 "description": "attach status entries (true) or none (false); absent: VC 2.0"
@@ -155,7 +178,7 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "enum": ["ldp", "jwt"],
                 "description": "ldp (default): an embedded Data Integrity proof. jwt: a JWS"
-                " with the issuer's Ed25519 key (EdDSA), returned as an"
+                " (EdDSA, ES256 or ES384, see alg), returned as an"
                 " EnvelopedVerifiableCredential (data:application/vc+jwt for VC 2.0,"
                 " data:application/jwt for a VC 1.1 VC-JWT); also chosen by"
                 " Accept: application/vc+jwt, which returns the bare token. No type or"

@@ -18,7 +18,13 @@ from aiohttp import web
 
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
-from vc_issuer.core.jose import enveloped_token, looks_like_jws, parse_data_url, peek_document
+from vc_issuer.core.jose import (
+    credential_id,
+    enveloped_token,
+    looks_like_jws,
+    parse_data_url,
+)
+from vc_issuer.core.suites import SUITES
 from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
@@ -39,6 +45,7 @@ from vc_issuer.http.openapi import (
 from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, json_response, problem
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
+from vc_issuer.services.issuer import Securing
 from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
 
 JSON = "application/json"
@@ -47,6 +54,7 @@ JSON = "application/json"
 _DATA_INTEGRITY = "DataIntegrityProof"
 _ED25519_2020 = "Ed25519Signature2020"
 _EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
+_CRYPTOSUITES = tuple(s.cryptosuite for s in SUITES.values() if s.cryptosuite is not None)
 _STATUS_ENTRY_TYPES = ("BitstringStatusListEntry", "StatusList2021Entry")
 # Failed checks whose code means "the request was malformed" rather than "did not verify".
 _BAD_REQUEST_CODES = frozenset(
@@ -74,7 +82,8 @@ def _opt_str(options: Mapping[str, Any], name: str) -> str | None:
 
 def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
     """``type`` (DataIntegrityProof | Ed25519Signature2020, or a list of both) and
-    ``cryptosuite`` -> suite names; None = the issuer's default."""
+    ``cryptosuite`` (any Data Integrity cryptosuite we sign with) -> suite names; None = the
+    issuer's default. Which key signs is the issuer's business (one per key type)."""
     raw_type = options.get("type")
     cryptosuite = _opt_str(options, "cryptosuite")
     if raw_type is None:
@@ -87,17 +96,17 @@ def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
         raise MalformedInputError(
             "options.type must be a string or a list of strings", field="type"
         )
-    if cryptosuite is not None and cryptosuite != _EDDSA_RDFC_2022:
+    if cryptosuite is not None and cryptosuite not in _CRYPTOSUITES:
         raise UnsupportedCryptosuiteError(
-            f"cryptosuite {cryptosuite!r} is not supported; use {_EDDSA_RDFC_2022}",
+            f"cryptosuite {cryptosuite!r} is not supported; use one of {', '.join(_CRYPTOSUITES)}",
             field="cryptosuite",
         )
     if not types:
-        return [_EDDSA_RDFC_2022] if cryptosuite else None
+        return [cryptosuite] if cryptosuite else None
     suites: list[str] = []
     for t in types:
         if t == _DATA_INTEGRITY:
-            suites.append(_EDDSA_RDFC_2022)
+            suites.append(cryptosuite or _EDDSA_RDFC_2022)
         elif t == _ED25519_2020:
             if cryptosuite is not None and len(types) == 1:
                 raise MalformedInputError(
@@ -131,6 +140,24 @@ def _format_option(options: Mapping[str, Any], accept: str) -> str:
     if wants_token and chosen != "jwt":
         raise MalformedInputError("Accept asks for a JWT but options.format is ldp", field="format")
     return chosen
+
+
+def securing_from_options(options: Mapping[str, Any], accept: str = "") -> Securing:
+    """``format``, ``type``/``cryptosuite``, ``alg`` and ``verificationMethod`` (which key)
+    of VC API issue options (the award API takes the same)."""
+    secured_as = _format_option(options, accept)
+    suites = suites_from_options(options)
+    if secured_as == "jwt" and suites is not None:
+        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    alg = _opt_str(options, "alg")
+    if alg is not None and secured_as != "jwt":
+        raise MalformedInputError("options.alg applies to options.format jwt", field="alg")
+    return Securing(
+        "jwt" if secured_as == "jwt" else "ldp",
+        tuple(suites) if suites else None,
+        _opt_str(options, "verificationMethod"),
+        alg,
+    )
 
 
 def _accepts_jwt(accept: str) -> bool:
@@ -189,10 +216,8 @@ async def issue_credential(request: web.Request) -> web.Response:
     issuer_id(credential)  # a URL, or an object with an id
     key = request.headers.get("Idempotency-Key") or _opt_str(options, "idempotencyKey")
     accept = request.headers.get("Accept", "")
-    secured_as = _format_option(options, accept)
-    suites = suites_from_options(options)
-    if secured_as == "jwt" and suites is not None:
-        raise MalformedInputError("a JWT takes no proof type or cryptosuite", field="type")
+    securing = securing_from_options(options, accept)
+    secured_as = securing.secured_as
     # the same body asking for a JWT (by Accept) is another request than asking for JSON-LD
     hashed = body if secured_as == "ldp" else {**body, "securedAs": secured_as}
     scoped, request_hash = (
@@ -200,12 +225,11 @@ async def issue_credential(request: web.Request) -> web.Response:
     )
     signed = await state.issuer.issue(
         credential,
-        suites=suites,
         status=_status_option(options),
         idempotency_key=scoped,
         credential_id=_opt_str(options, "credentialId"),
         request_hash=request_hash,
-        secured_as="jwt" if secured_as == "jwt" else "ldp",
+        **securing.options(),
     )
     if secured_as == "jwt":
         media, _token = parse_data_url(signed["id"])
@@ -225,8 +249,7 @@ async def issue_credential(request: web.Request) -> web.Response:
 
 def jose_document_id(enveloped: Mapping[str, Any]) -> str:
     """The credential id inside an EnvelopedVerifiableCredential we issued (for Location)."""
-    document = peek_document(enveloped_token(enveloped))
-    return str((document or {}).get("id", ""))
+    return credential_id(enveloped)
 
 
 # --- verify --------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Layout::
 
     config.toml        issuer DID, base URL, store URL, status-list settings (mode 0600)
-    issuer-key.json    Ed25519 key, Multikey JSON (mode 0600)
+    issuer-key.json    the first (primary) key: Ed25519, P-256 or P-384, Multikey JSON (0600)
+    issuer-key-N.json  more keys, one per key type, did:web only (``keys generate``; 0600);
+                       config.toml lists them in ``issuer.extra_key_files``
     did.json           the DID document to host (did:web issuers only)
     store.sqlite3      the embedded store, unless the config names a postgresql:// URL (0600)
 """
@@ -29,13 +31,18 @@ import tomli_w
 from vc_issuer.core.status import BSL_MIN_BITS, MESSAGE, StatusMessages
 from vc_issuer.errors import (
     ConfigError,
+    DidKeySingleKeyError,
     HomeExistsError,
     HomeNotFoundError,
     InvalidDIDWebError,
+    InvalidKeyError,
+    KeyTypeExistsError,
     MalformedInputError,
 )
 
 if TYPE_CHECKING:
+    from did_methods.multikey import KeyType
+    from vc_issuer.core.keys import SigningKey
     from vc_issuer.services.issuer import Issuer
 
 ENV_HOME = "VC_ISSUER_HOME"
@@ -72,6 +79,13 @@ class HomeConfig:
     """Give VC 1.1 credentials StatusList2021 entries by default (``[status] vc11``)."""
     status_messages: StatusMessages | None = None
     """Multi-bit ``message`` status (``[status.message]``: size, messages, reference)."""
+    extra_key_files: list[Path] = field(default_factory=list)
+    """Keys added with ``keys generate`` (``issuer.extra_key_files``), after ``key_file``."""
+
+    @property
+    def key_files(self) -> list[Path]:
+        """Every key file, the primary key's first."""
+        return [self.key_file, *self.extra_key_files]
 
     @property
     def did_document_file(self) -> Path:
@@ -140,6 +154,7 @@ def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
             passphrase_env=issuer.get("passphrase_env"),
             vc11_status=_flag(status.get("vc11", False), "status.vc11"),
             status_messages=_status_messages(home, status.get("message")),
+            extra_key_files=[home / str(f) for f in issuer.get("extra_key_files", [])],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{home / 'config.toml'}: missing or bad setting {exc}") from None
@@ -190,6 +205,7 @@ def init_home(
     passphrase: bytes | None = None,
     passphrase_env: str | None = None,
     prepare: Callable[[HomeConfig], None] | None = None,
+    key_type: str = "ed25519",
 ) -> HomeConfig:
     """Create the home: config, key, DID document for did:web, store file. Refuses to overwrite.
 
@@ -201,8 +217,15 @@ def init_home(
 
     Files holding secrets are created 0600: the key, ``config.toml`` (it may hold a database
     password) and the SQLite store (SQLite gives its -wal and -shm files the store's mode).
+
+    ``key_type`` (ed25519, p256, p384) is the first key's, and sets the default suite
+    (eddsa-rdfc-2022 for Ed25519, ecdsa-rdfc-2019 for the NIST curves).
     """
     from did_methods.web import did_web_base_url
+    from vc_issuer.core.keyring import DEFAULT_SUITES
+    from vc_issuer.core.keyring import key_type as parse_key_type
+
+    kind = parse_key_type(key_type)
 
     home = (home or default_home()).resolve()
     if base_url is not None:
@@ -227,7 +250,7 @@ def init_home(
             "did": did,
             "key_file": KEY_FILE,
             "base_url": (base_url or "http://127.0.0.1:8080").rstrip("/"),
-            "suite": "eddsa-rdfc-2022",
+            "suite": DEFAULT_SUITES[kind],
         },
         "store": {"url": database_url or STORE_FILE},
         "status": {
@@ -250,7 +273,7 @@ def init_home(
     try:
         _make_parents(home.parent, created_dirs)
         staging.mkdir(mode=0o700)
-        raw["issuer"]["did"] = _write_key_and_document(staging, did, passphrase)
+        raw["issuer"]["did"] = _write_key_and_document(staging, did, passphrase, kind)
         staged = _parse(staging, raw)
         store_file = sqlite_path(staged.database_url)
         if store_file is not None and not store_file.exists():
@@ -286,20 +309,178 @@ def _make_parents(folder: Path, created: list[Path]) -> None:
         created.append(path)
 
 
-def _write_key_and_document(staging: Path, did: str | None, passphrase: bytes | None) -> str:
-    """A new Ed25519 key (0600) and, for did:web, the DID document to host; the issuer DID."""
-    from did_methods.web import build_did_web_document
-    from vc_issuer.core.keys import Ed25519Key, save_key_file
+def _write_key_and_document(
+    staging: Path, did: str | None, passphrase: bytes | None, kind: KeyType = "Ed25519"
+) -> str:
+    """A new key (0600) and, for did:web, the DID document to host; the issuer DID."""
+    from did_methods.key import DID_CONTEXT_V1, MULTIKEY_CONTEXT_V1, SIGNING_RELATIONSHIPS
+    from vc_issuer.core.keyring import generate_key
+    from vc_issuer.core.keys import save_key_file
 
-    key = Ed25519Key.generate()
-    if did is not None:
+    if did is None:
+        key = generate_key(kind)
+    else:
         vm_id = f"{did}#key-1"
-        key = Ed25519Key.from_seed(key.seed, id=vm_id, controller=did)
-        document = build_did_web_document(did, key.public_key_multibase)
-        _set_vm_id(document, key.public_key_multibase, vm_id)
+        key = generate_key(kind, id=vm_id, controller=did)
+        document: dict[str, Any] = {
+            "@context": [DID_CONTEXT_V1, MULTIKEY_CONTEXT_V1],
+            "id": did,
+            "verificationMethod": [_verification_method(key, did)],
+        }
+        for relationship in SIGNING_RELATIONSHIPS:
+            document[relationship] = [vm_id]
         (staging / DID_FILE).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
     save_key_file(key, staging / KEY_FILE, passphrase=passphrase)
     return did or key.did
+
+
+def _verification_method(key: SigningKey, did: str) -> dict[str, Any]:
+    return {
+        "id": key.verification_method,
+        "type": "Multikey",
+        "controller": did,
+        "publicKeyMultibase": key.public_key_multibase,
+    }
+
+
+# --- more keys (did:web) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One key of a home, read without its secret (an encrypted file needs no passphrase)."""
+
+    file: Path
+    key_type: KeyType
+    verification_method: str
+    public_key_multibase: str
+    primary: bool
+
+    def to_json(self) -> dict[str, Any]:
+        from vc_issuer.core.keyring import TYPE_NAMES
+
+        return {
+            "type": TYPE_NAMES[self.key_type],
+            "keyType": self.key_type,
+            "verificationMethod": self.verification_method,
+            "publicKeyMultibase": self.public_key_multibase,
+            "file": str(self.file),
+            "primary": self.primary,
+        }
+
+
+def list_keys(cfg: HomeConfig) -> list[KeyInfo]:
+    """The home's keys, primary first, from the public half of each key file."""
+    from did_methods.multikey import MultibaseError, decode_public_multikey
+
+    out: list[KeyInfo] = []
+    for i, path in enumerate(cfg.key_files):
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            public = doc["publicKeyMultibase"]
+            kind = decode_public_multikey(public).key_type
+        except OSError as exc:
+            raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
+        except (ValueError, KeyError, TypeError, MultibaseError):
+            raise InvalidKeyError(f"key file {path} has no readable publicKeyMultibase") from None
+        vm = doc.get("id") or f"did:key:{public}#{public}"
+        out.append(KeyInfo(path, kind, str(vm), str(public), i == 0))
+    return out
+
+
+def add_key(cfg: HomeConfig, key_type: str, *, passphrase: bytes | None = None) -> SigningKey:
+    """Add a key of ``key_type`` (ed25519, p256, p384) to a did:web home: its file (0600,
+    encrypted like the first when the home has a passphrase), its verification method in the
+    hosted DID document (``verificationMethod`` and ``assertionMethod``), its file name in
+    config.toml. A did:key issuer is its one key (DID_KEY_SINGLE_KEY); one key per type
+    (KEY_TYPE_EXISTS). The key file is written first and config.toml last, so an interrupted
+    run leaves at most an unused file."""
+    from vc_issuer.core.keyring import TYPE_NAMES, generate_key
+    from vc_issuer.core.keyring import key_type as parse_key_type
+    from vc_issuer.core.keys import save_key_file
+
+    kind = parse_key_type(key_type)
+    if not cfg.is_did_web:
+        raise DidKeySingleKeyError(
+            f"{cfg.did} is a did:key: the DID is its one key, so it cannot list another"
+            f" ({kind}). Create a did:web issuer for several keys: vc-issuer init"
+            f" --did-web HOST --key-type {TYPE_NAMES[kind]} --home DIR (then"
+            " vc-issuer keys generate --type ... --home DIR for each further type)"
+        )
+    existing = list_keys(cfg)
+    same = [k for k in existing if k.key_type == kind]
+    if same:
+        raise KeyTypeExistsError(
+            f"the home already has a {kind} key ({same[0].verification_method}); one key per"
+            " type signs. To replace it, rotate it (docs/deploy.md, key rotation)",
+            verificationMethod=same[0].verification_method,
+        )
+    document = _read_did_document(cfg)
+    taken = {str(vm.get("id", "")) for vm in document.get("verificationMethod", [])}
+    taken |= {k.verification_method for k in existing}
+    n = 2
+    while f"{cfg.did}#key-{n}" in taken or (cfg.home / f"issuer-key-{n}.json").exists():
+        n += 1
+    key = generate_key(kind, id=f"{cfg.did}#key-{n}", controller=cfg.did)
+    key_file = cfg.home / f"issuer-key-{n}.json"
+    save_key_file(key, key_file, passphrase=_home_passphrase(cfg, passphrase))
+    document.setdefault("verificationMethod", []).append(_verification_method(key, cfg.did))
+    assertion = document.setdefault("assertionMethod", [])
+    assertion.append(key.verification_method)
+    _replace_private(
+        cfg.did_document_file,
+        (json.dumps(document, indent=2) + "\n").encode("utf-8"),
+        mode=0o644,
+    )
+    _update_config(cfg.home, lambda raw: raw.setdefault("issuer", {}).setdefault(
+        "extra_key_files", []).append(key_file.name))  # fmt: skip
+    return key
+
+
+def _home_passphrase(cfg: HomeConfig, passphrase: bytes | None) -> bytes | None:
+    """The passphrase given, else the one in ``$passphrase_env`` of an encrypted home."""
+    if passphrase is not None or not cfg.passphrase_env:
+        return passphrase
+    value = os.environ.get(cfg.passphrase_env)
+    if value is None:
+        raise ConfigError(
+            f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
+        )
+    return value.encode("utf-8")
+
+
+def _read_did_document(cfg: HomeConfig) -> dict[str, Any]:
+    try:
+        document = json.loads(cfg.did_document_file.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {cfg.did_document_file}: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{cfg.did_document_file} is not a DID document")
+    return document
+
+
+def _replace_private(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` atomically (a temporary file, then rename), keeping its mode."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        _write_private(tmp, data)
+        keep = stat.S_IMODE(path.stat().st_mode) if path.exists() else mode
+        if keep is not None:
+            os.chmod(tmp, keep)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _update_config(home: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    cfg_file = home.resolve() / CONFIG_FILE
+    try:
+        raw = tomllib.loads(cfg_file.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{cfg_file}: {exc}") from None
+    change(raw)
+    _replace_private(cfg_file, tomli_w.dumps(raw).encode("utf-8"))
 
 
 def _commit(staging: Path, home: Path, in_place: bool) -> None:
@@ -347,7 +528,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def secure_home(cfg: HomeConfig) -> list[Path]:
     """Take group and other access away from the home's secret files (homes made before they
     were created 0600); the files changed. Files of other owners are left alone."""
-    candidates = [cfg.home / CONFIG_FILE, cfg.key_file]
+    candidates = [cfg.home / CONFIG_FILE, *cfg.key_files]
     store = sqlite_path(cfg.database_url)
     if store is not None:
         candidates += [store, Path(f"{store}-wal"), Path(f"{store}-shm")]
@@ -367,42 +548,13 @@ def secure_home(cfg: HomeConfig) -> list[Path]:
 def set_issuer_name(home: Path, name: str) -> None:
     """Write the profile's name into config.toml's ``issuer.name`` (what plain credentials and
     wallet displays use), so one name shows everywhere. Replaced atomically, mode kept."""
-    cfg_file = home.resolve() / CONFIG_FILE
     try:
-        raw = tomllib.loads(cfg_file.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{cfg_file}: {exc}") from None
-    if raw.get("issuer", {}).get("name") == name:
+        current = load_home(home).issuer_name
+    except ConfigError:
+        current = None
+    if current == name:
         return
-    raw.setdefault("issuer", {})["name"] = name
-    tmp = cfg_file.with_name(f".{CONFIG_FILE}.{secrets.token_hex(4)}.tmp")
-    try:
-        _write_private(tmp, tomli_w.dumps(raw).encode("utf-8"))
-        os.chmod(tmp, stat.S_IMODE(cfg_file.stat().st_mode))
-        os.replace(tmp, cfg_file)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _set_vm_id(document: dict[str, Any], multibase: str, vm_id: str) -> None:
-    """Give the hosted document a stable ``#key-1`` fragment for our key."""
-    old_ids = {
-        vm["id"]
-        for vm in document.get("verificationMethod", [])
-        if vm.get("publicKeyMultibase") == multibase
-    }
-    for vm in document.get("verificationMethod", []):
-        if vm.get("id") in old_ids:
-            vm["id"] = vm_id
-    for rel in (
-        "authentication",
-        "assertionMethod",
-        "capabilityInvocation",
-        "capabilityDelegation",
-    ):
-        if rel in document:
-            document[rel] = [vm_id if r in old_ids else r for r in document[rel]]
+    _update_config(home, lambda raw: raw.setdefault("issuer", {}).__setitem__("name", name))
 
 
 async def open_issuer(
@@ -412,19 +564,13 @@ async def open_issuer(
     did:web document from the home, opens (and migrates) the store the issuer then owns. The
     environment and the files are read here, at the edge, never inside the Issuer."""
     from vc_issuer.core.jsonld import ContextLoader
-    from vc_issuer.core.keys import load_key_file
+    from vc_issuer.core.keys import load_signing_key_file
     from vc_issuer.core.related import PinnedResources
     from vc_issuer.services.issuer import Issuer
     from vc_issuer.store import open_store
 
-    if passphrase is None and cfg.passphrase_env:
-        value = os.environ.get(cfg.passphrase_env)
-        if value is None:
-            raise ConfigError(
-                f"the issuer key is encrypted: set ${cfg.passphrase_env} to its passphrase"
-            )
-        passphrase = value.encode("utf-8")
-    key = load_key_file(cfg.key_file, passphrase=passphrase)
+    passphrase = _home_passphrase(cfg, passphrase)
+    key, *extra_keys = [load_signing_key_file(f, passphrase=passphrase) for f in cfg.key_files]
     document: dict[str, Any] | None = None
     if cfg.is_did_web and cfg.did_document_file.is_file():
         try:
@@ -452,6 +598,7 @@ async def open_issuer(
             vc11_status=cfg.vc11_status,
             status_messages=cfg.status_messages,
             resources=resources,
+            extra_keys=extra_keys,
             **options,
         )
     except BaseException:

@@ -47,7 +47,8 @@ from vc_issuer.core.credentials import (
     validity_period,
 )
 from vc_issuer.core.jsonld import ContextLoader
-from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core.keyring import Keyring
+from vc_issuer.core.keys import SigningKey
 from vc_issuer.core.proofs import sign
 from vc_issuer.core.related import ResourceBytes, check_related_digests, pinned_resources
 from vc_issuer.core.status import (
@@ -63,7 +64,12 @@ from vc_issuer.core.status import (
     sl2021_list_credential,
     status_hex,
 )
-from vc_issuer.core.suites import ED25519_SIGNATURE_2020, EDDSA_RDFC_2022, suite_by_name
+from vc_issuer.core.suites import (
+    ECDSA_RDFC_2019,
+    ED25519_SIGNATURE_2020,
+    EDDSA_RDFC_2022,
+    suite_by_name,
+)
 from vc_issuer.errors import (
     ConfigError,
     ConflictError,
@@ -102,6 +108,35 @@ SecuredAs = Literal["ldp", "jwt"]
 """How a credential is secured: an embedded Data Integrity proof (``ldp``), or a JWS (``jwt``:
 VC 2.0 as ``application/vc+jwt``, VC 1.1 as a VC-JWT with a ``vc`` claim), stored and returned
 as an EnvelopedVerifiableCredential whose ``id`` is the ``data:`` URL of the token."""
+
+
+@dataclass(frozen=True)
+class Securing:
+    """How what is issued is secured, for callers that issue on someone's behalf (awards):
+    an embedded proof with ``suites`` (None: the default), or a JWS (``jwt``) with ``alg``;
+    ``key`` names one of the issuer's keys. Checked against the issuer's keys at issue time."""
+
+    secured_as: SecuredAs = "ldp"
+    suites: tuple[str, ...] | None = None
+    key: str | None = None
+    alg: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.secured_as not in SECURING:
+            raise MalformedInputError(f"format must be one of {', '.join(SECURING)}")
+        if self.secured_as == "jwt" and self.suites:
+            raise MalformedInputError("a JWT is secured by its JWS: it takes no proof suite")
+        if self.secured_as == "ldp" and self.alg is not None:
+            raise MalformedInputError("alg applies to JWTs; a Data Integrity proof has a suite")
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`Issuer.issue` / :meth:`Issuer.issue_many`."""
+        return {
+            "secured_as": self.secured_as,
+            "suites": list(self.suites) if self.suites else None,
+            "key": self.key,
+            "alg": self.alg,
+        }
 
 
 @dataclass(frozen=True)
@@ -154,6 +189,8 @@ class _Prepared:
     idempotency_key: str | None
     issued_at: datetime
     secured_as: SecuredAs = "ldp"
+    signers: tuple[SigningKey, ...] = ()
+    """The key of each suite (``ldp``), or the one JWS key (``jwt``)."""
 
 
 def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[str, ...]:
@@ -171,7 +208,9 @@ def resolve_suites(suites: Sequence[str] | str | None, default: str) -> tuple[st
                 suite_by_name(real)
             except VCIssuerError:
                 raise UnknownSuiteError(
-                    f"unknown suite {real!r}; use eddsa-rdfc-2022, Ed25519Signature2020 or both",
+                    f"unknown suite {real!r}; use eddsa-rdfc-2022, eddsa-jcs-2022,"
+                    " ecdsa-rdfc-2019, ecdsa-jcs-2019, ecdsa-sd-2023, Ed25519Signature2020"
+                    " or both",
                 ) from None
             if real not in out:
                 out.append(real)
@@ -313,7 +352,7 @@ class Issuer:
     def __init__(
         self,
         *,
-        key: Ed25519Key,
+        key: SigningKey,
         did: str,
         store: Store,
         base_url: str,
@@ -332,15 +371,18 @@ class Issuer:
         vc11_status: bool = False,
         status_messages: StatusMessages | None = None,
         resources: ResourceBytes | None = None,
+        extra_keys: Sequence[SigningKey] = (),
     ) -> None:
         if not isinstance(did, str) or not did.startswith("did:"):
             raise ConfigError(f"issuer DID must be a DID, got {did!r}")
         if did.startswith("did:key:") and key.did != did:
             raise InvalidKeyError(f"the issuer key is not the key of {did}")
-        if not key.verification_method.startswith(did + "#"):
-            raise InvalidKeyError(
-                f"the key's verification method {key.verification_method} is not under {did}"
-            )
+        for each in (key, *extra_keys):
+            if not each.verification_method.startswith(did + "#"):
+                raise InvalidKeyError(
+                    f"the key's verification method {each.verification_method} is not under"
+                    f" {did}"
+                )
         if isinstance(list_size, bool) or not isinstance(list_size, int):
             raise ConfigError("list_size must be an integer")
         if list_size < BSL_MIN_BITS or list_size % 8:
@@ -360,6 +402,8 @@ class Issuer:
         if not base.startswith(("https://", "http://")):
             raise ConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.key = key
+        """The primary key (the home's first): status lists, and the default suite."""
+        self.keyring = Keyring.of([key, *extra_keys], did)
         self.did = did
         self.store = store
         self.base_url = base
@@ -415,8 +459,14 @@ class Issuer:
         shared_status: Sequence[Mapping[str, Any]] | None = None,
         request_hash: str | None = None,
         secured_as: SecuredAs = "ldp",
+        key: str | None = None,
+        alg: str | None = None,
     ) -> dict[str, Any]:
         """Sign, store and return ``credential`` (a retried idempotency key returns the first).
+
+        Each suite signs with the issuer's key of a type it takes, a JWT with the key ``alg``
+        names (EdDSA, ES256, ES384; default the Ed25519 key); ``key`` names one instead (a
+        verification method, its fragment or a key type). See :class:`Keyring`.
 
         ``shared_status`` (stored entries of another credential, such as the award a wallet copy
         is made from) gives the new credential those same entries instead of fresh ones, so one
@@ -425,8 +475,8 @@ class Issuer:
         ``request_hash`` binds the key to the request it was first used with: the same key with
         another request is ``IdempotencyKeyReusedError`` (409), never the first one's credential.
 
-        ``secured_as="jwt"`` secures it as a JWS with the issuer's Ed25519 key instead of a
-        Data Integrity proof, and returns the EnvelopedVerifiableCredential (see SecuredAs).
+        ``secured_as="jwt"`` secures it as a JWS instead of a Data Integrity proof, and
+        returns the EnvelopedVerifiableCredential (see SecuredAs).
 
         ``status``: True attaches entries, False none; None (the default) attaches them to a
         VC 2.0 credential, and to a VC 1.1 one only when ``status_purposes`` are given or the
@@ -446,6 +496,8 @@ class Issuer:
             idempotency_key,
             credential_id,
             secured_as,
+            key,
+            alg,
         )
         entries: list[dict[str, Any]] = shared if shared is not None else []
         kind = BSL_KIND if prepared.version == "2.0" else SL2021_KIND
@@ -490,6 +542,9 @@ class Issuer:
         status_purposes: Sequence[str] | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
         attached: Mapping[str, Attached] | None = None,
+        secured_as: SecuredAs = "ldp",
+        key: str | None = None,
+        alg: str | None = None,
     ) -> list[dict[str, Any] | VCIssuerError]:
         """Issue a batch: indices in one transaction per list kind and purpose, records in one.
 
@@ -504,15 +559,17 @@ class Issuer:
         )
         results: list[dict[str, Any] | VCIssuerError | None] = [None] * len(credentials)
         prepared: dict[int, _Prepared] = {}
-        for i, (cred, key) in enumerate(zip(credentials, keys, strict=True)):
+        for i, (cred, idem) in enumerate(zip(credentials, keys, strict=True)):
             try:
-                if key is not None:
-                    _check_key(key)
-                    earlier = await self.store.get_by_idempotency_key(key)
+                if idem is not None:
+                    _check_key(idem)
+                    earlier = await self.store.get_by_idempotency_key(idem)
                     if earlier is not None:
                         results[i] = earlier.credential
                         continue
-                prepared[i] = self._prepare(cred, suites, status, status_purposes, key, None)
+                prepared[i] = self._prepare(
+                    cred, suites, status, status_purposes, idem, None, secured_as, key, alg
+                )
             except VCIssuerError as exc:
                 results[i] = exc
         # one allocation per (kind, purpose) for the whole batch
@@ -580,6 +637,8 @@ class Issuer:
         idempotency_key: str | None,
         credential_id: str | None,
         secured_as: SecuredAs = "ldp",
+        key: str | None = None,
+        alg: str | None = None,
     ) -> _Prepared:
         if not isinstance(credential, Mapping):
             raise MalformedInputError("the credential must be a JSON object")
@@ -587,7 +646,14 @@ class Issuer:
             raise MalformedInputError(f"format must be one of {', '.join(SECURING)}")
         if secured_as == "jwt" and suites is not None:
             raise MalformedInputError("a JWT is secured by its JWS: it takes no proof suite")
+        if secured_as == "ldp" and alg is not None:
+            raise MalformedInputError("alg applies to JWTs; a Data Integrity proof has a suite")
         chosen = resolve_suites(suites, self.default_suite)
+        signers: tuple[SigningKey, ...]
+        if secured_as == "jwt":
+            signers = (self.keyring.for_jwt(alg, key),)
+        else:
+            signers = tuple(self.keyring.for_suite(name, key) for name in chosen)
         cred: dict[str, Any] = copy.deepcopy(dict(credential))
         if "proof" in cred:
             raise MalformedInputError(
@@ -622,7 +688,9 @@ class Issuer:
         validate_credential(cred)
         # VCDM 2.0 §5.3: a digest we can check (a pinned resource) must match
         check_related_digests(cred, self.resources)
-        return _Prepared(cred, version, purposes, chosen, idempotency_key, moment, secured_as)
+        return _Prepared(
+            cred, version, purposes, chosen, idempotency_key, moment, secured_as, signers
+        )
 
     def _wants_status(
         self, status: bool | None, purposes: Sequence[str] | None, version: Version
@@ -705,8 +773,8 @@ class Issuer:
         for name in p.suites:
             cred = suite_by_name(name).prepare_document(cred)
         signed: dict[str, Any] = cred
-        for name in p.suites:
-            signed = sign(signed, self.key, suite=name, loader=self.loader, created=p.issued_at)
+        for name, signer in zip(p.suites, p.signers, strict=True):
+            signed = sign(signed, signer, suite=name, loader=self.loader, created=p.issued_at)
         start, end = validity_period(signed, p.version)
         stored_entries = entries
         if not entries and "credentialStatus" in signed:
@@ -728,7 +796,7 @@ class Issuer:
         self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
     ) -> CredentialRecord:
         """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
-        token = jose.sign_credential_jwt(cred, self.key, issued_at=p.issued_at)
+        token = jose.sign_credential_jwt(cred, p.signers[0], issued_at=p.issued_at)
         media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
         start, end = validity_period(cred, p.version)
         if not entries and "credentialStatus" in cred:
@@ -1001,7 +1069,9 @@ class Issuer:
         return until - self.now() > self.list_validity / 2
 
     def build_list_credential(self, record: StatusListRecord) -> dict[str, Any]:
-        """Sign the list's current bits: BSL as VC 2.0 (eddsa-rdfc-2022), SL2021 as VC 1.1."""
+        """Sign the list's current bits: BSL as VC 2.0 (eddsa-rdfc-2022), SL2021 as VC 1.1
+        (Ed25519Signature2020), with the Ed25519 key; an issuer without one signs both with
+        ecdsa-rdfc-2019 and its primary key."""
         url = self.list_url(record.id)
         bits = Bitstring.from_bytes(record.bits)
         moment = self.now()
@@ -1016,7 +1086,10 @@ class Issuer:
             suite = ED25519_SIGNATURE_2020.name
         else:
             raise ConfigError(f"status list {record.id} has an unknown kind {record.kind!r}")
-        return sign(unsigned, self.key, suite=suite, loader=self.loader, created=moment)
+        signer: SigningKey | None = self.keyring.by_type("Ed25519")
+        if signer is None:
+            signer, suite = self.key, ECDSA_RDFC_2019.name
+        return sign(unsigned, signer, suite=suite, loader=self.loader, created=moment)
 
     async def status_lists(self) -> list[dict[str, Any]]:
         """A summary of every list: id, URL, kind, purpose, size, allocated, set, version."""

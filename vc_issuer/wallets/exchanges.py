@@ -37,6 +37,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from did_methods.protocol import DIDResolver
+from vc_issuer.core import jose
 from vc_issuer.core.credentials import format_datetime, holder_id, utcnow
 from vc_issuer.errors import (
     CredentialNotDeliverableError,
@@ -172,7 +173,10 @@ def suites_of(credential: Mapping[str, Any]) -> list[str]:
 
 
 def unsigned_award(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """The award without what the issuer adds per credential (id, status, proof)."""
+    """The award without what the issuer adds per credential (id, status, proof); an award
+    issued as a JWT (its envelope) gives the credential inside the token, claims left out."""
+    if jose.is_enveloped(credential):
+        credential = jose.peek_document(jose.enveloped_token(credential)) or {}
     out = copy.deepcopy(dict(credential))
     for name in ("proof", "credentialStatus", "id"):
         out.pop(name, None)

@@ -3,7 +3,10 @@
 The issuer makes an *offer* for a stored award; the wallet redeems the offer's pre-authorized code
 (plus an optional numeric ``tx_code`` the learner got on a second channel) at ``/token``, fetches a
 ``c_nonce`` from ``/nonce`` and sends a ``jwt`` key proof to ``/credential``. The issuer then signs
-a copy of the award (``ldp_vc``) whose ``credentialSubject.id`` is the holder's DID.
+a copy of the award whose ``credentialSubject.id`` is the holder's DID, in the format of the
+configuration the wallet asked for: ``ldp_vc`` (VC 2.0 with a Data Integrity proof) or
+``jwt_vc_json`` (appendix A.1.1: a VC-JWT, the credential as VC 1.1 in the ``vc`` claim, ``sub``
+the holder; EdDSA with the Ed25519 key unless the home has only a P-256/P-384 one).
 
 State lives in the store's ``exchanges`` table (kind ``oid4vci``), secrets only as SHA-256:
 
@@ -18,8 +21,9 @@ State lives in the store's ``exchanges`` table (kind ``oid4vci``), secrets only 
 
 The plain pre-authorized code stays in the pending record (the offer-by-reference URL has to hand
 it out) and is dropped when it is redeemed. Holder binding: a ``kid`` that is a did:key URL binds
-that DID; a ``jwk`` (Ed25519 OKP) binds the did:key of the same public key, so every holder gets a
-DID that resolves offline.
+that DID; a ``jwk`` (Ed25519 OKP or P-256 EC) binds the did:key of the same public key, so every
+holder gets a DID that resolves offline. Proof algorithms: EdDSA (Ed25519) and ES256 (P-256),
+the ``alg`` must fit the key; anything else is ``invalid_proof``.
 
 Protocol logic only: no HTTP here (``vc_issuer.http.oid4vci`` maps it to routes); the store, the
 issuer and the clock are injected.
@@ -40,10 +44,15 @@ from urllib.parse import quote
 
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
+from joserfc.jwk import Key
 
-from did_methods.errors import DIDError
-from did_methods.key import create_did_key, parse_did_key
+from did_methods.multikey import (
+    KeyType,
+    MultibaseError,
+    decode_public_multikey,
+    encode_public_multikey,
+)
+from vc_issuer.core import jose
 from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
 from vc_issuer.errors import (
     CredentialRequestDeniedError,
@@ -68,10 +77,14 @@ from vc_issuer.wallets.exchanges import bind_credential, reissue_for_holder
 PRE_AUTHORIZED_GRANT: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME: Final = "openid-credential-offer://"
 PROOF_TYP: Final = "openid4vci-proof+jwt"
-PROOF_ALGS: Final[tuple[str, ...]] = ("EdDSA", "Ed25519")
-"""``EdDSA`` (what wallets send today) and its fully specified name from RFC 9864."""
+PROOF_ALGS: Final[dict[str, KeyType]] = {"EdDSA": "Ed25519", "Ed25519": "Ed25519", "ES256": "P-256"}
+"""Key proof algorithms and the holder key each takes: ``EdDSA`` (what wallets send today) and
+its fully specified name from RFC 9864, and ``ES256`` (P-256, what most mobile wallets hold)."""
 CONFIGURATION_ID: Final = "OpenBadgeCredential_ldp_vc"
+JWT_CONFIGURATION_ID: Final = "OpenBadgeCredential_jwt_vc_json"
+CONFIGURATIONS: Final[tuple[str, ...]] = (CONFIGURATION_ID, JWT_CONFIGURATION_ID)
 VC_V2_CONTEXT: Final = "https://www.w3.org/ns/credentials/v2"
+VC_V1_CONTEXT: Final = "https://www.w3.org/2018/credentials/v1"
 OB_CONTEXT: Final = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CREDENTIAL_TYPES: Final[tuple[str, ...]] = ("VerifiableCredential", "OpenBadgeCredential")
 KIND: Final = "oid4vci"
@@ -187,7 +200,7 @@ def build_offer(
             grant["tx_code"]["description"] = tx_code_description[:300]
     return {
         "credential_issuer": credential_issuer,
-        "credential_configuration_ids": [CONFIGURATION_ID],
+        "credential_configuration_ids": list(CONFIGURATIONS),
         "grants": {PRE_AUTHORIZED_GRANT: grant},
     }
 
@@ -197,9 +210,11 @@ def issuer_metadata(
     *,
     issuer_name: str | None = None,
     signing_suites: tuple[str, ...] = ("eddsa-rdfc-2022",),
+    jwt_algs: tuple[str, ...] = ("EdDSA",),
 ) -> dict[str, Any]:
-    """Credential Issuer Metadata (section 12.2). The credential's ``display`` is given both where
-    1.0 puts it (``credential_metadata``) and where draft 15 wallets look (the configuration)."""
+    """Credential Issuer Metadata (section 12.2): the ``ldp_vc`` and ``jwt_vc_json``
+    configurations. The credential's ``display`` is given both where 1.0 puts it
+    (``credential_metadata``) and where draft 15 wallets look (the configuration)."""
     display = [
         {
             "name": "Open Badge",
@@ -219,12 +234,24 @@ def issuer_metadata(
         "credential_metadata": {"display": display},
         "display": display,
     }
+    jwt_configuration: dict[str, Any] = {
+        "format": "jwt_vc_json",
+        "credential_definition": {"type": list(CREDENTIAL_TYPES)},
+        "cryptographic_binding_methods_supported": ["did:key", "jwk"],
+        "credential_signing_alg_values_supported": list(jwt_algs),
+        "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": list(PROOF_ALGS)}},
+        "credential_metadata": {"display": display},
+        "display": display,
+    }
     return {
         "credential_issuer": credential_issuer,
         "credential_endpoint": credential_issuer + CREDENTIAL_PATH,
         "nonce_endpoint": credential_issuer + NONCE_PATH,
         "display": [{"name": issuer_name or "vc-issuer", "locale": "en"}],
-        "credential_configurations_supported": {CONFIGURATION_ID: configuration},
+        "credential_configurations_supported": {
+            CONFIGURATION_ID: configuration,
+            JWT_CONFIGURATION_ID: jwt_configuration,
+        },
     }
 
 
@@ -250,8 +277,8 @@ def _b64url_json(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
-def _holder_key(header: Mapping[str, Any]) -> tuple[str, bytes]:
-    """The holder DID and the raw Ed25519 key the proof must be signed with."""
+def _holder_key(header: Mapping[str, Any]) -> tuple[str, KeyType, Key]:
+    """The holder DID, its key type and the key the proof must be signed with."""
     kid, jwk = header.get("kid"), header.get("jwk")
     if (kid is None) == (jwk is None):
         raise InvalidProofError(
@@ -261,26 +288,58 @@ def _holder_key(header: Mapping[str, Any]) -> tuple[str, bytes]:
         if not isinstance(kid, str) or not kid.startswith("did:key:"):
             raise InvalidProofError("kid must be a did:key DID URL (did:key:z...#z...)")
         did, _, fragment = kid.partition("#")
-        try:
-            public = parse_did_key(did)
-        except DIDError as exc:
-            raise InvalidProofError(f"kid: {exc.message}") from None
-        if fragment and fragment != did[len("did:key:") :]:
+        fingerprint = did[len("did:key:") :]
+        if fragment and fragment != fingerprint:
             raise InvalidProofError("kid names a verification method the did:key does not have")
-        return did, public
+        try:
+            kind = decode_public_multikey(fingerprint).key_type
+        except MultibaseError as exc:
+            raise InvalidProofError(f"kid: not a did:key ({exc})") from None
+        _check_holder_type(kind)
+        try:
+            return did, kind, jose.import_multikey(fingerprint)
+        except VCIssuerError as exc:
+            raise InvalidProofError(f"kid: {exc.detail}") from None
     if not isinstance(jwk, dict):
         raise InvalidProofError("jwk must be a JSON Web Key object")
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(jwk.get("x"), str):
-        raise InvalidProofError("jwk must be an Ed25519 OKP public key (kty OKP, crv Ed25519, x)")
     if "d" in jwk:
         raise InvalidProofError("jwk carries a private key (d); send the public key only")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if (kty, crv) not in (("OKP", "Ed25519"), ("EC", "P-256")):
+        raise InvalidProofError(
+            f"jwk must be an Ed25519 (kty OKP) or P-256 (kty EC) public key, got kty {kty!r}"
+            f" crv {crv!r}",
+            reason="unsupported_key_type",
+        )
     try:
-        x = jwk["x"]
-        public = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
-        did = create_did_key(public)
-    except (ValueError, DIDError):
-        raise InvalidProofError("jwk x is not a valid Ed25519 public key") from None
-    return did, public
+        key = jose.import_public_jwk(jwk)
+    except VCIssuerError as exc:
+        raise InvalidProofError(f"jwk is not a valid {crv} public key: {exc.detail}") from None
+    kind = "Ed25519" if kty == "OKP" else "P-256"
+    return "did:key:" + encode_public_multikey(kind, _raw_public(key, kind)), kind, key
+
+
+def _check_holder_type(kind: KeyType) -> None:
+    if kind not in PROOF_ALGS.values():
+        raise InvalidProofError(
+            f"holder keys are Ed25519 or P-256; a {kind} key is not supported here",
+            reason="unsupported_key_type",
+        )
+
+
+def _raw_public(key: Key, kind: KeyType) -> bytes:
+    """The Multikey bytes of a holder's public key: 32 bytes (Ed25519) or compressed P-256."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    public = key.public_key
+    if kind == "Ed25519" and isinstance(public, ed25519.Ed25519PublicKey):
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return public.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+        )
+    raise InvalidProofError(f"jwk is not a {kind} public key")
 
 
 def verify_key_proof(
@@ -306,24 +365,23 @@ def verify_key_proof(
     if header.get("typ") != PROOF_TYP:
         raise InvalidProofError(f"the key proof's typ must be {PROOF_TYP!r}")
     alg = header.get("alg")
-    if alg not in PROOF_ALGS:
+    if not isinstance(alg, str) or alg not in PROOF_ALGS:
+        reason = "alg_none" if isinstance(alg, str) and alg.lower() == "none" else "bad_alg"
         raise InvalidProofError(
-            f"the key proof's alg must be one of {list(PROOF_ALGS)}, got {alg!r}"
+            f"the key proof's alg must be one of {list(PROOF_ALGS)}, got {alg!r}",
+            reason=reason,
         )
     if "x5c" in header:
         raise InvalidProofError("x5c key proofs are not supported; use kid (did:key) or jwk")
-    holder, public = _holder_key(header)
-    key = OKPKey.import_key(
-        {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": base64.urlsafe_b64encode(public).rstrip(b"=").decode(),
-        }
-    )
+    holder, kind, key = _holder_key(header)
+    if PROOF_ALGS[alg] != kind:
+        raise InvalidProofError(
+            f"the key proof's alg {alg} does not fit its {kind} key", reason="alg_key_mismatch"
+        )
     try:
         with warnings.catch_warnings():  # joserfc flags "EdDSA" as superseded (RFC 9864)
             warnings.simplefilter("ignore")
-            decoded = jose_jwt.decode(token, key, algorithms=list(PROOF_ALGS))
+            decoded = jose_jwt.decode(token, key, algorithms=[alg])
     except JoseError as exc:
         raise InvalidProofError(
             f"the key proof's signature does not verify ({exc.error})"
@@ -395,6 +453,7 @@ class OID4VCIService:
             self.base_url,
             issuer_name=self.issuer.issuer_name,
             signing_suites=(self.issuer.default_suite,),
+            jwt_algs=tuple(self.issuer.keyring.jwt_algs),
         )
 
     def authorization_server_metadata(self) -> dict[str, Any]:
@@ -612,7 +671,7 @@ class OID4VCIService:
             raise InvalidTokenError("the access token is unknown, expired or was already used")
         if body_error is not None:
             raise InvalidCredentialRequestError(body_error)
-        jwt_value = self._proof_jwt(body)
+        config_id, jwt_value = self._proof_jwt(body)
         proof = verify_key_proof(
             jwt_value,
             audience=self.base_url,
@@ -636,7 +695,7 @@ class OID4VCIService:
         if not claimed:
             raise InvalidTokenError("the access token was already used")
         try:
-            credential = await self._issue(record, proof.holder)
+            credential = await self._issue(record, proof.holder, config_id)
         except BaseException:
             # give the wallet its retry: the token works again until it expires
             await self.store.transition_exchange(
@@ -651,11 +710,18 @@ class OID4VCIService:
             record.id,
             ["complete"],
             "complete",
-            result={"credentialId": credential.get("id"), "holder": proof.holder},
+            result={
+                "credentialId": jose.credential_id(credential),
+                "holder": proof.holder,
+                "configuration": config_id,
+            },
         )
+        if config_id == JWT_CONFIGURATION_ID:  # the compact VC-JWT, a string (appendix A.1.1)
+            return {"credentials": [{"credential": jose.enveloped_token(credential)}]}
         return {"credentials": [{"credential": credential}]}
 
-    def _proof_jwt(self, body: Any) -> str:
+    def _proof_jwt(self, body: Any) -> tuple[str, str]:
+        """The configuration asked for and the one key proof JWT."""
         if not isinstance(body, dict):
             raise InvalidCredentialRequestError("the credential request must be a JSON object")
         config_id = body.get("credential_configuration_id")
@@ -665,10 +731,10 @@ class OID4VCIService:
             )
         if config_id is None:
             raise InvalidCredentialRequestError("credential_configuration_id is missing")
-        if config_id != CONFIGURATION_ID:
+        if config_id not in CONFIGURATIONS:
             raise UnknownCredentialConfigurationError(
                 f"unknown credential configuration {config_id!r}; this issuer offers"
-                f" {CONFIGURATION_ID!r}"
+                f" {' and '.join(repr(c) for c in CONFIGURATIONS)}"
             )
         single, many = body.get("proof"), body.get("proofs")
         if single is not None and many is not None:
@@ -685,14 +751,16 @@ class OID4VCIService:
                 raise InvalidCredentialRequestError(
                     "batch issuance is not supported: send exactly one key proof"
                 )
-            return _jwt_string(items[0])
+            return config_id, _jwt_string(items[0])
         if not isinstance(single, dict):
             raise InvalidProofError("proof must be an object")
         if single.get("proof_type") != "jwt":
             raise InvalidProofError("proof_type must be 'jwt'")
-        return _jwt_string(single.get("jwt"))
+        return config_id, _jwt_string(single.get("jwt"))
 
-    async def _issue(self, record: ExchangeRecord, holder: str) -> dict[str, Any]:
+    async def _issue(
+        self, record: ExchangeRecord, holder: str, config_id: str = CONFIGURATION_ID
+    ) -> dict[str, Any]:
         credential_id = record.credential_id
         if credential_id is None:
             raise CredentialRequestDeniedError("the offer names no credential")
@@ -700,9 +768,32 @@ class OID4VCIService:
         if original is None:
             raise CredentialRequestDeniedError("the offered credential no longer exists")
         await self._check_deliverable(credential_id)
+        if config_id == JWT_CONFIGURATION_ID:
+            return await self.issuer.issue(
+                as_vc11(bind_credential(original.credential, holder)),
+                status=False,
+                shared_status=original.status_entries or None,
+                idempotency_key=f"oid4vci:{record.id}",
+                secured_as="jwt",
+            )
         return await reissue_for_holder(
             self.issuer, original, holder, idempotency_key=f"oid4vci:{record.id}"
         )
+
+
+def as_vc11(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The credential in the VC 1.1 form ``jwt_vc_json`` carries (appendix A.1.1, VCDM 1.1
+    §6.3.1): the 1.1 base context first, ``validFrom``/``validUntil`` as ``issuanceDate``/
+    ``expirationDate``; every other member, the Open Badges context included, as it is."""
+    out = dict(credential)
+    contexts = out.get("@context")
+    rest = [c for c in contexts if c not in (VC_V2_CONTEXT, VC_V1_CONTEXT)] if isinstance(
+        contexts, list) else []  # fmt: skip
+    out["@context"] = [VC_V1_CONTEXT, *rest]
+    for new, old in (("issuanceDate", "validFrom"), ("expirationDate", "validUntil")):
+        if old in out:
+            out[new] = out.pop(old)
+    return out
 
 
 def _jwt_string(value: Any) -> str:
@@ -717,13 +808,16 @@ def oauth_error_body(exc: VCIssuerError) -> dict[str, str]:
 
 
 __all__ = [
+    "CONFIGURATIONS",
     "CONFIGURATION_ID",
+    "JWT_CONFIGURATION_ID",
     "PRE_AUTHORIZED_GRANT",
     "PROOF_TYP",
     "CreatedOffer",
     "KeyProof",
     "OID4VCIConfig",
     "OID4VCIService",
+    "as_vc11",
     "authorization_server_metadata",
     "bind_credential",
     "build_offer",

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from vc_issuer.wallets.oid4vci import CONFIGURATION_ID, PRE_AUTHORIZED_GRANT
+from vc_issuer.wallets.oid4vci import CONFIGURATION_ID, CONFIGURATIONS, PRE_AUTHORIZED_GRANT
 
 from .conftest import V2, Authed, served
 from .test_exchanges import Holder as LcwHolder
@@ -120,7 +120,7 @@ async def oid4vci_claim(world: World, offer_uri: str, holder: OidHolder) -> dict
     resp = await world.client.get(world.path(ref))
     assert resp.status == 200, await resp.text()
     offer = await resp.json()
-    assert offer["credential_configuration_ids"] == [CONFIGURATION_ID]
+    assert offer["credential_configuration_ids"] == list(CONFIGURATIONS)
     grant = offer["grants"][PRE_AUTHORIZED_GRANT]
     assert "tx_code" not in grant  # claim-link offers: the link itself is the second channel
     form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": grant["pre-authorized_code"]}

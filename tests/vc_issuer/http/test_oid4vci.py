@@ -22,14 +22,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from joserfc import jws
 from joserfc import jwt as jose_jwt
-from joserfc.jwk import OKPKey
+from joserfc.jwk import ECKey, OKPKey
 
-from vc_issuer.core.keys import Ed25519Key
+from vc_issuer.core import jose
+from vc_issuer.core.keys import Ed25519Key, P256Key, P384Key
 from vc_issuer.http import create_token
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.wallets.oid4vci import (
     CONFIGURATION_ID,
+    CONFIGURATIONS,
+    JWT_CONFIGURATION_ID,
     PRE_AUTHORIZED_GRANT,
     bind_credential,
     verify_key_proof,
@@ -250,7 +254,7 @@ async def test_full_flow_binds_the_holder(
         offer = parse_offer_uri(created["credentialOfferUri"])
     assert offer == created["credentialOffer"]
     assert offer["credential_issuer"] == env.base_url
-    assert offer["credential_configuration_ids"] == [CONFIGURATION_ID]
+    assert offer["credential_configuration_ids"] == list(CONFIGURATIONS)
     grant = offer["grants"][PRE_AUTHORIZED_GRANT]
     if tx_code:
         assert grant["tx_code"]["input_mode"] == "numeric"
@@ -481,3 +485,126 @@ def test_bind_credential_replaces_subject_id_and_drops_proof_and_status() -> Non
     assert bound["credentialSubject"] == {"id": "did:key:z6MkTest", "type": ["AchievementSubject"]}
     assert not {"id", "proof", "credentialStatus"} & set(bound)
     assert original["credentialSubject"][0]["id"] == "mailto:x@example.com"
+
+
+# --- jwt_vc_json and NIST-curve holder keys ------------------------------------------------------
+
+
+def _ec_proof(
+    key: P256Key | P384Key,
+    *,
+    aud: str,
+    nonce: str,
+    alg: str,
+    use_jwk: bool = False,
+    sign_alg: str | None = None,
+) -> str:
+    """A key proof made with joserfc by a P-256/P-384 holder; ``alg`` is the header's claim,
+    ``sign_alg`` the algorithm actually used (they differ in the mismatch cases)."""
+    header: dict[str, Any] = {"alg": alg, "typ": "openid4vci-proof+jwt"}
+    if use_jwk:
+        header["jwk"] = key.to_jwk()
+    else:
+        header["kid"] = key.verification_method
+    claims = {"aud": aud, "iat": int(time.time()), "nonce": nonce}
+    private = ECKey.import_key(dict(key.to_jwk(include_secret=True)))
+    body = json.dumps(claims).encode()
+    real = sign_alg or alg
+    token = jws.serialize_compact({**header, "alg": real}, body, private, algorithms=[real])
+    return token if real == alg else _reheader(token, header)
+
+
+def _reheader(token: str, header: dict[str, Any]) -> str:
+    """The same payload and signature under another protected header (a lie about alg)."""
+    _h, payload, signature = token.split(".")
+    return f"{_b64(json.dumps(header).encode())}.{payload}.{signature}"
+
+
+async def test_metadata_lists_jwt_vc_json(env: Env) -> None:
+    meta = await (await env.client.get("/.well-known/openid-credential-issuer")).json()
+    configs = meta["credential_configurations_supported"]
+    assert list(configs) == list(CONFIGURATIONS)
+    jwt_conf = configs[JWT_CONFIGURATION_ID]
+    assert jwt_conf["format"] == "jwt_vc_json"
+    assert jwt_conf["credential_definition"] == {
+        "type": ["VerifiableCredential", "OpenBadgeCredential"]
+    }
+    assert jwt_conf["credential_signing_alg_values_supported"] == ["EdDSA"]  # an Ed25519 home
+    for conf in configs.values():
+        algs = conf["proof_types_supported"]["jwt"]["proof_signing_alg_values_supported"]
+        assert {"ES256", "EdDSA"} <= set(algs)
+        assert conf["cryptographic_binding_methods_supported"] == ["did:key", "jwk"]
+
+
+@pytest.mark.parametrize("use_jwk", [False, True], ids=["kid", "jwk"])
+async def test_p256_holder_gets_a_jwt_vc_json_bound_to_its_did_key(
+    env: Env, use_jwk: bool
+) -> None:
+    holder = P256Key.generate()
+    access = await token_for(env)
+    proof = _ec_proof(holder, aud=env.base_url, nonce=await get_nonce(env), alg="ES256",
+                      use_jwk=use_jwk)  # fmt: skip
+    body = {"credential_configuration_id": JWT_CONFIGURATION_ID, "proofs": {"jwt": [proof]}}
+    resp = await request_credential(env, access, body)
+    assert resp.status == 200, await resp.text()
+    [item] = (await resp.json())["credentials"]
+    token = item["credential"]
+    parsed = jose.parse_jws(token)
+    kid = env.issuer.key.verification_method
+    assert parsed.header == {"alg": "EdDSA", "typ": "JWT", "kid": kid}
+    assert parsed.payload["sub"] == holder.did
+    vc = parsed.payload["vc"]
+    assert vc["@context"][0] == "https://www.w3.org/2018/credentials/v1"
+    assert vc["credentialSubject"]["id"] == holder.did
+    assert "issuanceDate" in vc and "validFrom" not in vc
+    resp = await env.client.post("/credentials/verify", data=token,
+                                 headers={"Content-Type": "application/jwt"})  # fmt: skip
+    report = await resp.json()
+    assert report["verified"] is True, report
+    assert report["format"] == "vc-jwt"
+
+
+async def test_key_proofs_with_a_wrong_alg_or_key_type(env: Env) -> None:
+    """invalid_proof for alg none, an alg that does not fit the key, and keys the
+    configurations do not list (P-384, secp256k1), whichever configuration is asked for."""
+    access = await token_for(env)
+    nonce = await get_nonce(env)
+
+    async def refused(jwt: str, fragment: str) -> None:
+        for config in CONFIGURATIONS:
+            body = {"credential_configuration_id": config, "proofs": {"jwt": [jwt]}}
+            resp = await request_credential(env, access, body)
+            error = await oauth_error(resp, 400, "invalid_proof")
+            assert fragment in error["error_description"], error
+
+    p256, p384, ed = P256Key.generate(), P384Key.generate(), Holder()
+    claims = {"aud": env.base_url, "iat": int(time.time()), "nonce": nonce}
+    unsigned = {"alg": "none", "typ": "openid4vci-proof+jwt", "kid": ed.key.verification_method}
+    none_jwt = f"{_b64(json.dumps(unsigned).encode())}.{_b64(json.dumps(claims).encode())}."
+    await refused(none_jwt, "'none'")
+    await refused(_ec_proof(p256, aud=env.base_url, nonce=nonce, alg="HS256", sign_alg="ES256"),
+                  "'HS256'")  # fmt: skip
+    # an alg that does not fit the key: EdDSA claimed over a P-256 key, ES256 over Ed25519
+    await refused(_ec_proof(p256, aud=env.base_url, nonce=nonce, alg="EdDSA", sign_alg="ES256"),
+                  "does not fit its P-256 key")  # fmt: skip
+    ed_header = {"alg": "ES256", "typ": "openid4vci-proof+jwt", "kid": ed.key.verification_method}
+    await refused(_reheader(ed.proof(aud=env.base_url, nonce=nonce), ed_header),
+                  "does not fit its Ed25519 key")  # fmt: skip
+    # P-384 holders: neither configuration lists ES384
+    await refused(_ec_proof(p384, aud=env.base_url, nonce=nonce, alg="ES384"), "'ES384'")
+    await refused(_ec_proof(p384, aud=env.base_url, nonce=nonce, alg="ES256", sign_alg="ES384"),
+                  "P-384 key is not supported")  # fmt: skip
+    jwk_384 = {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": p384.to_jwk()}
+    await refused(_reheader(_ec_proof(p384, aud=env.base_url, nonce=nonce, alg="ES384"), jwk_384),
+                  "crv 'P-384'")  # fmt: skip
+    k1 = {"kty": "EC", "crv": "secp256k1", "x": p256.to_jwk()["x"], "y": p256.to_jwk()["y"]}
+    await refused(_reheader(_ec_proof(p256, aud=env.base_url, nonce=nonce, alg="ES256"),
+                            {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": k1}),
+                  "crv 'secp256k1'")  # fmt: skip
+    # none of these burnt the nonce or the token: a good ES256 proof still gets the credential
+    good = _ec_proof(p256, aud=env.base_url, nonce=nonce, alg="ES256")
+    resp = await request_credential(env, access, body_for(good))
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["credentials"][0]["credential"]["credentialSubject"]["id"] == (
+        p256.did
+    )
