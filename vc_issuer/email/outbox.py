@@ -29,7 +29,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Final
@@ -149,21 +149,14 @@ class SendReport:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.failed + self.cancelled
+        return sum(asdict(self).values())
 
     def add(self, other: SendReport) -> None:
-        self.sent += other.sent
-        self.retrying += other.retrying
-        self.failed += other.failed
-        self.cancelled += other.cancelled
+        for name, count in asdict(other).items():
+            setattr(self, name, getattr(self, name) + count)
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "sent": self.sent,
-            "retrying": self.retrying,
-            "failed": self.failed,
-            "cancelled": self.cancelled,
-        }
+        return asdict(self)
 
 
 @dataclass
