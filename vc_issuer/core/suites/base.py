@@ -17,7 +17,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import rfc8785
@@ -486,3 +486,15 @@ class StandardSuite(ProofSuite):
             document, proof, loader, memo[memo_key], key_type=public_key.key_type
         )
         return self.verification(steps.hash_data, proof_bytes, public_key)
+
+
+def jcs_variant(rdfc_suite: StandardSuite, cryptosuite: str) -> StandardSuite:
+    """The ``-jcs-`` twin of an RDFC suite (eddsa-jcs-2022, ecdsa-jcs-2019): RFC 8785 JCS as
+    the transformation, and the document's ``@context`` copied into the proof."""
+    return replace(
+        rdfc_suite,
+        name=cryptosuite,
+        cryptosuite=cryptosuite,
+        canonicalize=jcs_canonicalize,
+        proof_keeps_context=True,
+    )

@@ -7,17 +7,9 @@ document's ``@context`` to start with it.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from vc_issuer.core.suites import ecdsa_rdfc_2019
-from vc_issuer.core.suites.base import jcs_canonicalize
+from vc_issuer.core.suites.base import jcs_variant
 
 CRYPTOSUITE = "ecdsa-jcs-2019"
 
-SUITE = replace(
-    ecdsa_rdfc_2019.SUITE,
-    name=CRYPTOSUITE,
-    cryptosuite=CRYPTOSUITE,
-    canonicalize=jcs_canonicalize,
-    proof_keeps_context=True,
-)
+SUITE = jcs_variant(ecdsa_rdfc_2019.SUITE, CRYPTOSUITE)

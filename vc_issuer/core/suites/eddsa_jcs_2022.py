@@ -8,17 +8,9 @@ proof's and canonicalizes under the proof's (the shared flow, ``proof_keeps_cont
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from vc_issuer.core.suites import eddsa_rdfc_2022
-from vc_issuer.core.suites.base import jcs_canonicalize
+from vc_issuer.core.suites.base import jcs_variant
 
 CRYPTOSUITE = "eddsa-jcs-2022"
 
-SUITE = replace(
-    eddsa_rdfc_2022.SUITE,
-    name=CRYPTOSUITE,
-    cryptosuite=CRYPTOSUITE,
-    canonicalize=jcs_canonicalize,
-    proof_keeps_context=True,
-)
+SUITE = jcs_variant(eddsa_rdfc_2022.SUITE, CRYPTOSUITE)
