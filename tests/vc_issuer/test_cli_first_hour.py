@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pytest
 
 from vc_issuer.cli.main import main
+from vc_issuer.cli.serve import follow_port
 from vc_issuer.errors import all_error_classes, from_did_error
 
 from ._helpers import ok, run
@@ -229,12 +232,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """A home made by `init` for a local base URL, served by a real `vc-issuer serve`."""
-    port = _free_port()
-    home = str(tmp_path / "home")
-    ok("init", "--home", home, "--base-url", f"http://127.0.0.1:{port}")
+@contextmanager
+def _serving(home: str, port: int) -> Iterator[list[str]]:
+    """A real `vc-issuer serve --home HOME --port PORT`; what it printed up to "listening on"."""
     exe = [sys.executable, "-c", "from vc_issuer.cli.main import run; run()"]
     proc = subprocess.Popen(
         [*exe, "serve", "--home", home, "--port", str(port)],
@@ -250,10 +250,42 @@ def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
             break
     try:
         assert proc.poll() is None, lines
-        yield home, lines
+        yield lines
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(40)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A home made by `init` for a local base URL, served by a real `vc-issuer serve`."""
+    port = _free_port()
+    home = str(tmp_path / "home")
+    ok("init", "--home", home, "--base-url", f"http://127.0.0.1:{port}")
+    with _serving(home, port) as lines:
+        yield home, lines
+
+
+def test_serve_on_another_port_serves_the_local_base_url_on_that_port(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    ok("init", "--home", home)  # the default base URL, http://127.0.0.1:8080
+    port = _free_port()
+    with _serving(home, port) as printed:
+        base = f"http://127.0.0.1:{port}"
+        assert f"base URL: {base}" in printed
+        with urllib.request.urlopen(f"{base}/", timeout=10) as page:
+            assert page.status == 200
+            assert f"{base}/verify" in page.read().decode("utf-8")  # links use the new port
+
+
+def test_only_a_local_base_url_follows_the_port() -> None:
+    assert follow_port("http://127.0.0.1:8080", "http", 9000) == "http://127.0.0.1:9000"
+    assert follow_port("http://localhost:8080", "https", 9000) == "https://localhost:9000"
+    assert follow_port("http://[::1]:8080", "http", 9000) == "http://[::1]:9000"
+    assert follow_port("http://127.0.0.1:8080", "http", 8080) is None  # nothing to change
+    assert follow_port("http://127.0.0.1:8080", "http", 0) is None  # not known before binding
+    assert follow_port("https://badges.example.org", "http", 9000) is None  # public: kept
+    assert follow_port("http://127.0.0.1:8080/issuer", "http", 9000) is None  # a path: kept
 
 
 def test_own_badges_verify_without_a_flag(
