@@ -15,6 +15,7 @@ processing entirely; RDFC-1.0 is our own (vc_issuer.core.rdfc).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -159,15 +160,10 @@ class ContextLoader:
         return proc
 
 
-_DEFAULT: ContextLoader | None = None
-
-
+@functools.cache
 def default_loader() -> ContextLoader:
     """The process-wide loader over the pinned contexts only."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = ContextLoader()
-    return _DEFAULT
+    return ContextLoader()
 
 
 # --- processing ------------------------------------------------------------------------------

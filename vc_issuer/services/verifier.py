@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
@@ -219,6 +219,26 @@ class _Recorder:
         self.format: str | None = None
         self.notes: list[str] = []
         self.document: Any = None
+        self.owned: list[DIDResolver] = []
+        """Resolvers opened for this verification, closed when it ends."""
+
+    def own(self, resolver: DIDResolver) -> DIDResolver:
+        self.owned.append(resolver)
+        return resolver
+
+    async def run(self, name: str, work: Awaitable[None]) -> VerificationResult:
+        """The result of ``work``, never an exception: an error fails the check ``name`` (a
+        bug: INTERNAL_ERROR); the resolvers it opened are closed."""
+        try:
+            await work
+        except VCIssuerError as exc:
+            self.fail(name, exc)
+        except Exception as exc:
+            self.internal(name, exc)
+        finally:
+            for resolver in self.owned:
+                await _close(resolver)
+        return self.result()
 
     def ok(self, name: str, detail: str | None = None) -> None:
         self.checks.append(Check(name, True, detail=detail))
@@ -310,22 +330,10 @@ async def verify_credential(
     opts = VerifyOptions.of(options, overrides)
     opts = replace(opts, checks=check_names(opts.checks))
     rec = _Recorder("credential")
-    own_resolver = None
-    try:
-        own_resolver = await _verify_credential(rec, credential, opts)
-    except VCIssuerError as exc:
-        rec.fail("credential", exc)
-    except Exception as exc:
-        rec.internal("credential", exc)
-    finally:
-        if own_resolver is not None:
-            await _close(own_resolver)
-    return rec.result()
+    return await rec.run("credential", _verify_credential(rec, credential, opts))
 
 
-async def _verify_credential(
-    rec: _Recorder, credential: Any, options: VerifyOptions
-) -> DIDResolver | None:
+async def _verify_credential(rec: _Recorder, credential: Any, options: VerifyOptions) -> None:
     checks = check_names(options.checks)
     resolver, loader, resources = options.resolver, options.loader, options.resources
     try:
@@ -333,14 +341,13 @@ async def _verify_credential(
         version = validate_credential(credential)
     except VCIssuerError as exc:
         rec.fail("structure", exc)
-        return None
+        return
     rec.ok("structure", f"VC {version}")
     rec.format, rec.document = "data-integrity", credential
     moment = _clock(options.now)
 
-    own = None
     if resolver is None and (PROOF in checks or ISSUER in checks):
-        resolver = own = default_resolver(allow_private=options.allow_private_hosts)
+        resolver = rec.own(default_resolver(allow_private=options.allow_private_hosts))
 
     # proofs (every proof must verify, for assertionMethod)
     proof_checks: list[ProofCheck] = []
@@ -379,7 +386,6 @@ async def _verify_credential(
     not_run = [c for c in CHECKS if c not in checks]
     if not_run:
         rec.warn("CHECKS_NOT_RUN", f"not asked for: {', '.join(not_run)}")
-    return own
 
 
 def _check_issuer(
@@ -451,53 +457,45 @@ async def verify_presentation(
     credential in it (Data Integrity, or enveloped JOSE), its Data Integrity credentials with
     the same ``checks``. Keyword arguments override fields of ``options``. Never raises on a
     bad presentation."""
+    rec = _Recorder("presentation")
     opts = VerifyOptions.of(options, overrides)
+    return await rec.run("presentation", _verify_presentation(rec, presentation, opts))
+
+
+async def _verify_presentation(rec: _Recorder, presentation: Any, opts: VerifyOptions) -> None:
     challenge, domain, resolver = opts.challenge, opts.domain, opts.resolver
     wanted = check_names(opts.checks)
-    rec = _Recorder("presentation")
-    own = None
+    vp = _as_document(presentation)
     try:
-        vp = _as_document(presentation)
-        try:
-            validate_presentation(vp)
-        except VCIssuerError as exc:
-            rec.fail("structure", exc)
-            return rec.result()
-        rec.ok("structure")
-        moment = _clock(opts.now)
-        if resolver is None:
-            resolver = own = default_resolver(allow_private=opts.allow_private_hosts)
-
-        if "proof" in vp and PROOF in wanted:
-            await _verify_presentation_proof(
-                rec, vp, challenge, domain, resolver, opts.loader, moment
-            )
-        elif "proof" in vp:
-            rec.warn("CHECKS_NOT_RUN", "the presentation's proof was not asked to be checked")
-        else:
-            rec.warn("PRESENTATION_NOT_SIGNED", "the presentation has no proof")
-            if challenge is not None:
-                rec.fail(
-                    "challenge", InvalidChallengeError("an unsigned presentation has no challenge")
-                )
-            if domain is not None:
-                rec.fail("domain", InvalidDomainError("an unsigned presentation has no domain"))
-
-        rec.format, rec.document = "data-integrity", vp
-        # the credentials inside: the same clock and checks; challenge and domain are the
-        # presentation's alone
-        embedded = replace(
-            opts, resolver=resolver, now=lambda: moment, checks=wanted, challenge=None, domain=None
-        )
-        await _verify_embedded(rec, embedded_credentials(vp), embedded)
+        validate_presentation(vp)
     except VCIssuerError as exc:
-        rec.fail("presentation", exc)
-    except Exception as exc:
-        rec.internal("presentation", exc)
-    finally:
-        if own is not None:
-            await _close(own)
-    return rec.result()
+        rec.fail("structure", exc)
+        return
+    rec.ok("structure")
+    moment = _clock(opts.now)
+    if resolver is None:
+        resolver = rec.own(default_resolver(allow_private=opts.allow_private_hosts))
+
+    if "proof" in vp and PROOF in wanted:
+        await _verify_presentation_proof(rec, vp, challenge, domain, resolver, opts.loader, moment)
+    elif "proof" in vp:
+        rec.warn("CHECKS_NOT_RUN", "the presentation's proof was not asked to be checked")
+    else:
+        rec.warn("PRESENTATION_NOT_SIGNED", "the presentation has no proof")
+        if challenge is not None:
+            rec.fail(
+                "challenge", InvalidChallengeError("an unsigned presentation has no challenge")
+            )
+        if domain is not None:
+            rec.fail("domain", InvalidDomainError("an unsigned presentation has no domain"))
+
+    rec.format, rec.document = "data-integrity", vp
+    # the credentials inside: the same clock and checks; challenge and domain are the
+    # presentation's alone
+    embedded = replace(
+        opts, resolver=resolver, now=lambda: moment, checks=wanted, challenge=None, domain=None
+    )
+    await _verify_embedded(rec, embedded_credentials(vp), embedded)
 
 
 async def _verify_presentation_proof(

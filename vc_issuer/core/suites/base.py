@@ -24,7 +24,7 @@ import rfc8785
 
 from did_methods.multikey import KeyType, b58decode, b58encode
 from vc_issuer.core import rdfc
-from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.credentials import members, parse_xml_datetime
 from vc_issuer.core.jsonld import ContextLoader, to_quads
 from vc_issuer.core.keys import PublicKey, SigningKey, looks_like_der
 from vc_issuer.errors import (
@@ -230,10 +230,7 @@ def decode_ecdsa_signature(proof_value: Any) -> bytes:
 
 
 def context_list(document: Mapping[str, Any]) -> list[Any]:
-    ctx = document.get("@context")
-    if ctx is None:
-        return []
-    return list(ctx) if isinstance(ctx, list) else [ctx]
+    return members(document, "@context")
 
 
 def add_data_integrity_context(document: Document) -> dict[str, Any]:
