@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -21,6 +20,7 @@ from vc_issuer.cli.serve import follow_port
 from vc_issuer.errors import all_error_classes, from_did_error
 
 from ._helpers import ok, run
+from .hostile._live_server import LiveServer, free_port
 
 HOME_HELP = "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data"
 
@@ -224,42 +224,21 @@ def test_bake_errors_name_the_output_never_a_temporary_file(
 # --- verifying one's own badges ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _serving(home: str, port: int) -> Iterator[list[str]]:
     """A real `vc-issuer serve --home HOME --port PORT`; what it printed up to "listening on"."""
-    exe = [sys.executable, "-c", "from vc_issuer.cli.main import run; run()"]
-    proc = subprocess.Popen(
-        [*exe, "serve", "--home", home, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("listening on"):
-            break
+    server = LiveServer(["--home", home, "--port", str(port)], Path(home).with_suffix(".log"))
     try:
-        assert proc.poll() is None, lines
-        yield lines
+        server.wait_ready()
+        yield server.lines
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(40)
+        server.stop()
 
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A home made by `init` for a local base URL, served by a real `vc-issuer serve`."""
-    port = _free_port()
+    port = free_port()
     home = str(tmp_path / "home")
     ok("init", "--home", home, "--base-url", f"http://127.0.0.1:{port}")
     with _serving(home, port) as lines:
@@ -269,7 +248,7 @@ def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
 def test_serve_on_another_port_serves_the_local_base_url_on_that_port(tmp_path: Path) -> None:
     home = str(tmp_path / "home")
     ok("init", "--home", home)  # the default base URL, http://127.0.0.1:8080
-    port = _free_port()
+    port = free_port()
     with _serving(home, port) as printed:
         base = f"http://127.0.0.1:{port}"
         assert f"base URL: {base}" in printed
