@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,44 @@ class LiveServer:
                     return record
             time.sleep(0.05)
         raise AssertionError(f"no {name} {match} in the log:\n{self.log_text()}")
+
+
+class Live:
+    """A server started on a new home: its URL, first admin token and issuer DID."""
+
+    def __init__(self, server: LiveServer, home: Path) -> None:
+        self.server = server
+        self.home = home
+        self.url = server.wait_ready()
+        self.auth = {"Authorization": f"Bearer {server.value('admin token')}"}
+        self.did = server.value("issuer DID:")
+
+    def path(self, url: str) -> str:
+        """``url`` (one of this server's) without the base URL."""
+        assert url.startswith(self.url + "/"), url
+        return url[len(self.url) :]
+
+    def new_token(self, *scopes: str) -> dict[str, str]:
+        """The Authorization header of a new token with ``scopes`` (`vc-issuer tokens create`)."""
+        args = [a for s in scopes for a in ("--scope", s)]
+        out = subprocess.run(
+            cli("tokens", "create", "--home", str(self.home), *args),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {"Authorization": f"Bearer {json.loads(out.stdout)['token']}"}
+
+
+@contextmanager
+def live_home(folder: Path) -> Iterator[Live]:
+    """`vc-issuer serve` on a new home in ``folder``, stopped afterwards."""
+    home = folder / "home"
+    server = LiveServer(["--home", str(home), "--port", str(free_port())], folder / "serve.log")
+    try:
+        yield Live(server, home)
+    finally:
+        server.stop()
 
 
 def workers(pid: int) -> set[int]:
