@@ -118,6 +118,19 @@ home_option = click.option(
     help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
 )
 
+
+def format_option(help: str) -> Callable[[F], F]:
+    """``--format ldp|jwt`` (the ``secured_as`` parameter): a Data Integrity proof, or a JWS."""
+    return click.option(
+        "--format",
+        "secured_as",
+        type=click.Choice(["ldp", "jwt"]),
+        default="ldp",
+        show_default=True,
+        help=help,
+    )
+
+
 _CONTEXT_DIR = click.option(
     "--context-dir",
     "context_dirs",
@@ -278,14 +291,9 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge", help="Challenge the verifier gave (presentations; in the proof).")
 @click.option("--domain", help="Domain the proof is meant for (presentations; in the proof).")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
-@click.option(
-    "--format",
-    "secured_as",
-    type=click.Choice(["ldp", "jwt"]),
-    default="ldp",
-    show_default=True,
-    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
-    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
+@format_option(
+    "ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
+    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim)."
 )
 @_CONTEXT_DIR
 @handle_errors
