@@ -62,6 +62,7 @@ PUBLIC_API = {
     "verify_credential",
     "verify_presentation",
     "VerificationResult",
+    "VerifyOptions",
     "Check",
     "ContextLoader",
     "StatusListChecker",
