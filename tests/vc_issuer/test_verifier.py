@@ -25,7 +25,7 @@ from vc_issuer.services.verifier import (
     verify_presentation,
 )
 
-from ._helpers import DI, FIX, at, load
+from ._helpers import DI, FIX, alumni, at, load
 
 INTEROP = FIX / "generated-interop"
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -35,20 +35,8 @@ NOW = at("2025-06-01T12:00:00Z")
 
 
 @pytest.fixture(scope="module")
-def issuer_key() -> Ed25519Key:
-    return parse_key(load(DI / "keyPair.json"))
-
-
-@pytest.fixture(scope="module")
 def holder_key() -> Ed25519Key:
     return parse_key(load(DI / "proof-set-chain" / "multiKeyPairs.json")["keyPair1"])
-
-
-def alumni(key: Ed25519Key, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = load(DI / "unsigned.json")
-    doc["issuer"] = key.did
-    doc.update(fields)
-    return doc
 
 
 def check_names(result: VerificationResult) -> dict[str, bool]:
