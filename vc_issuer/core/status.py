@@ -275,36 +275,18 @@ class StatusMessages:
         return out
 
 
-def _entry(
-    kind: str,
-    list_url: str,
-    index: int,
-    purpose: str,
-    status_size: int = 1,
-    messages: StatusMessages | None = None,
-) -> dict[str, Any]:
+def _entry(kind: str, list_url: str, index: int, purpose: str) -> dict[str, Any]:
     _check_purpose(purpose)
     _check_url(list_url, "statusListCredential")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise MalformedInputError(f"statusListIndex must be a non-negative integer, got {index!r}")
-    if messages is not None and messages.size != status_size:
-        raise MalformedInputError("statusMessage is for another statusSize", field="statusSize")
-    if status_size > 1 and messages is None:
-        raise MalformedInputError(
-            "an entry with statusSize > 1 needs its statusMessage", field="statusMessage"
-        )
-    entry: dict[str, Any] = {
+    return {
         "id": f"{list_url}#{index}",
         "type": kind,
         "statusPurpose": purpose,
         "statusListIndex": str(index),
         "statusListCredential": list_url,
     }
-    if messages is not None:
-        entry.update(messages.entry_fields())
-    elif status_size != 1:
-        entry["statusSize"] = status_size
-    return entry
 
 
 def bsl_entry(
@@ -317,8 +299,16 @@ def bsl_entry(
 ) -> dict[str, Any]:
     """A ``BitstringStatusListEntry`` (index as a string, as the spec requires); multi-bit
     entries carry ``statusSize``, ``statusMessage`` and ``statusReference`` from ``messages``."""
-    size = messages.size if messages is not None else status_size
-    return _entry(BSL_ENTRY, list_url, index, purpose, size, messages)
+    entry = _entry(BSL_ENTRY, list_url, index, purpose)
+    if messages is not None:
+        entry.update(messages.entry_fields())
+    elif status_size > 1:
+        raise MalformedInputError(
+            "an entry with statusSize > 1 needs its statusMessage", field="statusMessage"
+        )
+    elif status_size != 1:
+        entry["statusSize"] = status_size
+    return entry
 
 
 def sl2021_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
