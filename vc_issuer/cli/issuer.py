@@ -20,7 +20,6 @@ import click
 from vc_issuer.cli.main import (
     _emit,
     _passphrase,
-    format_option,
     handle_errors,
     home_option,
     read_json_object,
@@ -222,9 +221,14 @@ def _redact(url: str) -> str:
     "--idempotency-key", metavar="KEY", help="A retry with the same key issues nothing new."
 )
 @click.option("--id", "credential_id", metavar="URL", help="Credential id (default urn:uuid:...).")
-@format_option(
-    "ldp: embedded Data Integrity proof (JSON). jwt: a JWS with the issuer's Ed25519 key "
-    "(VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT), printed as the compact token."
+@click.option(
+    "--format",
+    "secured_as",
+    type=click.Choice(["ldp", "jwt"]),
+    default="ldp",
+    show_default=True,
+    help="ldp: embedded Data Integrity proof (JSON). jwt: a JWS with the issuer's Ed25519 key "
+    "(VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT), printed as the compact token.",
 )
 @handle_errors
 def issue_cmd(

@@ -119,18 +119,6 @@ home_option = click.option(
 )
 
 
-def format_option(help: str) -> Callable[[F], F]:
-    """``--format ldp|jwt`` (the ``secured_as`` parameter): a Data Integrity proof, or a JWS."""
-    return click.option(
-        "--format",
-        "secured_as",
-        type=click.Choice(["ldp", "jwt"]),
-        default="ldp",
-        show_default=True,
-        help=help,
-    )
-
-
 _CONTEXT_DIR = click.option(
     "--context-dir",
     "context_dirs",
@@ -291,9 +279,14 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--challenge", help="Challenge the verifier gave (presentations; in the proof).")
 @click.option("--domain", help="Domain the proof is meant for (presentations; in the proof).")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase of an encrypted key file.")
-@format_option(
-    "ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
-    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim)."
+@click.option(
+    "--format",
+    "secured_as",
+    type=click.Choice(["ldp", "jwt"]),
+    default="ldp",
+    show_default=True,
+    help="ldp: add a Data Integrity proof. jwt: print a compact JWS (EdDSA, kid = the key's "
+    "verification method): VC 2.0 as application/vc+jwt, VC 1.1 as a VC-JWT (vc claim).",
 )
 @_CONTEXT_DIR
 @handle_errors

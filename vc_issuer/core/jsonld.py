@@ -15,7 +15,6 @@ processing entirely; RDFC-1.0 is our own (vc_issuer.core.rdfc).
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import re
@@ -160,10 +159,15 @@ class ContextLoader:
         return proc
 
 
-@functools.cache
+_DEFAULT: ContextLoader | None = None
+
+
 def default_loader() -> ContextLoader:
     """The process-wide loader over the pinned contexts only."""
-    return ContextLoader()
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = ContextLoader()
+    return _DEFAULT
 
 
 # --- processing ------------------------------------------------------------------------------

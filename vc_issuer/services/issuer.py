@@ -41,7 +41,6 @@ from vc_issuer.core.credentials import (
     Version,
     check_context,
     format_datetime,
-    members,
     parse_xml_datetime,
     utcnow,
     validate_credential,
@@ -708,7 +707,22 @@ class Issuer:
         signed: dict[str, Any] = cred
         for name in p.suites:
             signed = sign(signed, self.key, suite=name, loader=self.loader, created=p.issued_at)
-        return _record(p, signed, entries, signed)
+        start, end = validity_period(signed, p.version)
+        stored_entries = entries
+        if not entries and "credentialStatus" in signed:
+            raw = signed["credentialStatus"]
+            stored_entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+        return CredentialRecord(
+            id=str(signed["id"]),
+            subject_id=_subject_id(signed),
+            types=_types(signed),
+            issued_at=p.issued_at,
+            valid_from=start,
+            valid_until=end,
+            status_entries=stored_entries,
+            credential=signed,
+            idempotency_key=p.idempotency_key,
+        )
 
     def _finish_jwt(
         self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
@@ -716,7 +730,21 @@ class Issuer:
         """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
         token = jose.sign_credential_jwt(cred, self.key, issued_at=p.issued_at)
         media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
-        return _record(p, cred, entries, jose.envelope(token, media))
+        start, end = validity_period(cred, p.version)
+        if not entries and "credentialStatus" in cred:
+            raw = cred["credentialStatus"]
+            entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+        return CredentialRecord(
+            id=str(cred["id"]),
+            subject_id=_subject_id(cred),
+            types=_types(cred),
+            issued_at=p.issued_at,
+            valid_from=start,
+            valid_until=end,
+            status_entries=entries,
+            credential=jose.envelope(token, media),
+            idempotency_key=p.idempotency_key,
+        )
 
     # --- reading
 
@@ -1050,27 +1078,6 @@ def _managed(record: CredentialRecord) -> list[dict[str, Any]]:
         for e in record.status_entries
         if isinstance(e, dict) and isinstance(e.get(LIST_ID_KEY), str)
     ]
-
-
-def _record(
-    p: _Prepared, cred: Mapping[str, Any], entries: list[dict[str, Any]], secured: dict[str, Any]
-) -> CredentialRecord:
-    """The stored record of ``cred``, kept as ``secured`` (signed, or a JWS envelope); status
-    entries the caller wrote are kept when we allocated none."""
-    start, end = validity_period(cred, p.version)
-    if not entries and "credentialStatus" in cred:
-        entries = copy.deepcopy(members(cred, "credentialStatus"))
-    return CredentialRecord(
-        id=str(cred["id"]),
-        subject_id=_subject_id(cred),
-        types=_types(cred),
-        issued_at=p.issued_at,
-        valid_from=start,
-        valid_until=end,
-        status_entries=entries,
-        credential=secured,
-        idempotency_key=p.idempotency_key,
-    )
 
 
 def _mismatch(given: object, ours: str) -> MalformedInputError:

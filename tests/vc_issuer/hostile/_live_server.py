@@ -130,14 +130,16 @@ class LiveServer:
 
 
 class Live:
-    """A server started on a new home: its URL, first admin token and issuer DID."""
+    """A running server with its admin token (as ``auth`` headers), DID and home folder."""
 
-    def __init__(self, server: LiveServer, home: Path) -> None:
+    def __init__(
+        self, server: LiveServer, url: str, token: str, did: str, home: Path | None = None
+    ) -> None:
         self.server = server
+        self.url = url
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.did = did
         self.home = home
-        self.url = server.wait_ready()
-        self.auth = {"Authorization": f"Bearer {server.value('admin token')}"}
-        self.did = server.value("issuer DID:")
 
     def path(self, url: str) -> str:
         """``url`` (one of this server's) without the base URL."""
@@ -146,6 +148,7 @@ class Live:
 
     def new_token(self, *scopes: str) -> dict[str, str]:
         """The Authorization header of a new token with ``scopes`` (`vc-issuer tokens create`)."""
+        assert self.home is not None, "a Live made without its home"
         args = [a for s in scopes for a in ("--scope", s)]
         out = subprocess.run(
             cli("tokens", "create", "--home", str(self.home), *args),
@@ -162,7 +165,8 @@ def live_home(folder: Path) -> Iterator[Live]:
     home = folder / "home"
     server = LiveServer(["--home", str(home), "--port", str(free_port())], folder / "serve.log")
     try:
-        yield Live(server, home)
+        url = server.wait_ready()
+        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"), home)
     finally:
         server.stop()
 
