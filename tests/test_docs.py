@@ -68,3 +68,29 @@ def test_each_error_code_means_one_thing() -> None:
 
     codes = [c.code for c in all_error_classes()]
     assert len(codes) == len(set(codes)), sorted(c for c in codes if codes.count(c) > 1)
+
+
+def _shell_blocks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"```(?:sh|bash|shell|console)\n(.*?)```", text, flags=re.S)
+
+
+def test_every_file_a_docs_command_reads_exists() -> None:
+    """A shell block may read a file (``@x.json``, ``$(cat x.json)``, ``--file x``) only when it
+    is in docs/examples/ or an earlier command of the same page wrote it (``> x``, ``-o x``)."""
+    import re
+
+    reads = re.compile(r"(?:-d @|--data-binary @|\$\(cat |--file )([\w./-]+\.(?:json|jwt|csv))")
+    writes = re.compile(r"(?:>|-o|--out)\s+([\w./-]+)")
+    missing: list[str] = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        written: set[str] = set()
+        for block in _shell_blocks(page.read_text("utf-8")):
+            for line in block.splitlines():
+                for name in reads.findall(line):
+                    known = name in written or (ROOT / name).is_file()
+                    if not known:
+                        missing.append(f"{page.name}: {name}")
+                written.update(writes.findall(line))
+    assert not missing, missing

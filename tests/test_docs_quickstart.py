@@ -21,15 +21,15 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.vc_issuer.hostile._live_server import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "docs" / "quickstart.md"
@@ -60,62 +60,15 @@ def quickstart_blocks() -> list[Block]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One documented ``vc-issuer serve`` line, running; stdout lines collected by a thread."""
-
-    def __init__(self, command: str, cwd: Path, env: dict[str, str]) -> None:
-        port = str(free_port())
-        args = shlex.split(command)
-        if "--port" in args:
-            args[args.index("--port") + 1] = port
-        else:
-            args += ["--port", port]
-        self.command = command
-        self.log = cwd / f"serve-{port}.log"
-        self._stderr = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self._stderr, text=True
-        )
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if line.startswith("listening on"):
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        if not self._ready.wait(timeout) or self.proc.poll() is not None:
-            raise AssertionError(
-                f"`{self.command}` did not start: {self.lines}\n"
-                + self.log.read_text(errors="replace")
-            )
-
-    def printed(self, what: str) -> str:
-        """The value on the line serve printed starting with ``what`` (its last word)."""
-        found = [line for line in self.lines if line.startswith(what)]
-        assert found, f"`{self.command}` printed no line starting {what!r}: {self.lines}"
-        return found[0].split()[-1]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(40)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._stderr.close()
+def serve_line(command: str, cwd: Path, env: dict[str, str]) -> LiveServer:
+    """One documented ``vc-issuer serve`` line, running on a free port."""
+    port = str(free_port())
+    args = shlex.split(command)
+    if "--port" in args:
+        args[args.index("--port") + 1] = port
+    else:
+        args += ["--port", port]
+    return LiveServer([], cwd / f"serve-{port}.log", argv=args, cwd=cwd, env=env)
 
 
 def _segments(body: str) -> Iterator[tuple[str, str]]:
@@ -194,7 +147,7 @@ def test_the_quickstart_runs_start_to_finish(workdir: Path) -> None:
 
     env = _environment()
     terminal = Terminal(workdir, env)
-    servers: list[Server] = []
+    servers: list[LiveServer] = []
     filled: set[str] = set()
     try:
         for block in blocks:
@@ -203,22 +156,22 @@ def test_the_quickstart_runs_start_to_finish(workdir: Path) -> None:
             for kind, text in _segments(block.body):
                 where = f"docs/quickstart.md block at line {block.line}"
                 if kind == "serve":
-                    server = Server(text, workdir, env)
+                    server = serve_line(text, workdir, env)
                     servers.append(server)
                     server.wait_ready()
                     continue
 
                 def fill(m: re.Match[str]) -> str:
                     filled.add(m.group("name"))
-                    return f"{m.group('name')}={shlex.quote(servers[-1].printed(m['what']))}"
+                    return f"{m.group('name')}={shlex.quote(servers[-1].value(m['what']))}"
 
                 terminal.run(_PRINTED.sub(fill, text), where)
 
         assert filled == {"BASE", "TOKEN", "ISSUER"}
         first, did_web = servers
-        assert first.printed("admin token").startswith("vci_")
+        assert first.value("admin token").startswith("vci_")
         # a home made by `init`: serve says how to get a token instead of printing one
-        assert did_web.printed("admin token: none yet") == "admin"
+        assert did_web.value("admin token: none yet") == "admin"
         hint = "create one with: vc-issuer tokens create --home did-web-home --scope admin"
         assert any(line.endswith(hint) for line in did_web.lines), did_web.lines
 

@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "verify_credential": "vc_issuer.services.verifier",
     "verify_presentation": "vc_issuer.services.verifier",
     "VerificationResult": "vc_issuer.services.verifier",
+    "VerifyOptions": "vc_issuer.services.verifier",
     "Check": "vc_issuer.services.verifier",
     "ContextLoader": "vc_issuer.core.jsonld",
     "StatusListChecker": "vc_issuer.services.status_check",
@@ -74,6 +75,7 @@ __all__ = [
     "StoreError",
     "VCIssuerError",
     "VerificationResult",
+    "VerifyOptions",
     "__version__",
     "init_home",
     "load_home",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     from vc_issuer.services.verifier import (
         Check,
         VerificationResult,
+        VerifyOptions,
         verify_credential,
         verify_presentation,
     )

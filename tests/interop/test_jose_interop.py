@@ -16,9 +16,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
-import shutil
-import subprocess
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -36,6 +33,8 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import VerificationResult, verify
 from vc_issuer.store import open_store
 
+from ._node import require_node, run_node
+
 HERE = Path(__file__).resolve().parent
 JOSE_JS = HERE / "jose.mjs"
 V1 = "https://www.w3.org/2018/credentials/v1"
@@ -44,38 +43,13 @@ OB3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 
 
-def _node_ready() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not on PATH (install Node >= 18)"
-    if not (HERE / "node_modules" / "jose" / "package.json").is_file():
-        return "jose is missing: run `npm ci --prefix tests/interop`"
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _require_node() -> None:
-    problem = _node_ready()
-    if problem is None:
-        return
-    if os.environ.get("VC_ISSUER_SKIP_INTEROP") == "1":
-        pytest.skip(f"jose interop skipped (VC_ISSUER_SKIP_INTEROP=1): {problem}")
-    pytest.fail(f"jose interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
+    require_node("jose", "jose")
 
 
 def run_jose(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One node process answers a whole batch."""
-    proc = subprocess.run(
-        ["node", str(JOSE_JS)],
-        input=json.dumps(requests),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, f"jose.mjs failed: {proc.stderr}"
-    answers: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(answers) == len(requests)
-    return answers
+    return run_node(JOSE_JS, requests)
 
 
 def b64(raw: bytes) -> str:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -33,6 +31,8 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import verify, verify_credential
 from vc_issuer.wallets.oid4vci import OID4VCIService
 
+from ._node import require_node
+
 HERE = Path(__file__).resolve().parent
 WALLET_JS = HERE / "oid4vci_wallet.mjs"
 PKG = "@sphereon/oid4vci-client"
@@ -40,22 +40,9 @@ V2 = "https://www.w3.org/ns/credentials/v2"
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 
 
-def _node_ready() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not on PATH (install Node >= 18)"
-    if not (HERE / "node_modules" / PKG / "package.json").is_file():
-        return f"{PKG} is missing: run `npm ci --prefix tests/interop`"
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _require_node() -> None:
-    problem = _node_ready()
-    if problem is None:
-        return
-    if os.environ.get("VC_ISSUER_SKIP_INTEROP") == "1":
-        pytest.skip(f"OpenID4VCI interop skipped (VC_ISSUER_SKIP_INTEROP=1): {problem}")
-    pytest.fail(f"OpenID4VCI interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
+    require_node("OpenID4VCI", PKG)
 
 
 @dataclass

@@ -20,9 +20,6 @@ import base64
 import copy
 import gzip
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +33,8 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import FetchResult, StatusListChecker
 from vc_issuer.store import open_store
 
+from ._node import require_node, run_node
+
 HERE = Path(__file__).resolve().parent
 STATUS_JS = HERE / "status.mjs"
 BASE = "https://issuer.example/tenant"
@@ -45,38 +44,14 @@ BSL_PKG = "@digitalbazaar/vc-bitstring-status-list"
 SL2021_PKG = "@digitalbazaar/vc-status-list"
 
 
-def _node_ready() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not on PATH (install Node >= 18)"
-    for pkg in (BSL_PKG, SL2021_PKG):
-        if not (HERE / "node_modules" / pkg / "package.json").is_file():
-            return f"{pkg} is missing: run `npm ci --prefix tests/interop`"
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _require_node() -> None:
-    problem = _node_ready()
-    if problem is None:
-        return
-    if os.environ.get("VC_ISSUER_SKIP_INTEROP") == "1":
-        pytest.skip(f"status interop skipped (VC_ISSUER_SKIP_INTEROP=1): {problem}")
-    pytest.fail(f"status interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
+    require_node("status", BSL_PKG, SL2021_PKG)
 
 
 def run_status_js(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One node process checks a whole batch."""
-    proc = subprocess.run(
-        ["node", str(STATUS_JS)],
-        input=json.dumps(requests),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, f"status.mjs failed: {proc.stderr}"
-    answers: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(answers) == len(requests)
+    answers = run_node(STATUS_JS, requests, timeout=300)
     for a in answers:
         assert "error" not in a, a
     return answers

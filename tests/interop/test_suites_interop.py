@@ -26,7 +26,8 @@ from vc_issuer.core.proofs import derive, sign
 from vc_issuer.core.resolver import default_resolver
 from vc_issuer.services.verifier import VerificationResult, verify_credential
 
-from .test_vcjs_interop import _node_ready, run_vcjs, tampered_variants
+from ._node import require_node
+from .test_vcjs_interop import VCJS_PKG, run_vcjs, tampered_variants
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CREATED = "2024-05-01T00:00:00Z"
@@ -37,14 +38,7 @@ SELECTIVE = ["/credentialSubject/achievement/name", "/name"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _require_vcjs() -> None:
-    import os
-
-    problem = _node_ready()
-    if problem is None:
-        return
-    if os.environ.get("VC_ISSUER_SKIP_INTEROP") == "1":
-        pytest.skip(f"vc-js interop skipped (VC_ISSUER_SKIP_INTEROP=1): {problem}")
-    pytest.fail(f"vc-js interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
+    require_node("vc-js", VCJS_PKG)
 
 
 def _json(path: Path) -> Any:

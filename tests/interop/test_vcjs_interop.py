@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,9 @@ from vc_issuer.core.proofs import sign
 from vc_issuer.core.resolver import StaticResolver, default_resolver
 from vc_issuer.services.verifier import verify_credential
 
+from ._node import require_node, run_node
+
+VCJS_PKG = "@digitalbazaar/vc"
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "interop"
 VCJS = HERE / "vcjs.mjs"
@@ -42,39 +42,15 @@ def _load(name: str) -> dict[str, Any]:
     return data
 
 
-def _node_ready() -> str | None:
-    """Why vc-js cannot run here, or None when it can."""
-    if shutil.which("node") is None:
-        return "node is not on PATH (install Node >= 18)"
-    if not (HERE / "node_modules" / "@digitalbazaar" / "vc" / "package.json").is_file():
-        return "tests/interop/node_modules is missing: run `npm ci --prefix tests/interop`"
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _require_vcjs() -> None:
-    problem = _node_ready()
-    if problem is None:
-        return
-    if os.environ.get("VC_ISSUER_SKIP_INTEROP") == "1":
-        pytest.skip(f"vc-js interop skipped (VC_ISSUER_SKIP_INTEROP=1): {problem}")
-    pytest.fail(f"vc-js interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
+    require_node("vc-js", VCJS_PKG)
 
 
 def run_vcjs(command: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One node process answers a whole batch of sign or verify requests."""
-    proc = subprocess.run(
-        ["node", str(VCJS), command],
-        input=json.dumps(requests),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode in (0, 1), f"vcjs.mjs {command} crashed: {proc.stderr}"
-    answers: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(answers) == len(requests)
-    return answers
+    """One node process answers a whole batch of sign or verify requests (exit 1: some did
+    not verify)."""
+    return run_node(VCJS, requests, command, timeout=300, exit_codes=(0, 1))
 
 
 # --- the cases -------------------------------------------------------------------------------

@@ -55,10 +55,18 @@ def in_home(home: str, work: Callable[[Issuer], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def init_home(tmp_path: Path, base_url: str) -> str:
-    """``vc-issuer init`` a fresh home under ``tmp_path``; its path."""
+def alumni(key: Any, **fields: Any) -> dict[str, Any]:
+    """The vc-di-eddsa unsigned credential, issued by ``key``'s DID, with ``fields`` on top."""
+    doc: dict[str, Any] = load(DI / "unsigned.json")
+    doc["issuer"] = key.did
+    doc.update(fields)
+    return doc
+
+
+def init_home(tmp_path: Path, base_url: str, *options: str) -> str:
+    """``vc-issuer init`` a fresh home under ``tmp_path`` (with ``options``); its path."""
     h = str(tmp_path / "home")
-    result = run("init", "--home", h, "--base-url", base_url)
+    result = run("init", "--home", h, "--base-url", base_url, *options)
     assert result.exit_code == 0, result.output
     return h
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from did_methods.registry import Resolver
+from vc_issuer.core.keys import Ed25519Key, parse_key
 from vc_issuer.store import Store, open_store
+
+from ._helpers import DI, init_home, issue_plain, load
+from ._web import VirtualWeb, started_web
+
+BADGES_BASE = "https://badges.example.edu"
 
 
 @pytest.fixture
@@ -23,3 +29,32 @@ async def resolver() -> AsyncIterator[Resolver]:
     """The default DID resolver (did:key, did:web), closed after the test."""
     async with Resolver() as r:
         yield r
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    """A home made by `vc-issuer init` for BADGES_BASE, issuer "Example U" (the CLI tests';
+    a module may define its own)."""
+    return init_home(tmp_path, BADGES_BASE, "--name", "Example U")
+
+
+@pytest.fixture
+def award_id(home: str) -> str:
+    """A plain credential issued in ``home``."""
+    return issue_plain(home)
+
+
+@pytest.fixture
+async def vweb() -> AsyncIterator[VirtualWeb]:
+    """A virtual web the fetchers reach instead of the network; a module adds its pages."""
+    web = await started_web()
+    try:
+        yield web
+    finally:
+        await web.close()
+
+
+@pytest.fixture(scope="module")
+def issuer_key() -> Ed25519Key:
+    """The W3C vc-di-eddsa test vectors' key pair."""
+    return parse_key(load(DI / "keyPair.json"))

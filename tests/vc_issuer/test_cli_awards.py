@@ -27,13 +27,6 @@ def issued(home: str) -> int:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> str:
-    h = str(tmp_path / "home")
-    ok("init", "--home", h, "--base-url", BASE, "--name", "Example U")
-    return h
-
-
-@pytest.fixture
 def design_file(tmp_path: Path) -> Path:
     (tmp_path / "art").mkdir()
     (tmp_path / "art" / "badge.png").write_bytes(PNG)

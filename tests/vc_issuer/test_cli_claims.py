@@ -17,19 +17,9 @@ from vc_issuer.http import build_services, create_app
 from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.wallets.exchanges import qr_terminal
 
-from ._helpers import in_home, init_home, issue_plain, ok, run
+from ._helpers import in_home, ok, run
 
 BASE = "https://badges.example.edu"
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> str:
-    return init_home(tmp_path, BASE)
-
-
-@pytest.fixture
-def award_id(home: str) -> str:
-    return issue_plain(home)
 
 
 def test_claims_create_prints_link_and_qr_and_stores_only_a_hash(home: str, award_id: str) -> None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pytest
 
 from vc_issuer.cli.main import main
+from vc_issuer.cli.serve import follow_port
 from vc_issuer.errors import all_error_classes, from_did_error
 
 from ._helpers import ok, run
+from .hostile._live_server import LiveServer, free_port
 
 HOME_HELP = "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data"
 
@@ -223,39 +226,47 @@ def test_bake_errors_name_the_output_never_a_temporary_file(
 # --- verifying one's own badges ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextmanager
+def _serving(home: str, port: int) -> Iterator[list[str]]:
+    """A real `vc-issuer serve --home HOME --port PORT`; what it printed up to "listening on"."""
+    server = LiveServer(["--home", home, "--port", str(port)], Path(home).with_suffix(".log"))
+    try:
+        server.wait_ready()
+        yield server.lines
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A home made by `init` for a local base URL, served by a real `vc-issuer serve`."""
-    port = _free_port()
+    port = free_port()
     home = str(tmp_path / "home")
     ok("init", "--home", home, "--base-url", f"http://127.0.0.1:{port}")
-    exe = [sys.executable, "-c", "from vc_issuer.cli.main import run; run()"]
-    proc = subprocess.Popen(
-        [*exe, "serve", "--home", home, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("listening on"):
-            break
-    try:
-        assert proc.poll() is None, lines
+    with _serving(home, port) as lines:
         yield home, lines
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(40)
+
+
+def test_serve_on_another_port_serves_the_local_base_url_on_that_port(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    ok("init", "--home", home)  # the default base URL, http://127.0.0.1:8080
+    port = free_port()
+    with _serving(home, port) as printed:
+        base = f"http://127.0.0.1:{port}"
+        assert f"base URL: {base}" in printed
+        with urllib.request.urlopen(f"{base}/", timeout=10) as page:
+            assert page.status == 200
+            assert f"{base}/verify" in page.read().decode("utf-8")  # links use the new port
+
+
+def test_only_a_local_base_url_follows_the_port() -> None:
+    assert follow_port("http://127.0.0.1:8080", "http", 9000) == "http://127.0.0.1:9000"
+    assert follow_port("http://localhost:8080", "https", 9000) == "https://localhost:9000"
+    assert follow_port("http://[::1]:8080", "http", 9000) == "http://[::1]:9000"
+    assert follow_port("http://127.0.0.1:8080", "http", 8080) is None  # nothing to change
+    assert follow_port("http://127.0.0.1:8080", "http", 0) is None  # not known before binding
+    assert follow_port("https://badges.example.org", "http", 9000) is None  # public: kept
+    assert follow_port("http://127.0.0.1:8080/issuer", "http", 9000) is None  # a path: kept
 
 
 def test_own_badges_verify_without_a_flag(

@@ -16,8 +16,8 @@ from vc_issuer.badges.baking import default_badge_png, default_badge_svg
 
 from ._helpers import in_home, ok, run
 from ._pdf import pdf_info, pdf_qr_codes, pdf_text
+from .hostile._live_server import LiveServer as Server
 from .http.conftest import free_port
-from .http.test_serve import Server
 
 BASE = "https://badges.example.edu"
 PNG = default_badge_png(color="#b3261e", size=64)

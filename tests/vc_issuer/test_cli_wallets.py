@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,19 +11,9 @@ import pytest
 from vc_issuer.services.issuer import Issuer
 from vc_issuer.wallets.exchanges import qr_terminal
 
-from ._helpers import in_home, init_home, issue_plain, run
+from ._helpers import in_home, run
 
 BASE = "https://badges.example.edu"
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> str:
-    return init_home(tmp_path, BASE)
-
-
-@pytest.fixture
-def award_id(home: str) -> str:
-    return issue_plain(home)
 
 
 def test_create_prints_links_and_a_terminal_qr(home: str, award_id: str) -> None:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,12 @@ from vc_issuer.services.verifier import VerificationResult, verify
 from vc_issuer.store import Store
 
 from ._helpers import FIX, V2, load, run
-from ._web import VirtualWeb, started_web
+from ._web import VirtualWeb
 
 OB3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 EXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 LIST = "https://badges.example/revocations/list.json"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def vweb() -> AsyncIterator[VirtualWeb]:
-    web = await started_web()
-    try:
-        yield web
-    finally:
-        await web.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import base64
 import copy
 import json
 import warnings
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from vc_issuer.errors import (
 from vc_issuer.services.verifier import VerificationResult, verify
 
 from ._helpers import FIX, load
-from ._web import VirtualWeb, started_web
+from ._web import VirtualWeb
 
 OB3JWT = FIX / "open-badges-3.0-jwt"
 JOSE = FIX / "vc-jose-cose" / "test-suite" / "input"
@@ -47,15 +46,6 @@ SEED = bytes(range(32))
 def at(iso: str) -> Any:
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return lambda: moment
-
-
-@pytest.fixture
-async def vweb() -> AsyncIterator[VirtualWeb]:
-    web = await started_web()
-    try:
-        yield web
-    finally:
-        await web.close()
 
 
 @pytest.fixture

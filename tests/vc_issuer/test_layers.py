@@ -64,6 +64,7 @@ PUBLIC_API = {
     "verify_credential",
     "verify_presentation",
     "VerificationResult",
+    "VerifyOptions",
     "Check",
     "ContextLoader",
     "StatusListChecker",

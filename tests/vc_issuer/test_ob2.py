@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +37,7 @@ from vc_issuer.errors import (
 from vc_issuer.services.verifier import VerificationResult
 
 from ._helpers import FIX, load
-from ._web import VirtualWeb, started_web
+from ._web import VirtualWeb
 
 OB2 = FIX / "open-badges-2.0"
 VALIDATOR = OB2 / "1edtech-validator-ob20"
@@ -49,16 +48,12 @@ EMAIL = "nobody@example.org"
 
 
 @pytest.fixture
-async def vweb() -> AsyncIterator[VirtualWeb]:
+def vweb(vweb: VirtualWeb) -> VirtualWeb:
     """The 1EdTech validator's virtual web (url-map.json)."""
-    web_ = await started_web()
     for path in ASSETS.iterdir():
         for base in ("https://example.org/", "http://example.org/", "https://www.example.org/"):
-            web_.serve_file(base + path.name, path)
-    try:
-        yield web_
-    finally:
-        await web_.close()
+            vweb.serve_file(base + path.name, path)
+    return vweb
 
 
 async def check(

@@ -20,11 +20,12 @@ from vc_issuer.errors import DataLossError, StatusRetrievalError
 from vc_issuer.services.verifier import (
     Check,
     VerificationResult,
+    VerifyOptions,
     verify_credential,
     verify_presentation,
 )
 
-from ._helpers import DI, FIX, at, load
+from ._helpers import DI, FIX, alumni, at, load
 
 INTEROP = FIX / "generated-interop"
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -34,20 +35,8 @@ NOW = at("2025-06-01T12:00:00Z")
 
 
 @pytest.fixture(scope="module")
-def issuer_key() -> Ed25519Key:
-    return parse_key(load(DI / "keyPair.json"))
-
-
-@pytest.fixture(scope="module")
 def holder_key() -> Ed25519Key:
     return parse_key(load(DI / "proof-set-chain" / "multiKeyPairs.json")["keyPair1"])
-
-
-def alumni(key: Ed25519Key, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = load(DI / "unsigned.json")
-    doc["issuer"] = key.did
-    doc.update(fields)
-    return doc
 
 
 def check_names(result: VerificationResult) -> dict[str, bool]:
@@ -76,6 +65,30 @@ async def test_generated_interop_credentials_verify(name: str, resolver: Resolve
         }
     ]
     json.dumps(result.to_dict())
+
+
+async def test_one_options_object_or_its_fields_as_keywords(resolver: Resolver) -> None:
+    """VerifyOptions carries a verification's settings; keyword arguments override its fields,
+    and a misspelt one is refused like any unknown keyword."""
+    doc = load(INTEROP / "vc2-ob303-eddsa-rdfc-2022.signed.json")
+    options = VerifyOptions(resolver=resolver, now=NOW, checks=["proof"])
+    by_object = await verify_credential(doc, options)
+    by_keywords = await verify_credential(doc, resolver=resolver, now=NOW, checks=["proof"])
+    assert by_object.to_dict() == by_keywords.to_dict()
+    assert check_names(by_object) == {"structure": True, "proof": True}
+    widened = await verify_credential(doc, options, checks=None)  # the keyword wins
+    assert check_names(widened) == {
+        "structure": True,
+        "proof": True,
+        "issuer": True,
+        "validity": True,
+    }
+    vp = {"@context": [V2], "type": ["VerifiablePresentation"], "verifiableCredential": [doc]}
+    result = await verify_presentation(vp, options, challenge="c-1")
+    assert result.codes() == ["INVALID_CHALLENGE_ERROR"]  # unsigned: no challenge to match
+    assert result.credential_results[0].verified
+    with pytest.raises(TypeError, match="chekcs"):
+        await verify_credential(doc, options, chekcs=["proof"])
 
 
 async def test_json_text_input_and_default_resolver() -> None:

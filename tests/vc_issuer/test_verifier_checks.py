@@ -25,7 +25,7 @@ from vc_issuer.services.verifier import (
     verify_presentation,
 )
 
-from ._helpers import DI, FIX, at, load
+from ._helpers import DI, FIX, alumni, at, load
 
 NOW = at("2025-06-01T12:00:00Z")
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -33,20 +33,8 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "check"}
 
 
 @pytest.fixture(scope="module")
-def issuer_key() -> Ed25519Key:
-    return parse_key(load(DI / "keyPair.json"))
-
-
-@pytest.fixture(scope="module")
 def other_key() -> Ed25519Key:
     return parse_key(load(DI / "proof-set-chain" / "multiKeyPairs.json")["keyPair1"])
-
-
-def alumni(key: Ed25519Key, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = load(DI / "unsigned.json")
-    doc["issuer"] = key.did
-    doc.update(fields)
-    return doc
 
 
 def names(result: VerificationResult) -> list[str]:

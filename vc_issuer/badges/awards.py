@@ -216,12 +216,7 @@ class BatchSummary:
         return self.issued + self.skipped + self.errors
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "total": self.total,
-            "issued": self.issued,
-            "skipped": self.skipped,
-            "errors": self.errors,
-        }
+        return {name: getattr(self, name) for name in ("total", "issued", "skipped", "errors")}
 
 
 # --- rows ------------------------------------------------------------------------------------

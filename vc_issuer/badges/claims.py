@@ -38,9 +38,9 @@ from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
 )
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.issuer import Issuer, IssuerService
 from vc_issuer.services.tokens import hash_secret, parse_duration
-from vc_issuer.store import ClaimRecord, Store
+from vc_issuer.store import ClaimRecord
 from vc_issuer.wallets.exchanges import ExchangeLinks, ExchangeService, qr_svg
 from vc_issuer.wallets.oid4vci import CreatedOffer, OID4VCIService
 
@@ -154,7 +154,7 @@ def badge_name(credential: Mapping[str, Any]) -> str:
     return name if isinstance(name, str) and name else "Badge"
 
 
-class ClaimService:
+class ClaimService(IssuerService):
     """Create, resolve and revoke claim links over an issuer's store (no HTTP here)."""
 
     def __init__(
@@ -170,10 +170,7 @@ class ClaimService:
     ) -> None:
         if not timedelta(0) < ttl <= MAX_CLAIM_TTL:
             raise MalformedInputError("a claim link lives between 1 second and 366 days")
-        self.issuer = issuer
-        self.store: Store = issuer.store
-        self.base_url = (base_url or issuer.base_url).rstrip("/")
-        self.now: Clock = now or issuer.now
+        super().__init__(issuer, base_url=base_url, now=now)
         self.ttl = ttl
         self.show_tx_code = show_tx_code
         self._exchanges = exchanges

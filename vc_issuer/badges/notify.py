@@ -54,7 +54,7 @@ class ClaimNotice:
         mail = claim_mail(
             credential_id=credential_id,
             email=recipient.email,
-            claim_url=url,
+            claim_link=url,
             claim_expires=expires,
             achievement_key=achievement_key,
             name=recipient.name,

@@ -15,34 +15,31 @@ The CLI (``vc-issuer verify``), ``POST /credentials/verify`` and the ``/verify``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from did_methods import errors as did_errors
 from did_methods.fetch import SafeFetcher
-from did_methods.registry import DIDResolver
 from vc_issuer.badges import ob2
 from vc_issuer.badges.baking import baked_payload, looks_like_image
 from vc_issuer.badges.recipient import check_recipient
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import parse_json_document
-from vc_issuer.core.jsonld import ContextLoader
-from vc_issuer.core.proofs import Clock
-from vc_issuer.core.related import ResourceBytes
 from vc_issuer.errors import (
     FetchFailedError,
     ForbiddenAddressError,
     ParsingError,
     VCIssuerError,
 )
+from vc_issuer.services.issuer_keys import Fetcher
 from vc_issuer.services.verifier import (
-    DEFAULT_CLOCK_SKEW,
     JWT_MEDIA_TYPES,
     Check,
     Recorder,
-    StatusChecker,
     VerificationResult,
+    VerifyOptions,
     verify,
 )
 
@@ -59,33 +56,25 @@ def _is_url(text: str) -> bool:
 
 async def verify_input(
     data: bytes | str | Mapping[str, Any],
+    options: VerifyOptions | None = None,
+    /,
     *,
     media_type: str | None = None,
-    recipient_email: str | None = None,
-    challenge: str | None = None,
-    domain: str | None = None,
-    resolver: DIDResolver | None = None,
-    loader: ContextLoader | None = None,
-    now: Clock | None = None,
-    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-    status_checker: StatusChecker | None = None,
-    allow_private_hosts: bool = False,
-    fetcher: SafeFetcher | None = None,
-    trusted_keys: Sequence[Mapping[str, Any]] = (),
-    checks: Collection[str] | None = None,
-    resources: ResourceBytes | None = None,
+    **overrides: Any,
 ) -> VerificationResult:
-    """Verify ``data`` whatever its format (``checks``, ``resources``: see
-    services.verifier.verify).
+    """Verify ``data`` whatever its format (``options``, and keyword arguments over its
+    fields: see services.verifier.verify; ``recipient_email`` adds the recipient check).
 
     Raises a VCIssuerError only when ``data`` cannot be read at all (not JSON, not a JWS, not
     a badge image, a URL that cannot be fetched); a credential that does not verify gives a
     report with ``verified: false`` and the failed checks.
     """
+    opts = VerifyOptions.of(options, overrides)
+    fetcher = opts.fetcher
     own = None
     if fetcher is None:
-        fetcher = own = SafeFetcher(allow_private=allow_private_hosts)
-    clock = now or (lambda: datetime.now(UTC))
+        fetcher = own = SafeFetcher(allow_private=opts.allow_private_hosts)
+    clock = opts.now or (lambda: datetime.now(UTC))
     try:
         try:
             value, is_ob2 = await _read(data, media_type, fetcher)
@@ -98,27 +87,14 @@ async def verify_input(
         if is_ob2:
             assert isinstance(value, (str, Mapping))
             result = await ob2.verify_ob2(
-                value, fetcher=fetcher, now=clock(), clock_skew=clock_skew
+                value, fetcher=fetcher, now=clock(), clock_skew=opts.clock_skew
             )
         else:
             result = await verify(
-                value,
-                media_type=media_type,
-                challenge=challenge,
-                domain=domain,
-                resolver=resolver,
-                loader=loader,
-                now=clock,
-                clock_skew=clock_skew,
-                status_checker=status_checker,
-                allow_private_hosts=allow_private_hosts,
-                fetcher=fetcher,
-                trusted_keys=trusted_keys,
-                checks=checks,
-                resources=resources,
+                value, replace(opts, now=clock, fetcher=fetcher), media_type=media_type
             )
-        if recipient_email is not None:
-            add_recipient_check(result, recipient_email)
+        if opts.recipient_email is not None:
+            add_recipient_check(result, opts.recipient_email)
         return result
     finally:
         if own is not None:
@@ -126,7 +102,7 @@ async def verify_input(
 
 
 async def _read(
-    data: bytes | str | Mapping[str, Any], media_type: str | None, fetcher: SafeFetcher
+    data: bytes | str | Mapping[str, Any], media_type: str | None, fetcher: Fetcher
 ) -> tuple[Any, bool]:
     """``(value, is_ob2)``: what to verify and whether it is an Open Badges 2.0 assertion."""
     if isinstance(data, Mapping):
@@ -153,7 +129,7 @@ def _ob2_text(text: str) -> Any:
     return text
 
 
-async def _from_url(url: str, fetcher: SafeFetcher) -> tuple[Any, bool]:
+async def _from_url(url: str, fetcher: Fetcher) -> tuple[Any, bool]:
     """A URL: an OB 2.0 hosted assertion (verified from its URL), or a credential or badge
     image served there."""
     try:

@@ -139,6 +139,7 @@ home_option = click.option(
     help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
 )
 
+
 _CONTEXT_DIR = click.option(
     "--context-dir",
     "context_dirs",
@@ -478,22 +479,23 @@ def verify_cmd(
     the issuer home (--home) may be reached on a loopback or private address.
     """
     from vc_issuer.cli.verify import home_origins, verify_document
+    from vc_issuer.services.verifier import VerifyOptions
 
     is_url = file.startswith(("https://", "http://")) and not Path(file).exists()
     data: bytes | str = file if is_url else read_input(file)
-    trusted_keys, trusted_origins = _trusted_keys(jwks_file), home_origins(home)
+    options = VerifyOptions(
+        challenge=challenge,
+        domain=domain,
+        allow_private_hosts=allow_private_hosts,
+        loader=_loader(context_dirs),
+        recipient_email=recipient_email,
+        trusted_keys=_trusted_keys(jwks_file),
+    )
+    trusted_origins = home_origins(home)
     try:
         result = asyncio.run(
             verify_document(
-                data,
-                challenge=challenge,
-                domain=domain,
-                allow_private_hosts=allow_private_hosts,
-                check_status=not no_status,
-                loader=_loader(context_dirs),
-                recipient_email=recipient_email,
-                trusted_keys=trusted_keys,
-                trusted_origins=trusted_origins,
+                data, options, check_status=not no_status, trusted_origins=trusted_origins
             )
         )
     except MalformedInputError as exc:  # unreadable input; a bad credential is a report

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -75,13 +77,36 @@ def _default_base_url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def follow_port(configured: str, scheme: str, port: int) -> str | None:
+    """The base URL for serving a home on another ``--port`` than its configured one, when that
+    is a local address (``init``'s default ``http://127.0.0.1:8080``): the same host on the new
+    port, so printed and served links work. None keeps the configured URL: a public one is
+    never rewritten, nor one whose port is unknown until bound (``--port 0``)."""
+    parts = urlsplit(configured)
+    if port == 0 or parts.hostname not in LOCAL_HOSTS or parts.path.strip("/"):
+        return None
+    if parts.port == port and parts.scheme == scheme:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}:{port}"
+
+
 def register(main: click.Group) -> None:
     """Add ``serve`` and ``tokens`` to the main CLI group."""
 
     @main.command("serve")
     @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-    @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free).")
+    @click.option(
+        "--port",
+        default=8080,
+        show_default=True,
+        type=int,
+        help="Port (0: any free). A home whose base URL is local is served on this port.",
+    )
     @click.option("--base-url", help="Public URL of this server (status-list URLs use it).")
     @click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate chain.")
     @click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key.")
@@ -178,7 +203,17 @@ def register(main: click.Group) -> None:
             log.info("issuer profile set", extra={"event": "profile.updated"})
         elif created:
             log.warning(UNNAMED_HINT, extra={"event": "profile.unnamed"})
-        if base_url and base_url.rstrip("/") != cfg.base_url:
+        moved = None if base_url else follow_port(cfg.base_url, opts.scheme, port)
+        if moved is not None:
+            base_url = moved
+            opts = dataclasses.replace(opts, base_url=moved)
+            log.info(
+                "serving with base URL %s: config.toml's local %s, on the port asked for",
+                moved,
+                cfg.base_url,
+                extra={"event": "base_url.port"},
+            )
+        elif base_url and base_url.rstrip("/") != cfg.base_url:
             log.warning(
                 "serving with base URL %s (config.toml says %s); new status-list URLs use the"
                 " former",

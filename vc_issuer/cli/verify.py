@@ -4,17 +4,17 @@ DID resolution, status checking and the one entry point (badges.verify.verify_in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import Resolver
 from vc_issuer.badges.verify import verify_input
-from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.services.home import default_home, load_home
 from vc_issuer.services.status_check import StatusListChecker, credential_verifier
-from vc_issuer.services.verifier import VerificationResult
+from vc_issuer.services.verifier import VerificationResult, VerifyOptions
 
 PRIVATE_HOSTS_HINT = "vc-issuer verify --allow-private-hosts allows it"
 
@@ -35,52 +35,36 @@ def home_origins(home: Path | None) -> tuple[str, ...]:
 
 async def verify_document(
     data: bytes | str | dict[str, Any],
+    options: VerifyOptions,
     *,
-    challenge: str | None = None,
-    domain: str | None = None,
-    allow_private_hosts: bool = False,
     check_status: bool = True,
-    loader: ContextLoader | None = None,
-    recipient_email: str | None = None,
-    trusted_keys: Sequence[Mapping[str, Any]] = (),
     trusted_origins: Sequence[str] = (),
 ) -> VerificationResult:
     """Any format (JSON, JWT, baked PNG/SVG, the URL of a hosted OB 2.0 assertion); input that
     cannot be read raises; a bad credential gives ``verified: false`` with the failed checks.
 
-    ``trusted_origins`` (see :func:`home_origins`) may be reached on private addresses; any
-    other private address is refused with a message naming ``--allow-private-hosts``.
+    ``options`` says what to check; this adds the network parts. ``trusted_origins`` (see
+    :func:`home_origins`) may be reached on private addresses; any other private address is
+    refused with a message naming ``--allow-private-hosts``.
     """
     # The edge builds the one HTTP client; DID resolution and status checking receive it.
+    private = options.allow_private_hosts
     fetcher = SafeFetcher(
-        allow_private=allow_private_hosts,
-        allow_origins=trusted_origins,
-        refusal_hint=PRIVATE_HOSTS_HINT,
+        allow_private=private, allow_origins=trusted_origins, refusal_hint=PRIVATE_HOSTS_HINT
     )
     resolver = Resolver(fetcher=fetcher)
     checker = (
         StatusListChecker(
             fetcher=fetcher,
-            verify_list=credential_verifier(
-                resolver, loader=loader, allow_private=allow_private_hosts
-            ),
-            allow_private=allow_private_hosts,
+            verify_list=credential_verifier(resolver, loader=options.loader, allow_private=private),
+            allow_private=private,
         )
         if check_status
         else None
     )
     try:
         return await verify_input(
-            data,
-            challenge=challenge,
-            domain=domain,
-            resolver=resolver,
-            loader=loader,
-            status_checker=checker,
-            allow_private_hosts=allow_private_hosts,
-            fetcher=fetcher,
-            recipient_email=recipient_email,
-            trusted_keys=trusted_keys,
+            data, replace(options, resolver=resolver, status_checker=checker, fetcher=fetcher)
         )
     finally:
         if checker is not None:

@@ -7,7 +7,9 @@ the interaction URL on stderr, so scripts can capture the links while a person s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +18,40 @@ from vc_issuer.cli.issuer import _run
 from vc_issuer.cli.main import _emit, handle_errors, home_option
 from vc_issuer.wallets.exchanges import ExchangeService, parse_ttl, qr_terminal
 from vc_issuer.wallets.oid4vci import OID4VCIService
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _shown(what: str) -> Callable[[F], F]:
+    """``--json`` (print ``what`` as JSON) and ``--no-qr``: how each hand-over is shown."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")(fn)
+        return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")(fn)
+
+    return decorate
+
+
+def _show(
+    data: dict[str, Any],
+    lines: list[tuple[str, str]],
+    qr: tuple[str, str],
+    *,
+    as_json: bool,
+    no_qr: bool,
+) -> None:
+    """``data`` as JSON, or the labelled ``lines`` on stdout; then, unless ``no_qr``, the QR
+    code of ``qr`` (a caption, a URL) on stderr, so a script keeps stdout while a person scans."""
+    if as_json:
+        _emit(data)
+    else:
+        width = max(len(label) for label, _ in lines) + 1
+        for label, value in lines:
+            click.echo(f"{label + ':':<{width}} {value}")
+    if not no_qr:
+        caption, url = qr
+        click.echo(caption, err=True)
+        click.echo(qr_terminal(url), err=True, nl=False)
 
 
 @click.group("exchanges")
@@ -27,8 +63,7 @@ def exchanges_group() -> None:
 @click.argument("credential_id")
 @home_option
 @click.option("--ttl", default="15m", show_default=True, help="Lifetime: 90s, 15m, 2h, 3d.")
-@click.option("--json", "as_json", is_flag=True, help="Print the links as JSON.")
-@click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
+@_shown("the links")
 @handle_errors
 def create_cmd(credential_id: str, home: Path | None, ttl: str, as_json: bool, no_qr: bool) -> None:
     """Open a single-use exchange that delivers CREDENTIAL_ID to a learner's wallet.
@@ -41,17 +76,16 @@ def create_cmd(credential_id: str, home: Path | None, ttl: str, as_json: bool, n
     _, links = _run(
         home, lambda issuer: ExchangeService(issuer).create(credential_id=credential_id, ttl=life)
     )
-    if as_json:
-        _emit(links.to_dict())
-    else:
-        click.echo(f"interaction URL: {links.interaction_url}")
-        click.echo(f"deep link:       {links.deep_link}")
-        click.echo(f"exchange URL:    {links.exchange_url}")
-        click.echo(f"QR code (SVG):   {links.qr_svg_url}")
-        click.echo(f"expires:         {links.to_dict()['expires']}")
-    if not no_qr:
-        click.echo("Scan with the Learner Credential Wallet:", err=True)
-        click.echo(qr_terminal(links.interaction_url), err=True, nl=False)
+    data = links.to_dict()
+    lines = [
+        ("interaction URL", links.interaction_url),
+        ("deep link", links.deep_link),
+        ("exchange URL", links.exchange_url),
+        ("QR code (SVG)", links.qr_svg_url),
+        ("expires", data["expires"]),
+    ]
+    qr = ("Scan with the Learner Credential Wallet:", links.interaction_url)
+    _show(data, lines, qr, as_json=as_json, no_qr=no_qr)
 
 
 @click.group("claims")
@@ -63,8 +97,7 @@ def claims_group() -> None:
 @click.argument("credential_id")
 @home_option
 @click.option("--expires", default="30d", show_default=True, help="Lifetime: 30d, 2w, 12h.")
-@click.option("--json", "as_json", is_flag=True, help="Print the claim as JSON.")
-@click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
+@_shown("the claim")
 @handle_errors
 def claims_create_cmd(
     credential_id: str, home: Path | None, expires: str, as_json: bool, no_qr: bool
@@ -75,15 +108,9 @@ def claims_create_cmd(
     """
     ttl = parse_claim_ttl(expires)
     claim = _run(home, lambda issuer: ClaimService(issuer).create(credential_id, ttl=ttl))
-    if as_json:
-        _emit(claim.to_dict())
-    else:
-        click.echo(f"claim link: {claim.url}")
-        click.echo(f"id:         {claim.id}")
-        click.echo(f"expires:    {claim.to_dict()['expires']}")
-    if not no_qr:
-        click.echo("The learner's claim link:", err=True)
-        click.echo(qr_terminal(claim.url), err=True, nl=False)
+    data = claim.to_dict()
+    lines = [("claim link", claim.url), ("id", claim.id), ("expires", data["expires"])]
+    _show(data, lines, ("The learner's claim link:", claim.url), as_json=as_json, no_qr=no_qr)
 
 
 @claims_group.command("revoke")
@@ -115,8 +142,7 @@ def offers_group() -> None:
 @click.argument("credential_id")
 @home_option
 @click.option("--tx-code", is_flag=True, help="Require a PIN (printed; send it separately).")
-@click.option("--json", "as_json", is_flag=True, help="Print the offer as JSON.")
-@click.option("--no-qr", is_flag=True, help="Do not draw the QR code on stderr.")
+@_shown("the offer")
 @handle_errors
 def offers_create_cmd(
     credential_id: str, home: Path | None, tx_code: bool, as_json: bool, no_qr: bool
@@ -129,17 +155,13 @@ def offers_create_cmd(
     offer = _run(
         home, lambda issuer: OID4VCIService(issuer).create_offer(credential_id, tx_code=tx_code)
     )
-    if as_json:
-        _emit(offer.to_dict())
-    else:
-        click.echo(f"offer URI:  {offer.offer_ref_uri}")
-        click.echo(f"offer URL:  {offer.offer_url}")
-        if offer.tx_code is not None:
-            click.echo(f"PIN:        {offer.tx_code} (send it on another channel)")
-        click.echo(f"expires:    {offer.to_dict()['expires']}")
-    if not no_qr:
-        click.echo("Scan with an OpenID4VCI wallet:", err=True)
-        click.echo(qr_terminal(offer.offer_ref_uri), err=True, nl=False)
+    data = offer.to_dict()
+    lines = [("offer URI", offer.offer_ref_uri), ("offer URL", offer.offer_url)]
+    if offer.tx_code is not None:
+        lines.append(("PIN", f"{offer.tx_code} (send it on another channel)"))
+    lines.append(("expires", data["expires"]))
+    qr = ("Scan with an OpenID4VCI wallet:", offer.offer_ref_uri)
+    _show(data, lines, qr, as_json=as_json, no_qr=no_qr)
 
 
 def register(main: click.Group) -> None:

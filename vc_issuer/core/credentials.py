@@ -314,11 +314,16 @@ def holder_id(presentation: Mapping[str, Any]) -> str | None:
     return holder
 
 
-def embedded_credentials(presentation: Mapping[str, Any]) -> list[Any]:
-    vcs = presentation.get("verifiableCredential")
-    if vcs is None:
+def members(document: Mapping[str, Any], name: str) -> list[Any]:
+    """A member that may hold one value or an array of them, as a list (absent: empty)."""
+    value = document.get(name)
+    if value is None:
         return []
-    return list(vcs) if isinstance(vcs, list) else [vcs]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def embedded_credentials(presentation: Mapping[str, Any]) -> list[Any]:
+    return members(presentation, "verifiableCredential")
 
 
 def validate_presentation(presentation: Any) -> Version:

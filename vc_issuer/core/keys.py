@@ -19,9 +19,9 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import nacl.exceptions
 import nacl.pwhash
@@ -493,6 +493,22 @@ def _opt_str(obj: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+_Named = TypeVar("_Named", bound="Ed25519Key | EcdsaKey")
+
+
+def _named(key: _Named, obj: Mapping[str, Any]) -> _Named:
+    """``key`` with the ``id`` and ``controller`` a key file states, kept only when they differ
+    from the did:key defaults."""
+    key_id, controller = _opt_str(obj, "id"), _opt_str(obj, "controller")
+    if key_id in (None, key.verification_method) and controller in (None, key.did):
+        return key
+    return replace(
+        key,
+        id=None if key_id == key.verification_method else key_id,
+        controller=None if controller == key.did else controller,
+    )
+
+
 def parse_signing_key(obj: Mapping[str, Any] | str, passphrase: bytes | None = None) -> SigningKey:
     """Import an Ed25519, P-256 or P-384 key from any supported encoding.
 
@@ -541,15 +557,7 @@ def _parse_ec_key(
         secret = raw[2:]
         if len(secret) != cls.size:
             raise InvalidKeyError(f"{name} must hold {cls.size} key bytes, got {len(secret)}")
-    key = cls.from_secret(secret)
-    key_id, controller = _opt_str(obj, "id"), _opt_str(obj, "controller")
-    if key_id not in (None, key.verification_method) or controller not in (None, key.did):
-        key = cls(
-            secret=key.secret,
-            public_key=key.public_key,
-            id=None if key_id == key.verification_method else key_id,
-            controller=None if controller == key.did else controller,
-        )
+    key = _named(cls.from_secret(secret), obj)
     public = obj.get("publicKeyMultibase")
     if public is not None and public != key.public_key_multibase:
         raise InvalidKeyError("publicKeyMultibase does not match the secret key")
@@ -629,16 +637,7 @@ def parse_key(obj: Mapping[str, Any] | str, passphrase: bytes | None = None) -> 
     if len(seed) != 32:
         raise InvalidKeyError(f"Ed25519 seed must be 32 bytes, got {len(seed)}")
 
-    key = Ed25519Key.from_seed(seed)
-    # id/controller are kept only when they differ from the did:key defaults.
-    key_id, controller = _opt_str(obj, "id"), _opt_str(obj, "controller")
-    if key_id not in (None, key.verification_method) or controller not in (None, key.did):
-        key = Ed25519Key(
-            seed=key.seed,
-            public_key=key.public_key,
-            id=None if key_id == key.verification_method else key_id,
-            controller=None if controller == key.did else controller,
-        )
+    key = _named(Ed25519Key.from_seed(seed), obj)
     if embedded is not None and embedded != key.public_key:
         raise InvalidKeyError("the public key inside the secret key does not match it")
     stated = _public_from_obj(obj)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -176,15 +177,10 @@ class PinnedResources:
         return data
 
 
-_DEFAULT: PinnedResources | None = None
-
-
+@functools.cache
 def pinned_resources() -> PinnedResources:
     """The process-wide set of pinned resources (the packaged contexts only)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = PinnedResources()
-    return _DEFAULT
+    return PinnedResources()
 
 
 __all__ = [

@@ -7,7 +7,7 @@ https profile with its keys, a pinned did:web document) and falls back to a DID 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from did_methods import errors as did_errors
@@ -16,11 +16,16 @@ from did_methods.protocol import DIDResolver
 from vc_issuer.errors import InvalidDIDDocumentError, from_did_error
 
 
-async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
+async def _mapped(call: Awaitable[Any]) -> Any:
+    """``call``'s result; a did_methods error becomes its VCIssuerError (the one mapping)."""
     try:
-        doc = await resolver.resolve(did)
+        return await call
     except did_errors.DIDError as exc:
         raise from_did_error(exc) from exc
+
+
+async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
+    doc = await _mapped(resolver.resolve(did))
     if not isinstance(doc, dict):
         raise InvalidDIDDocumentError(f"the document of {did} is not a JSON object")
     return doc
@@ -28,10 +33,7 @@ async def resolve_did(resolver: DIDResolver, did: str) -> dict[str, Any]:
 
 async def dereference(resolver: DIDResolver, url: str) -> dict[str, Any]:
     """The verification method ``url`` names; it must have a ``controller``."""
-    try:
-        vm = await resolver.dereference(url)
-    except did_errors.DIDError as exc:
-        raise from_did_error(exc) from exc
+    vm = await _mapped(resolver.dereference(url))
     if not isinstance(vm, dict):
         raise InvalidDIDDocumentError(f"{url} does not name a verification method")
     if not isinstance(vm.get("controller"), str):

@@ -275,36 +275,18 @@ class StatusMessages:
         return out
 
 
-def _entry(
-    kind: str,
-    list_url: str,
-    index: int,
-    purpose: str,
-    status_size: int = 1,
-    messages: StatusMessages | None = None,
-) -> dict[str, Any]:
+def _entry(kind: str, list_url: str, index: int, purpose: str) -> dict[str, Any]:
     _check_purpose(purpose)
     _check_url(list_url, "statusListCredential")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise MalformedInputError(f"statusListIndex must be a non-negative integer, got {index!r}")
-    if messages is not None and messages.size != status_size:
-        raise MalformedInputError("statusMessage is for another statusSize", field="statusSize")
-    if status_size > 1 and messages is None:
-        raise MalformedInputError(
-            "an entry with statusSize > 1 needs its statusMessage", field="statusMessage"
-        )
-    entry: dict[str, Any] = {
+    return {
         "id": f"{list_url}#{index}",
         "type": kind,
         "statusPurpose": purpose,
         "statusListIndex": str(index),
         "statusListCredential": list_url,
     }
-    if messages is not None:
-        entry.update(messages.entry_fields())
-    elif status_size != 1:
-        entry["statusSize"] = status_size
-    return entry
 
 
 def bsl_entry(
@@ -317,8 +299,16 @@ def bsl_entry(
 ) -> dict[str, Any]:
     """A ``BitstringStatusListEntry`` (index as a string, as the spec requires); multi-bit
     entries carry ``statusSize``, ``statusMessage`` and ``statusReference`` from ``messages``."""
-    size = messages.size if messages is not None else status_size
-    return _entry(BSL_ENTRY, list_url, index, purpose, size, messages)
+    entry = _entry(BSL_ENTRY, list_url, index, purpose)
+    if messages is not None:
+        entry.update(messages.entry_fields())
+    elif status_size > 1:
+        raise MalformedInputError(
+            "an entry with statusSize > 1 needs its statusMessage", field="statusMessage"
+        )
+    elif status_size != 1:
+        entry["statusSize"] = status_size
+    return entry
 
 
 def sl2021_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
@@ -581,17 +571,10 @@ def bsl_list_credential(
         if isinstance(ttl_ms, bool) or not isinstance(ttl_ms, int) or ttl_ms < 0:
             raise MalformedInputError("ttl must be a non-negative number of milliseconds")
         subject["ttl"] = ttl_ms
-    vc: dict[str, Any] = {
-        "@context": [VC2_CONTEXT],
-        "id": list_url,
-        "type": ["VerifiableCredential", BSL_CREDENTIAL],
-        "issuer": issuer if isinstance(issuer, str) else dict(issuer),
-        "validFrom": _date(valid_from),
-    }
-    if valid_until is not None:
-        vc["validUntil"] = _date(valid_until)
-    vc["credentialSubject"] = subject
-    return vc
+    return _list_credential(
+        [VC2_CONTEXT], BSL_CREDENTIAL, list_url, issuer, subject,
+        ("validFrom", valid_from), ("validUntil", valid_until),
+    )  # fmt: skip
 
 
 def sl2021_list_credential(
@@ -606,14 +589,31 @@ def sl2021_list_credential(
 ) -> dict[str, Any]:
     """An unsigned ``StatusList2021Credential``: VC 1.1 only (its context breaks under VC 2.0)."""
     subject = _subject("sl2021", list_url, purpose, bits, min_bits)
+    return _list_credential(
+        [VC1_CONTEXT, SL2021_CONTEXT], SL2021_CREDENTIAL, list_url, issuer, subject,
+        ("issuanceDate", issuance_date), ("expirationDate", expiration_date),
+    )  # fmt: skip
+
+
+def _list_credential(
+    context: list[str],
+    credential_type: str,
+    list_url: str,
+    issuer: str | Mapping[str, Any],
+    subject: dict[str, Any],
+    start: tuple[str, datetime | str],
+    end: tuple[str, datetime | str | None],
+) -> dict[str, Any]:
+    """The credential around a status list; the two formats differ in their context, type and
+    the names of the validity dates (VC 2.0 ``validFrom``, VC 1.1 ``issuanceDate``)."""
     vc: dict[str, Any] = {
-        "@context": [VC1_CONTEXT, SL2021_CONTEXT],
+        "@context": context,
         "id": list_url,
-        "type": ["VerifiableCredential", SL2021_CREDENTIAL],
+        "type": ["VerifiableCredential", credential_type],
         "issuer": issuer if isinstance(issuer, str) else dict(issuer),
-        "issuanceDate": _date(issuance_date),
+        start[0]: _date(start[1]),
     }
-    if expiration_date is not None:
-        vc["expirationDate"] = _date(expiration_date)
+    if end[1] is not None:
+        vc[end[0]] = _date(end[1])
     vc["credentialSubject"] = subject
     return vc

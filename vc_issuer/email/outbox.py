@@ -29,7 +29,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Final
@@ -65,7 +65,7 @@ def claim_mail(
     *,
     credential_id: str,
     email: str,
-    claim_url: str,
+    claim_link: str,
     claim_expires: datetime,
     achievement_key: str | None,
     name: str | None,
@@ -80,7 +80,7 @@ def claim_mail(
         created_at=now,
         credential_id=credential_id,
         template=achievement_key,
-        claim_url=claim_url,
+        claim_link=claim_link,
         data={"name": name, "claimExpires": format_datetime(claim_expires)},
     )
 
@@ -133,7 +133,7 @@ def message_for(
         badge_name=badge_name(cred),
         issuer_name=issuer_name if isinstance(issuer_name, str) else str(issuer or "The issuer"),
         description=description if isinstance(description, str) else None,
-        claim_link=mail.claim_url or "",
+        claim_link=mail.claim_link or "",
         claim_expires=str(mail.data.get("claimExpires", "")),
         page_url=f"{base_url.rstrip('/')}{PUBLIC_PATH}{record.page_id}",
         reply_to=reply_to,
@@ -149,21 +149,14 @@ class SendReport:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.failed + self.cancelled
+        return sum(asdict(self).values())
 
     def add(self, other: SendReport) -> None:
-        self.sent += other.sent
-        self.retrying += other.retrying
-        self.failed += other.failed
-        self.cancelled += other.cancelled
+        for name, count in asdict(other).items():
+            setattr(self, name, getattr(self, name) + count)
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "sent": self.sent,
-            "retrying": self.retrying,
-            "failed": self.failed,
-            "cancelled": self.cancelled,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -295,7 +288,7 @@ class Mailer:
 
     async def _prepare(self, mail: OutboxRecord) -> EmailMessage | str:
         """The message, or why it must not be sent (a string: the row is cancelled)."""
-        if mail.credential_id is None or not mail.claim_url:
+        if mail.credential_id is None or not mail.claim_link:
             return "nothing to send: no award or claim link"
         record = await self.store.get_credential(mail.credential_id)
         if record is None:

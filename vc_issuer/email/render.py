@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -49,20 +49,8 @@ class ClaimMessage:
     reply_to: str | None = None
 
     def context(self) -> dict[str, Any]:
-        return {
-            "recipient": self.recipient,
-            "recipient_name": self.recipient_name,
-            "badge_name": self.badge_name,
-            "issuer_name": self.issuer_name,
-            "description": self.description,
-            "claim_link": self.claim_link,
-            "claim_expires": self.claim_expires,
-            "page_url": self.page_url,
-            # the former names, so templates written for them keep working
-            "claim_url": self.claim_link,
-            "public_url": self.page_url,
-            "reply_to": self.reply_to,
-        }
+        # the fields by name, and their former names, so templates written for them keep working
+        return {**asdict(self), "claim_url": self.claim_link, "public_url": self.page_url}
 
 
 @dataclass(frozen=True)

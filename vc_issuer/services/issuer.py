@@ -1174,6 +1174,24 @@ def _check_key(key: object) -> None:
         raise MalformedInputError("an idempotency key must be a string of 1 to 255 characters")
 
 
+class IssuerService:
+    """A feature built over one issuer (claim links, wallet exchanges, OpenID4VCI offers): its
+    store, the public base URL its links start with, and its clock, the issuer's unless given."""
+
+    def __init__(
+        self,
+        issuer: Issuer,
+        *,
+        base_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.store: Store = store if store is not None else issuer.store
+        self.base_url = (base_url or issuer.base_url).rstrip("/")
+        self.now: Callable[[], datetime] = now or issuer.now
+
+
 __all__ = [
     "ALL_PURPOSES",
     "BSL_KIND",
@@ -1184,6 +1202,7 @@ __all__ = [
     "SL2021_KIND",
     "SUSPENSION",
     "Issuer",
+    "IssuerService",
     "StatusChange",
     "resolve_suites",
 ]

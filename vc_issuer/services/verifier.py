@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -86,6 +86,40 @@ def check_names(checks: Collection[str] | None) -> frozenset[str]:
             f"unknown check(s) {unknown}; the checks are {list(CHECKS)}", field="checks"
         )
     return frozenset(checks) & frozenset(CHECKS)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What one verification is asked to check, and with what: built once at the edge (CLI,
+    HTTP, library call) and passed whole to every check below it."""
+
+    checks: Collection[str] | None = None
+    """The checks for Data Integrity credentials (:func:`check_names`); None: all of them."""
+    challenge: str | None = None
+    """A presentation's proof ``challenge`` (a JWT presentation's ``nonce``) must be this."""
+    domain: str | None = None
+    """A presentation's proof ``domain`` (a JWT presentation's ``aud``) must name this."""
+    resolver: DIDResolver | None = None
+    """Resolves verification methods; None: a default resolver, closed after use."""
+    loader: ContextLoader | None = None
+    now: Clock | None = None
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+    status_checker: StatusChecker | None = None
+    """Checks credentialStatus; None: status is reported as not checked."""
+    allow_private_hosts: bool = False
+    fetcher: Fetcher | None = None
+    trusted_keys: Sequence[Mapping[str, Any]] = ()
+    """JWKs trusted for JWS credentials whose issuer publishes none."""
+    resources: ResourceBytes | None = None
+    """The related resources we hold (default: the pinned contexts)."""
+    recipient_email: str | None = None
+    """Also check the credential was awarded to this address (badges.verify)."""
+
+    @classmethod
+    def of(cls, options: VerifyOptions | None, overrides: Mapping[str, Any]) -> VerifyOptions:
+        """``options`` (or the defaults) with keyword arguments on top: the keyword form of the
+        entry points (``verify(doc, resolver=r)``) stays a thin layer over this one object."""
+        return replace(options or cls(), **overrides)
 
 
 #: Format names a result reports (``format``), and how people call them (``formatName``).
@@ -185,6 +219,26 @@ class _Recorder:
         self.format: str | None = None
         self.notes: list[str] = []
         self.document: Any = None
+        self.owned: list[DIDResolver] = []
+        """Resolvers opened for this verification, closed when it ends."""
+
+    def own(self, resolver: DIDResolver) -> DIDResolver:
+        self.owned.append(resolver)
+        return resolver
+
+    async def run(self, name: str, work: Awaitable[None]) -> VerificationResult:
+        """The result of ``work``, never an exception: an error fails the check ``name`` (a
+        bug: INTERNAL_ERROR); the resolvers it opened are closed."""
+        try:
+            await work
+        except VCIssuerError as exc:
+            self.fail(name, exc)
+        except Exception as exc:
+            self.internal(name, exc)
+        finally:
+            for resolver in self.owned:
+                await _close(resolver)
+        return self.result()
 
     def ok(self, name: str, detail: str | None = None) -> None:
         self.checks.append(Check(name, True, detail=detail))
@@ -264,66 +318,36 @@ def _as_document(value: Any) -> Any:
 
 
 async def verify_credential(
-    credential: Any,
-    *,
-    resolver: DIDResolver | None = None,
-    loader: ContextLoader | None = None,
-    now: Clock | None = None,
-    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-    status_checker: StatusChecker | None = None,
-    allow_private_hosts: bool = False,
-    checks: Collection[str] | None = None,
-    resources: ResourceBytes | None = None,
+    credential: Any, options: VerifyOptions | None = None, /, **overrides: Any
 ) -> VerificationResult:
     """Check structure, then proofs, issuer, validity period, status and related resources
-    (``checks`` chooses among those; see :func:`check_names`).
+    (``options.checks`` chooses among those; see :func:`check_names`). Keyword arguments
+    override fields of ``options`` (:class:`VerifyOptions`).
 
     ``credential`` may be a dict or JSON text. Never raises on a bad credential; an unknown
     check name is a caller's error (MalformedInputError).
     """
-    wanted = check_names(checks)
+    opts = VerifyOptions.of(options, overrides)
+    opts = replace(opts, checks=check_names(opts.checks))
     rec = _Recorder("credential")
-    own_resolver = None
-    try:
-        own_resolver = await _verify_credential(
-            rec, credential, resolver, loader, now, clock_skew, status_checker,
-            allow_private_hosts, wanted, resources if resources is not None else pinned_resources(),
-        )  # fmt: skip
-    except VCIssuerError as exc:
-        rec.fail("credential", exc)
-    except Exception as exc:
-        rec.internal("credential", exc)
-    finally:
-        if own_resolver is not None:
-            await _close(own_resolver)
-    return rec.result()
+    return await rec.run("credential", _verify_credential(rec, credential, opts))
 
 
-async def _verify_credential(
-    rec: _Recorder,
-    credential: Any,
-    resolver: DIDResolver | None,
-    loader: ContextLoader | None,
-    now: Clock | None,
-    clock_skew: timedelta,
-    status_checker: StatusChecker | None,
-    allow_private_hosts: bool,
-    checks: frozenset[str],
-    resources: ResourceBytes,
-) -> DIDResolver | None:
+async def _verify_credential(rec: _Recorder, credential: Any, options: VerifyOptions) -> None:
+    checks = check_names(options.checks)
+    resolver, loader, resources = options.resolver, options.loader, options.resources
     try:
         credential = _as_document(credential)
         version = validate_credential(credential)
     except VCIssuerError as exc:
         rec.fail("structure", exc)
-        return None
+        return
     rec.ok("structure", f"VC {version}")
     rec.format, rec.document = "data-integrity", credential
-    moment = _clock(now)
+    moment = _clock(options.now)
 
-    own = None
     if resolver is None and (PROOF in checks or ISSUER in checks):
-        resolver = own = default_resolver(allow_private=allow_private_hosts)
+        resolver = rec.own(default_resolver(allow_private=options.allow_private_hosts))
 
     # proofs (every proof must verify, for assertionMethod)
     proof_checks: list[ProofCheck] = []
@@ -342,12 +366,14 @@ async def _verify_credential(
     if ISSUER in checks:
         _check_issuer(rec, issuer_id(credential), proof_checks, PROOF in checks)
     if VALIDITY in checks:  # validity period, with clock skew both ways
-        _check_validity(rec, credential, version, moment, clock_skew)
+        _check_validity(rec, credential, version, moment, options.clock_skew)
     if STATUS in checks:
-        await _status(rec, credential, status_checker)
+        await _check_status(rec, credential, options)
     if RELATED in checks and "relatedResource" in credential:
         try:
-            unchecked = check_related_digests(credential, resources)
+            unchecked = check_related_digests(
+                credential, resources if resources is not None else pinned_resources()
+            )
         except VCIssuerError as exc:
             rec.fail("relatedResource", exc)
         else:
@@ -360,7 +386,6 @@ async def _verify_credential(
     not_run = [c for c in CHECKS if c not in checks]
     if not_run:
         rec.warn("CHECKS_NOT_RUN", f"not asked for: {', '.join(not_run)}")
-    return own
 
 
 def _check_issuer(
@@ -426,66 +451,51 @@ def _check_validity(
 
 
 async def verify_presentation(
-    presentation: Any,
-    *,
-    challenge: str | None = None,
-    domain: str | None = None,
-    resolver: DIDResolver | None = None,
-    loader: ContextLoader | None = None,
-    now: Clock | None = None,
-    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-    status_checker: StatusChecker | None = None,
-    allow_private_hosts: bool = False,
-    fetcher: Fetcher | None = None,
-    trusted_keys: Sequence[Mapping[str, Any]] = (),
-    checks: Collection[str] | None = None,
-    resources: ResourceBytes | None = None,
+    presentation: Any, options: VerifyOptions | None = None, /, **overrides: Any
 ) -> VerificationResult:
     """Check a presentation (signed with purpose authentication, or unsigned) and each
     credential in it (Data Integrity, or enveloped JOSE), its Data Integrity credentials with
-    the same ``checks``. Never raises on a bad presentation."""
-    wanted = check_names(checks)
+    the same ``checks``. Keyword arguments override fields of ``options``. Never raises on a
+    bad presentation."""
     rec = _Recorder("presentation")
-    own = None
+    opts = VerifyOptions.of(options, overrides)
+    return await rec.run("presentation", _verify_presentation(rec, presentation, opts))
+
+
+async def _verify_presentation(rec: _Recorder, presentation: Any, opts: VerifyOptions) -> None:
+    challenge, domain, resolver = opts.challenge, opts.domain, opts.resolver
+    wanted = check_names(opts.checks)
+    vp = _as_document(presentation)
     try:
-        vp = _as_document(presentation)
-        try:
-            validate_presentation(vp)
-        except VCIssuerError as exc:
-            rec.fail("structure", exc)
-            return rec.result()
-        rec.ok("structure")
-        moment = _clock(now)
-        if resolver is None:
-            resolver = own = default_resolver(allow_private=allow_private_hosts)
-
-        if "proof" in vp and PROOF in wanted:
-            await _verify_presentation_proof(rec, vp, challenge, domain, resolver, loader, moment)
-        elif "proof" in vp:
-            rec.warn("CHECKS_NOT_RUN", "the presentation's proof was not asked to be checked")
-        else:
-            rec.warn("PRESENTATION_NOT_SIGNED", "the presentation has no proof")
-            if challenge is not None:
-                rec.fail(
-                    "challenge", InvalidChallengeError("an unsigned presentation has no challenge")
-                )
-            if domain is not None:
-                rec.fail("domain", InvalidDomainError("an unsigned presentation has no domain"))
-
-        rec.format, rec.document = "data-integrity", vp
-        options = _Options(
-            resolver, loader, lambda: moment, clock_skew, status_checker, allow_private_hosts,
-            fetcher, tuple(trusted_keys), checks=wanted, resources=resources,
-        )  # fmt: skip
-        await _verify_embedded(rec, embedded_credentials(vp), options)
+        validate_presentation(vp)
     except VCIssuerError as exc:
-        rec.fail("presentation", exc)
-    except Exception as exc:
-        rec.internal("presentation", exc)
-    finally:
-        if own is not None:
-            await _close(own)
-    return rec.result()
+        rec.fail("structure", exc)
+        return
+    rec.ok("structure")
+    moment = _clock(opts.now)
+    if resolver is None:
+        resolver = rec.own(default_resolver(allow_private=opts.allow_private_hosts))
+
+    if "proof" in vp and PROOF in wanted:
+        await _verify_presentation_proof(rec, vp, challenge, domain, resolver, opts.loader, moment)
+    elif "proof" in vp:
+        rec.warn("CHECKS_NOT_RUN", "the presentation's proof was not asked to be checked")
+    else:
+        rec.warn("PRESENTATION_NOT_SIGNED", "the presentation has no proof")
+        if challenge is not None:
+            rec.fail(
+                "challenge", InvalidChallengeError("an unsigned presentation has no challenge")
+            )
+        if domain is not None:
+            rec.fail("domain", InvalidDomainError("an unsigned presentation has no domain"))
+
+    rec.format, rec.document = "data-integrity", vp
+    # the credentials inside: the same clock and checks; challenge and domain are the
+    # presentation's alone
+    embedded = replace(
+        opts, resolver=resolver, now=lambda: moment, checks=wanted, challenge=None, domain=None
+    )
+    await _verify_embedded(rec, embedded_credentials(vp), embedded)
 
 
 async def _verify_presentation_proof(
@@ -535,41 +545,14 @@ async def _verify_presentation_proof(
 # --- JOSE: VC-JWT and VC 2.0 secured with JOSE ----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Options:
-    """What every credential check of one request shares."""
-
-    resolver: DIDResolver
-    loader: ContextLoader | None
-    now: Clock
-    clock_skew: timedelta
-    status_checker: StatusChecker | None
-    allow_private_hosts: bool
-    fetcher: Fetcher | None
-    trusted_keys: tuple[Mapping[str, Any], ...]
-    challenge: str | None = None
-    """For a JWT presentation: its ``nonce`` claim (VC-JWT 1.1 §6.3.1) must be this."""
-    domain: str | None = None
-    """For a JWT presentation: its ``aud`` claim must name this."""
-    checks: frozenset[str] = frozenset(CHECKS)
-    """The checks for Data Integrity credentials (``check_names``)."""
-    resources: ResourceBytes | None = None
-    """The related resources we hold (default: the pinned contexts)."""
-
-
-async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) -> None:
+async def _verify_embedded(rec: _Recorder, items: list[Any], options: VerifyOptions) -> None:
     """Each credential of a presentation: a Data Integrity object, an enveloped JOSE credential,
     or (VC-JWT 1.1 presentations) a compact JWS string."""
     for i, vc in enumerate(items):
         if isinstance(vc, str) or jose.is_enveloped(vc):
             result = await _verify_token_value(vc, options, expect="credential")
         else:
-            result = await verify_credential(
-                vc, resolver=options.resolver, loader=options.loader, now=options.now,
-                clock_skew=options.clock_skew, status_checker=options.status_checker,
-                allow_private_hosts=options.allow_private_hosts, checks=options.checks,
-                resources=options.resources,
-            )  # fmt: skip
+            result = await verify_credential(vc, options)
         rec.credential_results.append(result)
         label = result.document.get("id") if isinstance(result.document, Mapping) else None
         detail = f"verifiableCredential[{i}]" + (f" {label}" if label else "")
@@ -581,7 +564,10 @@ async def _verify_embedded(rec: _Recorder, items: list[Any], options: _Options) 
 
 
 async def _verify_token_value(
-    value: Any, options: _Options, *, expect: Literal["credential", "presentation"] | None = None
+    value: Any,
+    options: VerifyOptions,
+    *,
+    expect: Literal["credential", "presentation"] | None = None,
 ) -> VerificationResult:
     """A JWS string, or an Enveloped* object around one."""
     rec = _Recorder(expect or "credential")
@@ -594,7 +580,7 @@ async def _verify_token_value(
 
 
 async def _verify_jwt(
-    token_text: str, options: _Options, *, expect: Literal["credential", "presentation"] | None
+    token_text: str, options: VerifyOptions, *, expect: Literal["credential", "presentation"] | None
 ) -> VerificationResult:
     rec = _Recorder(expect or "credential")
     try:
@@ -613,7 +599,7 @@ def _structure_error(exc: VCIssuerError) -> bool:
 async def _verify_jwt_checks(
     rec: _Recorder,
     token_text: str,
-    options: _Options,
+    options: VerifyOptions,
     expect: Literal["credential", "presentation"] | None,
 ) -> None:
     # 1. the JWS and the document in it
@@ -673,7 +659,9 @@ async def _verify_jwt_checks(
         await _verify_embedded(rec, embedded_credentials(doc.document), options)
 
 
-def _check_token_binding(rec: _Recorder, payload: Mapping[str, Any], options: _Options) -> None:
+def _check_token_binding(
+    rec: _Recorder, payload: Mapping[str, Any], options: VerifyOptions
+) -> None:
     """A JWT presentation's ``nonce`` / ``aud`` against the expected challenge / domain."""
     if options.challenge is not None:
         if payload.get("nonce") == options.challenge:
@@ -706,12 +694,13 @@ def _describe_form(doc: jose.JwtDocument) -> str:
 
 
 async def _check_jws_signature(
-    rec: _Recorder, token: jose.Jws, who: str | None, options: _Options, relationship: str
+    rec: _Recorder, token: jose.Jws, who: str | None, options: VerifyOptions, relationship: str
 ) -> KeySearch | None:
     """The ``proof`` check: find the key (issuer_keys) and verify the signature with it.
 
     Returns the search narrowed to the key that verified, or None when none did.
     """
+    assert options.resolver is not None  # verify() and verify_presentation() set one
     try:
         search = await IssuerKeys(
             options.resolver, options.fetcher, trusted=options.trusted_keys
@@ -761,14 +750,11 @@ def _check_token_window(
         rec.ok("validity")
 
 
-async def _check_status(rec: _Recorder, credential: Mapping[str, Any], options: _Options) -> None:
-    await _status(rec, credential, options.status_checker)
-
-
-async def _status(
-    rec: _Recorder, credential: Mapping[str, Any], checker: StatusChecker | None
+async def _check_status(
+    rec: _Recorder, credential: Mapping[str, Any], options: VerifyOptions
 ) -> None:
     """The status checks; entries of types we do not manage are named in a warning."""
+    checker = options.status_checker
     status = credential.get("credentialStatus")
     if status is None:
         return
@@ -797,39 +783,29 @@ JWT_MEDIA_TYPES = frozenset({jose.MEDIA_VC_JWT, jose.MEDIA_VP_JWT, jose.MEDIA_JW
 
 async def verify(
     value: Any,
+    options: VerifyOptions | None = None,
+    /,
     *,
     media_type: str | None = None,
-    challenge: str | None = None,
-    domain: str | None = None,
-    resolver: DIDResolver | None = None,
-    loader: ContextLoader | None = None,
-    now: Clock | None = None,
-    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-    status_checker: StatusChecker | None = None,
-    allow_private_hosts: bool = False,
-    fetcher: Fetcher | None = None,
-    trusted_keys: Sequence[Mapping[str, Any]] = (),
-    checks: Collection[str] | None = None,
-    resources: ResourceBytes | None = None,
+    **overrides: Any,
 ) -> VerificationResult:
     """Verify whatever verifiable-credential format ``value`` is, and say which it was.
 
     ``value``: a JSON object (Data Integrity credential or presentation, or an
     EnvelopedVerifiableCredential), JSON text, or a compact JWS (VC-JWT, VC 2.0 JOSE; its
     presentation forms too). ``media_type`` may name ``application/vc+jwt`` and friends.
-    ``checks`` chooses the checks of Data Integrity documents (see :func:`check_names`).
+    ``options.checks`` chooses the checks of Data Integrity documents (see
+    :func:`check_names`); keyword arguments override fields of ``options``.
     Never raises on bad input: the result says what failed.
     """
-    wanted = check_names(checks)
+    opts = VerifyOptions.of(options, overrides)
+    wanted = check_names(opts.checks)
     own = None
+    resolver = opts.resolver
     if resolver is None:
-        resolver = own = default_resolver(allow_private=allow_private_hosts)
+        resolver = own = default_resolver(allow_private=opts.allow_private_hosts)
     try:
-        options = _Options(
-            resolver, loader, now or (lambda: _clock(None)), clock_skew, status_checker,
-            allow_private_hosts, fetcher, tuple(trusted_keys), challenge, domain, wanted,
-            resources,
-        )  # fmt: skip
+        opts = replace(opts, resolver=resolver, checks=wanted)
         document: Any = value
         if isinstance(value, (bytes, bytearray, str)):
             text = _text(value)
@@ -837,7 +813,7 @@ async def verify(
             first = stripped.split("~", 1)[0]  # an SD-JWT starts with its issuer JWS
             is_token = media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(first)
             if is_token:
-                return await _verify_jwt(stripped, options, expect=None)
+                return await _verify_jwt(stripped, opts, expect=None)
             try:
                 document = parse_json_document(text)
             except VCIssuerError as exc:
@@ -845,19 +821,10 @@ async def verify(
                 rec.fail("structure", exc)
                 return rec.result()
         if jose.is_enveloped(document):
-            return await _verify_token_value(document, options)
+            return await _verify_token_value(document, opts)
         if is_presentation(document):
-            return await verify_presentation(
-                document, challenge=challenge, domain=domain, resolver=resolver, loader=loader,
-                now=now, clock_skew=clock_skew, status_checker=status_checker,
-                allow_private_hosts=allow_private_hosts, fetcher=fetcher,
-                trusted_keys=trusted_keys, checks=wanted, resources=resources,
-            )  # fmt: skip
-        return await verify_credential(
-            document, resolver=resolver, loader=loader, now=now, clock_skew=clock_skew,
-            status_checker=status_checker, allow_private_hosts=allow_private_hosts,
-            checks=wanted, resources=resources,
-        )  # fmt: skip
+            return await verify_presentation(document, opts)
+        return await verify_credential(document, opts)
     finally:
         if own is not None:
             await _close(own)
@@ -885,6 +852,7 @@ __all__ = [
     "Recorder",
     "StatusChecker",
     "VerificationResult",
+    "VerifyOptions",
     "check_names",
     "error_for",
     "verify",

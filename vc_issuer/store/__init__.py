@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from os import PathLike, fspath
-from types import TracebackType
 from typing import Any
 
 from vc_issuer.core.status import get_bit, set_bit
@@ -106,12 +105,7 @@ class _Opening:
         self._store = await _open(*self._args)
         return self._store
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._store is not None:
             await self._store.close()
 

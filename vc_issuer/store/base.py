@@ -250,7 +250,7 @@ MAIL_STATES: Final = ("queued", "sending", "sent", "failed", "cancelled")
 class OutboxRecord:
     """One email in the outbox. ``dedupe_key`` is unique: the same message is never queued twice.
 
-    ``claim_url`` is the learner's personal claim link (a bearer secret): it is kept only until
+    ``claim_link`` is the learner's personal claim link (a bearer secret): it is kept only until
     the message is sent or cancelled, then erased from the row.
     """
 
@@ -261,7 +261,7 @@ class OutboxRecord:
     created_at: datetime
     credential_id: str | None = None
     template: str | None = None
-    claim_url: str | None = None
+    claim_link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     status: str = "queued"
     attempts: int = 0

@@ -261,7 +261,7 @@ outbox = sa.Table(
     _col("credential_id", Text, nullable=True, index=True),
     _col("recipient", Text),
     _col("template", Text, nullable=True),
-    _col("claim_url", Text, nullable=True),
+    _col("claim_link", Text, nullable=True),
     _col("data", JsonDoc),
     _col("status", Text),
     _col("attempts", Int, server_default=sa.text("0")),

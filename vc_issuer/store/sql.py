@@ -946,9 +946,9 @@ class SqlStore(Store):
         at = as_utc(now, "now")
         values: dict[str, Any] = {"status": status, "updated_at": at, "last_error": error}
         if status == "sent":
-            values.update(sent_at=at, claim_url=None)
+            values.update(sent_at=at, claim_link=None)
         elif status == "cancelled":
-            values["claim_url"] = None
+            values["claim_link"] = None
         elif status == "queued":
             if next_attempt_at is None:
                 raise MalformedInputError("a message queued again needs next_attempt_at")
@@ -1055,7 +1055,7 @@ def _mail_row(r: OutboxRecord) -> dict[str, Any]:
         "credential_id": r.credential_id,
         "recipient": r.recipient,
         "template": r.template,
-        "claim_url": r.claim_url,
+        "claim_link": r.claim_link,
         "data": r.data,
         "status": r.status,
         "attempts": r.attempts,

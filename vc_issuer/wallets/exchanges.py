@@ -38,7 +38,7 @@ from urllib.parse import quote, urlencode
 
 from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
-from vc_issuer.core.credentials import format_datetime, holder_id, utcnow
+from vc_issuer.core.credentials import format_datetime, holder_id
 from vc_issuer.errors import (
     CredentialNotDeliverableError,
     ExchangeAlreadyUsedError,
@@ -54,9 +54,9 @@ from vc_issuer.errors import (
     StoreError,
     error_class,
 )
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.issuer import Issuer, IssuerService
 from vc_issuer.services.tokens import parse_duration
-from vc_issuer.store import CredentialRecord, ExchangeRecord, Store, new_exchange_id
+from vc_issuer.store import CredentialRecord, ExchangeRecord, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
 
 VCAPI: Final = "vcapi"
@@ -229,7 +229,7 @@ async def reissue_for_holder(
     return signed
 
 
-class ExchangeService:
+class ExchangeService(IssuerService):
     """Create and run VC API exchanges over the issuer and its store (no HTTP here)."""
 
     def __init__(
@@ -242,11 +242,8 @@ class ExchangeService:
         ttl: timedelta = DEFAULT_TTL,
         status_checker: Any = None,
     ) -> None:
-        self.issuer = issuer
-        self.store: Store = issuer.store
-        self.base_url = (base_url or issuer.base_url).rstrip("/")
+        super().__init__(issuer, base_url=base_url, now=now)
         self.resolver = resolver
-        self.now: Clock = now or utcnow
         self.ttl = ttl
         self.status_checker = status_checker
 

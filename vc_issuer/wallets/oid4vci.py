@@ -68,7 +68,7 @@ from vc_issuer.errors import (
     UnsupportedGrantTypeError,
     VCIssuerError,
 )
-from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.issuer import Issuer, IssuerService
 from vc_issuer.services.tokens import hash_secret
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
@@ -428,7 +428,7 @@ def parse_bearer(header: str | None) -> str:
 # --- the service ---------------------------------------------------------------------------------
 
 
-class OID4VCIService:
+class OID4VCIService(IssuerService):
     """The pre-authorized code flow over an issuer and its store."""
 
     def __init__(
@@ -440,11 +440,8 @@ class OID4VCIService:
         now: Callable[[], datetime] | None = None,
         store: Store | None = None,
     ) -> None:
-        self.issuer = issuer
-        self.store = store if store is not None else issuer.store
-        self.base_url = (base_url or issuer.base_url).rstrip("/")
+        super().__init__(issuer, base_url=base_url, now=now, store=store)
         self.config = config or OID4VCIConfig()
-        self.now: Callable[[], datetime] = now or issuer.now
 
     # metadata
 

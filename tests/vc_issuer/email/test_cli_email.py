@@ -32,13 +32,6 @@ def configure(home: str, port: int, **extra: str) -> None:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> str:
-    h = str(tmp_path / "home")
-    ok("init", "--home", h, "--base-url", BASE, "--name", "Example U")
-    return h
-
-
-@pytest.fixture
 def badge(home: str) -> str:
     out: dict[str, Any] = ok(
         "achievements", "create", "--home", home, "--name", "Python 101",

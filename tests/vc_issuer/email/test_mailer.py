@@ -115,7 +115,7 @@ async def test_batch_queues_one_email_per_new_award_and_a_rerun_queues_none(
     assert all(r.claim_link.startswith(f"{BASE}/claim/") for r in summary.results[:3])
     queued = await store.list_mail()
     assert sorted(m.recipient for m in queued) == ["ada@example.org", "cy@example.org"]
-    assert {m.claim_url for m in queued} == {
+    assert {m.claim_link for m in queued} == {
         summary.results[0].claim_link,
         summary.results[2].claim_link,
     }
@@ -163,7 +163,7 @@ async def test_sent_over_starttls_with_auth_and_a_self_signed_certificate(
     assert "Writes &lt;and tests&gt; small" in html.get_content()  # autoescaped
     assert f'href="{summary.results[0].claim_link}"' in html.get_content()
     rows = await store.list_mail(status="sent")
-    assert len(rows) == 2 and all(r.claim_url is None and r.attempts == 1 for r in rows)
+    assert len(rows) == 2 and all(r.claim_link is None and r.attempts == 1 for r in rows)
     # Sending again sends nothing: each message goes once.
     assert (await mailer(issuer, clock, settings).send_all()).handled == 0
     assert len(server.recorder.messages) == 2
@@ -291,7 +291,7 @@ async def test_a_revoked_badge_is_not_emailed(
     assert report.to_dict() == {"sent": 1, "retrying": 0, "failed": 0, "cancelled": 1}
     assert server.recorder.rcpts == ["cy@example.org"]
     (cancelled,) = await store.list_mail(status="cancelled")
-    assert cancelled.claim_url is None and cancelled.last_error is not None
+    assert cancelled.claim_link is None and cancelled.last_error is not None
     assert "revoked" in cancelled.last_error
 
 
@@ -312,7 +312,7 @@ async def test_a_claim_link_only_goes_to_the_address_the_badge_was_awarded_to(
                 claim_mail(
                     credential_id=award.credential_id,
                     email="mallory@example.org",
-                    claim_url=award.claim_link,
+                    claim_link=award.claim_link,
                     claim_expires=T0 + timedelta(days=1),
                     achievement_key=badge.key,
                     name=None,
@@ -400,7 +400,7 @@ async def test_single_award_with_notify_queues_in_its_transaction(
     award = await awarder.award(badge.id, Recipient(email="ada@example.org", name="Ada"))
     assert award.created and award.notified == "queued"
     (row,) = await store.list_mail()
-    assert row.claim_url == award.claim_link and row.data["name"] == "Ada"
+    assert row.claim_link == award.claim_link and row.data["name"] == "Ada"
     again = await awarder.award(badge.id, Recipient(email="ada@example.org"))
     assert not again.created and again.notified == "" and len(await store.list_mail()) == 1
 

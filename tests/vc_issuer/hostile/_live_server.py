@@ -1,5 +1,6 @@
-"""A real `vc-issuer serve` process for the hostile tests: started as a subprocess, its stdout
-read by a thread, its stderr (the log) kept in a file and read back as JSON lines."""
+"""A real `vc-issuer serve` process, the one helper of every test that runs the server (hostile,
+serve, first-hour and quickstart tests): started as a subprocess, its stdout read by a thread,
+its stderr (the log) kept in a file and read back as JSON lines."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,25 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``vc-issuer serve ARGS``; ``stop()`` sends SIGTERM and waits."""
+    """``vc-issuer serve ARGS`` (or the command ``argv``, as a document spells it, run in
+    ``cwd`` with ``env``); ``stop()`` sends SIGTERM and waits."""
 
-    def __init__(self, args: list[str], log: Path, *, umask: int = -1) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        *,
+        umask: int = -1,
+        argv: list[str] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log = log
         self._stderr = log.open("wb")
         self.proc = subprocess.Popen(
-            cli("serve", *args),
+            argv or cli("serve", *args),
+            cwd=cwd,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             stdin=subprocess.DEVNULL,
@@ -66,7 +81,10 @@ class LiveServer:
         return line.split()[-1]
 
     def value(self, prefix: str) -> str:
-        return next(x for x in self.lines if x.startswith(prefix)).split()[-1]
+        """The last word of the first line serve printed starting with ``prefix``."""
+        found = [x for x in self.lines if x.startswith(prefix)]
+        assert found, f"serve printed no line starting {prefix!r}: {self.lines}"
+        return found[0].split()[-1]
 
     def stop(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:
@@ -92,6 +110,11 @@ class LiveServer:
                 raise AssertionError(f"a log line is not JSON: {line!r}") from None
         return records
 
+    def access_log(self) -> list[dict[str, Any]]:
+        """The ``http.request`` records (the other lines are not read)."""
+        lines = self.log_text().splitlines()
+        return [json.loads(x) for x in lines if x.startswith('{"event":"http.request"')]
+
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.log_records() if r.get("event") == name]
 
@@ -104,6 +127,48 @@ class LiveServer:
                     return record
             time.sleep(0.05)
         raise AssertionError(f"no {name} {match} in the log:\n{self.log_text()}")
+
+
+class Live:
+    """A running server with its admin token (as ``auth`` headers), DID and home folder."""
+
+    def __init__(
+        self, server: LiveServer, url: str, token: str, did: str, home: Path | None = None
+    ) -> None:
+        self.server = server
+        self.url = url
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.did = did
+        self.home = home
+
+    def path(self, url: str) -> str:
+        """``url`` (one of this server's) without the base URL."""
+        assert url.startswith(self.url + "/"), url
+        return url[len(self.url) :]
+
+    def new_token(self, *scopes: str) -> dict[str, str]:
+        """The Authorization header of a new token with ``scopes`` (`vc-issuer tokens create`)."""
+        assert self.home is not None, "a Live made without its home"
+        args = [a for s in scopes for a in ("--scope", s)]
+        out = subprocess.run(
+            cli("tokens", "create", "--home", str(self.home), *args),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {"Authorization": f"Bearer {json.loads(out.stdout)['token']}"}
+
+
+@contextmanager
+def live_home(folder: Path) -> Iterator[Live]:
+    """`vc-issuer serve` on a new home in ``folder``, stopped afterwards."""
+    home = folder / "home"
+    server = LiveServer(["--home", str(home), "--port", str(free_port())], folder / "serve.log")
+    try:
+        url = server.wait_ready()
+        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"), home)
+    finally:
+        server.stop()
 
 
 def workers(pid: int) -> set[int]:

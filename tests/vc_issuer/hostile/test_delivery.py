@@ -25,35 +25,16 @@ from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.core.proofs import sign
 from vc_issuer.services.status_check import FetchResult, StatusListChecker
 
-from ._live_server import V2, LiveServer, free_port, open_badge
+from ._live_server import V2, Live, live_home, open_badge
 
 STATUS_JS = Path(__file__).resolve().parents[2] / "interop" / "status.mjs"
 PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
 
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-
-    def path(self, url: str) -> str:
-        assert url.startswith(self.url + "/"), url
-        return url[len(self.url) :]
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("delivery")
-    server = LiveServer(
-        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
-    )
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
-    finally:
-        server.stop()
+    with live_home(tmp_path_factory.mktemp("delivery")) as started:
+        yield started
 
 
 @pytest.fixture

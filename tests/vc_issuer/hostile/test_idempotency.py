@@ -3,46 +3,18 @@ scoped to the token that made them and bound to a hash of the request."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from ._live_server import LiveServer, cli, free_port, open_badge
-
-
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str, home: Path) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-        self.home = home
-
-    def new_token(self, *scopes: str) -> dict[str, str]:
-        args = [a for s in scopes for a in ("--scope", s)]
-        out = subprocess.run(
-            cli("tokens", "create", "--home", str(self.home), *args),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return {"Authorization": f"Bearer {json.loads(out.stdout)['token']}"}
+from ._live_server import Live, live_home, open_badge
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("idempotency")
-    home = folder / "home"
-    server = LiveServer(["--home", str(home), "--port", str(free_port())], folder / "serve.log")
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"), home)
-    finally:
-        server.stop()
+    with live_home(tmp_path_factory.mktemp("idempotency")) as started:
+        yield started
 
 
 @pytest.fixture

@@ -12,30 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ._live_server import LiveServer, free_port, open_badge
+from ._live_server import Live, live_home, open_badge
 
 PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 
 
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("limits")
-    server = LiveServer(
-        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
-    )
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
-    finally:
-        server.stop()
+    with live_home(tmp_path_factory.mktemp("limits")) as started:
+        yield started
 
 
 @pytest.fixture

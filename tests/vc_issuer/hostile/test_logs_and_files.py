@@ -30,7 +30,7 @@ import pytest
 from vc_issuer.http.middlewares import redact_path, redact_query, secret_hash
 from vc_issuer.services.tokens import hash_secret
 
-from ._live_server import LiveServer, cli, free_port, mode, open_badge
+from ._live_server import Live, LiveServer, cli, free_port, live_home, mode, open_badge
 
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ORIGIN = {"Origin": "https://wallet.example"}
@@ -91,29 +91,10 @@ def test_claim_token_hash_matches_the_stored_hash() -> None:
 # --- a live server ------------------------------------------------------------------------------
 
 
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-
-    def path(self, url: str) -> str:
-        assert url.startswith(self.url + "/"), url
-        return url[len(self.url) :]
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("logs")
-    server = LiveServer(
-        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
-    )
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
-    finally:
-        server.stop()
+    with live_home(tmp_path_factory.mktemp("logs")) as started:
+        yield started
 
 
 async def _issue_and_claim(http: aiohttp.ClientSession, live: Live) -> tuple[str, str]:

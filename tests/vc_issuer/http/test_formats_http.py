@@ -5,12 +5,10 @@ and the ``/verify`` page (JWT paste, OB 2.0 URL, recipient field).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from .._helpers import FIX, V2, load
-from .._web import VirtualWeb, started_web
+from .._web import VirtualWeb
 from .conftest import EnvFactory
 
 OB2 = FIX / "open-badges-2.0/1edtech-validator-ob20"
@@ -18,16 +16,12 @@ HOSTED = "https://example.org/beths-robotics-badge.json"
 
 
 @pytest.fixture
-async def vweb() -> AsyncIterator[VirtualWeb]:
-    web = await started_web()
+def vweb(vweb: VirtualWeb) -> VirtualWeb:
     for path in (OB2 / "assets").iterdir():
-        web.serve_file("https://example.org/" + path.name, path)
-        web.serve_file("http://example.org/" + path.name, path)
-    web.serve(HOSTED, load(OB2 / "basic-assertion.json"))
-    try:
-        yield web
-    finally:
-        await web.close()
+        vweb.serve_file("https://example.org/" + path.name, path)
+        vweb.serve_file("http://example.org/" + path.name, path)
+    vweb.serve(HOSTED, load(OB2 / "basic-assertion.json"))
+    return vweb
 
 
 # --- POST /credentials/verify and /credentials/issue ---------------------------------------------

@@ -22,8 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.vc_issuer.hostile._live_server import LiveServer as Server
+
 from .conftest import V2, free_port
-from .test_serve import Server
 
 CHECKS = [
     not_a_server_error,

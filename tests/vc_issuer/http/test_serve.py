@@ -11,8 +11,6 @@ import secrets
 import signal
 import ssl
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,74 +19,12 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests.vc_issuer.hostile._live_server import LiveServer, cli
 from vc_issuer.services.home import init_home
 
 from .conftest import V2, free_port
 
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def cli(*args: str) -> list[str]:
-    exe = Path(sys.executable).with_name("vc-issuer")
-    if exe.exists():
-        return [str(exe), *args]
-    return [sys.executable, "-c", "from vc_issuer.cli.main import run; run()", *args]
-
-
-class Server:
-    """A `vc-issuer serve` child process; stdout lines are collected by a thread."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.log = log
-        self._stderr = log.open("wb")
-        self.proc = subprocess.Popen(
-            cli("serve", *args),
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if line.startswith("listening on"):
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self, timeout: float = 90) -> str:
-        if not self._ready.wait(timeout) or self.proc.poll() is not None:
-            self.stop()
-            raise AssertionError(
-                f"server did not start: {self.lines}\n{self.log.read_text(errors='replace')}"
-            )
-        line = next(x for x in self.lines if x.startswith("listening on"))
-        return line.split()[-1]
-
-    def value(self, prefix: str) -> str:
-        return next(x for x in self.lines if x.startswith(prefix)).split()[-1]
-
-    def stop(self, timeout: float = 40) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._stderr.close()
-        return code
-
-    def access_log(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith('{"event":"http.request"'):
-                out.append(json.loads(line))
-        return out
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -105,8 +41,8 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[list[Server]]:
-    started: list[Server] = []
+def servers(tmp_path: Path) -> Iterator[list[LiveServer]]:
+    started: list[LiveServer] = []
     yield started
     for s in started:
         s.stop()
@@ -122,11 +58,11 @@ def _credential(did: str, n: int = 0) -> dict[str, Any]:
 
 
 async def test_serve_first_run_issue_verify_tokens_and_graceful_stop(
-    tmp_path: Path, servers: list[Server]
+    tmp_path: Path, servers: list[LiveServer]
 ) -> None:
     home = tmp_path / "home"
     port = free_port()
-    srv = Server(["--home", str(home), "--port", str(port)], tmp_path / "serve.log")
+    srv = LiveServer(["--home", str(home), "--port", str(port)], tmp_path / "serve.log")
     servers.append(srv)
     url = srv.wait_ready()
     assert url == f"http://127.0.0.1:{port}"
@@ -200,10 +136,11 @@ async def test_serve_first_run_issue_verify_tokens_and_graceful_stop(
 
     # a second start reuses the home and prints no new token
     port2 = free_port()
-    again = Server(["--home", str(home), "--port", str(port2)], tmp_path / "serve2.log")
+    again = LiveServer(["--home", str(home), "--port", str(port2)], tmp_path / "serve2.log")
     servers.append(again)
     again.wait_ready()
     assert again.value("issuer DID:") == did
+    assert again.value("base URL:") == f"http://127.0.0.1:{port2}"  # the local URL follows
     assert not any(x.startswith("admin token") for x in again.lines)
 
 
@@ -225,10 +162,10 @@ def test_tls_options_checked(tmp_path: Path) -> None:
     assert out.returncode == 3 and "TLS_CONFIG_ERROR" in out.stderr
 
 
-async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[Server]) -> None:
+async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[LiveServer]) -> None:
     cert_file, key_file = self_signed_cert(tmp_path)
     port = free_port()
-    srv = Server(
+    srv = LiveServer(
         ["--home", str(tmp_path / "h"), "--port", str(port), "--no-auth",
          "--tls-cert", str(cert_file), "--tls-key", str(key_file)],
         tmp_path / "tls.log",
@@ -255,7 +192,7 @@ async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[Server]
 
 
 async def test_several_processes_on_one_postgresql_store(
-    tmp_path: Path, servers: list[Server]
+    tmp_path: Path, servers: list[LiveServer]
 ) -> None:
     """Two `serve` commands on one home (one of them with --workers 2): three processes
     allocate status indices from one PostgreSQL store, concurrently; none is handed out twice."""
@@ -275,9 +212,9 @@ async def test_several_processes_on_one_postgresql_store(
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         token = json.loads(made.stdout)["token"]
-        a = Server(["--home", str(home), "--port", str(port_a), "--workers", "2"],
+        a = LiveServer(["--home", str(home), "--port", str(port_a), "--workers", "2"],
                    tmp_path / "a.log")  # fmt: skip
-        b = Server(["--home", str(home), "--port", str(port_b)], tmp_path / "b.log")
+        b = LiveServer(["--home", str(home), "--port", str(port_b)], tmp_path / "b.log")
         servers.extend([a, b])
         urls = [a.wait_ready(), b.wait_ready()]
         auth = {"Authorization": f"Bearer {token}"}

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 from datetime import UTC, datetime, timedelta
+
+import asyncpg
 
 from vc_issuer.errors import MalformedInputError
 from vc_issuer.store import (
@@ -14,7 +17,9 @@ from vc_issuer.store import (
     CredentialRecord,
     OutboxRecord,
     Store,
+    open_store,
 )
+from vc_issuer.store.migrations import LATEST
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -27,7 +32,7 @@ def mail(key: str = "claim:urn:uuid:a", **kw: object) -> OutboxRecord:
         "next_attempt_at": T0,
         "created_at": T0,
         "credential_id": "urn:uuid:a",
-        "claim_url": "https://issuer.example/claim/secret",
+        "claim_link": "https://issuer.example/claim/secret",
         "data": {"name": "Ada"},
     }
     base.update(kw)
@@ -60,6 +65,37 @@ def claim(cred_id: str) -> ClaimRecord:
 
 async def test_migrated_to_version_6(store: Store) -> None:
     assert await store.schema_version() >= 6
+
+
+async def test_a_version_6_outbox_keeps_its_links_as_claim_link(
+    store_url: str, backend: str
+) -> None:
+    """Step 7 renames the column ``claim_url`` (the personal link) to ``claim_link``; queued
+    messages keep their link."""
+    async with open_store(store_url) as store:
+        assert await store.schema_version() == LATEST >= 7
+        await store.enqueue_mail([mail()])
+    undo = [  # the store as version 6 left it
+        "ALTER TABLE outbox RENAME COLUMN claim_link TO claim_url",
+        "DELETE FROM schema_version WHERE version = 7",
+    ]
+    if backend == "sqlite":
+        conn = sqlite3.connect(store_url)
+        for statement in undo:
+            conn.execute(statement)
+        conn.commit()
+        conn.close()
+    else:
+        pg = await asyncpg.connect(store_url)
+        try:
+            for statement in undo:
+                await pg.execute(statement)
+        finally:
+            await pg.close()
+    async with open_store(store_url) as store:
+        assert await store.schema_version() == LATEST
+        (row,) = await store.list_mail()
+        assert row.claim_link == "https://issuer.example/claim/secret"
 
 
 async def test_enqueue_is_idempotent_by_dedupe_key(store: Store) -> None:
@@ -122,7 +158,7 @@ async def test_finish_sent_erases_the_claim_link(store: Store) -> None:
     assert await store.finish_mail(m.id, "sent", T0 + timedelta(seconds=1))
     assert not await store.finish_mail(m.id, "sent", T0)  # only a sending message settles
     (row,) = await store.list_mail()
-    assert row.status == "sent" and row.claim_url is None
+    assert row.status == "sent" and row.claim_link is None
     assert row.sent_at == T0 + timedelta(seconds=1)
 
 
@@ -137,7 +173,7 @@ async def test_requeue_failed_retry_and_filter(store: Store) -> None:
     assert again.attempts == 2 and again.last_error == "451 busy"
     assert await store.finish_mail(m.id, "failed", t1, error="550 no such user")
     (failed,) = await store.list_mail(status="failed")
-    assert failed.claim_url is not None  # kept for a retry
+    assert failed.claim_link is not None  # kept for a retry
     assert await store.retry_mail(t1, ["not-there"]) == 0
     assert await store.retry_mail(t1) == 1
     (queued,) = await store.list_mail(status="queued")

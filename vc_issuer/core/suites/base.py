@@ -17,14 +17,14 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import rfc8785
 
 from did_methods.multikey import KeyType, b58decode, b58encode
 from vc_issuer.core import rdfc
-from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.credentials import members, parse_xml_datetime
 from vc_issuer.core.jsonld import ContextLoader, to_quads
 from vc_issuer.core.keys import PublicKey, SigningKey, looks_like_der
 from vc_issuer.errors import (
@@ -230,10 +230,7 @@ def decode_ecdsa_signature(proof_value: Any) -> bytes:
 
 
 def context_list(document: Mapping[str, Any]) -> list[Any]:
-    ctx = document.get("@context")
-    if ctx is None:
-        return []
-    return list(ctx) if isinstance(ctx, list) else [ctx]
+    return members(document, "@context")
 
 
 def add_data_integrity_context(document: Document) -> dict[str, Any]:
@@ -334,28 +331,86 @@ class ProofSuite(ABC):
         """
 
 
+def proof_configuration(
+    options: Mapping[str, Any],
+    unsecured_document: Mapping[str, Any],
+    proof_type: str,
+    cryptosuite: str | None,
+    *,
+    keeps_context: bool = False,
+) -> dict[str, Any]:
+    """Proof Configuration: the options, checked to name this suite and to carry valid dates,
+    without proofValue. The RDFC suites canonicalize it under the document's ``@context``; the
+    JCS suites (``keeps_context``) under the ``@context`` Create Proof copied into the proof."""
+    check_suite_identity(options, proof_type, cryptosuite)
+    check_proof_dates(options)
+    if keeps_context:
+        return {k: v for k, v in options.items() if k != "proofValue"}
+    config = {k: v for k, v in options.items() if k not in ("proofValue", "@context")}
+    config["@context"] = unsecured_document["@context"]
+    return config
+
+
 @dataclass(frozen=True, eq=False)
 class StandardSuite(ProofSuite):
     """A suite made of transformation + proof configuration + hashing + serialization.
 
-    ``proof_keeps_context``: the JCS suites copy the document's ``@context`` into the proof at
-    creation, and at verification check that the document's ``@context`` starts with it and
-    canonicalize under it; the RDFC suites put the document's ``@context`` into the proof
-    configuration only.
+    What differs between such suites is data: the canonicalization (RDFC-1.0 or JCS), the hash
+    (``hash_name``: fixed, or None for the one matching the key's curve), the proof value's
+    decoding, and extra proof configuration checks. ``proof_keeps_context``: the JCS suites
+    copy the document's ``@context`` into the proof at creation, and at verification check that
+    the document's ``@context`` starts with it and canonicalize under it; the RDFC suites put
+    the document's ``@context`` into the proof configuration only.
     """
 
     name: str
     proof_type: str
     cryptosuite: str | None
     key_types: tuple[KeyType, ...]
-    transformation: Transformation
-    proof_configuration: Callable[[Document, Document], dict[str, Any]]
-    hashing: Callable[[str, str, HashName], HashingSteps]
-    serialization: Callable[[bytes, SigningKey], str]
-    verification: Callable[[bytes, bytes, PublicKey], bool]
+    canonicalize: Transformation
     decode_proof_value: Callable[[Any], bytes]
+    hash_name: HashName | None = None
     required_context: str | None = None
     proof_keeps_context: bool = False
+    check_configuration: Callable[[Document, Document], None] | None = None
+    """Checks of a suite's own, after the type check (Ed25519Signature2020's context)."""
+
+    def transformation(
+        self,
+        unsecured_document: Document,
+        loader: ContextLoader | None = None,
+        hash_name: HashName = "sha256",
+    ) -> str:
+        """Transformation: the canonical form of the document (RDFC-1.0 N-Quads or JCS)."""
+        return self.canonicalize(unsecured_document, loader, hash_name)
+
+    def proof_configuration(
+        self, options: Document, unsecured_document: Document
+    ) -> dict[str, Any]:
+        if self.check_configuration is not None:
+            check_suite_identity(options, self.proof_type, self.cryptosuite)
+            self.check_configuration(options, unsecured_document)
+        return proof_configuration(
+            options,
+            unsecured_document,
+            self.proof_type,
+            self.cryptosuite,
+            keeps_context=self.proof_keeps_context,
+        )
+
+    def hashing(
+        self, canonical_proof_config: str, canonical_document: str, hash_name: HashName = "sha256"
+    ) -> HashingSteps:
+        """Hashing: the suite's hash of each canonical form; the proof configuration first."""
+        return hash_pair(canonical_proof_config, canonical_document, self.hash_name or hash_name)
+
+    def serialization(self, hash_data: bytes, key: SigningKey) -> str:
+        """Proof Serialization: the key's signature over hashData, base58btc multibase."""
+        return multibase_signature(hash_data, key)
+
+    def verification(self, hash_data: bytes, proof_bytes: bytes, public_key: PublicKey) -> bool:
+        """Proof Verification: check the decoded proofValue over hashData."""
+        return public_key.verify(hash_data, proof_bytes)
 
     def check_proof_value(self, proof_value: Any) -> None:
         self.decode_proof_value(proof_value)
@@ -413,7 +468,7 @@ class StandardSuite(ProofSuite):
         self.check_verification_key(public_key)
         proof_bytes = self.decode_proof_value(proof.get("proofValue"))
         document = unsecured_document
-        memo_key: tuple[Any, ...] = (self.transformation, hash_for(public_key.key_type))
+        memo_key: tuple[Any, ...] = (self.canonicalize, hash_for(public_key.key_type))
         if self.proof_keeps_context and "@context" in proof:
             # the document's @context must start with the proof's; hash under the proof's
             proof_ctx = context_list(proof)
@@ -428,3 +483,15 @@ class StandardSuite(ProofSuite):
             document, proof, loader, memo[memo_key], key_type=public_key.key_type
         )
         return self.verification(steps.hash_data, proof_bytes, public_key)
+
+
+def jcs_variant(rdfc_suite: StandardSuite, cryptosuite: str) -> StandardSuite:
+    """The ``-jcs-`` twin of an RDFC suite (eddsa-jcs-2022, ecdsa-jcs-2019): RFC 8785 JCS as
+    the transformation, and the document's ``@context`` copied into the proof."""
+    return replace(
+        rdfc_suite,
+        name=cryptosuite,
+        cryptosuite=cryptosuite,
+        canonicalize=jcs_canonicalize,
+        proof_keeps_context=True,
+    )

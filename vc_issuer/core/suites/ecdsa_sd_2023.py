@@ -31,12 +31,11 @@ from did_methods.multikey import P256_PUB, MultibaseError, check_ec_point
 from vc_issuer.core import rdfc
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import EcdsaPublicKey, P256Key, PublicKey, SigningKey
+from vc_issuer.core.suites import base
 from vc_issuer.core.suites.base import (
     DATA_INTEGRITY_PROOF,
     Document,
     ProofSuite,
-    check_proof_dates,
-    check_suite_identity,
     rdfc_canonicalize,
 )
 from vc_issuer.core.suites.selective_disclosure import (
@@ -227,11 +226,7 @@ def proof_configuration(
     options: Mapping[str, Any], unsecured_document: Mapping[str, Any]
 ) -> dict[str, Any]:
     """§3.6.4: the proof options without proofValue, under the document's ``@context``."""
-    check_suite_identity(options, PROOF_TYPE, CRYPTOSUITE)
-    check_proof_dates(options)
-    config = {k: v for k, v in options.items() if k not in ("proofValue", "@context")}
-    config["@context"] = unsecured_document["@context"]
-    return config
+    return base.proof_configuration(options, unsecured_document, PROOF_TYPE, CRYPTOSUITE)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,11 @@ be in the document's own ``@context``, because the proof configuration borrows i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from vc_issuer.core.suites import eddsa_rdfc_2022
-from vc_issuer.core.suites.base import (
-    StandardSuite,
-    add_context,
-    check_proof_dates,
-    check_suite_identity,
-    context_list,
-)
+from vc_issuer.core.suites.base import add_context, context_list
 from vc_issuer.errors import MalformedProofError
 
 PROOF_TYPE = "Ed25519Signature2020"
@@ -33,31 +28,22 @@ def add_suite_context(document: Mapping[str, Any]) -> dict[str, Any]:
     return add_context(document, SUITE_CONTEXT)
 
 
-def proof_configuration(
-    options: Mapping[str, Any], unsecured_document: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Proof options without proofValue, under the document's ``@context``."""
-    check_suite_identity(options, PROOF_TYPE, None)
+def check_configuration(options: Mapping[str, Any], unsecured_document: Mapping[str, Any]) -> None:
+    """No cryptosuite, and the suite context in the document's ``@context`` (which the proof
+    configuration borrows)."""
     if "cryptosuite" in options:
         raise MalformedProofError(f"{PROOF_TYPE} proofs carry no cryptosuite")
     if not has_suite_context(unsecured_document):
         raise MalformedProofError(f"{PROOF_TYPE} requires {SUITE_CONTEXT} in the document @context")
-    check_proof_dates(options)
-    config = {k: v for k, v in options.items() if k not in ("proofValue", "@context")}
-    config["@context"] = unsecured_document["@context"]
-    return config
 
 
-SUITE = StandardSuite(
+SUITE = replace(
+    eddsa_rdfc_2022.SUITE,
     name=PROOF_TYPE,
     proof_type=PROOF_TYPE,
     cryptosuite=None,
-    key_types=("Ed25519",),
-    transformation=eddsa_rdfc_2022.transformation,
-    proof_configuration=proof_configuration,
-    hashing=eddsa_rdfc_2022.hashing,
-    serialization=eddsa_rdfc_2022.serialization,
-    verification=eddsa_rdfc_2022.verification,
-    decode_proof_value=eddsa_rdfc_2022.decode_proof_value,
     required_context=SUITE_CONTEXT,
+    check_configuration=check_configuration,
 )
+
+proof_configuration = SUITE.proof_configuration

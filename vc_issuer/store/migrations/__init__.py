@@ -239,6 +239,12 @@ def _outbox(op: Operations) -> None:
     op.create_index("outbox_due", "outbox", ["status", "next_attempt_at"])
 
 
+def _claim_link(op: Operations) -> None:
+    """The outbox's personal link is ``claim_link``, as everywhere else (``claim_url`` named the
+    public page in the batch CSV once; the public page is ``page_url``)."""
+    op.alter_column("outbox", "claim_url", new_column_name="claim_link")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "initial", _initial),
     Step(2, "achievements", _achievements),
@@ -246,6 +252,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "claims", _claims),
     Step(5, "limits", _limits),
     Step(6, "outbox", _outbox),
+    Step(7, "claim_link", _claim_link),
 )
 LATEST = len(STEPS)
 
