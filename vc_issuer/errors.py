@@ -130,6 +130,49 @@ class JsonTooDeepError(ParsingError):
     namespace = PROJECT_ERRORS
 
 
+class JsonNumberInvalidError(ParsingError):
+    """A JSON number that JSON or this server cannot carry: ``NaN``, ``Infinity``, a value that
+    overflows to infinity (``1e400``), or more than 64 characters of digits."""
+
+    code = "JSON_NUMBER_INVALID"
+    title = "JSON number is not acceptable"
+    namespace = PROJECT_ERRORS
+
+
+class JsonStringInvalidError(ParsingError):
+    """A JSON string (or object key) holding a lone surrogate, which is not Unicode text, or a
+    NUL character, which no store keeps."""
+
+    code = "JSON_STRING_INVALID"
+    title = "JSON string is not acceptable"
+    namespace = PROJECT_ERRORS
+
+
+class JsonTooLargeError(ParsingError):
+    """JSON with more values than the limits (per array, per object or in all)."""
+
+    code = "JSON_TOO_LARGE"
+    title = "JSON holds too many values"
+    namespace = PROJECT_ERRORS
+
+
+class UnsafeUrlError(MalformedInputError):
+    """A link that would be stored and shown is not an ``http(s)`` URL (``javascript:``,
+    ``data:``, ``vbscript:``, ...)."""
+
+    code = "UNSAFE_URL"
+    title = "Only http(s) URLs are accepted as links"
+    namespace = PROJECT_ERRORS
+
+
+class RequestTextInvalidError(MalformedInputError):
+    """A request path, query or header holding a NUL character or a lone surrogate."""
+
+    code = "REQUEST_TEXT_INVALID"
+    title = "Request holds characters that are not text"
+    namespace = PROJECT_ERRORS
+
+
 class InputTooLargeError(MalformedInputError):
     code = "INPUT_TOO_LARGE"
     title = "Input exceeds the size limit"
@@ -174,6 +217,14 @@ class NoBakedCredentialError(MalformedInputError):
     code = "NO_BAKED_CREDENTIAL"
     title = "The image carries no credential"
     namespace = PROJECT_ERRORS
+
+
+class UnsafeSvgError(InvalidImageError):
+    """An SVG with a script, an event handler attribute, ``foreignObject``, a reference outside
+    the image, or a DOCTYPE / entity declaration."""
+
+    code = "UNSAFE_SVG"
+    title = "SVG image is not safe to store"
 
 
 class DuplicateBakedCredentialError(MalformedInputError):
@@ -1119,6 +1170,15 @@ class HeadersTooLargeError(HTTPProtocolError):
     code = "HEADERS_TOO_LARGE"
     title = "Request header fields too large"
     http_status = 431
+
+
+class RateLimitedError(HTTPProtocolError):
+    """Too many anonymous requests from one client; ``Retry-After`` says when to come back."""
+
+    code = "RATE_LIMITED"
+    title = "Too many requests"
+    http_status = 429
+    exit_code = EXIT_ENVIRONMENT
 
 
 class ServiceUnavailableError(HTTPProtocolError):

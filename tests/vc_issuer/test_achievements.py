@@ -219,7 +219,7 @@ async def test_local_path_needs_a_reader(service: AchievementService) -> None:
         (
             b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>',
             InvalidImageError,
-            "INVALID_IMAGE",
+            "UNSAFE_SVG",
         ),
     ],
 )

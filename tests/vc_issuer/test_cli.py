@@ -216,13 +216,13 @@ def test_not_a_json_object(command: str, text: str, code: str, key_file: Path) -
 
 @pytest.mark.parametrize("command", ["sign", "verify"])
 def test_deeply_nested_json_is_a_parsing_error(command: str, key_file: Path) -> None:
-    """One JSON parser for every command: too deep to parse is PARSING_ERROR, exit 2."""
+    """One JSON parser for every command: too deep to parse is JSON_TOO_DEEP, exit 2."""
     text = '{"@context": ' + "[" * 100_000 + "]" * 100_000 + "}"
     args = ["sign", "--key", str(key_file), "-"] if command == "sign" else ["verify", "-"]
     result = run(args, text)
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("error: PARSING_ERROR: ")
-    assert result.stderr.rstrip().endswith("stdin is not JSON: nested too deeply")
+    assert result.stderr.startswith("error: JSON_TOO_DEEP: ")
+    assert result.stderr.rstrip().endswith("stdin nests deeper than 64 levels")
     assert "Traceback" not in result.output
 
 

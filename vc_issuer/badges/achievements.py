@@ -23,6 +23,7 @@ from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
 from vc_issuer.badges.baking import (
+    check_svg_safety,
     detect_image_type,
     media_type,
     png_credential_texts,
@@ -118,6 +119,7 @@ def check_image_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> 
     if kind == "png":
         png_credential_texts(bytes(data))
     else:
+        check_svg_safety(bytes(data))  # UNSAFE_SVG: scripts, handlers, outside references
         svg_credential_texts(bytes(data))
     return kind
 

@@ -21,7 +21,6 @@ import csv
 import hashlib
 import hmac
 import io
-import json
 import multiprocessing
 import secrets
 from collections import deque
@@ -40,8 +39,10 @@ from vc_issuer.badges.openbadges import (
 )
 from vc_issuer.core.credentials import is_url
 from vc_issuer.core.jose import credential_id
+from vc_issuer.core.jsonparse import parse_json_text
 from vc_issuer.errors import (
     DuplicateRecipientError,
+    InputTooLargeError,
     InvalidRecipientError,
     InvalidRowError,
     MalformedInputError,
@@ -326,9 +327,9 @@ def read_jsonl_rows(text: IO[str]) -> Iterator[Row]:
             yield Row(number, error=MalformedInputError(f"line {number} is too long"))
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Row(number, error=ParsingError(f"line {number} is not JSON: {exc.msg}"))
+            obj = parse_json_text(line, what=f"line {number}")
+        except (ParsingError, InputTooLargeError) as exc:
+            yield Row(number, error=exc)
             continue
         if not isinstance(obj, dict):
             yield Row(number, error=MalformedInputError(f"line {number} is not a JSON object"))

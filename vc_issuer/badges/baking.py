@@ -24,12 +24,14 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape as xml_escape
 
 from vc_issuer.core.credentials import parse_json_document
+from vc_issuer.core.jsonparse import check_json_value
 from vc_issuer.errors import (
     DuplicateBakedCredentialError,
     InputTooLargeError,
     InvalidImageError,
     MalformedInputError,
     NoBakedCredentialError,
+    UnsafeSvgError,
     UnsupportedBakedFormatError,
     UnsupportedImageError,
 )
@@ -91,6 +93,7 @@ def credential_text(
     """The text to bake: compact JSON for a dict; a given JSON text is checked, kept as is; a
     compact JWS (a VC-JWT, OB 3.0 §5.3) is baked as the token itself."""
     if isinstance(credential, Mapping):
+        check_json_value(credential)  # what unbaking would refuse is never baked
         return json.dumps(
             credential, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False
         )
@@ -399,6 +402,98 @@ def _scan_svg(data: bytes) -> _SvgScan:
     return scan
 
 
+# Elements that run code or pull in other documents; compared in lower case, without namespace.
+_SVG_ACTIVE_ELEMENTS: Final = frozenset(
+    {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"}
+)
+_SVG_CSS_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
+_SVG_CSS_IMPORT = re.compile(r"@import", re.IGNORECASE)
+
+
+def _svg_reference_ok(ref: str) -> bool:
+    """A reference an image may hold: a fragment of itself or an embedded data: image."""
+    ref = ref.strip()
+    return ref.startswith("#") or ref.lower().startswith("data:image/")
+
+
+def check_svg_safety(svg: bytes) -> None:
+    """Refuse (``UNSAFE_SVG``) an SVG that could run code or load anything when shown: a
+    DOCTYPE or entity declaration, ``<script>``, ``<foreignObject>`` (and other embedding
+    elements), ``on*`` event attributes, and references (``href``, ``xlink:href``, CSS
+    ``url()`` and ``@import``) to anything but ``#fragment`` or a ``data:image/`` URI.
+
+    One expat pass with entity expansion off (like defusedxml); stored images are served to
+    browsers, so this runs before an image is kept, whatever the page's CSP.
+    """
+    _check_size(svg)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    in_style = 0
+
+    def refuse(what: str) -> Any:
+        raise _UnsafeXml(what)
+
+    def css(text: str, where: str) -> None:
+        if _SVG_CSS_IMPORT.search(text):
+            refuse(f"{where} uses @import")
+        for m in _SVG_CSS_URL.finditer(text):
+            if not _svg_reference_ok(m.group(1)):
+                refuse(f"{where} refers to {m.group(1)[:60]!r} outside the image")
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal in_style
+        local = name.rsplit(" ", 1)[-1].lower()
+        if local in _SVG_ACTIVE_ELEMENTS:
+            refuse(f"<{local}> elements are not allowed")
+        if local == "style":
+            in_style += 1
+        for key, value in attrs.items():
+            attr = key.rsplit(" ", 1)[-1].lower()
+            if attr.startswith("on"):
+                refuse(f"event handler attributes ({attr}) are not allowed")
+            if attr == "href" and not _svg_reference_ok(value):
+                refuse(f"<{local}> refers to {value[:60]!r} outside the image")
+            if attr == "attributename" and value.rsplit(":", 1)[-1].lower() == "href":
+                refuse(f"<{local}> may not animate a reference")
+            if "url(" in value.lower() or "@import" in value.lower():
+                css(value, f"the {attr} attribute of <{local}>")
+
+    def end(name: str) -> None:
+        nonlocal in_style
+        if name.rsplit(" ", 1)[-1].lower() == "style":
+            in_style -= 1
+
+    def chars(text: str) -> None:
+        if in_style:
+            css(text, "a <style> element")
+
+    def doctype(*_args: Any) -> None:
+        refuse("a DOCTYPE is not allowed")
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    parser.EntityDeclHandler = _forbid("entity declarations are not allowed")
+    parser.UnparsedEntityDeclHandler = _forbid("entity declarations are not allowed")
+    parser.ExternalEntityRefHandler = _forbid("external entities are not allowed")
+    parser.SkippedEntityHandler = _forbid("undefined entity references are not allowed")
+    parser.ProcessingInstructionHandler = lambda target, _data: (
+        refuse("an xml-stylesheet instruction is not allowed")
+        if target.lower() == "xml-stylesheet"
+        else None
+    )
+    try:
+        parser.Parse(bytes(svg), True)
+    except _UnsafeXml as exc:
+        raise UnsafeSvgError(f"unsafe SVG: {exc}") from None
+    except expat.ExpatError as exc:
+        raise InvalidImageError(f"invalid SVG: {expat.errors.messages[exc.code]} "
+                                f"(line {exc.lineno}, column {exc.offset})") from None  # fmt: skip
+    except (LookupError, ValueError, UnicodeError) as exc:
+        raise InvalidImageError(f"invalid SVG: {exc}") from None
+
+
 _XML_ENCODING = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']"
 )
@@ -704,6 +799,7 @@ __all__ = [
     "bake_png",
     "bake_svg",
     "baked_payload",
+    "check_svg_safety",
     "credential_text",
     "default_badge",
     "default_badge_png",

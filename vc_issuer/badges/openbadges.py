@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
-from vc_issuer.core.credentials import _json_type, format_datetime, is_url
+from vc_issuer.core.credentials import _json_type, check_link, format_datetime, is_url
 from vc_issuer.errors import (
     AchievementArchivedError,
     MalformedInputError,
@@ -145,6 +145,17 @@ def _uri(value: Any, path: str) -> str:
     return str(value)
 
 
+def _link(value: Any, path: str, *, image: bool = False) -> str:
+    """A URI that is stored and shown as a link: http(s) only (``UNSAFE_URL`` otherwise)."""
+    return check_link(_uri(value, path), path, image=image)
+
+
+def _opt_link(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    if key not in obj or obj[key] is None:
+        return None
+    return _link(obj[key], f"{path}.{key}")
+
+
 def _opt_uri(obj: Mapping[str, Any], key: str, path: str) -> str | None:
     if key not in obj or obj[key] is None:
         return None
@@ -203,7 +214,7 @@ class Criteria:
         obj = _object(obj, path)
         _no_unknown_keys(obj, ("id", "narrative"), path)
         narrative = _opt_string(obj, "narrative", path)
-        crit_id = _opt_uri(obj, "id", path)
+        crit_id = _opt_link(obj, "id", path)
         if narrative is None and crit_id is None:
             raise _bad(path, "needs a narrative or an id (criteria URL)")
         return cls(narrative=narrative, id=crit_id)
@@ -234,7 +245,11 @@ class Image:
             raise _bad(f"{path}.type", f"must be 'Image', got {obj['type']!r}")
         if "id" not in obj:
             raise _bad(f"{path}.id", "is required")
-        image_id = _string(obj["id"], f"{path}.id") if allow_path else _uri(obj["id"], f"{path}.id")
+        image_id = (
+            _string(obj["id"], f"{path}.id")
+            if allow_path
+            else _link(obj["id"], f"{path}.id", image=True)
+        )
         return cls(id=image_id, caption=_opt_string(obj, "caption", path))
 
     def to_json(self) -> dict[str, Any]:
@@ -265,7 +280,7 @@ class Alignment:
         target_type = obj.get("targetType")
         return cls(
             target_name=_string(obj["targetName"], f"{path}.targetName"),
-            target_url=_uri(obj["targetUrl"], f"{path}.targetUrl"),
+            target_url=_link(obj["targetUrl"], f"{path}.targetUrl"),
             target_framework=_opt_string(obj, "targetFramework", path),
             target_code=_opt_string(obj, "targetCode", path),
             target_type=(
@@ -479,7 +494,7 @@ class IssuerProfile:
         _uri(self.id, "issuer.id")
         _string(self.name, "issuer.name")
         if self.url is not None:
-            _uri(self.url, "issuer.url")
+            _link(self.url, "issuer.url")
         if self.email is not None and "@" not in _string(self.email, "issuer.email"):
             raise _bad("issuer.email", f"is not an email address: {self.email!r}")
 
@@ -494,7 +509,7 @@ class IssuerProfile:
         return cls(
             id=_uri(obj["id"], f"{path}.id"),
             name=_string(obj["name"], f"{path}.name"),
-            url=_opt_uri(obj, "url", path),
+            url=_opt_link(obj, "url", path),
             email=_opt_string(obj, "email", path),
             image=None
             if obj.get("image") is None

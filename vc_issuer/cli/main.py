@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from vc_issuer import __version__
+from vc_issuer.core.jsonparse import DocumentLimits, parse_json_text
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -25,7 +26,6 @@ from vc_issuer.errors import (
     InternalError,
     MalformedInputError,
     OutputExistsError,
-    ParsingError,
     VCIssuerError,
 )
 from vc_issuer.services.home import ENV_HOME
@@ -33,6 +33,8 @@ from vc_issuer.services.home import ENV_HOME
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024
+CLI_LIMITS = DocumentLimits(max_bytes=MAX_INPUT_BYTES)
+"""The server's JSON limits, with a file cap instead of the body cap."""
 
 
 def _emit(obj: Any) -> None:
@@ -86,7 +88,7 @@ def read_json_object(source: str) -> dict[str, Any]:
 
     data = read_input(source)
     try:
-        return parse_json_document(data)
+        return parse_json_document(data, CLI_LIMITS)
     except VCIssuerError as exc:
         raise naming_source(source, exc) from None
 
@@ -511,9 +513,9 @@ def _trusted_keys(path: str | None) -> list[dict[str, Any]]:
         return []
     data = read_input(path)
     try:
-        value = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParsingError(f"{path} is not JSON: {exc}") from None
+        value = parse_json_text(data, CLI_LIMITS)
+    except VCIssuerError as exc:
+        raise naming_source(path, exc) from None
     if isinstance(value, dict) and isinstance(value.get("keys"), list):
         value = value["keys"]
     items = value if isinstance(value, list) else [value]

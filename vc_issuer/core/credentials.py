@@ -6,14 +6,14 @@ document is refused with a precise message instead of failing somewhere deep in 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from vc_issuer.core.jsonparse import DEFAULT_LIMITS, DocumentLimits, parse_json_object
 from vc_issuer.core.related import parse_digest_multibase, parse_digest_sri
-from vc_issuer.errors import MalformedInputError, ParsingError
+from vc_issuer.errors import MalformedInputError, UnsafeUrlError
 
 VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -36,23 +36,12 @@ def utcnow() -> datetime:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def parse_json_document(data: str | bytes | bytearray) -> dict[str, Any]:
-    """Parse JSON text that must be an object (a credential, presentation or proof document)."""
-    try:
-        if isinstance(data, (bytes, bytearray)):
-            data = bytes(data).decode("utf-8")
-        value = json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise ParsingError(f"input is not UTF-8: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise ParsingError(
-            f"input is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise ParsingError("input is not JSON: nested too deeply") from None
-    if not isinstance(value, dict):
-        raise MalformedInputError(f"expected a JSON object, got a JSON {_json_type(value)}")
-    return value
+def parse_json_document(
+    data: str | bytes | bytearray, limits: DocumentLimits = DEFAULT_LIMITS, *, what: str = "input"
+) -> dict[str, Any]:
+    """Parse JSON text that must be an object (a credential, presentation or proof document),
+    with the strict parser and its limits (:mod:`vc_issuer.core.jsonparse`)."""
+    return parse_json_object(data, limits, what=what)
 
 
 def _json_type(value: Any) -> str:
@@ -115,6 +104,26 @@ def format_datetime(moment: datetime) -> str:
 def is_url(value: Any) -> bool:
     """An absolute IRI: a scheme followed by something without whitespace."""
     return isinstance(value, str) and _URL.match(value) is not None
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+\S*$", re.IGNORECASE)
+_DATA_IMAGE = re.compile(r"^data:image/(png|svg\+xml|jpeg|gif|webp)[;,]", re.IGNORECASE)
+
+
+def is_http_url(value: Any) -> bool:
+    """An ``http(s)`` URL with a host: the only kind of link stored, or shown as a link."""
+    return isinstance(value, str) and _HTTP_URL.match(value) is not None
+
+
+def check_link(value: Any, path: str, *, image: bool = False) -> str:
+    """``value`` if it is a link we may store: ``http(s)``, or for an image also a
+    ``data:image/...`` URI (OB 3.0 allows data URIs for images). ``javascript:``, ``vbscript:``,
+    other ``data:`` and every other scheme are refused with ``UNSAFE_URL``."""
+    if is_http_url(value) or (image and isinstance(value, str) and _DATA_IMAGE.match(value)):
+        return str(value)
+    allowed = "an http(s) URL or a data:image/ URI" if image else "an http(s) URL"
+    shown = repr(value[:80]) if isinstance(value, str) else _json_type(value)
+    raise UnsafeUrlError(f"{path} must be {allowed}, got {shown}", field=path)
 
 
 # --- credentials ---------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from vc_issuer.core.credentials import (
     format_datetime,
     parse_xml_datetime,
 )
+from vc_issuer.core.jsonparse import parse_json_text
 from vc_issuer.core.keys import Ed25519Key, SigningKey
 from vc_issuer.errors import (
     EnvelopedCredentialError,
@@ -70,6 +71,7 @@ from vc_issuer.errors import (
     JwtSubMismatchError,
     MalformedInputError,
     MalformedJwsError,
+    ParsingError,
     UnsupportedFormatError,
     UnsupportedJwtAlgError,
 )
@@ -167,9 +169,11 @@ def _is_b64url(segment: str) -> bool:
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedJwsError(f"the JWS {what} is not JSON: {exc}") from None
+        value = parse_json_text(data, what=f"the JWS {what}")
+    except ParsingError as exc:
+        if type(exc) is not ParsingError:
+            raise  # a precise refusal (number, string, depth, size) keeps its own code
+        raise MalformedJwsError(exc.detail) from None
     if not isinstance(value, dict):
         raise MalformedJwsError(f"the JWS {what} must be a JSON object")
     return value
@@ -678,8 +682,7 @@ def _date_claim(
         same = False
     if not same:
         raise error(
-            f"JWT {claim} {format_datetime(moment)} is not the credential's {name} "
-            f"{cred[name]!r}",
+            f"JWT {claim} {format_datetime(moment)} is not the credential's {name} {cred[name]!r}",
             claim=claim,
         )
     doc.claim_checks.append(ClaimCheck(claim, "ok", f"{claim} equals {name}"))

@@ -124,7 +124,7 @@ def image_src(request: web.Request, url: str | None) -> str | None:
     own = own_path(request, url, IMAGE_PATH)
     if own is not None:
         return own
-    return url if url.startswith(("data:", "https://")) else None
+    return url if url.startswith(("data:image/", "https://")) else None
 
 
 def _profile_view(request: web.Request, profile: IssuerProfile) -> dict[str, Any]:

@@ -22,11 +22,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from vc_issuer.core.jsonparse import DocumentLimits, parse_json_object
 from vc_issuer.errors import (
     InputTooLargeError,
-    JsonTooDeepError,
     MalformedInputError,
-    ParsingError,
     VCIssuerError,
 )
 from vc_issuer.http.problems import (
@@ -147,28 +146,21 @@ def required_string(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def request_limits(request: web.Request) -> DocumentLimits:
+    """The JSON limits of this app: its body cap and depth, the parser's other defaults."""
+    return DocumentLimits(
+        max_bytes=request.app.get(MAX_BODY_KEY, DEFAULT_MAX_BODY),
+        max_depth=request.app.get(MAX_DEPTH_KEY, DEFAULT_MAX_DEPTH),
+    )
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, within the size and nesting caps (an oversized body
-    raises aiohttp's 413, which ``error_middleware`` answers as INPUT_TOO_LARGE)."""
-    max_depth = request.app.get(MAX_DEPTH_KEY, DEFAULT_MAX_DEPTH)
+    """The request body as a JSON object, through the strict parser within the app's caps (an
+    oversized body raises aiohttp's 413, which ``error_middleware`` answers as INPUT_TOO_LARGE)."""
     raw = await request.read()
     if not raw.strip():
         raise MalformedInputError("the request body is empty; send a JSON object")
-    try:
-        value = json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise ParsingError(f"the request body is not UTF-8: {exc.reason}") from None
-    except json.JSONDecodeError as exc:
-        raise ParsingError(
-            f"the request body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise JsonTooDeepError(f"the request body nests deeper than {max_depth} levels") from None
-    if not isinstance(value, dict):
-        raise MalformedInputError("the request body must be a JSON object")
-    if json_depth(value) > max_depth:
-        raise JsonTooDeepError(f"the request body nests deeper than {max_depth} levels")
-    return value
+    return parse_json_object(raw, request_limits(request), what="the request body")
 
 
 # URLs that are bearer capabilities: whoever reads the path holds the secret. The learner's claim
@@ -255,6 +247,7 @@ __all__ = [
     "redact_path",
     "redact_query",
     "request_id_middleware",
+    "request_limits",
     "required_string",
     "secret_hash",
 ]

@@ -40,6 +40,7 @@ from vc_issuer.badges.claims import WalletLinks
 from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_credential
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core import jose
+from vc_issuer.core.credentials import is_http_url
 from vc_issuer.errors import NotFoundError, VCIssuerError
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
 from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
@@ -59,12 +60,16 @@ _OB_TYPES: Final = {"OpenBadgeCredential", "AchievementCredential"}
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # `x is http_url`: a stored link is rendered as a link only when it is http(s); credentials
+    # stored before links were checked may hold javascript: or data: URLs, shown as text.
+    env.tests["http_url"] = is_http_url
+    return env
 
 
 def render(

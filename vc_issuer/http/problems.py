@@ -78,7 +78,12 @@ def http_problem(status: int, detail: str | None = None) -> dict[str, Any]:
 
 
 def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; text that is not Unicode (a lone surrogate echoed from input) is
+    written as a ``\\uXXXX`` escape instead of failing the response."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def json_response(

@@ -54,6 +54,7 @@ from did_methods.multikey import (
 )
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import format_datetime, parse_xml_datetime
+from vc_issuer.core.jsonparse import parse_json_text
 from vc_issuer.errors import (
     CredentialRequestDeniedError,
     InvalidCredentialRequestError,
@@ -64,6 +65,7 @@ from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
     OAuthError,
+    ParsingError,
     UnknownCredentialConfigurationError,
     UnsupportedGrantTypeError,
     VCIssuerError,
@@ -269,8 +271,12 @@ def authorization_server_metadata(issuer: str) -> dict[str, Any]:
 def _b64url_json(segment: str, what: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        value = parse_json_text(raw, what=f"the key proof's {what}")
+    except ParsingError as exc:
+        if type(exc) is not ParsingError:
+            raise  # a precise refusal (number, string, depth, size) keeps its own code
+        raise InvalidProofError(f"the key proof's {what} is not base64url JSON") from None
+    except ValueError:
         raise InvalidProofError(f"the key proof's {what} is not base64url JSON") from None
     if not isinstance(value, dict):
         raise InvalidProofError(f"the key proof's {what} is not a JSON object")

@@ -139,9 +139,7 @@ async def oid4vci_claim(world: World, offer_uri: str, holder: OidHolder) -> dict
 
 
 async def verified(world: World, credential: dict[str, Any]) -> None:
-    resp = await world.client.post(
-        "/credentials/verify", json={"verifiableCredential": credential}
-    )
+    resp = await world.client.post("/credentials/verify", json={"verifiableCredential": credential})
     assert resp.status == 200, await resp.text()
 
 
