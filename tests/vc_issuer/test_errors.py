@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from did_methods import errors as did
@@ -115,3 +117,23 @@ def test_every_did_methods_error_is_mapped_deliberately() -> None:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         assert did_error_class(cls) is not errors.DIDResolutionError, cls
+
+
+def test_each_did_error_code_has_one_status_everywhere() -> None:
+    """The exception path (from_did_error), the in-band path (the resolver driver route reads
+    ``didResolutionMetadata.error`` by name) and the class agree on one HTTP status per code;
+    no module keeps a status table of its own for DID errors."""
+    stack: list[type[did.DIDError]] = [did.DIDError]
+    statuses: dict[str, set[int]] = {}
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        by_exception = from_did_error(cls("x")).http_status
+        by_name = did_error_class(cls.code).http_status
+        statuses.setdefault(cls.code, set()).update({by_exception, by_name})
+    assert {code: s for code, s in statuses.items() if len(s) != 1} == {}
+    root = Path(errors.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        if path.name != "errors.py" and "didResolutionMetadata" in text and "status=" in text:
+            assert "did_error_class(" in text, path  # the status comes from the one mapping

@@ -38,6 +38,7 @@ from vc_issuer.badges.openbadges import (
     ob_schema_compatible,
 )
 from vc_issuer.core.credentials import is_url
+from vc_issuer.core.csvsafe import SafeDictWriter
 from vc_issuer.core.jose import credential_id
 from vc_issuer.core.jsonparse import parse_json_text
 from vc_issuer.errors import (
@@ -847,7 +848,7 @@ def write_results(out: IO[str], results: Iterable[AwardResult], *, header: bool 
     (``queued``: its claim email is in the outbox; ``no-email``: the row has no address).
 
     ``page_url`` was formerly named ``claim_url`` (it never was a claim link)."""
-    writer = csv.DictWriter(out, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, RESULT_COLUMNS, lineterminator="\n")  # no formula cells
     if header:
         writer.writeheader()
     for r in results:
