@@ -128,6 +128,28 @@ def register(main: click.Group) -> None:
         type=float,
         help="Seconds a stop waits for requests in flight.",
     )
+    @click.option(
+        "--rate-limit",
+        type=float,
+        help="Requests per second per client on anonymous routes (nonce, token, claim"
+        " pages, exchanges); 0 turns the limit off. Default: [limits] rate, or 10.",
+    )
+    @click.option(
+        "--rate-burst",
+        type=int,
+        help="Requests a client may send at once before the rate applies (default 60).",
+    )
+    @click.option(
+        "--trust-forwarded-for",
+        is_flag=True,
+        default=None,
+        help="Behind a proxy: rate-limit by the last X-Forwarded-For address.",
+    )
+    @click.option(
+        "--purge-interval",
+        type=float,
+        help="Seconds between purges of expired nonces, offers and exchanges (default 300).",
+    )
     @profile_options
     @handle_errors
     def serve_cmd(
@@ -142,6 +164,10 @@ def register(main: click.Group) -> None:
         allow_private_hosts: bool,
         database_url: str | None,
         shutdown_timeout: float,
+        rate_limit: float | None,
+        rate_burst: int | None,
+        trust_forwarded_for: bool | None,
+        purge_interval: float | None,
         profile: ProfileFields,
     ) -> None:
         """Run the VC API server (creates a did:key issuer home on first run).
@@ -163,6 +189,10 @@ def register(main: click.Group) -> None:
             auth=not no_auth,
             allow_private=allow_private_hosts,
             shutdown_timeout=shutdown_timeout,
+            rate_limit=rate_limit,
+            rate_burst=rate_burst,
+            trust_forwarded=trust_forwarded_for,
+            purge_interval=purge_interval,
         )
         check_options(opts)
         configure_logging(opts.log_level)  # what follows on stderr is JSON lines, like the log

@@ -38,6 +38,7 @@ from vc_issuer.http.middlewares import (
     error_middleware,
     request_id_middleware,
 )
+from vc_issuer.http.ratelimit import hygiene_middleware
 from vc_issuer.http.routes import ROUTES_KEY, Routes
 from vc_issuer.http.state import STATE_KEY, ServiceState
 
@@ -69,6 +70,7 @@ def default_middlewares() -> list[Middleware]:
         pages.html_errors_middleware,
         error_middleware,
         body_cap_middleware,
+        hygiene_middleware,
     ]
 
 

@@ -41,7 +41,10 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.app import create_app
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
+from vc_issuer.http.ratelimit import install_limits
 from vc_issuer.http.services import open_services
+from vc_issuer.services.home import load_home
+from vc_issuer.services.limits import LimitsConfig
 
 log = logging.getLogger("vc_issuer.http.server")
 
@@ -72,6 +75,11 @@ class ServeOptions:
     shutdown_timeout: float = 30.0
     max_body: int = DEFAULT_MAX_BODY
     log_level: str = "INFO"
+    rate_limit: float | None = None
+    """Overrides ``[limits] rate`` (requests per second per client on anonymous routes)."""
+    rate_burst: int | None = None
+    trust_forwarded: bool | None = None
+    purge_interval: float | None = None
 
     @property
     def scheme(self) -> str:
@@ -170,10 +178,23 @@ async def _build_app(opts: ServeOptions) -> web.Application:
         allow_private=opts.allow_private,
     )
     try:
-        return create_app(services, max_body=opts.max_body)
+        app = create_app(services, max_body=opts.max_body)
+        install_limits(app, serve_limits(load_home(Path(opts.home)).limits, opts))
+        return app
     except BaseException:
         await services.issuer.close()
         raise
+
+
+def serve_limits(limits: LimitsConfig, opts: ServeOptions) -> LimitsConfig:
+    """``[limits]`` from config.toml with the ``serve`` flags that were given on top."""
+    flags: dict[str, Any] = {
+        "rate": opts.rate_limit,
+        "burst": opts.rate_burst,
+        "trust_forwarded": opts.trust_forwarded,
+        "purge_interval": opts.purge_interval,
+    }
+    return dataclasses.replace(limits, **{k: v for k, v in flags.items() if v is not None})
 
 
 def _listen(host: str, port: int, *, reuse_port: bool) -> list[socket.socket]:

@@ -39,6 +39,7 @@ from vc_issuer.errors import (
     KeyTypeExistsError,
     MalformedInputError,
 )
+from vc_issuer.services.limits import LimitsConfig, limits_from_toml
 
 if TYPE_CHECKING:
     from did_methods.multikey import KeyType
@@ -81,6 +82,8 @@ class HomeConfig:
     """Multi-bit ``message`` status (``[status.message]``: size, messages, reference)."""
     extra_key_files: list[Path] = field(default_factory=list)
     """Keys added with ``keys generate`` (``issuer.extra_key_files``), after ``key_file``."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    """``[limits]``: per-client rate limits of anonymous routes, purge interval, nonce TTL."""
 
     @property
     def key_files(self) -> list[Path]:
@@ -155,6 +158,7 @@ def _parse(home: Path, raw: dict[str, Any]) -> HomeConfig:
             vc11_status=_flag(status.get("vc11", False), "status.vc11"),
             status_messages=_status_messages(home, status.get("message")),
             extra_key_files=[home / str(f) for f in issuer.get("extra_key_files", [])],
+            limits=limits_from_toml(raw.get("limits", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{home / 'config.toml'}: missing or bad setting {exc}") from None
