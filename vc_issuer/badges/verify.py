@@ -112,7 +112,10 @@ async def _read(
         baked = baked_payload(bytes(data))
         if baked.version == "ob2":
             return _ob2_text(baked.text), True
-        return baked.text, False
+        if jose.looks_like_jws(baked.text.strip().split("~", 1)[0]):
+            return baked.text, False
+        # a baked credential obeys the caps of a JSON body, however small the image was
+        return parse_json_document(baked.text, what="the credential baked in the image"), False
     text = _text(data).strip()
     if _is_url(text):
         return await _from_url(text, fetcher)

@@ -126,6 +126,33 @@ def check_link(value: Any, path: str, *, image: bool = False) -> str:
     raise UnsafeUrlError(f"{path} must be {allowed}, got {shown}", field=path)
 
 
+def check_links(document: Any) -> None:
+    """Refuse (``UNSAFE_URL``) a document whose links would be shown to people: every
+    ``criteria.id``, ``targetUrl``, ``image`` (or ``image.id``) and the issuer's ``url``
+    (Open Badges names). Iterative, so any nesting is fine."""
+    stack: list[tuple[Any, str]] = [(document, "credential")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        for key, value in item.items():
+            where = f"{path}.{key}"
+            if key == "targetUrl" and value is not None:
+                check_link(value, where)
+            elif key == "criteria" and isinstance(value, dict) and "id" in value:
+                check_link(value["id"], f"{where}.id")
+            elif key == "image" and isinstance(value, str):
+                check_link(value, where, image=True)
+            elif key == "image" and isinstance(value, dict) and "id" in value:
+                check_link(value["id"], f"{where}.id", image=True)
+            elif key == "issuer" and isinstance(value, dict) and "url" in value:
+                check_link(value["url"], f"{where}.url")
+            stack.append((value, where))
+
+
 # --- credentials ---------------------------------------------------------------------------------
 
 

@@ -41,7 +41,14 @@ from vc_issuer.badges.openbadges import ob_schema_compatible, validate_ob_creden
 from vc_issuer.badges.verify import verify_input
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import is_http_url
-from vc_issuer.errors import NotFoundError, VCIssuerError
+from vc_issuer.errors import (
+    JsonNumberInvalidError,
+    JsonStringInvalidError,
+    JsonTooDeepError,
+    JsonTooLargeError,
+    NotFoundError,
+    VCIssuerError,
+)
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
 from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
 from vc_issuer.http.routes import Route
@@ -607,6 +614,12 @@ async def baked_badge(request: web.Request) -> web.Response:
 # --- verify page ---------------------------------------------------------------------------------
 
 
+_STRICT_JSON_CODES: Final = frozenset(
+    cls.code
+    for cls in (JsonNumberInvalidError, JsonStringInvalidError, JsonTooDeepError, JsonTooLargeError)
+)
+
+
 class PageInputError(Exception):
     """Input the verify page cannot read, said in plain words."""
 
@@ -637,6 +650,8 @@ def _what(data: bytes) -> str:
 
 def _unreadable(exc: VCIssuerError, source: str) -> PageInputError:
     """Input we cannot even start checking, said in plain words."""
+    if exc.code in _STRICT_JSON_CODES:  # the same code as the API gives, for support requests
+        return PageInputError(f"That credential cannot be accepted ({exc.code}): {exc.detail}")
     if exc.code in ("NO_BAKED_CREDENTIAL", "DUPLICATE_BAKED_CREDENTIAL", "INVALID_IMAGE"):
         return PageInputError(f"We could not read a credential from that image: {exc.detail}")
     if exc.code in ("FETCH_FAILED", "FORBIDDEN_ADDRESS"):

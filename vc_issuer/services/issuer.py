@@ -40,6 +40,7 @@ from vc_issuer.core import jose
 from vc_issuer.core.credentials import (
     Version,
     check_context,
+    check_links,
     format_datetime,
     parse_xml_datetime,
     utcnow,
@@ -660,6 +661,7 @@ class Issuer:
                 "the credential already has a proof; issue an unsigned credential", field="proof"
             )
         version = check_context(cred)
+        check_links(cred)  # UNSAFE_URL: only http(s) links are stored and shown
         moment = self.now()
         if moment.tzinfo is None:
             raise ConfigError("the issuer clock must return timezone-aware datetimes")

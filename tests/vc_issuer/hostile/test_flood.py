@@ -1,0 +1,150 @@
+"""A 10,000-request flood of ``POST /nonce`` against a real `vc-issuer serve` (issue 9, item 5):
+the rows in the store stay bounded, on SQLite and on PostgreSQL.
+
+Every ``c_nonce`` is a row. The rate limit bounds how fast one client creates them and the purge
+task bounds how long they stay, so at any moment the store holds at most (docs/limits.md)
+
+    burst + rate x (nonce_ttl + purge_grace + purge_interval)
+
+rows per client and worker: 10 + 10 x (2 + 0 + 1) = 40 here, against 10,000 before the limits.
+Once the flood stops, the purge empties the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from vc_issuer.services.limits import LimitsConfig
+
+from ._live_server import LiveServer, cli, free_port
+
+PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+FLOOD = 10_000
+LIMITS = LimitsConfig(rate=10, burst=10, nonce_ttl=2, purge_interval=1)
+LIMITS_TOML = f"""
+[limits]
+rate = {LIMITS.rate}
+burst = {LIMITS.burst}
+nonce_ttl = {LIMITS.nonce_ttl}
+purge_interval = {LIMITS.purge_interval}
+"""
+BOUND = LIMITS.row_bound()
+
+Count = Callable[[], Awaitable[int]]
+
+
+def _serve(folder: Path, database_url: str | None = None) -> tuple[LiveServer, str]:
+    home = folder / "home"
+    port = free_port()
+    args = ["init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"]
+    if database_url:
+        args += ["--database-url", database_url]
+    made = subprocess.run(cli(*args), capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    with (home / "config.toml").open("a") as f:
+        f.write(LIMITS_TOML)
+    server = LiveServer(["--home", str(home), "--port", str(port)], folder / "serve.log")
+    return server, server.wait_ready()
+
+
+async def _flood(url: str, count: Count) -> tuple[Counter[int], list[int]]:
+    """FLOOD requests from 32 concurrent senders; the row count sampled along the way."""
+    statuses: Counter[int] = Counter()
+    samples: list[int] = []
+    sent = 0
+    done = asyncio.Event()
+
+    async def sender(http: aiohttp.ClientSession) -> None:
+        nonlocal sent
+        while sent < FLOOD:
+            sent += 1
+            async with http.post("/nonce") as resp:
+                await resp.read()
+                statuses[resp.status] += 1
+
+    async def sampler() -> None:
+        while not done.is_set():
+            samples.append(await count())
+            await asyncio.sleep(0.1)
+
+    connector = aiohttp.TCPConnector(limit=32)
+    async with aiohttp.ClientSession(url, connector=connector) as http:
+        watch = asyncio.create_task(sampler())
+        await asyncio.gather(*(sender(http) for _ in range(32)))
+        done.set()
+        await watch
+    samples.append(await count())
+    return statuses, samples
+
+
+async def _drained(count: Count, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    rows = await count()
+    while rows and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        rows = await count()
+    return rows
+
+
+async def _check_flood(server: LiveServer, url: str, count: Count) -> None:
+    started = time.monotonic()
+    statuses, samples = await _flood(url, count)
+    elapsed = time.monotonic() - started
+    print(f"flood: {dict(statuses)} in {elapsed:.1f} s, rows max {max(samples)} (bound {BOUND})")
+    assert sum(statuses.values()) == FLOOD
+    assert set(statuses) <= {200, 429}, statuses
+    # rows created: the bucket lets through at most the burst and then the rate
+    assert statuses[200] <= LIMITS.burst + LIMITS.rate * elapsed + 1, (statuses, elapsed)
+    assert statuses[429] >= FLOOD - statuses[200]
+    assert max(samples) <= BOUND, (max(samples), BOUND, samples)
+    assert await _drained(count) == 0  # the purge removes every expired nonce
+    purged = server.events("store.purged")
+    assert purged and sum(r["rows"] for r in purged) >= statuses[200] - max(samples)
+
+
+async def test_sqlite_store_stays_bounded_under_a_nonce_flood(tmp_path: Path) -> None:
+    server, url = await asyncio.to_thread(_serve, tmp_path)
+    db = tmp_path / "home" / "store.sqlite3"
+
+    async def count() -> int:
+        def read() -> int:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+                return int(conn.execute("SELECT count(*) FROM exchanges").fetchone()[0])
+
+        return await asyncio.to_thread(read)
+
+    try:
+        await _check_flood(server, url, count)
+    finally:
+        assert server.stop() == 0
+
+
+async def test_postgresql_store_stays_bounded_under_a_nonce_flood(tmp_path: Path) -> None:
+    schema = "vcf_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(PG_URL, timeout=5)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    server = None
+    try:
+        url_db = f"{PG_URL}?search_path={schema}"
+        server, url = await asyncio.to_thread(_serve, tmp_path, url_db)
+
+        async def count() -> int:
+            return int(await admin.fetchval(f'SELECT count(*) FROM "{schema}".exchanges'))
+
+        await _check_flood(server, url, count)
+    finally:
+        if server is not None:
+            assert server.stop() == 0
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
