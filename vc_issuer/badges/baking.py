@@ -314,6 +314,31 @@ def _forbid(what: str) -> Any:
     return handler
 
 
+def _guarded_parser() -> Any:
+    """An expat parser configured like defusedxml: no parameter entities, and entity
+    declarations, external and undefined entity references raise ``_UnsafeXml``."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.EntityDeclHandler = _forbid("entity declarations are not allowed")
+    parser.UnparsedEntityDeclHandler = _forbid("entity declarations are not allowed")
+    parser.ExternalEntityRefHandler = _forbid("external entities are not allowed")
+    parser.SkippedEntityHandler = _forbid("undefined entity references are not allowed")
+    return parser
+
+
+def _parse_svg(parser: Any, source: bytes, unsafe: type[InvalidImageError]) -> None:
+    """Run ``parser`` over ``source``; a refusal is ``unsafe``, bad XML ``INVALID_IMAGE``."""
+    try:
+        parser.Parse(source, True)
+    except _UnsafeXml as exc:
+        raise unsafe(f"unsafe SVG: {exc}") from None
+    except expat.ExpatError as exc:
+        raise InvalidImageError(f"invalid SVG: {expat.errors.messages[exc.code]} "
+                                f"(line {exc.lineno}, column {exc.offset})") from None  # fmt: skip
+    except (LookupError, ValueError, UnicodeError) as exc:  # e.g. an encoding expat cannot use
+        raise InvalidImageError(f"invalid SVG: {exc}") from None
+
+
 def _scan_svg(data: bytes) -> _SvgScan:
     _check_size(data)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:512]:
@@ -332,8 +357,7 @@ def _scan_svg(data: bytes) -> _SvgScan:
     cred_depth = 0  # > 0 while inside an outermost credential (or OB 2.0 assertion) element
     assertion_verify = ""
     parts: list[str] = []
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = _guarded_parser()
 
     def start_ns(prefix: str | None, uri: str) -> None:
         if depth == 0:
@@ -382,19 +406,7 @@ def _scan_svg(data: bytes) -> _SvgScan:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars
-    parser.EntityDeclHandler = _forbid("entity declarations are not allowed")
-    parser.UnparsedEntityDeclHandler = _forbid("entity declarations are not allowed")
-    parser.ExternalEntityRefHandler = _forbid("external entities are not allowed")
-    parser.SkippedEntityHandler = _forbid("undefined entity references are not allowed")
-    try:
-        parser.Parse(source, True)
-    except _UnsafeXml as exc:
-        raise InvalidImageError(f"unsafe SVG: {exc}") from None
-    except expat.ExpatError as exc:
-        raise InvalidImageError(f"invalid SVG: {expat.errors.messages[exc.code]} "
-                                f"(line {exc.lineno}, column {exc.offset})") from None  # fmt: skip
-    except (LookupError, ValueError, UnicodeError) as exc:  # e.g. an encoding expat cannot use
-        raise InvalidImageError(f"invalid SVG: {exc}") from None
+    _parse_svg(parser, source, InvalidImageError)
     local = scan.root_name.rsplit(" ", 1)[-1]
     namespace = scan.root_name.rsplit(" ", 1)[0] if " " in scan.root_name else ""
     if local != "svg" or namespace not in ("", SVG_NAMESPACE):
@@ -426,8 +438,7 @@ def check_svg_safety(svg: bytes) -> None:
     browsers, so this runs before an image is kept, whatever the page's CSP.
     """
     _check_size(svg)
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = _guarded_parser()
     in_style = 0
 
     def refuse(what: str) -> Any:
@@ -474,24 +485,12 @@ def check_svg_safety(svg: bytes) -> None:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars
-    parser.EntityDeclHandler = _forbid("entity declarations are not allowed")
-    parser.UnparsedEntityDeclHandler = _forbid("entity declarations are not allowed")
-    parser.ExternalEntityRefHandler = _forbid("external entities are not allowed")
-    parser.SkippedEntityHandler = _forbid("undefined entity references are not allowed")
     parser.ProcessingInstructionHandler = lambda target, _data: (
         refuse("an xml-stylesheet instruction is not allowed")
         if target.lower() == "xml-stylesheet"
         else None
     )
-    try:
-        parser.Parse(bytes(svg), True)
-    except _UnsafeXml as exc:
-        raise UnsafeSvgError(f"unsafe SVG: {exc}") from None
-    except expat.ExpatError as exc:
-        raise InvalidImageError(f"invalid SVG: {expat.errors.messages[exc.code]} "
-                                f"(line {exc.lineno}, column {exc.offset})") from None  # fmt: skip
-    except (LookupError, ValueError, UnicodeError) as exc:
-        raise InvalidImageError(f"invalid SVG: {exc}") from None
+    _parse_svg(parser, bytes(svg), UnsafeSvgError)
 
 
 _XML_ENCODING = re.compile(

@@ -27,7 +27,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
-from vc_issuer.core.credentials import _json_type, check_link, format_datetime, is_url
+from vc_issuer.core.credentials import check_link, format_datetime, is_url
+from vc_issuer.core.jsonparse import json_type as _json_type
 from vc_issuer.errors import (
     AchievementArchivedError,
     MalformedInputError,

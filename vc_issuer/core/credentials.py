@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from vc_issuer.core.jsonparse import DEFAULT_LIMITS, DocumentLimits, parse_json_object
+from vc_issuer.core.jsonparse import json_type as _json_type
 from vc_issuer.core.related import parse_digest_multibase, parse_digest_sri
 from vc_issuer.errors import MalformedInputError, UnsafeUrlError
 
@@ -42,22 +43,6 @@ def parse_json_document(
     """Parse JSON text that must be an object (a credential, presentation or proof document),
     with the strict parser and its limits (:mod:`vc_issuer.core.jsonparse`)."""
     return parse_json_object(data, limits, what=what)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def parse_xml_datetime(value: Any, name: str, *, require_timezone: bool = True) -> datetime:

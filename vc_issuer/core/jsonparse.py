@@ -163,14 +163,15 @@ def parse_json_object(
 
     value = parse_json_text(text, limits, what=what)
     if not isinstance(value, dict):
-        got = f"got a JSON {_json_type(value)}"
+        got = f"got a JSON {json_type(value)}"
         if what == "input":  # the CLI's naming_source rewrites this to name the file
             raise MalformedInputError(f"expected a JSON object, {got}")
         raise MalformedInputError(f"{what} must be a JSON object, {got}")
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -181,7 +182,9 @@ def _json_type(value: Any) -> str:
         return "string"
     if isinstance(value, list):
         return "array"
-    return "object"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
 
 
 __all__ = [
@@ -189,6 +192,7 @@ __all__ = [
     "DocumentLimits",
     "bad_text",
     "check_json_value",
+    "json_type",
     "parse_json_object",
     "parse_json_text",
 ]

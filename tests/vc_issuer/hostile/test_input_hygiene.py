@@ -36,18 +36,9 @@ from vc_issuer.badges.baking import (
 )
 from vc_issuer.errors import InvalidImageError, UnsafeSvgError
 
-from ._live_server import V2, LiveServer, cli, free_port, open_badge
+from ._live_server import V2, Live, LiveServer, cli, free_port, open_badge
 
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-
-
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str, home: Path) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-        self.home = home
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from vc_issuer.errors import ConfigError
 from vc_issuer.http.ratelimit import TokenBuckets, is_limited
 from vc_issuer.services.limits import LimitsConfig, limits_from_toml
 
-from ._live_server import LiveServer, cli, free_port
+from ._live_server import Live, LiveServer, cli, free_port
 
 # --- the bucket ----------------------------------------------------------------------------------
 
@@ -76,14 +76,6 @@ def test_route_matching_and_config() -> None:
 
 
 # --- a live server --------------------------------------------------------------------------------
-
-
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
 
 
 LIMITS_TOML = """
