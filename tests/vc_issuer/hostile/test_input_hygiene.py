@@ -359,3 +359,27 @@ async def test_cli_jsonl_rows_use_the_parser(live: Live, tmp_path: Path) -> None
     assert result.returncode == 2, result.stderr
     text = out.read_text()
     assert "JSON_NUMBER_INVALID" in text and "JSON_STRING_INVALID" in text, text
+
+
+@pytest.mark.parametrize(
+    ("profile", "field"),
+    [
+        ({"url": "javascript:alert(1)"}, "issuer.url"),
+        ({"url": "data:text/html,x"}, "issuer.url"),
+        ({"image": "data:text/html;base64,PHNjcmlwdD4="}, "issuer.image.id"),
+        ({"image": {"id": "vbscript:x", "type": "Image"}}, "issuer.image.id"),
+    ],
+)
+def test_issuer_profile_links_are_http(profile: dict[str, Any], field: str) -> None:
+    from vc_issuer.badges.openbadges import IssuerProfile
+    from vc_issuer.errors import UnsafeUrlError
+
+    with pytest.raises(UnsafeUrlError) as info:
+        IssuerProfile.from_json({"id": "did:example:1", "name": "Academy", **profile})
+    assert info.value.code == "UNSAFE_URL"
+    assert info.value.extra["field"] == field
+    ok = IssuerProfile.from_json(
+        {"id": "did:example:1", "name": "Academy", "url": "https://academy.example",
+         "image": "data:image/png;base64,iVBORw0KGgo="}
+    )  # fmt: skip
+    assert ok.url == "https://academy.example"
