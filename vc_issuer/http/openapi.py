@@ -13,6 +13,7 @@ from typing import Any
 
 from vc_issuer import __version__
 from vc_issuer.http.routes import Route
+from vc_issuer.services.limits import LimitsConfig
 
 _REF = "#/components/schemas/"
 
@@ -423,9 +424,30 @@ def openapi_document(routes: Iterable[Route], base_url: str | None = None) -> di
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    _add_guard_responses(doc["paths"])
     if base_url:
         doc["servers"] = [{"url": base_url}]
     return doc
+
+
+def _add_guard_responses(paths: dict[str, Any]) -> None:
+    """What the guards in front of every route may answer (http/ratelimit.py): request text
+    hygiene on every operation, and 429 on the anonymous routes limited by default."""
+    limits = LimitsConfig()
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses.setdefault(
+                "400", problem_spec("NUL or a lone surrogate in the path, query or a header")
+            )
+            responses.setdefault("414", problem_spec("Path or query longer than the limit"))
+            concrete = path.replace("{", "").replace("}", "")  # /claim/{token} -> /claim/token
+            if limits.covers(method.upper(), concrete):
+                responses.setdefault(
+                    "429", problem_spec("Too many anonymous requests from this client")
+                )
 
 
 __all__ = [

@@ -96,13 +96,6 @@ def client_key(request: web.Request, limits: LimitsConfig) -> str:
     return request.remote or "unknown"
 
 
-def is_limited(method: str, path: str, limits: LimitsConfig) -> bool:
-    for m, p in limits.limited_routes:
-        if m == method and (path == p or (p.endswith("/") and path.startswith(p))):
-            return True
-    return False
-
-
 async def _has_valid_token(request: web.Request) -> bool:
     if "Authorization" not in request.headers:
         return False
@@ -117,7 +110,7 @@ async def _has_valid_token(request: web.Request) -> bool:
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """429 ``RATE_LIMITED`` with ``Retry-After`` once a client's bucket is empty."""
     limits = request.app[LIMITS_KEY]
-    if limits.rate <= 0 or not is_limited(request.method, request.path, limits):
+    if limits.rate <= 0 or not limits.covers(request.method, request.path):
         return await handler(request)
     if await _has_valid_token(request):
         return await handler(request)
@@ -183,6 +176,5 @@ __all__ = [
     "client_key",
     "hygiene_middleware",
     "install_limits",
-    "is_limited",
     "rate_limit_middleware",
 ]

@@ -78,6 +78,13 @@ class LimitsConfig:
             (m, p) for m, _, p in (r.partition(" ") for r in (*self.routes, *self.extra_routes))
         )
 
+    def covers(self, method: str, path: str) -> bool:
+        """Whether requests ``method path`` are rate-limited (anonymous ones)."""
+        for m, p in self.limited_routes:
+            if m == method and (path == p or (p.endswith("/") and path.startswith(p))):
+                return True
+        return False
+
     def row_bound(self) -> float:
         """Rows one client can keep alive on one worker: ``burst + rate x (ttl + interval)``."""
         return self.burst + self.rate * (self.nonce_ttl + self.purge_grace + self.purge_interval)
