@@ -27,7 +27,6 @@ differs from the URL it came from is a warning (openbadges-validator-core); the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,9 +36,11 @@ from urllib.parse import urlsplit
 from did_methods import errors as did_errors
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import parse_xml_datetime
+from vc_issuer.core.jsonparse import FETCHED_LIMITS, parse_json_text
 from vc_issuer.errors import (
     CredentialRevokedError,
     ForbiddenAddressError,
+    InputTooLargeError,
     MalformedInputError,
     OB2CrossOriginRedirectError,
     OB2FetchError,
@@ -47,6 +48,7 @@ from vc_issuer.errors import (
     OB2InvalidAssertionError,
     OB2KeyNotTrustedError,
     OB2VerificationScopeError,
+    ParsingError,
     ProofError,
     ValidityPeriodError,
     VCIssuerError,
@@ -168,9 +170,11 @@ class Chain:
                 raise error
             self.rec.warn(error.code, error.detail)
         try:
-            document = json.loads(result.body)
-        except (ValueError, UnicodeDecodeError):
-            raise OB2FetchError(f"the {what} at {url} is not JSON", url=url) from None
+            document = parse_json_text(result.body, FETCHED_LIMITS, what=f"the {what} at {url}")
+        except (ParsingError, InputTooLargeError) as exc:
+            if type(exc) is ParsingError:
+                raise OB2FetchError(f"the {what} at {url} is not JSON", url=url) from None
+            raise OB2InvalidAssertionError(exc.detail) from None  # NaN, NUL, too deep, ...
         if not isinstance(document, dict):
             raise OB2InvalidAssertionError(f"the {what} at {url} is not a JSON object")
         fetched = Fetched(url, document, result.url, tuple(result.redirects))

@@ -47,6 +47,9 @@ class DocumentLimits:
 
 
 DEFAULT_LIMITS = DocumentLimits()
+FETCHED_LIMITS = DocumentLimits(max_bytes=8 << 20)
+"""Documents fetched from other hosts (OB 2.0 assertions, issuer keys): the fetcher caps their
+size; the other limits are those of a request body."""
 
 
 def parse_json_text(
@@ -189,6 +192,7 @@ def json_type(value: Any) -> str:
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FETCHED_LIMITS",
     "DocumentLimits",
     "bad_text",
     "check_json_value",

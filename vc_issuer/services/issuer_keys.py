@@ -18,7 +18,6 @@ A ``jwk`` in the header is only bound when one of those sources lists the same k
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,12 +29,15 @@ from did_methods import errors as did_errors
 from did_methods.document import find_verification_method, is_authorized, iter_verification_methods
 from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
+from vc_issuer.core.jsonparse import FETCHED_LIMITS, parse_json_text
 from vc_issuer.errors import (
     DIDResolutionError,
+    InputTooLargeError,
     InvalidKeyError,
     IssuerKeysUnavailableError,
     JwtKeyNotFoundError,
     JwtKidMismatchError,
+    ParsingError,
     ProofPurposeError,
     VCIssuerError,
     from_did_error,
@@ -145,9 +147,11 @@ class IssuerKeys:
         except did_errors.DIDError as exc:
             raise IssuerKeysUnavailableError(f"could not fetch {url}: {exc.message}") from None
         try:
-            return json.loads(result.body)
-        except (ValueError, UnicodeDecodeError):
-            raise IssuerKeysUnavailableError(f"{url} did not answer JSON") from None
+            return parse_json_text(result.body, FETCHED_LIMITS, what=url)
+        except (ParsingError, InputTooLargeError) as exc:
+            raise IssuerKeysUnavailableError(
+                f"{url} did not answer usable JSON: {exc.detail}"
+            ) from None
 
     async def _https_keys(self, issuer: str, relationship: str) -> list[FoundKey]:
         found: list[FoundKey] = []
