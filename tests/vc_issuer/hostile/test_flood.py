@@ -148,3 +148,38 @@ async def test_postgresql_store_stays_bounded_under_a_nonce_flood(tmp_path: Path
             assert server.stop() == 0
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.close()
+
+
+async def test_the_first_purge_runs_at_start(tmp_path: Path) -> None:
+    """Rows that expired while the server was down are gone right after the next start, long
+    before the first interval ends."""
+    home = tmp_path / "home"
+    port = free_port()
+    made = subprocess.run(
+        cli("init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    with (home / "config.toml").open("a") as f:
+        f.write("\n[limits]\nnonce_ttl = 0.5\npurge_interval = 0\n")  # never purges
+    first = LiveServer(["--home", str(home), "--port", str(port)], tmp_path / "first.log")
+    url = await asyncio.to_thread(first.wait_ready)
+    async with aiohttp.ClientSession(url) as http:
+        for _ in range(5):
+            async with http.post("/nonce") as resp:
+                assert resp.status == 200
+    assert first.stop() == 0
+    assert not first.events("store.purged")
+    await asyncio.sleep(0.6)  # every nonce has expired (nonce_ttl 0.5 s)
+    second = LiveServer(
+        ["--home", str(home), "--port", str(port), "--purge-interval", "3600"],
+        tmp_path / "second.log",
+    )
+    try:
+        await asyncio.to_thread(second.wait_ready)
+        record = await asyncio.to_thread(second.wait_event, "store.purged")
+        assert record["rows"] == 5
+    finally:
+        assert second.stop() == 0
