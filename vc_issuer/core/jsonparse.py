@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -100,43 +101,63 @@ def parse_json_text(
         ) from None
     except RecursionError:
         raise JsonTooDeepError(f"{what} nests deeper than {limits.max_depth} levels") from None
-    check_json_value(value, limits, what=what)
+    # NUL and surrogates can only come from \\u escapes (or a str that already held them)
+    strings = "\\u" in text or _BAD_CHARS.search(text) is not None
+    check_json_value(value, limits, what=what, strings=strings)
     return value
 
 
 def check_json_value(
-    value: Any, limits: DocumentLimits = DEFAULT_LIMITS, *, what: str = "input"
+    value: Any,
+    limits: DocumentLimits = DEFAULT_LIMITS,
+    *,
+    what: str = "input",
+    strings: bool = True,
 ) -> None:
-    """Enforce the structural limits on an already parsed value (iteratively)."""
+    """Enforce the structural limits on an already parsed value: one pass, level by level (no
+    recursion, no per-value allocation). ``strings=False`` skips the per-string check when the
+    caller has already seen that the text cannot hold NUL or a surrogate."""
+    level: list[Any] = [value]
+    depth = 0
     total = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        total += 1
-        if total > limits.max_values:
-            raise JsonTooLargeError(
-                f"{what} holds more than {limits.max_values} values", limit=limits.max_values
-            )
-        if isinstance(item, str):
-            _check_string(item, what)
-        elif isinstance(item, (dict, list)):
-            if depth > limits.max_depth:
-                raise JsonTooDeepError(f"{what} nests deeper than {limits.max_depth} levels")
-            if len(item) > limits.max_items:
-                kind = "an object with" if isinstance(item, dict) else "an array with"
-                noun = "members" if isinstance(item, dict) else "values"
-                raise JsonTooLargeError(
-                    f"{what} holds {kind} {len(item)} {noun}; the limit is {limits.max_items}",
-                    limit=limits.max_items,
-                )
-            if isinstance(item, dict):
-                for key in item:
-                    _check_string(key, what)
-                stack.extend((v, depth + 1) for v in item.values())
-            else:
-                stack.extend((v, depth + 1) for v in item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise JsonNumberInvalidError(f"{what} holds a number out of range: {item}")
+    while level:
+        depth += 1
+        total += len(level)
+        below: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is str:
+                if strings:
+                    _check_string(item, what)
+            elif kind is dict or kind is list or isinstance(item, (Mapping, list, tuple)):
+                if depth > limits.max_depth:
+                    raise JsonTooDeepError(f"{what} nests deeper than {limits.max_depth} levels")
+                if len(item) > limits.max_items:
+                    _too_many_items(item, limits, what)
+                if isinstance(item, Mapping):
+                    if strings:
+                        for key in item:
+                            _check_string(str(key), what)
+                    below.extend(item.values())
+                else:
+                    below.extend(item)
+                if total + len(below) > limits.max_values:
+                    raise JsonTooLargeError(
+                        f"{what} holds more than {limits.max_values} values",
+                        limit=limits.max_values,
+                    )
+            elif kind is float and not math.isfinite(item):
+                raise JsonNumberInvalidError(f"{what} holds a number out of range: {item}")
+        level = below
+
+
+def _too_many_items(item: Any, limits: DocumentLimits, what: str) -> NoReturn:
+    kind, noun = ("an object with", "members") if isinstance(item, Mapping) else (
+        "an array with", "values")  # fmt: skip
+    raise JsonTooLargeError(
+        f"{what} holds {kind} {len(item)} {noun}; the limit is {limits.max_items}",
+        limit=limits.max_items,
+    )
 
 
 def _check_string(text: str, what: str) -> None:
