@@ -171,6 +171,29 @@ def live_home(folder: Path) -> Iterator[Live]:
         server.stop()
 
 
+def serve_configured(
+    folder: Path,
+    config: str,
+    *flags: str,
+    database_url: str | None = None,
+    port: int | None = None,
+    log_name: str = "serve.log",
+) -> LiveServer:
+    """`vc-issuer serve` on the home ``folder/home`` (made by `vc-issuer init` unless it
+    exists), with ``config`` appended to its config.toml first; started, not yet ready."""
+    home = folder / "home"
+    port = port or free_port()
+    if not home.exists():
+        args = ["init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"]
+        if database_url:
+            args += ["--database-url", database_url]
+        made = subprocess.run(cli(*args), capture_output=True, text=True, check=False)
+        assert made.returncode == 0, made.stderr
+    with (home / "config.toml").open("a") as f:
+        f.write(config)
+    return LiveServer(["--home", str(home), "--port", str(port), *flags], folder / log_name)
+
+
 def workers(pid: int) -> set[int]:
     """The live worker processes of the server ``pid``: its spawned children, leaving out
     multiprocessing's resource tracker (Linux /proc)."""

@@ -16,7 +16,6 @@ import asyncio
 import os
 import secrets
 import sqlite3
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ import asyncpg
 
 from vc_issuer.services.limits import LimitsConfig
 
-from ._live_server import LiveServer, cli, free_port
+from ._live_server import LiveServer, free_port, serve_configured
 
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FLOOD = 10_000
@@ -45,16 +44,7 @@ Count = Callable[[], Awaitable[int]]
 
 
 def _serve(folder: Path, database_url: str | None = None) -> tuple[LiveServer, str]:
-    home = folder / "home"
-    port = free_port()
-    args = ["init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"]
-    if database_url:
-        args += ["--database-url", database_url]
-    made = subprocess.run(cli(*args), capture_output=True, text=True, check=False)
-    assert made.returncode == 0, made.stderr
-    with (home / "config.toml").open("a") as f:
-        f.write(LIMITS_TOML)
-    server = LiveServer(["--home", str(home), "--port", str(port)], folder / "serve.log")
+    server = serve_configured(folder, LIMITS_TOML, database_url=database_url)
     return server, server.wait_ready()
 
 
@@ -153,18 +143,9 @@ async def test_postgresql_store_stays_bounded_under_a_nonce_flood(tmp_path: Path
 async def test_the_first_purge_runs_at_start(tmp_path: Path) -> None:
     """Rows that expired while the server was down are gone right after the next start, long
     before the first interval ends."""
-    home = tmp_path / "home"
     port = free_port()
-    made = subprocess.run(
-        cli("init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    with (home / "config.toml").open("a") as f:
-        f.write("\n[limits]\nnonce_ttl = 0.5\npurge_interval = 0\n")  # never purges
-    first = LiveServer(["--home", str(home), "--port", str(port)], tmp_path / "first.log")
+    never = "\n[limits]\nnonce_ttl = 0.5\npurge_interval = 0\n"  # this one never purges
+    first = serve_configured(tmp_path, never, port=port, log_name="first.log")
     url = await asyncio.to_thread(first.wait_ready)
     async with aiohttp.ClientSession(url) as http:
         for _ in range(5):
@@ -173,9 +154,8 @@ async def test_the_first_purge_runs_at_start(tmp_path: Path) -> None:
     assert first.stop() == 0
     assert not first.events("store.purged")
     await asyncio.sleep(0.6)  # every nonce has expired (nonce_ttl 0.5 s)
-    second = LiveServer(
-        ["--home", str(home), "--port", str(port), "--purge-interval", "3600"],
-        tmp_path / "second.log",
+    second = serve_configured(
+        tmp_path, "", "--purge-interval", "3600", port=port, log_name="second.log"
     )
     try:
         await asyncio.to_thread(second.wait_ready)

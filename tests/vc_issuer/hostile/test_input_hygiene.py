@@ -36,22 +36,16 @@ from vc_issuer.badges.baking import (
 )
 from vc_issuer.errors import InvalidImageError, UnsafeSvgError
 
-from ._live_server import V2, Live, LiveServer, cli, free_port, open_badge
+from ._live_server import V2, Live, cli, live_home, open_badge
 
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("hygiene")
-    home = folder / "home"
-    server = LiveServer(["--home", str(home), "--port", str(free_port())], folder / "serve.log")
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"), home)
-    finally:
-        server.stop()
-        assert "Traceback" not in server.log_text()
+    with live_home(tmp_path_factory.mktemp("hygiene")) as running:
+        yield running
+    assert "Traceback" not in running.server.log_text()
 
 
 async def _problem(resp: aiohttp.ClientResponse, status: int, code: str) -> dict[str, Any]:

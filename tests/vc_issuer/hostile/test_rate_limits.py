@@ -13,7 +13,6 @@ The bucket itself (refill, LRU bound) is tested with an injected clock.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from vc_issuer.errors import ConfigError
 from vc_issuer.http.ratelimit import TokenBuckets
 from vc_issuer.services.limits import LimitsConfig, limits_from_toml
 
-from ._live_server import Live, LiveServer, cli, free_port
+from ._live_server import Live, LiveServer, serve_configured
 
 # --- the bucket ----------------------------------------------------------------------------------
 
@@ -86,21 +85,8 @@ extra_routes = ["POST /presentations/verify"]
 """
 
 
-def _serve(folder: Path, *flags: str, limits: str = LIMITS_TOML) -> tuple[LiveServer, str]:
-    import subprocess
-
-    home = folder / "home"
-    port = free_port()
-    made = subprocess.run(
-        cli("init", "--home", str(home), "--base-url", f"http://127.0.0.1:{port}"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    with (home / "config.toml").open("a") as f:
-        f.write(limits)
-    server = LiveServer(["--home", str(home), "--port", str(port), *flags], folder / "serve.log")
+def _serve(folder: Path, *flags: str) -> tuple[LiveServer, str]:
+    server = serve_configured(folder, LIMITS_TOML, *flags)
     return server, server.wait_ready()
 
 
@@ -109,23 +95,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("ratelimits")
     server, url = _serve(folder)
     try:
-        token = _admin_token(folder / "home")
-        yield Live(server, url, token, server.value("issuer DID:"))
+        anonymous = Live(server, url, "", server.value("issuer DID:"), folder / "home")
+        anonymous.auth = anonymous.new_token("admin")
+        yield anonymous
     finally:
         server.stop()
-
-
-def _admin_token(home: Path) -> str:
-    import subprocess
-
-    made = subprocess.run(
-        cli("tokens", "create", "--home", str(home), "--scope", "admin"),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token: str = json.loads(made.stdout)["token"]
-    return token
 
 
 async def _until_limited(
