@@ -381,8 +381,7 @@ class Issuer:
         for each in (key, *extra_keys):
             if not each.verification_method.startswith(did + "#"):
                 raise InvalidKeyError(
-                    f"the key's verification method {each.verification_method} is not under"
-                    f" {did}"
+                    f"the key's verification method {each.verification_method} is not under {did}"
                 )
         if isinstance(list_size, bool) or not isinstance(list_size, int):
             raise ConfigError("list_size must be an integer")
@@ -1011,24 +1010,22 @@ class Issuer:
         reason: str | None,
         credential_id: str,
     ) -> int:
-        """Write a multi-bit value as its ``size`` bits (most significant first), each audited;
-        returns the old value. Under the list's lock, so this process never publishes a list
-        with half of the bits written."""
-        start = index * size
-        async with self._list_locks.setdefault(list_id, asyncio.Lock()):
-            old = 0
-            for k in range(size):
-                bit = bool((value >> (size - 1 - k)) & 1)
-                was, _ = await self.store.set_status_bit(
-                    list_id,
-                    start + k,
-                    bit,
-                    actor=actor,
-                    reason=reason,
-                    credential_id=credential_id,
-                    purpose=MESSAGE,
-                )
-                old = (old << 1) | was
+        """Write a multi-bit value as its ``size`` bits (most significant first) in one store
+        transaction, each changed bit audited; returns the old value. Whole or not at all, in
+        every process: no list is ever published with half of a value written."""
+        bits = tuple(bool((value >> (size - 1 - k)) & 1) for k in range(size))
+        olds = await self.store.set_status_bits(
+            list_id,
+            index * size,
+            bits,
+            actor=actor,
+            reason=reason,
+            credential_id=credential_id,
+            purpose=MESSAGE,
+        )
+        old = 0
+        for was in olds:
+            old = (old << 1) | was
         return old
 
     # --- status list credentials

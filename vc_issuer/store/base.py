@@ -498,11 +498,14 @@ def apply_bit(bits: bytes, index: int, value: bool) -> tuple[bool, bytes | None]
 
 @dataclass(frozen=True)
 class BitChange:
-    """A status-bit write that ``Store.set_status_bit`` checked, for the backend to apply."""
+    """A status write that ``Store.set_status_bit``/``set_status_bits`` checked, for the backend
+    to apply in ONE transaction: ``values`` are consecutive bits from ``index`` (one bit for
+    revocation/suspension, ``statusSize`` bits for a multi-bit message status), so no reader or
+    other process ever sees half of a multi-bit value written."""
 
     list_id: str
     index: int
-    value: bool
+    values: tuple[bool, ...]
     actor: str
     reason: str | None
     credential_id: str | None
@@ -813,14 +816,41 @@ class Store(abc.ABC):
 
         When the bit already has ``value`` nothing is written (no version bump, no audit row).
         """
+        (old,) = await self.set_status_bits(
+            list_id,
+            index,
+            (bool(value),),
+            actor=actor,
+            reason=reason,
+            credential_id=credential_id,
+            purpose=purpose,
+        )
+        return old, bool(value)
+
+    async def set_status_bits(
+        self,
+        list_id: str,
+        start: int,
+        values: Sequence[bool],
+        *,
+        actor: str,
+        reason: str | None = None,
+        credential_id: str | None = None,
+        purpose: str | None = None,
+    ) -> tuple[bool, ...]:
+        """Set consecutive bits from ``start`` in one transaction, each changed bit audited;
+        returns the old bits. A multi-bit status value is written whole or not at all."""
         if not actor:
             raise MalformedInputError("a status change needs an actor for the audit log")
-        change = BitChange(list_id, index, bool(value), actor, reason, credential_id, purpose)
+        if not values:
+            raise MalformedInputError("a status change needs at least one bit")
+        bits = tuple(bool(v) for v in values)
+        change = BitChange(list_id, start, bits, actor, reason, credential_id, purpose)
         return await self._apply_bit_change(change)
 
     @abc.abstractmethod
-    async def _apply_bit_change(self, change: BitChange) -> tuple[bool, bool]:
-        """``set_status_bit`` after its checks: the backend's transaction."""
+    async def _apply_bit_change(self, change: BitChange) -> tuple[bool, ...]:
+        """``set_status_bits`` after its checks: the backend's transaction; the old bits."""
 
     @abc.abstractmethod
     async def get_status_list(self, list_id: str) -> StatusListRecord | None: ...

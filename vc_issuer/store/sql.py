@@ -365,8 +365,8 @@ class SqlStore(Store):
         )
         return [int(r["idx"]) for r in rows]
 
-    async def _apply_bit_change(self, c: BitChange) -> tuple[bool, bool]:
-        def change(conn: Conn) -> tuple[bool, bool]:
+    async def _apply_bit_change(self, c: BitChange) -> tuple[bool, ...]:
+        def change(conn: Conn) -> tuple[bool, ...]:
             row = conn.first(
                 ROW,
                 "SELECT l.purpose, l.size, l.alloc_bits, b.bits FROM status_lists l"
@@ -377,30 +377,40 @@ class SqlStore(Store):
             if row is None:
                 raise NotFoundError(f"no status list {c.list_id!r}")
             purpose = row["purpose"]
-            check_change(c.list_id, purpose, row["size"], row["alloc_bits"], c.index, c.purpose)
-            old, bits = apply_bit(row["bits"], c.index, c.value)
-            if bits is None:
-                return old, c.value
+            bits: bytes = row["bits"]
+            olds: list[bool] = []
+            audits: list[dict[str, Any]] = []
             now = utcnow()
-            conn.update(
-                status_list_bits,
-                {"bits": bits, "version": sa.text("version + 1"), "updated_at": now},
-                "list_id = :id",
-                {"id": c.list_id},
-            )
-            audit = {
-                "at": now,
-                "actor": c.actor,
-                "credential_id": c.credential_id,
-                "list_id": c.list_id,
-                "idx": c.index,
-                "purpose": purpose,
-                "old": old,
-                "new": c.value,
-                "reason": c.reason,
-            }
-            conn.insert(status_audit, audit)
-            return old, c.value
+            for offset, value in enumerate(c.values):
+                index = c.index + offset
+                check_change(c.list_id, purpose, row["size"], row["alloc_bits"], index, c.purpose)
+                old, changed = apply_bit(bits, index, value)
+                olds.append(old)
+                if changed is not None:
+                    bits = changed
+                    audits.append(
+                        {
+                            "at": now,
+                            "actor": c.actor,
+                            "credential_id": c.credential_id,
+                            "list_id": c.list_id,
+                            "idx": index,
+                            "purpose": purpose,
+                            "old": old,
+                            "new": value,
+                            "reason": c.reason,
+                        }
+                    )
+            if audits:  # all bits and their audit rows in this one transaction
+                conn.update(
+                    status_list_bits,
+                    {"bits": bits, "version": sa.text("version + 1"), "updated_at": now},
+                    "list_id = :id",
+                    {"id": c.list_id},
+                )
+                for audit in audits:
+                    conn.insert(status_audit, audit)
+            return tuple(olds)
 
         return await self.db.write(change)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vc_issuer.errors import MalformedInputError
+from vc_issuer.errors import MalformedInputError, NotFoundError
 from vc_issuer.store import Store, get_bit, set_bit
 from vc_issuer.store.base import pick_free_blocks
 
@@ -73,3 +73,41 @@ def test_pick_free_blocks_takes_whole_free_blocks(
     for e in picked:
         assert all(get_bit(alloc, e * block + k) for k in range(block))
     assert sum(get_bit(alloc, i) for i in range(size)) == (len(taken) + count) * block
+
+
+async def test_a_multi_bit_value_is_written_whole_in_one_transaction(store: Store) -> None:
+    ((lid, entry),) = await store.allocate_blocks(BSL, "message", 64, 4, 1)
+    start = 4 * entry
+    old = await store.set_status_bits(lid, start, (True, False, True, True), actor="admin")
+    assert old == (False, False, False, False)
+    lst = await store.get_status_list(lid)
+    assert lst is not None
+    assert [get_bit(lst.bits, start + k) for k in range(4)] == [True, False, True, True]
+    assert lst.version == 2  # one write, one version, however many bits changed
+    audit = await store.audit_log(list_id=lid)
+    assert sorted((a.index, a.old, a.new) for a in audit) == [
+        (start, False, True),
+        (start + 2, False, True),
+        (start + 3, False, True),
+    ]
+    # the same value again writes nothing
+    assert await store.set_status_bits(lid, start, (True, False, True, True), actor="admin") == (
+        True,
+        False,
+        True,
+        True,
+    )
+    again = await store.get_status_list(lid)
+    assert again is not None and again.version == 2
+
+
+async def test_a_run_reaching_an_unallocated_bit_writes_no_bit(store: Store) -> None:
+    ((lid, entry),) = await store.allocate_blocks(BSL, "message", 64, 4, 1)
+    # five bits from the block's start: the fifth is another (unallocated) entry's, or past the
+    # list's end; either way not one bit of the run is written
+    with pytest.raises((NotFoundError, MalformedInputError)):
+        await store.set_status_bits(lid, 4 * entry, (True,) * 5, actor="admin")
+    lst = await store.get_status_list(lid)
+    assert lst is not None and lst.version == 1
+    assert not any(get_bit(lst.bits, 4 * entry + k) for k in range(4))
+    assert await store.audit_log(list_id=lid) == []
