@@ -32,7 +32,14 @@ from vc_issuer.http import display
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import CACHE_HEADERS, IF_NONE_MATCH, json_spec, path_param
+from vc_issuer.http.openapi import (
+    CACHE_HEADERS,
+    IF_NONE_MATCH,
+    json_spec,
+    object_of,
+    path_param,
+    strings,
+)
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_response
 from vc_issuer.http.public import etag_matches
@@ -334,8 +341,7 @@ _ACHIEVEMENT_IN: Final = {
     " achievementType, tag, alignment, resultDescription, ...) plus validForMonths;"
     " image.id may be a data: URL of a PNG or SVG, which is stored.",
     "properties": {
-        "name": {"type": "string"},
-        "description": {"type": "string"},
+        **strings("name", "description"),
         "criteria": {"type": "object"},
         "image": {"type": ["object", "string"]},
         "validForMonths": {"type": ["integer", "null"]},
@@ -347,13 +353,10 @@ _STORED: Final = {
     "type": "object",
     "required": ["id", "key", "version", "archived", "achievement"],
     "properties": {
-        "id": {"type": "string"},
-        "key": {"type": "string"},
+        **strings("id", "key", "created", "updated"),
         "version": {"type": "integer"},
         "archived": {"type": "boolean"},
         "validForMonths": {"type": ["integer", "null"]},
-        "created": {"type": "string"},
-        "updated": {"type": "string"},
         "achievement": {"type": "object"},
     },
 }
@@ -362,15 +365,10 @@ _AWARD_IN: Final = {
     "type": "object",
     "required": ["recipient"],
     "properties": {
-        "recipient": {
-            "type": "object",
-            "description": "A DID (id) and/or an email (hashed in the badge); name is optional",
-            "properties": {
-                "id": {"type": "string"},
-                "email": {"type": "string"},
-                "name": {"type": "string"},
-            },
-        },
+        "recipient": object_of(
+            "A DID (id) and/or an email (hashed in the badge); name is optional",
+            strings("id", "email", "name"),
+        ),
         "evidence": {"type": ["object", "array"]},
         "awardedDate": {"type": "string", "format": "date-time"},
         "repeat": {"type": "boolean", "description": "issue again even if awarded before"},
