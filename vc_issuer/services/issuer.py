@@ -248,6 +248,33 @@ def _types(credential: Mapping[str, Any]) -> list[str]:
     return [t] if isinstance(t, str) else [x for x in (t or []) if isinstance(x, str)]
 
 
+
+def _record(
+    p: _Prepared,
+    credential: dict[str, Any],
+    entries: list[dict[str, Any]],
+    *,
+    stored: dict[str, Any],
+) -> CredentialRecord:
+    """The record of a secured ``credential``; ``stored`` is what the caller gets back (the
+    signed document, or a JWS's envelope). Without allocated ``entries``, the credential's own
+    credentialStatus is kept, so it can still be looked up."""
+    start, end = validity_period(credential, p.version)
+    if not entries and "credentialStatus" in credential:
+        raw = credential["credentialStatus"]
+        entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+    return CredentialRecord(
+        id=str(credential["id"]),
+        subject_id=_subject_id(credential),
+        types=_types(credential),
+        issued_at=p.issued_at,
+        valid_from=start,
+        valid_until=end,
+        status_entries=entries,
+        credential=stored,
+        idempotency_key=p.idempotency_key,
+    )
+
 class _IndexPool:
     """Indices reserved ahead for one (kind, purpose): one allocation transaction serves many
     issues. Reserved indices are marked allocated in the store, so a crash only leaves them
@@ -775,22 +802,7 @@ class Issuer:
         signed: dict[str, Any] = cred
         for name, signer in zip(p.suites, p.signers, strict=True):
             signed = sign(signed, signer, suite=name, loader=self.loader, created=p.issued_at)
-        start, end = validity_period(signed, p.version)
-        stored_entries = entries
-        if not entries and "credentialStatus" in signed:
-            raw = signed["credentialStatus"]
-            stored_entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
-        return CredentialRecord(
-            id=str(signed["id"]),
-            subject_id=_subject_id(signed),
-            types=_types(signed),
-            issued_at=p.issued_at,
-            valid_from=start,
-            valid_until=end,
-            status_entries=stored_entries,
-            credential=signed,
-            idempotency_key=p.idempotency_key,
-        )
+        return _record(p, signed, entries, stored=signed)
 
     def _finish_jwt(
         self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
@@ -798,21 +810,7 @@ class Issuer:
         """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
         token = jose.sign_credential_jwt(cred, p.signers[0], issued_at=p.issued_at)
         media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
-        start, end = validity_period(cred, p.version)
-        if not entries and "credentialStatus" in cred:
-            raw = cred["credentialStatus"]
-            entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
-        return CredentialRecord(
-            id=str(cred["id"]),
-            subject_id=_subject_id(cred),
-            types=_types(cred),
-            issued_at=p.issued_at,
-            valid_from=start,
-            valid_until=end,
-            status_entries=entries,
-            credential=jose.envelope(token, media),
-            idempotency_key=p.idempotency_key,
-        )
+        return _record(p, cred, entries, stored=jose.envelope(token, media))
 
     # --- reading
 
