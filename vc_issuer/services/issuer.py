@@ -73,6 +73,7 @@ from vc_issuer.core.suites import (
 from vc_issuer.errors import (
     ConfigError,
     ConflictError,
+    CredentialNotDeliverableError,
     ForeignIssuerError,
     IdempotencyKeyReusedError,
     InvalidKeyError,
@@ -248,7 +249,6 @@ def _types(credential: Mapping[str, Any]) -> list[str]:
     return [t] if isinstance(t, str) else [x for x in (t or []) if isinstance(x, str)]
 
 
-
 def _record(
     p: _Prepared,
     credential: dict[str, Any],
@@ -274,6 +274,7 @@ def _record(
         credential=stored,
         idempotency_key=p.idempotency_key,
     )
+
 
 class _IndexPool:
     """Indices reserved ahead for one (kind, purpose): one allocation transaction serves many
@@ -407,8 +408,7 @@ class Issuer:
         for each in (key, *extra_keys):
             if not each.verification_method.startswith(did + "#"):
                 raise InvalidKeyError(
-                    f"the key's verification method {each.verification_method} is not under"
-                    f" {did}"
+                    f"the key's verification method {each.verification_method} is not under {did}"
                 )
         if isinstance(list_size, bool) or not isinstance(list_size, int):
             raise ConfigError("list_size must be an integer")
@@ -1188,6 +1188,35 @@ class IssuerService:
         self.store: Store = store if store is not None else issuer.store
         self.base_url = (base_url or issuer.base_url).rstrip("/")
         self.now: Callable[[], datetime] = now or issuer.now
+
+    async def stored_award(self, credential_id: object) -> CredentialRecord:
+        """The award ``credential_id`` names: ``MalformedInputError`` unless it is a non-empty
+        string, ``NotFoundError`` unless it was issued here."""
+        if not isinstance(credential_id, str) or not credential_id:
+            raise MalformedInputError(
+                "credentialId must be a non-empty string", field="credentialId"
+            )
+        award = await self.store.get_credential(credential_id)
+        if award is None:
+            raise NotFoundError(f"no credential {credential_id!r} was issued here")
+        return award
+
+    async def withdrawn(self, credential_id: str) -> list[str]:
+        """What the issuer did to an award that stops its delivery to wallets ("revoked",
+        "suspended"; empty: deliverable). Fails closed: a status that cannot be read (store
+        down, award gone: ``NotFoundError``) raises, never reads as "nothing"."""
+        status = await self.issuer.credential_status(credential_id)
+        words = {"revocation": "revoked", "suspension": "suspended"}
+        return sorted(words.get(p, p) for p, value in status.items() if value)
+
+    async def check_deliverable(self, credential_id: str) -> None:
+        """Refuse a revoked or suspended award (410 ``CREDENTIAL_NOT_DELIVERABLE``)."""
+        withdrawn = await self.withdrawn(credential_id)
+        if withdrawn:
+            raise CredentialNotDeliverableError(
+                f"the issuer {' and '.join(withdrawn)} this credential; it cannot be added to a"
+                " wallet"
+            )
 
 
 __all__ = [
