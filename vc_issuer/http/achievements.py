@@ -34,6 +34,7 @@ from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
 from vc_issuer.http.openapi import (
     CACHE_HEADERS,
+    FORMER_CLAIM_LINK,
     IF_NONE_MATCH,
     json_spec,
     object_of,
@@ -390,11 +391,7 @@ _AWARD_OUT: Final = {
             "description": "The learner's personal claim link (/claim/...): send it to them only,"
             " never share it",
         },
-        "claimUrl": {
-            "type": "string",
-            "deprecated": True,
-            "description": "The former name of claimLink (the same personal link)",
-        },
+        "claimUrl": FORMER_CLAIM_LINK,
         "claimExpires": {"type": "string"},
         "created": {"type": "boolean"},
         "notified": {

@@ -76,6 +76,13 @@ def path_param(name: str, description: str | None = None) -> dict[str, Any]:
     return out
 
 
+#: ``claimUrl``: the former name of ``claimLink`` that award and claim responses still carry.
+FORMER_CLAIM_LINK: dict[str, Any] = {
+    "type": "string",
+    "deprecated": True,
+    "description": "The former name of claimLink (the same personal link)",
+}
+
 #: The request header of a conditional GET (answered 304 when the ETag matches).
 IF_NONE_MATCH: dict[str, Any] = {
     "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
