@@ -249,6 +249,17 @@ def _draw_svg(canvas: Canvas, data: bytes, x: float, y: float, side: float) -> N
     renderPDF.draw(drawing, canvas, x + (side - width) / 2, y + (side - height) / 2)
 
 
+def _fine_print(canvas: Canvas, text: str, font: str, x: float, y: float, width: float) -> float:
+    """Up to two small muted lines of ``text`` (a DID, a credential id) from ``y`` down; the
+    next free ``y``."""
+    canvas.setFont(font, 7.5)
+    canvas.setFillColor(MUTED)
+    for line in _lines(text, font, 7.5, width, 2):
+        canvas.drawString(x, y, line)
+        y -= 10
+    return y
+
+
 def _draw_qr(canvas: Canvas, url: str, x: float, y: float, side: float) -> None:
     """A QR code of ``url`` filling a ``side`` square (quiet zone included), linked too."""
     qr = segno.make(url, error="m", micro=False)
@@ -382,12 +393,7 @@ def render_certificate(
     size = _fit(issuer, bold, 14, column, 9)
     canvas.setFont(bold, size)
     canvas.drawString(left, y, _lines(issuer, bold, size, column, 1)[0])
-    y -= 14
-    canvas.setFont(regular, 7.5)
-    canvas.setFillColor(MUTED)
-    for line in _lines(f"DID: {data.issuer_did}", regular, 7.5, column, 2):
-        canvas.drawString(left, y, line)
-        y -= 10
+    y = _fine_print(canvas, f"DID: {data.issuer_did}", regular, left, y - 14, column)
     y -= 6
     canvas.setFont(regular, 10)
     canvas.setFillColor(INK)
@@ -396,12 +402,7 @@ def render_certificate(
     expires = _date(data.expires) if data.expires is not None else "does not expire"
     canvas.drawString(left, y, f"Expires: {expires}")
     if data.credential_id:
-        y -= 14
-        canvas.setFont(regular, 7.5)
-        canvas.setFillColor(MUTED)
-        for line in _lines(f"Credential: {data.credential_id}", regular, 7.5, column, 2):
-            canvas.drawString(left, y, line)
-            y -= 10
+        _fine_print(canvas, f"Credential: {data.credential_id}", regular, left, y - 14, column)
 
     # Bottom right: the QR code to the live page.
     qr_side = 104.0

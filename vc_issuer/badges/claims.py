@@ -33,7 +33,6 @@ from vc_issuer.errors import (
     ClaimExpiredError,
     ClaimNotFoundError,
     ClaimRevokedError,
-    CredentialNotDeliverableError,
     InvalidTTLError,
     MalformedInputError,
     NotFoundError,
@@ -195,13 +194,8 @@ class ClaimService(IssuerService):
 
     async def create(self, credential_id: str, *, ttl: timedelta | None = None) -> CreatedClaim:
         """A claim link for one stored award; ``NotFoundError`` if it was not issued here."""
-        if not isinstance(credential_id, str) or not credential_id:
-            raise MalformedInputError(
-                "credentialId must be a non-empty string", field="credentialId"
-            )
-        if await self.store.get_credential(credential_id) is None:
-            raise NotFoundError(f"no credential {credential_id!r} was issued here")
-        return (await self.create_many([credential_id], ttl=ttl))[0]
+        award = await self.stored_award(credential_id)
+        return (await self.create_many([award.id], ttl=ttl))[0]
 
     async def create_many(
         self, credential_ids: Sequence[str], *, ttl: timedelta | None = None
@@ -258,7 +252,7 @@ class ClaimService(IssuerService):
         award = await self.store.get_credential(record.credential_id)
         if award is None:
             raise NotFoundError("the badge of this claim link no longer exists")
-        await self._check_deliverable(record.credential_id)
+        await self.check_deliverable(record.credential_id)
         _, lcw = await self.exchanges.create(credential_id=record.credential_id)
         offer = await self.offers.create_offer(record.credential_id, tx_code=self.show_tx_code)
         await self.store.touch_claim(record.id, self.now())
@@ -275,15 +269,6 @@ class ClaimService(IssuerService):
             offer_qr_svg=qr_svg(offer.offer_ref_uri),
             show_tx_code=self.show_tx_code,
         )
-
-    async def _check_deliverable(self, credential_id: str) -> None:
-        """Refuse a revoked or suspended badge. Fails closed: a status that cannot be read
-        (store down, credential gone) is an error, never "no status"."""
-        status = await self.issuer.credential_status(credential_id)
-        if any(status.values()):
-            raise CredentialNotDeliverableError(
-                "the issuer revoked or suspended this badge; it cannot be added to a wallet",
-            )
 
     # --- managing --------------------------------------------------------------------------
 

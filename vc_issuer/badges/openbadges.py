@@ -103,6 +103,11 @@ MAX_VALID_FOR_MONTHS: Final = 1200
 # --- field checks --------------------------------------------------------------------------------
 
 
+def _given(members: Mapping[str, Any]) -> dict[str, Any]:
+    """The members that have a value: OB leaves an absent optional member out (never null)."""
+    return {key: value for key, value in members.items() if value is not None}
+
+
 def _bad(path: str, message: str) -> MalformedInputError:
     return MalformedInputError(f"{path}: {message}", field=path)
 
@@ -221,12 +226,7 @@ class Criteria:
         return cls(narrative=narrative, id=crit_id)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.id is not None:
-            out["id"] = self.id
-        if self.narrative is not None:
-            out["narrative"] = self.narrative
-        return out
+        return _given({"id": self.id, "narrative": self.narrative})
 
 
 @dataclass(frozen=True)
@@ -254,10 +254,7 @@ class Image:
         return cls(id=image_id, caption=_opt_string(obj, "caption", path))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "type": "Image"}
-        if self.caption is not None:
-            out["caption"] = self.caption
-        return out
+        return {"id": self.id, "type": "Image", **_given({"caption": self.caption})}
 
 
 @dataclass(frozen=True)
@@ -293,20 +290,19 @@ class Alignment:
         )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "type": ["Alignment"],
             "targetName": self.target_name,
             "targetUrl": self.target_url,
+            **_given(
+                {
+                    "targetFramework": self.target_framework,
+                    "targetCode": self.target_code,
+                    "targetType": self.target_type,
+                    "targetDescription": self.target_description,
+                }
+            ),
         }
-        for key, value in (
-            ("targetFramework", self.target_framework),
-            ("targetCode", self.target_code),
-            ("targetType", self.target_type),
-            ("targetDescription", self.target_description),
-        ):
-            if value is not None:
-                out[key] = value
-        return out
 
 
 def _result_description(obj: Any, path: str) -> dict[str, Any]:
@@ -421,19 +417,17 @@ class Achievement:
             "name": self.name,
             "description": self.description,
             "criteria": self.criteria.to_json(),
+            **_given(
+                {
+                    "image": None if self.image is None else self.image.to_json(),
+                    "achievementType": self.achievement_type,
+                    "tag": list(self.tags) or None,
+                    "alignment": [a.to_json() for a in self.alignments] or None,
+                    "resultDescription": [dict(r) for r in self.result_descriptions] or None,
+                    "version": self.version,
+                }
+            ),
         }
-        if self.image is not None:
-            out["image"] = self.image.to_json()
-        if self.achievement_type is not None:
-            out["achievementType"] = self.achievement_type
-        if self.tags:
-            out["tag"] = list(self.tags)
-        if self.alignments:
-            out["alignment"] = [a.to_json() for a in self.alignments]
-        if self.result_descriptions:
-            out["resultDescription"] = [dict(r) for r in self.result_descriptions]
-        if self.version is not None:
-            out["version"] = self.version
         out.update(self.extra)
         return out
 
@@ -519,16 +513,19 @@ class IssuerProfile:
         )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "type": ["Profile"], "name": self.name}
-        if self.url is not None:
-            out["url"] = self.url
-        if self.email is not None:
-            out["email"] = self.email
-        if self.image is not None:
-            out["image"] = self.image.to_json()
-        if self.description is not None:
-            out["description"] = self.description
-        return out
+        return {
+            "id": self.id,
+            "type": ["Profile"],
+            "name": self.name,
+            **_given(
+                {
+                    "url": self.url,
+                    "email": self.email,
+                    "image": None if self.image is None else self.image.to_json(),
+                    "description": self.description,
+                }
+            ),
+        }
 
 
 # --- recipients ----------------------------------------------------------------------------------

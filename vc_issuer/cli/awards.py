@@ -33,7 +33,7 @@ from vc_issuer.badges.awards import (
 )
 from vc_issuer.badges.claims import ClaimService, parse_claim_ttl
 from vc_issuer.badges.notify import ClaimNotice
-from vc_issuer.cli.issuer import SUITE_CHOICES, _run, key_options
+from vc_issuer.cli.issuer import _run, signing_options
 from vc_issuer.cli.main import (
     _emit,
     format_option,
@@ -321,14 +321,7 @@ def _write_atomic_text(out: str) -> tuple[IO[str], Callable[[bool], None]]:
     "ldp: a Data Integrity proof. jwt: a VC-JWT (application/vc+jwt), stored as an "
     "EnvelopedVerifiableCredential; the page, baked images and wallets carry the token."
 )
-@click.option(
-    "--suite",
-    "suites",
-    type=click.Choice(SUITE_CHOICES),
-    multiple=True,
-    help="Proof suite (--format ldp); default from the config.",
-)
-@key_options
+@signing_options
 @handle_errors
 def award_cmd(
     home: Path | None,

@@ -24,7 +24,7 @@ from vc_issuer.badges.baking import (
     detect_image_type,
     unbake,
 )
-from vc_issuer.cli.main import _emit, handle_errors, read_input, read_json_object
+from vc_issuer.cli.main import _emit, handle_errors, home_option_with, read_input, read_json_object
 from vc_issuer.errors import ConfigError, OutputTypeMismatchError, VCIssuerError
 from vc_issuer.services.home import ENV_HOME, load_home
 
@@ -140,14 +140,9 @@ def default_image(credential: Mapping[str, Any], home: Path | None, out: str) ->
     " stored image, else the default badge.",
 )
 @click.option("--out", required=True, metavar="FILE", help="Baked image to write (- for stdout).")
-@click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data): without --image,"
-    " the achievement's image comes from its store.",
+@home_option_with(
+    f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data): without --image,"
+    " the achievement's image comes from its store."
 )
 @handle_errors
 def bake_cmd(credential: str, image_file: str | None, out: str, home: Path | None) -> None:

@@ -37,22 +37,32 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def key_options(fn: F) -> F:
-    """``--key`` and ``--alg``: which of the home's keys signs (issue, award)."""
+SUITE_CHOICES = (*SIGN_SUITES, "both")
+
+
+def signing_options(fn: F) -> F:
+    """``--suite``, ``--key`` and ``--alg``: how and with which of the home's keys a command
+    signs (issue, award)."""
     fn = click.option(
         "--alg",
         type=click.Choice(["EdDSA", "ES256", "ES384"]),
         help="JWT algorithm (--format jwt): EdDSA (Ed25519 key), ES256 (P-256), ES384 (P-384);"
         " default EdDSA when the home has an Ed25519 key.",
     )(fn)
-    return click.option(
+    fn = click.option(
         "--key",
         metavar="ID|TYPE",
         help="The home's key to sign with: its verification method id, its fragment (key-2) or"
         " its type (ed25519, p256, p384); default the key each suite or alg takes.",
     )(fn)
-
-SUITE_CHOICES = (*SIGN_SUITES, "both")
+    return click.option(
+        "--suite",
+        "suites",
+        type=click.Choice(SUITE_CHOICES),
+        multiple=True,
+        help="Proof suite (--format ldp; repeat or use 'both' for a proof set); default from"
+        " the config.",
+    )(fn)
 
 
 def _run(home: Path | None, work: Callable[[Issuer], Awaitable[T]], **options: Any) -> T:
@@ -227,13 +237,6 @@ def _redact(url: str) -> str:
 @home_option
 @click.argument("credential", metavar="CREDENTIAL")
 @click.option(
-    "--suite",
-    "suites",
-    type=click.Choice(SUITE_CHOICES),
-    multiple=True,
-    help="Proof suite (repeat or use 'both' for a proof set); default from the config.",
-)
-@click.option(
     "--status/--no-status",
     "status",
     default=None,
@@ -255,7 +258,7 @@ def _redact(url: str) -> str:
     "VC 1.1 as a VC-JWT), printed as the compact token; EdDSA with the Ed25519 key unless "
     "--alg or --key says otherwise."
 )
-@key_options
+@signing_options
 @handle_errors
 def issue_cmd(
     home: Path | None,

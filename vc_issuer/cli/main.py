@@ -132,14 +132,20 @@ def format_option(help: str) -> Callable[[F], F]:
     )
 
 
-home_option = click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_HOME,
-    default=None,
-    help=f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).",
-)
+def home_option_with(help: str, *, from_env: bool = True) -> Callable[[F], F]:
+    """``--home`` with a command's own help: what the home gives that command. ``from_env``:
+    $VC_ISSUER_HOME fills it when absent (keys generate and verify take no default home)."""
+    return click.option(
+        "--home",
+        "home",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=ENV_HOME if from_env else None,
+        default=None,
+        help=help,
+    )
+
+
+home_option = home_option_with(f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data).")
 
 
 _CONTEXT_DIR = click.option(
@@ -206,11 +212,10 @@ def keys() -> None:
     metavar="ed25519|p256|p384",
     help="Key type: Ed25519 (eddsa-*, EdDSA JWTs), P-256 (ecdsa-*, ES256), P-384 (ES384).",
 )
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Add the key to this issuer home (did:web only): its file, the DID document and"
+@home_option_with(
+    "Add the key to this issuer home (did:web only): its file, the DID document and"
     " config.toml; prints its verification method.",
+    from_env=False,
 )
 @click.option("--seed", help="32-byte seed/secret as hex (deterministic key; not with --home).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Key file to write (mode 0600).")
@@ -452,11 +457,10 @@ def _sign_jwt(
     type=click.Path(dir_okay=False),
     help="JWK Set (or array of verification methods) of keys you trust for JWTs.",
 )
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data, if there): its base"
+@home_option_with(
+    "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data, if there): its base"
     " URL (status lists, did:web) is trusted on a private address.",
+    from_env=False,
 )
 @_CONTEXT_DIR
 @handle_errors

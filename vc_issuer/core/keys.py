@@ -118,6 +118,11 @@ class _Identity:
         return doc
 
 
+def _derived() -> Any:
+    """A field ``__post_init__`` fills from the key material: no argument, not compared."""
+    return field(init=False, repr=False, compare=False, hash=False, default=None)
+
+
 @dataclass(frozen=True)
 class Ed25519Key(_Identity):
     """An Ed25519 key pair; ``id``/``controller`` override the did:key verification method."""
@@ -128,13 +133,7 @@ class Ed25519Key(_Identity):
     public_key: bytes
     id: str | None = None
     controller: str | None = None
-    _signer: nacl.signing.SigningKey = field(
-        init=False,
-        repr=False,
-        compare=False,
-        hash=False,
-        default=None,  # type: ignore[assignment]
-    )
+    _signer: nacl.signing.SigningKey = _derived()  # noqa: RUF009 (a field())
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, bytes) or len(self.seed) != 32:
@@ -200,13 +199,7 @@ class EcdsaKey(_Identity):
     public_key: bytes
     id: str | None = None
     controller: str | None = None
-    _private: ec.EllipticCurvePrivateKey = field(
-        init=False,
-        repr=False,
-        compare=False,
-        hash=False,
-        default=None,  # type: ignore[assignment]
-    )
+    _private: ec.EllipticCurvePrivateKey = _derived()  # noqa: RUF009 (a field())
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, bytes) or len(self.secret) != self.size:

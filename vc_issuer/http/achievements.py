@@ -32,7 +32,15 @@ from vc_issuer.http import display
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import CACHE_HEADERS, IF_NONE_MATCH, json_spec, path_param
+from vc_issuer.http.openapi import (
+    CACHE_HEADERS,
+    FORMER_CLAIM_LINK,
+    IF_NONE_MATCH,
+    json_spec,
+    object_of,
+    path_param,
+    strings,
+)
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_response
 from vc_issuer.http.public import etag_matches
@@ -334,8 +342,7 @@ _ACHIEVEMENT_IN: Final = {
     " achievementType, tag, alignment, resultDescription, ...) plus validForMonths;"
     " image.id may be a data: URL of a PNG or SVG, which is stored.",
     "properties": {
-        "name": {"type": "string"},
-        "description": {"type": "string"},
+        **strings("name", "description"),
         "criteria": {"type": "object"},
         "image": {"type": ["object", "string"]},
         "validForMonths": {"type": ["integer", "null"]},
@@ -347,13 +354,10 @@ _STORED: Final = {
     "type": "object",
     "required": ["id", "key", "version", "archived", "achievement"],
     "properties": {
-        "id": {"type": "string"},
-        "key": {"type": "string"},
+        **strings("id", "key", "created", "updated"),
         "version": {"type": "integer"},
         "archived": {"type": "boolean"},
         "validForMonths": {"type": ["integer", "null"]},
-        "created": {"type": "string"},
-        "updated": {"type": "string"},
         "achievement": {"type": "object"},
     },
 }
@@ -362,15 +366,10 @@ _AWARD_IN: Final = {
     "type": "object",
     "required": ["recipient"],
     "properties": {
-        "recipient": {
-            "type": "object",
-            "description": "A DID (id) and/or an email (hashed in the badge); name is optional",
-            "properties": {
-                "id": {"type": "string"},
-                "email": {"type": "string"},
-                "name": {"type": "string"},
-            },
-        },
+        "recipient": object_of(
+            "A DID (id) and/or an email (hashed in the badge); name is optional",
+            strings("id", "email", "name"),
+        ),
         "evidence": {"type": ["object", "array"]},
         "awardedDate": {"type": "string", "format": "date-time"},
         "repeat": {"type": "boolean", "description": "issue again even if awarded before"},
@@ -392,11 +391,7 @@ _AWARD_OUT: Final = {
             "description": "The learner's personal claim link (/claim/...): send it to them only,"
             " never share it",
         },
-        "claimUrl": {
-            "type": "string",
-            "deprecated": True,
-            "description": "The former name of claimLink (the same personal link)",
-        },
+        "claimUrl": FORMER_CLAIM_LINK,
         "claimExpires": {"type": "string"},
         "created": {"type": "boolean"},
         "notified": {

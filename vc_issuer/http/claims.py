@@ -18,7 +18,7 @@ from vc_issuer.errors import MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object, required_string
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import path_param
+from vc_issuer.http.openapi import FORMER_CLAIM_LINK, object_of, path_param, strings
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.pages import render
 from vc_issuer.http.problems import json_response
@@ -109,60 +109,37 @@ def _page_or_problem(description: str) -> dict[str, Any]:
     return out
 
 
-_FORMER_CLAIM_LINK: Final = {
-    "type": "string",
-    "deprecated": True,
-    "description": "The former name of claimLink (the same personal link)",
-}
 _CLAIM: Final = {
     "type": "object",
     "required": ["id", "credentialId", "expires"],
     "properties": {
-        "id": {"type": "string"},
-        "credentialId": {"type": "string"},
+        **strings("id", "credentialId"),
         "claimLink": {
             "type": "string",
             "description": "The learner's personal claim link (shown once; never share it)",
         },
-        "claimUrl": _FORMER_CLAIM_LINK,
-        "expires": {"type": "string"},
-        "created": {"type": "string"},
-        "revoked": {"type": "string"},
-        "lastUsed": {"type": "string"},
+        "claimUrl": FORMER_CLAIM_LINK,
+        **strings("expires", "created", "revoked", "lastUsed"),
     },
 }
 _LINKS: Final = {
     "type": "object",
     "required": ["claimLink", "credentialId", "badgeName", "expires", "lcw", "oid4vci"],
     "properties": {
-        "claimId": {"type": "string"},
+        **strings("claimId", "credentialId", "badgeName", "expires"),
         "claimLink": {"type": "string", "description": "This personal claim link"},
-        "claimUrl": _FORMER_CLAIM_LINK,
-        "credentialId": {"type": "string"},
-        "badgeName": {"type": "string"},
-        "expires": {"type": "string"},
-        "lcw": {
-            "type": "object",
-            "description": "A fresh single-use VC API exchange (Learner Credential Wallet)",
-            "properties": {
-                "deepLink": {"type": "string"},
-                "interactionUrl": {"type": "string"},
-                "exchangeUrl": {"type": "string"},
-                "qrSvgUrl": {"type": "string"},
-                "expires": {"type": "string"},
-            },
-        },
-        "oid4vci": {
-            "type": "object",
-            "description": "A fresh OpenID4VCI pre-authorized offer (by reference)",
-            "properties": {
-                "credentialOfferUri": {"type": "string"},
-                "credentialOfferUrl": {"type": "string"},
+        "claimUrl": FORMER_CLAIM_LINK,
+        "lcw": object_of(
+            "A fresh single-use VC API exchange (Learner Credential Wallet)",
+            strings("deepLink", "interactionUrl", "exchangeUrl", "qrSvgUrl", "expires"),
+        ),
+        "oid4vci": object_of(
+            "A fresh OpenID4VCI pre-authorized offer (by reference)",
+            {
+                **strings("credentialOfferUri", "credentialOfferUrl", "txCode", "expires"),
                 "txCodeRequired": {"type": "boolean"},
-                "txCode": {"type": "string"},
-                "expires": {"type": "string"},
             },
-        },
+        ),
     },
 }
 

@@ -34,7 +34,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.auth import AUTH_KEY
 from vc_issuer.http.negotiate import JSON, JSON_LD, preferred, wants_html
-from vc_issuer.http.openapi import path_param, problem_spec
+from vc_issuer.http.openapi import path_param, problem_spec, strings
 from vc_issuer.http.pages import (
     badge_facts,
     badge_source,
@@ -378,13 +378,9 @@ PROFILE_SCHEMA: Final = {
     "description": "An OB 3.0 Profile (the issuer; id is its DID)",
     "required": ["id", "type", "name"],
     "properties": {
-        "id": {"type": "string"},
+        **strings("id", "name", "url", "email", "description"),
         "type": {"type": "array", "items": {"type": "string"}},
-        "name": {"type": "string"},
-        "url": {"type": "string"},
-        "email": {"type": "string"},
         "image": {"type": "object"},
-        "description": {"type": "string"},
     },
 }
 ACHIEVEMENT_SCHEMA: Final = {
@@ -392,10 +388,8 @@ ACHIEVEMENT_SCHEMA: Final = {
     "description": "An OB 3.0 Achievement (the public view of a design)",
     "required": ["id", "type", "name", "description", "criteria"],
     "properties": {
-        "id": {"type": "string"},
+        **strings("id", "name", "description"),
         "type": {"type": "array", "items": {"type": "string"}},
-        "name": {"type": "string"},
-        "description": {"type": "string"},
         "criteria": {"type": "object"},
     },
 }
@@ -414,13 +408,9 @@ _OEMBED_SCHEMA: Final = {
     "properties": {
         "version": {"const": "1.0"},
         "type": {"const": "rich"},
-        "title": {"type": "string"},
-        "html": {"type": "string"},
+        **strings("title", "html", "provider_name", "provider_url", "author_name"),
         "width": {"type": "integer"},
         "height": {"type": "integer"},
-        "provider_name": {"type": "string"},
-        "provider_url": {"type": "string"},
-        "author_name": {"type": "string"},
         "cache_age": {"type": "integer"},
     },
 }

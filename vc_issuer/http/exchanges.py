@@ -17,7 +17,7 @@ from vc_issuer.errors import MalformedInputError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import json_spec, path_param
+from vc_issuer.http.openapi import json_spec, path_param, strings
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
@@ -142,17 +142,14 @@ _LINKS = {
         "exchangeId", "exchangeUrl", "interactionUrl", "deepLink", "qrSvgUrl", "expires", "state",
     ],
     "properties": {
-        "exchangeId": {"type": "string"},
-        "exchangeUrl": {"type": "string"},
+        **strings(
+            "exchangeId", "exchangeUrl", "qrSvgUrl", "expires", "created", "protocol",
+            "credentialId",
+        ),
         "interactionUrl": {"type": "string", "description": "For wallets: ...?iuv=1"},
         "deepLink": {"type": "string", "description": "Learner Credential Wallet deep link"},
-        "qrSvgUrl": {"type": "string"},
         "qrSvg": {"type": "string", "description": "The interaction URL as an SVG QR code"},
-        "expires": {"type": "string"},
-        "created": {"type": "string"},
         "state": {"type": "string", "enum": ["pending", "active", "complete", "expired", "failed"]},
-        "protocol": {"type": "string"},
-        "credentialId": {"type": "string"},
         "result": {"type": "object"},
     },
 }  # fmt: skip

@@ -20,7 +20,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object, required_string
-from vc_issuer.http.openapi import json_content, path_param
+from vc_issuer.http.openapi import json_content, path_param, strings
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
@@ -213,14 +213,16 @@ def routes(services: ServiceState) -> list[Route]:
                                     "expires",
                                 ],
                                 "properties": {
-                                    "offerId": {"type": "string"},
-                                    "credentialId": {"type": "string"},
+                                    **strings(
+                                        "offerId",
+                                        "credentialId",
+                                        "credentialOfferUri",
+                                        "credentialOfferRefUri",
+                                        "credentialOfferUrl",
+                                        "txCode",
+                                        "expires",
+                                    ),
                                     "credentialOffer": _OBJECT,
-                                    "credentialOfferUri": {"type": "string"},
-                                    "credentialOfferRefUri": {"type": "string"},
-                                    "credentialOfferUrl": {"type": "string"},
-                                    "txCode": {"type": "string"},
-                                    "expires": {"type": "string"},
                                 },
                             }
                         ),
@@ -262,11 +264,7 @@ def routes(services: ServiceState) -> list[Route]:
                     **json_content(
                         {
                             "type": "object",
-                            "properties": {
-                                "grant_type": {"type": "string"},
-                                "pre-authorized_code": {"type": "string"},
-                                "tx_code": {"type": "string"},
-                            },
+                            "properties": strings("grant_type", "pre-authorized_code", "tx_code"),
                         },
                         _FORM,
                     ),

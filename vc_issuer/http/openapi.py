@@ -58,6 +58,16 @@ def json_spec(
     return out
 
 
+def strings(*names: str) -> dict[str, Any]:
+    """String members, one a name: most members of the request and response objects are."""
+    return {name: {"type": "string"} for name in names}
+
+
+def object_of(description: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A described object of ``properties`` (a nested member of a request or response)."""
+    return {"type": "object", "description": description, "properties": properties}
+
+
 def path_param(name: str, description: str | None = None) -> dict[str, Any]:
     """A required string path variable."""
     out: dict[str, Any] = {"name": name, "in": "path", "required": True}
@@ -66,6 +76,13 @@ def path_param(name: str, description: str | None = None) -> dict[str, Any]:
         out["description"] = description
     return out
 
+
+#: ``claimUrl``: the former name of ``claimLink`` that award and claim responses still carry.
+FORMER_CLAIM_LINK: dict[str, Any] = {
+    "type": "string",
+    "deprecated": True,
+    "description": "The former name of claimLink (the same personal link)",
+}
 
 #: The request header of a conditional GET (answered 304 when the ETag matches).
 IF_NONE_MATCH: dict[str, Any] = {
@@ -105,11 +122,8 @@ _SCHEMAS: dict[str, Any] = {
         "description": "RFC 9457 problem details; code is stable (docs/errors.md).",
         "required": ["type", "title", "status", "detail", "code"],
         "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
+            **strings("type", "title", "detail", "code"),
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "detail": {"type": "string"},
-            "code": {"type": "string"},
         },
         "additionalProperties": True,
     },
@@ -270,19 +284,12 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "passed"],
         "properties": {
-            "name": {"type": "string"},
+            **strings("name", "code", "detail"),
             "passed": {"type": "boolean"},
-            "code": {"type": "string"},
-            "detail": {"type": "string"},
-            "status": {
-                "type": "object",
-                "description": "a multi-bit status: its value, size in bits and message",
-                "properties": {
-                    "value": {"type": "string"},
-                    "size": {"type": "integer"},
-                    "message": {"type": "string"},
-                },
-            },
+            "status": object_of(
+                "a multi-bit status: its value, size in bits and message",
+                {**strings("value", "message"), "size": {"type": "integer"}},
+            ),
         },
     },
     "VerificationResult": {
@@ -357,15 +364,11 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["credentialId", "purpose", "old", "new", "changed"],
         "properties": {
-            "credentialId": {"type": "string"},
-            "purpose": {"type": "string"},
+            **strings("credentialId", "purpose", "statusListId", "statusListIndex", "message"),
             "old": {"type": ["boolean", "string"], "description": "0x-hex for message"},
             "new": {"type": ["boolean", "string"], "description": "0x-hex for message"},
             "changed": {"type": "boolean"},
-            "statusListId": {"type": "string"},
-            "statusListIndex": {"type": "string"},
             "statusSize": {"type": "integer"},
-            "message": {"type": "string"},
         },
     },
     "DIDDocument": {

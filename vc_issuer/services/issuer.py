@@ -74,6 +74,7 @@ from vc_issuer.core.suites import (
 from vc_issuer.errors import (
     ConfigError,
     ConflictError,
+    CredentialNotDeliverableError,
     ForeignIssuerError,
     IdempotencyKeyReusedError,
     InvalidKeyError,
@@ -247,6 +248,33 @@ def _subject_id(credential: Mapping[str, Any]) -> str | None:
 def _types(credential: Mapping[str, Any]) -> list[str]:
     t = credential.get("type")
     return [t] if isinstance(t, str) else [x for x in (t or []) if isinstance(x, str)]
+
+
+def _record(
+    p: _Prepared,
+    credential: dict[str, Any],
+    entries: list[dict[str, Any]],
+    *,
+    stored: dict[str, Any],
+) -> CredentialRecord:
+    """The record of a secured ``credential``; ``stored`` is what the caller gets back (the
+    signed document, or a JWS's envelope). Without allocated ``entries``, the credential's own
+    credentialStatus is kept, so it can still be looked up."""
+    start, end = validity_period(credential, p.version)
+    if not entries and "credentialStatus" in credential:
+        raw = credential["credentialStatus"]
+        entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
+    return CredentialRecord(
+        id=str(credential["id"]),
+        subject_id=_subject_id(credential),
+        types=_types(credential),
+        issued_at=p.issued_at,
+        valid_from=start,
+        valid_until=end,
+        status_entries=entries,
+        credential=stored,
+        idempotency_key=p.idempotency_key,
+    )
 
 
 class _IndexPool:
@@ -776,22 +804,7 @@ class Issuer:
         signed: dict[str, Any] = cred
         for name, signer in zip(p.suites, p.signers, strict=True):
             signed = sign(signed, signer, suite=name, loader=self.loader, created=p.issued_at)
-        start, end = validity_period(signed, p.version)
-        stored_entries = entries
-        if not entries and "credentialStatus" in signed:
-            raw = signed["credentialStatus"]
-            stored_entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
-        return CredentialRecord(
-            id=str(signed["id"]),
-            subject_id=_subject_id(signed),
-            types=_types(signed),
-            issued_at=p.issued_at,
-            valid_from=start,
-            valid_until=end,
-            status_entries=stored_entries,
-            credential=signed,
-            idempotency_key=p.idempotency_key,
-        )
+        return _record(p, signed, entries, stored=signed)
 
     def _finish_jwt(
         self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
@@ -799,21 +812,7 @@ class Issuer:
         """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
         token = jose.sign_credential_jwt(cred, p.signers[0], issued_at=p.issued_at)
         media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
-        start, end = validity_period(cred, p.version)
-        if not entries and "credentialStatus" in cred:
-            raw = cred["credentialStatus"]
-            entries = copy.deepcopy(raw if isinstance(raw, list) else [raw])
-        return CredentialRecord(
-            id=str(cred["id"]),
-            subject_id=_subject_id(cred),
-            types=_types(cred),
-            issued_at=p.issued_at,
-            valid_from=start,
-            valid_until=end,
-            status_entries=entries,
-            credential=jose.envelope(token, media),
-            idempotency_key=p.idempotency_key,
-        )
+        return _record(p, cred, entries, stored=jose.envelope(token, media))
 
     # --- reading
 
@@ -1189,6 +1188,35 @@ class IssuerService:
         self.store: Store = store if store is not None else issuer.store
         self.base_url = (base_url or issuer.base_url).rstrip("/")
         self.now: Callable[[], datetime] = now or issuer.now
+
+    async def stored_award(self, credential_id: object) -> CredentialRecord:
+        """The award ``credential_id`` names: ``MalformedInputError`` unless it is a non-empty
+        string, ``NotFoundError`` unless it was issued here."""
+        if not isinstance(credential_id, str) or not credential_id:
+            raise MalformedInputError(
+                "credentialId must be a non-empty string", field="credentialId"
+            )
+        award = await self.store.get_credential(credential_id)
+        if award is None:
+            raise NotFoundError(f"no credential {credential_id!r} was issued here")
+        return award
+
+    async def withdrawn(self, credential_id: str) -> list[str]:
+        """What the issuer did to an award that stops its delivery to wallets ("revoked",
+        "suspended"; empty: deliverable). Fails closed: a status that cannot be read (store
+        down, award gone: ``NotFoundError``) raises, never reads as "nothing"."""
+        status = await self.issuer.credential_status(credential_id)
+        words = {"revocation": "revoked", "suspension": "suspended"}
+        return sorted(words.get(p, p) for p, value in status.items() if value)
+
+    async def check_deliverable(self, credential_id: str) -> None:
+        """Refuse a revoked or suspended award (410 ``CREDENTIAL_NOT_DELIVERABLE``)."""
+        withdrawn = await self.withdrawn(credential_id)
+        if withdrawn:
+            raise CredentialNotDeliverableError(
+                f"the issuer {' and '.join(withdrawn)} this credential; it cannot be added to a"
+                " wallet"
+            )
 
 
 __all__ = [

@@ -114,6 +114,14 @@ MAIL = Shape(OutboxRecord, outbox)
 ROW = Shape(dict, *metadata.tables.values())  # plain values: counts, ids, flags
 
 
+def _where(**equal: Any) -> tuple[str, dict[str, Any]]:
+    """``WHERE column = :column AND ...`` for the filters given (None: that column is not
+    filtered), and its parameters. Column names come from this module, never from input."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    clause = " AND ".join(f"{column} = :{column}" for column in given)
+    return ("WHERE " + clause if clause else ""), given
+
+
 class SqlStore(Store):
     """``Store`` over a ``Database`` (SQLite or PostgreSQL)."""
 
@@ -135,6 +143,15 @@ class SqlStore(Store):
 
     async def _fetch(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
         return await self.db.read(lambda conn: conn.fetch(shape, sql, params))
+
+    async def _newest(self, shape: Shape, table: str, limit: int, **filters: Any) -> Any:
+        """Rows of ``table`` matching ``filters`` (see ``_where``), newest first, ``limit`` at
+        most: the listings of exchanges, claim links and mail."""
+        if limit < 0:
+            raise MalformedInputError("limit must be non-negative")
+        where, params = _where(**filters)
+        sql = f"SELECT * FROM {table} {where} ORDER BY created_at DESC, id LIMIT :limit"
+        return await self._fetch(shape, sql, {**params, "limit": limit})
 
     # --- schema ----------------------------------------------------------------------------------
 
@@ -259,13 +276,14 @@ class SqlStore(Store):
     ) -> list[CredentialRecord]:
         if limit < 0 or offset < 0:
             raise MalformedInputError("limit and offset must be non-negative")
-        where = "" if subject_id is None else "WHERE subject_id = :subject"
+        where, params = _where(subject_id=subject_id)
         sql = (
             f"SELECT {CRED_COLS} FROM credentials {where}"
             " ORDER BY issued_at DESC, id LIMIT :limit OFFSET :offset"
         )
-        params: dict[str, Any] = {"limit": limit, "offset": offset, "subject": subject_id}
-        found: list[CredentialRecord] = await self._fetch(CRED, sql, params)
+        found: list[CredentialRecord] = await self._fetch(
+            CRED, sql, {**params, "limit": limit, "offset": offset}
+        )
         return found
 
     async def count_credentials(self) -> int:
@@ -457,13 +475,7 @@ class SqlStore(Store):
     async def audit_log(
         self, credential_id: str | None = None, *, list_id: str | None = None
     ) -> list[AuditEntry]:
-        clauses = []
-        params = {"credential_id": credential_id, "list_id": list_id}
-        if credential_id is not None:
-            clauses.append("credential_id = :credential_id")
-        if list_id is not None:
-            clauses.append("list_id = :list_id")
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _where(credential_id=credential_id, list_id=list_id)
         found: list[AuditEntry] = await self._fetch(
             AUDIT, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", params
         )
@@ -820,19 +832,8 @@ class SqlStore(Store):
         kind: str | None = None,
         limit: int = 100,
     ) -> list[ExchangeRecord]:
-        if limit < 0:
-            raise MalformedInputError("limit must be non-negative")
-        clauses = []
-        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id, "kind": kind}
-        if credential_id is not None:
-            clauses.append("credential_id = :credential_id")
-        if kind is not None:
-            clauses.append("kind = :kind")
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        found: list[ExchangeRecord] = await self._fetch(
-            EXCHANGE,
-            f"SELECT * FROM exchanges {where} ORDER BY created_at DESC, id LIMIT :limit",
-            params,
+        found: list[ExchangeRecord] = await self._newest(
+            EXCHANGE, "exchanges", limit, credential_id=credential_id, kind=kind
         )
         return found
 
@@ -868,12 +869,8 @@ class SqlStore(Store):
     async def list_claims(
         self, *, credential_id: str | None = None, limit: int = 100
     ) -> list[ClaimRecord]:
-        if limit < 0:
-            raise MalformedInputError("limit must be non-negative")
-        where = "" if credential_id is None else "WHERE credential_id = :credential_id"
-        params: dict[str, Any] = {"limit": limit, "credential_id": credential_id}
-        found: list[ClaimRecord] = await self._fetch(
-            CLAIM, f"SELECT * FROM claims {where} ORDER BY created_at DESC, id LIMIT :limit", params
+        found: list[ClaimRecord] = await self._newest(
+            CLAIM, "claims", limit, credential_id=credential_id
         )
         return found
 
@@ -977,17 +974,8 @@ class SqlStore(Store):
         credential_id: str | None = None,
         limit: int = 100,
     ) -> list[OutboxRecord]:
-        if limit < 0:
-            raise MalformedInputError("limit must be non-negative")
-        clauses = []
-        if status is not None:
-            clauses.append("status = :status")
-        if credential_id is not None:
-            clauses.append("credential_id = :credential_id")
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        params = {"status": status, "credential_id": credential_id, "limit": limit}
-        found: list[OutboxRecord] = await self._fetch(
-            MAIL, f"SELECT * FROM outbox {where} ORDER BY created_at DESC, id LIMIT :limit", params
+        found: list[OutboxRecord] = await self._newest(
+            MAIL, "outbox", limit, status=status, credential_id=credential_id
         )
         return found
 

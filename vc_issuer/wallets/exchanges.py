@@ -40,7 +40,6 @@ from did_methods.protocol import DIDResolver
 from vc_issuer.core import jose
 from vc_issuer.core.credentials import format_datetime, holder_id
 from vc_issuer.errors import (
-    CredentialNotDeliverableError,
     ExchangeAlreadyUsedError,
     ExchangeExpiredError,
     HolderMismatchError,
@@ -197,18 +196,6 @@ def status_purposes_of(credential: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(p) for p in out))
 
 
-async def check_deliverable(issuer: Issuer, credential_id: str) -> None:
-    """Refuse a revoked or suspended award (410 ``CREDENTIAL_NOT_DELIVERABLE``). Fails closed:
-    a status that cannot be read (store down, award gone) is an error, never "no status"."""
-    status = await issuer.credential_status(credential_id)
-    words = {"revocation": "revoked", "suspension": "suspended"}
-    on = sorted(words.get(p, p) for p, value in status.items() if value)
-    if on:
-        raise CredentialNotDeliverableError(
-            f"the issuer {' and '.join(on)} this credential; it cannot be added to a wallet"
-        )
-
-
 async def reissue_for_holder(
     issuer: Issuer, award: CredentialRecord, holder: str, *, idempotency_key: str
 ) -> dict[str, Any]:
@@ -295,13 +282,9 @@ class ExchangeService(IssuerService):
         data: dict[str, Any] = {"challenge": new_exchange_id(), "domain": self.domain}
         tmpl: dict[str, Any] | None = None
         if credential_id is not None:
-            if not isinstance(credential_id, str) or not credential_id:
-                raise MalformedInputError("credentialId must be a non-empty string")
-            award = await self.store.get_credential(credential_id)
-            if award is None:
-                raise NotFoundError(f"no credential {credential_id!r} was issued here")
+            award = await self.stored_award(credential_id)
             bind_credential(award.credential, "did:example:check")
-            await check_deliverable(self.issuer, credential_id)
+            await self.check_deliverable(award.id)
         else:
             tmpl = copy.deepcopy(check_template(template))
         moment = self.now()
@@ -336,7 +319,7 @@ class ExchangeService(IssuerService):
 
     async def _check_award(self, record: ExchangeRecord) -> None:
         if record.credential_id is not None:
-            await check_deliverable(self.issuer, record.credential_id)
+            await self.check_deliverable(record.credential_id)
 
     def _check_open(self, record: ExchangeRecord) -> None:
         if record.state == "complete":
@@ -515,7 +498,6 @@ __all__ = [
     "ExchangeLinks",
     "ExchangeService",
     "bind_credential",
-    "check_deliverable",
     "check_template",
     "parse_ttl",
     "qr_svg",

@@ -469,13 +469,7 @@ class OID4VCIService(IssuerService):
 
     async def create_offer(self, credential_id: str, *, tx_code: bool = False) -> CreatedOffer:
         """Offer a stored award to a wallet; the code and tx_code are returned only here."""
-        if not isinstance(credential_id, str) or not credential_id:
-            raise MalformedInputError(
-                "credentialId must be a non-empty string", field="credentialId"
-            )
-        record = await self.store.get_credential(credential_id)
-        if record is None:
-            raise NotFoundError(f"no credential {credential_id!r} was issued here")
+        await self.stored_award(credential_id)
         await self._check_deliverable(credential_id)
         now = self.now()
         code = secrets.token_urlsafe(32)
@@ -542,14 +536,15 @@ class OID4VCIService(IssuerService):
         return self._offer(record.data)
 
     async def _check_deliverable(self, credential_id: str) -> None:
+        """``withdrawn`` as the OAuth error a wallet understands (``credential_request_denied``)."""
         try:
-            status = await self.issuer.credential_status(credential_id)
+            withdrawn = await self.withdrawn(credential_id)
         except NotFoundError:
             raise CredentialRequestDeniedError("the offered credential no longer exists") from None
-        words = {"revocation": "revoked", "suspension": "suspended"}
-        on = sorted(words.get(p, p) for p, value in status.items() if value)
-        if on:
-            raise CredentialRequestDeniedError(f"the offered credential is {' and '.join(on)}")
+        if withdrawn:
+            raise CredentialRequestDeniedError(
+                f"the offered credential is {' and '.join(withdrawn)}"
+            )
 
     # token endpoint
 

@@ -314,14 +314,9 @@ def base_proof_serialization(
 
 
 @dataclass(frozen=True)
-class DisclosureData:
-    """§3.5.4's output."""
+class DisclosureData(DerivedProofValue):
+    """§3.5.4's output: the derived proof value's components and the document to reveal."""
 
-    base_signature: bytes
-    public_key: bytes
-    signatures: list[bytes]
-    label_map: dict[str, str]
-    mandatory_indexes: list[int]
     reveal_document: dict[str, Any]
 
 
@@ -416,15 +411,7 @@ def add_derived_proof(
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     data = create_disclosure_data(unsecured, proof, selective_pointers, loader)
     new_proof = {k: v for k, v in proof.items() if k != "@context"}
-    new_proof["proofValue"] = serialize_derived_proof_value(
-        DerivedProofValue(
-            data.base_signature,
-            data.public_key,
-            data.signatures,
-            data.label_map,
-            data.mandatory_indexes,
-        )
-    )
+    new_proof["proofValue"] = serialize_derived_proof_value(data)
     reveal = data.reveal_document
     reveal["proof"] = new_proof
     return reveal
