@@ -20,6 +20,7 @@ building and RDFC charge the active work budget (vc_issuer.core.work).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -32,9 +33,9 @@ from typing import Any
 
 from cachetools import LRUCache
 from pyld import jsonld
-from pyld.jsonld import canonicalize as _jcs
 from pyld.context_resolver import ContextResolver
 from pyld.identifier_issuer import IdentifierIssuer
+from pyld.jsonld import canonicalize as _jcs
 
 from vc_issuer.core import rdfc, work
 from vc_issuer.errors import (
@@ -96,11 +97,9 @@ class _LockedLRU(LRUCache[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         if self._admit is not None and not self._admit(key):
             return
-        with self._lock:
-            try:
-                super().__setitem__(key, value)
-            except ValueError:  # larger than the whole cache: not kept
-                pass
+        # larger than the whole cache: not kept
+        with self._lock, contextlib.suppress(ValueError):
+            super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
         with self._lock:
@@ -121,8 +120,10 @@ class ContextLoader:
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self._docs: dict[str, Any] = {}
+        dirs = tuple(str(d) for d in extra_dirs)
+        self._args = (dirs, dict(extra) if extra else None)
         self._load_index(contexts_dir())
-        for d in extra_dirs:
+        for d in dirs:
             self._load_index(Path(d))
         for url, doc in (extra or {}).items():
             if not isinstance(doc, Mapping):
@@ -163,6 +164,10 @@ class ContextLoader:
                     f"index says {entry.get('sha256')}"
                 )
             self._docs[url] = json.loads(raw)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its arguments: a worker process builds it once and keeps it.
+        return (_loader_from_args, self._args)
 
     @property
     def urls(self) -> frozenset[str]:
@@ -218,6 +223,20 @@ def _processed_size(value: Any) -> int:
 
 
 _DEFAULT: ContextLoader | None = None
+_BY_ARGS: dict[str, ContextLoader] = {}
+
+
+def _loader_from_args(dirs: tuple[str, ...], extra: Mapping[str, Any] | None) -> ContextLoader:
+    """The loader for these arguments, made once per process (unpickling a ContextLoader)."""
+    if not dirs and not extra:
+        return default_loader()
+    key = json.dumps([dirs, extra], sort_keys=True)
+    loader = _BY_ARGS.get(key)
+    if loader is None:
+        if len(_BY_ARGS) >= 16:
+            _BY_ARGS.clear()
+        loader = _BY_ARGS[key] = ContextLoader(dirs, extra)
+    return loader
 
 
 def default_loader() -> ContextLoader:
@@ -309,15 +328,11 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         result = super()._process_context(
             active_ctx, local_ctx, options, override_protected, propagate, validate_scoped
         )
-        try:
+        with contextlib.suppress(TypeError):  # pyld's frozen initial context: pinned anyway
             result[_PINNED] = True
-        except TypeError:  # pyld's frozen initial context: pinned by nature
-            pass
-        with self._loader._lock:
-            try:
-                cache[key] = result
-            except ValueError:  # larger than the whole cache: not kept
-                pass
+        # larger than the whole cache: not kept
+        with self._loader._lock, contextlib.suppress(ValueError):
+            cache[key] = result
         return result
 
     def _cacheable(self, active_ctx: Any, local_key: Any) -> bool:
@@ -539,8 +554,8 @@ class _NodeMap:
                 continue
             for o in objects:
                 if prop == "@type":
-                    o = issuer.get_id(o) if o.startswith("_:") else o
-                    self.add(node, prop, o, False)
+                    t = str(o)
+                    self.add(node, prop, issuer.get_id(t) if t.startswith("_:") else t, False)
                 else:
                     self.build(o, graph_map, active_graph, id_, prop)
 

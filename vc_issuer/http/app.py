@@ -36,6 +36,7 @@ from vc_issuer.http.public import etag_matches, etag_of
 from vc_issuer.http.state import STATE_KEY, ServiceState
 from vc_issuer.services.issuer import LIST_PATH, Issuer
 from vc_issuer.services.status_check import FetchResult, SafeFetch, StatusListChecker
+from vc_issuer.services.workpool import PoolLimits
 
 log = logging.getLogger("vc_issuer.http")
 
@@ -95,6 +96,7 @@ def create_app(
     resolver: DIDResolver | None = None,
     close_issuer: bool = False,
     fetcher: SafeFetcher | None = None,
+    work_limits: PoolLimits | None = None,
 ) -> web.Application:
     """The VC API application over ``issuer``.
 
@@ -116,6 +118,9 @@ def create_app(
     app[MAX_DEPTH_KEY] = max_depth
     app[AUTH_KEY] = Authenticator(issuer.store, enabled=auth)
 
+    # Callers' input is verified in worker processes, which build these edges themselves;
+    # injected ones (tests, embedders) live only here, so then verification stays in-process.
+    pooled = resolver is None and status_checker is None and fetcher is None
     owned: list[Any] = []
     network = Resolver(allow_private=allow_private)
     owned.append(network)
@@ -142,6 +147,24 @@ def create_app(
         owned=owned,
         fetcher=fetcher,
     )
+
+    from vc_issuer.http import offload
+
+    spec = (
+        offload.VerifySpec(
+            did=issuer.did,
+            did_document=issuer.did_document(),
+            list_prefix=issuer.base_url + LIST_PATH,
+            allow_private=allow_private,
+            loader=issuer.loader,
+            resources=issuer.resources,
+        )
+        if pooled
+        else None
+    )
+    offload.setup(app, spec, work_limits)
+    if pooled:
+        offload.offload_issuing(app, issuer)
 
     from vc_issuer.http import public, vcapi
 

@@ -1,0 +1,245 @@
+"""Verification of callers' input in the worker pool, never on the event loop.
+
+The routes (``POST /credentials/verify``, ``/presentations/verify``, the ``/verify`` page and
+the credential pages, baked images) call :func:`verify` / :func:`verify_vp` here instead of the
+verifier. Each worker builds, once, what the app would use (see :class:`VerifySpec`): a resolver
+that knows our own DID document, a status checker, a fetcher, the context loader; our own status
+lists are read through the parent (:func:`~vc_issuer.services.workpool.call_parent`), which has
+the store. The arguments and the result are small and picklable.
+
+An app built with an injected resolver or status checker (tests, embedders) has no spec: its
+verification runs in-process, as before, because those objects live only in the parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from vc_issuer.core.jsonld import ContextLoader
+from vc_issuer.core.related import ResourceBytes
+from vc_issuer.services.issuer import Issuer
+from vc_issuer.services.status_check import FetchResult
+from vc_issuer.services.verifier import VerificationResult
+from vc_issuer.services.workpool import PoolLimits, WorkPool, call_parent
+
+__all__ = ["POOL_KEY", "VerifySpec", "verify", "verify_vp"]
+
+POOL_KEY = web.AppKey("vc_issuer_work_pool", WorkPool)
+SPEC_KEY = web.AppKey("vc_issuer_verify_spec", object)
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """What a worker needs to verify like the app does (picklable)."""
+
+    did: str
+    did_document: Mapping[str, Any] | None
+    list_prefix: str
+    allow_private: bool
+    loader: ContextLoader | None
+    resources: ResourceBytes | None
+
+
+class _Env:
+    """A worker's verifier edges, built on first use and kept (warm caches)."""
+
+    def __init__(self, spec: VerifySpec) -> None:
+        from did_methods.fetch import SafeFetcher
+        from did_methods.registry import Resolver
+        from vc_issuer.core.resolver import StaticResolver
+        from vc_issuer.services.status_check import (
+            SafeFetch,
+            StatusListChecker,
+            credential_verifier,
+        )
+
+        self.spec = spec
+        network = Resolver(allow_private=spec.allow_private)
+        self.resolver: Any = (
+            StaticResolver({spec.did: dict(spec.did_document)}, fallback=network)
+            if spec.did_document is not None
+            else network
+        )
+        self.fetcher = SafeFetcher(allow_private=spec.allow_private)
+        self.status_checker = StatusListChecker(
+            fetch=_ParentFirstFetch(spec.list_prefix, SafeFetch(allow_private=spec.allow_private)),
+            allow_private=spec.allow_private,
+            verify_list=credential_verifier(self.resolver, loader=spec.loader),
+        )
+
+
+_SPEC: VerifySpec | None = None
+_ENV: _Env | None = None
+
+
+def _install(spec: VerifySpec) -> None:
+    """The pool's initializer: each worker keeps the app's spec."""
+    global _SPEC
+    _SPEC = spec
+
+
+def _env() -> _Env:
+    global _ENV
+    if _ENV is None:
+        assert _SPEC is not None, "the worker was started without a VerifySpec"
+        _ENV = _Env(_SPEC)
+    return _ENV
+
+
+class _ParentFirstFetch:
+    """Our own status lists from the parent's store (as LocalFirstFetch), others over HTTP."""
+
+    def __init__(self, prefix: str, remote: Any) -> None:
+        self.prefix = prefix
+        self.remote = remote
+
+    async def __call__(self, url: str, headers: Mapping[str, str]) -> FetchResult:
+        if url.startswith(self.prefix):
+            list_id = url[len(self.prefix) :].split("#", 1)[0]
+            if list_id and "/" not in list_id and "?" not in list_id:
+                result: FetchResult = call_parent("own_list", list_id, dict(headers))
+                return result
+        out: FetchResult = await self.remote(url, headers)
+        return out
+
+
+async def _verify_in_worker(value: Any, kwargs: dict[str, Any]) -> VerificationResult:
+    from vc_issuer.badges.verify import verify_input
+
+    env = _env()
+    spec = env.spec
+    return await verify_input(
+        value,
+        resolver=env.resolver,
+        loader=spec.loader,
+        status_checker=env.status_checker,
+        allow_private_hosts=spec.allow_private,
+        fetcher=env.fetcher,
+        resources=spec.resources,
+        **kwargs,
+    )
+
+
+async def _verify_vp_in_worker(vp: Any, kwargs: dict[str, Any]) -> VerificationResult:
+    from vc_issuer.services.verifier import verify_presentation
+
+    env = _env()
+    spec = env.spec
+    return await verify_presentation(
+        vp,
+        resolver=env.resolver,
+        loader=spec.loader,
+        status_checker=env.status_checker,
+        allow_private_hosts=spec.allow_private,
+        resources=spec.resources,
+        **kwargs,
+    )
+
+
+def setup(app: web.Application, spec: VerifySpec | None, limits: PoolLimits | None) -> None:
+    """Give the app its pool (started lazily, stopped on cleanup) and its spec."""
+    pool = WorkPool(
+        limits,
+        initializer=_install if spec is not None else None,
+        initargs=(spec,) if spec is not None else (),
+        preload=("vc_issuer.http.offload", "vc_issuer.badges.verify"),
+    )
+    app[POOL_KEY] = pool
+    app[SPEC_KEY] = spec
+
+    async def _close(app: web.Application) -> None:
+        await pool.close()
+
+    app.on_cleanup.append(_close)
+
+
+def offload_issuing(app: web.Application, issuer: Issuer) -> None:
+    """Sign callers' credentials in the app's pool (``Issuer.offload``) while the app runs."""
+    pool = app[POOL_KEY]
+
+    async def _on(app: web.Application) -> None:
+        issuer.offload = pool.run
+
+    async def _off(app: web.Application) -> None:
+        if issuer.offload == pool.run:
+            issuer.offload = None
+
+    app.on_startup.append(_on)
+    app.on_cleanup.insert(0, _off)
+
+
+def _callbacks(request: web.Request) -> dict[str, Any]:
+    """What workers may ask the parent: our own status lists (the app's LocalFirstFetch)."""
+    from vc_issuer.http.state import state_of
+
+    fetch = state_of(request).status_checker.fetch
+    local = getattr(fetch, "_local", None)
+    if local is None:
+        return {}
+    return {"own_list": local}
+
+
+async def verify(
+    request: web.Request,
+    value: Any,
+    *,
+    media_type: str | None = None,
+    recipient_email: str | None = None,
+    checks: Collection[str] | None = None,
+) -> VerificationResult:
+    """``badges.verify.verify_input`` over what the route read, in the pool."""
+    kwargs: dict[str, Any] = {"media_type": media_type, "recipient_email": recipient_email}
+    if checks is not None:
+        kwargs["checks"] = frozenset(checks)
+    spec = request.app.get(SPEC_KEY)
+    if not isinstance(spec, VerifySpec):
+        return await _in_process(request, value, kwargs, presentation=False)
+    result: VerificationResult = await request.app[POOL_KEY].run(
+        _verify_in_worker, value, kwargs, callbacks=_callbacks(request)
+    )
+    return result
+
+
+async def verify_vp(
+    request: web.Request,
+    vp: Any,
+    *,
+    challenge: str | None = None,
+    domain: str | None = None,
+    checks: Collection[str] | None = None,
+) -> VerificationResult:
+    """``services.verifier.verify_presentation`` in the pool."""
+    kwargs: dict[str, Any] = {"challenge": challenge, "domain": domain}
+    if checks is not None:
+        kwargs["checks"] = frozenset(checks)
+    spec = request.app.get(SPEC_KEY)
+    if not isinstance(spec, VerifySpec):
+        return await _in_process(request, vp, kwargs, presentation=True)
+    result: VerificationResult = await request.app[POOL_KEY].run(
+        _verify_vp_in_worker, vp, kwargs, callbacks=_callbacks(request)
+    )
+    return result
+
+
+async def _in_process(
+    request: web.Request, value: Any, kwargs: dict[str, Any], *, presentation: bool
+) -> VerificationResult:
+    from vc_issuer.badges.verify import verify_input
+    from vc_issuer.http.state import state_of
+    from vc_issuer.services.verifier import verify_presentation
+
+    state = state_of(request)
+    common: dict[str, Any] = {
+        "resolver": state.resolver,
+        "loader": state.issuer.loader,
+        "status_checker": state.status_checker,
+        "allow_private_hosts": state.allow_private,
+        "resources": state.issuer.resources,
+    }
+    if presentation:
+        return await verify_presentation(value, **common, **kwargs)
+    return await verify_input(value, fetcher=state.fetcher, **common, **kwargs)

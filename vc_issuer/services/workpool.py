@@ -1,0 +1,372 @@
+"""A bounded pool of worker processes for the CPU-bound work done on callers' input.
+
+Why processes, measured (bench/bench_hostile.py and this module's figures, 2-core machine,
+credentialSubject = 2,000 x {"name": "x"} canonicalized 8 times concurrently):
+
+- on the event loop: /healthz blocked for the whole batch (every request waits);
+- a thread pool: the GIL serializes the pure-Python JSON-LD/RDFC work, so 4 threads finished
+  no sooner than 1 (1.00x) and /healthz still stalled behind the GIL's 5 ms switch interval
+  for every runnable thread; a thread cannot be stopped or capped in memory either;
+- this pool of processes: both cores busy (1.9x), the event loop stays idle (/healthz answers
+  in a few ms), and a worker that overruns is killed and replaced; RLIMIT_AS caps its memory.
+
+Each call runs under a fresh :class:`~vc_issuer.core.work.WorkBudget` (CPU seconds of the
+worker, checked cooperatively by the core algorithms: over budget is a clean
+``WORK_BUDGET_EXCEEDED``). Hard backstops, for code that does not check the budget: RLIMIT_CPU
+(the kernel kills a worker one second past its budget), a wall-clock limit (network waits
+included) after which the worker is killed, and RLIMIT_AS (a MemoryError or a kill). A killed
+worker is replaced. When every worker is busy and ``queue`` callers already wait, a call fails
+at once with ``SERVER_BUSY`` (503, ``Retry-After``).
+
+Workers are persistent (their JSON-LD loader, resolver and status-list caches stay warm) and
+started lazily from a forkserver (a replacement costs a fork, not an interpreter start).
+A task is a picklable top-level function and picklable arguments; a coroutine function runs on
+the worker's own event loop. A task may call back into the parent with :func:`call_parent`
+(for what only the parent has, such as the issuer's store); the parent answers with the
+``callbacks`` given to :meth:`WorkPool.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import math
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from vc_issuer.core import work
+from vc_issuer.errors import (
+    InternalError,
+    ServerBusyError,
+    VCIssuerError,
+    WorkBudgetExceededError,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PoolLimits", "WorkPool", "call_parent", "in_worker"]
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """The pool's bounds (docs/limits.md)."""
+
+    workers: int = 2
+    """Worker processes (default: the number of CPUs, at least 1, at most 8)."""
+    queue: int = 64
+    """Callers that may wait for a worker; one more is ``SERVER_BUSY``."""
+    cpu_seconds: float = work.DEFAULT_CPU_SECONDS
+    """CPU seconds per call (cooperative: ``WORK_BUDGET_EXCEEDED``; the kernel kills 1 s later)."""
+    wall_seconds: float = 30.0
+    """Wall seconds per call, network waits included; then the worker is killed."""
+    memory_bytes: int = 1 << 30
+    """RLIMIT_AS of each worker."""
+    retry_after: int = 1
+    """Seconds a busy server asks callers to wait (``Retry-After``)."""
+
+    @classmethod
+    def default(cls) -> PoolLimits:
+        return cls(workers=max(1, min(8, os.cpu_count() or 1)))
+
+
+# --- the worker side -------------------------------------------------------------------------
+
+_PARENT: Connection | None = None
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def in_worker() -> bool:
+    """True inside a pool worker."""
+    return _PARENT is not None
+
+
+def call_parent(name: str, *args: Any) -> Any:
+    """Run the parent's callback ``name`` (given to WorkPool.run) and return its result."""
+    if _PARENT is None:
+        raise InternalError(f"call_parent({name!r}) outside a pool worker")
+    _PARENT.send(("call", name, args))
+    kind, value = _PARENT.recv()
+    if kind == "err":
+        raise value
+    return value
+
+
+def _set_cpu_limit(seconds: float) -> None:
+    used = time.process_time()
+    soft = math.ceil(used + seconds) + 1
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """An exception the parent can unpickle: ours as they are, anything else as internal."""
+    if isinstance(exc, VCIssuerError):
+        return exc
+    return InternalError(f"internal error in a worker: {type(exc).__name__}")
+
+
+def _worker_main(
+    conn: Connection,
+    memory_bytes: int,
+    initializer: Callable[..., Any] | None,
+    initargs: tuple[Any, ...],
+) -> None:
+    global _PARENT, _LOOP
+    _PARENT = conn
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    _LOOP = asyncio.new_event_loop()
+    asyncio.set_event_loop(_LOOP)
+    if initializer is not None:
+        initializer(*initargs)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        fn, args, cpu_seconds = msg
+        _set_cpu_limit(cpu_seconds)
+        try:
+            with work.budget(work.WorkBudget(cpu_seconds, clock=time.process_time)):
+                out = fn(*args)
+                if inspect.isawaitable(out):
+                    out = _LOOP.run_until_complete(out)
+            reply: tuple[str, Any] = ("ok", out)
+        except MemoryError:
+            reply = ("dead", WorkBudgetExceededError("the request needs too much memory",
+                                                     limit="memory"))  # fmt: skip
+        except BaseException as exc:  # report every failure; the worker lives on
+            if not isinstance(exc, (VCIssuerError, Exception)):
+                return
+            reply = ("err", _portable(exc))
+        try:
+            conn.send(reply)
+        except MemoryError:
+            conn.send(("dead", WorkBudgetExceededError("the result is too large", limit="memory")))
+            return
+        except Exception as exc:  # an unpicklable result
+            conn.send(("err", InternalError(f"result could not be sent: {type(exc).__name__}")))
+        if reply[0] == "dead":
+            return  # a worker that ran out of memory starts afresh
+
+
+# --- the parent side -------------------------------------------------------------------------
+
+
+class _Worker:
+    def __init__(
+        self,
+        ctx: Any,
+        memory_bytes: int,
+        initializer: Callable[..., Any] | None,
+        initargs: tuple[Any, ...],
+    ) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        self.conn: Connection = parent
+        self.process = ctx.Process(
+            target=_worker_main,
+            args=(child, memory_bytes, initializer, initargs),
+            daemon=True,
+            name="vc-issuer-work",
+        )
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def reap(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.join(timeout=5)
+
+
+Callback = Callable[..., Awaitable[Any]]
+
+
+class WorkPool:
+    """``await pool.run(fn, *args)``: ``fn(*args)`` in a worker process, within the limits."""
+
+    def __init__(
+        self,
+        limits: PoolLimits | None = None,
+        *,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        preload: tuple[str, ...] = (),
+    ) -> None:
+        """``initializer(*initargs)`` runs once in each worker as it starts (picklable);
+        ``preload``: modules the forkserver imports once, so a new worker starts warm."""
+        self.limits = limits or PoolLimits.default()
+        self._ctx = multiprocessing.get_context("forkserver")
+        if preload:
+            self._ctx.set_forkserver_preload(["vc_issuer.services.workpool", *preload])
+        self._init = initializer
+        self._initargs = initargs
+        self._idle: list[_Worker] = []
+        self._started = 0
+        self._waiters = 0
+        self._available: asyncio.Condition | None = None
+        self._closed = False
+        self.replaced = 0
+        """Workers killed and replaced (over budget, out of memory, crashed)."""
+
+    def _condition(self) -> asyncio.Condition:
+        if self._available is None:
+            self._available = asyncio.Condition()
+        return self._available
+
+    async def _acquire(self) -> _Worker:
+        cond = self._condition()
+        async with cond:
+            if not self._idle and self._started >= self.limits.workers:
+                if self._waiters >= self.limits.queue:
+                    raise ServerBusyError(
+                        "every verification worker is busy; retry shortly",
+                        retryAfter=self.limits.retry_after,
+                    )
+                self._waiters += 1
+                try:
+                    await cond.wait_for(
+                        lambda: bool(self._idle) or self._started < self.limits.workers
+                    )
+                finally:
+                    self._waiters -= 1
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+        try:
+            return await asyncio.to_thread(
+                _Worker, self._ctx, self.limits.memory_bytes, self._init, self._initargs
+            )
+        except BaseException:
+            async with cond:
+                self._started -= 1
+                cond.notify()
+            raise
+
+    async def _release(self, worker: _Worker | None) -> None:
+        cond = self._condition()
+        async with cond:
+            if worker is not None and not self._closed:
+                self._idle.append(worker)
+            else:
+                self._started -= 1
+            cond.notify()
+
+    async def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        self.replaced += 1
+        await asyncio.to_thread(worker.reap)
+        await self._release(None)
+
+    async def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        callbacks: Mapping[str, Callback] | None = None,
+        cpu_seconds: float | None = None,
+    ) -> Any:
+        if self._closed:
+            raise ServerBusyError("the server is shutting down", retryAfter=self.limits.retry_after)
+        worker = await self._acquire()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.wall_seconds
+        cpu = cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds
+        try:
+            worker.conn.send((fn, args, cpu))
+            while True:
+                kind, *rest = await self._recv(worker, deadline - loop.time())
+                if kind == "call":
+                    name, call_args = rest
+                    worker.conn.send(await self._callback(callbacks, name, call_args))
+                    continue
+                break
+        except TimeoutError:
+            await self._discard(worker)
+            raise WorkBudgetExceededError(
+                f"the request took more than {self.limits.wall_seconds:g} s",
+                limit="wall",
+                value=self.limits.wall_seconds,
+            ) from None
+        except (EOFError, OSError, ConnectionError):
+            await self._discard(worker)
+            raise WorkBudgetExceededError(
+                "the request exhausted its worker's CPU or memory budget", limit="worker"
+            ) from None
+        except BaseException:  # cancelled, or an unpicklable argument: never reuse mid-task
+            await self._discard(worker)
+            raise
+        (value,) = rest
+        if kind == "dead":
+            await self._discard(worker)
+        else:
+            await self._release(worker)
+        if kind == "ok":
+            return value
+        raise value
+
+    @staticmethod
+    async def _callback(
+        callbacks: Mapping[str, Callback] | None, name: str, args: tuple[Any, ...]
+    ) -> tuple[str, Any]:
+        fn = (callbacks or {}).get(name)
+        if fn is None:
+            return "err", InternalError(f"no parent callback {name!r}")
+        try:
+            return "ok", await fn(*args)
+        except VCIssuerError as exc:
+            return "err", exc
+        except Exception as exc:
+            log.exception("pool callback %s failed", name)
+            return "err", InternalError(f"callback {name} failed: {type(exc).__name__}")
+
+    @staticmethod
+    async def _recv(worker: _Worker, timeout: float) -> tuple[Any, ...]:
+        loop = asyncio.get_running_loop()
+        if timeout <= 0:
+            raise TimeoutError
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def on_ready() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        if not worker.conn.poll():
+            loop.add_reader(fd, on_ready)
+            try:
+                await asyncio.wait_for(ready, timeout)
+            finally:
+                loop.remove_reader(fd)
+        msg = worker.conn.recv()
+        assert isinstance(msg, tuple)
+        return msg
+
+    async def close(self) -> None:
+        """Stop every idle worker (busy ones are killed when their call ends)."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for w in idle:
+            w.kill()
+        for w in idle:
+            await asyncio.to_thread(w.reap)
+
+    @property
+    def size(self) -> int:
+        """Workers started (idle or busy)."""
+        return self._started
+
+    def pids(self) -> list[int]:
+        """Process ids of the idle workers (tests, RSS measurements)."""
+        return [w.process.pid for w in self._idle if w.process.pid is not None]
