@@ -162,3 +162,35 @@ def test_every_error_class_pickles(cls: type[VCIssuerError]) -> None:
     back = pickle.loads(pickle.dumps(exc))
     assert type(back) is cls
     assert (back.detail, back.extra, back.code) == ("detail text", {"field": "x"}, cls.code)
+
+
+def _burn(seconds: float) -> float:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return time.process_time()
+
+
+async def test_many_calls_accumulate_cpu_without_tripping_the_kernel_limit() -> None:
+    """RLIMIT_CPU moves with each call: a long-lived worker is not killed for its total."""
+    p = WorkPool(_limits(cpu_seconds=0.5))
+    try:
+        _, _, pid = await p.run(_add, 0, 0)
+        for _ in range(8):
+            await p.run(_burn, 0.3)  # 2.4 s in all, each call within its budget
+        assert (await p.run(_add, 0, 0))[2] == pid
+        assert p.replaced == 0
+    finally:
+        await p.close()
+
+
+async def test_code_that_ignores_the_budget_is_killed_by_the_kernel() -> None:
+    p = WorkPool(_limits(cpu_seconds=0.2))
+    try:
+        with pytest.raises(WorkBudgetExceededError) as caught:
+            await p.run(_burn, 10.0)
+        assert caught.value.extra["limit"] == "worker"
+        assert p.replaced == 1
+        assert (await p.run(_add, 1, 1))[0] == 2
+    finally:
+        await p.close()

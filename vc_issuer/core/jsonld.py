@@ -139,6 +139,7 @@ class ContextLoader:
             maxsize=MAX_PROCESSED_BYTES, getsizeof=_processed_size
         )
         self._processors: dict[bool, _Processor] = {}
+        self._pinned_uids: set[str] = set()
 
     def _pinned_key(self, key: str) -> bool:
         """pyld's cache key (a URL, or a context's JCS) names a pinned context."""
@@ -272,7 +273,7 @@ def _ctx_key(local_ctx: Any) -> Any:
     return json.dumps(local_ctx, sort_keys=True, separators=(",", ":"))
 
 
-_PINNED = "_vcPinned"  # marks a processed context built only from pinned contexts
+_MAX_PINNED_UIDS = 100_000  # ids of processed contexts built only from pinned contexts
 
 
 class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
@@ -328,17 +329,22 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         result = super()._process_context(
             active_ctx, local_ctx, options, override_protected, propagate, validate_scoped
         )
-        with contextlib.suppress(TypeError):  # pyld's frozen initial context: pinned anyway
-            result[_PINNED] = True
-        # larger than the whole cache: not kept
-        with self._loader._lock, contextlib.suppress(ValueError):
-            cache[key] = result
+        pinned = self._loader._pinned_uids
+        with self._loader._lock:
+            if len(pinned) >= _MAX_PINNED_UIDS:
+                pinned.clear()
+                cache.clear()
+            result_uid = result.get("_uuid")
+            if result_uid is not None:
+                pinned.add(result_uid)
+            with contextlib.suppress(ValueError):  # larger than the whole cache: not kept
+                cache[key] = result
         return result
 
     def _cacheable(self, active_ctx: Any, local_key: Any) -> bool:
         """Only pinned contexts on top of pinned (or initial) active contexts are cached."""
         if not (
-            active_ctx.get(_PINNED)
+            active_ctx.get("_uuid") in self._loader._pinned_uids
             or (not active_ctx.get("mappings") and "previousContext" not in active_ctx)
         ):
             return False

@@ -164,6 +164,7 @@ def _event(level: int, event: str, message: str, *args: object, **fields: Any) -
 async def _build_app(opts: ServeOptions) -> web.Application:
     from vc_issuer.http.app import create_app
     from vc_issuer.services.home import load_home, open_issuer
+    from vc_issuer.services.workpool import PoolLimits
 
     cfg = load_home(Path(opts.home))
     if opts.base_url:
@@ -176,6 +177,7 @@ async def _build_app(opts: ServeOptions) -> web.Application:
             allow_private=opts.allow_private,
             max_body=opts.max_body,
             close_issuer=True,
+            work_limits=PoolLimits.default(opts.workers, prestart=True),
         )
         from vc_issuer.email import mailer_for
         from vc_issuer.http.mail import attach_mailer

@@ -71,10 +71,15 @@ class PoolLimits:
     """RLIMIT_AS of each worker."""
     retry_after: int = 1
     """Seconds a busy server asks callers to wait (``Retry-After``)."""
+    prestart: bool = False
+    """Start (and warm) every worker when the app starts, not on first use (the server)."""
 
     @classmethod
-    def default(cls) -> PoolLimits:
-        return cls(workers=max(1, min(8, os.cpu_count() or 1)))
+    def default(cls, server_processes: int = 1, **changes: Any) -> PoolLimits:
+        """About one worker per CPU in all: each of ``server_processes`` gets its share."""
+        cpus = os.cpu_count() or 1
+        workers = max(1, min(8, cpus // max(1, server_processes)))
+        return cls(**{"workers": workers, **changes})
 
 
 # --- the worker side -------------------------------------------------------------------------
@@ -100,10 +105,12 @@ def call_parent(name: str, *args: Any) -> Any:
 
 
 def _set_cpu_limit(seconds: float) -> None:
+    """The kernel's backstop: SIGXCPU (which terminates) one second past this call's budget.
+    Only the soft limit moves: an unprivileged process cannot raise a lowered hard limit."""
     used = time.process_time()
     soft = math.ceil(used + seconds) + 1
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -352,6 +359,22 @@ class WorkPool:
         msg = worker.conn.recv()
         assert isinstance(msg, tuple)
         return msg
+
+    async def start(self) -> None:
+        """Start every worker now (each runs the initializer, warming its caches)."""
+        cond = self._condition()
+        while self._started < self.limits.workers and not self._closed:
+            async with cond:
+                self._started += 1
+            try:
+                worker = await asyncio.to_thread(
+                    _Worker, self._ctx, self.limits.memory_bytes, self._init, self._initargs
+                )
+            except BaseException:
+                async with cond:
+                    self._started -= 1
+                raise
+            await self._release(worker)
 
     async def close(self) -> None:
         """Stop every idle worker (busy ones are killed when their call ends)."""

@@ -1,0 +1,165 @@
+"""Bounded CPU per request, off the event loop (issue 9, item 1) against a real
+`vc-issuer serve`: the issue's payloads each get their precise code (or verify), and /healthz
+and honest requests keep answering while hostile requests run. No timing assertions: the
+server's own budget is what bounds each request (docs/limits.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from vc_issuer.badges.baking import PNG_KEYWORD, PngChunk, default_badge_png, encode_png, parse_png
+
+from ._live_server import V2, LiveServer, free_port, open_badge
+
+#: The work-limit family: the per-request budget (CPU, steps, nesting, worker memory) and
+#: RDFC-1.0's own N-degree limits; which one trips first depends on the payload's shape.
+WORK_LIMIT = {"WORK_BUDGET_EXCEEDED", "CANONICALIZATION_LIMIT_EXCEEDED"}
+
+
+class Live:
+    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
+        self.server = server
+        self.url = url
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.did = did
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("cpu")
+    server = LiveServer(
+        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
+    )
+    try:
+        url = server.wait_ready()
+        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=100)
+    async with aiohttp.ClientSession(live.url, connector=connector) as session:
+        yield session
+
+
+async def _issue(http: aiohttp.ClientSession, live: Live, credential: dict[str, Any]) -> Any:
+    resp = await http.post("/credentials/issue", json={"credential": credential}, headers=live.auth)
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["verifiableCredential"]
+
+
+async def _verify(http: aiohttp.ClientSession, vc: Any) -> tuple[int, dict[str, Any]]:
+    resp = await http.post("/credentials/verify", json={"verifiableCredential": vc})
+    return resp.status, json.loads(await resp.text())
+
+
+def _with_subjects(signed: dict[str, Any], subjects: list[Any]) -> dict[str, Any]:
+    """A signed credential whose subjects were swapped: the proof check must canonicalize it."""
+    forged = copy.deepcopy(signed)
+    forged["credentialSubject"] = subjects
+    return forged
+
+
+def _cycle(signed: dict[str, Any], n: int) -> dict[str, Any]:
+    forged = copy.deepcopy(signed)
+    terms = {"ring": "https://ex.org/ring", "next": {"@id": "https://ex.org/next", "@type": "@id"}}
+    forged["@context"] = [*signed["@context"], terms]
+    forged["ring"] = [{"@id": f"_:b{i}", "next": f"_:b{(i + 1) % n}"} for i in range(n)]
+    return forged
+
+
+@pytest.fixture(scope="module")
+def signed(live: Live) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with aiohttp.ClientSession(live.url) as http:
+            vc: dict[str, Any] = await _issue(http, live, open_badge(live.did))
+            return vc
+
+    return asyncio.run(go())
+
+
+async def test_ten_thousand_subjects_get_the_work_limit_code(
+    http: aiohttp.ClientSession, signed: dict[str, Any]
+) -> None:
+    status, body = await _verify(http, _with_subjects(signed, [{"name": "x"}] * 10_000))
+    assert status == 422, body
+    assert body["code"] in WORK_LIMIT and body["verified"] is False
+
+
+async def test_four_thousand_distinct_values_issue_and_verify(
+    http: aiohttp.ClientSession, live: Live
+) -> None:
+    cred = open_badge(live.did)
+    cred["@context"] = [*cred["@context"], {"tag": "https://example.org/tag"}]
+    cred["credentialSubject"]["tag"] = [f"value {i}" for i in range(4_000)]
+    vc = await _issue(http, live, cred)
+    status, body = await _verify(http, vc)
+    assert (status, body["verified"]) == (200, True), body
+
+
+async def test_a_1200_node_blank_node_cycle_is_the_work_limit_error(
+    http: aiohttp.ClientSession, signed: dict[str, Any]
+) -> None:
+    status, body = await _verify(http, _cycle(signed, 1_200))
+    assert status == 422, body
+    assert body["code"] == "WORK_BUDGET_EXCEEDED"
+    assert body["errors"][0]["limit"] == "depth"
+
+
+async def test_the_cycle_inside_a_presentation(
+    http: aiohttp.ClientSession, signed: dict[str, Any]
+) -> None:
+    vp = {"@context": [V2], "type": ["VerifiablePresentation"],
+          "verifiableCredential": [_cycle(signed, 1_200)]}  # fmt: skip
+    resp = await http.post("/presentations/verify", json={"verifiablePresentation": vp})
+    body = json.loads(await resp.text())
+    assert resp.status == 422, body
+    assert body["code"] == "WORK_BUDGET_EXCEEDED"
+
+
+def _bomb_png(credential: dict[str, Any]) -> bytes:
+    """A small PNG whose compressed iTXt credential inflates to a large document."""
+    chunks = parse_png(default_badge_png(size=16))
+    text = json.dumps(credential, separators=(",", ":")).encode()
+    body = PNG_KEYWORD + b"\x00\x01\x00" + b"\x00" + b"\x00" + zlib.compress(text, 9)
+    return encode_png([*chunks[:-1], PngChunk(b"iTXt", body), chunks[-1]])
+
+
+async def test_a_small_baked_png_that_inflates_to_8000_subjects(
+    http: aiohttp.ClientSession, signed: dict[str, Any]
+) -> None:
+    png = _bomb_png(_with_subjects(signed, [{"name": "x"}] * 8_000))
+    assert len(png) < 20_000
+    resp = await http.post(
+        "/credentials/verify", data=png, headers={"Content-Type": "image/png"}
+    )
+    body = json.loads(await resp.text())
+    assert resp.status in (413, 422), body
+    assert body["code"] in WORK_LIMIT | {"INPUT_TOO_LARGE"}
+
+
+async def test_healthz_and_honest_verification_answer_while_eight_hostile_requests_run(
+    http: aiohttp.ClientSession, signed: dict[str, Any]
+) -> None:
+    hostile = _with_subjects(signed, [{"name": "x"}] * 10_000)
+    attacks = [asyncio.create_task(_verify(http, hostile)) for _ in range(8)]
+    await asyncio.sleep(0.3)  # let them reach the server (not a timing assertion)
+    health = await http.get("/healthz")
+    assert health.status == 200
+    honest_status, honest = await _verify(http, signed)
+    pending_while_answered = sum(not t.done() for t in attacks)
+    outcomes = await asyncio.gather(*attacks)
+    assert (honest_status, honest["verified"]) == (200, True), honest
+    assert pending_while_answered > 0  # /healthz and the honest request did not wait for them
+    for status, body in outcomes:
+        assert (status, body["code"] in WORK_LIMIT) == (422, True), body
