@@ -194,3 +194,33 @@ async def test_code_that_ignores_the_budget_is_killed_by_the_kernel() -> None:
         assert (await p.run(_add, 1, 1))[0] == 2
     finally:
         await p.close()
+
+
+def _stamp(label: str) -> tuple[str, float]:
+    return label, time.monotonic()
+
+
+async def test_lighter_calls_leave_the_queue_first() -> None:
+    p = WorkPool(_limits())
+    try:
+        busy = asyncio.create_task(p.run(_sleep, 0.5))
+        await asyncio.sleep(0.05)
+        heavy = asyncio.create_task(p.run(_stamp, "heavy", weight=1_000_000))
+        await asyncio.sleep(0.05)
+        light = asyncio.create_task(p.run(_stamp, "light", weight=2_000))
+        await busy
+        (_, t_heavy), (_, t_light) = await heavy, await light
+        assert t_light < t_heavy  # queued later, served first
+    finally:
+        await p.close()
+
+
+def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VC_ISSUER_WORK_CPU_SECONDS", "1.5")
+    monkeypatch.setenv("VC_ISSUER_WORK_MEMORY_MIB", "512")
+    limits = PoolLimits.default(queue=7)
+    assert (limits.cpu_seconds, limits.memory_bytes, limits.queue) == (1.5, 512 << 20, 7)
+    monkeypatch.setenv("VC_ISSUER_WORK_QUEUE", "many")
+    with pytest.raises(VCIssuerError) as caught:
+        PoolLimits.default()
+    assert caught.value.code == "CONFIG_ERROR"

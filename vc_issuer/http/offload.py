@@ -212,6 +212,11 @@ def _callbacks(request: web.Request) -> dict[str, Any]:
     return {"own_list": local}
 
 
+def _weight(request: web.Request) -> int:
+    """Queue order: the size of what the caller sent (small, honest documents go first)."""
+    return request.content_length or 0
+
+
 async def verify(
     request: web.Request,
     value: Any,
@@ -228,7 +233,7 @@ async def verify(
     if not isinstance(spec, VerifySpec):
         return await _in_process(request, value, kwargs, presentation=False)
     result: VerificationResult = await request.app[POOL_KEY].run(
-        _verify_in_worker, value, kwargs, callbacks=_callbacks(request)
+        _verify_in_worker, value, kwargs, callbacks=_callbacks(request), weight=_weight(request)
     )
     return result
 
@@ -249,7 +254,7 @@ async def verify_vp(
     if not isinstance(spec, VerifySpec):
         return await _in_process(request, vp, kwargs, presentation=True)
     result: VerificationResult = await request.app[POOL_KEY].run(
-        _verify_vp_in_worker, vp, kwargs, callbacks=_callbacks(request)
+        _verify_vp_in_worker, vp, kwargs, callbacks=_callbacks(request), weight=_weight(request)
     )
     return result
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import inspect
 import logging
 import math
@@ -44,6 +45,7 @@ from typing import Any
 
 from vc_issuer.core import work
 from vc_issuer.errors import (
+    ConfigError,
     InternalError,
     ServerBusyError,
     VCIssuerError,
@@ -76,10 +78,35 @@ class PoolLimits:
 
     @classmethod
     def default(cls, server_processes: int = 1, **changes: Any) -> PoolLimits:
-        """About one worker per CPU in all: each of ``server_processes`` gets its share."""
+        """About one worker per CPU in all (each of ``server_processes`` gets its share),
+        then the environment (docs/limits.md), then ``changes``."""
         cpus = os.cpu_count() or 1
-        workers = max(1, min(8, cpus // max(1, server_processes)))
-        return cls(**{"workers": workers, **changes})
+        values: dict[str, Any] = {"workers": max(1, min(8, cpus // max(1, server_processes)))}
+        for name, (env, kind) in _ENV.items():
+            raw = os.environ.get(env)
+            if raw:
+                try:
+                    values[name] = kind(raw)
+                except ValueError:
+                    raise ConfigError(f"{env} must be a number, got {raw!r}") from None
+        if "memory_bytes" in values:
+            values["memory_bytes"] *= 1024 * 1024
+        values.update(changes)
+        return cls(**values)
+
+
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "workers": ("VC_ISSUER_WORK_PROCESSES", int),
+    "queue": ("VC_ISSUER_WORK_QUEUE", int),
+    "cpu_seconds": ("VC_ISSUER_WORK_CPU_SECONDS", float),
+    "wall_seconds": ("VC_ISSUER_WORK_WALL_SECONDS", float),
+    "memory_bytes": ("VC_ISSUER_WORK_MEMORY_MIB", int),
+}
+"""Environment variables that override the pool's defaults (docs/limits.md)."""
+
+
+WORKER_NICENESS = 10
+"""Workers run at a lower CPU priority than the server's event loop."""
 
 
 # --- the worker side -------------------------------------------------------------------------
@@ -130,6 +157,8 @@ def _worker_main(
     _PARENT = conn
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)  # the event loop (and /healthz) wins the CPU when contended
     _LOOP = asyncio.new_event_loop()
     asyncio.set_event_loop(_LOOP)
     if initializer is not None:
@@ -222,60 +251,72 @@ class WorkPool:
         self._initargs = initargs
         self._idle: list[_Worker] = []
         self._started = 0
-        self._waiters = 0
-        self._available: asyncio.Condition | None = None
+        self._waiting: list[tuple[int, int, asyncio.Future[_Worker | None]]] = []
+        self._seq = 0
         self._closed = False
         self.replaced = 0
         """Workers killed and replaced (over budget, out of memory, crashed)."""
 
-    def _condition(self) -> asyncio.Condition:
-        if self._available is None:
-            self._available = asyncio.Condition()
-        return self._available
-
-    async def _acquire(self) -> _Worker:
-        cond = self._condition()
-        async with cond:
-            if not self._idle and self._started >= self.limits.workers:
-                if self._waiters >= self.limits.queue:
-                    raise ServerBusyError(
-                        "every verification worker is busy; retry shortly",
-                        retryAfter=self.limits.retry_after,
-                    )
-                self._waiters += 1
-                try:
-                    await cond.wait_for(
-                        lambda: bool(self._idle) or self._started < self.limits.workers
-                    )
-                finally:
-                    self._waiters -= 1
-            if self._idle:
-                return self._idle.pop()
+    async def _acquire(self, weight: int) -> _Worker:
+        """An idle worker, a new one, or a place in the queue: lighter calls first (a
+        verifier's small credential does not wait behind an attacker's 1 MiB documents)."""
+        if self._idle:
+            return self._idle.pop()
+        if self._started >= self.limits.workers:
+            if len(self._waiting) >= self.limits.queue:
+                raise ServerBusyError(
+                    "every verification worker is busy; retry shortly",
+                    retryAfter=self.limits.retry_after,
+                )
+            fut: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
+            self._seq += 1
+            entry = (weight, self._seq, fut)
+            heapq.heappush(self._waiting, entry)
+            try:
+                granted = await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release(fut.result())  # granted just as we were cancelled
+                elif entry in self._waiting:
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                raise
+            if granted is not None:
+                return granted
+        else:
             self._started += 1
         try:
             return await asyncio.to_thread(
                 _Worker, self._ctx, self.limits.memory_bytes, self._init, self._initargs
             )
         except BaseException:
-            async with cond:
-                self._started -= 1
-                cond.notify()
+            self._release(None)
             raise
 
-    async def _release(self, worker: _Worker | None) -> None:
-        cond = self._condition()
-        async with cond:
-            if worker is not None and not self._closed:
-                self._idle.append(worker)
-            else:
-                self._started -= 1
-            cond.notify()
+    def _release(self, worker: _Worker | None) -> None:
+        """Hand ``worker`` to the lightest waiter (or keep it idle); None: a worker was
+        discarded, so its slot goes to a waiter (which starts a new worker) or is freed."""
+        if worker is not None and self._closed:
+            worker.kill()
+            worker = None
+        if worker is None:
+            self._started -= 1
+        while self._waiting:
+            _, _, fut = heapq.heappop(self._waiting)
+            if fut.done():
+                continue
+            if worker is None:
+                self._started += 1
+            fut.set_result(worker)
+            return
+        if worker is not None:
+            self._idle.append(worker)
 
     async def _discard(self, worker: _Worker) -> None:
         worker.kill()
         self.replaced += 1
         await asyncio.to_thread(worker.reap)
-        await self._release(None)
+        self._release(None)
 
     async def run(
         self,
@@ -283,10 +324,13 @@ class WorkPool:
         *args: Any,
         callbacks: Mapping[str, Callback] | None = None,
         cpu_seconds: float | None = None,
+        weight: int = 0,
     ) -> Any:
+        """``fn(*args)`` in a worker. ``weight`` orders the queue (lighter first: the size
+        of the caller's input); ``callbacks`` answer the worker's call_parent."""
         if self._closed:
             raise ServerBusyError("the server is shutting down", retryAfter=self.limits.retry_after)
-        worker = await self._acquire()
+        worker = await self._acquire(weight)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.wall_seconds
         cpu = cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds
@@ -318,7 +362,7 @@ class WorkPool:
         if kind == "dead":
             await self._discard(worker)
         else:
-            await self._release(worker)
+            self._release(worker)
         if kind == "ok":
             return value
         raise value
@@ -362,19 +406,16 @@ class WorkPool:
 
     async def start(self) -> None:
         """Start every worker now (each runs the initializer, warming its caches)."""
-        cond = self._condition()
         while self._started < self.limits.workers and not self._closed:
-            async with cond:
-                self._started += 1
+            self._started += 1
             try:
                 worker = await asyncio.to_thread(
                     _Worker, self._ctx, self.limits.memory_bytes, self._init, self._initargs
                 )
             except BaseException:
-                async with cond:
-                    self._started -= 1
+                self._release(None)
                 raise
-            await self._release(worker)
+            self._release(worker)
 
     async def close(self) -> None:
         """Stop every idle worker (busy ones are killed when their call ends)."""
