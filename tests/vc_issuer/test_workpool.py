@@ -224,3 +224,24 @@ def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(VCIssuerError) as caught:
         PoolLimits.default()
     assert caught.value.code == "CONFIG_ERROR"
+
+
+def _nap_stamp(label: str, seconds: float) -> tuple[float, float]:
+    start = time.monotonic()
+    time.sleep(seconds)
+    return start, time.monotonic()
+
+
+async def test_heavy_calls_never_hold_the_last_worker() -> None:
+    p = WorkPool(_limits(workers=2, heavy_bytes=1_000))
+    try:
+        await asyncio.gather(p.run(_add, 0, 0), p.run(_add, 0, 0))  # both workers started
+        heavy = [asyncio.create_task(p.run(_nap_stamp, f"h{i}", 0.4, weight=5_000))
+                 for i in range(2)]  # fmt: skip
+        await asyncio.sleep(0.1)
+        _, light_done = await p.run(_nap_stamp, "light", 0.0, weight=10)
+        first, second = sorted([await t for t in heavy])
+        assert light_done < first[1]  # the light call did not wait for any heavy one
+        assert second[0] >= first[1]  # the heavy ones ran one after the other
+    finally:
+        await p.close()

@@ -73,6 +73,9 @@ class PoolLimits:
     """RLIMIT_AS of each worker."""
     retry_after: int = 1
     """Seconds a busy server asks callers to wait (``Retry-After``)."""
+    heavy_bytes: int = 64 * 1024
+    """Calls weighing this much (the caller's input, in bytes) or more are heavy: they may
+    hold all workers but one, so light calls always find one."""
     prestart: bool = False
     """Start (and warm) every worker when the app starts, not on first use (the server)."""
 
@@ -251,18 +254,28 @@ class WorkPool:
         self._initargs = initargs
         self._idle: list[_Worker] = []
         self._started = 0
-        self._waiting: list[tuple[int, int, asyncio.Future[_Worker | None]]] = []
+        self._waiting: list[tuple[int, int, bool, asyncio.Future[_Worker | None]]] = []
         self._seq = 0
+        self._heavy = 0  # workers running heavy calls
         self._closed = False
         self.replaced = 0
         """Workers killed and replaced (over budget, out of memory, crashed)."""
 
+    def _eligible(self, heavy: bool) -> bool:
+        return not heavy or self._heavy < max(1, self.limits.workers - 1)
+
     async def _acquire(self, weight: int) -> _Worker:
         """An idle worker, a new one, or a place in the queue: lighter calls first (a
-        verifier's small credential does not wait behind an attacker's 1 MiB documents)."""
-        if self._idle:
+        verifier's small credential does not wait behind an attacker's 1 MiB documents), and
+        heavy calls (``heavy_bytes`` and more) never hold the last worker."""
+        heavy = weight >= self.limits.heavy_bytes
+        if self._eligible(heavy) and self._idle:
+            self._heavy += heavy
             return self._idle.pop()
-        if self._started >= self.limits.workers:
+        if self._eligible(heavy) and self._started < self.limits.workers:
+            self._heavy += heavy
+            self._started += 1
+        else:
             if len(self._waiting) >= self.limits.queue:
                 raise ServerBusyError(
                     "every verification worker is busy; retry shortly",
@@ -270,41 +283,45 @@ class WorkPool:
                 )
             fut: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
             self._seq += 1
-            entry = (weight, self._seq, fut)
+            entry = (weight, self._seq, heavy, fut)
             heapq.heappush(self._waiting, entry)
             try:
-                granted = await fut
+                granted = await fut  # _release counted it (heavy, started)
             except asyncio.CancelledError:
                 if fut.done() and not fut.cancelled():
-                    self._release(fut.result())  # granted just as we were cancelled
+                    self._release(fut.result(), heavy)  # granted just as we were cancelled
                 elif entry in self._waiting:
                     self._waiting.remove(entry)
                     heapq.heapify(self._waiting)
                 raise
             if granted is not None:
                 return granted
-        else:
-            self._started += 1
         try:
             return await asyncio.to_thread(
                 _Worker, self._ctx, self.limits.memory_bytes, self._init, self._initargs
             )
         except BaseException:
-            self._release(None)
+            self._release(None, heavy)
             raise
 
-    def _release(self, worker: _Worker | None) -> None:
-        """Hand ``worker`` to the lightest waiter (or keep it idle); None: a worker was
-        discarded, so its slot goes to a waiter (which starts a new worker) or is freed."""
+    def _release(self, worker: _Worker | None, heavy: bool = False) -> None:
+        """Hand ``worker`` to the lightest eligible waiter (or keep it idle); None: a worker
+        was discarded, so its slot goes to a waiter (which starts a new worker) or is freed."""
+        self._heavy -= heavy
         if worker is not None and self._closed:
             worker.kill()
             worker = None
         if worker is None:
             self._started -= 1
         while self._waiting:
-            _, _, fut = heapq.heappop(self._waiting)
+            _, _, waiter_heavy, fut = self._waiting[0]
             if fut.done():
+                heapq.heappop(self._waiting)
                 continue
+            if not self._eligible(waiter_heavy):
+                break  # the lightest waiter is heavy, and heavy calls hold enough workers
+            heapq.heappop(self._waiting)
+            self._heavy += waiter_heavy
             if worker is None:
                 self._started += 1
             fut.set_result(worker)
@@ -312,11 +329,11 @@ class WorkPool:
         if worker is not None:
             self._idle.append(worker)
 
-    async def _discard(self, worker: _Worker) -> None:
+    async def _discard(self, worker: _Worker, heavy: bool = False) -> None:
         worker.kill()
         self.replaced += 1
         await asyncio.to_thread(worker.reap)
-        self._release(None)
+        self._release(None, heavy)
 
     async def run(
         self,
@@ -331,6 +348,7 @@ class WorkPool:
         if self._closed:
             raise ServerBusyError("the server is shutting down", retryAfter=self.limits.retry_after)
         worker = await self._acquire(weight)
+        heavy = weight >= self.limits.heavy_bytes
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.wall_seconds
         cpu = cpu_seconds if cpu_seconds is not None else self.limits.cpu_seconds
@@ -344,25 +362,25 @@ class WorkPool:
                     continue
                 break
         except TimeoutError:
-            await self._discard(worker)
+            await self._discard(worker, heavy)
             raise WorkBudgetExceededError(
                 f"the request took more than {self.limits.wall_seconds:g} s",
                 limit="wall",
                 value=self.limits.wall_seconds,
             ) from None
         except (EOFError, OSError, ConnectionError):
-            await self._discard(worker)
+            await self._discard(worker, heavy)
             raise WorkBudgetExceededError(
                 "the request exhausted its worker's CPU or memory budget", limit="worker"
             ) from None
         except BaseException:  # cancelled, or an unpicklable argument: never reuse mid-task
-            await self._discard(worker)
+            await self._discard(worker, heavy)
             raise
         (value,) = rest
         if kind == "dead":
-            await self._discard(worker)
+            await self._discard(worker, heavy)
         else:
-            self._release(worker)
+            self._release(worker, heavy)
         if kind == "ok":
             return value
         raise value
