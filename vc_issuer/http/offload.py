@@ -213,8 +213,15 @@ def _callbacks(request: web.Request) -> dict[str, Any]:
 
 
 def _weight(request: web.Request) -> int:
-    """Queue order: the size of what the caller sent (small, honest documents go first)."""
-    return request.content_length or 0
+    """Queue order: the size of what the caller sent (small, honest documents go first).
+    A baked image counts as heavy whatever its size: its credential may be compressed."""
+    size = request.content_length or 0
+    if request.content_type.startswith("image/"):
+        return max(size, HEAVY_IMAGE)
+    return size
+
+
+HEAVY_IMAGE = 1 << 30  # above any PoolLimits.heavy_bytes
 
 
 async def verify(
