@@ -1,14 +1,11 @@
 """A bounded pool of worker processes for the CPU-bound work done on callers' input.
 
-Why processes, measured (bench/bench_hostile.py and this module's figures, 2-core machine,
-credentialSubject = 2,000 x {"name": "x"} canonicalized 8 times concurrently):
-
-- on the event loop: /healthz blocked for the whole batch (every request waits);
-- a thread pool: the GIL serializes the pure-Python JSON-LD/RDFC work, so 4 threads finished
-  no sooner than 1 (1.00x) and /healthz still stalled behind the GIL's 5 ms switch interval
-  for every runnable thread; a thread cannot be stopped or capped in memory either;
-- this pool of processes: both cores busy (1.9x), the event loop stays idle (/healthz answers
-  in a few ms), and a worker that overruns is killed and replaced; RLIMIT_AS caps its memory.
+Why processes (docs/limits.md has the figures): 8 concurrent canonicalizations of a large
+credential blocked the event loop 2.8 s when run on it, delayed it up to 160-215 ms from 2-4
+threads (the GIL: threads compete with the loop), and 16 ms from this pool's 2 processes. On
+the loaded 2-core test machine the processes were not faster than threads (2.2 s vs 1.5-1.8 s
+for the batch); they were chosen for the loop's latency and because a process can be killed
+when it overruns and capped in memory (RLIMIT_AS), which a thread cannot.
 
 Each call runs under a fresh :class:`~vc_issuer.core.work.WorkBudget` (CPU seconds of the
 worker, checked cooperatively by the core algorithms: over budget is a clean
@@ -18,8 +15,11 @@ included) after which the worker is killed, and RLIMIT_AS (a MemoryError or a ki
 worker is replaced. When every worker is busy and ``queue`` callers already wait, a call fails
 at once with ``SERVER_BUSY`` (503, ``Retry-After``).
 
-Workers are persistent (their JSON-LD loader, resolver and status-list caches stay warm) and
-started lazily from a forkserver (a replacement costs a fork, not an interpreter start).
+Workers are persistent (their JSON-LD loader, resolver and status-list caches stay warm),
+started on first use or all at once (``prestart``, as the server does) from a preloaded
+forkserver (a replacement costs a fork, not an interpreter start). The queue serves lighter
+calls first (``weight``: the size of the caller's input), and heavy ones never hold the last
+worker.
 A task is a picklable top-level function and picklable arguments; a coroutine function runs on
 the worker's own event loop. A task may call back into the parent with :func:`call_parent`
 (for what only the parent has, such as the issuer's store); the parent answers with the
@@ -108,8 +108,8 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
 """Environment variables that override the pool's defaults (docs/limits.md)."""
 
 
-WORKER_NICENESS = 10
-"""Workers run at a lower CPU priority than the server's event loop."""
+WORKER_NICENESS = int(os.environ.get("VC_ISSUER_WORK_NICE", "3"))
+"""Workers run at a lower CPU priority than the server's event loop (``VC_ISSUER_WORK_NICE``)."""
 
 
 # --- the worker side -------------------------------------------------------------------------
