@@ -274,7 +274,8 @@ async def _post(http: aiohttp.ClientSession, path: str, **kw: Any) -> str:
         async with http.post(path, **kw) as r:
             text = await r.text()
             try:
-                code = json.loads(text).get("code") or ("verified" if r.status == 200 else "")
+                answer = json.loads(text)
+                code = answer.get("code") or ("verified" if answer.get("verified") else "")
             except ValueError:
                 code = ""
             return f"{r.status} {code}".strip()
