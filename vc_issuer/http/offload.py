@@ -21,8 +21,9 @@ from aiohttp import web
 
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.related import ResourceBytes
+from vc_issuer.http.public import etag_matches
 from vc_issuer.services.issuer import Issuer
-from vc_issuer.services.status_check import FetchResult
+from vc_issuer.services.status_check import MAX_STATUS_ENTRIES, MAX_STATUS_LISTS, FetchResult
 from vc_issuer.services.verifier import VerificationResult
 from vc_issuer.services.workpool import PoolLimits, WorkPool, call_parent
 
@@ -115,7 +116,11 @@ def _env() -> _Env:
 
 
 class _ParentFirstFetch:
-    """Our own status lists from the parent's store (as LocalFirstFetch), others over HTTP."""
+    """Our own status lists from the parent's store (as LocalFirstFetch), others over HTTP.
+
+    The parent sends our lists along with the request when it sees them named (``_PREFETCHED``,
+    answered here as LocalFirstFetch would: 304 when the ETag matches); others are asked for
+    (a round trip to the parent's event loop)."""
 
     def __init__(self, prefix: str, remote: Any) -> None:
         self.prefix = prefix
@@ -125,17 +130,31 @@ class _ParentFirstFetch:
         if url.startswith(self.prefix):
             list_id = url[len(self.prefix) :].split("#", 1)[0]
             if list_id and "/" not in list_id and "?" not in list_id:
+                sent = {k.lower(): v for k, v in headers.items()}.get("if-none-match")
+                ready = _PREFETCHED.get(list_id)
+                if ready is not None:
+                    code, answer_headers, _ = ready
+                    if code == 200 and etag_matches(sent, answer_headers.get("ETag", "")):
+                        return 304, answer_headers, b""
+                    return ready
                 result: FetchResult = call_parent("own_list", list_id, dict(headers))
                 return result
-        out: FetchResult = await self.remote(url, headers)
-        return out
+        fetched: FetchResult = await self.remote(url, headers)
+        return fetched
 
 
-async def _verify_in_worker(value: Any, kwargs: dict[str, Any]) -> VerificationResult:
+_PREFETCHED: dict[str, FetchResult] = {}
+
+
+async def _verify_in_worker(
+    value: Any, kwargs: dict[str, Any], prefetched: dict[str, FetchResult]
+) -> VerificationResult:
     from vc_issuer.badges.verify import verify_input
 
     env = _env()
     spec = env.spec
+    _PREFETCHED.clear()
+    _PREFETCHED.update(prefetched)
     return await verify_input(
         value,
         resolver=env.resolver,
@@ -212,6 +231,24 @@ def _callbacks(request: web.Request) -> dict[str, Any]:
     return {"own_list": local}
 
 
+async def _prefetch(callbacks: Mapping[str, Any], value: Any, prefix: str) -> dict[str, Any]:
+    """Our own status lists a credential names (at most MAX_STATUS_LISTS, read shallowly):
+    sent with the request so the worker needs no round trip for them."""
+    own = callbacks.get("own_list")
+    status = value.get("credentialStatus") if isinstance(value, Mapping) else None
+    if own is None or status is None:
+        return {}
+    entries = status if isinstance(status, list) else [status]
+    ids: list[str] = []
+    for entry in entries[:MAX_STATUS_ENTRIES]:
+        url = entry.get("statusListCredential") if isinstance(entry, Mapping) else None
+        if isinstance(url, str) and url.startswith(prefix):
+            list_id = url[len(prefix) :].split("#", 1)[0]
+            if list_id and "/" not in list_id and "?" not in list_id and list_id not in ids:
+                ids.append(list_id)
+    return {i: await own(i, {}) for i in ids[:MAX_STATUS_LISTS]}
+
+
 def _weight(request: web.Request) -> int:
     """Queue order: the size of what the caller sent (small, honest documents go first).
     A baked image counts as heavy whatever its size: its credential may be compressed."""
@@ -239,8 +276,15 @@ async def verify(
     spec = request.app.get(SPEC_KEY)
     if not isinstance(spec, VerifySpec):
         return await _in_process(request, value, kwargs, presentation=False)
+    callbacks = _callbacks(request)
+    prefetched = await _prefetch(callbacks, value, spec.list_prefix)
     result: VerificationResult = await request.app[POOL_KEY].run(
-        _verify_in_worker, value, kwargs, callbacks=_callbacks(request), weight=_weight(request)
+        _verify_in_worker,
+        value,
+        kwargs,
+        prefetched,
+        callbacks=callbacks,
+        weight=_weight(request),
     )
     return result
 
