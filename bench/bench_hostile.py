@@ -23,15 +23,9 @@ import asyncio
 import collections
 import copy
 import json
-import os
-import re
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import zlib
@@ -41,21 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import bench_http  # the same server launcher (bench/ is on sys.path when run as a script)
 
 V2 = "https://www.w3.org/ns/credentials/v2"
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 MiB = 1024 * 1024
-
-
-def _cli() -> list[str]:
-    exe = shutil.which("vc-issuer", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "vc_issuer.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _badge(did: str) -> dict[str, Any]:
@@ -115,32 +99,16 @@ def tree_rss(pid: int) -> int:
 # --- the server ------------------------------------------------------------------------------
 
 
-class Server:
-    def __init__(self, home: Path, workers: int) -> None:
-        self.home = home
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        args = [*_cli(), "serve", "--home", str(home), "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(workers)]  # fmt: skip
-        self.log = open(home.parent / "serve.log", "w+b")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=self.log, start_new_session=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        )  # fmt: skip
-        self.did = self.token = ""
+class Server(bench_http.Server):
+    """bench_http's server, plus the store's row count."""
 
-    def wait_ready(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode()
-            if m := re.match(r"issuer DID: (\S+)", line):
-                self.did = m.group(1)
-            if line.startswith("admin token"):
-                self.token = line.split()[-1]
-            if line.startswith("listening on"):
-                return
-        self.log.seek(0)
-        raise SystemExit("server did not start:\n" + self.log.read().decode()[-3000:])
+    def __init__(self, home: Path, workers: int) -> None:
+        super().__init__(home, workers, None)
+        self.token = ""
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        super().wait_ready(timeout)
+        self.token = bench_http._token(self.home)
 
     def rows(self) -> int:
         db = sqlite3.connect(f"file:{self.home / 'store.sqlite3'}?mode=ro", uri=True)
@@ -149,16 +117,6 @@ class Server:
             return sum(db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names)
         finally:
             db.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
 
 
 # --- measuring -------------------------------------------------------------------------------

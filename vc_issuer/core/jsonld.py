@@ -392,6 +392,13 @@ def _value_key(value: Any) -> Any:
 _NEVER = object()
 
 
+def _keys(values: list[Any]) -> set[Any]:
+    keys = {_value_key(v) for v in values}
+    keys.discard(None)
+    keys.discard(_NEVER)
+    return keys
+
+
 class _NodeMap:
     """pyld's Node Map Generation (JSON-LD 1.1 API §7.2) with a hash index per (node,
     property) instead of scanning the values for duplicates: linear, not quadratic, in the
@@ -404,38 +411,23 @@ class _NodeMap:
     def add(self, node: dict[str, Any], prop: str, value: Any, allow_duplicate: bool) -> None:
         values = node.get(prop)
         if values is None:
-            node[prop] = [value]
-            if not allow_duplicate:
-                key = _value_key(value)
-                if key is not None and key is not _NEVER:
-                    self.index[(id(node), prop)] = {key}
-            return
-        if not isinstance(values, list):
+            values = node[prop] = []
+        elif not isinstance(values, list):
             values = node[prop] = [values]
+        key = _value_key(value)
+        seen = self.index.get((id(node), prop))
         if not allow_duplicate:
-            key = _value_key(value)
-            if key is _NEVER:
-                pass
-            elif key is None:
+            if key is None:
                 work.charge(len(values))
                 if any(jsonld.JsonLdProcessor.compare_values(v, value) for v in values):
                     return
-            else:
-                seen = self.index.get((id(node), prop))
+            elif key is not _NEVER:
                 if seen is None:
-                    seen = set()
-                    for v in values:
-                        k = _value_key(v)
-                        if k is not None and k is not _NEVER:
-                            seen.add(k)
-                    self.index[(id(node), prop)] = seen
+                    seen = self.index[(id(node), prop)] = _keys(values)
                 if key in seen:
                     return
-                seen.add(key)
-        elif (id(node), prop) in self.index:
-            key = _value_key(value)
-            if key is not None and key is not _NEVER:
-                self.index[(id(node), prop)].add(key)
+        if seen is not None and key is not None and key is not _NEVER:
+            seen.add(key)
         values.append(value)
 
     def build(

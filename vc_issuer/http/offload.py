@@ -147,40 +147,36 @@ _PREFETCHED: dict[str, FetchResult] = {}
 
 
 async def _verify_in_worker(
-    value: Any, kwargs: dict[str, Any], prefetched: dict[str, FetchResult]
+    value: Any, kwargs: dict[str, Any], prefetched: dict[str, FetchResult], presentation: bool
 ) -> VerificationResult:
-    from vc_issuer.badges.verify import verify_input
-
+    """In a worker: ``verify_presentation`` or ``verify_input`` with this worker's edges."""
     env = _env()
     spec = env.spec
     _PREFETCHED.clear()
     _PREFETCHED.update(prefetched)
-    return await verify_input(
-        value,
-        resolver=env.resolver,
-        loader=spec.loader,
-        status_checker=env.status_checker,
-        allow_private_hosts=spec.allow_private,
-        fetcher=env.fetcher,
-        resources=spec.resources,
-        **kwargs,
-    )
+    edges = (env.resolver, spec.loader, env.status_checker, spec.allow_private, spec.resources)
+    return await _run_verifier(value, kwargs, presentation, edges, env.fetcher)
 
 
-async def _verify_vp_in_worker(vp: Any, kwargs: dict[str, Any]) -> VerificationResult:
+async def _run_verifier(
+    value: Any, kwargs: dict[str, Any], presentation: bool, edges: tuple[Any, ...], fetcher: Any
+) -> VerificationResult:
+    """The verifier with these edges (resolver, loader, status checker, allow_private,
+    resources): in a worker, or in-process for an app with injected edges."""
+    from vc_issuer.badges.verify import verify_input
     from vc_issuer.services.verifier import verify_presentation
 
-    env = _env()
-    spec = env.spec
-    return await verify_presentation(
-        vp,
-        resolver=env.resolver,
-        loader=spec.loader,
-        status_checker=env.status_checker,
-        allow_private_hosts=spec.allow_private,
-        resources=spec.resources,
-        **kwargs,
-    )
+    resolver, loader, status_checker, allow_private, resources = edges
+    common: dict[str, Any] = {
+        "resolver": resolver,
+        "loader": loader,
+        "status_checker": status_checker,
+        "allow_private_hosts": allow_private,
+        "resources": resources,
+    }
+    if presentation:
+        return await verify_presentation(value, **common, **kwargs)
+    return await verify_input(value, fetcher=fetcher, **common, **kwargs)
 
 
 def setup(app: web.Application, spec: VerifySpec | None, limits: PoolLimits | None) -> None:
@@ -271,22 +267,7 @@ async def verify(
 ) -> VerificationResult:
     """``badges.verify.verify_input`` over what the route read, in the pool."""
     kwargs: dict[str, Any] = {"media_type": media_type, "recipient_email": recipient_email}
-    if checks is not None:
-        kwargs["checks"] = frozenset(checks)
-    spec = request.app.get(SPEC_KEY)
-    if not isinstance(spec, VerifySpec):
-        return await _in_process(request, value, kwargs, presentation=False)
-    callbacks = _callbacks(request)
-    prefetched = await _prefetch(callbacks, value, spec.list_prefix)
-    result: VerificationResult = await request.app[POOL_KEY].run(
-        _verify_in_worker,
-        value,
-        kwargs,
-        prefetched,
-        callbacks=callbacks,
-        weight=_weight(request),
-    )
-    return result
+    return await _verify(request, value, kwargs, checks, presentation=False)
 
 
 async def verify_vp(
@@ -299,13 +280,32 @@ async def verify_vp(
 ) -> VerificationResult:
     """``services.verifier.verify_presentation`` in the pool."""
     kwargs: dict[str, Any] = {"challenge": challenge, "domain": domain}
+    return await _verify(request, vp, kwargs, checks, presentation=True)
+
+
+async def _verify(
+    request: web.Request,
+    value: Any,
+    kwargs: dict[str, Any],
+    checks: Collection[str] | None,
+    *,
+    presentation: bool,
+) -> VerificationResult:
     if checks is not None:
         kwargs["checks"] = frozenset(checks)
     spec = request.app.get(SPEC_KEY)
     if not isinstance(spec, VerifySpec):
-        return await _in_process(request, vp, kwargs, presentation=True)
+        return await _in_process(request, value, kwargs, presentation=presentation)
+    callbacks = _callbacks(request)
+    prefetched = {} if presentation else await _prefetch(callbacks, value, spec.list_prefix)
     result: VerificationResult = await request.app[POOL_KEY].run(
-        _verify_vp_in_worker, vp, kwargs, callbacks=_callbacks(request), weight=_weight(request)
+        _verify_in_worker,
+        value,
+        kwargs,
+        prefetched,
+        presentation,
+        callbacks=callbacks,
+        weight=_weight(request),
     )
     return result
 
@@ -313,18 +313,10 @@ async def verify_vp(
 async def _in_process(
     request: web.Request, value: Any, kwargs: dict[str, Any], *, presentation: bool
 ) -> VerificationResult:
-    from vc_issuer.badges.verify import verify_input
     from vc_issuer.http.state import state_of
-    from vc_issuer.services.verifier import verify_presentation
 
     state = state_of(request)
-    common: dict[str, Any] = {
-        "resolver": state.resolver,
-        "loader": state.issuer.loader,
-        "status_checker": state.status_checker,
-        "allow_private_hosts": state.allow_private,
-        "resources": state.issuer.resources,
-    }
-    if presentation:
-        return await verify_presentation(value, **common, **kwargs)
-    return await verify_input(value, fetcher=state.fetcher, **common, **kwargs)
+    issuer = state.issuer
+    edges = (state.resolver, issuer.loader, state.status_checker, state.allow_private,
+             issuer.resources)  # fmt: skip
+    return await _run_verifier(value, kwargs, presentation, edges, state.fetcher)

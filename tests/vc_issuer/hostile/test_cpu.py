@@ -17,32 +17,17 @@ import pytest
 
 from vc_issuer.badges.baking import PNG_KEYWORD, PngChunk, default_badge_png, encode_png, parse_png
 
-from ._live_server import V2, LiveServer, free_port, open_badge
+from ._live_home import Live, serve
+from ._live_server import V2, open_badge
 
 #: The work-limit family: the per-request budget (CPU, steps, nesting, worker memory) and
 #: RDFC-1.0's own N-degree limits; which one trips first depends on the payload's shape.
 WORK_LIMIT = {"WORK_BUDGET_EXCEEDED", "CANONICALIZATION_LIMIT_EXCEEDED"}
 
 
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("cpu")
-    server = LiveServer(
-        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
-    )
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
-    finally:
-        server.stop()
+    yield from serve(tmp_path_factory, "cpu")
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from ._live_server import V2, LiveServer, free_port, open_badge
+from ._live_home import Live, descendants, rss, serve
+from ._live_server import V2, open_badge
 
 MiB = 1024 * 1024
 #: docs/limits.md: what a flood of new inline contexts may add to the server and its workers
@@ -25,57 +25,15 @@ FLOOD_GROWTH_CEILING = 150 * MiB
 WORKER_RSS_CEILING = 512 * MiB
 
 
-def rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        cur = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{cur}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = [int(x) for x in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out.extend(children)
-            todo.extend(children)
-    return out
-
-
 def total_rss(pid: int) -> tuple[int, int]:
     """(RSS of the server and every process under it, the largest single descendant's)."""
     kids = [rss(p) for p in descendants(pid)]
     return rss(pid) + sum(kids), max(kids, default=0)
 
 
-class Live:
-    def __init__(self, server: LiveServer, url: str, token: str, did: str) -> None:
-        self.server = server
-        self.url = url
-        self.auth = {"Authorization": f"Bearer {token}"}
-        self.did = did
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("memory")
-    server = LiveServer(
-        ["--home", str(folder / "home"), "--port", str(free_port())], folder / "serve.log"
-    )
-    try:
-        url = server.wait_ready()
-        yield Live(server, url, server.value("admin token"), server.value("issuer DID:"))
-    finally:
-        server.stop()
+    yield from serve(tmp_path_factory, "memory")
 
 
 @pytest.fixture
