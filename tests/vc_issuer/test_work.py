@@ -146,3 +146,13 @@ def test_node_map_matches_pyld_duplicates_included() -> None:
     proc = jsonld.default_loader()._processor(True)
     proc._create_node_map(jsonld.expand(doc), theirs, "@default", IdentifierIssuer("_:b"))
     assert ours == theirs
+
+
+def test_schema_validation_charges_the_budget() -> None:
+    """A document failing the OB 3.0 schema at every one of 5,000 places: each error costs."""
+    from vc_issuer.badges.openbadges import validate_ob_credential
+
+    bad = {"credentialSubject": {"achievement": {"alignment": [{"targetUrl": 1}] * 5_000}}}
+    assert validate_ob_credential({"credentialSubject": {}})  # some errors, within budget
+    with work.budget(work.WorkBudget(max_steps=10_000)), pytest.raises(WorkBudgetExceededError):
+        validate_ob_credential(bad)
