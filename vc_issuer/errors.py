@@ -370,6 +370,19 @@ class CanonicalizationLimitError(JsonLdError):
     title = "Canonicalization work limit exceeded"
 
 
+class WorkBudgetExceededError(JsonLdError):
+    """One request used up its work budget (CPU time, steps, nesting, or its worker's memory).
+
+    422 rather than 413: the body was within the size caps; it is its *shape* (values per
+    property, blank-node chains, nesting) that costs too much to process, so the same request
+    will always fail and the client must change the document, not shrink the bytes.
+    """
+
+    code = "WORK_BUDGET_EXCEEDED"
+    title = "Work budget exceeded"
+    http_status = 422
+
+
 # --- keys, files and DIDs ----------------------------------------------------------------------
 
 
@@ -875,6 +888,15 @@ class CredentialStatusMessageError(StatusError):
     namespace = PROJECT_ERRORS
 
 
+class StatusLimitExceededError(StatusError):
+    """More status entries, or more distinct status lists, than one credential may reference:
+    each list is fetched, verified and kept in memory, so the count is capped."""
+
+    code = "STATUS_LIMIT_EXCEEDED"
+    title = "Too many status entries"
+    namespace = PROJECT_ERRORS
+
+
 class StatusListFullError(StatusError):
     """Every slot of a status list is allocated: the caller starts a new list."""
 
@@ -1186,6 +1208,15 @@ class ServiceUnavailableError(HTTPProtocolError):
     title = "Service unavailable"
     http_status = 503
     exit_code = EXIT_ENVIRONMENT
+
+
+class ServerBusyError(ServiceUnavailableError):
+    """Every verification worker is busy and the queue is full: retry after ``retryAfter``
+    seconds (also sent as the ``Retry-After`` header)."""
+
+    code = "SERVER_BUSY"
+    title = "Server busy"
+    http_status = 503
 
 
 # --- OAuth 2.0 / OpenID4VCI (the specs' lowercase codes, answered as {error, error_description})

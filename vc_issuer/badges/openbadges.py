@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -27,6 +27,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909
 
+from vc_issuer.core import work
 from vc_issuer.core.credentials import check_link, format_datetime, is_url
 from vc_issuer.core.jsonparse import json_type as _json_type
 from vc_issuer.errors import (
@@ -725,10 +726,18 @@ def _error_message(error: ValidationError) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
 
+def _charged(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
+    """Schema errors, each charged to the request's work budget (vc_issuer.core.work): a
+    document built to fail every rule fails with WORK_BUDGET_EXCEEDED, not after minutes."""
+    for error in errors:
+        work.charge(64)
+        yield error
+
+
 def _validate(filename: str, credential: Any) -> list[str]:
     validator = _validator(filename)
     errors = sorted(
-        validator.iter_errors(credential), key=lambda e: list(map(str, e.absolute_path))
+        _charged(validator.iter_errors(credential)), key=lambda e: list(map(str, e.absolute_path))
     )
     return [f"{_error_path(e)}: {_error_message(e)}" for e in errors]
 

@@ -361,9 +361,7 @@ def award_cmd(
     made before is not emailed again.
     """
     claim_ttl = parse_claim_ttl(claim_expires)
-    securing = Securing(
-        "jwt" if secured_as == "jwt" else "ldp", tuple(suites) or None, key, alg
-    )
+    securing = Securing("jwt" if secured_as == "jwt" else "ldp", tuple(suites) or None, key, alg)
     if notify:
         from vc_issuer.email.config import require_settings
 

@@ -185,9 +185,7 @@ def list_cmd(
     wanted = "failed" if failed else status
 
     async def work(issuer: Issuer) -> list[dict[str, Any]]:
-        rows = await issuer.store.list_mail(
-            status=wanted, credential_id=credential_id, limit=limit
-        )
+        rows = await issuer.store.list_mail(status=wanted, credential_id=credential_id, limit=limit)
         return [mail_json(r) for r in rows]
 
     _emit(_run(home, work))

@@ -120,6 +120,7 @@ SIGN_SUITES = (
     "ecdsa-sd-2023",
 )
 
+
 def format_option(help: str) -> Callable[[F], F]:
     """``--format ldp|jwt`` (sign, issue, award): an embedded proof or a JWS."""
     return click.option(

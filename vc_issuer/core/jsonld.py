@@ -10,10 +10,17 @@ Speed: pyld re-resolves and re-processes every context of every document (JCS-ha
 contexts to build its cache keys). We memoize processed active contexts per loader, keyed by
 the parent context and the local context, so documents sharing an ``@context`` skip context
 processing entirely; RDFC-1.0 is our own (vc_issuer.core.rdfc).
+
+Bounded: only pinned contexts (URLs, and the scoped contexts inside pinned documents) are
+cached, in caches bounded by bytes; a caller's inline ``@context`` is processed every time and
+never retained (hostile 400 kB inline contexts used to pin ~5 MiB each). The node map is built
+in linear time (pyld's is quadratic in the values of one property), and expansion, node-map
+building and RDFC charge the active work budget (vc_issuer.core.work).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -28,8 +35,9 @@ from cachetools import LRUCache
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 from pyld.identifier_issuer import IdentifierIssuer
+from pyld.jsonld import canonicalize as _jcs
 
-from vc_issuer.core import rdfc
+from vc_issuer.core import rdfc, work
 from vc_issuer.errors import (
     ConfigError,
     DataLossError,
@@ -49,7 +57,10 @@ __all__ = [
     "to_quads",
 ]
 
-_MAX_PROCESSED = 2048
+MAX_PROCESSED_BYTES = 64 * 1024 * 1024
+"""Processed pinned contexts kept per loader (estimated bytes, see _processed_size)."""
+MAX_RESOLVED_BYTES = 32 * 1024 * 1024
+"""Resolved pinned context documents kept per loader (bytes of their JSON)."""
 
 
 def contexts_dir() -> Path:
@@ -61,19 +72,33 @@ def contexts_dir() -> Path:
     return package.parent / "contexts"
 
 
-class _LockedLRU(LRUCache[str, Any]):
-    """pyld's resolved-context cache, safe to share between threads."""
+def _resolved_size(value: Any) -> int:
+    # pyld stores {tag: ResolvedContext}; a resolved context's size is its document's
+    total = 0
+    for resolved in value.values() if isinstance(value, dict) else (value,):
+        doc = getattr(resolved, "document", None)
+        total += len(json.dumps(doc)) if doc is not None else 1024
+    return max(total, 1)
 
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
+
+class _LockedLRU(LRUCache[str, Any]):
+    """pyld's resolved-context cache, safe to share between threads, bounded by bytes, and
+    admitting only pinned contexts (``admit``): a caller's inline context is never kept."""
+
+    def __init__(self, maxsize: int, admit: Any = None) -> None:
+        super().__init__(maxsize=maxsize, getsizeof=_resolved_size)
         self._lock = threading.RLock()
+        self._admit = admit
 
     def __getitem__(self, key: str) -> Any:
         with self._lock:
             return super().__getitem__(key)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        with self._lock:
+        if self._admit is not None and not self._admit(key):
+            return
+        # larger than the whole cache: not kept
+        with self._lock, contextlib.suppress(ValueError):
             super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
@@ -95,17 +120,30 @@ class ContextLoader:
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self._docs: dict[str, Any] = {}
+        dirs = tuple(str(d) for d in extra_dirs)
+        self._args = (dirs, dict(extra) if extra else None)
         self._load_index(contexts_dir())
-        for d in extra_dirs:
+        for d in dirs:
             self._load_index(Path(d))
         for url, doc in (extra or {}).items():
             if not isinstance(doc, Mapping):
                 raise ConfigError(f"context {url} must be a JSON object")
             self._docs[url] = copy.deepcopy(dict(doc))
         self._lock = threading.Lock()
-        self._resolved = _LockedLRU(maxsize=256)
-        self._processed: dict[tuple[Any, ...], Any] = {}
+        self._scoped_json: set[str] = set()
+        self._scoped_jcs: set[str] = set()
+        for doc in self._docs.values():
+            _collect_scoped(doc, self._scoped_json, self._scoped_jcs)
+        self._resolved = _LockedLRU(MAX_RESOLVED_BYTES, admit=self._pinned_key)
+        self._processed: LRUCache[tuple[Any, ...], Any] = LRUCache(
+            maxsize=MAX_PROCESSED_BYTES, getsizeof=_processed_size
+        )
         self._processors: dict[bool, _Processor] = {}
+        self._pinned_uids: set[str] = set()
+
+    def _pinned_key(self, key: str) -> bool:
+        """pyld's cache key (a URL, or a context's JCS) names a pinned context."""
+        return key in self._docs or key in self._scoped_jcs
 
     def _load_index(self, folder: Path) -> None:
         index_file = folder / "index.json"
@@ -127,6 +165,10 @@ class ContextLoader:
                     f"index says {entry.get('sha256')}"
                 )
             self._docs[url] = json.loads(raw)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its arguments: a worker process builds it once and keeps it.
+        return (_loader_from_args, self._args)
 
     @property
     def urls(self) -> frozenset[str]:
@@ -159,7 +201,43 @@ class ContextLoader:
         return proc
 
 
+def _collect_scoped(node: Any, as_json: set[str], as_jcs: set[str]) -> None:
+    """The embedded (scoped) contexts of a pinned document, by both cache-key spellings."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            for k, v in cur.items():
+                if k == "@context" and isinstance(v, dict):
+                    as_json.add(_ctx_key(v))
+                    as_jcs.add(_jcs(dict(v)).decode("utf-8"))
+                stack.append(v)
+        elif isinstance(cur, list):
+            stack.extend(cur)
+
+
+def _processed_size(value: Any) -> int:
+    """An estimate of a processed context's bytes: ~1 KiB per term definition (measured on
+    the pinned contexts: 0.6-0.9 KiB)."""
+    mappings = value.get("mappings") if isinstance(value, Mapping) else None
+    return 1024 + 1024 * (len(mappings) if isinstance(mappings, Mapping) else 0)
+
+
 _DEFAULT: ContextLoader | None = None
+_BY_ARGS: dict[str, ContextLoader] = {}
+
+
+def _loader_from_args(dirs: tuple[str, ...], extra: Mapping[str, Any] | None) -> ContextLoader:
+    """The loader for these arguments, made once per process (unpickling a ContextLoader)."""
+    if not dirs and not extra:
+        return default_loader()
+    key = json.dumps([dirs, extra], sort_keys=True)
+    loader = _BY_ARGS.get(key)
+    if loader is None:
+        if len(_BY_ARGS) >= 16:
+            _BY_ARGS.clear()
+        loader = _BY_ARGS[key] = ContextLoader(dirs, extra)
+    return loader
 
 
 def default_loader() -> ContextLoader:
@@ -195,6 +273,9 @@ def _ctx_key(local_ctx: Any) -> Any:
     return json.dumps(local_ctx, sort_keys=True, separators=(",", ":"))
 
 
+_MAX_PINNED_UIDS = 100_000  # ids of processed contexts built only from pinned contexts
+
+
 class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
     """pyld's processor with processed active contexts memoized per loader."""
 
@@ -223,12 +304,18 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
                 validate_scoped,
                 cycles,
             )
+        local_key = _ctx_key(local_ctx)
+        if not self._cacheable(active_ctx, local_key):
+            # a caller's inline context, or anything built on one: processed, never kept
+            return super()._process_context(
+                active_ctx, local_ctx, options, override_protected, propagate, validate_scoped
+            )
         uid = active_ctx.get("_uuid")
         if uid is None:
             uid = active_ctx["_uuid"] = str(uuid.uuid4())
         key = (
             uid,
-            _ctx_key(local_ctx),
+            local_key,
             override_protected,
             propagate,
             validate_scoped,
@@ -242,11 +329,231 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         result = super()._process_context(
             active_ctx, local_ctx, options, override_protected, propagate, validate_scoped
         )
+        pinned = self._loader._pinned_uids
         with self._loader._lock:
-            if len(cache) >= _MAX_PROCESSED:
+            if len(pinned) >= _MAX_PINNED_UIDS:
+                pinned.clear()
                 cache.clear()
-            cache[key] = result
+            result_uid = result.get("_uuid")
+            if result_uid is not None:
+                pinned.add(result_uid)
+            with contextlib.suppress(ValueError):  # larger than the whole cache: not kept
+                cache[key] = result
         return result
+
+    def _cacheable(self, active_ctx: Any, local_key: Any) -> bool:
+        """Only pinned contexts on top of pinned (or initial) active contexts are cached."""
+        if not (
+            active_ctx.get("_uuid") in self._loader._pinned_uids
+            or (not active_ctx.get("mappings") and "previousContext" not in active_ctx)
+        ):
+            return False
+        if isinstance(local_key, str) and local_key in self._loader._docs:
+            return True
+        if isinstance(local_key, tuple):
+            return all(u in self._loader._docs for u in local_key)
+        return local_key in self._loader._scoped_json
+
+    def _expand(self, *args: Any, **kwargs: Any) -> Any:
+        b = work.active()
+        if b is None:
+            return super()._expand(*args, **kwargs)
+        b.charge()
+        b.enter()
+        try:
+            return super()._expand(*args, **kwargs)
+        finally:
+            b.leave()
+
+
+def _value_key(value: Any) -> Any:
+    """A hashable key such that equal keys <=> pyld's ``compare_values`` says equal (None:
+    not hashable, compare by scanning; ``_NEVER``: equal to nothing)."""
+    if isinstance(value, dict):
+        if "@value" in value:
+            v = value["@value"]
+            if isinstance(v, (dict, list)):
+                return None
+            return (
+                "v",
+                value.get("@type"),
+                value.get("@language"),
+                value.get("@index"),
+                type(v) is bool,
+                v,
+            )
+        node_id = value.get("@id")
+        return ("i", node_id) if node_id is not None else _NEVER
+    if isinstance(value, (list,)):
+        return None
+    return ("p", type(value) is bool, value)
+
+
+_NEVER = object()
+
+
+def _keys(values: list[Any]) -> set[Any]:
+    keys = {_value_key(v) for v in values}
+    keys.discard(None)
+    keys.discard(_NEVER)
+    return keys
+
+
+class _NodeMap:
+    """pyld's Node Map Generation (JSON-LD 1.1 API §7.2) with a hash index per (node,
+    property) instead of scanning the values for duplicates: linear, not quadratic, in the
+    number of values of one property. Charges the work budget per node; nesting is bounded."""
+
+    def __init__(self, issuer: IdentifierIssuer) -> None:
+        self.issuer = issuer
+        self.index: dict[tuple[int, str], set[Any]] = {}
+
+    def add(self, node: dict[str, Any], prop: str, value: Any, allow_duplicate: bool) -> None:
+        values = node.get(prop)
+        if values is None:
+            values = node[prop] = []
+        elif not isinstance(values, list):
+            values = node[prop] = [values]
+        key = _value_key(value)
+        seen = self.index.get((id(node), prop))
+        if not allow_duplicate:
+            if key is None:
+                work.charge(len(values))
+                if any(jsonld.JsonLdProcessor.compare_values(v, value) for v in values):
+                    return
+            elif key is not _NEVER:
+                if seen is None:
+                    seen = self.index[(id(node), prop)] = _keys(values)
+                if key in seen:
+                    return
+        if seen is not None and key is not None and key is not _NEVER:
+            seen.add(key)
+        values.append(value)
+
+    def build(
+        self,
+        input_: Any,
+        graph_map: dict[str, Any],
+        active_graph: str,
+        active_subject: Any = None,
+        active_property: str | None = None,
+        list_: dict[str, Any] | None = None,
+    ) -> None:
+        b = work.active()
+        if b is not None:
+            b.charge()
+            b.enter()
+        try:
+            self._build(input_, graph_map, active_graph, active_subject, active_property, list_)
+        finally:
+            if b is not None:
+                b.leave()
+
+    def _build(
+        self,
+        input_: Any,
+        graph_map: dict[str, Any],
+        active_graph: str,
+        active_subject: Any,
+        active_property: str | None,
+        list_: dict[str, Any] | None,
+    ) -> None:
+        issuer = self.issuer
+        if isinstance(input_, list):
+            for e in input_:
+                self.build(e, graph_map, active_graph, active_subject, active_property, list_)
+            return
+        subject_node = (
+            graph_map.setdefault(active_graph, {}).get(active_subject)
+            if isinstance(active_subject, str)
+            else None
+        )
+        if "@type" in input_:
+            for type_ in input_["@type"]:
+                if isinstance(type_, str) and type_.startswith("_:"):
+                    issuer.get_id(type_)
+        if "@value" in input_:
+            if "@type" in input_:
+                type_ = input_["@type"]
+                if isinstance(type_, str) and type_.startswith("_:"):
+                    type_ = input_["@type"] = issuer.get_id(type_)
+            if list_:
+                list_["@list"].append(input_)
+            elif subject_node:
+                assert active_property is not None
+                self.add(subject_node, active_property, input_, False)
+            return
+        if "@list" in input_:
+            o: dict[str, Any] = {"@list": []}
+            self.build(input_["@list"], graph_map, active_graph, active_subject, active_property, o)
+            if list_:
+                list_["@list"].append(o)
+            elif subject_node:
+                assert active_property is not None
+                self.add(subject_node, active_property, o, True)
+            return
+
+        id_ = input_.get("@id")
+        if jsonld._is_bnode(input_):
+            id_ = issuer.get_id(id_)
+        node = graph_map.setdefault(active_graph, {}).setdefault(id_, {"@id": id_})
+
+        if isinstance(active_subject, dict):
+            assert active_property is not None
+            self.add(node, active_property, active_subject, False)
+        elif active_property:
+            reference = {"@id": id_}
+            if list_:
+                list_["@list"].append(reference)
+            elif subject_node:
+                self.add(subject_node, active_property, reference, False)
+
+        for prop, objects in sorted(input_.items()):
+            if prop == "@id":
+                continue
+            if prop == "@reverse":
+                referenced_node = {"@id": id_}
+                for reverse_property, items in input_["@reverse"].items():
+                    for item in items:
+                        self.build(item, graph_map, active_graph, referenced_node, reverse_property)
+                continue
+            if prop == "@graph":
+                graph_map.setdefault(id_, {})
+                g = active_graph if active_graph == "@merged" else id_
+                self.build(objects, graph_map, g)
+                continue
+            if prop == "@included":
+                self.build(objects, graph_map, active_graph)
+                continue
+            if prop != "@type" and jsonld._is_keyword(prop):
+                if (
+                    prop == "@index"
+                    and "@index" in node
+                    and (
+                        input_["@index"] != node["@index"]
+                        or input_["@index"]["@id"] != node["@index"]["@id"]
+                    )
+                ):
+                    raise jsonld.JsonLdError(
+                        "Invalid JSON-LD syntax; conflicting @index property detected.",
+                        "jsonld.SyntaxError",
+                        {"node": node},
+                        code="conflicting indexes",
+                    )
+                node[prop] = input_[prop]
+                continue
+            if prop.startswith("_:"):
+                prop = issuer.get_id(prop)
+            if len(objects) == 0:
+                if prop not in node:
+                    node[prop] = []
+                continue
+            for o in objects:
+                if prop == "@type":
+                    t = str(o)
+                    self.add(node, prop, issuer.get_id(t) if t.startswith("_:") else t, False)
+                else:
+                    self.build(o, graph_map, active_graph, id_, prop)
 
 
 def _options(loader: ContextLoader) -> dict[str, Any]:
@@ -413,7 +720,7 @@ def to_quads(
     try:
         issuer = IdentifierIssuer("_:b")
         node_map: dict[str, Any] = {"@default": {}}
-        proc._create_node_map(expanded, node_map, "@default", issuer)
+        _NodeMap(issuer).build(expanded, node_map, "@default")
         options = _options(loader)
         dataset: dict[str, Any] = {}
         for graph_name, graph in sorted(node_map.items()):

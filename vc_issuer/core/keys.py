@@ -159,6 +159,10 @@ class Ed25519Key(_Identity):
         public = bytes(nacl.signing.SigningKey(seed).verify_key)
         return cls(seed=seed, public_key=public, id=id, controller=controller)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The nacl signer does not pickle: rebuild it from the seed (worker processes).
+        return (type(self), (self.seed, self.public_key, self.id, self.controller))
+
     def sign(self, data: bytes) -> bytes:
         """Pure Ed25519 (RFC 8032) signature over ``data``: 64 bytes."""
         return bytes(self._signer.sign(data).signature)
@@ -232,6 +236,10 @@ class EcdsaKey(_Identity):
             raise InvalidKeyError(f"{cls.key_type} secret key is out of range") from None
         public = _compressed(private.public_key())
         return cls(secret=secret, public_key=public, id=id, controller=controller)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # cryptography's key objects do not pickle: rebuild from the secret (worker processes).
+        return (type(self), (self.secret, self.public_key, self.id, self.controller))
 
     def sign(self, data: bytes) -> bytes:
         """Deterministic ECDSA over ``data`` (hashed with SHA-256 / SHA-384): ``r || s``."""

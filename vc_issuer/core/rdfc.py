@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vc_issuer.errors import CanonicalizationLimitError, ParsingError
+from vc_issuer.core import work
+from vc_issuer.errors import CanonicalizationLimitError, ParsingError, WorkBudgetExceededError
 
 __all__ = [
     "XSD_STRING",
@@ -60,6 +61,9 @@ class WorkLimits:
     max_permutations: int = 20_000
     #: quads visited by N-degree calls plus blank nodes walked in permutations
     max_work: int = 200_000
+    #: nesting of hash N-degree quads (one level per blank node of a chain or cycle walked);
+    #: deeper fails with WORK_BUDGET_EXCEEDED, never RecursionError
+    max_depth: int = 200
 
 
 DEFAULT_LIMITS = WorkLimits()
@@ -201,6 +205,9 @@ def quads_from_pyld(dataset: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[
     return list(quads)
 
 
+_charge = work.charge
+
+
 # --- the algorithm ---------------------------------------------------------------------------
 
 
@@ -238,6 +245,7 @@ class _State:
         "bnode_quads",
         "calls",
         "canonical",
+        "depth",
         "first_degree",
         "hash",
         "limits",
@@ -254,6 +262,7 @@ class _State:
         self.calls = 0
         self.permutations = 0
         self.work = 0
+        self.depth = 0
         for quad in quads:
             s, _, o, g = quad
             for term in (s, o, g):
@@ -300,6 +309,8 @@ class _State:
         self.calls += calls
         self.permutations += permutations
         self.work += work
+        if work:
+            _charge(work)
         if self.work > self.limits.max_work:
             raise CanonicalizationLimitError(
                 f"RDFC-1.0 work limit exceeded: more than {self.limits.max_work} steps "
@@ -322,8 +333,21 @@ class _State:
             )
 
     def hash_n_degree(self, node: str, issuer: _Issuer) -> tuple[str, _Issuer]:
-        """§4.8 Hash N-Degree Quads."""
+        """§4.8 Hash N-Degree Quads (depth-limited: see WorkLimits.max_depth)."""
         self._charge(calls=1, work=len(self.bnode_quads[node]))
+        if self.depth >= self.limits.max_depth:
+            raise WorkBudgetExceededError(
+                f"RDFC-1.0: blank nodes chained more than {self.limits.max_depth} deep",
+                limit="depth",
+                value=self.limits.max_depth,
+            )
+        self.depth += 1
+        try:
+            return self._hash_n_degree(node, issuer)
+        finally:
+            self.depth -= 1
+
+    def _hash_n_degree(self, node: str, issuer: _Issuer) -> tuple[str, _Issuer]:
         related_by_hash: dict[str, list[str]] = {}
         for quad in self.bnode_quads[node]:
             s, _, o, g = quad
@@ -383,6 +407,7 @@ class _State:
     def run(self) -> None:
         """§4.4 steps 3-5: issue canonical labels."""
         by_hash: dict[str, list[str]] = {}
+        _charge(len(self.bnode_quads))
         for node in self.bnode_quads:
             by_hash.setdefault(self.hash_first_degree(node), []).append(node)
         shared: list[tuple[str, list[str]]] = []

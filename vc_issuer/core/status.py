@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from vc_issuer.core import work
 from vc_issuer.core.credentials import format_datetime, is_url
 from vc_issuer.errors import (
     MalformedInputError,
@@ -208,6 +209,7 @@ def decode(encoded: str, *, max_bits: int = MAX_BITS, min_bits: int = 0) -> Bits
         data = inflater.decompress(raw, max_bytes + 1)
     except zlib.error as exc:
         raise StatusError(f"encodedList is not valid GZIP: {exc}") from None
+    work.charge(1 + len(raw) // 1024 + len(data) // 1024)  # inflating costs ~1 step per KiB
     if len(data) > max_bytes or (inflater.unconsumed_tail and not inflater.eof):
         raise StatusListLengthError(f"status list inflates to more than {max_bits} bits")
     if not inflater.eof:

@@ -38,6 +38,7 @@ from vc_issuer.http.middlewares import (
     error_middleware,
     request_id_middleware,
 )
+from vc_issuer.http.offload import Offload
 from vc_issuer.http.ratelimit import hygiene_middleware
 from vc_issuer.http.routes import ROUTES_KEY, Routes
 from vc_issuer.http.state import STATE_KEY, ServiceState
@@ -112,6 +113,9 @@ def create_app(
     app[ROUTES_KEY] = routes
     routes.mount(app.router)
 
+    if isinstance(services.work, Offload):  # the worker pool starts and stops with the app
+        app.on_startup.append(services.work.start)
+        app.on_cleanup.append(services.work.close)
     app.on_startup.extend(on_startup)
     if services.mailer is not None:  # [email] configured: send the outbox in the background
         app.cleanup_ctx.append(mail_sender(services.mailer, poll=services.mail_poll))

@@ -347,7 +347,7 @@ async def certificate_pdf(request: web.Request) -> web.Response:
         raise MalformedInputError("?paper must be a4 or letter", field="paper")
     record = await page_record(request)
     state = state_of(request)
-    verdict, shown = await verify_input_for_page(state, record.credential)
+    verdict, shown = await verify_input_for_page(state, record.credential, request=request)
     cred = shown if isinstance(shown, dict) else sharing.shown_credential(record.credential)
     image = await badge_source(request, cred)
     data = CertificateData.from_credential(cred, f"{state.base_url}/c/{record.page_id}")

@@ -49,6 +49,7 @@ from vc_issuer.errors import (
     NotFoundError,
     VCIssuerError,
 )
+from vc_issuer.http import offload
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
 from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
 from vc_issuer.http.routes import Route
@@ -318,17 +319,20 @@ async def verify_for_page(state: ServiceState, credential: Any) -> Verdict:
 
 
 async def verify_input_for_page(
-    state: ServiceState, data: Any, recipient: str | None = None
+    state: ServiceState,
+    data: Any,
+    recipient: str | None = None,
+    request: web.Request | None = None,
 ) -> tuple[Verdict, Any]:
-    """Verify anything the page was given; the verdict and the credential as read.
+    """Verify anything the page was given; the verdict and the credential as read. With the
+    ``request``, in the app's worker pool (vc_issuer.http.offload), never on the event loop.
 
     Raises a VCIssuerError when the input cannot be read at all.
     """
-    result = await verify_input(
-        data,
-        recipient_email=recipient,
-        **state.verify_seams(),
-    )
+    if request is not None:  # callers' input: verified in the work pool
+        result = await offload.verify(request, data, recipient_email=recipient)
+    else:
+        result = await verify_input(data, recipient_email=recipient, **state.verify_seams())
     document = result.document if result.document is not None else data
     ob3 = result.format in ("data-integrity", "vc-jwt", "vc-jose")
     structure_ok = bool(result.checks) and result.checks[0].passed
@@ -507,7 +511,7 @@ async def credential_page(request: web.Request) -> web.Response:
     """GET /c/{page_id}: the public page of one issued credential."""
     state = state_of(request)
     record = await page_record(request)
-    verdict, shown = await verify_input_for_page(state, record.credential)
+    verdict, shown = await verify_input_for_page(state, record.credential, request=request)
     cred: dict[str, Any] = shown if isinstance(shown, dict) else record.credential
     ach = _achievement(cred)
     issuer_did, issuer_name = _issuer(cred)
@@ -721,7 +725,9 @@ async def verify_submit(request: web.Request) -> web.Response:
         if email and ("@" not in email or len(email) > 320):
             raise PageInputError("The recipient email address does not look like one.")
         try:
-            verdict, document = await verify_input_for_page(state, data, email or None)
+            verdict, document = await verify_input_for_page(
+                state, data, email or None, request=request
+            )
         except VCIssuerError as exc:
             raise _unreadable(exc, source) from None
     except PageInputError as exc:

@@ -110,8 +110,11 @@ def problem_response(
 
 
 def error_response(exc: VCIssuerError) -> web.Response:
-    """The response for a library error: its own status, code and detail."""
-    return problem_response(exc.to_problem())
+    """The response for a library error: its own status, code and detail (and a
+    ``Retry-After`` header when the error says when to retry, as SERVER_BUSY does)."""
+    retry = exc.extra.get("retryAfter")
+    headers = {"Retry-After": str(retry)} if isinstance(retry, int) else None
+    return problem_response(exc.to_problem(), headers=headers)
 
 
 __all__ = [

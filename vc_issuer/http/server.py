@@ -45,6 +45,7 @@ from vc_issuer.http.ratelimit import install_limits
 from vc_issuer.http.services import open_services
 from vc_issuer.services.home import load_home
 from vc_issuer.services.limits import LimitsConfig
+from vc_issuer.services.workpool import PoolLimits
 
 log = logging.getLogger("vc_issuer.http.server")
 
@@ -176,6 +177,7 @@ async def _build_app(opts: ServeOptions) -> web.Application:
         base_url=opts.base_url,
         auth=opts.auth,
         allow_private=opts.allow_private,
+        work_limits=PoolLimits.default(opts.workers, prestart=True),
     )
     try:
         app = create_app(services, max_body=opts.max_body)

@@ -22,6 +22,7 @@ from vc_issuer.email import mailer_for
 from vc_issuer.email.outbox import Mailer
 from vc_issuer.errors import VCIssuerError
 from vc_issuer.http.auth import Authenticator
+from vc_issuer.http.offload import make_offload
 from vc_issuer.http.problems import json_bytes
 from vc_issuer.http.public import etag_matches, etag_of
 from vc_issuer.http.state import ImageLoader, ServiceState
@@ -33,6 +34,7 @@ from vc_issuer.services.status_check import (
     StatusListChecker,
     credential_verifier,
 )
+from vc_issuer.services.workpool import PoolLimits
 from vc_issuer.wallets.exchanges import ExchangeService
 from vc_issuer.wallets.oid4vci import OID4VCIService
 
@@ -125,6 +127,7 @@ def build_services(
     mailer: Mailer | None = None,
     mail_poll: float = 5.0,
     close_issuer: bool = False,
+    work_limits: PoolLimits | None = None,
     work: Any = None,
 ) -> ServiceState:
     """Every service of the HTTP app over ``issuer``.
@@ -135,7 +138,11 @@ def build_services(
     issuer (and its store) when the app shuts down. ``fetcher`` fetches the documents a
     verified badge names (OB 2.0 assertions, issuer keys); by default one owned by the app.
     ``mailer`` sends the outbox while the app runs. What is built here is closed on cleanup.
+    Callers' input is verified (and credentials signed) in a pool of worker processes sized by
+    ``work_limits`` (docs/limits.md), or in ``work`` when given; with an injected resolver, status checker or fetcher
+    (they live only in this process) verification stays in-process.
     """
+    pooled = resolver is None and status_checker is None and fetcher is None
     owned: list[Any] = [issuer] if close_issuer else []
     public_url = (base_url or issuer.base_url).rstrip("/")
     network = Resolver(allow_private=allow_private)
@@ -177,7 +184,9 @@ def build_services(
         mailer=mailer,
         mail_poll=mail_poll,
         owned=tuple(owned),
-        work=work,
+        work=work
+        if work is not None
+        else make_offload(issuer, allow_private=allow_private, pooled=pooled, limits=work_limits),
     )
 
 

@@ -70,8 +70,8 @@ class ServiceState:
     owned: tuple[Any, ...] = ()
     """Objects built for these services, closed (in reverse) when the app shuts down."""
     work: Any = None
-    """Extension point: a process work pool for CPU-heavy verify/issue steps. Whoever adds it
-    sets it here and starts/stops it through ``create_app``'s ``on_startup``/``on_cleanup``."""
+    """The worker pool (``vc_issuer.http.offload.Offload``) that verifies callers' input and
+    signs credentials off the event loop; ``create_app`` starts and stops it with the app."""
 
     def verify_seams(self) -> VerifySeams:
         """The verifier's seams, the same for the API and the pages: our own DID and status

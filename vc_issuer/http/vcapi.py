@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from vc_issuer.badges.verify import verify_input
 from vc_issuer.core.credentials import issuer_id
 from vc_issuer.core.jose import (
     credential_id,
@@ -31,6 +30,7 @@ from vc_issuer.errors import (
     UnsupportedCryptosuiteError,
     VCIssuerError,
 )
+from vc_issuer.http import offload
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
 from vc_issuer.http.middlewares import read_json_object, required_string
 from vc_issuer.http.openapi import (
@@ -46,7 +46,7 @@ from vc_issuer.http.problems import PROBLEM_JSON, json_bytes, json_response, pro
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ServiceState, state_of
 from vc_issuer.services.issuer import Securing
-from vc_issuer.services.verifier import VerificationResult, check_names, verify_presentation
+from vc_issuer.services.verifier import VerificationResult, check_names
 
 JSON = "application/json"
 
@@ -322,7 +322,6 @@ async def verify_credential_route(request: web.Request) -> web.Response:
     - a raw JWT (``Content-Type: application/vc+jwt``, ``application/jwt``);
     - a baked PNG/SVG badge (``image/png``, ``image/svg+xml``), OB 3.0 or OB 2.0.
     """
-    state = state_of(request)
     recipient: str | None = None
     media: str | None = None
     checks = check_names(None)
@@ -359,12 +358,8 @@ async def verify_credential_route(request: web.Request) -> web.Response:
             raise
         return _failed(exc, "credential")
     try:
-        result = await verify_input(
-            value,
-            media_type=media,
-            recipient_email=recipient,
-            checks=checks,
-            **state.verify_seams(),
+        result = await offload.verify(
+            request, value, media_type=media, recipient_email=recipient, checks=checks
         )
     except VCIssuerError as exc:  # unreadable: not JSON, no baked credential, fetch failed
         return _failed(exc, "credential")
@@ -373,7 +368,6 @@ async def verify_credential_route(request: web.Request) -> web.Response:
 
 async def verify_presentation_route(request: web.Request) -> web.Response:
     """POST /presentations/verify (public): signed or unsigned, with challenge and domain."""
-    state = state_of(request)
     try:
         body = await read_json_object(request)
         options = _options(body)
@@ -393,13 +387,7 @@ async def verify_presentation_route(request: web.Request) -> web.Response:
         if exc.http_status == 413:
             raise
         return _failed(exc, "presentation")
-    result = await verify_presentation(
-        vp,
-        challenge=challenge,
-        domain=domain,
-        checks=checks,
-        **state.verify_seams(),
-    )
+    result = await offload.verify_vp(request, vp, challenge=challenge, domain=domain, checks=checks)
     return verification_response(result)
 
 

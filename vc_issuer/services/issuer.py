@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -444,6 +444,8 @@ class Issuer:
         self.list_validity = list_validity
         self.default_suite = resolve_suites(default_suite, EDDSA_RDFC_2022.name)[0]
         self.loader = loader
+        self.offload: Callable[..., Awaitable[Any]] | None = None
+        """Runs ``fn(*args)`` elsewhere (the HTTP app's worker pool); None: in-process."""
         self.now: Callable[[], datetime] = now or utcnow
         self.rng = rng
         self.issuer_name = issuer_name
@@ -532,7 +534,9 @@ class Issuer:
         for purpose in prepared.purposes:
             list_id, index = (await self._allocate(kind, purpose, 1))[0]
             entries.append(self._entry(kind, list_id, index, purpose))
-        record = dataclasses.replace(self._finish(prepared, entries), request_hash=request_hash)
+        record = dataclasses.replace(
+            await self._finish_offloaded(prepared, entries), request_hash=request_hash
+        )
         stored = await self._writer.put(record)
         return _same_request(stored, request_hash).credential
 
@@ -788,31 +792,20 @@ class Issuer:
         messages = self.status_messages if purpose == MESSAGE else None
         return {**bsl_entry(url, index, purpose, messages=messages), LIST_ID_KEY: list_id}
 
+    async def _finish_offloaded(
+        self, p: _Prepared, entries: list[dict[str, Any]]
+    ) -> CredentialRecord:
+        """``_finish`` in the app's worker pool when it has one (``offload``, set by the HTTP
+        app): expansion, canonicalization and signing of a caller's credential never run on
+        the event loop, and they run under the pool's work budget."""
+        if self.offload is None:
+            return self._finish(p, entries)
+        record: CredentialRecord = await self.offload(_finish_record, self.loader, p, entries)
+        return record
+
     def _finish(self, p: _Prepared, entries: list[dict[str, Any]]) -> CredentialRecord:
         """Attach status, sign, and build the record (pure apart from the clock)."""
-        cred = p.credential
-        if entries:
-            public = [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in entries]
-            cred["credentialStatus"] = public[0] if len(public) == 1 else public
-        if p.secured_as == "jwt":
-            return self._finish_jwt(p, cred, entries)
-        # Every suite's context goes in before the first proof: a later context would change
-        # the document under the earlier proofs (prepare_document adds data-integrity/v2 to a
-        # VC 1.1 document for eddsa-rdfc-2022, and the suite context for Ed25519Signature2020).
-        for name in p.suites:
-            cred = suite_by_name(name).prepare_document(cred)
-        signed: dict[str, Any] = cred
-        for name, signer in zip(p.suites, p.signers, strict=True):
-            signed = sign(signed, signer, suite=name, loader=self.loader, created=p.issued_at)
-        return _record(p, signed, entries, stored=signed)
-
-    def _finish_jwt(
-        self, p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
-    ) -> CredentialRecord:
-        """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
-        token = jose.sign_credential_jwt(cred, p.signers[0], issued_at=p.issued_at)
-        media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
-        return _record(p, cred, entries, stored=jose.envelope(token, media))
+        return _finish_record(self.loader, p, entries)
 
     # --- reading
 
@@ -1114,6 +1107,37 @@ class Issuer:
             "updated": format_datetime(record.updated_at),
             "created": format_datetime(record.created_at),
         }
+
+
+def _finish_record(
+    loader: ContextLoader | None, p: _Prepared, entries: list[dict[str, Any]]
+) -> CredentialRecord:
+    """Attach status, sign, and build the record (pure apart from the clock; picklable, so
+    worker processes run it)."""
+    cred = p.credential
+    if entries:
+        public = [{k: v for k, v in e.items() if k != LIST_ID_KEY} for e in entries]
+        cred["credentialStatus"] = public[0] if len(public) == 1 else public
+    if p.secured_as == "jwt":
+        return _finish_jwt(p, cred, entries)
+    # Every suite's context goes in before the first proof: a later context would change
+    # the document under the earlier proofs (prepare_document adds data-integrity/v2 to a
+    # VC 1.1 document for eddsa-rdfc-2022, and the suite context for Ed25519Signature2020).
+    for name in p.suites:
+        cred = suite_by_name(name).prepare_document(cred)
+    signed: dict[str, Any] = cred
+    for name, signer in zip(p.suites, p.signers, strict=True):
+        signed = sign(signed, signer, suite=name, loader=loader, created=p.issued_at)
+    return _record(p, signed, entries, stored=signed)
+
+
+def _finish_jwt(
+    p: _Prepared, cred: dict[str, Any], entries: list[dict[str, Any]]
+) -> CredentialRecord:
+    """Secure as a JWS; the record keeps the envelope (what the caller gets back)."""
+    token = jose.sign_credential_jwt(cred, p.signers[0], issued_at=p.issued_at)
+    media = jose.MEDIA_VC_JWT if p.version == "2.0" else jose.MEDIA_JWT
+    return _record(p, cred, entries, stored=jose.envelope(token, media))
 
 
 def _entry_size(entry: Mapping[str, Any]) -> int:

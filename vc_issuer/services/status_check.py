@@ -48,6 +48,7 @@ from vc_issuer.errors import (
     MalformedInputError,
     ProofError,
     StatusError,
+    StatusLimitExceededError,
     StatusListLengthError,
     StatusRangeError,
     StatusRetrievalError,
@@ -166,12 +167,29 @@ class CachedList:
     last_modified: str | None = None
 
 
+MAX_CACHE_BYTES = 64 * 1024 * 1024
+"""Status lists kept per checker (decoded bits + the list credential's JSON)."""
+MAX_STATUS_ENTRIES = 8
+"""Status entries one credential may carry (each is checked)."""
+MAX_STATUS_LISTS = 4
+"""Distinct status lists one credential may reference (each is fetched, verified, kept)."""
+
+
+def cached_size(item: CachedList) -> int:
+    """Bytes a cached list holds: its bits, and its credential (the encoded list dominates)."""
+    return len(item.bits) // 8 + len(json.dumps(item.credential, separators=(",", ":")))
+
+
 @dataclass
 class StatusListCache:
     """In-memory LRU of verified status lists, shared across checks (and checkers)."""
 
     max_entries: int = 256
+    max_bytes: int = MAX_CACHE_BYTES
+    """Bytes of decoded bits plus list credentials kept (caller input picks the lists)."""
     _items: OrderedDict[str, CachedList] = field(default_factory=OrderedDict)
+    _sizes: dict[str, int] = field(default_factory=dict)
+    size_bytes: int = 0
 
     def get(self, url: str) -> CachedList | None:
         item = self._items.get(url)
@@ -180,16 +198,25 @@ class StatusListCache:
         return item
 
     def put(self, item: CachedList) -> None:
+        size = cached_size(item)
+        if size > self.max_bytes:
+            return  # larger than the whole cache: checked, not kept
+        self.discard(item.url)
         self._items[item.url] = item
-        self._items.move_to_end(item.url)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+        self._sizes[item.url] = size
+        self.size_bytes += size
+        while len(self._items) > self.max_entries or self.size_bytes > self.max_bytes:
+            url, _ = self._items.popitem(last=False)
+            self.size_bytes -= self._sizes.pop(url, 0)
 
     def discard(self, url: str) -> None:
-        self._items.pop(url, None)
+        if self._items.pop(url, None) is not None:
+            self.size_bytes -= self._sizes.pop(url, 0)
 
     def clear(self) -> None:
         self._items.clear()
+        self._sizes.clear()
+        self.size_bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -328,6 +355,25 @@ async def _close_resolver(resolver: object) -> None:
             await outcome
 
 
+def _too_many(items: list[Any]) -> StatusLimitExceededError | None:
+    """The entry and distinct-list caps, checked before anything is fetched."""
+    if len(items) > MAX_STATUS_ENTRIES:
+        return StatusLimitExceededError(
+            f"the credential has {len(items)} status entries; at most {MAX_STATUS_ENTRIES} "
+            "are checked",
+            limit=MAX_STATUS_ENTRIES,
+        )
+    urls = {
+        str(e.get("statusListCredential") or e.get("id")) for e in items if isinstance(e, Mapping)
+    }
+    if len(urls) > MAX_STATUS_LISTS:
+        return StatusLimitExceededError(
+            f"the credential references {len(urls)} status lists; at most {MAX_STATUS_LISTS}",
+            limit=MAX_STATUS_LISTS,
+        )
+    return None
+
+
 class StatusListChecker:
     """Checks every status-list entry of a credential (the verifier's status seam)."""
 
@@ -380,6 +426,9 @@ class StatusListChecker:
             return []
         raw = credential["credentialStatus"]
         items = raw if isinstance(raw, list) else [raw]
+        too_many = _too_many(items)
+        if too_many is not None:
+            return [StatusResult("status", False, too_many.code, too_many.detail)]
         edtech = [e for e in items if is_edtech_revocation_entry(e)]
         others = [e for e in items if not is_edtech_revocation_entry(e)]
         results = [await self._check_edtech(e, credential) for e in edtech]

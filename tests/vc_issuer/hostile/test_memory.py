@@ -1,0 +1,116 @@
+"""Bounded memory (issue 9, item 2) against a real `vc-issuer serve`: inline contexts from
+callers pin nothing, and the status entries and lists of one credential are capped. Memory is
+read from /proc (the server and its worker processes): a bound, not a timing. The ceilings are
+those of docs/limits.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ._live_home import Live, descendants, rss, serve
+from ._live_server import V2, open_badge
+
+MiB = 1024 * 1024
+#: docs/limits.md: what a flood of new inline contexts may add to the server and its workers
+#: (before the fix: 5-6 MiB retained per request, so this flood alone added ~350 MiB).
+FLOOD_GROWTH_CEILING = 150 * MiB
+#: docs/limits.md: no worker process grows past this (RLIMIT_AS caps it at 1 GiB virtual).
+WORKER_RSS_CEILING = 512 * MiB
+
+
+def total_rss(pid: int) -> tuple[int, int]:
+    """(RSS of the server and every process under it, the largest single descendant's)."""
+    kids = [rss(p) for p in descendants(pid)]
+    return rss(pid) + sum(kids), max(kids, default=0)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    yield from serve(tmp_path_factory, "memory")
+
+
+@pytest.fixture
+async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(live.url) as session:
+        yield session
+
+
+def inline_context_credential(signed: dict[str, Any], kib: int = 400) -> dict[str, Any]:
+    """A signed credential given a fresh ~``kib`` KiB inline context (new term names every
+    time): its proof check must process the context."""
+    tag = secrets.token_hex(4)
+    names = [f"t{i}x{tag}" for i in range(kib * 1024 // 50)]
+    # in objects of at most 1,000 terms: a larger object is refused before any work
+    # (JSON_TOO_LARGE, docs/limits.md), and this flood is about what gets processed
+    contexts = [
+        {name: f"https://example.org/{tag}/{name}" for name in names[i : i + 1000]}
+        for i in range(0, len(names), 1000)
+    ]
+    cred = dict(signed)
+    cred["@context"] = [*signed["@context"], *contexts]
+    return cred
+
+
+async def test_an_inline_context_flood_pins_no_memory(
+    http: aiohttp.ClientSession, live: Live
+) -> None:
+    resp = await http.post(
+        "/credentials/issue", json={"credential": open_badge(live.did)}, headers=live.auth
+    )
+    assert resp.status == 201, await resp.text()
+    signed = (await resp.json())["verifiableCredential"]
+
+    async def one() -> tuple[int, str]:
+        body = {"verifiableCredential": inline_context_credential(signed)}
+        resp = await http.post("/credentials/verify", json=body)
+        answer = json.loads(await resp.text())
+        return resp.status, answer.get("code") or f"verified={answer['verified']}"
+
+    await asyncio.gather(*(one() for _ in range(4)))  # workers warm, caches at rest
+    before, _ = total_rss(live.server.proc.pid)
+    answers: list[tuple[int, str]] = []
+    for _ in range(15):
+        answers += await asyncio.gather(*(one() for _ in range(4)))
+    after, largest_worker = total_rss(live.server.proc.pid)
+    # each answered: unused terms change no statement, so the proof still verifies (or the
+    # processing ran over its budget)
+    assert set(answers) <= {(200, "verified=True"), (422, "WORK_BUDGET_EXCEEDED")}, answers
+    assert after - before < FLOOD_GROWTH_CEILING, (before // MiB, after // MiB)
+    assert largest_worker < WORKER_RSS_CEILING
+
+
+def _entry(url: str, index: int) -> dict[str, Any]:
+    return {
+        "id": f"{url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": str(index),
+        "statusListCredential": url,
+    }
+
+
+@pytest.mark.parametrize(
+    ("entries", "what"),
+    [
+        ([_entry(f"https://lists.example/{i}", 1) for i in range(32)], "32 lists"),
+        ([_entry("https://lists.example/a", i) for i in range(9)], "9 entries"),
+        ([_entry(f"https://lists.example/{i}", 1) for i in range(5)], "5 lists"),
+    ],
+)
+async def test_status_entries_and_lists_per_credential_are_capped(
+    http: aiohttp.ClientSession, live: Live, entries: list[dict[str, Any]], what: str
+) -> None:
+    cred = open_badge(live.did)
+    cred["@context"] = [V2, cred["@context"][1]]
+    cred["credentialStatus"] = entries
+    body = {"verifiableCredential": cred, "options": {"checks": ["credentialStatus"]}}
+    resp = await http.post("/credentials/verify", json=body)
+    answer = json.loads(await resp.text())
+    assert (resp.status, answer["code"]) == (422, "STATUS_LIMIT_EXCEEDED"), (what, answer)
