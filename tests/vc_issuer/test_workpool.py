@@ -215,6 +215,22 @@ async def test_lighter_calls_leave_the_queue_first() -> None:
         await p.close()
 
 
+async def test_calls_of_about_the_same_size_keep_their_arrival_order() -> None:
+    # Ordered by exact size, a credential a few bytes longer than the others starved under load.
+    p = WorkPool(_limits())
+    try:
+        busy = asyncio.create_task(p.run(_sleep, 0.5))
+        await asyncio.sleep(0.05)
+        longer = asyncio.create_task(p.run(_stamp, "longer", weight=2_100))
+        await asyncio.sleep(0.05)
+        shorter = asyncio.create_task(p.run(_stamp, "shorter", weight=2_000))
+        await busy
+        (_, t_longer), (_, t_shorter) = await longer, await shorter
+        assert t_longer < t_shorter  # came first, served first
+    finally:
+        await p.close()
+
+
 def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VC_ISSUER_WORK_CPU_SECONDS", "1.5")
     monkeypatch.setenv("VC_ISSUER_WORK_MEMORY_MIB", "512")

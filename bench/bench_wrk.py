@@ -1,0 +1,152 @@
+"""HTTP throughput of ``vc-issuer serve`` measured with an external load generator (``wrk``).
+
+In-process clients (``bench_http.py``) share the machine's Python with the server; ``wrk`` is a
+C load generator, so its figures are the server's, not the client's. Starts ``vc-issuer serve``
+on a fresh home (SQLite by default), then for each route runs ``wrk -t2 -c16 -d15s`` with a Lua
+script that sends a distinct body on every request (no cache can flatter us):
+
+- ``issue``: ``POST /credentials/issue``, an Open Badges 3.0 credential whose subject name
+  carries the request counter;
+- ``verify``: ``POST /credentials/verify``, cycling through ``--distinct`` credentials issued
+  before the run (each differs in its subject name and status index).
+
+    python bench/bench_wrk.py [--workers 1,2] [--seconds 15] [--connections 16] [--distinct 2000]
+
+Needs the ``wrk`` Debian package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_http import Server, _credential, _token
+
+ISSUE_LUA = r"""
+local counter = 0
+local template = [==[%(body)s]==]
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+request = function()
+  counter = counter + 1
+  local name = "learner-" .. counter .. "-" .. math.random(1, 1e9)
+  local body = string.gsub(template, "__NAME__", name)
+  return wrk.format(nil, "/credentials/issue", nil, body)
+end
+"""
+
+VERIFY_LUA = r"""
+local bodies = {}
+for line in io.lines("%(path)s") do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = (i %% #bodies) + 1
+  return wrk.format(nil, "/credentials/verify", nil, bodies[i])
+end
+"""
+
+
+async def _issue_many(base: str, token: str, credential: dict[str, Any], n: int) -> list[str]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    out: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        sem = asyncio.Semaphore(16)
+
+        async def one(k: int) -> None:
+            doc = json.loads(json.dumps(credential).replace("__NAME__", f"verify-{k}"))
+            async with (
+                sem,
+                session.post(
+                    base + "/credentials/issue", json={"credential": doc}, headers=headers
+                ) as resp,
+            ):
+                if resp.status != 201:
+                    raise SystemExit(f"issue failed: {resp.status} {await resp.text()}")
+                signed = (await resp.json())["verifiableCredential"]
+                out.append(json.dumps({"verifiableCredential": signed}, separators=(",", ":")))
+
+        await asyncio.gather(*(one(k) for k in range(n)))
+    return out
+
+
+def _wrk(base: str, script: Path, args: argparse.Namespace) -> dict[str, float]:
+    cmd = [
+        "wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
+        "-s", str(script), base,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--distinct", type=int, default=2000, help="credentials to cycle in verify")
+    ap.add_argument("--database-url", help="postgresql:// URL (default: SQLite in a temp home)")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, distinct body per request")
+    print(f"{'workers':>7} {'route':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for workers in (int(w) for w in args.workers.split(",")):
+        with tempfile.TemporaryDirectory(prefix="vc-bench-wrk-") as tmp:
+            home = Path(tmp) / "home"
+            server = Server(home, workers, args.database_url)
+            try:
+                server.wait_ready()
+                token = _token(home)
+                credential = _credential(server.did)
+                credential["credentialSubject"]["name"] = "__NAME__"
+                issue_lua = Path(tmp) / "issue.lua"
+                body = json.dumps({"credential": credential}, separators=(",", ":"))
+                issue_lua.write_text(ISSUE_LUA % {"body": body, "token": token})
+                bodies = asyncio.run(_issue_many(server.base, token, credential, args.distinct))
+                lines = Path(tmp) / "verify-bodies.jsonl"
+                lines.write_text("\n".join(bodies) + "\n")
+                verify_lua = Path(tmp) / "verify.lua"
+                verify_lua.write_text(VERIFY_LUA % {"path": lines})
+                for route, script in (("issue", issue_lua), ("verify", verify_lua)):
+                    r = _wrk(server.base, script, args)
+                    print(
+                        f"{workers:>7} {route:6} {r['rps']:8.1f} {r['p50_ms']:8.2f} "
+                        f"{r['p99_ms']:8.2f} {int(r['non2xx']):>8}",
+                        flush=True,
+                    )
+            finally:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
