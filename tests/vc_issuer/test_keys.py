@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pickle
 import stat
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,14 @@ def test_ecdsa_key_repr_hides_the_secret() -> None:
     key = P384Key.generate()
     assert key.secret.hex() not in repr(key)
     assert "secret" not in repr(key)
+
+
+@pytest.mark.parametrize("cls", [Ed25519Key, P256Key])
+def test_a_pickled_key_is_rebuilt_once_per_process_and_signs_alike(cls: Any) -> None:
+    # Worker processes receive the issuer's key with every signing call.
+    key = cls.generate(id="did:example:k#1", controller="did:example:k")
+    first, second = pickle.loads(pickle.dumps(key)), pickle.loads(pickle.dumps(key))
+    assert first == key and first is second
+    assert first.sign(b"data") == key.sign(b"data")  # both suites sign deterministically
+    other = cls.generate(id="did:example:k#1", controller="did:example:k")
+    assert pickle.loads(pickle.dumps(other)) is not first

@@ -200,17 +200,26 @@ def _stamp(label: str) -> tuple[str, float]:
     return label, time.monotonic()
 
 
-async def test_lighter_calls_leave_the_queue_first() -> None:
+@pytest.mark.parametrize(
+    ("earlier", "later", "served_first"),
+    [
+        (1_000_000, 2_000, "later"),  # a small credential does not wait behind a 1 MiB document
+        (2_100, 2_000, "earlier"),  # ordered by exact size, one a few bytes longer starved
+    ],
+)
+async def test_queue_order_lighter_first_without_starving(
+    earlier: int, later: int, served_first: str
+) -> None:
     p = WorkPool(_limits())
     try:
         busy = asyncio.create_task(p.run(_sleep, 0.5))
         await asyncio.sleep(0.05)
-        heavy = asyncio.create_task(p.run(_stamp, "heavy", weight=1_000_000))
+        first = asyncio.create_task(p.run(_stamp, "earlier", weight=earlier))
         await asyncio.sleep(0.05)
-        light = asyncio.create_task(p.run(_stamp, "light", weight=2_000))
+        second = asyncio.create_task(p.run(_stamp, "later", weight=later))
         await busy
-        (_, t_heavy), (_, t_light) = await heavy, await light
-        assert t_light < t_heavy  # queued later, served first
+        stamps = sorted([await first, await second], key=lambda stamp: stamp[1])
+        assert stamps[0][0] == served_first
     finally:
         await p.close()
 
