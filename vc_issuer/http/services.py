@@ -138,9 +138,10 @@ def build_services(
     issuer (and its store) when the app shuts down. ``fetcher`` fetches the documents a
     verified badge names (OB 2.0 assertions, issuer keys); by default one owned by the app.
     ``mailer`` sends the outbox while the app runs. What is built here is closed on cleanup.
-    Callers' input is verified (and credentials signed) in a pool of worker processes sized by
-    ``work_limits`` (docs/limits.md), or in ``work`` when given; with an injected resolver, status checker or fetcher
-    (they live only in this process) verification stays in-process.
+    Callers' input that needs more than a small document's work is verified (and credentials
+    signed) in a pool of worker processes sized by ``work_limits`` (docs/limits.md), or in
+    ``work`` when given; with an injected resolver, status checker or fetcher (they live only
+    in this process) verification stays in-process.
     """
     pooled = resolver is None and status_checker is None and fetcher is None
     owned: list[Any] = [issuer] if close_issuer else []

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from vc_issuer.core import jose
+from vc_issuer.core import jose, work
 from vc_issuer.core.credentials import (
     Version,
     check_context,
@@ -83,6 +83,7 @@ from vc_issuer.errors import (
     NotFoundError,
     UnknownSuiteError,
     VCIssuerError,
+    WorkBudgetExceededError,
 )
 from vc_issuer.store import Attached, CredentialRecord, StatusListRecord, Store
 
@@ -795,11 +796,21 @@ class Issuer:
     async def _finish_offloaded(
         self, p: _Prepared, entries: list[dict[str, Any]]
     ) -> CredentialRecord:
-        """``_finish`` in the app's worker pool when it has one (``offload``, set by the HTTP
-        app): expansion, canonicalization and signing of a caller's credential never run on
-        the event loop, and they run under the pool's work budget."""
+        """``_finish`` for a caller's credential when the app has a worker pool (``offload``,
+        set by the HTTP app): on the event loop while it stays within ``work.INLINE_STEPS``
+        (an honest credential, ~0.5 ms), else in the pool under the full work budget. Moving
+        every signing to the pool cost honest throughput (docs/limits.md); this way the loop
+        never runs more than ~10 ms of a caller's work."""
         if self.offload is None:
             return self._finish(p, entries)
+        trial = dataclasses.replace(p, credential=copy.deepcopy(p.credential))
+        budget = work.WorkBudget(max_steps=work.INLINE_STEPS)
+        try:
+            with work.budget(budget):
+                return self._finish(trial, entries)
+        except WorkBudgetExceededError:
+            if not budget.spent:  # the nesting limit: the pool would say the same
+                raise
         record: CredentialRecord = await self.offload(_finish_record, self.loader, p, entries)
         return record
 
