@@ -390,6 +390,8 @@ def _value_key(value: Any) -> Any:
 
 
 _NEVER = object()
+_INDEX_FROM = 16
+"""Values of one property from which duplicates are found by a hash index, not a scan."""
 
 
 def _keys(values: list[Any]) -> set[Any]:
@@ -414,8 +416,16 @@ class _NodeMap:
             values = node[prop] = []
         elif not isinstance(values, list):
             values = node[prop] = [values]
-        key = _value_key(value)
         seen = self.index.get((id(node), prop))
+        if seen is None and len(values) < _INDEX_FROM:
+            # few values (almost every property): pyld's scan is cheaper than hashing
+            if not allow_duplicate and any(
+                jsonld.JsonLdProcessor.compare_values(v, value) for v in values
+            ):
+                return
+            values.append(value)
+            return
+        key = _value_key(value)
         if not allow_duplicate:
             if key is None:
                 work.charge(len(values))
