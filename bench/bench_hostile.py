@@ -292,10 +292,30 @@ def attacks(http: aiohttp.ClientSession, server: Server, signed: dict[str, Any])
         for i in range(32)
     ]  # fmt: skip
 
-    def inline() -> dict[str, Any]:
+    def inline(split: bool = False) -> dict[str, Any]:
         tag = secrets.token_hex(4)
-        terms = {f"t{i}x{tag}": f"https://example.org/{tag}/{i}" for i in range(400 * 1024 // 50)}
-        return {**signed, "@context": [*signed["@context"], terms]}
+        names = [f"t{i}x{tag}" for i in range(400 * 1024 // 50)]
+        step = 1000 if split else len(names)  # split: within the JSON caps, so it is processed
+        contexts = [
+            {name: f"https://example.org/{tag}/{name}" for name in names[i : i + step]}
+            for i in range(0, len(names), step)
+        ]
+        return {**signed, "@context": [*signed["@context"], *contexts]}
+
+    # The same attacks shaped to pass the JSON caps (at most 1,000 values an array): they reach
+    # the work budget and the pool instead of being refused at parse time.
+    subjects_1k = _forged(signed, [{"name": "x"}] * 1_000)
+    distinct_4x1k = _badge(server.did)
+    distinct_4x1k["@context"] = [V2, OB, {f"tag{k}": f"https://example.org/tag{k}"
+                                          for k in range(4)}]  # fmt: skip
+    for k in range(4):
+        distinct_4x1k["credentialSubject"][f"tag{k}"] = [f"v{k}.{i}" for i in range(1_000)]
+    split_cycle = copy.deepcopy(signed)
+    nodes = [{"@id": f"_:b{i}", "next": f"_:b{(i + 1) % n}"} for i in range(n)]
+    split_cycle["@context"] = [*signed["@context"], {"ring0": "https://ex.org/ring0",
+        "ring1": "https://ex.org/ring1",
+        "next": {"@id": "https://ex.org/next", "@type": "@id"}}]  # fmt: skip
+    split_cycle["ring0"], split_cycle["ring1"] = nodes[:600], nodes[600:]
 
     return {
         "subjects": lambda: _waves(16, 8, lambda: _post(
@@ -308,6 +328,14 @@ def attacks(http: aiohttp.ClientSession, server: Server, signed: dict[str, Any])
             http, verify, data=png, headers={"Content-Type": "image/png"})),
         "contexts": lambda: _waves(60, 4, lambda: _post(
             http, verify, json={"verifiableCredential": inline()})),
+        "subjects-1k": lambda: _waves(16, 8, lambda: _post(
+            http, verify, json={"verifiableCredential": subjects_1k})),
+        "distinct-4x1k": lambda: _waves(8, 8, lambda: _post(
+            http, "/credentials/issue", json={"credential": distinct_4x1k}, headers=auth)),
+        "cycle-split": lambda: _waves(16, 8, lambda: _post(
+            http, verify, json={"verifiableCredential": split_cycle})),
+        "contexts-split": lambda: _waves(60, 4, lambda: _post(
+            http, verify, json={"verifiableCredential": inline(split=True)})),
         "status": lambda: _waves(32, 8, lambda: _post(
             http, verify, json={"verifiableCredential": lists})),
         "nonce": lambda: _waves(10_000, 32, lambda: _post(http, "/nonce")),

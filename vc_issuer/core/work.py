@@ -42,9 +42,9 @@ DEFAULT_MAX_STEPS = 20_000_000
 DEFAULT_MAX_DEPTH = 200
 """Nesting of recursive walks (RDFC's hash N-degree recursion, JSON-LD node walks)."""
 
-INLINE_STEPS = 2_000
+INLINE_STEPS = 1_000
 """Steps of a caller's work the server's event loop may run for one request before the worker
-pool takes it over (vc_issuer.http.offload): about 10 ms of CPU at the measured 4-5 us a step,
+pool takes it over (vc_issuer.http.offload): about 5 ms of CPU at the measured 4-5 us a step,
 where an honest Open Badge takes ~200 steps. Counted in steps, not on the CPU clock: on the
 event loop the thread's CPU clock also runs while other requests' tasks do."""
 

@@ -800,7 +800,7 @@ class Issuer:
         set by the HTTP app): on the event loop while it stays within ``work.INLINE_STEPS``
         (an honest credential, ~0.5 ms), else in the pool under the full work budget. Moving
         every signing to the pool cost honest throughput (docs/limits.md); this way the loop
-        never runs more than ~10 ms of a caller's work."""
+        never runs more than ~5 ms of a caller's work."""
         if self.offload is None:
             return self._finish(p, entries)
         trial = dataclasses.replace(p, credential=copy.deepcopy(p.credential))

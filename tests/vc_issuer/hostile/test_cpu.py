@@ -19,6 +19,7 @@ from vc_issuer.badges.baking import PNG_KEYWORD, PngChunk, default_badge_png, en
 
 from ._live_home import Live, serve
 from ._live_server import V2, open_badge
+from .test_memory import inline_context_credential
 
 #: The work-limit family: the per-request budget (CPU, steps, nesting, worker memory) and
 #: RDFC-1.0's own N-degree limits; which one trips first depends on the payload's shape.
@@ -153,8 +154,11 @@ async def test_a_small_baked_png_that_inflates_to_8000_subjects(
 async def test_healthz_and_honest_verification_answer_while_eight_hostile_requests_run(
     http: aiohttp.ClientSession, signed: dict[str, Any]
 ) -> None:
-    hostile = _cycle(signed, 1_200)
-    attacks = [asyncio.create_task(_verify(http, hostile)) for _ in range(8)]
+    # each processes a fresh ~400 kB inline context (within the JSON caps): ~0.3 s of a
+    # worker's CPU apiece, so the eight keep both workers busy for a while
+    attacks = [
+        asyncio.create_task(_verify(http, inline_context_credential(signed))) for _ in range(8)
+    ]
     await asyncio.sleep(0.3)  # let them reach the server (not a timing assertion)
     health = await http.get("/healthz")
     assert health.status == 200
@@ -163,5 +167,7 @@ async def test_healthz_and_honest_verification_answer_while_eight_hostile_reques
     outcomes = await asyncio.gather(*attacks)
     assert (honest_status, honest["verified"]) == (200, True), honest
     assert pending_while_answered > 0  # /healthz and the honest request did not wait for them
-    for status, body in outcomes:
-        assert (status, body["code"] in WORK_LIMIT) == (422, True), body
+    for status, body in outcomes:  # verified (unused terms change nothing) or over budget
+        assert (status, body["verified"]) == (200, True) or (
+            status == 422 and body["code"] in WORK_LIMIT
+        ), body
