@@ -283,12 +283,13 @@ def pending(version: int) -> tuple[Step, ...]:
 @cache
 def rendered(dialect: str) -> tuple[Migration, ...]:
     """Every step as the SQL it runs on ``dialect`` ("sqlite" or "postgresql"), for review."""
+    # Rendering SQL offline is not news: without this, every start logs Alembic's plugin
+    # set-up lines (on import) and its "Generating static SQL" lines once per step.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
-    # Rendering SQL offline is not news: without this, every start logs Alembic's
-    # "Generating static SQL" lines once per step.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     out: list[Migration] = []
     for step in STEPS:
         buffer = io.StringIO()
