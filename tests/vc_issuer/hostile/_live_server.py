@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -194,6 +195,37 @@ def serve_configured(
     return LiveServer(["--home", str(home), "--port", str(port), *flags], folder / log_name)
 
 
+def rss(pid: int) -> int:
+    """Resident bytes of ``pid`` (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (its verification workers, their forkserver)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        cur = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{cur}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(x) for x in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out.extend(children)
+            todo.extend(children)
+    return out
+
+
 def workers(pid: int) -> set[int]:
     """The live worker processes of the server ``pid``: its spawned children, leaving out
     multiprocessing's resource tracker (Linux /proc)."""
@@ -250,3 +282,19 @@ def open_badge(did: str, name: str = "Rust Foundations") -> dict[str, Any]:
 
 def mode(path: Path) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+def inline_context_credential(signed: dict[str, Any], kib: int = 400) -> dict[str, Any]:
+    """A signed credential given a fresh ~``kib`` KiB inline context (new term names every
+    time): its proof check must process the context."""
+    tag = secrets.token_hex(4)
+    names = [f"t{i}x{tag}" for i in range(kib * 1024 // 50)]
+    # in objects of at most 1,000 terms: a larger object is refused before any work
+    # (JSON_TOO_LARGE, docs/limits.md), and this flood is about what gets processed
+    contexts = [
+        {name: f"https://example.org/{tag}/{name}" for name in names[i : i + 1000]}
+        for i in range(0, len(names), 1000)
+    ]
+    cred = dict(signed)
+    cred["@context"] = [*signed["@context"], *contexts]
+    return cred

@@ -17,9 +17,7 @@ import pytest
 
 from vc_issuer.badges.baking import PNG_KEYWORD, PngChunk, default_badge_png, encode_png, parse_png
 
-from ._live_home import Live, serve
-from ._live_server import V2, open_badge
-from .test_memory import inline_context_credential
+from ._live_server import V2, Live, inline_context_credential, live_home, open_badge
 
 #: The work-limit family: the per-request budget (CPU, steps, nesting, worker memory) and
 #: RDFC-1.0's own N-degree limits; which one trips first depends on the payload's shape.
@@ -28,7 +26,8 @@ WORK_LIMIT = {"WORK_BUDGET_EXCEEDED", "CANONICALIZATION_LIMIT_EXCEEDED"}
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    yield from serve(tmp_path_factory, "cpu")
+    with live_home(tmp_path_factory.mktemp("cpu")) as started:
+        yield started
 
 
 @pytest.fixture

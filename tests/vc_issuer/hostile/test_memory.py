@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from ._live_home import Live, descendants, rss, serve
-from ._live_server import V2, open_badge
+from ._live_server import (
+    V2,
+    Live,
+    descendants,
+    inline_context_credential,
+    live_home,
+    open_badge,
+    rss,
+)
 
 MiB = 1024 * 1024
 #: docs/limits.md: what a flood of new inline contexts may add to the server and its workers
@@ -33,29 +39,14 @@ def total_rss(pid: int) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    yield from serve(tmp_path_factory, "memory")
+    with live_home(tmp_path_factory.mktemp("memory")) as started:
+        yield started
 
 
 @pytest.fixture
 async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(live.url) as session:
         yield session
-
-
-def inline_context_credential(signed: dict[str, Any], kib: int = 400) -> dict[str, Any]:
-    """A signed credential given a fresh ~``kib`` KiB inline context (new term names every
-    time): its proof check must process the context."""
-    tag = secrets.token_hex(4)
-    names = [f"t{i}x{tag}" for i in range(kib * 1024 // 50)]
-    # in objects of at most 1,000 terms: a larger object is refused before any work
-    # (JSON_TOO_LARGE, docs/limits.md), and this flood is about what gets processed
-    contexts = [
-        {name: f"https://example.org/{tag}/{name}" for name in names[i : i + 1000]}
-        for i in range(0, len(names), 1000)
-    ]
-    cred = dict(signed)
-    cred["@context"] = [*signed["@context"], *contexts]
-    return cred
 
 
 async def test_an_inline_context_flood_pins_no_memory(
