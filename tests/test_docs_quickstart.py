@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._certs import self_signed
 from tests.vc_issuer.hostile._live_server import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,20 +117,11 @@ class Terminal:
         )
 
 
-def _self_signed(folder: Path) -> None:
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-days", "1", "-subj", "/CN=badges.example.edu",
-         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A clone's root as far as the quickstart can tell: docs/examples/, a TLS pair."""
     shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
-    _self_signed(tmp_path)
+    self_signed(tmp_path)
     return tmp_path
 
 

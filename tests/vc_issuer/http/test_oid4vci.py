@@ -537,9 +537,7 @@ async def test_metadata_lists_jwt_vc_json(env: Env) -> None:
 
 
 @pytest.mark.parametrize("use_jwk", [False, True], ids=["kid", "jwk"])
-async def test_p256_holder_gets_a_jwt_vc_json_bound_to_its_did_key(
-    env: Env, use_jwk: bool
-) -> None:
+async def test_p256_holder_gets_a_jwt_vc_json_bound_to_its_did_key(env: Env, use_jwk: bool) -> None:
     holder = P256Key.generate()
     access = await token_for(env)
     proof = _ec_proof(holder, aud=env.base_url, nonce=await get_nonce(env), alg="ES256",

@@ -19,25 +19,13 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests._certs import self_signed
 from tests.vc_issuer.hostile._live_server import LiveServer, cli
 from vc_issuer.services.home import init_home
 
 from .conftest import V2, free_port
 
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def self_signed_cert(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (the openssl CLI; no extra Python package)."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture
@@ -163,7 +151,7 @@ def test_tls_options_checked(tmp_path: Path) -> None:
 
 
 async def test_tls_and_no_auth_on_loopback(tmp_path: Path, servers: list[LiveServer]) -> None:
-    cert_file, key_file = self_signed_cert(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     port = free_port()
     srv = LiveServer(
         ["--home", str(tmp_path / "h"), "--port", str(port), "--no-auth",
