@@ -29,7 +29,7 @@ from vc_issuer.core.related import ResourceBytes
 from vc_issuer.core.resolver import StaticResolver
 from vc_issuer.errors import WorkBudgetExceededError
 from vc_issuer.http.public import etag_matches
-from vc_issuer.http.state import state_of
+from vc_issuer.http.state import VerifySeams, state_of
 from vc_issuer.services.issuer import LIST_PATH, Issuer
 from vc_issuer.services.status_check import (
     MAX_STATUS_ENTRIES,
@@ -54,7 +54,7 @@ class VerifySpec:
     list_prefix: str
     allow_private: bool
     loader: ContextLoader | None
-    resources: ResourceBytes | None
+    resources: ResourceBytes
 
 
 class _Env:
@@ -155,23 +155,23 @@ async def _verify_in_worker(
     spec = env.spec
     _PREFETCHED.clear()
     _PREFETCHED.update(prefetched)
-    edges = (env.resolver, spec.loader, env.status_checker, spec.allow_private, spec.resources)
-    return await _run_verifier(value, kwargs, presentation, edges, env.fetcher)
+    seams = VerifySeams(
+        resolver=env.resolver,
+        loader=spec.loader,
+        status_checker=env.status_checker,
+        allow_private_hosts=spec.allow_private,
+        fetcher=env.fetcher,
+        resources=spec.resources,
+    )
+    return await _run_verifier(value, kwargs, presentation, seams)
 
 
 async def _run_verifier(
-    value: Any, kwargs: dict[str, Any], presentation: bool, edges: tuple[Any, ...], fetcher: Any
+    value: Any, kwargs: dict[str, Any], presentation: bool, seams: VerifySeams
 ) -> VerificationResult:
-    """The verifier with these edges (resolver, loader, status checker, allow_private,
-    resources): in a worker, or in-process for an app with injected edges."""
-    resolver, loader, status_checker, allow_private, resources = edges
-    common: dict[str, Any] = {
-        "resolver": resolver,
-        "loader": loader,
-        "status_checker": status_checker,
-        "allow_private_hosts": allow_private,
-        "resources": resources,
-    }
+    """The verifier with these seams: in a worker, or in-process (the app's own)."""
+    common: dict[str, Any] = dict(seams)
+    fetcher = common.pop("fetcher")
     if presentation:
         return await verify_presentation(value, **common, **kwargs)
     return await verify_input(value, fetcher=fetcher, **common, **kwargs)
@@ -344,8 +344,4 @@ async def _verify(
 async def _in_process(
     request: web.Request, value: Any, kwargs: dict[str, Any], *, presentation: bool
 ) -> VerificationResult:
-    state = state_of(request)
-    issuer = state.issuer
-    edges = (state.resolver, issuer.loader, state.status_checker, state.allow_private,
-             issuer.resources)  # fmt: skip
-    return await _run_verifier(value, kwargs, presentation, edges, state.fetcher)
+    return await _run_verifier(value, kwargs, presentation, state_of(request).verify_seams())

@@ -803,11 +803,12 @@ class Issuer:
         never runs more than ~5 ms of a caller's work."""
         if self.offload is None:
             return self._finish(p, entries)
-        trial = dataclasses.replace(p, credential=copy.deepcopy(p.credential))
+        # An attempt that runs out leaves ``p`` as the pool needs it: _finish only sets
+        # credentialStatus (the same again there) and signs copies.
         budget = work.WorkBudget(max_steps=work.INLINE_STEPS)
         try:
             with work.budget(budget):
-                return self._finish(trial, entries)
+                return self._finish(p, entries)
         except WorkBudgetExceededError:
             if not budget.spent:  # the nesting limit: the pool would say the same
                 raise
