@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from vc_issuer.core.status import Bitstring
+from vc_issuer.core.status import Bitstring, bsl_entry
 from vc_issuer.services.status_check import (
     MAX_STATUS_ENTRIES,
     MAX_STATUS_LISTS,
@@ -16,23 +16,13 @@ from vc_issuer.services.status_check import (
 )
 
 
-def _entry(url: str, index: int) -> dict[str, Any]:
-    return {
-        "id": f"{url}#{index}",
-        "type": "BitstringStatusListEntry",
-        "statusPurpose": "revocation",
-        "statusListIndex": str(index),
-        "statusListCredential": url,
-    }
-
-
 async def _never(url: str, headers: Any) -> Any:
     raise AssertionError(f"nothing may be fetched, yet {url} was")
 
 
 async def test_too_many_entries_is_refused_before_any_fetch() -> None:
     checker = StatusListChecker(fetch=_never)
-    cred = {"credentialStatus": [_entry("https://ex.org/l", i) for i in range(9)]}
+    cred = {"credentialStatus": [bsl_entry("https://ex.org/l", i, "revocation") for i in range(9)]}
     assert len(cred["credentialStatus"]) > MAX_STATUS_ENTRIES
     checks = await checker.check(cred)
     assert [(c.passed, c.code) for c in checks] == [(False, "STATUS_LIMIT_EXCEEDED")]
@@ -41,7 +31,9 @@ async def test_too_many_entries_is_refused_before_any_fetch() -> None:
 async def test_too_many_distinct_lists_is_refused_before_any_fetch() -> None:
     checker = StatusListChecker(fetch=_never)
     urls = [f"https://ex.org/l{i}" for i in range(MAX_STATUS_LISTS + 1)]
-    checks = await checker.check({"credentialStatus": [_entry(u, 1) for u in urls]})
+    checks = await checker.check(
+        {"credentialStatus": [bsl_entry(u, 1, "revocation") for u in urls]}
+    )
     assert [(c.passed, c.code) for c in checks] == [(False, "STATUS_LIMIT_EXCEEDED")]
 
 

@@ -9,7 +9,6 @@ import asyncio
 import copy
 import json
 import zlib
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -17,24 +16,11 @@ import pytest
 
 from vc_issuer.badges.baking import PNG_KEYWORD, PngChunk, default_badge_png, encode_png, parse_png
 
-from ._live_server import V2, Live, inline_context_credential, live_home, open_badge
+from ._live_server import V2, Live, inline_context_credential, open_badge
 
 #: The work-limit family: the per-request budget (CPU, steps, nesting, worker memory) and
 #: RDFC-1.0's own N-degree limits; which one trips first depends on the payload's shape.
 WORK_LIMIT = {"WORK_BUDGET_EXCEEDED", "CANONICALIZATION_LIMIT_EXCEEDED"}
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("cpu")) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=100)
-    async with aiohttp.ClientSession(live.url, connector=connector) as session:
-        yield session
 
 
 async def _issue(http: aiohttp.ClientSession, live: Live, credential: dict[str, Any]) -> Any:

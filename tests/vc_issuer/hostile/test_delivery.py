@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +25,10 @@ from vc_issuer.core.keys import Ed25519Key
 from vc_issuer.core.proofs import sign
 from vc_issuer.services.status_check import FetchResult, StatusListChecker
 
-from ._live_server import V2, Live, live_home, open_badge
+from ._live_server import V2, Live, open_badge
 
 STATUS_JS = Path(__file__).resolve().parents[2] / "interop" / "status.mjs"
 PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("delivery")) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(live.url) as session:
-        yield session
 
 
 async def _award(http: aiohttp.ClientSession, live: Live) -> dict[str, Any]:

@@ -3,24 +3,9 @@ scoped to the token that made them and bound to a hash of the request."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import aiohttp
-import pytest
 
-from ._live_server import Live, live_home, open_badge
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("idempotency")) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(live.url) as session:
-        yield session
+from ._live_server import Live, open_badge
 
 
 async def _issue(

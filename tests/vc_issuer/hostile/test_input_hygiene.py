@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import subprocess
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,16 +35,9 @@ from vc_issuer.badges.baking import (
 )
 from vc_issuer.errors import InvalidImageError, UnsafeSvgError
 
-from ._live_server import V2, Live, cli, live_home, open_badge
+from ._live_server import V2, Live, cli, open_badge
 
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("hygiene")) as running:
-        yield running
-    assert "Traceback" not in running.server.log_text()
 
 
 async def _problem(resp: aiohttp.ClientResponse, status: int, code: str) -> dict[str, Any]:

@@ -6,28 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
-import pytest
 
-from ._live_server import Live, live_home, open_badge
+from ._live_server import Live, open_badge
 
 PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("limits")) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=100)
-    async with aiohttp.ClientSession(live.url, connector=connector) as session:
-        yield session
 
 
 async def _offer_with_pin(http: aiohttp.ClientSession, live: Live) -> tuple[str, str]:

@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -30,7 +29,7 @@ import pytest
 from vc_issuer.http.middlewares import redact_path, redact_query, secret_hash
 from vc_issuer.services.tokens import hash_secret
 
-from ._live_server import Live, LiveServer, cli, free_port, live_home, mode, open_badge
+from ._live_server import Live, LiveServer, cli, free_port, mode, open_badge
 
 PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ORIGIN = {"Origin": "https://wallet.example"}
@@ -89,12 +88,6 @@ def test_claim_token_hash_matches_the_stored_hash() -> None:
 
 
 # --- a live server ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("logs")) as started:
-        yield started
 
 
 async def _issue_and_claim(http: aiohttp.ClientSession, live: Live) -> tuple[str, str]:

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+
+from vc_issuer.core.status import bsl_entry
 
 from ._live_server import (
     V2,
     Live,
     descendants,
     inline_context_credential,
-    live_home,
     open_badge,
     rss,
 )
@@ -35,18 +35,6 @@ def total_rss(pid: int) -> tuple[int, int]:
     """(RSS of the server and every process under it, the largest single descendant's)."""
     kids = [rss(p) for p in descendants(pid)]
     return rss(pid) + sum(kids), max(kids, default=0)
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_home(tmp_path_factory.mktemp("memory")) as started:
-        yield started
-
-
-@pytest.fixture
-async def http(live: Live) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(live.url) as session:
-        yield session
 
 
 async def test_an_inline_context_flood_pins_no_memory(
@@ -77,22 +65,12 @@ async def test_an_inline_context_flood_pins_no_memory(
     assert largest_worker < WORKER_RSS_CEILING
 
 
-def _entry(url: str, index: int) -> dict[str, Any]:
-    return {
-        "id": f"{url}#{index}",
-        "type": "BitstringStatusListEntry",
-        "statusPurpose": "revocation",
-        "statusListIndex": str(index),
-        "statusListCredential": url,
-    }
-
-
 @pytest.mark.parametrize(
     ("entries", "what"),
     [
-        ([_entry(f"https://lists.example/{i}", 1) for i in range(32)], "32 lists"),
-        ([_entry("https://lists.example/a", i) for i in range(9)], "9 entries"),
-        ([_entry(f"https://lists.example/{i}", 1) for i in range(5)], "5 lists"),
+        ([bsl_entry(f"https://lists.example/{i}", 1, "revocation") for i in range(32)], "32 lists"),
+        ([bsl_entry("https://lists.example/a", i, "revocation") for i in range(9)], "9 entries"),
+        ([bsl_entry(f"https://lists.example/{i}", 1, "revocation") for i in range(5)], "5 lists"),
     ],
 )
 async def test_status_entries_and_lists_per_credential_are_capped(
