@@ -10,6 +10,9 @@ script that sends a distinct body on every request (no cache can flatter us):
 - ``verify``: ``POST /credentials/verify``, cycling through ``--distinct`` credentials issued
   before the run (each differs in its subject name and status index).
 
+Besides req/s and latency it prints the server's CPU per request (user + system time of the
+server's whole process group over the run, divided by the requests wrk completed).
+
     python bench/bench_wrk.py [--workers 1,2] [--seconds 15] [--connections 16] [--distinct 2000]
 
 Needs the ``wrk`` Debian package.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -83,13 +87,32 @@ async def _issue_many(base: str, token: str, credential: dict[str, Any], n: int)
     return out
 
 
-def _wrk(base: str, script: Path, args: argparse.Namespace) -> dict[str, float]:
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in the server's process group (server, its
+    workers and their pool processes), from ``/proc``: CPU per request is the figure that
+    other load on the machine disturbs least, where req/s moves with every neighbour."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp), after state and ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _wrk(base: str, script: Path, args: argparse.Namespace, pgid: int) -> dict[str, float]:
+    cpu_before = _group_cpu_seconds(pgid)
     cmd = [
         "wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
         "-s", str(script), base,
     ]  # fmt: skip
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    cpu = _group_cpu_seconds(pgid) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
 
     def pct(label: str) -> float:
         m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
@@ -104,6 +127,7 @@ def _wrk(base: str, script: Path, args: argparse.Namespace) -> dict[str, float]:
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
         "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "cpu_ms": 1000 * cpu / max(total, 1),
     }
 
 
@@ -119,7 +143,10 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, distinct body per request")
-    print(f"{'workers':>7} {'route':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(
+        f"{'workers':>7} {'route':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        f" {'cpu ms/req':>10}"
+    )
     for workers in (int(w) for w in args.workers.split(",")):
         with tempfile.TemporaryDirectory(prefix="vc-bench-wrk-") as tmp:
             home = Path(tmp) / "home"
@@ -138,10 +165,10 @@ def main() -> None:
                 verify_lua = Path(tmp) / "verify.lua"
                 verify_lua.write_text(VERIFY_LUA % {"path": lines})
                 for route, script in (("issue", issue_lua), ("verify", verify_lua)):
-                    r = _wrk(server.base, script, args)
+                    r = _wrk(server.base, script, args, server.proc.pid)
                     print(
                         f"{workers:>7} {route:6} {r['rps']:8.1f} {r['p50_ms']:8.2f} "
-                        f"{r['p99_ms']:8.2f} {int(r['non2xx']):>8}",
+                        f"{r['p99_ms']:8.2f} {int(r['non2xx']):>8} {r['cpu_ms']:10.3f}",
                         flush=True,
                     )
             finally:
