@@ -133,6 +133,12 @@ def format_option(help: str) -> Callable[[F], F]:
     )
 
 
+def allow_private_hosts_option(help: str) -> Callable[[F], F]:
+    """``--allow-private-hosts`` with a command's own help: what it then fetches from private
+    and loopback addresses (did resolve, verify, serve)."""
+    return click.option("--allow-private-hosts", is_flag=True, help=help)
+
+
 def home_option_with(help: str, *, from_env: bool = True) -> Callable[[F], F]:
     """``--home`` with a command's own help: what the home gives that command. ``from_env``:
     $VC_ISSUER_HOME fills it when absent (keys generate and verify take no default home)."""
@@ -312,9 +318,7 @@ def did() -> None:
     show_default=True,
     help="Key representation for did:key documents.",
 )
-@click.option(
-    "--allow-private-hosts", is_flag=True, help="Allow did:web on private/loopback hosts."
-)
+@allow_private_hosts_option("Allow did:web on private/loopback hosts.")
 @handle_errors
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
@@ -441,10 +445,8 @@ def _sign_jwt(
 @click.argument("file", metavar="FILE")
 @click.option("--challenge", help="Challenge the presentation's proof must carry.")
 @click.option("--domain", help="Domain the presentation's proof must carry.")
-@click.option(
-    "--allow-private-hosts",
-    is_flag=True,
-    help="Allow private/loopback hosts (did:web, status lists, OB 2.0 documents).",
+@allow_private_hosts_option(
+    "Allow private/loopback hosts (did:web, status lists, OB 2.0 documents)."
 )
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
 @click.option(
