@@ -238,7 +238,6 @@ def _redact(url: str) -> str:
 @click.argument("credential", metavar="CREDENTIAL")
 @click.option(
     "--status/--no-status",
-    "status",
     default=None,
     help="Attach credentialStatus, or none (default: VC 2.0 yes; VC 1.1 as the config says).",
 )

@@ -19,6 +19,7 @@ import click
 
 from vc_issuer import __version__
 from vc_issuer.core.jsonparse import DocumentLimits, parse_json_text
+from vc_issuer.core.purposes import ASSERTION_METHOD, AUTHENTICATION
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -356,8 +357,8 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--created", help="Proof creation time (ISO 8601); default now.")
 @click.option(
     "--purpose",
-    type=click.Choice(["assertionMethod", "authentication"]),
-    default="assertionMethod",
+    type=click.Choice([ASSERTION_METHOD, AUTHENTICATION]),
+    default=ASSERTION_METHOD,
     show_default=True,
     help="Proof purpose: assertionMethod for credentials, authentication for presentations.",
 )
@@ -431,7 +432,7 @@ def _sign_jwt(
     from vc_issuer.core.credentials import parse_xml_datetime, validate_credential
     from vc_issuer.core.jose import sign_credential_jwt
 
-    if purpose != "assertionMethod" or challenge is not None or domain is not None:
+    if purpose != ASSERTION_METHOD or challenge is not None or domain is not None:
         raise MalformedInputError(
             "--format jwt secures credentials (assertionMethod); --purpose, --challenge and "
             "--domain apply to Data Integrity proofs"
