@@ -25,6 +25,8 @@ from vc_issuer.store import TokenRecord, open_store
 log = logging.getLogger("vc_issuer.cli.serve")
 
 HOME_HELP = "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data)."
+_HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+"""``--home`` of serve and tokens: a plain path, the default home found by ``_home_path``."""
 
 
 def _home_path(home: str | None) -> Path:
@@ -98,7 +100,7 @@ def register(main: click.Group) -> None:
     """Add ``serve`` and ``tokens`` to the main CLI group."""
 
     @main.command("serve")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
     @click.option(
         "--port",
@@ -252,7 +254,7 @@ def register(main: click.Group) -> None:
         """API bearer tokens (stored hashed; shown once at creation)."""
 
     @tokens.command("create")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @click.option(
         "--scope",
         "scopes",
@@ -276,7 +278,7 @@ def register(main: click.Group) -> None:
         _emit({**token_json(record), "token": token})
 
     @tokens.command("list")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @handle_errors
     def tokens_list(home: str | None) -> None:
         """List tokens (ids, names, scopes, state; never the tokens)."""
@@ -290,7 +292,7 @@ def register(main: click.Group) -> None:
 
     @tokens.command("revoke")
     @click.argument("token_id", metavar="ID")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @handle_errors
     def tokens_revoke(token_id: str, home: str | None) -> None:
         """Revoke token ID (takes effect on the next request, in every process)."""
