@@ -166,11 +166,11 @@ def register(main: click.Group) -> None:
         The profile flags (--name, --website, --logo, ...) set the issuer profile
         before the server starts, for a new home or an existing one.
         """
-        # ``settings``: the flags whose parameter names are ServeOptions fields (--host,
-        # --port, --trust-forwarded-for as trust_forwarded, ...), passed on as given.
         from vc_issuer.http.server import ServeOptions, check_options, configure_logging, run
 
         path = _home_path(home).resolve()
+        # ``settings``: the flags whose parameter names are ServeOptions fields (--host,
+        # --port, --trust-forwarded-for as trust_forwarded, ...), passed on as given.
         opts = ServeOptions(
             home=str(path), auth=not no_auth, allow_private=allow_private_hosts, **settings
         )
