@@ -11,9 +11,9 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +27,8 @@ from vc_issuer.badges.baking import (
 from vc_issuer.cli.main import _emit, handle_errors, home_option_with, read_input, read_json_object
 from vc_issuer.errors import ConfigError, OutputTypeMismatchError, VCIssuerError
 from vc_issuer.services.home import ENV_HOME, load_home
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _EXTENSIONS = {"png": (".png",), "svg": (".svg",)}
 
@@ -78,6 +80,12 @@ def _write_output(out: str, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def out_option(metavar: str, help: str) -> Callable[[F], F]:
+    """``--out`` (required; ``-`` for stdout): where a command's file goes, written by
+    :func:`_write_output` (bake, certificate)."""
+    return click.option("--out", required=True, metavar=metavar, help=help)
 
 
 def _embedded_achievement(credential: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -139,7 +147,7 @@ def default_image(credential: Mapping[str, Any], home: Path | None, out: str) ->
     help="PNG or SVG badge image to bake into (- for stdin); default: the achievement's"
     " stored image, else the default badge.",
 )
-@click.option("--out", required=True, metavar="FILE", help="Baked image to write (- for stdout).")
+@out_option("FILE", "Baked image to write (- for stdout).")
 @home_option_with(
     f"Issuer home folder (default ${ENV_HOME} or ./vc-issuer-data): without --image,"
     " the achievement's image comes from its store."

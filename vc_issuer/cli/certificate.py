@@ -17,7 +17,7 @@ import click
 from vc_issuer.badges.achievements import AchievementService
 from vc_issuer.badges.openbadges import Achievement
 from vc_issuer.badges.sharing import shown_credential
-from vc_issuer.cli.badges import _embedded_achievement, _write_output
+from vc_issuer.cli.badges import _embedded_achievement, _write_output, out_option
 from vc_issuer.cli.issuer import _run
 from vc_issuer.cli.main import _emit, handle_errors, home_option
 from vc_issuer.errors import VCIssuerError
@@ -38,13 +38,7 @@ async def _badge_image(issuer: Issuer, credential: Mapping[str, Any]) -> bytes |
 @click.command("certificate")
 @home_option
 @click.argument("credential_id", metavar="CREDENTIAL_ID")
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    metavar="FILE.pdf",
-    help="Where to write the PDF (- for stdout).",
-)
+@out_option("FILE.pdf", "Where to write the PDF (- for stdout).")
 @click.option(
     "--paper",
     type=click.Choice(["a4", "letter"]),

@@ -238,7 +238,6 @@ def _redact(url: str) -> str:
 @click.argument("credential", metavar="CREDENTIAL")
 @click.option(
     "--status/--no-status",
-    "status",
     default=None,
     help="Attach credentialStatus, or none (default: VC 2.0 yes; VC 1.1 as the config says).",
 )
@@ -453,22 +452,29 @@ def status_list_list(home: Path | None) -> None:
     _emit(_run(home, lambda issuer: issuer.status_lists()))
 
 
-@status_list_group.command("show")
-@home_option
-@click.argument("list_id", metavar="LIST_ID")
-@handle_errors
-def status_list_show(home: Path | None, list_id: str) -> None:
-    """Size, purpose and counts of LIST_ID."""
-    _emit(_run(home, lambda issuer: issuer.status_list_info(list_id)))
+def _status_list_command(
+    name: str, doc: str, read: Callable[[Issuer, str], Awaitable[Any]]
+) -> click.Command:
+    """``status-list NAME LIST_ID``: print what ``read`` (an Issuer method) says of the list."""
+
+    @status_list_group.command(name, help=doc)
+    @home_option
+    @click.argument("list_id", metavar="LIST_ID")
+    @handle_errors
+    def command(home: Path | None, list_id: str) -> None:
+        _emit(_run(home, lambda issuer: read(issuer, list_id)))
+
+    return command
 
 
-@status_list_group.command("credential")
-@home_option
-@click.argument("list_id", metavar="LIST_ID")
-@handle_errors
-def status_list_credential(home: Path | None, list_id: str) -> None:
-    """Print the signed status list credential of LIST_ID (re-signed if bits changed)."""
-    _emit(_run(home, lambda issuer: issuer.status_list_credential(list_id)))
+status_list_show = _status_list_command(
+    "show", "Size, purpose and counts of LIST_ID.", Issuer.status_list_info
+)
+status_list_credential = _status_list_command(
+    "credential",
+    "Print the signed status list credential of LIST_ID (re-signed if bits changed).",
+    Issuer.status_list_credential,
+)
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import click
 
 from vc_issuer import __version__
 from vc_issuer.core.jsonparse import DocumentLimits, parse_json_text
+from vc_issuer.core.purposes import ASSERTION_METHOD, AUTHENTICATION
 from vc_issuer.errors import (
     EXIT_BAD_INPUT,
     EXIT_ENVIRONMENT,
@@ -131,6 +132,12 @@ def format_option(help: str) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def allow_private_hosts_option(help: str) -> Callable[[F], F]:
+    """``--allow-private-hosts`` with a command's own help: what it then fetches from private
+    and loopback addresses (did resolve, verify, serve)."""
+    return click.option("--allow-private-hosts", is_flag=True, help=help)
 
 
 def home_option_with(help: str, *, from_env: bool = True) -> Callable[[F], F]:
@@ -312,9 +319,7 @@ def did() -> None:
     show_default=True,
     help="Key representation for did:key documents.",
 )
-@click.option(
-    "--allow-private-hosts", is_flag=True, help="Allow did:web on private/loopback hosts."
-)
+@allow_private_hosts_option("Allow did:web on private/loopback hosts.")
 @handle_errors
 def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
     """Print the DID document of DID."""
@@ -352,8 +357,8 @@ def did_resolve(did_value: str, fmt: str, allow_private_hosts: bool) -> None:
 @click.option("--created", help="Proof creation time (ISO 8601); default now.")
 @click.option(
     "--purpose",
-    type=click.Choice(["assertionMethod", "authentication"]),
-    default="assertionMethod",
+    type=click.Choice([ASSERTION_METHOD, AUTHENTICATION]),
+    default=ASSERTION_METHOD,
     show_default=True,
     help="Proof purpose: assertionMethod for credentials, authentication for presentations.",
 )
@@ -427,7 +432,7 @@ def _sign_jwt(
     from vc_issuer.core.credentials import parse_xml_datetime, validate_credential
     from vc_issuer.core.jose import sign_credential_jwt
 
-    if purpose != "assertionMethod" or challenge is not None or domain is not None:
+    if purpose != ASSERTION_METHOD or challenge is not None or domain is not None:
         raise MalformedInputError(
             "--format jwt secures credentials (assertionMethod); --purpose, --challenge and "
             "--domain apply to Data Integrity proofs"
@@ -441,10 +446,8 @@ def _sign_jwt(
 @click.argument("file", metavar="FILE")
 @click.option("--challenge", help="Challenge the presentation's proof must carry.")
 @click.option("--domain", help="Domain the presentation's proof must carry.")
-@click.option(
-    "--allow-private-hosts",
-    is_flag=True,
-    help="Allow private/loopback hosts (did:web, status lists, OB 2.0 documents).",
+@allow_private_hosts_option(
+    "Allow private/loopback hosts (did:web, status lists, OB 2.0 documents)."
 )
 @click.option("--no-status", is_flag=True, help="Do not check credentialStatus.")
 @click.option(

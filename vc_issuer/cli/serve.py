@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from vc_issuer.cli.main import _emit, handle_errors
+from vc_issuer.cli.main import _emit, allow_private_hosts_option, handle_errors
 from vc_issuer.cli.profile import UNNAMED_HINT, ProfileFields, apply_profile, profile_options
 from vc_issuer.core.credentials import format_datetime
 from vc_issuer.errors import (
@@ -25,6 +25,8 @@ from vc_issuer.store import TokenRecord, open_store
 log = logging.getLogger("vc_issuer.cli.serve")
 
 HOME_HELP = "Issuer home folder (default $VC_ISSUER_HOME or ./vc-issuer-data)."
+_HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+"""``--home`` of serve and tokens: a plain path, the default home found by ``_home_path``."""
 
 
 def _home_path(home: str | None) -> Path:
@@ -98,7 +100,7 @@ def register(main: click.Group) -> None:
     """Add ``serve`` and ``tokens`` to the main CLI group."""
 
     @main.command("serve")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
     @click.option(
         "--port",
@@ -112,10 +114,8 @@ def register(main: click.Group) -> None:
     @click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key.")
     @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
     @click.option("--no-auth", is_flag=True, help="No tokens needed (loopback only; testing).")
-    @click.option(
-        "--allow-private-hosts",
-        is_flag=True,
-        help="Let the verifier fetch DID documents and status lists from private addresses.",
+    @allow_private_hosts_option(
+        "Let the verifier fetch DID documents and status lists from private addresses."
     )
     @click.option(
         "--database-url",
@@ -141,6 +141,7 @@ def register(main: click.Group) -> None:
     )
     @click.option(
         "--trust-forwarded-for",
+        "trust_forwarded",
         is_flag=True,
         default=None,
         help="Behind a proxy: rate-limit by the last X-Forwarded-For address.",
@@ -154,21 +155,11 @@ def register(main: click.Group) -> None:
     @handle_errors
     def serve_cmd(
         home: str | None,
-        host: str,
-        port: int,
-        base_url: str | None,
-        tls_cert: str | None,
-        tls_key: str | None,
-        workers: int,
         no_auth: bool,
         allow_private_hosts: bool,
         database_url: str | None,
-        shutdown_timeout: float,
-        rate_limit: float | None,
-        rate_burst: int | None,
-        trust_forwarded_for: bool | None,
-        purge_interval: float | None,
         profile: ProfileFields,
+        **settings: Any,
     ) -> None:
         """Run the VC API server (creates a did:key issuer home on first run).
 
@@ -178,21 +169,10 @@ def register(main: click.Group) -> None:
         from vc_issuer.http.server import ServeOptions, check_options, configure_logging, run
 
         path = _home_path(home).resolve()
+        # ``settings``: the flags whose parameter names are ServeOptions fields (--host,
+        # --port, --trust-forwarded-for as trust_forwarded, ...), passed on as given.
         opts = ServeOptions(
-            home=str(path),
-            host=host,
-            port=port,
-            base_url=base_url,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            workers=workers,
-            auth=not no_auth,
-            allow_private=allow_private_hosts,
-            shutdown_timeout=shutdown_timeout,
-            rate_limit=rate_limit,
-            rate_burst=rate_burst,
-            trust_forwarded=trust_forwarded_for,
-            purge_interval=purge_interval,
+            home=str(path), auth=not no_auth, allow_private=allow_private_hosts, **settings
         )
         check_options(opts)
         configure_logging(opts.log_level)  # what follows on stderr is JSON lines, like the log
@@ -200,7 +180,7 @@ def register(main: click.Group) -> None:
         created = not (path / "config.toml").exists()
         admin: list[tuple[str, TokenRecord]] = []
         if created:
-            if port == 0 and not base_url:
+            if opts.port == 0 and not opts.base_url:
                 raise click.UsageError("a new home needs --base-url when --port is 0")
 
             def first_token(staged: HomeConfig) -> None:
@@ -213,7 +193,7 @@ def register(main: click.Group) -> None:
 
             init_home(
                 path,
-                base_url=base_url or _default_base_url(opts.scheme, host, port),
+                base_url=opts.base_url or _default_base_url(opts.scheme, opts.host, opts.port),
                 database_url=database_url,
                 issuer_name=profile.name,
                 prepare=first_token,
@@ -233,9 +213,8 @@ def register(main: click.Group) -> None:
             log.info("issuer profile set", extra={"event": "profile.updated"})
         elif created:
             log.warning(UNNAMED_HINT, extra={"event": "profile.unnamed"})
-        moved = None if base_url else follow_port(cfg.base_url, opts.scheme, port)
+        moved = None if opts.base_url else follow_port(cfg.base_url, opts.scheme, opts.port)
         if moved is not None:
-            base_url = moved
             opts = dataclasses.replace(opts, base_url=moved)
             log.info(
                 "serving with base URL %s: config.toml's local %s, on the port asked for",
@@ -243,15 +222,15 @@ def register(main: click.Group) -> None:
                 cfg.base_url,
                 extra={"event": "base_url.port"},
             )
-        elif base_url and base_url.rstrip("/") != cfg.base_url:
+        elif opts.base_url and opts.base_url.rstrip("/") != cfg.base_url:
             log.warning(
                 "serving with base URL %s (config.toml says %s); new status-list URLs use the"
                 " former",
-                base_url,
+                opts.base_url,
                 cfg.base_url,
             )
         click.echo(f"issuer DID: {cfg.did}")
-        click.echo(f"base URL: {(base_url or cfg.base_url).rstrip('/')}")
+        click.echo(f"base URL: {(opts.base_url or cfg.base_url).rstrip('/')}")
         for token, record in admin:
             click.echo(f"admin token (shown once, keep it safe): {token}")
             log.info(
@@ -275,7 +254,7 @@ def register(main: click.Group) -> None:
         """API bearer tokens (stored hashed; shown once at creation)."""
 
     @tokens.command("create")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @click.option(
         "--scope",
         "scopes",
@@ -299,7 +278,7 @@ def register(main: click.Group) -> None:
         _emit({**token_json(record), "token": token})
 
     @tokens.command("list")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @handle_errors
     def tokens_list(home: str | None) -> None:
         """List tokens (ids, names, scopes, state; never the tokens)."""
@@ -313,7 +292,7 @@ def register(main: click.Group) -> None:
 
     @tokens.command("revoke")
     @click.argument("token_id", metavar="ID")
-    @click.option("--home", type=click.Path(file_okay=False), help=HOME_HELP)
+    @_HOME_OPTION
     @handle_errors
     def tokens_revoke(token_id: str, home: str | None) -> None:
         """Revoke token ID (takes effect on the next request, in every process)."""
