@@ -262,53 +262,56 @@ def public_key_of(verification_method: Mapping[str, Any]) -> PublicKey:
         raise InvalidKeyError(f"verification method {vm_id}: {exc.message}") from None
 
 
+@dataclass(frozen=True)
+class Verification:
+    """One document's verification: what each of its proofs is checked against, and the
+    canonical forms they share (one memo per set of earlier proofs covered, which the suite
+    keys by its transformation)."""
+
+    resolver: DIDResolver
+    moment: datetime
+    loader: ContextLoader | None = None
+    expected_purpose: str = "assertionMethod"
+    challenge: str | None = None
+    domain: str | None = None
+    canonical_forms: dict[tuple[str, ...], dict[Any, str]] = field(default_factory=dict)
+
+
 async def verify_proof(
     document: Mapping[str, Any],
     proof: Mapping[str, Any],
     all_proofs: Sequence[Mapping[str, Any]],
-    *,
-    resolver: DIDResolver,
-    loader: ContextLoader | None = None,
-    expected_purpose: str = "assertionMethod",
-    challenge: str | None = None,
-    domain: str | None = None,
-    moment: datetime,
-    canonical_forms: dict[tuple[str, ...], dict[Any, str]] | None = None,
+    verification: Verification,
 ) -> ProofCheck:
-    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised.
-
-    ``canonical_forms`` memoizes the transformed document across the proofs of one document:
-    one memo per set of earlier proofs covered, which the suite keys by its transformation.
-    """
+    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised."""
     result = ProofCheck(proof=dict(proof), verified=False)
     try:
         check_proof_shape(proof)
         suite = suite_for_proof(proof)
         result.verification_method = proof["verificationMethod"]
         result.purpose = proof["proofPurpose"]
-        check_purpose(proof, expected_purpose)
-        check_challenge(proof, challenge)
-        check_domain(proof, domain)
-        check_expires(proof, moment)
+        check_purpose(proof, verification.expected_purpose)
+        check_challenge(proof, verification.challenge)
+        check_domain(proof, verification.domain)
+        check_expires(proof, verification.moment)
         signed = chained_document(document, proof, all_proofs)
 
         vm_url: str = proof["verificationMethod"]
-        vm = await dereference(resolver, vm_url)
+        vm = await dereference(verification.resolver, vm_url)
         if vm.get("id") not in (None, vm_url):
             raise InvalidDIDDocumentError(f"dereferencing {vm_url} gave method {vm.get('id')}")
         controller: str = vm["controller"]
         result.controller = controller
         public_key = public_key_of(vm)
-        controller_doc = await resolve_did(resolver, controller)
+        controller_doc = await resolve_did(verification.resolver, controller)
         if controller_doc.get("id") != controller:
             raise InvalidDIDDocumentError(
                 f"controller document id {controller_doc.get('id')!r} is not {controller}"
             )
-        check_relationship(controller_doc, vm_url, expected_purpose)
+        check_relationship(controller_doc, vm_url, verification.expected_purpose)
 
-        memo = canonical_forms if canonical_forms is not None else {}
-        covered = tuple(previous_proof_ids(proof))
-        if not suite.verify_proof(signed, proof, public_key, loader, memo.setdefault(covered, {})):
+        memo = verification.canonical_forms.setdefault(tuple(previous_proof_ids(proof)), {})
+        if not suite.verify_proof(signed, proof, public_key, verification.loader, memo):
             raise ProofError("the signature does not match the document and proof options")
     except VCIssuerError as exc:
         result.error = exc
@@ -334,20 +337,12 @@ async def verify_proofs(
     if not isinstance(document, Mapping):
         raise MalformedInputError("the secured document must be a JSON object")
     proofs = get_proofs(document)
-    moment = (now or utcnow)()
-    canonical_forms: dict[tuple[str, ...], dict[Any, str]] = {}
-    return [
-        await verify_proof(
-            document,
-            proof,
-            proofs,
-            resolver=resolver,
-            loader=loader,
-            expected_purpose=expected_purpose,
-            challenge=challenge,
-            domain=domain,
-            moment=moment,
-            canonical_forms=canonical_forms,
-        )
-        for proof in proofs
-    ]
+    verification = Verification(
+        resolver,
+        (now or utcnow)(),
+        loader=loader,
+        expected_purpose=expected_purpose,
+        challenge=challenge,
+        domain=domain,
+    )
+    return [await verify_proof(document, proof, proofs, verification) for proof in proofs]
