@@ -14,7 +14,12 @@ from typing import Any
 from did_methods.document import public_key_material
 from did_methods.errors import InvalidDocument
 from did_methods.protocol import DIDResolver
-from vc_issuer.core.credentials import format_datetime, parse_xml_datetime, utcnow
+from vc_issuer.core.credentials import (
+    each_located,
+    format_datetime,
+    parse_xml_datetime,
+    utcnow,
+)
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import PublicKey, SigningKey, public_key_from_material
 from vc_issuer.core.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
@@ -47,14 +52,12 @@ def get_proofs(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     proof = document.get("proof")
     if proof is None:
         raise MalformedProofError("the document has no proof")
-    proofs = proof if isinstance(proof, list) else [proof]
-    if not proofs:
+    if proof == []:
         raise MalformedProofError("the document's proof array is empty")
-    for i, item in enumerate(proofs):
+    for where, item in each_located(proof, "proof"):
         if not isinstance(item, dict):
-            where = "proof" if not isinstance(proof, list) else f"proof[{i}]"
             raise MalformedProofError(f"{where} must be an object")
-    return proofs
+    return proof if isinstance(proof, list) else [proof]
 
 
 def unsecured_document(document: Mapping[str, Any]) -> dict[str, Any]:
