@@ -178,25 +178,8 @@ def sign(
     return secured
 
 
-def derive(
-    document: Mapping[str, Any],
-    selective_pointers: Sequence[str],
-    *,
-    proof_id: str | None = None,
-    loader: ContextLoader | None = None,
-) -> dict[str, Any]:
-    """A holder's selective disclosure: from a document secured with an ecdsa-sd-2023 base
-    proof, the document revealing the issuer's mandatory statements and those the JSON
-    pointers select, with a derived proof a verifier can check."""
-    if not isinstance(document, Mapping):
-        raise MalformedInputError("the document to derive from must be a JSON object")
-    if isinstance(selective_pointers, str) or not all(
-        isinstance(p, str) for p in selective_pointers
-    ):
-        raise MalformedInputError("selective pointers must be a list of JSON pointers")
-    return ecdsa_sd_2023.add_derived_proof(
-        document, list(selective_pointers), loader, proof_id=proof_id
-    )
+#: A holder's selective disclosure from an ecdsa-sd-2023 base proof (the suite's §3.6.6).
+derive = ecdsa_sd_2023.add_derived_proof
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -226,22 +209,25 @@ def check_proof_shape(proof: Mapping[str, Any]) -> None:
     suite_for_proof(proof).check_proof_value(proof["proofValue"])
 
 
+def _expected_member(proof: Mapping[str, Any], name: str, error: type[ProofError]) -> Any:
+    """The proof's ``name``, which the verifier expects a value for: ``error`` when absent."""
+    actual = proof.get(name)
+    if actual is None:
+        raise error(f"the proof has no {name}; one was expected")
+    return actual
+
+
 def check_challenge(proof: Mapping[str, Any], expected: str | None) -> None:
     if expected is None:
         return
-    actual = proof.get("challenge")
-    if actual is None:
-        raise InvalidChallengeError("the proof has no challenge; one was expected")
-    if actual != expected:
+    if _expected_member(proof, "challenge", InvalidChallengeError) != expected:
         raise InvalidChallengeError("the proof challenge does not match the expected challenge")
 
 
 def check_domain(proof: Mapping[str, Any], expected: str | None) -> None:
     if expected is None:
         return
-    actual = proof.get("domain")
-    if actual is None:
-        raise InvalidDomainError("the proof has no domain; one was expected")
+    actual = _expected_member(proof, "domain", InvalidDomainError)
     domains = actual if isinstance(actual, list) else [actual]
     if expected not in domains:
         raise InvalidDomainError(f"the proof domain {actual!r} does not include {expected!r}")

@@ -384,14 +384,20 @@ def create_disclosure_data(
 def add_derived_proof(
     document: Mapping[str, Any],
     selective_pointers: Sequence[str],
-    loader: ContextLoader | None = None,
     *,
     proof_id: str | None = None,
+    loader: ContextLoader | None = None,
 ) -> dict[str, Any]:
-    """§3.6.6: the selectively revealed document with its derived proof.
-
-    ``document`` carries the base proof (alone, or named by ``proof_id`` in a proof set).
-    """
+    """§3.6.6, a holder's selective disclosure: from a document secured with a base proof
+    (alone, or named by ``proof_id`` in a proof set), the document revealing the issuer's
+    mandatory statements and those the JSON pointers select, with a derived proof a verifier
+    can check. (:func:`vc_issuer.core.proofs.derive` is this function.)"""
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("the document to derive from must be a JSON object")
+    if isinstance(selective_pointers, str) or not all(
+        isinstance(p, str) for p in selective_pointers
+    ):
+        raise MalformedInputError("selective pointers must be a list of JSON pointers")
     proofs = document.get("proof")
     candidates = proofs if isinstance(proofs, list) else [proofs] if proofs is not None else []
     base_proofs = [
@@ -409,7 +415,7 @@ def add_derived_proof(
         )
     proof = base_proofs[0]
     unsecured = {k: v for k, v in document.items() if k != "proof"}
-    data = create_disclosure_data(unsecured, proof, selective_pointers, loader)
+    data = create_disclosure_data(unsecured, proof, list(selective_pointers), loader)
     new_proof = {k: v for k, v in proof.items() if k != "@context"}
     new_proof["proofValue"] = serialize_derived_proof_value(data)
     reveal = data.reveal_document
