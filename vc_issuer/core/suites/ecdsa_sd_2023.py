@@ -466,7 +466,7 @@ def create_verify_data(
     )
 
 
-def verify_signatures(issuer_key: PublicKey, data: VerifyData) -> bool:
+def _verify_signatures(issuer_key: PublicKey, data: VerifyData) -> bool:
     """§3.6.7 steps 3-9: the counts match, the issuer key signed the base data, and the
     proof-scoped key signed every disclosed statement."""
     if len(data.signatures) != len(data.non_mandatory):
@@ -491,14 +491,14 @@ def verify_derived_proof(
     """§3.6.7: the base signature verifies with the issuer's key, every disclosed statement
     with the proof-scoped key. (The issuer's key, not the proof-scoped one, checks the base
     signature: the spec's wording allows either reading, the W3C vectors settle it.)"""
-    return verify_signatures(issuer_key, create_verify_data(document, proof, loader))
+    return _verify_signatures(issuer_key, create_verify_data(document, proof, loader))
 
 
 def create_base_verify_data(
     document: Mapping[str, Any], proof: Mapping[str, Any], loader: ContextLoader | None = None
 ) -> VerifyData:
     """What a holder checks the base proof it received against (with
-    :func:`verify_signatures`, as a derived proof): the base transformation rebuilt with the
+    ``_verify_signatures``, as a derived proof): the base transformation rebuilt with the
     proof's HMAC key and mandatory pointers, every statement disclosed."""
     base = parse_base_proof_value(proof.get("proofValue"))
     config = proof_configuration(proof, document)
@@ -578,7 +578,7 @@ class EcdsaSd2023(ProofSuite):
         data = _decode_proof_value(proof.get("proofValue"))
         if data[:3] == BASE_PROOF_HEADER:
             base_data = create_base_verify_data(unsecured_document, proof, loader)
-            return verify_signatures(public_key, base_data)
+            return _verify_signatures(public_key, base_data)
         return verify_derived_proof(unsecured_document, proof, public_key, loader)
 
 
