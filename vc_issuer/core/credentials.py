@@ -7,7 +7,7 @@ document is refused with a precise message instead of failing somewhere deep in 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -147,11 +147,35 @@ def _require_object(document: Any, what: str) -> Mapping[str, Any]:
     return document
 
 
+def _required(document: Mapping[str, Any], name: str) -> Any:
+    """The member ``name``; absent or null, MalformedInputError saying it is missing."""
+    value = document.get(name)
+    if value is None:
+        raise MalformedInputError(f"{name} is missing")
+    return value
+
+
+def each_located(value: Any, name: str) -> Iterator[tuple[str, Any]]:
+    """The items of a member that holds one value or an array of them, each with the path
+    messages name it by: ``name`` for a lone value, ``name[i]`` in an array."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield f"{name}[{i}]", item
+    else:
+        yield name, value
+
+
+def _objects(value: Any, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """:func:`each_located`, refusing an item that is not a JSON object."""
+    for where, item in each_located(value, name):
+        if not isinstance(item, Mapping):
+            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+        yield where, item
+
+
 def check_context(document: Mapping[str, Any]) -> Version:
     """``@context`` is a non-empty array starting with the VC v1 or v2 URL; returns the version."""
-    ctx = document.get("@context")
-    if ctx is None:
-        raise MalformedInputError("@context is missing")
+    ctx = _required(document, "@context")
     if not isinstance(ctx, list):
         raise MalformedInputError(f"@context must be an array, got {_json_type(ctx)}")
     if not ctx:
@@ -180,9 +204,7 @@ def _types(document: Mapping[str, Any], what: str) -> list[str]:
 
 def issuer_id(credential: Mapping[str, Any]) -> str:
     """The issuer URL, whether ``issuer`` is a string or an object with ``id``."""
-    issuer = credential.get("issuer")
-    if issuer is None:
-        raise MalformedInputError("issuer is missing")
+    issuer = _required(credential, "issuer")
     if isinstance(issuer, Mapping):
         issuer = issuer.get("id")
         if issuer is None:
@@ -199,16 +221,10 @@ def _check_id(document: Mapping[str, Any], what: str) -> None:
 
 
 def _check_subjects(credential: Mapping[str, Any]) -> None:
-    subject = credential.get("credentialSubject")
-    if subject is None:
-        raise MalformedInputError("credentialSubject is missing")
-    subjects = subject if isinstance(subject, list) else [subject]
-    if not subjects:
+    subject = _required(credential, "credentialSubject")
+    if subject == []:
         raise MalformedInputError("credentialSubject must not be an empty array")
-    for i, item in enumerate(subjects):
-        where = "credentialSubject" if not isinstance(subject, list) else f"credentialSubject[{i}]"
-        if not isinstance(item, Mapping):
-            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+    for where, item in _objects(subject, "credentialSubject"):
         if not item:
             # VCDM 2.0 §4.8: each subject "MUST be the subject of one or more claims"
             raise MalformedInputError(f"{where} makes no claim: it must not be an empty object")
@@ -221,11 +237,7 @@ def _check_typed_objects(
     value = credential.get(name)
     if value is None:
         return
-    items = value if isinstance(value, list) else [value]
-    for i, item in enumerate(items):
-        where = name if not isinstance(value, list) else f"{name}[{i}]"
-        if not isinstance(item, Mapping):
-            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+    for where, item in _objects(value, name):
         _types(item, where)
         if id_required and "id" not in item:
             raise MalformedInputError(f"{where} id is missing (a URL is required)")
@@ -238,14 +250,10 @@ def _check_related_resources(credential: Mapping[str, Any]) -> None:
     value = credential.get("relatedResource")
     if value is None:
         return
-    items = value if isinstance(value, list) else [value]
-    if not items:
+    if value == []:
         raise MalformedInputError("relatedResource must not be an empty array")
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        where = "relatedResource" if not isinstance(value, list) else f"relatedResource[{i}]"
-        if not isinstance(item, Mapping):
-            raise MalformedInputError(f"{where} must be an object, got {_json_type(item)}")
+    for where, item in _objects(value, "relatedResource"):
         if "id" not in item:
             raise MalformedInputError(f"{where} id is missing")
         _check_id(item, where)
@@ -261,6 +269,20 @@ def _check_related_resources(credential: Mapping[str, Any]) -> None:
         media_type = item.get("mediaType")
         if media_type is not None and (not isinstance(media_type, str) or "/" not in media_type):
             raise MalformedInputError(f"{where} mediaType must be a media type string")
+
+
+def _check_envelope(
+    document: Any, what: str, required_type: str
+) -> tuple[Mapping[str, Any], Version]:
+    """What credentials and presentations share: a JSON object with a VC ``@context``, a
+    ``type`` that includes ``required_type``, and a URL ``id`` if any. Returns the object and
+    its data model version."""
+    checked = _require_object(document, what)
+    version = check_context(checked)
+    if required_type not in _types(checked, what):
+        raise MalformedInputError(f"{what} type must include {required_type}")
+    _check_id(checked, what)
+    return checked, version
 
 
 def validity_period(
@@ -282,11 +304,7 @@ def validity_period(
 def validate_credential(credential: Any) -> Version:
     """Check the shape of a credential; returns its data model version or raises
     MalformedInputError naming the first problem."""
-    cred = _require_object(credential, "credential")
-    version = check_context(cred)
-    if "VerifiableCredential" not in _types(cred, "credential"):
-        raise MalformedInputError("credential type must include VerifiableCredential")
-    _check_id(cred, "credential")
+    cred, version = _check_envelope(credential, "credential", "VerifiableCredential")
     issuer_id(cred)
     _check_subjects(cred)
     if version == "1.1" and "issuanceDate" not in cred:
@@ -349,11 +367,7 @@ def embedded_credentials(presentation: Mapping[str, Any]) -> list[Any]:
 
 def validate_presentation(presentation: Any) -> Version:
     """Check the shape of a presentation (not the credentials inside it)."""
-    vp = _require_object(presentation, "presentation")
-    version = check_context(vp)
-    if "VerifiablePresentation" not in _types(vp, "presentation"):
-        raise MalformedInputError("presentation type must include VerifiablePresentation")
-    _check_id(vp, "presentation")
+    vp, version = _check_envelope(presentation, "presentation", "VerifiablePresentation")
     holder_id(vp)
     vcs = vp.get("verifiableCredential")
     if vcs is not None:

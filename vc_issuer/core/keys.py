@@ -185,6 +185,42 @@ class Ed25519Key(_Identity):
         return encode_ed25519_secret(self.seed)
 
 
+_HashClass = type[hashes.SHA256] | type[hashes.SHA384]
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """A NIST curve's parameters, stated once for the key classes, verification and the
+    signature checks."""
+
+    curve: ec.EllipticCurve
+    hash: _HashClass
+    size: int
+    """Bytes of a secret scalar, and of each of a signature's ``r`` and ``s``."""
+    order: int
+    """The group order n: a signature's ``r`` and ``s`` must lie in [1, n-1]."""
+
+
+_CURVES: dict[KeyType, _Curve] = {
+    "P-256": _Curve(
+        ec.SECP256R1(),
+        hashes.SHA256,
+        32,
+        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    ),
+    "P-384": _Curve(
+        ec.SECP384R1(),
+        hashes.SHA384,
+        48,
+        int(
+            "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+            "581a0db248b0a77aecec196accc52973",
+            16,
+        ),
+    ),
+}
+
+
 @dataclass(frozen=True)
 class EcdsaKey(_Identity):
     """An ECDSA key pair (FIPS 186-5) on the curve its subclass names.
@@ -196,7 +232,7 @@ class EcdsaKey(_Identity):
 
     key_type: ClassVar[KeyType]
     _curve: ClassVar[ec.EllipticCurve]
-    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]]
+    _hash: ClassVar[_HashClass]
     size: ClassVar[int]
 
     secret: bytes = field(repr=False)
@@ -204,6 +240,13 @@ class EcdsaKey(_Identity):
     id: str | None = None
     controller: str | None = None
     _private: ec.EllipticCurvePrivateKey = _derived()  # noqa: RUF009 (a field())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass names its curve (``key_type``); the curve's parameters become class
+        attributes, read directly when signing."""
+        super().__init_subclass__(**kwargs)
+        params = _CURVES[cls.key_type]
+        cls._curve, cls._hash, cls.size = params.curve, params.hash, params.size
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, bytes) or len(self.secret) != self.size:
@@ -273,9 +316,6 @@ class P256Key(EcdsaKey):
     """ECDSA on NIST P-256 with SHA-256 (did:key ``zDn...``)."""
 
     key_type: ClassVar[KeyType] = "P-256"
-    _curve: ClassVar[ec.EllipticCurve] = ec.SECP256R1()
-    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]] = hashes.SHA256
-    size: ClassVar[int] = 32
 
 
 @dataclass(frozen=True)
@@ -283,9 +323,6 @@ class P384Key(EcdsaKey):
     """ECDSA on NIST P-384 with SHA-384 (did:key ``z82...``)."""
 
     key_type: ClassVar[KeyType] = "P-384"
-    _curve: ClassVar[ec.EllipticCurve] = ec.SECP384R1()
-    _hash: ClassVar[type[hashes.SHA256] | type[hashes.SHA384]] = hashes.SHA384
-    size: ClassVar[int] = 48
 
 
 #: Any key this project signs with.
@@ -328,16 +365,6 @@ class Ed25519PublicKey:
         return verify_signature(self.raw, data, signature)
 
 
-_ORDERS: dict[KeyType, int] = {
-    "P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "P-384": int(
-        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
-        "581a0db248b0a77aecec196accc52973",
-        16,
-    ),
-}
-
-
 @dataclass(frozen=True)
 class EcdsaPublicKey:
     """A P-256 or P-384 public key (compressed point), as a verifier holds it."""
@@ -347,7 +374,7 @@ class EcdsaPublicKey:
 
     @property
     def size(self) -> int:
-        return 32 if self.key_type == "P-256" else 48
+        return _CURVES[self.key_type].size
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """ECDSA-verify an IEEE P1363 ``r || s`` signature over ``data``.
@@ -370,14 +397,12 @@ PublicKey = Ed25519PublicKey | EcdsaPublicKey
 
 
 @functools.lru_cache(maxsize=1024)
-def _ec_public_key(
-    key_type: KeyType, point: bytes
-) -> tuple[ec.EllipticCurvePublicKey, type[hashes.SHA256] | type[hashes.SHA384]]:
+def _ec_public_key(key_type: KeyType, point: bytes) -> tuple[ec.EllipticCurvePublicKey, _HashClass]:
     # Cached: decompressing and validating the point is about a third of a P-256 verify, and a
     # verifier sees the same issuer keys again and again.
-    cls = _EC_CLASSES[key_type]
+    params = _CURVES[key_type]
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(cls._curve, point), cls._hash
+        return ec.EllipticCurvePublicKey.from_encoded_point(params.curve, point), params.hash
     except ValueError:
         raise InvalidKeyError(f"not a {key_type} public key") from None
 
@@ -393,7 +418,8 @@ def looks_like_der(signature: bytes) -> bool:
 
 def split_p1363_signature(signature: bytes, key_type: KeyType) -> tuple[int, int]:
     """(r, s) of an IEEE P1363 signature, or InvalidSignatureEncodingError saying why not."""
-    size = 32 if key_type == "P-256" else 48
+    curve = _CURVES[key_type]
+    size = curve.size
     if len(signature) != 2 * size:
         if signature[:1] == b"\x30" and looks_like_der(signature):
             raise InvalidSignatureEncodingError(
@@ -405,8 +431,7 @@ def split_p1363_signature(signature: bytes, key_type: KeyType) -> tuple[int, int
         )
     r = int.from_bytes(signature[:size], "big")
     s = int.from_bytes(signature[size:], "big")
-    order = _ORDERS[key_type]
-    if not (0 < r < order and 0 < s < order):
+    if not (0 < r < curve.order and 0 < s < curve.order):
         raise InvalidSignatureEncodingError(
             f"non-canonical {key_type} signature: r and s must lie in [1, n-1]"
         )

@@ -14,7 +14,12 @@ from typing import Any
 from did_methods.document import public_key_material
 from did_methods.errors import InvalidDocument
 from did_methods.protocol import DIDResolver
-from vc_issuer.core.credentials import format_datetime, parse_xml_datetime, utcnow
+from vc_issuer.core.credentials import (
+    each_located,
+    format_datetime,
+    parse_xml_datetime,
+    utcnow,
+)
 from vc_issuer.core.jsonld import ContextLoader
 from vc_issuer.core.keys import PublicKey, SigningKey, public_key_from_material
 from vc_issuer.core.purposes import KNOWN_PURPOSES, check_purpose, check_relationship
@@ -47,14 +52,12 @@ def get_proofs(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     proof = document.get("proof")
     if proof is None:
         raise MalformedProofError("the document has no proof")
-    proofs = proof if isinstance(proof, list) else [proof]
-    if not proofs:
+    if proof == []:
         raise MalformedProofError("the document's proof array is empty")
-    for i, item in enumerate(proofs):
+    for where, item in each_located(proof, "proof"):
         if not isinstance(item, dict):
-            where = "proof" if not isinstance(proof, list) else f"proof[{i}]"
             raise MalformedProofError(f"{where} must be an object")
-    return proofs
+    return proof if isinstance(proof, list) else [proof]
 
 
 def unsecured_document(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,25 +178,8 @@ def sign(
     return secured
 
 
-def derive(
-    document: Mapping[str, Any],
-    selective_pointers: Sequence[str],
-    *,
-    proof_id: str | None = None,
-    loader: ContextLoader | None = None,
-) -> dict[str, Any]:
-    """A holder's selective disclosure: from a document secured with an ecdsa-sd-2023 base
-    proof, the document revealing the issuer's mandatory statements and those the JSON
-    pointers select, with a derived proof a verifier can check."""
-    if not isinstance(document, Mapping):
-        raise MalformedInputError("the document to derive from must be a JSON object")
-    if isinstance(selective_pointers, str) or not all(
-        isinstance(p, str) for p in selective_pointers
-    ):
-        raise MalformedInputError("selective pointers must be a list of JSON pointers")
-    return ecdsa_sd_2023.add_derived_proof(
-        document, list(selective_pointers), loader, proof_id=proof_id
-    )
+#: A holder's selective disclosure from an ecdsa-sd-2023 base proof (the suite's §3.6.6).
+derive = ecdsa_sd_2023.add_derived_proof
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -223,22 +209,25 @@ def check_proof_shape(proof: Mapping[str, Any]) -> None:
     suite_for_proof(proof).check_proof_value(proof["proofValue"])
 
 
+def _expected_member(proof: Mapping[str, Any], name: str, error: type[ProofError]) -> Any:
+    """The proof's ``name``, which the verifier expects a value for: ``error`` when absent."""
+    actual = proof.get(name)
+    if actual is None:
+        raise error(f"the proof has no {name}; one was expected")
+    return actual
+
+
 def check_challenge(proof: Mapping[str, Any], expected: str | None) -> None:
     if expected is None:
         return
-    actual = proof.get("challenge")
-    if actual is None:
-        raise InvalidChallengeError("the proof has no challenge; one was expected")
-    if actual != expected:
+    if _expected_member(proof, "challenge", InvalidChallengeError) != expected:
         raise InvalidChallengeError("the proof challenge does not match the expected challenge")
 
 
 def check_domain(proof: Mapping[str, Any], expected: str | None) -> None:
     if expected is None:
         return
-    actual = proof.get("domain")
-    if actual is None:
-        raise InvalidDomainError("the proof has no domain; one was expected")
+    actual = _expected_member(proof, "domain", InvalidDomainError)
     domains = actual if isinstance(actual, list) else [actual]
     if expected not in domains:
         raise InvalidDomainError(f"the proof domain {actual!r} does not include {expected!r}")
@@ -262,53 +251,56 @@ def public_key_of(verification_method: Mapping[str, Any]) -> PublicKey:
         raise InvalidKeyError(f"verification method {vm_id}: {exc.message}") from None
 
 
+@dataclass(frozen=True)
+class Verification:
+    """One document's verification: what each of its proofs is checked against, and the
+    canonical forms they share (one memo per set of earlier proofs covered, which the suite
+    keys by its transformation)."""
+
+    resolver: DIDResolver
+    moment: datetime
+    loader: ContextLoader | None = None
+    expected_purpose: str = "assertionMethod"
+    challenge: str | None = None
+    domain: str | None = None
+    canonical_forms: dict[tuple[str, ...], dict[Any, str]] = field(default_factory=dict)
+
+
 async def verify_proof(
     document: Mapping[str, Any],
     proof: Mapping[str, Any],
     all_proofs: Sequence[Mapping[str, Any]],
-    *,
-    resolver: DIDResolver,
-    loader: ContextLoader | None = None,
-    expected_purpose: str = "assertionMethod",
-    challenge: str | None = None,
-    domain: str | None = None,
-    moment: datetime,
-    canonical_forms: dict[tuple[str, ...], dict[Any, str]] | None = None,
+    verification: Verification,
 ) -> ProofCheck:
-    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised.
-
-    ``canonical_forms`` memoizes the transformed document across the proofs of one document:
-    one memo per set of earlier proofs covered, which the suite keys by its transformation.
-    """
+    """Verify one proof; every failure is returned in ``ProofCheck.error``, never raised."""
     result = ProofCheck(proof=dict(proof), verified=False)
     try:
         check_proof_shape(proof)
         suite = suite_for_proof(proof)
         result.verification_method = proof["verificationMethod"]
         result.purpose = proof["proofPurpose"]
-        check_purpose(proof, expected_purpose)
-        check_challenge(proof, challenge)
-        check_domain(proof, domain)
-        check_expires(proof, moment)
+        check_purpose(proof, verification.expected_purpose)
+        check_challenge(proof, verification.challenge)
+        check_domain(proof, verification.domain)
+        check_expires(proof, verification.moment)
         signed = chained_document(document, proof, all_proofs)
 
         vm_url: str = proof["verificationMethod"]
-        vm = await dereference(resolver, vm_url)
+        vm = await dereference(verification.resolver, vm_url)
         if vm.get("id") not in (None, vm_url):
             raise InvalidDIDDocumentError(f"dereferencing {vm_url} gave method {vm.get('id')}")
         controller: str = vm["controller"]
         result.controller = controller
         public_key = public_key_of(vm)
-        controller_doc = await resolve_did(resolver, controller)
+        controller_doc = await resolve_did(verification.resolver, controller)
         if controller_doc.get("id") != controller:
             raise InvalidDIDDocumentError(
                 f"controller document id {controller_doc.get('id')!r} is not {controller}"
             )
-        check_relationship(controller_doc, vm_url, expected_purpose)
+        check_relationship(controller_doc, vm_url, verification.expected_purpose)
 
-        memo = canonical_forms if canonical_forms is not None else {}
-        covered = tuple(previous_proof_ids(proof))
-        if not suite.verify_proof(signed, proof, public_key, loader, memo.setdefault(covered, {})):
+        memo = verification.canonical_forms.setdefault(tuple(previous_proof_ids(proof)), {})
+        if not suite.verify_proof(signed, proof, public_key, verification.loader, memo):
             raise ProofError("the signature does not match the document and proof options")
     except VCIssuerError as exc:
         result.error = exc
@@ -334,20 +326,12 @@ async def verify_proofs(
     if not isinstance(document, Mapping):
         raise MalformedInputError("the secured document must be a JSON object")
     proofs = get_proofs(document)
-    moment = (now or utcnow)()
-    canonical_forms: dict[tuple[str, ...], dict[Any, str]] = {}
-    return [
-        await verify_proof(
-            document,
-            proof,
-            proofs,
-            resolver=resolver,
-            loader=loader,
-            expected_purpose=expected_purpose,
-            challenge=challenge,
-            domain=domain,
-            moment=moment,
-            canonical_forms=canonical_forms,
-        )
-        for proof in proofs
-    ]
+    verification = Verification(
+        resolver,
+        (now or utcnow)(),
+        loader=loader,
+        expected_purpose=expected_purpose,
+        challenge=challenge,
+        domain=domain,
+    )
+    return [await verify_proof(document, proof, proofs, verification) for proof in proofs]

@@ -384,14 +384,20 @@ def create_disclosure_data(
 def add_derived_proof(
     document: Mapping[str, Any],
     selective_pointers: Sequence[str],
-    loader: ContextLoader | None = None,
     *,
     proof_id: str | None = None,
+    loader: ContextLoader | None = None,
 ) -> dict[str, Any]:
-    """§3.6.6: the selectively revealed document with its derived proof.
-
-    ``document`` carries the base proof (alone, or named by ``proof_id`` in a proof set).
-    """
+    """§3.6.6, a holder's selective disclosure: from a document secured with a base proof
+    (alone, or named by ``proof_id`` in a proof set), the document revealing the issuer's
+    mandatory statements and those the JSON pointers select, with a derived proof a verifier
+    can check. (:func:`vc_issuer.core.proofs.derive` is this function.)"""
+    if not isinstance(document, Mapping):
+        raise MalformedInputError("the document to derive from must be a JSON object")
+    if isinstance(selective_pointers, str) or not all(
+        isinstance(p, str) for p in selective_pointers
+    ):
+        raise MalformedInputError("selective pointers must be a list of JSON pointers")
     proofs = document.get("proof")
     candidates = proofs if isinstance(proofs, list) else [proofs] if proofs is not None else []
     base_proofs = [
@@ -409,7 +415,7 @@ def add_derived_proof(
         )
     proof = base_proofs[0]
     unsecured = {k: v for k, v in document.items() if k != "proof"}
-    data = create_disclosure_data(unsecured, proof, selective_pointers, loader)
+    data = create_disclosure_data(unsecured, proof, list(selective_pointers), loader)
     new_proof = {k: v for k, v in proof.items() if k != "@context"}
     new_proof["proofValue"] = serialize_derived_proof_value(data)
     reveal = data.reveal_document
@@ -460,26 +466,18 @@ def create_verify_data(
     )
 
 
-def _verify_signatures(
-    issuer_key: PublicKey,
-    base_signature: bytes,
-    proof_hash: bytes,
-    public_key: bytes,
-    mandatory_hash: bytes,
-    signatures: Sequence[bytes],
-    non_mandatory: Sequence[str],
-) -> bool:
+def _verify_signatures(issuer_key: PublicKey, data: VerifyData) -> bool:
     """§3.6.7 steps 3-9: the counts match, the issuer key signed the base data, and the
     proof-scoped key signed every disclosed statement."""
-    if len(signatures) != len(non_mandatory):
+    if len(data.signatures) != len(data.non_mandatory):
         raise ProofError(
-            f"signature count ({len(signatures)}) does not match the non-mandatory "
-            f"statement count ({len(non_mandatory)})"
+            f"signature count ({len(data.signatures)}) does not match the non-mandatory "
+            f"statement count ({len(data.non_mandatory)})"
         )
-    local = proof_scoped_public_key(public_key)
-    to_verify = serialize_sign_data(proof_hash, public_key, mandatory_hash)
-    verified = issuer_key.verify(to_verify, base_signature)
-    for signature, nq in zip(signatures, non_mandatory, strict=True):
+    local = proof_scoped_public_key(data.public_key)
+    to_verify = serialize_sign_data(data.proof_hash, data.public_key, data.mandatory_hash)
+    verified = issuer_key.verify(to_verify, data.base_signature)
+    for signature, nq in zip(data.signatures, data.non_mandatory, strict=True):
         verified = local.verify(nq.encode("utf-8"), signature) and verified
     return verified
 
@@ -493,26 +491,15 @@ def verify_derived_proof(
     """§3.6.7: the base signature verifies with the issuer's key, every disclosed statement
     with the proof-scoped key. (The issuer's key, not the proof-scoped one, checks the base
     signature: the spec's wording allows either reading, the W3C vectors settle it.)"""
-    data = create_verify_data(document, proof, loader)
-    return _verify_signatures(
-        issuer_key,
-        data.base_signature,
-        data.proof_hash,
-        data.public_key,
-        data.mandatory_hash,
-        data.signatures,
-        data.non_mandatory,
-    )
+    return _verify_signatures(issuer_key, create_verify_data(document, proof, loader))
 
 
-def verify_base_proof(
-    document: Mapping[str, Any],
-    proof: Mapping[str, Any],
-    issuer_key: PublicKey,
-    loader: ContextLoader | None = None,
-) -> bool:
-    """A holder's check of the base proof it received: rebuild the base transformation with
-    the proof's HMAC key and mandatory pointers, then check every signature."""
+def create_base_verify_data(
+    document: Mapping[str, Any], proof: Mapping[str, Any], loader: ContextLoader | None = None
+) -> VerifyData:
+    """What a holder checks the base proof it received against (with
+    ``_verify_signatures``, as a derived proof): the base transformation rebuilt with the
+    proof's HMAC key and mandatory pointers, every statement disclosed."""
     base = parse_base_proof_value(proof.get("proofValue"))
     config = proof_configuration(proof, document)
     try:
@@ -522,14 +509,13 @@ def verify_base_proof(
     except ProofGenerationError as exc:  # a mandatory pointer that selects nothing
         raise ProofError(f"the base proof's mandatory pointers: {exc.detail}") from None
     hash_data = base_proof_hashing(transform, rdfc_canonicalize(config, loader))
-    return _verify_signatures(
-        issuer_key,
+    return VerifyData(
         base.base_signature,
         hash_data.proof_hash,
         base.public_key,
-        hash_data.mandatory_hash,
         base.signatures,
-        list(hash_data.transform.non_mandatory.values()),
+        list(transform.non_mandatory.values()),
+        hash_data.mandatory_hash,
     )
 
 
@@ -591,7 +577,8 @@ class EcdsaSd2023(ProofSuite):
         self.check_verification_key(public_key)
         data = _decode_proof_value(proof.get("proofValue"))
         if data[:3] == BASE_PROOF_HEADER:
-            return verify_base_proof(unsecured_document, proof, public_key, loader)
+            base_data = create_base_verify_data(unsecured_document, proof, loader)
+            return _verify_signatures(public_key, base_data)
         return verify_derived_proof(unsecured_document, proof, public_key, loader)
 
 
