@@ -85,6 +85,7 @@ from vc_issuer.errors import (
     VCIssuerError,
     WorkBudgetExceededError,
 )
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.store import Attached, CredentialRecord, StatusListRecord, Store
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,7 @@ class StatusChange:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "credentialId": self.credential_id,
-            "purpose": self.purpose,
-            "old": self.old,
-            "new": self.new,
-            "changed": self.changed,
+            **camel_fields(self, "credential_id", "purpose", "old", "new", "changed"),
             "statusListId": self.list_id,
             "statusListIndex": str(self.index),
         }

@@ -54,6 +54,7 @@ from vc_issuer.errors import (
     error_class,
 )
 from vc_issuer.services.issuer import Issuer, IssuerService
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.tokens import parse_duration
 from vc_issuer.store import CredentialRecord, ExchangeRecord, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
@@ -83,14 +84,8 @@ class ExchangeLinks:
     expires_at: datetime
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "exchangeId": self.exchange_id,
-            "exchangeUrl": self.exchange_url,
-            "interactionUrl": self.interaction_url,
-            "deepLink": self.deep_link,
-            "qrSvgUrl": self.qr_svg_url,
-            "expires": format_datetime(self.expires_at),
-        }
+        links = ("exchange_id", "exchange_url", "interaction_url", "deep_link", "qr_svg_url")
+        return {**camel_fields(self, *links), "expires": format_datetime(self.expires_at)}
 
 
 def parse_ttl(value: str | None) -> timedelta:

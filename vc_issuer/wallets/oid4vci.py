@@ -71,6 +71,7 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.services.issuer import Issuer, IssuerService
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.tokens import hash_secret
 from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
@@ -150,18 +151,14 @@ class CreatedOffer:
     expires_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "offerId": self.offer_id,
-            "credentialId": self.credential_id,
-            "credentialOffer": self.offer,
-            "credentialOfferUri": self.offer_uri,
-            "credentialOfferRefUri": self.offer_ref_uri,
-            "credentialOfferUrl": self.offer_url,
+        return {
+            **camel_fields(self, "offer_id", "credential_id"),
+            **camel_fields(
+                self, "offer", "offer_uri", "offer_ref_uri", "offer_url", prefix="credential"
+            ),
             "expires": format_datetime(self.expires_at),
+            **camel_fields(self, "tx_code", drop_none=True),
         }
-        if self.tx_code is not None:
-            out["txCode"] = self.tx_code
-        return out
 
 
 @dataclass(frozen=True)
