@@ -693,6 +693,19 @@ def _repeat(result: AwardResult, first: AwardResult) -> None:
 # --- worker processes ------------------------------------------------------------------------
 
 
+_COPIED_SETTINGS: Final = (
+    "did",
+    "base_url",
+    "issuer_name",
+    "list_size",
+    "list_ttl_ms",
+    "default_suite",
+)
+"""The issuer settings a worker takes over unchanged: ``WorkerSpec.from_issuer`` reads them off
+the parent's issuer and ``_worker_start`` gives them to the worker's, so the two lists cannot
+drift apart."""
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker process needs to run its own issuer on the same store (picklable)."""
@@ -720,16 +733,11 @@ class WorkerSpec:
             return None
         return cls(
             keys=tuple(k.to_multikey_json() for k in issuer.keyring.keys),
-            did=issuer.did,
             database_url=location.url,
             store_options=location.options,
-            base_url=issuer.base_url,
-            issuer_name=issuer.issuer_name,
-            list_size=issuer.list_size,
-            list_ttl_ms=issuer.list_ttl_ms,
             list_validity_s=issuer.list_validity.total_seconds(),
-            default_suite=issuer.default_suite,
             context_dirs=tuple(str(d) for d in context_dirs),
+            **{name: getattr(issuer, name) for name in _COPIED_SETTINGS},
         )
 
 
@@ -755,15 +763,10 @@ def _worker_start(
     issuer = Issuer(
         key=keys[0],
         extra_keys=keys[1:],
-        did=spec.did,
         store=store,
-        base_url=spec.base_url,
-        list_size=spec.list_size,
-        list_ttl_ms=spec.list_ttl_ms,
         list_validity=timedelta(seconds=spec.list_validity_s),
-        default_suite=spec.default_suite,
         loader=ContextLoader(spec.context_dirs) if spec.context_dirs else None,
-        issuer_name=spec.issuer_name,
+        **{name: getattr(spec, name) for name in _COPIED_SETTINGS},
     )
     awarder = Awarder(
         issuer,

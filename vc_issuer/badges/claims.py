@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from vc_issuer.badges.awards import ISSUED, AwardResult
 from vc_issuer.core.credentials import format_datetime
@@ -37,7 +37,7 @@ from vc_issuer.errors import (
     MalformedInputError,
     NotFoundError,
 )
-from vc_issuer.services.issuer import Issuer, IssuerService
+from vc_issuer.services.issuer import Issuer, IssuerService, ServiceOptions
 from vc_issuer.services.tokens import hash_secret, parse_duration
 from vc_issuer.store import ClaimRecord
 from vc_issuer.wallets.exchanges import ExchangeLinks, ExchangeService, qr_svg
@@ -47,8 +47,6 @@ CLAIM_PATH: Final = "/claim/"
 DEFAULT_CLAIM_TTL: Final = timedelta(days=30)
 MAX_CLAIM_TTL: Final = timedelta(days=366)
 _TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-
-Clock = Callable[[], datetime]
 
 
 def new_claim_token() -> str:
@@ -160,16 +158,15 @@ class ClaimService(IssuerService):
         self,
         issuer: Issuer,
         *,
-        base_url: str | None = None,
         exchanges: ExchangeService | None = None,
         offers: OID4VCIService | None = None,
-        now: Clock | None = None,
         ttl: timedelta = DEFAULT_CLAIM_TTL,
         show_tx_code: bool = False,
+        **options: Unpack[ServiceOptions],
     ) -> None:
         if not timedelta(0) < ttl <= MAX_CLAIM_TTL:
             raise MalformedInputError("a claim link lives between 1 second and 366 days")
-        super().__init__(issuer, base_url=base_url, now=now)
+        super().__init__(issuer, **options)
         self.ttl = ttl
         self.show_tx_code = show_tx_code
         self._exchanges = exchanges

@@ -20,7 +20,6 @@ from vc_issuer.badges.awards import Attachment, Recipient
 from vc_issuer.services.tokens import hash_secret
 from vc_issuer.store import Attached, ClaimRecord
 
-CLAIM_PATH: Final = "/claim/"
 QUEUED: Final = "queued"
 NO_EMAIL: Final = "no-email"
 
@@ -36,7 +35,7 @@ class ClaimNotice:
     def __call__(
         self, credential_id: str, recipient: Recipient, achievement_key: str, now: datetime
     ) -> Attachment:
-        from vc_issuer.badges.claims import new_claim_token
+        from vc_issuer.badges.claims import CLAIM_PATH, new_claim_token
         from vc_issuer.email.outbox import claim_mail
 
         token = new_claim_token()

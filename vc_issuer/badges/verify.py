@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from did_methods import errors as did_errors
 from did_methods.fetch import SafeFetcher
@@ -40,6 +40,7 @@ from vc_issuer.services.verifier import (
     Recorder,
     VerificationResult,
     VerifyOptions,
+    input_text,
     verify,
 )
 
@@ -116,7 +117,7 @@ async def _read(
             return baked.text, False
         # a baked credential obeys the caps of a JSON body, however small the image was
         return parse_json_document(baked.text, what="the credential baked in the image"), False
-    text = _text(data).strip()
+    text = input_text(data, _not_text).strip()
     if _is_url(text):
         return await _from_url(text, fetcher)
     if media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(text.split("~", 1)[0]):
@@ -145,7 +146,7 @@ async def _from_url(url: str, fetcher: Fetcher) -> tuple[Any, bool]:
         raise FetchFailedError(f"{url} could not be fetched: {exc.message}", url=url) from None
     if looks_like_image(result.body):
         return await _read(result.body, None, fetcher)
-    text = _text(result.body).strip()
+    text = input_text(result.body, _not_text).strip()
     if text.startswith("{"):
         document = parse_json_document(text)
         if ob2.is_ob2(document):
@@ -154,15 +155,11 @@ async def _from_url(url: str, fetcher: Fetcher) -> tuple[Any, bool]:
     return await _read(text, None, fetcher)
 
 
-def _text(data: bytes | bytearray | str) -> str:
-    if isinstance(data, str):
-        return data
-    try:
-        return bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ParsingError(
-            "the input is neither UTF-8 text (JSON, a JWT, a URL) nor a PNG or SVG badge"
-        ) from None
+def _not_text(raw: bytes) -> NoReturn:
+    """Neither text nor an image: say what the verifier reads."""
+    raise ParsingError(
+        "the input is neither UTF-8 text (JSON, a JWT, a URL) nor a PNG or SVG badge"
+    ) from None
 
 
 def add_recipient_check(result: VerificationResult, email: str) -> None:

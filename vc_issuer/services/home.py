@@ -39,6 +39,7 @@ from vc_issuer.errors import (
     KeyTypeExistsError,
     MalformedInputError,
 )
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.limits import LimitsConfig, limits_from_toml
 
 if TYPE_CHECKING:
@@ -365,9 +366,7 @@ class KeyInfo:
 
         return {
             "type": TYPE_NAMES[self.key_type],
-            "keyType": self.key_type,
-            "verificationMethod": self.verification_method,
-            "publicKeyMultibase": self.public_key_multibase,
+            **camel_fields(self, "key_type", "verification_method", "public_key_multibase"),
             "file": str(self.file),
             "primary": self.primary,
         }

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, Unpack
 
 from vc_issuer.core import jose, work
 from vc_issuer.core.credentials import (
@@ -85,6 +85,7 @@ from vc_issuer.errors import (
     VCIssuerError,
     WorkBudgetExceededError,
 )
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.store import Attached, CredentialRecord, StatusListRecord, Store
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,7 @@ class StatusChange:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "credentialId": self.credential_id,
-            "purpose": self.purpose,
-            "old": self.old,
-            "new": self.new,
-            "changed": self.changed,
+            **camel_fields(self, "credential_id", "purpose", "old", "new", "changed"),
             "statusListId": self.list_id,
             "statusListIndex": str(self.index),
         }
@@ -1208,22 +1205,26 @@ def _check_key(key: object) -> None:
         raise MalformedInputError("an idempotency key must be a string of 1 to 255 characters")
 
 
+class ServiceOptions(TypedDict, total=False):
+    """What every :class:`IssuerService` takes besides its issuer, each the issuer's own when
+    left out or None. Declared once: a feature's constructor passes them on as ``**options``."""
+
+    base_url: str | None
+    """The public base URL its links start with."""
+    now: Callable[[], datetime] | None
+    store: Store | None
+
+
 class IssuerService:
     """A feature built over one issuer (claim links, wallet exchanges, OpenID4VCI offers): its
-    store, the public base URL its links start with, and its clock, the issuer's unless given."""
+    store, the public base URL its links start with, and its clock (see ``ServiceOptions``)."""
 
-    def __init__(
-        self,
-        issuer: Issuer,
-        *,
-        base_url: str | None = None,
-        now: Callable[[], datetime] | None = None,
-        store: Store | None = None,
-    ) -> None:
+    def __init__(self, issuer: Issuer, **options: Unpack[ServiceOptions]) -> None:
+        store = options.get("store")
         self.issuer = issuer
         self.store: Store = store if store is not None else issuer.store
-        self.base_url = (base_url or issuer.base_url).rstrip("/")
-        self.now: Callable[[], datetime] = now or issuer.now
+        self.base_url = (options.get("base_url") or issuer.base_url).rstrip("/")
+        self.now: Callable[[], datetime] = options.get("now") or issuer.now
 
     async def stored_award(self, credential_id: object) -> CredentialRecord:
         """The award ``credential_id`` names: ``MalformedInputError`` unless it is a non-empty
@@ -1266,6 +1267,7 @@ __all__ = [
     "SUSPENSION",
     "Issuer",
     "IssuerService",
+    "ServiceOptions",
     "StatusChange",
     "resolve_suites",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
@@ -808,7 +808,7 @@ async def verify(
         opts = replace(opts, resolver=resolver, checks=wanted)
         document: Any = value
         if isinstance(value, (bytes, bytearray, str)):
-            text = _text(value)
+            text = input_text(value, _latin1)
             stripped = text.strip()
             first = stripped.split("~", 1)[0]  # an SD-JWT starts with its issuer JWS
             is_token = media_type in JWT_MEDIA_TYPES or jose.looks_like_jws(first)
@@ -830,13 +830,21 @@ async def verify(
             await _close(own)
 
 
-def _text(value: bytes | bytearray | str) -> str:
+def input_text(value: bytes | bytearray | str, not_utf8: Callable[[bytes], str]) -> str:
+    """An input as text: a str as it is, bytes as UTF-8 (a byte order mark dropped), else what
+    ``not_utf8`` makes of them (each caller reports such bytes its own way)."""
     if isinstance(value, str):
         return value
+    raw = bytes(value)
     try:
-        return bytes(value).decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return bytes(value).decode("latin-1")  # not UTF-8: parsing reports it precisely
+        return not_utf8(raw)
+
+
+def _latin1(raw: bytes) -> str:
+    """Not UTF-8: read anyway, so that parsing reports precisely what is wrong."""
+    return raw.decode("latin-1")
 
 
 Recorder = _Recorder
@@ -855,6 +863,7 @@ __all__ = [
     "VerifyOptions",
     "check_names",
     "error_for",
+    "input_text",
     "verify",
     "verify_credential",
     "verify_presentation",

@@ -30,10 +30,10 @@ credential to the same holder.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import quote, urlencode
 
 from did_methods.protocol import DIDResolver
@@ -53,7 +53,8 @@ from vc_issuer.errors import (
     StoreError,
     error_class,
 )
-from vc_issuer.services.issuer import Issuer, IssuerService
+from vc_issuer.services.issuer import Issuer, IssuerService, ServiceOptions
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.tokens import parse_duration
 from vc_issuer.store import CredentialRecord, ExchangeRecord, new_exchange_id
 from vc_issuer.store.base import MAX_EXCHANGE_TTL_SECONDS
@@ -68,8 +69,6 @@ ACCEPTED_CRYPTOSUITES: Final = ("eddsa-rdfc-2022", "Ed25519Signature2020")
 _SUITE_OF_PROOF = {"Ed25519Signature2020": "Ed25519Signature2020"}
 _OPEN = ("pending", "active")
 
-Clock = Callable[[], datetime]
-
 
 @dataclass(frozen=True)
 class ExchangeLinks:
@@ -83,14 +82,8 @@ class ExchangeLinks:
     expires_at: datetime
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "exchangeId": self.exchange_id,
-            "exchangeUrl": self.exchange_url,
-            "interactionUrl": self.interaction_url,
-            "deepLink": self.deep_link,
-            "qrSvgUrl": self.qr_svg_url,
-            "expires": format_datetime(self.expires_at),
-        }
+        links = ("exchange_id", "exchange_url", "interaction_url", "deep_link", "qr_svg_url")
+        return {**camel_fields(self, *links), "expires": format_datetime(self.expires_at)}
 
 
 def parse_ttl(value: str | None) -> timedelta:
@@ -223,13 +216,12 @@ class ExchangeService(IssuerService):
         self,
         issuer: Issuer,
         *,
-        base_url: str | None = None,
         resolver: DIDResolver | None = None,
-        now: Clock | None = None,
         ttl: timedelta = DEFAULT_TTL,
         status_checker: Any = None,
+        **options: Unpack[ServiceOptions],
     ) -> None:
-        super().__init__(issuer, base_url=base_url, now=now)
+        super().__init__(issuer, **options)
         self.resolver = resolver
         self.ttl = ttl
         self.status_checker = status_checker

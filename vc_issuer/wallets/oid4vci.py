@@ -36,10 +36,10 @@ import hmac
 import json
 import secrets
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import quote
 
 from joserfc import jwt as jose_jwt
@@ -70,9 +70,9 @@ from vc_issuer.errors import (
     UnsupportedGrantTypeError,
     VCIssuerError,
 )
-from vc_issuer.services.issuer import Issuer, IssuerService
+from vc_issuer.services.issuer import Issuer, IssuerService, ServiceOptions
+from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.tokens import hash_secret
-from vc_issuer.store import Store
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
 from vc_issuer.wallets.exchanges import bind_credential, reissue_for_holder
 
@@ -150,18 +150,14 @@ class CreatedOffer:
     expires_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "offerId": self.offer_id,
-            "credentialId": self.credential_id,
-            "credentialOffer": self.offer,
-            "credentialOfferUri": self.offer_uri,
-            "credentialOfferRefUri": self.offer_ref_uri,
-            "credentialOfferUrl": self.offer_url,
+        return {
+            **camel_fields(self, "offer_id", "credential_id"),
+            **camel_fields(
+                self, "offer", "offer_uri", "offer_ref_uri", "offer_url", prefix="credential"
+            ),
             "expires": format_datetime(self.expires_at),
+            **camel_fields(self, "tx_code", drop_none=True),
         }
-        if self.tx_code is not None:
-            out["txCode"] = self.tx_code
-        return out
 
 
 @dataclass(frozen=True)
@@ -441,12 +437,10 @@ class OID4VCIService(IssuerService):
         self,
         issuer: Issuer,
         *,
-        base_url: str | None = None,
         config: OID4VCIConfig | None = None,
-        now: Callable[[], datetime] | None = None,
-        store: Store | None = None,
+        **options: Unpack[ServiceOptions],
     ) -> None:
-        super().__init__(issuer, base_url=base_url, now=now, store=store)
+        super().__init__(issuer, **options)
         self.config = config or OID4VCIConfig()
 
     # metadata
