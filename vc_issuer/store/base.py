@@ -301,6 +301,15 @@ def check_mail(record: OutboxRecord) -> OutboxRecord:
     )
 
 
+def _check_lifetime(record: ClaimRecord | ExchangeRecord, what: str) -> tuple[datetime, datetime]:
+    """A link's (created_at, expires_at) in UTC; one that expires as it is made is refused."""
+    created = as_utc(record.created_at, "created_at")
+    expires = as_utc(record.expires_at, "expires_at")
+    if expires <= created:
+        raise MalformedInputError(f"{what} must expire after it is created")
+    return created, expires
+
+
 def check_claim(record: ClaimRecord) -> ClaimRecord:
     """Refuse claims the schema could not round-trip; times become UTC."""
     if not isinstance(record.id, str) or not 8 <= len(record.id) <= 255:
@@ -309,14 +318,9 @@ def check_claim(record: ClaimRecord) -> ClaimRecord:
         raise MalformedInputError("a claim token_hash must be a string of 16 to 255 characters")
     if not isinstance(record.credential_id, str) or not record.credential_id:
         raise MalformedInputError("a claim needs a non-empty credential_id")
-    created = as_utc(record.created_at, "created_at")
-    expires = as_utc(record.expires_at, "expires_at")
-    if expires <= created:
-        raise MalformedInputError("a claim must expire after it is created")
-    return ClaimRecord(
-        id=record.id,
-        token_hash=record.token_hash,
-        credential_id=record.credential_id,
+    created, expires = _check_lifetime(record, "a claim")
+    return replace(
+        record,
         created_at=created,
         expires_at=expires,
         revoked_at=opt_utc(record.revoked_at, "revoked_at"),
@@ -452,18 +456,12 @@ def check_record(record: CredentialRecord) -> CredentialRecord:
         raise MalformedInputError("status_entries must be a list")
     if not isinstance(record.credential, dict):
         raise MalformedInputError("credential must be a JSON object")
-    return CredentialRecord(
-        id=record.id,
-        subject_id=record.subject_id,
+    return replace(
+        record,
         types=list(record.types),
         issued_at=as_utc(record.issued_at, "issued_at"),
         valid_from=opt_utc(record.valid_from, "valid_from"),
         valid_until=opt_utc(record.valid_until, "valid_until"),
-        status_entries=record.status_entries,
-        credential=record.credential,
-        idempotency_key=record.idempotency_key,
-        page_id=record.page_id,
-        request_hash=record.request_hash,
     )
 
 
@@ -624,23 +622,10 @@ def check_exchange(record: ExchangeRecord) -> ExchangeRecord:
     if record.result is not None:
         check_exchange_json(record.result, "result")
     check_lookup_hash(record.lookup_hash)
-    created = as_utc(record.created_at, "created_at")
-    expires = as_utc(record.expires_at, "expires_at")
-    if expires <= created:
-        raise MalformedInputError("an exchange must expire after it is created")
-    return ExchangeRecord(
-        id=record.id,
-        kind=record.kind,
-        state=record.state,
-        created_at=created,
-        expires_at=expires,
-        credential_id=record.credential_id,
-        template=record.template,
-        data=record.data,
-        result=record.result,
-        lookup_hash=record.lookup_hash,
-        updated_at=created,
-        version=1,
+    created, expires = _check_lifetime(record, "an exchange")
+    # A new exchange: version 1, updated when created, no attempts counted.
+    return replace(
+        record, created_at=created, expires_at=expires, updated_at=created, version=1, attempts=0
     )
 
 
