@@ -19,9 +19,10 @@ Adding a table and its methods (an outbox, say) is one change in three files, al
 2. ``migrations/__init__.py``: a new ``Step(n + 1, "outbox", _outbox)`` whose function makes the
    table with ``op.create_table(...)`` (never edit a released step; ``test_sql_layer`` checks that
    the steps build exactly ``schema.metadata``);
-3. ``base.py`` (the abstract method and its record dataclass, fields named like the columns) and
-   ``sql.py`` (the method: a body of ``conn.insert`` / ``conn.update`` / ``conn.fetch(SHAPE, sql)``
-   with ``:name`` parameters). Where the two databases must spell SQL differently (a row lock, a
+3. ``base.py`` (the abstract method, or a public method that checks its arguments and ends in an
+   abstract ``_`` hook; its record dataclass, fields named like the columns) and ``sql.py`` (the
+   method or hook: a body of ``conn.insert`` / ``conn.update`` / ``conn.fetch(SHAPE, sql)`` with
+   ``:name`` parameters). Where the two databases must spell SQL differently (a row lock, a
    boolean literal), use a ``{PIECE}`` from ``dialects.PIECES`` or add one there.
 
 Then add its cases to the contract tests (``tests/vc_issuer/store/``): they run on both databases.

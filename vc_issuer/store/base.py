@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Required, Self, TypedDict, TypeVar, Unpack
 
 from vc_issuer.core.credentials import utcnow as utcnow  # re-exported for sql.py
 from vc_issuer.core.status import get_bit, set_bit
@@ -36,6 +36,8 @@ _DENSE_FREE_FRACTION: Final[float] = 0.25
 _MAX_REJECTIONS: Final[int] = 64
 # Concurrent single allocations are served together, in transactions of at most this many.
 MAX_COALESCED: Final[int] = 1000
+
+_Rec = TypeVar("_Rec")
 
 
 def new_page_id() -> str:
@@ -299,6 +301,15 @@ def check_mail(record: OutboxRecord) -> OutboxRecord:
     )
 
 
+def _check_lifetime(record: ClaimRecord | ExchangeRecord, what: str) -> tuple[datetime, datetime]:
+    """A link's (created_at, expires_at) in UTC; one that expires as it is made is refused."""
+    created = as_utc(record.created_at, "created_at")
+    expires = as_utc(record.expires_at, "expires_at")
+    if expires <= created:
+        raise MalformedInputError(f"{what} must expire after it is created")
+    return created, expires
+
+
 def check_claim(record: ClaimRecord) -> ClaimRecord:
     """Refuse claims the schema could not round-trip; times become UTC."""
     if not isinstance(record.id, str) or not 8 <= len(record.id) <= 255:
@@ -307,14 +318,9 @@ def check_claim(record: ClaimRecord) -> ClaimRecord:
         raise MalformedInputError("a claim token_hash must be a string of 16 to 255 characters")
     if not isinstance(record.credential_id, str) or not record.credential_id:
         raise MalformedInputError("a claim needs a non-empty credential_id")
-    created = as_utc(record.created_at, "created_at")
-    expires = as_utc(record.expires_at, "expires_at")
-    if expires <= created:
-        raise MalformedInputError("a claim must expire after it is created")
-    return ClaimRecord(
-        id=record.id,
-        token_hash=record.token_hash,
-        credential_id=record.credential_id,
+    created, expires = _check_lifetime(record, "a claim")
+    return replace(
+        record,
         created_at=created,
         expires_at=expires,
         revoked_at=opt_utc(record.revoked_at, "revoked_at"),
@@ -450,18 +456,12 @@ def check_record(record: CredentialRecord) -> CredentialRecord:
         raise MalformedInputError("status_entries must be a list")
     if not isinstance(record.credential, dict):
         raise MalformedInputError("credential must be a JSON object")
-    return CredentialRecord(
-        id=record.id,
-        subject_id=record.subject_id,
+    return replace(
+        record,
         types=list(record.types),
         issued_at=as_utc(record.issued_at, "issued_at"),
         valid_from=opt_utc(record.valid_from, "valid_from"),
         valid_until=opt_utc(record.valid_until, "valid_until"),
-        status_entries=record.status_entries,
-        credential=record.credential,
-        idempotency_key=record.idempotency_key,
-        page_id=record.page_id,
-        request_hash=record.request_hash,
     )
 
 
@@ -507,6 +507,16 @@ class BitChange:
     index: int
     values: tuple[bool, ...]
     actor: str
+    reason: str | None
+    credential_id: str | None
+    purpose: str | None
+
+
+class StatusAudit(TypedDict, total=False):
+    """Who changes a status bit and why: the audit keywords of ``set_status_bits``, which
+    ``set_status_bit`` passes on as they are."""
+
+    actor: Required[str]
     reason: str | None
     credential_id: str | None
     purpose: str | None
@@ -612,23 +622,10 @@ def check_exchange(record: ExchangeRecord) -> ExchangeRecord:
     if record.result is not None:
         check_exchange_json(record.result, "result")
     check_lookup_hash(record.lookup_hash)
-    created = as_utc(record.created_at, "created_at")
-    expires = as_utc(record.expires_at, "expires_at")
-    if expires <= created:
-        raise MalformedInputError("an exchange must expire after it is created")
-    return ExchangeRecord(
-        id=record.id,
-        kind=record.kind,
-        state=record.state,
-        created_at=created,
-        expires_at=expires,
-        credential_id=record.credential_id,
-        template=record.template,
-        data=record.data,
-        result=record.result,
-        lookup_hash=record.lookup_hash,
-        updated_at=created,
-        version=1,
+    created, expires = _check_lifetime(record, "an exchange")
+    # A new exchange: version 1, updated when created, no attempts counted.
+    return replace(
+        record, created_at=created, expires_at=expires, updated_at=created, version=1, attempts=0
     )
 
 
@@ -677,6 +674,19 @@ def check_transition(
 
 
 @dataclass(frozen=True)
+class ExchangeUpdate:
+    """A checked compare-and-set write of one exchange, for the backend's one UPDATE: ``values``
+    (fields to replace) are written only while its state is one of ``states`` and, when given,
+    it has not expired at ``now`` and is still at ``version``. ``version`` then grows by one."""
+
+    exchange_id: str
+    states: tuple[str, ...]
+    values: dict[str, Any]
+    now: datetime | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
 class StoreLocation:
     """Where a store lives, for another process to open it: ``open_store(url, **options)``."""
 
@@ -685,7 +695,12 @@ class StoreLocation:
 
 
 class Store(abc.ABC):
-    """Everything the issuer persists. Every write commits before the call returns."""
+    """Everything the issuer persists. Every write commits before the call returns.
+
+    Where a call has many arguments to check or default, its public method is written here once
+    (checks, defaults, which fields change) and a backend implements only the ``_`` hook it
+    ends in (``_allocate``, ``_update_exchange``, ``_newest`` ...), with the checked values.
+    """
 
     backend: str
 
@@ -774,13 +789,12 @@ class Store(abc.ABC):
             batchers[key] = _Coalescer(lambda n: self.allocate_indices(kind, purpose, size, n))
         return await batchers[key].submit()
 
-    @abc.abstractmethod
     async def allocate_indices(
         self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
     ) -> list[tuple[str, int]]:
         """``count`` fresh (list_id, index) pairs in one transaction (may span a new list)."""
+        return await self.allocate_blocks(kind, purpose, size, 1, count, rng)
 
-    @abc.abstractmethod
     async def allocate_blocks(
         self,
         kind: str,
@@ -796,35 +810,32 @@ class Store(abc.ABC):
         For multi-bit status (``statusSize`` = ``block``). A list is meant for one block size:
         the caller keeps block sizes apart (a list's ``size`` is entries times ``block``).
         """
+        check_list_request(kind, purpose, size, count)
+        check_block_request(size, block)
+        if count == 0:
+            return []
+        return await self._allocate(
+            kind, purpose, size, block, count, rng if rng is not None else default_rng()
+        )
+
+    @abc.abstractmethod
+    async def _allocate(
+        self, kind: str, purpose: str, size: int, block: int, count: int, rng: random.Random
+    ) -> list[tuple[str, int]]:
+        """``allocate_blocks`` after its checks (``count`` >= 1): the backend's transaction."""
 
     @abc.abstractmethod
     async def allocated_indices(self, list_id: str) -> list[int]:
         """Every index ever handed out from the list, ascending."""
 
     async def set_status_bit(
-        self,
-        list_id: str,
-        index: int,
-        value: bool,
-        *,
-        actor: str,
-        reason: str | None = None,
-        credential_id: str | None = None,
-        purpose: str | None = None,
+        self, list_id: str, index: int, value: bool, **audit: Unpack[StatusAudit]
     ) -> tuple[bool, bool]:
         """Set one bit and audit it in the same transaction; returns (old, new).
 
         When the bit already has ``value`` nothing is written (no version bump, no audit row).
         """
-        (old,) = await self.set_status_bits(
-            list_id,
-            index,
-            (bool(value),),
-            actor=actor,
-            reason=reason,
-            credential_id=credential_id,
-            purpose=purpose,
-        )
+        (old,) = await self.set_status_bits(list_id, index, (bool(value),), **audit)
         return old, bool(value)
 
     async def set_status_bits(
@@ -872,14 +883,19 @@ class Store(abc.ABC):
         """Oldest first."""
 
     # tokens
-    @abc.abstractmethod
     async def create_token(
         self,
         token_hash: str,
         name: str,
         scopes: Sequence[str],
         expires_at: datetime | None = None,
-    ) -> TokenRecord: ...
+    ) -> TokenRecord:
+        """Store a new token; ``ConflictError`` when one with this hash exists."""
+        return await self._insert_token(new_token(token_hash, name, scopes, expires_at))
+
+    @abc.abstractmethod
+    async def _insert_token(self, token: TokenRecord) -> TokenRecord:
+        """``create_token`` after its checks: the backend's insert."""
 
     @abc.abstractmethod
     async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
@@ -946,7 +962,6 @@ class Store(abc.ABC):
     async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
         """The exchange of ``kind`` whose unique ``lookup_hash`` matches (e.g. a hashed code)."""
 
-    @abc.abstractmethod
     async def transition_exchange(
         self,
         exchange_id: str,
@@ -965,8 +980,21 @@ class Store(abc.ABC):
         stored objects when given; ``lookup_hash`` replaces the key (``None`` clears it).
         ``ConflictError`` if the new lookup_hash belongs to another exchange.
         """
+        states = check_transition(
+            from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
+        )
+        values: dict[str, Any] = {"state": to_state}
+        if data is not None:
+            values["data"] = data
+        if result is not None:
+            values["result"] = result
+        if not isinstance(lookup_hash, Keep):
+            values["lookup_hash"] = lookup_hash
+        at = opt_utc(now, "now")
+        return await self._update_exchange(
+            ExchangeUpdate(exchange_id, tuple(states), values, now=at)
+        )
 
-    @abc.abstractmethod
     async def update_exchange_data(
         self,
         exchange_id: str,
@@ -977,6 +1005,16 @@ class Store(abc.ABC):
     ) -> bool:
         """Replace ``data`` if the state is still ``expected_state`` (and, when given, the record
         is still at ``expected_version``: a lost-update guard for counters such as attempts)."""
+        check_exchange_json(data, "data")
+        check_exchange_state(expected_state)
+        return await self._update_exchange(
+            ExchangeUpdate(exchange_id, (expected_state,), {"data": data}, version=expected_version)
+        )
+
+    @abc.abstractmethod
+    async def _update_exchange(self, update: ExchangeUpdate) -> bool:
+        """The one compare-and-set UPDATE behind ``transition_exchange`` and
+        ``update_exchange_data``; ``ConflictError`` if a new lookup_hash is taken."""
 
     @abc.abstractmethod
     async def count_attempt(self, exchange_id: str, limit: int, *, state: str = "pending") -> int:
@@ -992,7 +1030,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def count_exchanges(self) -> int: ...
 
-    @abc.abstractmethod
     async def list_exchanges(
         self,
         *,
@@ -1001,6 +1038,12 @@ class Store(abc.ABC):
         limit: int = 100,
     ) -> list[ExchangeRecord]:
         """Newest first."""
+        return await self._newest(ExchangeRecord, limit, credential_id=credential_id, kind=kind)
+
+    @abc.abstractmethod
+    async def _newest(self, record: type[_Rec], limit: int, **equal: str | None) -> list[_Rec]:
+        """Stored ``record``s whose fields equal ``equal`` (None: any value), newest first, at
+        most ``limit``: the listings of exchanges, claim links and mail."""
 
     # claim links
     @abc.abstractmethod
@@ -1018,11 +1061,11 @@ class Store(abc.ABC):
     async def find_claim(self, token_hash: str) -> ClaimRecord | None:
         """The claim whose token hashes to ``token_hash``, whatever its state."""
 
-    @abc.abstractmethod
     async def list_claims(
         self, *, credential_id: str | None = None, limit: int = 100
     ) -> list[ClaimRecord]:
         """Newest first."""
+        return await self._newest(ClaimRecord, limit, credential_id=credential_id)
 
     @abc.abstractmethod
     async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
@@ -1044,7 +1087,6 @@ class Store(abc.ABC):
         """Mark up to ``limit`` due messages (queued, ``next_attempt_at <= now``) as
         ``sending`` (attempts + 1) and return them; concurrent senders never take the same."""
 
-    @abc.abstractmethod
     async def finish_mail(
         self,
         mail_id: str,
@@ -1056,8 +1098,24 @@ class Store(abc.ABC):
     ) -> bool:
         """Settle a message being sent: ``sent`` / ``cancelled`` (the claim link is erased),
         ``failed``, or ``queued`` again at ``next_attempt_at``. False if it was not sending."""
+        at = as_utc(now, "now")
+        values: dict[str, Any] = {"status": status, "updated_at": at, "last_error": error}
+        if status == "sent":
+            values.update(sent_at=at, claim_link=None)
+        elif status == "cancelled":
+            values["claim_link"] = None
+        elif status == "queued":
+            if next_attempt_at is None:
+                raise MalformedInputError("a message queued again needs next_attempt_at")
+            values["next_attempt_at"] = as_utc(next_attempt_at, "next_attempt_at")
+        elif status != "failed":
+            raise MalformedInputError("a message finishes as sent, cancelled, failed or queued")
+        return await self._finish_mail(mail_id, values)
 
     @abc.abstractmethod
+    async def _finish_mail(self, mail_id: str, values: dict[str, Any]) -> bool:
+        """Write ``finish_mail``'s checked ``values`` if the message is still ``sending``."""
+
     async def list_mail(
         self,
         *,
@@ -1066,6 +1124,7 @@ class Store(abc.ABC):
         limit: int = 100,
     ) -> list[OutboxRecord]:
         """Messages, newest first."""
+        return await self._newest(OutboxRecord, limit, status=status, credential_id=credential_id)
 
     @abc.abstractmethod
     async def retry_mail(self, now: datetime, mail_ids: Sequence[str] | None = None) -> int:

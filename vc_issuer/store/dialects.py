@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
@@ -108,10 +108,12 @@ def _codec(column: sa.Column[Any], dialect: str) -> tuple[Any, Any]:
     return None, None
 
 
-class Shape:
-    """How rows of some tables become records: fields named like columns (or ``renamed``)."""
+class Shape(Generic[R]):
+    """How rows of some tables become records: fields named like columns (or ``renamed``).
 
-    def __init__(self, record: Callable[..., Any], *tables: sa.Table, **renamed: str) -> None:
+    Generic in the record it builds, so a query's result is typed where it is written."""
+
+    def __init__(self, record: Callable[..., R], *tables: sa.Table, **renamed: str) -> None:
         self.record = record
         self.columns: dict[str, sa.Column[Any]] = {}
         for table in tables:
@@ -162,8 +164,8 @@ class Conn(abc.ABC):
         return self._run(sql, args, False)
 
     def fetch(
-        self, shape: Shape, template: str, params: Mapping[str, Any] | None = None
-    ) -> list[Any]:
+        self, shape: Shape[R], template: str, params: Mapping[str, Any] | None = None
+    ) -> list[R]:
         sql, args = self._bind(template, {k: self._value(v) for k, v in (params or {}).items()})
         decoders = shape.decoders(self.dialect)
         out = []
@@ -175,7 +177,9 @@ class Conn(abc.ABC):
             out.append(shape.record(**row))
         return out
 
-    def first(self, shape: Shape, template: str, params: Mapping[str, Any] | None = None) -> Any:
+    def first(
+        self, shape: Shape[R], template: str, params: Mapping[str, Any] | None = None
+    ) -> R | None:
         rows = self.fetch(shape, template, params)
         return rows[0] if rows else None
 

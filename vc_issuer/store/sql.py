@@ -9,18 +9,19 @@ coroutine (``base.check_*``), so a body only talks to the database. Rows become 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from vc_issuer.errors import ConflictError, MalformedInputError, NotFoundError
 from vc_issuer.store import migrations
 from vc_issuer.store.base import (
-    KEEP,
     AchievementRecord,
     Attached,
     AuditEntry,
@@ -29,8 +30,8 @@ from vc_issuer.store.base import (
     CredentialRecord,
     CredentialRef,
     ExchangeRecord,
+    ExchangeUpdate,
     ImageRecord,
-    Keep,
     OutboxRecord,
     StatusListRecord,
     Store,
@@ -40,24 +41,18 @@ from vc_issuer.store.base import (
     as_utc,
     bitmap_len,
     check_achievement_data,
-    check_block_request,
     check_change,
     check_claim,
     check_exchange,
-    check_exchange_json,
     check_exchange_state,
     check_expected_version,
     check_image,
     check_keys,
     check_list_credential,
-    check_list_request,
     check_mail,
     check_meta,
     check_record,
-    check_transition,
     check_version,
-    default_rng,
-    new_token,
     pick_free_blocks,
     utcnow,
 )
@@ -89,6 +84,11 @@ from vc_issuer.store.schema import (
     status_lists,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R")
+
 # --- shapes and the columns they select -----------------------------------------------------------
 
 CRED = Shape(CredentialRecord, credentials)
@@ -106,12 +106,18 @@ AUDIT = Shape(AuditEntry, status_audit, index="idx")
 AUDIT_COLS = 'id, at, actor, credential_id, list_id, idx AS "index", purpose, old, new, reason'
 TOKEN = Shape(TokenRecord, api_tokens)
 ACHIEVEMENT = Shape(AchievementRecord, achievements)
-OLD_ACHIEVEMENT = Shape(dict, achievement_versions)
+OLD_ACHIEVEMENT: Shape[dict[str, Any]] = Shape(dict, achievement_versions)
 IMAGE = Shape(ImageRecord, images)
 EXCHANGE = Shape(ExchangeRecord, exchanges)
 CLAIM = Shape(ClaimRecord, claims)
 MAIL = Shape(OutboxRecord, outbox)
-ROW = Shape(dict, *metadata.tables.values())  # plain values: counts, ids, flags
+ROW: Shape[dict[str, Any]] = Shape(dict, *metadata.tables.values())  # counts, ids, flags
+LISTED: dict[type, tuple[Shape[Any], str]] = {
+    ExchangeRecord: (EXCHANGE, "exchanges"),
+    ClaimRecord: (CLAIM, "claims"),
+    OutboxRecord: (MAIL, "outbox"),
+}
+"""The records ``Store._newest`` lists, by the shape and the table they are read with."""
 
 
 def _where(**equal: Any) -> tuple[str, dict[str, Any]]:
@@ -138,18 +144,22 @@ class SqlStore(Store):
             self._closed = True
             await self.db.close()
 
-    async def _first(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+    async def _first(
+        self, shape: Shape[R], sql: str, params: dict[str, Any] | None = None
+    ) -> R | None:
         return await self.db.read(lambda conn: conn.first(shape, sql, params))
 
-    async def _fetch(self, shape: Shape, sql: str, params: dict[str, Any] | None = None) -> Any:
+    async def _fetch(
+        self, shape: Shape[R], sql: str, params: dict[str, Any] | None = None
+    ) -> list[R]:
         return await self.db.read(lambda conn: conn.fetch(shape, sql, params))
 
-    async def _newest(self, shape: Shape, table: str, limit: int, **filters: Any) -> Any:
-        """Rows of ``table`` matching ``filters`` (see ``_where``), newest first, ``limit`` at
-        most: the listings of exchanges, claim links and mail."""
+    async def _newest(self, record: type[R], limit: int, **equal: str | None) -> list[R]:
+        """Rows matching ``equal`` (see ``_where``), newest first, ``limit`` at most."""
         if limit < 0:
             raise MalformedInputError("limit must be non-negative")
-        where, params = _where(**filters)
+        shape, table = LISTED[record]
+        where, params = _where(**equal)
         sql = f"SELECT * FROM {table} {where} ORDER BY created_at DESC, id LIMIT :limit"
         return await self._fetch(shape, sql, {**params, "limit": limit})
 
@@ -186,26 +196,13 @@ class SqlStore(Store):
 
     @staticmethod
     def _put(conn: Conn, r: CredentialRecord) -> CredentialRecord:
-        row = {
-            "id": r.id,
-            "subject_id": r.subject_id,
-            "types": r.types,
-            "issued_at": r.issued_at,
-            "valid_from": r.valid_from,
-            "valid_until": r.valid_until,
-            "status_entries": r.status_entries,
-            "credential": r.credential,
-            "idempotency_key": r.idempotency_key,
-            "page_id": r.page_id,
-            "request_hash": r.request_hash,
-            "stored_at": utcnow(),
-        }
+        row = _row(credentials, r, stored_at=utcnow())
         if conn.insert(credentials, row, "ON CONFLICT DO NOTHING") == 1:
             return r
         # Lost to a stored (or just-committed) row: the key wins, else it is a conflict.
         if r.idempotency_key is not None:
             sql = f"SELECT {CRED_COLS} FROM credentials WHERE idempotency_key = :key"
-            stored: CredentialRecord | None = conn.first(CRED, sql, {"key": r.idempotency_key})
+            stored = conn.first(CRED, sql, {"key": r.idempotency_key})
             if stored is not None:
                 return stored
         if conn.scalar("SELECT 1 FROM credentials WHERE id = :id", {"id": r.id}) is not None:
@@ -246,11 +243,11 @@ class SqlStore(Store):
                     new_claims.extend(more.claims)
                     new_mail.extend(more.mail)
             try:
-                conn.insert(claims, [_claim_row(c) for c in new_claims])
+                conn.insert(claims, [_row(claims, c) for c in new_claims])
             except Unique as exc:
                 raise ConflictError("a claim id or token hash is taken") from exc
             try:
-                conn.insert(outbox, [_mail_row(m) for m in new_mail])
+                conn.insert(outbox, [_row(outbox, m) for m in new_mail])
             except Unique as exc:
                 raise ConflictError("an outbox message id or dedupe key is taken") from exc
             return out
@@ -259,8 +256,7 @@ class SqlStore(Store):
 
     async def _cred_by(self, column: str, value: str) -> CredentialRecord | None:
         sql = f"SELECT {CRED_COLS} FROM credentials WHERE {column} = :v"
-        found: CredentialRecord | None = await self._first(CRED, sql, {"v": value})
-        return found
+        return await self._first(CRED, sql, {"v": value})
 
     async def get_credential(self, credential_id: str) -> CredentialRecord | None:
         return await self._cred_by("id", credential_id)
@@ -281,35 +277,16 @@ class SqlStore(Store):
             f"SELECT {CRED_COLS} FROM credentials {where}"
             " ORDER BY issued_at DESC, id LIMIT :limit OFFSET :offset"
         )
-        found: list[CredentialRecord] = await self._fetch(
-            CRED, sql, {**params, "limit": limit, "offset": offset}
-        )
-        return found
+        return await self._fetch(CRED, sql, {**params, "limit": limit, "offset": offset})
 
     async def count_credentials(self) -> int:
         return int(await self.db.read(lambda c: c.scalar("SELECT COUNT(*) FROM credentials")))
 
     # --- status lists -----------------------------------------------------------------------------
 
-    async def allocate_indices(
-        self, kind: str, purpose: str, size: int, count: int, rng: random.Random | None = None
+    async def _allocate(
+        self, kind: str, purpose: str, size: int, block: int, count: int, rng: random.Random
     ) -> list[tuple[str, int]]:
-        return await self.allocate_blocks(kind, purpose, size, 1, count, rng)
-
-    async def allocate_blocks(
-        self,
-        kind: str,
-        purpose: str,
-        size: int,
-        block: int,
-        count: int,
-        rng: random.Random | None = None,
-    ) -> list[tuple[str, int]]:
-        check_list_request(kind, purpose, size, count)
-        check_block_request(size, block)
-        if count == 0:
-            return []
-        draw = rng if rng is not None else default_rng()
         key = {"kind": kind, "purpose": purpose, "size": size}
 
         def allocate(conn: Conn) -> list[tuple[str, int]]:
@@ -331,7 +308,7 @@ class SqlStore(Store):
                 n = min(count - len(out), (size - allocated) // block)
                 if n > 0:
                     # entry e is bits e*block .. e*block+block-1 (one bit when block is 1)
-                    picked = pick_free_blocks(alloc, size, allocated, block, n, draw)
+                    picked = pick_free_blocks(alloc, size, allocated, block, n, rng)
                     # The primary key is the last guard: a duplicate aborts the transaction.
                     conn.insert(
                         status_allocations,
@@ -433,16 +410,10 @@ class SqlStore(Store):
         return await self.db.write(change)
 
     async def get_status_list(self, list_id: str) -> StatusListRecord | None:
-        found: StatusListRecord | None = await self._first(
-            LIST, f"{LIST_FROM} WHERE l.id = :id", {"id": list_id}
-        )
-        return found
+        return await self._first(LIST, f"{LIST_FROM} WHERE l.id = :id", {"id": list_id})
 
     async def list_status_lists(self) -> list[StatusListRecord]:
-        found: list[StatusListRecord] = await self._fetch(
-            LIST, f"{LIST_FROM} ORDER BY l.created_at, l.id"
-        )
-        return found
+        return await self._fetch(LIST, f"{LIST_FROM} ORDER BY l.created_at, l.id")
 
     async def save_list_credential(
         self, list_id: str, version: int, credential: dict[str, Any]
@@ -476,29 +447,14 @@ class SqlStore(Store):
         self, credential_id: str | None = None, *, list_id: str | None = None
     ) -> list[AuditEntry]:
         where, params = _where(credential_id=credential_id, list_id=list_id)
-        found: list[AuditEntry] = await self._fetch(
+        return await self._fetch(
             AUDIT, f"SELECT {AUDIT_COLS} FROM status_audit {where} ORDER BY id", params
         )
-        return found
 
     # --- tokens -----------------------------------------------------------------------------------
 
-    async def create_token(
-        self,
-        token_hash: str,
-        name: str,
-        scopes: Sequence[str],
-        expires_at: datetime | None = None,
-    ) -> TokenRecord:
-        token = new_token(token_hash, name, scopes, expires_at)
-        row = {
-            "id": token.id,
-            "token_hash": token.token_hash,
-            "name": token.name,
-            "scopes": token.scopes,
-            "created_at": token.created_at,
-            "expires_at": token.expires_at,
-        }
+    async def _insert_token(self, token: TokenRecord) -> TokenRecord:
+        row = _row(api_tokens, token)
 
         def insert(conn: Conn) -> TokenRecord:
             if conn.insert(api_tokens, row, "ON CONFLICT DO NOTHING") != 1:
@@ -508,16 +464,12 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
     async def get_token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        found: TokenRecord | None = await self._first(
+        return await self._first(
             TOKEN, "SELECT * FROM api_tokens WHERE token_hash = :h", {"h": token_hash}
         )
-        return found
 
     async def list_tokens(self) -> list[TokenRecord]:
-        found: list[TokenRecord] = await self._fetch(
-            TOKEN, "SELECT * FROM api_tokens ORDER BY created_at, id"
-        )
-        return found
+        return await self._fetch(TOKEN, "SELECT * FROM api_tokens ORDER BY created_at, id")
 
     async def revoke_token(self, token_id: str) -> bool:
         def revoke(conn: Conn) -> bool:
@@ -566,10 +518,9 @@ class SqlStore(Store):
 
     @staticmethod
     def _current(conn: Conn, achievement_id: str, lock: str = "") -> AchievementRecord | None:
-        found: AchievementRecord | None = conn.first(
+        return conn.first(
             ACHIEVEMENT, f"SELECT * FROM achievements WHERE id = :id {lock}", {"id": achievement_id}
         )
-        return found
 
     def _locked(self, conn: Conn, achievement_id: str) -> AchievementRecord:
         current = self._current(conn, achievement_id, "{FOR_UPDATE}")
@@ -634,10 +585,9 @@ class SqlStore(Store):
 
     async def list_achievements(self, *, include_archived: bool = False) -> list[AchievementRecord]:
         where = "" if include_archived else "WHERE archived = {FALSE}"
-        found: list[AchievementRecord] = await self._fetch(
+        return await self._fetch(
             ACHIEVEMENT, f"SELECT * FROM achievements {where} ORDER BY created_at, id"
         )
-        return found
 
     async def set_achievement_archived(
         self, achievement_id: str, archived: bool
@@ -670,10 +620,7 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
     async def get_image(self, sha256: str) -> ImageRecord | None:
-        found: ImageRecord | None = await self._first(
-            IMAGE, "SELECT * FROM images WHERE sha256 = :h", {"h": sha256}
-        )
-        return found
+        return await self._first(IMAGE, "SELECT * FROM images WHERE sha256 = :h", {"h": sha256})
 
     async def credential_refs(self, idempotency_keys: Sequence[str]) -> dict[str, CredentialRef]:
         keys = check_keys(idempotency_keys)  # at most 10,000: within both databases' limits
@@ -691,21 +638,8 @@ class SqlStore(Store):
     # --- wallet exchanges -----------------------------------------------------------------------
 
     async def create_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
-        rec = check_exchange(record)
-        row = {
-            "id": rec.id,
-            "kind": rec.kind,
-            "state": rec.state,
-            "credential_id": rec.credential_id,
-            "template": rec.template,
-            "created_at": rec.created_at,
-            "expires_at": rec.expires_at,
-            "updated_at": rec.created_at,
-            "version": 1,
-            "data": rec.data,
-            "result": rec.result,
-            "lookup_hash": rec.lookup_hash,
-        }
+        rec = check_exchange(record)  # version 1, updated when created, no attempts yet
+        row = _row(exchanges, rec)
 
         def insert(conn: Conn) -> ExchangeRecord:
             if conn.insert(exchanges, row, "ON CONFLICT DO NOTHING") != 1:
@@ -716,50 +650,28 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
     async def get_exchange(self, exchange_id: str) -> ExchangeRecord | None:
-        found: ExchangeRecord | None = await self._first(
+        return await self._first(
             EXCHANGE, "SELECT * FROM exchanges WHERE id = :id", {"id": exchange_id}
         )
-        return found
 
     async def find_exchange(self, kind: str, lookup_hash: str) -> ExchangeRecord | None:
-        found: ExchangeRecord | None = await self._first(
+        return await self._first(
             EXCHANGE,
             "SELECT * FROM exchanges WHERE kind = :kind AND lookup_hash = :h",
             {"kind": kind, "h": lookup_hash},
         )
-        return found
 
-    async def transition_exchange(
-        self,
-        exchange_id: str,
-        from_states: Sequence[str],
-        to_state: str,
-        *,
-        data: dict[str, Any] | None = None,
-        result: dict[str, Any] | None = None,
-        lookup_hash: str | Keep | None = KEEP,
-        now: datetime | None = None,
-    ) -> bool:
-        states = check_transition(
-            from_states, to_state, data=data, result=result, lookup_hash=lookup_hash
-        )
-        values: dict[str, Any] = {
-            "state": to_state,
-            "version": sa.text("version + 1"),
-            "updated_at": utcnow(),
-        }
-        if data is not None:
-            values["data"] = data
-        if result is not None:
-            values["result"] = result
-        if not isinstance(lookup_hash, Keep):
-            values["lookup_hash"] = lookup_hash
-        in_list, params = expand("state", states)
+    async def _update_exchange(self, update: ExchangeUpdate) -> bool:
+        values = {**update.values, "version": sa.text("version + 1"), "updated_at": utcnow()}
+        in_list, params = expand("state", update.states)
         where = f"id = :id AND state IN {in_list}"
-        params["id"] = exchange_id
-        if now is not None:
+        params["id"] = update.exchange_id
+        if update.now is not None:
             where += " AND expires_at > :now"
-            params["now"] = as_utc(now, "now")
+            params["now"] = update.now
+        if update.version is not None:
+            where += " AND version = :version"
+            params["version"] = update.version
 
         # Row-level: a concurrent UPDATE waits for this one, then re-checks the state and misses.
         def change(conn: Conn) -> bool:
@@ -769,24 +681,6 @@ class SqlStore(Store):
                 raise ConflictError("the new lookup_hash belongs to another exchange") from exc
 
         return await self.db.write(change)
-
-    async def update_exchange_data(
-        self,
-        exchange_id: str,
-        data: dict[str, Any],
-        expected_state: str,
-        *,
-        expected_version: int | None = None,
-    ) -> bool:
-        check_exchange_json(data, "data")
-        check_exchange_state(expected_state)
-        where = "id = :id AND state = :state"
-        params: dict[str, Any] = {"id": exchange_id, "state": expected_state}
-        if expected_version is not None:
-            where += " AND version = :version"
-            params["version"] = expected_version
-        values = {"data": data, "version": sa.text("version + 1"), "updated_at": utcnow()}
-        return await self.db.write(lambda conn: conn.update(exchanges, values, where, params) == 1)
 
     async def count_attempt(self, exchange_id: str, limit: int, *, state: str = "pending") -> int:
         check_exchange_state(state)
@@ -825,25 +719,13 @@ class SqlStore(Store):
     async def count_exchanges(self) -> int:
         return int(await self.db.read(lambda c: c.scalar("SELECT COUNT(*) FROM exchanges")))
 
-    async def list_exchanges(
-        self,
-        *,
-        credential_id: str | None = None,
-        kind: str | None = None,
-        limit: int = 100,
-    ) -> list[ExchangeRecord]:
-        found: list[ExchangeRecord] = await self._newest(
-            EXCHANGE, "exchanges", limit, credential_id=credential_id, kind=kind
-        )
-        return found
-
     # --- claim links ------------------------------------------------------------------------------
 
     async def create_claims(self, records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
         recs = [check_claim(r) for r in records]
         if not recs:
             return []
-        rows = [_claim_row(r) for r in recs]
+        rows = [_row(claims, r) for r in recs]
 
         def insert(conn: Conn) -> list[ClaimRecord]:
             try:
@@ -855,24 +737,12 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
     async def get_claim(self, claim_id: str) -> ClaimRecord | None:
-        found: ClaimRecord | None = await self._first(
-            CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
-        )
-        return found
+        return await self._first(CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id})
 
     async def find_claim(self, token_hash: str) -> ClaimRecord | None:
-        found: ClaimRecord | None = await self._first(
+        return await self._first(
             CLAIM, "SELECT * FROM claims WHERE token_hash = :h", {"h": token_hash}
         )
-        return found
-
-    async def list_claims(
-        self, *, credential_id: str | None = None, limit: int = 100
-    ) -> list[ClaimRecord]:
-        found: list[ClaimRecord] = await self._newest(
-            CLAIM, "claims", limit, credential_id=credential_id
-        )
-        return found
 
     async def revoke_claim(self, claim_id: str, now: datetime) -> ClaimRecord:
         at = as_utc(now, "now")
@@ -882,9 +752,7 @@ class SqlStore(Store):
             conn.update(
                 claims, {"revoked_at": at}, "id = :id AND revoked_at IS NULL", {"id": claim_id}
             )
-            found: ClaimRecord | None = conn.first(
-                CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id}
-            )
+            found = conn.first(CLAIM, "SELECT * FROM claims WHERE id = :id", {"id": claim_id})
             if found is None:
                 raise NotFoundError(f"no claim link with id {claim_id!r}")
             return found
@@ -902,7 +770,7 @@ class SqlStore(Store):
     # --- outbox ----------------------------------------------------------------------------------
 
     async def enqueue_mail(self, records: Sequence[OutboxRecord]) -> int:
-        rows = [_mail_row(check_mail(r)) for r in records]
+        rows = [_row(outbox, check_mail(r)) for r in records]
 
         def insert(conn: Conn) -> int:
             return sum(
@@ -932,52 +800,19 @@ class SqlStore(Store):
                 f"id IN {in_list}",
                 params,
             )
-            found: list[OutboxRecord] = conn.fetch(
+            return conn.fetch(
                 MAIL,
                 f"SELECT * FROM outbox WHERE id IN {in_list} ORDER BY next_attempt_at, id",
                 params,
             )
-            return found
 
         return await self.db.write(take)
 
-    async def finish_mail(
-        self,
-        mail_id: str,
-        status: str,
-        now: datetime,
-        *,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> bool:
-        at = as_utc(now, "now")
-        values: dict[str, Any] = {"status": status, "updated_at": at, "last_error": error}
-        if status == "sent":
-            values.update(sent_at=at, claim_link=None)
-        elif status == "cancelled":
-            values["claim_link"] = None
-        elif status == "queued":
-            if next_attempt_at is None:
-                raise MalformedInputError("a message queued again needs next_attempt_at")
-            values["next_attempt_at"] = as_utc(next_attempt_at, "next_attempt_at")
-        elif status != "failed":
-            raise MalformedInputError("a message finishes as sent, cancelled, failed or queued")
+    async def _finish_mail(self, mail_id: str, values: dict[str, Any]) -> bool:
         where = "id = :id AND status = 'sending'"
         return await self.db.write(
             lambda conn: conn.update(outbox, values, where, {"id": mail_id}) == 1
         )
-
-    async def list_mail(
-        self,
-        *,
-        status: str | None = None,
-        credential_id: str | None = None,
-        limit: int = 100,
-    ) -> list[OutboxRecord]:
-        found: list[OutboxRecord] = await self._newest(
-            MAIL, "outbox", limit, status=status, credential_id=credential_id
-        )
-        return found
 
     async def retry_mail(self, now: datetime, mail_ids: Sequence[str] | None = None) -> int:
         at = as_utc(now, "now")
@@ -1034,35 +869,17 @@ class SqlStore(Store):
         return await self.db.write(insert)
 
 
-def _claim_row(r: ClaimRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "token_hash": r.token_hash,
-        "credential_id": r.credential_id,
-        "created_at": r.created_at,
-        "expires_at": r.expires_at,
-        "revoked_at": r.revoked_at,
-        "last_used_at": r.last_used_at,
-    }
+@cache
+def _columns_of(table: sa.Table, record: type[DataclassInstance]) -> tuple[str, ...]:
+    """The columns of ``table`` that ``record`` has a field for, in column order."""
+    names = {f.name for f in dataclasses.fields(record)}
+    return tuple(column.name for column in table.columns if column.name in names)
 
 
-def _mail_row(r: OutboxRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "dedupe_key": r.dedupe_key,
-        "credential_id": r.credential_id,
-        "recipient": r.recipient,
-        "template": r.template,
-        "claim_link": r.claim_link,
-        "data": r.data,
-        "status": r.status,
-        "attempts": r.attempts,
-        "next_attempt_at": r.next_attempt_at,
-        "last_error": r.last_error,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at or r.created_at,
-        "sent_at": r.sent_at,
-    }
+def _row(table: sa.Table, record: DataclassInstance, **more: Any) -> dict[str, Any]:
+    """A record as INSERT values: its fields are named like the columns of its table (times are
+    UTC after ``check_*``); ``more`` adds what the record does not carry (``stored_at``)."""
+    return {name: getattr(record, name) for name in _columns_of(table, type(record))} | more
 
 
 __all__ = ["SqlStore"]
