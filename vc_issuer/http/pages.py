@@ -13,7 +13,6 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -141,14 +140,11 @@ def _issuer(credential: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _date(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    """A credential date-time as the pages print it (read like the share links read it); an
+    unreadable string is shown as it stands."""
+    moment = sharing.parse_moment(value)
+    if moment is None:
+        return value if isinstance(value, str) else None
     return moment.strftime("%d %B %Y, %H:%M UTC")
 
 
