@@ -32,7 +32,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http import offload
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
-from vc_issuer.http.middlewares import read_json_object, required_string
+from vc_issuer.http.middlewares import optional_string, read_json_object, required_string
 from vc_issuer.http.openapi import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -72,12 +72,8 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _opt_str(options: Mapping[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise MalformedInputError(f"options.{name} must be a non-empty string", field=name)
-    return value
+    """``options[name]``: None when absent, else a non-empty string (named ``options.name``)."""
+    return optional_string(options, name, label=f"options.{name}")
 
 
 def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
