@@ -201,7 +201,7 @@ def _achievement_view(request: web.Request, stored: StoredAchievement) -> dict[s
         "image_alt": (ach.image.caption if ach.image and ach.image.caption else None)
         or f"Badge image for {ach.name}",
         "criteria": ach.criteria,
-        "alignments": ach.alignments,
+        "alignments": [a.to_json() for a in ach.alignments],  # as on credential pages
         "tags": ach.tags,
         "version": ach.version,
         "archived": stored.archived,
