@@ -50,7 +50,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http import offload
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
-from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
+from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_spec, json_spec, path_param
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ImageLoader, ServiceState, state_of
 from vc_issuer.services.verifier import FORMATS, Check, VerificationResult
@@ -815,6 +815,7 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
+    not_found = {"404": html_spec("No credential at this page id")}
     return [
         Route(
             "GET",
@@ -826,8 +827,8 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [],
                 "parameters": [PAGE_ID],
                 "responses": {
-                    "200": {"description": "The page", **html_content()},
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    "200": html_spec("The page"),
+                    **not_found,
                 },
             },
             head=True,
@@ -842,11 +843,8 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [],
                 "parameters": [PAGE_ID],
                 "responses": {
-                    "200": {
-                        "description": "The credential",
-                        **json_content({"type": "object"}, "application/vc+ld+json"),
-                    },
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    "200": json_spec("The credential", media="application/vc+ld+json"),
+                    **not_found,
                 },
             },
             head=True,
@@ -876,7 +874,7 @@ def routes(services: ServiceState) -> list[Route]:
                             "image/svg+xml": {"schema": {"type": "string"}},
                         },
                     },
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    **not_found,
                 },
             },
             head=True,
@@ -889,7 +887,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "verifyPage",
                 "summary": "Verify page (HTML): paste JSON, upload JSON or a baked image, or a URL",
                 "security": [],
-                "responses": {"200": {"description": "The form", **html_content()}},
+                "responses": {"200": html_spec("The form")},
             },
             head=True,
         ),
@@ -909,9 +907,9 @@ def routes(services: ServiceState) -> list[Route]:
                     },
                 },
                 "responses": {
-                    "200": {"description": "The result (verified or not)", **html_content()},
-                    "400": {"description": "Nothing usable was sent", **html_content()},
-                    "413": {"description": "Upload too large", **html_content()},
+                    "200": html_spec("The result (verified or not)"),
+                    "400": html_spec("Nothing usable was sent"),
+                    "413": html_spec("Upload too large"),
                 },
             },
         ),
@@ -929,7 +927,7 @@ def routes(services: ServiceState) -> list[Route]:
                         "description": "The file",
                         "content": {"text/css": {"schema": {"type": "string"}}},
                     },
-                    "404": {"description": "No such file", **html_content()},
+                    "404": html_spec("No such file"),
                 },
             },
             head=True,

@@ -37,6 +37,7 @@ from vc_issuer.http.openapi import (
     AUTH_ERRORS,
     BODY_ERRORS,
     json_content,
+    json_spec,
     path_param,
     problem_spec,
     schema_ref,
@@ -464,6 +465,17 @@ async def get_credential(request: web.Request) -> web.Response:
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
+
+    def verify_responses(what: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What the verify routes answer about ``what`` (a credential or a presentation)."""
+        return {
+            "200": json_spec("Verified", schema_ref("VerificationResult")),
+            "400": verification_failed(f"Malformed request or {what}"),
+            "413": problem_spec("Request body larger than the limit"),
+            **(extra or {}),
+            "422": verification_failed(f"The {what} does not verify"),
+        }
+
     return [
         Route(
             "POST",
@@ -527,16 +539,10 @@ def routes(services: ServiceState) -> list[Route]:
                         "image/svg+xml": {"schema": {"type": "string"}},
                     },
                 },
-                "responses": {
-                    "200": {
-                        "description": "Verified",
-                        **json_content(schema_ref("VerificationResult")),
-                    },
-                    "400": verification_failed("Malformed request or credential"),
-                    "413": problem_spec("Request body larger than the limit"),
-                    "415": verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
-                    "422": verification_failed("The credential does not verify"),
-                },
+                "responses": verify_responses(
+                    "credential",
+                    {"415": verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG")},
+                ),
             },
         ),
         Route(
@@ -551,15 +557,7 @@ def routes(services: ServiceState) -> list[Route]:
                     "required": True,
                     **json_content(schema_ref("VerifyPresentationRequest")),
                 },
-                "responses": {
-                    "200": {
-                        "description": "Verified",
-                        **json_content(schema_ref("VerificationResult")),
-                    },
-                    "400": verification_failed("Malformed request or presentation"),
-                    "413": problem_spec("Request body larger than the limit"),
-                    "422": verification_failed("The presentation does not verify"),
-                },
+                "responses": verify_responses("presentation"),
             },
         ),
         Route(
