@@ -36,7 +36,7 @@ from vc_issuer.http.middlewares import optional_string, read_json_object, requir
 from vc_issuer.http.openapi import (
     AUTH_ERRORS,
     BODY_ERRORS,
-    json_content,
+    json_body,
     json_spec,
     path_param,
     problem_spec,
@@ -493,10 +493,7 @@ def routes(services: ServiceState) -> list[Route]:
                         "schema": {"type": "string", "maxLength": 255},
                     }
                 ],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("IssueCredentialRequest")),
-                },
+                "requestBody": json_body(schema_ref("IssueCredentialRequest")),
                 "responses": {
                     "201": {
                         "description": "Issued (with Accept: application/vc+jwt and format jwt:"
@@ -553,10 +550,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "verifyPresentation",
                 "summary": "Verify a presentation (signed or unsigned) and every credential in it",
                 "security": [],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("VerifyPresentationRequest")),
-                },
+                "requestBody": json_body(schema_ref("VerifyPresentationRequest")),
                 "responses": verify_responses("presentation"),
             },
         ),
@@ -568,15 +562,9 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "updateCredentialStatus",
                 "summary": "Revoke, suspend or reinstate an issued credential",
                 "security": [{"bearer": ["status"]}],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("UpdateStatusRequest")),
-                },
+                "requestBody": json_body(schema_ref("UpdateStatusRequest")),
                 "responses": {
-                    "200": {
-                        "description": "Status set",
-                        **json_content(schema_ref("StatusChange")),
-                    },
+                    "200": json_spec("Status set", schema_ref("StatusChange")),
                     **BODY_ERRORS,
                     **AUTH_ERRORS,
                     "404": problem_spec("No such credential was issued here"),
@@ -596,10 +584,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["read"]}],
                 "parameters": [path_param("id")],
                 "responses": {
-                    "200": {
-                        "description": "The credential",
-                        **json_content(schema_ref("Credential")),
-                    },
+                    "200": json_spec("The credential", schema_ref("Credential")),
                     **AUTH_ERRORS,
                     "404": problem_spec("No such credential"),
                 },
