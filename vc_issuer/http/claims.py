@@ -18,7 +18,14 @@ from vc_issuer.errors import MalformedInputError, VCIssuerError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object, required_string
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import FORMER_CLAIM_LINK, object_of, path_param, strings
+from vc_issuer.http.openapi import (
+    FORMER_CLAIM_LINK,
+    json_body,
+    json_spec,
+    object_of,
+    path_param,
+    strings,
+)
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.pages import render
 from vc_issuer.http.problems import json_response
@@ -143,6 +150,15 @@ _LINKS: Final = {
     },
 }
 
+_CLAIM_IN: Final = {
+    "type": "object",
+    "required": ["credentialId"],
+    "properties": {
+        "credentialId": {"type": "string"},
+        "expires": {"type": "string", "description": "Lifetime: 30d (default), 2w, 12h"},
+    },
+}
+
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
@@ -155,29 +171,9 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "createClaim",
                 "summary": "Make a personal claim link for an award (to send to the learner)",
                 "security": [{"bearer": ["issue"]}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["credentialId"],
-                                "properties": {
-                                    "credentialId": {"type": "string"},
-                                    "expires": {
-                                        "type": "string",
-                                        "description": "Lifetime: 30d (default), 2w, 12h",
-                                    },
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": json_body(_CLAIM_IN),
                 "responses": {
-                    "201": {
-                        "description": "The claim link",
-                        "content": {JSON: {"schema": _CLAIM}},
-                    },
+                    "201": json_spec("The claim link", _CLAIM),
                     "400": _problem("Malformed request"),
                     **_AUTH,
                     "404": _problem("No such credential"),
@@ -195,7 +191,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["issue"]}],
                 "parameters": [path_param("id")],
                 "responses": {
-                    "200": {"description": "The claim", "content": {JSON: {"schema": _CLAIM}}},
+                    "200": json_spec("The claim", _CLAIM),
                     **_AUTH,
                     "404": _problem("No such claim link"),
                 },

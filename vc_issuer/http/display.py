@@ -201,7 +201,7 @@ def _achievement_view(request: web.Request, stored: StoredAchievement) -> dict[s
         "image_alt": (ach.image.caption if ach.image and ach.image.caption else None)
         or f"Badge image for {ach.name}",
         "criteria": ach.criteria,
-        "alignments": ach.alignments,
+        "alignments": [a.to_json() for a in ach.alignments],  # as on credential pages
         "tags": ach.tags,
         "version": ach.version,
         "archived": stored.archived,
@@ -373,26 +373,38 @@ async def certificate_pdf(request: web.Request) -> web.Response:
 # --- OpenAPI --------------------------------------------------------------------------------------
 
 _HTML_PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
-PROFILE_SCHEMA: Final = {
-    "type": "object",
-    "description": "An OB 3.0 Profile (the issuer; id is its DID)",
-    "required": ["id", "type", "name"],
-    "properties": {
-        **strings("id", "name", "url", "email", "description"),
-        "type": {"type": "array", "items": {"type": "string"}},
-        "image": {"type": "object"},
-    },
-}
-ACHIEVEMENT_SCHEMA: Final = {
-    "type": "object",
-    "description": "An OB 3.0 Achievement (the public view of a design)",
-    "required": ["id", "type", "name", "description", "criteria"],
-    "properties": {
-        **strings("id", "name", "description"),
-        "type": {"type": "array", "items": {"type": "string"}},
-        "criteria": {"type": "object"},
-    },
-}
+
+
+def _ob_object(
+    description: str, *, names: tuple[str, ...], objects: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, Any]:
+    """The schema of an OB 3.0 JSON-LD object as the public views serve it: an ``id``, a
+    ``type`` array, string members ``names`` and object members ``objects`` (``required`` is
+    in addition to id and type)."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["id", "type", *required],
+        "properties": {
+            **strings("id", *names),
+            "type": {"type": "array", "items": {"type": "string"}},
+            **{name: {"type": "object"} for name in objects},
+        },
+    }
+
+
+PROFILE_SCHEMA: Final = _ob_object(
+    "An OB 3.0 Profile (the issuer; id is its DID)",
+    names=("name", "url", "email", "description"),
+    objects=("image",),
+    required=("name",),
+)
+ACHIEVEMENT_SCHEMA: Final = _ob_object(
+    "An OB 3.0 Achievement (the public view of a design)",
+    names=("name", "description"),
+    objects=("criteria",),
+    required=("name", "description", "criteria"),
+)
 CATALOG_SCHEMA: Final = {
     "type": "object",
     "description": "The public catalog: the issuer and its current, non-archived achievements",

@@ -17,7 +17,7 @@ from vc_issuer.errors import MalformedInputError
 from vc_issuer.http.auth import requires
 from vc_issuer.http.middlewares import read_json_object
 from vc_issuer.http.openapi import AUTH_ERRORS as _AUTH
-from vc_issuer.http.openapi import json_spec, path_param, strings
+from vc_issuer.http.openapi import json_body, json_spec, path_param, strings
 from vc_issuer.http.openapi import problem_spec as _problem
 from vc_issuer.http.problems import json_response
 from vc_issuer.http.routes import Route
@@ -159,9 +159,19 @@ _GONE = {
     "410": _problem("EXCHANGE_EXPIRED"),
 }
 
+_EXCHANGE_IN = {
+    "type": "object",
+    "properties": {
+        "credentialId": {"type": "string"},
+        "credential": {"type": "object"},
+        "ttl": {"type": "string", "description": "15m, 2h, 3d"},
+    },
+}
+
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
+    too_large = _problem("Request body too large")
     return [
         Route(
             "POST",
@@ -171,27 +181,13 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "createExchange",
                 "summary": "Open a VC API exchange for a stored award or a credential template",
                 "security": [{"bearer": ["issue"]}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "credentialId": {"type": "string"},
-                                    "credential": {"type": "object"},
-                                    "ttl": {"type": "string", "description": "15m, 2h, 3d"},
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": json_body(_EXCHANGE_IN),
                 "responses": {
                     "201": json_spec("The exchange and its links", _LINKS),
                     "400": _problem("Malformed request"),
                     **_AUTH,
                     "404": _problem("No such credential"),
-                    "413": _problem("Request body too large"),
+                    "413": too_large,
                 },
             },
         ),
@@ -220,17 +216,13 @@ def routes(services: ServiceState) -> list[Route]:
                 "summary": "Wallet step: {} -> presentation request; DIDAuth VP -> credential",
                 "security": [],
                 "parameters": [_ID],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"verifiablePresentation": {"type": "object"}},
-                            }
-                        }
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "properties": {"verifiablePresentation": {"type": "object"}},
                     },
-                },
+                    required=False,
+                ),
                 "responses": {
                     "200": json_spec(
                         "A verifiablePresentationRequest, or a verifiablePresentation holding"
@@ -238,7 +230,7 @@ def routes(services: ServiceState) -> list[Route]:
                     ),
                     "400": _problem("Malformed request or presentation"),
                     **_GONE,
-                    "413": _problem("Request body too large"),
+                    "413": too_large,
                     "422": _problem("Presentation did not verify (INVALID_CHALLENGE_ERROR, ...)"),
                 },
             },

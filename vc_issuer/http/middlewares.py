@@ -138,12 +138,18 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
-def required_string(body: Mapping[str, Any], name: str) -> str:
-    """``body[name]`` when it is a non-empty string, else a MALFORMED_INPUT naming the field."""
+def required_string(body: Mapping[str, Any], name: str, *, label: str | None = None) -> str:
+    """``body[name]`` when it is a non-empty string, else a MALFORMED_INPUT naming the field
+    (``label`` names it in the message when the member is nested, e.g. ``options.domain``)."""
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise MalformedInputError(f"{name} must be a non-empty string", field=name)
+        raise MalformedInputError(f"{label or name} must be a non-empty string", field=name)
     return value
+
+
+def optional_string(body: Mapping[str, Any], name: str, *, label: str | None = None) -> str | None:
+    """``body[name]``, None when absent or null; anything else must be a non-empty string."""
+    return None if body.get(name) is None else required_string(body, name, label=label)
 
 
 def request_limits(request: web.Request) -> DocumentLimits:
@@ -243,6 +249,7 @@ __all__ = [
     "body_cap_middleware",
     "error_middleware",
     "json_depth",
+    "optional_string",
     "read_json_object",
     "redact_path",
     "redact_query",

@@ -45,6 +45,18 @@ def html_content() -> dict[str, Any]:
     return {"content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+def html_spec(description: str) -> dict[str, Any]:
+    """An HTML page response described as ``description``."""
+    return {"description": description, **html_content()}
+
+
+def json_body(
+    schema: dict[str, Any], media: str = "application/json", *, required: bool = True
+) -> dict[str, Any]:
+    """A request body of ``schema``."""
+    return {"required": required, **json_content(schema, media)}
+
+
 def json_spec(
     description: str,
     schema: dict[str, Any] | None = None,
@@ -461,6 +473,8 @@ __all__ = [
     "PAGE_ID",
     "VERIFY_FORM",
     "html_content",
+    "html_spec",
+    "json_body",
     "json_content",
     "json_spec",
     "openapi_document",

@@ -13,7 +13,6 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -51,7 +50,7 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http import offload
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, MAX_BODY_KEY
-from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_content, json_content, path_param
+from vc_issuer.http.openapi import PAGE_ID, VERIFY_FORM, html_spec, json_spec, path_param
 from vc_issuer.http.routes import Route
 from vc_issuer.http.state import ImageLoader, ServiceState, state_of
 from vc_issuer.services.verifier import FORMATS, Check, VerificationResult
@@ -141,14 +140,11 @@ def _issuer(credential: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _date(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    """A credential date-time as the pages print it (read like the share links read it); an
+    unreadable string is shown as it stands."""
+    moment = sharing.parse_moment(value)
+    if moment is None:
+        return value if isinstance(value, str) else None
     return moment.strftime("%d %B %Y, %H:%M UTC")
 
 
@@ -819,6 +815,7 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
+    not_found = {"404": html_spec("No credential at this page id")}
     return [
         Route(
             "GET",
@@ -830,8 +827,8 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [],
                 "parameters": [PAGE_ID],
                 "responses": {
-                    "200": {"description": "The page", **html_content()},
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    "200": html_spec("The page"),
+                    **not_found,
                 },
             },
             head=True,
@@ -846,11 +843,8 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [],
                 "parameters": [PAGE_ID],
                 "responses": {
-                    "200": {
-                        "description": "The credential",
-                        **json_content({"type": "object"}, "application/vc+ld+json"),
-                    },
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    "200": json_spec("The credential", media="application/vc+ld+json"),
+                    **not_found,
                 },
             },
             head=True,
@@ -880,7 +874,7 @@ def routes(services: ServiceState) -> list[Route]:
                             "image/svg+xml": {"schema": {"type": "string"}},
                         },
                     },
-                    "404": {"description": "No credential at this page id", **html_content()},
+                    **not_found,
                 },
             },
             head=True,
@@ -893,7 +887,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "verifyPage",
                 "summary": "Verify page (HTML): paste JSON, upload JSON or a baked image, or a URL",
                 "security": [],
-                "responses": {"200": {"description": "The form", **html_content()}},
+                "responses": {"200": html_spec("The form")},
             },
             head=True,
         ),
@@ -913,9 +907,9 @@ def routes(services: ServiceState) -> list[Route]:
                     },
                 },
                 "responses": {
-                    "200": {"description": "The result (verified or not)", **html_content()},
-                    "400": {"description": "Nothing usable was sent", **html_content()},
-                    "413": {"description": "Upload too large", **html_content()},
+                    "200": html_spec("The result (verified or not)"),
+                    "400": html_spec("Nothing usable was sent"),
+                    "413": html_spec("Upload too large"),
                 },
             },
         ),
@@ -933,7 +927,7 @@ def routes(services: ServiceState) -> list[Route]:
                         "description": "The file",
                         "content": {"text/css": {"schema": {"type": "string"}}},
                     },
-                    "404": {"description": "No such file", **html_content()},
+                    "404": html_spec("No such file"),
                 },
             },
             head=True,

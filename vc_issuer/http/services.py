@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from did_methods.fetch import SafeFetcher
 from did_methods.registry import DIDResolver, Resolver
@@ -100,6 +100,30 @@ def image_loader(service: AchievementService, *base_urls: str) -> ImageLoader:
     return load
 
 
+class _Flows(TypedDict):
+    """The issuing flows, under their ``ServiceState`` field names."""
+
+    achievements: AchievementService
+    exchanges: ExchangeService
+    oid4vci: OID4VCIService
+    claims: ClaimService
+
+
+def _flows(issuer: Issuer, public_url: str, resolver: DIDResolver) -> _Flows:
+    """How a badge reaches a learner: its design, a VC API exchange or an OpenID4VCI offer,
+    and the claim link that makes either on demand. Links point at ``public_url``."""
+    exchanges = ExchangeService(issuer, base_url=public_url, resolver=resolver, now=issuer.now)
+    offers = OID4VCIService(issuer, base_url=public_url)
+    return _Flows(
+        achievements=AchievementService(issuer.store, base_url=issuer.base_url),
+        exchanges=exchanges,
+        oid4vci=offers,
+        claims=ClaimService(
+            issuer, base_url=public_url, exchanges=exchanges, offers=offers, now=issuer.now
+        ),
+    )
+
+
 async def open_services(home: Path, *, base_url: str | None = None, **options: Any) -> ServiceState:
     """The services over the issuer home at ``home`` (``base_url`` overrides the home's), with
     its mailer when ``[email]`` is configured; the issuer closes with the app."""
@@ -160,24 +184,14 @@ def build_services(
     if fetcher is None:
         fetcher = SafeFetcher(allow_private=allow_private)
         owned.append(fetcher)
-    achievements = AchievementService(issuer.store, base_url=issuer.base_url)
-    exchanges = ExchangeService(
-        issuer, base_url=public_url, resolver=verify_resolver, now=issuer.now
-    )
-    offers = OID4VCIService(issuer, base_url=public_url)
-    claims = ClaimService(
-        issuer, base_url=public_url, exchanges=exchanges, offers=offers, now=issuer.now
-    )
+    flows = _flows(issuer, public_url, verify_resolver)
     return ServiceState(
         issuer=issuer,
         resolver=verify_resolver,
         network_resolver=network,
         status_checker=status_checker,
-        achievements=achievements,
-        exchanges=exchanges,
-        oid4vci=offers,
-        claims=claims,
-        image_loader=image_loader(achievements, public_url),
+        **flows,
+        image_loader=image_loader(flows["achievements"], public_url),
         authenticator=Authenticator(issuer.store, enabled=auth),
         allow_private=allow_private,
         base_url=public_url,

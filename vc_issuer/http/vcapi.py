@@ -32,11 +32,12 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http import offload
 from vc_issuer.http.auth import PRINCIPAL_KEY, Principal, requires
-from vc_issuer.http.middlewares import read_json_object, required_string
+from vc_issuer.http.middlewares import optional_string, read_json_object, required_string
 from vc_issuer.http.openapi import (
     AUTH_ERRORS,
     BODY_ERRORS,
-    json_content,
+    json_body,
+    json_spec,
     path_param,
     problem_spec,
     schema_ref,
@@ -72,12 +73,8 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _opt_str(options: Mapping[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise MalformedInputError(f"options.{name} must be a non-empty string", field=name)
-    return value
+    """``options[name]``: None when absent, else a non-empty string (named ``options.name``)."""
+    return optional_string(options, name, label=f"options.{name}")
 
 
 def suites_from_options(options: Mapping[str, Any]) -> list[str] | None:
@@ -468,6 +465,17 @@ async def get_credential(request: web.Request) -> web.Response:
 
 def routes(services: ServiceState) -> list[Route]:
     """The routes of this module, with their OpenAPI operations."""
+
+    def verify_responses(what: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What the verify routes answer about ``what`` (a credential or a presentation)."""
+        return {
+            "200": json_spec("Verified", schema_ref("VerificationResult")),
+            "400": verification_failed(f"Malformed request or {what}"),
+            "413": problem_spec("Request body larger than the limit"),
+            **(extra or {}),
+            "422": verification_failed(f"The {what} does not verify"),
+        }
+
     return [
         Route(
             "POST",
@@ -485,10 +493,7 @@ def routes(services: ServiceState) -> list[Route]:
                         "schema": {"type": "string", "maxLength": 255},
                     }
                 ],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("IssueCredentialRequest")),
-                },
+                "requestBody": json_body(schema_ref("IssueCredentialRequest")),
                 "responses": {
                     "201": {
                         "description": "Issued (with Accept: application/vc+jwt and format jwt:"
@@ -531,16 +536,10 @@ def routes(services: ServiceState) -> list[Route]:
                         "image/svg+xml": {"schema": {"type": "string"}},
                     },
                 },
-                "responses": {
-                    "200": {
-                        "description": "Verified",
-                        **json_content(schema_ref("VerificationResult")),
-                    },
-                    "400": verification_failed("Malformed request or credential"),
-                    "413": problem_spec("Request body larger than the limit"),
-                    "415": verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG"),
-                    "422": verification_failed("The credential does not verify"),
-                },
+                "responses": verify_responses(
+                    "credential",
+                    {"415": verification_failed("UNSUPPORTED_IMAGE: an image neither PNG nor SVG")},
+                ),
             },
         ),
         Route(
@@ -551,19 +550,8 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "verifyPresentation",
                 "summary": "Verify a presentation (signed or unsigned) and every credential in it",
                 "security": [],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("VerifyPresentationRequest")),
-                },
-                "responses": {
-                    "200": {
-                        "description": "Verified",
-                        **json_content(schema_ref("VerificationResult")),
-                    },
-                    "400": verification_failed("Malformed request or presentation"),
-                    "413": problem_spec("Request body larger than the limit"),
-                    "422": verification_failed("The presentation does not verify"),
-                },
+                "requestBody": json_body(schema_ref("VerifyPresentationRequest")),
+                "responses": verify_responses("presentation"),
             },
         ),
         Route(
@@ -574,15 +562,9 @@ def routes(services: ServiceState) -> list[Route]:
                 "operationId": "updateCredentialStatus",
                 "summary": "Revoke, suspend or reinstate an issued credential",
                 "security": [{"bearer": ["status"]}],
-                "requestBody": {
-                    "required": True,
-                    **json_content(schema_ref("UpdateStatusRequest")),
-                },
+                "requestBody": json_body(schema_ref("UpdateStatusRequest")),
                 "responses": {
-                    "200": {
-                        "description": "Status set",
-                        **json_content(schema_ref("StatusChange")),
-                    },
+                    "200": json_spec("Status set", schema_ref("StatusChange")),
                     **BODY_ERRORS,
                     **AUTH_ERRORS,
                     "404": problem_spec("No such credential was issued here"),
@@ -602,10 +584,7 @@ def routes(services: ServiceState) -> list[Route]:
                 "security": [{"bearer": ["read"]}],
                 "parameters": [path_param("id")],
                 "responses": {
-                    "200": {
-                        "description": "The credential",
-                        **json_content(schema_ref("Credential")),
-                    },
+                    "200": json_spec("The credential", schema_ref("Credential")),
                     **AUTH_ERRORS,
                     "404": problem_spec("No such credential"),
                 },
