@@ -269,9 +269,9 @@ def _bomb_png(credential: dict[str, Any]) -> bytes:
     return encode_png([*chunks[:-1], PngChunk(b"iTXt", body), chunks[-1]])
 
 
-def attacks(http: aiohttp.ClientSession, server: Server, signed: dict[str, Any]) -> dict[
-    str, Callable[[], Awaitable[list[str]]]
-]:
+def attacks(
+    http: aiohttp.ClientSession, server: Server, signed: dict[str, Any]
+) -> dict[str, Callable[[], Awaitable[list[str]]]]:
     verify = "/credentials/verify"
     auth = {"Authorization": f"Bearer {server.token}"}
     subjects = _forged(signed, [{"name": "x"}] * 10_000)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from vc_issuer.core.credentials import utcnow
@@ -72,18 +73,24 @@ class LimitsConfig:
             if not method.isupper() or not path.startswith("/"):
                 raise ConfigError(f"limits: a route is 'METHOD /path', got {route!r}")
 
-    @property
-    def limited_routes(self) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (m, p) for m, _, p in (r.partition(" ") for r in (*self.routes, *self.extra_routes))
-        )
+    @cached_property
+    def limited_routes(self) -> dict[str, tuple[frozenset[str], tuple[str, ...]]]:
+        """Per method: the exact paths, and the prefixes (a route ending in ``/``), limited.
+        Split once: :meth:`covers` runs on every request."""
+        out: dict[str, tuple[set[str], list[str]]] = {}
+        for route in (*self.routes, *self.extra_routes):
+            method, _, path = route.partition(" ")
+            exact, prefixes = out.setdefault(method, (set(), []))
+            (prefixes.append if path.endswith("/") else exact.add)(path)
+        return {m: (frozenset(e), tuple(p)) for m, (e, p) in out.items()}
 
     def covers(self, method: str, path: str) -> bool:
         """Whether requests ``method path`` are rate-limited (anonymous ones)."""
-        for m, p in self.limited_routes:
-            if m == method and (path == p or (p.endswith("/") and path.startswith(p))):
-                return True
-        return False
+        limited = self.limited_routes.get(method)
+        if limited is None:
+            return False
+        exact, prefixes = limited
+        return path in exact or path.startswith(prefixes)
 
     def row_bound(self) -> float:
         """Rows one client can keep alive on one worker: ``burst + rate x (ttl + interval)``."""
