@@ -80,12 +80,14 @@ def _credential(did: str) -> dict[str, Any]:
 class Server:
     """A ``vc-issuer serve`` subprocess on a fresh home; stopped with SIGTERM."""
 
-    def __init__(self, home: Path, workers: int, database_url: str | None) -> None:
+    def __init__(
+        self, home: Path, workers: int, database_url: str | None, cli: list[str] | None = None
+    ) -> None:
         self.home = home
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         args = [
-            *_cli(), "serve", "--home", str(home), "--host", "127.0.0.1",
+            *(cli or _cli()), "serve", "--home", str(home), "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", str(workers),
         ]  # fmt: skip
         if database_url:
@@ -123,9 +125,19 @@ class Server:
         self.log.close()
 
 
-def _token(home: Path) -> str:
+def _token(home: Path, cli: list[str] | None = None) -> str:
     out = subprocess.run(
-        [*_cli(), "tokens", "create", "--home", str(home), "--scope", "issue", "--name", "bench"],
+        [
+            *(cli or _cli()),
+            "tokens",
+            "create",
+            "--home",
+            str(home),
+            "--scope",
+            "issue",
+            "--name",
+            "bench",
+        ],
         check=True,
         capture_output=True,
         text=True,

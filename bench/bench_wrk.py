@@ -14,6 +14,12 @@ Besides req/s and latency it prints the server's CPU per request (user + system 
 server's whole process group over the run, divided by the requests wrk completed).
 
     python bench/bench_wrk.py [--workers 1,2] [--seconds 15] [--connections 16] [--distinct 2000]
+        [--baseline OTHER/venv/bin/vc-issuer --rounds 5]
+
+``--baseline`` runs another build of the server (an older commit in its own virtualenv) in
+alternation with this one, round after round, and prints the medians with this build's req/s as
+a change against the baseline's: on a shared VM one run moves about 10 % either way, so a
+before/after comparison from two separate runs says little.
 
 Needs the ``wrk`` Debian package.
 """
@@ -26,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +42,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import Server, _credential, _token
+from bench_http import Server, _cli, _credential, _token
 
 ISSUE_LUA = r"""
 local counter = 0
@@ -131,6 +138,34 @@ def _wrk(base: str, script: Path, args: argparse.Namespace, pgid: int) -> dict[s
     }
 
 
+def _run_once(
+    cli: list[str], workers: int, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """One server (``cli``'s ``vc-issuer``) on a fresh home: issue, then verify, under wrk."""
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="vc-bench-wrk-") as tmp:
+        home = Path(tmp) / "home"
+        server = Server(home, workers, args.database_url, cli=cli)
+        try:
+            server.wait_ready()
+            token = _token(home, cli)
+            credential = _credential(server.did)
+            credential["credentialSubject"]["name"] = "__NAME__"
+            issue_lua = Path(tmp) / "issue.lua"
+            body = json.dumps({"credential": credential}, separators=(",", ":"))
+            issue_lua.write_text(ISSUE_LUA % {"body": body, "token": token})
+            bodies = asyncio.run(_issue_many(server.base, token, credential, args.distinct))
+            lines = Path(tmp) / "verify-bodies.jsonl"
+            lines.write_text("\n".join(bodies) + "\n")
+            verify_lua = Path(tmp) / "verify.lua"
+            verify_lua.write_text(VERIFY_LUA % {"path": lines})
+            for route, script in (("issue", issue_lua), ("verify", verify_lua)):
+                out[route] = _wrk(server.base, script, args, server.proc.pid)
+        finally:
+            server.stop()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
@@ -138,41 +173,56 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--distinct", type=int, default=2000, help="credentials to cycle in verify")
     ap.add_argument("--database-url", help="postgresql:// URL (default: SQLite in a temp home)")
+    ap.add_argument(
+        "--baseline",
+        help="another vc-issuer executable (e.g. an older checkout's venv/bin/vc-issuer), "
+        "measured in alternation with this one",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="repetitions; medians are printed")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
+    codes = [("this", _cli())]
+    if args.baseline:
+        codes.append(("baseline", [args.baseline]))
     print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, distinct body per request")
     print(
-        f"{'workers':>7} {'route':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
-        f" {'cpu ms/req':>10}"
+        f"{'code':8} {'workers':>7} {'route':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'non-2xx':>8} {'cpu ms/req':>10}"
     )
-    for workers in (int(w) for w in args.workers.split(",")):
-        with tempfile.TemporaryDirectory(prefix="vc-bench-wrk-") as tmp:
-            home = Path(tmp) / "home"
-            server = Server(home, workers, args.database_url)
-            try:
-                server.wait_ready()
-                token = _token(home)
-                credential = _credential(server.did)
-                credential["credentialSubject"]["name"] = "__NAME__"
-                issue_lua = Path(tmp) / "issue.lua"
-                body = json.dumps({"credential": credential}, separators=(",", ":"))
-                issue_lua.write_text(ISSUE_LUA % {"body": body, "token": token})
-                bodies = asyncio.run(_issue_many(server.base, token, credential, args.distinct))
-                lines = Path(tmp) / "verify-bodies.jsonl"
-                lines.write_text("\n".join(bodies) + "\n")
-                verify_lua = Path(tmp) / "verify.lua"
-                verify_lua.write_text(VERIFY_LUA % {"path": lines})
-                for route, script in (("issue", issue_lua), ("verify", verify_lua)):
-                    r = _wrk(server.base, script, args, server.proc.pid)
+    seen: dict[tuple[str, int, str], list[dict[str, float]]] = {}
+    for round_ in range(args.rounds):
+        # alternate the order: neither code always runs on a machine the other just warmed
+        order = codes if round_ % 2 == 0 else codes[::-1]
+        for workers in (int(w) for w in args.workers.split(",")):
+            for name, cli in order:
+                for route, r in _run_once(cli, workers, args).items():
+                    seen.setdefault((name, workers, route), []).append(r)
                     print(
-                        f"{workers:>7} {route:6} {r['rps']:8.1f} {r['p50_ms']:8.2f} "
+                        f"{name:8} {workers:>7} {route:6} {r['rps']:8.1f} {r['p50_ms']:8.2f} "
                         f"{r['p99_ms']:8.2f} {int(r['non2xx']):>8} {r['cpu_ms']:10.3f}",
                         flush=True,
                     )
-            finally:
-                server.stop()
+    if args.rounds > 1 or args.baseline:
+        _print_medians(seen, args.baseline is not None)
+
+
+def _print_medians(seen: dict[tuple[str, int, str], list[dict[str, float]]], vs: bool) -> None:
+    """Medians over the rounds (one VM run moves 10 % either way), and this code's req/s as a
+    change against the baseline's."""
+    print("\nmedians")
+    print(
+        f"{'code':8} {'workers':>7} {'route':6} {'req/s':>8} {'cpu ms/req':>10} {'vs baseline':>11}"
+    )
+    for (name, workers, route), rows in sorted(seen.items()):
+        rps = statistics.median(r["rps"] for r in rows)
+        cpu = statistics.median(r["cpu_ms"] for r in rows)
+        change = ""
+        if vs and name == "this":
+            base = statistics.median(r["rps"] for r in seen[("baseline", workers, route)])
+            change = f"{100 * (rps / base - 1):+.1f} %"
+        print(f"{name:8} {workers:>7} {route:6} {rps:8.1f} {cpu:10.3f} {change:>11}")
 
 
 if __name__ == "__main__":

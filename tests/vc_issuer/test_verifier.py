@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -89,6 +90,17 @@ async def test_one_options_object_or_its_fields_as_keywords(resolver: Resolver) 
     assert result.credential_results[0].verified
     with pytest.raises(TypeError, match="chekcs"):
         await verify_credential(doc, options, chekcs=["proof"])
+
+
+def test_options_copy_is_dataclasses_replace() -> None:
+    """``with_`` (the verifier's cheap copy) gives what ``dataclasses.replace`` gives."""
+    base = VerifyOptions(domain="d.example", checks=["proof"])
+    changed = base.with_(challenge="c-1", checks=None)
+    assert changed == dataclasses.replace(base, challenge="c-1", checks=None)
+    assert (base.challenge, base.checks) == (None, ["proof"])  # the original is untouched
+    assert base.with_() is base
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.domain = "other.example"  # type: ignore[misc]
 
 
 async def test_json_text_input_and_default_resolver() -> None:

@@ -60,6 +60,25 @@ def test_nesting_is_bounded_with_or_without_a_budget() -> None:
         dive(11)
 
 
+def test_step_in_is_charge_then_enter() -> None:
+    """The walks' one-call hook counts like charge() + enter() and fails with the same codes."""
+    b = work.WorkBudget(seconds=1e9, max_steps=1_000, max_depth=3, clock=FakeClock())
+    for _ in range(3):
+        b.step_in()
+    assert (b.steps, b.depth) == (3, 3)
+    with pytest.raises(WorkBudgetExceededError) as deep:
+        b.step_in()
+    assert deep.value.extra == {"limit": "depth", "value": 3}
+    assert b.depth == 0  # reusable after the error unwound every level
+    flat = work.WorkBudget(seconds=1e9, max_steps=1_000, max_depth=10**9, clock=FakeClock())
+    with pytest.raises(WorkBudgetExceededError) as steps:
+        for _ in range(5_000):
+            flat.step_in()
+            flat.leave()
+    assert steps.value.extra == {"limit": "steps", "value": 1_000}
+    assert flat.spent and flat.steps <= 1_000 + 512
+
+
 def _cycle(n: int) -> list[rdfc.Quad]:
     return [(f"_:b{i}", P, f"_:b{(i + 1) % n}", "") for i in range(n)]
 

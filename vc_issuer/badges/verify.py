@@ -16,7 +16,6 @@ The CLI (``vc-issuer verify``), ``POST /credentials/verify`` and the ``/verify``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -92,7 +91,7 @@ async def verify_input(
             )
         else:
             result = await verify(
-                value, replace(opts, now=clock, fetcher=fetcher), media_type=media_type
+                value, opts.with_(now=clock, fetcher=fetcher), media_type=media_type
             )
         if opts.recipient_email is not None:
             add_recipient_check(result, opts.recipient_email)

@@ -355,15 +355,17 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         return local_key in self._loader._scoped_json
 
     def _expand(self, *args: Any, **kwargs: Any) -> Any:
-        b = work.active()
+        b = work.active_budget()
         if b is None:
-            return super()._expand(*args, **kwargs)
-        b.charge()
-        b.enter()
+            return _pyld_expand(self, *args, **kwargs)
+        b.step_in()
         try:
-            return super()._expand(*args, **kwargs)
+            return _pyld_expand(self, *args, **kwargs)
         finally:
             b.leave()
+
+
+_pyld_expand = jsonld.JsonLdProcessor._expand
 
 
 def _value_key(value: Any) -> Any:
@@ -390,6 +392,7 @@ def _value_key(value: Any) -> Any:
 
 
 _NEVER = object()
+_compare_values = jsonld.JsonLdProcessor.compare_values
 _INDEX_FROM = 16
 """Values of one property from which duplicates are found by a hash index, not a scan."""
 
@@ -409,6 +412,7 @@ class _NodeMap:
     def __init__(self, issuer: IdentifierIssuer) -> None:
         self.issuer = issuer
         self.index: dict[tuple[int, str], set[Any]] = {}
+        self.budget = work.active()
 
     def add(self, node: dict[str, Any], prop: str, value: Any, allow_duplicate: bool) -> None:
         values = node.get(prop)
@@ -416,13 +420,13 @@ class _NodeMap:
             values = node[prop] = []
         elif not isinstance(values, list):
             values = node[prop] = [values]
-        seen = self.index.get((id(node), prop))
+        seen = self.index.get((id(node), prop)) if self.index else None
         if seen is None and len(values) < _INDEX_FROM:
             # few values (almost every property): pyld's scan is cheaper than hashing
-            if not allow_duplicate and any(
-                jsonld.JsonLdProcessor.compare_values(v, value) for v in values
-            ):
-                return
+            if not allow_duplicate:
+                for v in values:
+                    if _compare_values(v, value):
+                        return
             values.append(value)
             return
         key = _value_key(value)
@@ -449,15 +453,15 @@ class _NodeMap:
         active_property: str | None = None,
         list_: dict[str, Any] | None = None,
     ) -> None:
-        b = work.active()
-        if b is not None:
-            b.charge()
-            b.enter()
+        b = self.budget
+        if b is None:
+            self._build(input_, graph_map, active_graph, active_subject, active_property, list_)
+            return
+        b.step_in()
         try:
             self._build(input_, graph_map, active_graph, active_subject, active_property, list_)
         finally:
-            if b is not None:
-                b.leave()
+            b.leave()
 
     def _build(
         self,

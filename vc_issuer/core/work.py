@@ -30,6 +30,7 @@ __all__ = [
     "INLINE_STEPS",
     "WorkBudget",
     "active",
+    "active_budget",
     "budget",
     "charge",
     "nested",
@@ -107,6 +108,19 @@ class WorkBudget:
         if self.depth > 0:
             self.depth -= 1
 
+    def step_in(self) -> None:
+        """:meth:`charge` one step and :meth:`enter` one level: what every node of a recursive
+        walk does, in one call (the walks call it per node; measured, the two calls cost
+        more than the checks)."""
+        self.steps += 1
+        if self.steps >= self._next_check:
+            self.steps -= 1
+            self.charge()
+        self.depth += 1
+        if self.depth > self.max_depth:
+            self.depth -= 1
+            self.enter()
+
 
 _ACTIVE: ContextVar[WorkBudget | None] = ContextVar("vc_issuer_work_budget", default=None)
 
@@ -114,6 +128,10 @@ _ACTIVE: ContextVar[WorkBudget | None] = ContextVar("vc_issuer_work_budget", def
 def active() -> WorkBudget | None:
     """The budget of the current request, if one is active."""
     return _ACTIVE.get()
+
+
+active_budget = _ACTIVE.get
+""":func:`active` without the wrapper, for the per-node hooks of the walks."""
 
 
 def charge(steps: int = 1) -> None:

@@ -14,6 +14,7 @@ verification runs in-process, as before, because those objects live only in the 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ from vc_issuer.services.status_check import (
 from vc_issuer.services.verifier import VerificationResult, verify_presentation
 from vc_issuer.services.workpool import PoolLimits, WorkPool, call_parent
 
-__all__ = ["Offload", "VerifySpec", "make_offload", "verify", "verify_vp"]
+__all__ = ["Offload", "VerifySpec", "make_offload", "settle", "verify", "verify_vp"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,19 @@ def _install(spec: VerifySpec) -> None:
     (outside any request's budget: processing the pinned contexts costs ~0.5 s CPU once)."""
     global _SPEC
     _SPEC = spec
-    _warm(spec.loader)
+    settle(spec.loader)
+
+
+def settle(loader: ContextLoader | None) -> None:
+    """Warm the pinned-context caches, then hand everything alive to ``gc.freeze``.
+
+    Why: a server process holds ~120,000 long-lived objects (modules, processed contexts);
+    every full collection walked all of them, about 65 ms of CPU once every ~600 requests
+    (~100 us a request, measured with gc callbacks). Frozen objects are never walked again,
+    so a full collection only sees what requests left behind."""
+    _warm(loader)
+    gc.collect()
+    gc.freeze()
 
 
 _V1 = "https://www.w3.org/2018/credentials/v1"
@@ -219,7 +232,7 @@ def make_offload(
     )
     pool = WorkPool(
         limits,
-        initializer=_install if spec is not None else _warm,
+        initializer=_install if spec is not None else settle,
         initargs=(spec,) if spec is not None else (None,),
         preload=("vc_issuer.http.offload", "vc_issuer.badges.verify"),
     )

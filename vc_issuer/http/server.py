@@ -41,8 +41,10 @@ from vc_issuer.errors import (
 )
 from vc_issuer.http.app import create_app
 from vc_issuer.http.middlewares import DEFAULT_MAX_BODY, JsonAccessLogger
+from vc_issuer.http.offload import settle
 from vc_issuer.http.ratelimit import install_limits
 from vc_issuer.http.services import open_services
+from vc_issuer.http.state import STATE_KEY
 from vc_issuer.services.home import load_home
 from vc_issuer.services.limits import LimitsConfig
 from vc_issuer.services.workpool import PoolLimits
@@ -383,6 +385,7 @@ async def serve(
                 backlog=LISTEN_BACKLOG,
             )
             await site.start()
+        settle(app[STATE_KEY].issuer.loader)
         if on_ready is not None:
             on_ready(list(runner.addresses))
         await stop.wait()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -119,7 +119,25 @@ class VerifyOptions:
     def of(cls, options: VerifyOptions | None, overrides: Mapping[str, Any]) -> VerifyOptions:
         """``options`` (or the defaults) with keyword arguments on top: the keyword form of the
         entry points (``verify(doc, resolver=r)``) stays a thin layer over this one object."""
-        return replace(options or cls(), **overrides)
+        return (options or _DEFAULT_OPTIONS).with_(**overrides)
+
+    def with_(self, **changes: Any) -> VerifyOptions:
+        """``dataclasses.replace``, written out because a verification runs it three times:
+        ``replace`` reads every field and re-runs ``__init__`` (2.7 us; 40 Python calls), a
+        copy of the fields with ``changes`` on top costs 1.1 us. Unknown names are refused
+        as ``replace`` refuses them."""
+        if not changes:
+            return self
+        unknown = changes.keys() - _OPTION_FIELDS
+        if unknown:
+            raise TypeError(f"VerifyOptions has no field(s) {sorted(unknown)}")
+        new = object.__new__(VerifyOptions)
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(VerifyOptions))
+_DEFAULT_OPTIONS = VerifyOptions()
 
 
 #: Format names a result reports (``format``), and how people call them (``formatName``).
@@ -328,7 +346,7 @@ async def verify_credential(
     check name is a caller's error (MalformedInputError).
     """
     opts = VerifyOptions.of(options, overrides)
-    opts = replace(opts, checks=check_names(opts.checks))
+    opts = opts.with_(checks=check_names(opts.checks))
     rec = _Recorder("credential")
     return await rec.run("credential", _verify_credential(rec, credential, opts))
 
@@ -805,7 +823,7 @@ async def verify(
     if resolver is None:
         resolver = own = default_resolver(allow_private=opts.allow_private_hosts)
     try:
-        opts = replace(opts, resolver=resolver, checks=wanted)
+        opts = opts.with_(resolver=resolver, checks=wanted)
         document: Any = value
         if isinstance(value, (bytes, bytearray, str)):
             text = input_text(value, _latin1)
