@@ -209,20 +209,28 @@ def main() -> None:
 
 
 def _print_medians(seen: dict[tuple[str, int, str], list[dict[str, float]]], vs: bool) -> None:
-    """Medians over the rounds (one VM run moves 10 % either way), and this code's req/s as a
-    change against the baseline's."""
+    """Medians over the rounds, and this build against the baseline as the median of the
+    per-round ratios: the two builds of one round ran back to back, so a slow spell of the VM
+    (they move req/s by 10-20 % here) mostly hits both."""
     print("\nmedians")
     print(
-        f"{'code':8} {'workers':>7} {'route':6} {'req/s':>8} {'cpu ms/req':>10} {'vs baseline':>11}"
+        f"{'code':8} {'workers':>7} {'route':6} {'req/s':>8} {'cpu ms/req':>10}"
+        f" {'req/s vs baseline':>18} {'cpu vs baseline':>16}"
     )
     for (name, workers, route), rows in sorted(seen.items()):
         rps = statistics.median(r["rps"] for r in rows)
         cpu = statistics.median(r["cpu_ms"] for r in rows)
-        change = ""
+        rps_change = cpu_change = ""
         if vs and name == "this":
-            base = statistics.median(r["rps"] for r in seen[("baseline", workers, route)])
-            change = f"{100 * (rps / base - 1):+.1f} %"
-        print(f"{name:8} {workers:>7} {route:6} {rps:8.1f} {cpu:10.3f} {change:>11}")
+            pairs = list(zip(rows, seen[("baseline", workers, route)], strict=True))
+            rps_ratio = statistics.median(a["rps"] / b["rps"] for a, b in pairs)
+            cpu_ratio = statistics.median(a["cpu_ms"] / b["cpu_ms"] for a, b in pairs)
+            rps_change = f"{100 * (rps_ratio - 1):+.1f} %"
+            cpu_change = f"{100 * (cpu_ratio - 1):+.1f} %"
+        print(
+            f"{name:8} {workers:>7} {route:6} {rps:8.1f} {cpu:10.3f} {rps_change:>18}"
+            f" {cpu_change:>16}"
+        )
 
 
 if __name__ == "__main__":

@@ -180,6 +180,36 @@ def test_inline_context_cache_follows_content() -> None:
     assert canonicalize(doc) == '<urn:s> <urn:second#p> "v" .\n'
 
 
+def test_only_our_own_scoped_contexts_are_keyed_by_identity() -> None:
+    """The loader remembers the cache keys of the scoped contexts it handed to pyld (so they are
+    not serialized again for every document), never a caller's object: a caller's inline copy
+    of a pinned scoped context, changed between calls, is read afresh each time."""
+    loader = ContextLoader()
+    ob3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+    doc = {
+        "@context": ["https://www.w3.org/ns/credentials/v2", ob3],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": "did:example:issuer",
+        "credentialSubject": {"type": ["AchievementSubject"], "achievement": {
+            "type": ["Achievement"], "name": "n"}},
+    }  # fmt: skip
+    first = canonicalize(doc, loader)
+    owned = dict(loader._scoped_keys)
+    assert owned, "the OB 3.0 context's scoped contexts are keyed by identity"
+    assert all(key == jsonld._ctx_key(obj) for obj, key in owned.values())
+    assert canonicalize(copy.deepcopy(doc), loader) == first
+    pinned_scoped = next(iter(owned.values()))[0]
+    mine: dict[str, Any] = copy.deepcopy(pinned_scoped)
+    inline = {"@context": mine, "@id": "urn:s", "urn:p": "v"}
+    canonicalize(inline, loader)
+    assert id(mine) not in loader._scoped_keys
+    mine.clear()
+    mine["p"] = "urn:changed#p"
+    assert canonicalize({"@context": mine, "@id": "urn:s", "p": "v"}, loader) == (
+        '<urn:s> <urn:changed#p> "v" .\n'
+    )
+
+
 def test_canonicalize_does_not_mutate_input() -> None:
     doc = _load("open-badges-3.0/ldp-eddsa-rdfc-2022/unsigned.json")
     before = copy.deepcopy(doc)

@@ -140,6 +140,7 @@ class ContextLoader:
         )
         self._processors: dict[bool, _Processor] = {}
         self._pinned_uids: set[str] = set()
+        self._scoped_keys: dict[int, tuple[Any, str]] = {}
 
     def _pinned_key(self, key: str) -> bool:
         """pyld's cache key (a URL, or a context's JCS) names a pinned context."""
@@ -186,12 +187,37 @@ class ContextLoader:
     def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
         # pyld may rewrite relative URLs inside what it is given: hand out a copy. The
         # "static" tag lets pyld keep the resolved context in this loader's shared cache.
-        return {
-            "contextUrl": None,
-            "documentUrl": url,
-            "document": copy.deepcopy(self.get(url)),
-            "tag": "static",
-        }
+        document = copy.deepcopy(self.get(url))
+        self._own_scoped(document)
+        return {"contextUrl": None, "documentUrl": url, "document": document, "tag": "static"}
+
+    def _own_scoped(self, document: Any) -> None:
+        """Remember the cache key of each scoped context in a copy we hand to pyld, by the
+        object's identity: pyld keeps these objects in its term definitions and passes the
+        same ones back for every document that uses the term, and serializing them each time
+        cost ~60k instructions a verification (callgrind). Only our own copies are entered,
+        never a caller's object (which the caller may change between calls); the table is
+        bounded (a full one is emptied, costing only re-serialization)."""
+        with self._lock:
+            if len(self._scoped_keys) >= _MAX_SCOPED_KEYS:
+                self._scoped_keys.clear()
+            stack = [document]
+            while stack:
+                cur = stack.pop()
+                if isinstance(cur, dict):
+                    scoped = cur.get("@context")
+                    if isinstance(scoped, dict) and cur is not document:
+                        self._scoped_keys[id(scoped)] = (scoped, _ctx_key(scoped))
+                    stack.extend(cur.values())
+                elif isinstance(cur, list):
+                    stack.extend(cur)
+
+    def context_key(self, local_ctx: Any) -> Any:
+        """The processed-context cache key of ``local_ctx`` (see ``_own_scoped``)."""
+        hit = self._scoped_keys.get(id(local_ctx))
+        if hit is not None and hit[0] is local_ctx:
+            return hit[1]
+        return _ctx_key(local_ctx)
 
     def _processor(self, safe: bool) -> _Processor:
         proc = self._processors.get(safe)
@@ -274,6 +300,7 @@ def _ctx_key(local_ctx: Any) -> Any:
 
 
 _MAX_PINNED_UIDS = 100_000  # ids of processed contexts built only from pinned contexts
+_MAX_SCOPED_KEYS = 1_024  # scoped-context objects whose cache key is remembered by identity
 
 
 class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
@@ -304,7 +331,7 @@ class _Processor(jsonld.JsonLdProcessor):  # type: ignore[misc]
                 validate_scoped,
                 cycles,
             )
-        local_key = _ctx_key(local_ctx)
+        local_key = self._loader.context_key(local_ctx)
         if not self._cacheable(active_ctx, local_key):
             # a caller's inline context, or anything built on one: processed, never kept
             return super()._process_context(
