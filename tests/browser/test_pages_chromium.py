@@ -31,10 +31,10 @@ if os.environ.get("VC_ISSUER_SKIP_BROWSER") == "1":
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.remote.webdriver import WebDriver, WebElement
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - the message is the point
     pytest.fail(
@@ -204,7 +204,21 @@ def submit(browser: WebDriver) -> None:
     """Press Verify and wait for the next page (the form's button goes stale)."""
     button = browser.find_element(By.ID, "verify-button")
     button.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, 30).until(lambda _: _gone(button))
+
+
+def _gone(element: WebElement) -> bool:
+    """selenium's ``staleness_of``, also when Chromium answers mid-navigation that the node
+    "does not belong to the document" (a plain WebDriverException, seen once in a full run)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in (exc.msg or ""):
+            return True
+        raise
+    return False
 
 
 def _upload(browser: WebDriver, base_url: str, path: Path) -> None:
