@@ -71,7 +71,6 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.services.issuer import Issuer, IssuerService, ServiceOptions
-from vc_issuer.services.jsonview import camel_fields
 from vc_issuer.services.tokens import hash_secret
 from vc_issuer.store.base import ExchangeRecord, new_exchange_id
 from vc_issuer.wallets.exchanges import bind_credential, reissue_for_holder
@@ -150,14 +149,18 @@ class CreatedOffer:
     expires_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **camel_fields(self, "offer_id", "credential_id"),
-            **camel_fields(
-                self, "offer", "offer_uri", "offer_ref_uri", "offer_url", prefix="credential"
-            ),
+        out: dict[str, Any] = {
+            "offerId": self.offer_id,
+            "credentialId": self.credential_id,
+            "credentialOffer": self.offer,
+            "credentialOfferUri": self.offer_uri,
+            "credentialOfferRefUri": self.offer_ref_uri,
+            "credentialOfferUrl": self.offer_url,
             "expires": format_datetime(self.expires_at),
-            **camel_fields(self, "tx_code", drop_none=True),
         }
+        if self.tx_code is not None:
+            out["txCode"] = self.tx_code
+        return out
 
 
 @dataclass(frozen=True)
