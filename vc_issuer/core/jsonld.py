@@ -195,7 +195,8 @@ class ContextLoader:
         """Remember the cache key of each scoped context in a copy we hand to pyld, by the
         object's identity: pyld keeps these objects in its term definitions and passes the
         same ones back for every document that uses the term, and serializing them each time
-        cost ~60k instructions a verification (callgrind). Only our own copies are entered,
+        cost ~1.1 M instructions an Open Badge verification, 8 % of it (callgrind). Only our
+        own copies are entered,
         never a caller's object (which the caller may change between calls); the table is
         bounded (a full one is emptied, costing only re-serialization)."""
         with self._lock:
