@@ -196,9 +196,8 @@ class ContextLoader:
         object's identity: pyld keeps these objects in its term definitions and passes the
         same ones back for every document that uses the term, and serializing them each time
         cost ~1.1 M instructions an Open Badge verification, 8 % of it (callgrind). Only our
-        own copies are entered,
-        never a caller's object (which the caller may change between calls); the table is
-        bounded (a full one is emptied, costing only re-serialization)."""
+        own copies are entered, never a caller's object (which the caller may change between
+        calls); the table is bounded (a full one is emptied, costing only re-serialization)."""
         with self._lock:
             if len(self._scoped_keys) >= _MAX_SCOPED_KEYS:
                 self._scoped_keys.clear()
