@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -85,3 +86,22 @@ def issue_plain(home: str) -> str:
         return str(cred["id"])
 
     return in_home(home, issue)
+
+
+async def start_worker(script: Path, *args: str, timeout: float) -> asyncio.subprocess.Process:
+    """Start ``python script *args`` with piped stdin, stdout and stderr; wait for it to say
+    ``ready`` (within ``timeout`` seconds), else fail with what it wrote to stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout)
+    if line.strip() != b"ready":
+        err = await proc.stderr.read() if proc.stderr else b""
+        raise AssertionError(f"worker did not start: {line!r}\n{err.decode()[-3000:]}")
+    return proc
