@@ -105,3 +105,21 @@ async def start_worker(script: Path, *args: str, timeout: float) -> asyncio.subp
         err = await proc.stderr.read() if proc.stderr else b""
         raise AssertionError(f"worker did not start: {line!r}\n{err.decode()[-3000:]}")
     return proc
+
+
+def ob_key_controller() -> dict[str, Any]:
+    """The controller of the key that signed the 1EdTech OB 3.0 eddsa-rdfc-2022 vector, as an
+    issuer profile lists it (no ``@context``): its one Multikey, for assertionMethod."""
+    pair = load(FIX / "open-badges-3.0" / "ldp-eddsa-rdfc-2022" / "key-pair.json")
+    return {
+        "id": pair["controller"],
+        "verificationMethod": [
+            {
+                "id": pair["id"],
+                "type": "Multikey",
+                "controller": pair["controller"],
+                "publicKeyMultibase": pair["publicKeyMultibase"],
+            }
+        ],
+        "assertionMethod": [pair["id"]],
+    }

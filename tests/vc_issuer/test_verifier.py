@@ -26,7 +26,7 @@ from vc_issuer.services.verifier import (
     verify_presentation,
 )
 
-from ._helpers import DI, FIX, alumni, at, load
+from ._helpers import DI, FIX, alumni, at, load, ob_key_controller
 
 INTEROP = FIX / "generated-interop"
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -110,19 +110,7 @@ async def test_json_text_input_and_default_resolver() -> None:
 
 
 async def test_1edtech_vector_with_issuer_profile_keys() -> None:
-    pair = load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/key-pair.json")
-    controller = {
-        "id": pair["controller"],
-        "verificationMethod": [
-            {
-                "id": pair["id"],
-                "type": "Multikey",
-                "controller": pair["controller"],
-                "publicKeyMultibase": pair["publicKeyMultibase"],
-            }
-        ],
-        "assertionMethod": [pair["id"]],
-    }
+    controller = ob_key_controller()
     result = await verify_credential(
         load(FIX / "open-badges-3.0/ldp-eddsa-rdfc-2022/signed.json"),
         resolver=StaticResolver({controller["id"]: controller}),
