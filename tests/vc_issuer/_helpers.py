@@ -123,3 +123,17 @@ def ob_key_controller() -> dict[str, Any]:
         ],
         "assertionMethod": [pair["id"]],
     }
+
+
+def assert_vector_steps(steps: Any, folder: Path, suffix: str) -> None:
+    """``steps`` (a suite's hashing steps) match the intermediate files of a W3C vc-di test
+    vector in ``folder``: canonDoc, proofCanon, docHash, proofHash and combinedHash<suffix>.txt."""
+
+    def text(name: str) -> str:
+        return (folder / f"{name}{suffix}.txt").read_text("utf-8")
+
+    assert steps.canonical_document == text("canonDoc")
+    assert steps.canonical_proof_config == text("proofCanon")
+    assert steps.document_hash.hex() == text("docHash").strip()
+    assert steps.proof_config_hash.hex() == text("proofHash").strip()
+    assert steps.hash_data.hex() == text("combinedHash").strip()
