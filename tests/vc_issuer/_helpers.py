@@ -6,13 +6,21 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from click.testing import CliRunner, Result
 
+from vc_issuer.badges.openbadges import (
+    Achievement,
+    IssuerProfile,
+    build_award,
+    ob_schema_compatible,
+)
 from vc_issuer.cli.main import main
+from vc_issuer.core.keys import SigningKey
+from vc_issuer.core.proofs import sign
 from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
@@ -137,3 +145,34 @@ def assert_vector_steps(steps: Any, folder: Path, suffix: str) -> None:
     assert steps.document_hash.hex() == text("docHash").strip()
     assert steps.proof_config_hash.hex() == text("proofHash").strip()
     assert steps.hash_data.hex() == text("combinedHash").strip()
+
+
+def signed_award(
+    key: SigningKey,
+    achievement: tuple[str, str, str, str],
+    *,
+    valid_for_months: int | None = None,
+    created: datetime | None = None,
+    **recipient: str,
+) -> dict[str, Any]:
+    """An Open Badges 3.0 award from issuer ``key.did`` ("Example"), awarded 2024-05-01 to
+    ``recipient`` (build_award's recipient_did=/email=) and signed with ``key``.
+    ``achievement`` is its (id, name, description, criteria narrative)."""
+    ach_id, name, description, narrative = achievement
+    ach = Achievement.from_json(
+        {
+            "id": ach_id,
+            "type": ["Achievement"],
+            "name": name,
+            "description": description,
+            "criteria": {"narrative": narrative},
+        },
+        valid_for_months=valid_for_months,
+    )
+    award = build_award(
+        ach,
+        IssuerProfile(id=key.did, name="Example"),
+        awarded=datetime(2024, 5, 1, tzinfo=UTC),
+        **recipient,  # type: ignore[arg-type]
+    )
+    return ob_schema_compatible(sign(award, key, created=created))
