@@ -176,3 +176,26 @@ def signed_award(
         **recipient,  # type: ignore[arg-type]
     )
     return ob_schema_compatible(sign(award, key, created=created))
+
+
+def python_101(**overrides: Any) -> dict[str, Any]:
+    """The "Python 101" achievement design the badge tests start from: ``overrides`` replace
+    its fields, and one given as None is left out."""
+    doc: dict[str, Any] = {
+        "name": "Python 101",
+        "description": "Writes and tests small Python programs.",
+        "criteria": {"narrative": "Pass the final project."},
+        "achievementType": "Course",
+        "tag": ["python", "programming"],
+        "alignment": [
+            {
+                "targetName": "Programming",
+                "targetUrl": "https://esco.example/skill/programming",
+                "targetFramework": "ESCO",
+                "targetCode": "S1.2",
+                "targetType": "CFItem",
+            }
+        ],
+    }
+    doc.update(overrides)
+    return {k: v for k, v in doc.items() if v is not None}
