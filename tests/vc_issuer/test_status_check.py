@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +34,9 @@ from vc_issuer.services.status_check import (
 )
 from vc_issuer.services.verifier import Check
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status"
+from ._helpers import FIX
+
+FIXTURES = FIX / "status"
 INTEROP_ISSUER = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
