@@ -32,6 +32,8 @@ from did_methods.multikey import (
 )
 from did_methods.registry import Resolver
 
+from ._helpers import one_multikey_document
+
 # vc-di-ecdsa test vector keys (TestVectors/p256KeyPair.json, p384KeyPair.json)
 P256_MB = "zDnaepBuvsQ8cpsWrVKw8fbpGpvPeNSjVPTWoq6cRqaYzBKVP"
 P384_MB = "z82LkuBieyGShVBhvtE2zoiD6Kma4tJGFtkAhxR5pfkp5QPw4LutoYWhvQCnGjdVn14kujQ"
@@ -106,18 +108,7 @@ def test_bad_ecdsa_multikeys(raw: bytes, message: str) -> None:
 def test_did_key_for_ecdsa_keys(value: str) -> None:
     did = f"did:key:{value}"
     doc = resolve_did_key(did)
-    vm_id = f"{did}#{value}"
-    assert doc == {
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": did,
-        "verificationMethod": [
-            {"id": vm_id, "type": "Multikey", "controller": did, "publicKeyMultibase": value}
-        ],
-        "authentication": [vm_id],
-        "assertionMethod": [vm_id],
-        "capabilityDelegation": [vm_id],
-        "capabilityInvocation": [vm_id],
-    }
+    assert doc == one_multikey_document(did, value)
     assert resolve_did_key(did, format="ed25519-2020") == doc  # only Ed25519 has a legacy form
     key = did_key_public_key(did)
     assert create_did_key_from(key) == did

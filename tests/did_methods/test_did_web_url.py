@@ -21,6 +21,8 @@ from did_methods.web import (
     parse_did_web,
 )
 
+from ._helpers import one_multikey_document
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "did"
 EXAMPLES = json.loads((FIXTURES / "resolution-examples.json").read_text("utf-8"))["examples"]
 MULTIBASE = "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
@@ -120,18 +122,7 @@ def test_did_url_for_host() -> None:
 def test_build_did_web_document() -> None:
     did = "did:web:issuer.example:org:1"
     doc = build_did_web_document(did, MULTIBASE)
-    vm_id = f"{did}#{MULTIBASE}"
-    assert doc == {
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": did,
-        "verificationMethod": [
-            {"id": vm_id, "type": "Multikey", "controller": did, "publicKeyMultibase": MULTIBASE}
-        ],
-        "authentication": [vm_id],
-        "assertionMethod": [vm_id],
-        "capabilityDelegation": [vm_id],
-        "capabilityInvocation": [vm_id],
-    }
+    assert doc == one_multikey_document(did, MULTIBASE)
     named = build_did_web_document(did, MULTIBASE, key_id="key-1")
     assert named["assertionMethod"] == [f"{did}#key-1"]
     assert is_authorized(named, "#key-1", "assertionMethod")

@@ -22,7 +22,6 @@ import os
 import secrets
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.vc_issuer._helpers import start_worker
 from vc_issuer.core.keys import load_key_file
 from vc_issuer.core.proofs import verify_proofs
 from vc_issuer.core.resolver import default_resolver
@@ -117,20 +117,8 @@ class Worker:
 
     @classmethod
     async def start(cls, url: str, *args: str, wait: bool = False) -> Worker:
-        argv = [str(WORKER), url, str(KEY_FILE), BASE, *(["--wait"] if wait else []), *args]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
-        if line.strip() != b"ready":
-            err = await proc.stderr.read() if proc.stderr else b""
-            raise AssertionError(f"worker did not start: {line!r}\n{err.decode()[-3000:]}")
-        return cls(proc)
+        argv = [url, str(KEY_FILE), BASE, *(["--wait"] if wait else []), *args]
+        return cls(await start_worker(WORKER, *argv, timeout=TIMEOUT))
 
     def go(self) -> None:
         assert self.proc.stdin is not None

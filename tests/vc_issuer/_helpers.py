@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from click.testing import CliRunner, Result
 
+from vc_issuer.badges.openbadges import (
+    Achievement,
+    IssuerProfile,
+    build_award,
+    ob_schema_compatible,
+)
 from vc_issuer.cli.main import main
+from vc_issuer.core.keys import SigningKey
+from vc_issuer.core.proofs import sign
 from vc_issuer.services.home import load_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
@@ -85,3 +94,108 @@ def issue_plain(home: str) -> str:
         return str(cred["id"])
 
     return in_home(home, issue)
+
+
+async def start_worker(script: Path, *args: str, timeout: float) -> asyncio.subprocess.Process:
+    """Start ``python script *args`` with piped stdin, stdout and stderr; wait for it to say
+    ``ready`` (within ``timeout`` seconds), else fail with what it wrote to stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout)
+    if line.strip() != b"ready":
+        err = await proc.stderr.read() if proc.stderr else b""
+        raise AssertionError(f"worker did not start: {line!r}\n{err.decode()[-3000:]}")
+    return proc
+
+
+def ob_key_controller() -> dict[str, Any]:
+    """The controller of the key that signed the 1EdTech OB 3.0 eddsa-rdfc-2022 vector, as an
+    issuer profile lists it (no ``@context``): its one Multikey, for assertionMethod."""
+    pair = load(FIX / "open-badges-3.0" / "ldp-eddsa-rdfc-2022" / "key-pair.json")
+    return {
+        "id": pair["controller"],
+        "verificationMethod": [
+            {
+                "id": pair["id"],
+                "type": "Multikey",
+                "controller": pair["controller"],
+                "publicKeyMultibase": pair["publicKeyMultibase"],
+            }
+        ],
+        "assertionMethod": [pair["id"]],
+    }
+
+
+def assert_vector_steps(steps: Any, folder: Path, suffix: str) -> None:
+    """``steps`` (a suite's hashing steps) match the intermediate files of a W3C vc-di test
+    vector in ``folder``: canonDoc, proofCanon, docHash, proofHash and combinedHash<suffix>.txt."""
+
+    def text(name: str) -> str:
+        return (folder / f"{name}{suffix}.txt").read_text("utf-8")
+
+    assert steps.canonical_document == text("canonDoc")
+    assert steps.canonical_proof_config == text("proofCanon")
+    assert steps.document_hash.hex() == text("docHash").strip()
+    assert steps.proof_config_hash.hex() == text("proofHash").strip()
+    assert steps.hash_data.hex() == text("combinedHash").strip()
+
+
+def signed_award(
+    key: SigningKey,
+    achievement: tuple[str, str, str, str],
+    *,
+    valid_for_months: int | None = None,
+    created: datetime | None = None,
+    **recipient: str,
+) -> dict[str, Any]:
+    """An Open Badges 3.0 award from issuer ``key.did`` ("Example"), awarded 2024-05-01 to
+    ``recipient`` (build_award's recipient_did=/email=) and signed with ``key``.
+    ``achievement`` is its (id, name, description, criteria narrative)."""
+    ach_id, name, description, narrative = achievement
+    ach = Achievement.from_json(
+        {
+            "id": ach_id,
+            "type": ["Achievement"],
+            "name": name,
+            "description": description,
+            "criteria": {"narrative": narrative},
+        },
+        valid_for_months=valid_for_months,
+    )
+    award = build_award(
+        ach,
+        IssuerProfile(id=key.did, name="Example"),
+        awarded=datetime(2024, 5, 1, tzinfo=UTC),
+        **recipient,  # type: ignore[arg-type]
+    )
+    return ob_schema_compatible(sign(award, key, created=created))
+
+
+def python_101(**overrides: Any) -> dict[str, Any]:
+    """The "Python 101" achievement design the badge tests start from: ``overrides`` replace
+    its fields, and one given as None is left out."""
+    doc: dict[str, Any] = {
+        "name": "Python 101",
+        "description": "Writes and tests small Python programs.",
+        "criteria": {"narrative": "Pass the final project."},
+        "achievementType": "Course",
+        "tag": ["python", "programming"],
+        "alignment": [
+            {
+                "targetName": "Programming",
+                "targetUrl": "https://esco.example/skill/programming",
+                "targetFramework": "ESCO",
+                "targetCode": "S1.2",
+                "targetType": "CFItem",
+            }
+        ],
+    }
+    doc.update(overrides)
+    return {k: v for k, v in doc.items() if v is not None}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from did_methods.registry import Resolver
@@ -15,6 +18,8 @@ from ._helpers import DI, init_home, issue_plain, load
 from ._web import VirtualWeb, started_web
 
 BADGES_BASE = "https://badges.example.edu"
+PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SKIP_PG = os.environ.get("VC_ISSUER_SKIP_PG") == "1"
 
 
 @pytest.fixture
@@ -22,6 +27,34 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """A real SQLite store in a fresh file."""
     async with open_store(tmp_path / "store.sqlite3") as s:
         yield s
+
+
+async def _pg_schema() -> tuple[asyncpg.Connection, str]:
+    try:
+        admin = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable ({exc!r})", pytrace=False)
+    schema = "vci_" + secrets.token_hex(6)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    return admin, schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A real store on each backend: SQLite in a fresh file, PostgreSQL in a fresh schema."""
+    if request.param == "sqlite":
+        async with open_store(tmp_path / "store.sqlite3") as store:
+            yield store
+        return
+    if SKIP_PG:
+        pytest.skip("VC_ISSUER_SKIP_PG=1")
+    admin, schema = await _pg_schema()
+    try:
+        async with open_store(f"{PG_URL}?search_path={schema}") as store:
+            yield store
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
 
 import pytest
 
@@ -26,30 +25,11 @@ from vc_issuer.errors import (
 )
 from vc_issuer.store import Store
 
+from ._helpers import python_101 as design
+
 BASE = "https://badges.example.edu"
 PNG = default_badge_png()
 SVG = default_badge_svg("Python 101")
-
-
-def design(**overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": "Python 101",
-        "description": "Writes and tests small Python programs.",
-        "criteria": {"narrative": "Pass the final project."},
-        "achievementType": "Course",
-        "tag": ["python", "programming"],
-        "alignment": [
-            {
-                "targetName": "Programming",
-                "targetUrl": "https://esco.example/skill/programming",
-                "targetFramework": "ESCO",
-                "targetCode": "S1.2",
-                "targetType": "CFItem",
-            }
-        ],
-    }
-    doc.update(overrides)
-    return doc
 
 
 @pytest.fixture

@@ -28,14 +28,7 @@ from vc_issuer.badges.baking import (
     unbake_svg,
     unbake_text,
 )
-from vc_issuer.badges.openbadges import (
-    Achievement,
-    IssuerProfile,
-    build_award,
-    ob_schema_compatible,
-)
 from vc_issuer.core.keys import Ed25519Key
-from vc_issuer.core.proofs import sign
 from vc_issuer.errors import (
     DuplicateBakedCredentialError,
     InputTooLargeError,
@@ -47,6 +40,8 @@ from vc_issuer.errors import (
     VCIssuerError,
 )
 from vc_issuer.services.verifier import verify_credential
+
+from ._helpers import signed_award
 
 SIG = b"\x89PNG\r\n\x1a\n"
 CRED: dict[str, Any] = {"id": "urn:uuid:1", "type": ["VerifiableCredential"], "name": "Ünïcode ✓"}
@@ -506,23 +501,8 @@ def test_damaged_baked_images_give_errors_not_crashes(data: st.DataObject) -> No
 
 
 def signed_badge(key: Ed25519Key) -> dict[str, Any]:
-    ach = Achievement.from_json(
-        {
-            "id": "https://badges.example.edu/a/1",
-            "type": ["Achievement"],
-            "name": "Baker",
-            "description": "Bakes badges.",
-            "criteria": {"narrative": "Bake one."},
-        },
-        valid_for_months=12,
-    )
-    award = build_award(
-        ach,
-        IssuerProfile(id=key.did, name="Example"),
-        awarded=datetime(2024, 5, 1, tzinfo=UTC),
-        email="baker@example.edu",
-    )
-    return ob_schema_compatible(sign(award, key))
+    baker = ("https://badges.example.edu/a/1", "Baker", "Bakes badges.", "Bake one.")
+    return signed_award(key, baker, valid_for_months=12, email="baker@example.edu")
 
 
 @pytest.mark.parametrize(

@@ -19,16 +19,11 @@ from vc_issuer.badges.baking import (
     default_badge_svg,
     unbake,
 )
-from vc_issuer.badges.openbadges import (
-    Achievement,
-    IssuerProfile,
-    build_award,
-    ob_schema_compatible,
-)
 from vc_issuer.cli.badges import register
 from vc_issuer.core.keys import Ed25519Key
-from vc_issuer.core.proofs import sign
 from vc_issuer.services.verifier import verify_credential
+
+from ._helpers import signed_award
 
 KEY = Ed25519Key.from_seed(bytes(range(32)))
 
@@ -46,22 +41,10 @@ def run(args: list[str], stdin: bytes | str | None = None) -> Result:
 
 
 def signed_credential() -> dict[str, Any]:
-    ach = Achievement.from_json(
-        {
-            "id": "https://badges.example.edu/a/cli",
-            "type": ["Achievement"],
-            "name": "CLI",
-            "description": "Uses the command line.",
-            "criteria": {"narrative": "Run a command."},
-        }
+    design = ("https://badges.example.edu/a/cli", "CLI", "Uses the command line.", "Run a command.")
+    return signed_award(
+        KEY, design, created=datetime(2024, 5, 1, tzinfo=UTC), recipient_did="did:example:learner"
     )
-    award = build_award(
-        ach,
-        IssuerProfile(id=KEY.did, name="Example"),
-        awarded=datetime(2024, 5, 1, tzinfo=UTC),
-        recipient_did="did:example:learner",
-    )
-    return ob_schema_compatible(sign(award, KEY, created=datetime(2024, 5, 1, tzinfo=UTC)))
 
 
 @pytest.fixture

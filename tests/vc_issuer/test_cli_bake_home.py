@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from vc_issuer.badges.achievements import AchievementService
@@ -48,52 +50,53 @@ def awarded(home: Path, image: bytes | None) -> dict[str, Any]:
     return asyncio.run(go())
 
 
-def test_bake_uses_the_stored_png(tmp_path: Path) -> None:
+def home_with_award(tmp_path: Path, image: bytes | None) -> tuple[Path, dict[str, Any]]:
+    """A new home in tmp_path and its award (see ``awarded``), written to tmp_path/cred.json."""
     home = tmp_path / "home"
     init_home(home, base_url=BASE)
-    cred = awarded(home, PNG)
+    cred = awarded(home, image)
     (tmp_path / "cred.json").write_text(json.dumps(cred), "utf-8")
-    out = tmp_path / "out.png"
-    result = run(["bake", str(tmp_path / "cred.json"), "--out", str(out), "--home", str(home)])
+    return home, cred
+
+
+def bake(tmp_path: Path, out: Path, *options: str) -> Result:
+    """``vc-issuer bake tmp_path/cred.json --out OUT *options``."""
+    return run(["bake", str(tmp_path / "cred.json"), "--out", str(out), *options])
+
+
+@pytest.mark.parametrize(
+    ("image", "name", "baked"),
+    [
+        pytest.param(PNG, "out.png", bake_png, id="png"),
+        pytest.param(SVG, "out.svg", bake_svg, id="svg"),
+    ],
+)
+def test_bake_uses_the_stored_image(
+    tmp_path: Path, image: bytes, name: str, baked: Callable[[bytes, dict[str, Any]], bytes]
+) -> None:
+    home, cred = home_with_award(tmp_path, image)
+    out = tmp_path / name
+    result = bake(tmp_path, out, "--home", str(home))
     assert result.exit_code == 0, result.output
-    assert out.read_bytes() == bake_png(PNG, cred)
+    assert out.read_bytes() == baked(image, cred)
     assert unbake(out.read_bytes()) == cred
 
 
-def test_bake_uses_the_stored_svg_even_for_a_png_name(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    init_home(home, base_url=BASE)
-    cred = awarded(home, SVG)
-    (tmp_path / "cred.json").write_text(json.dumps(cred), "utf-8")
-    out = tmp_path / "out.svg"
-    result = run(["bake", str(tmp_path / "cred.json"), "--out", str(out), "--home", str(home)])
-    assert result.exit_code == 0, result.output
-    assert out.read_bytes() == bake_svg(SVG, cred)
-
-
 def test_no_stored_image_falls_back_to_the_default_badge(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    init_home(home, base_url=BASE)
-    cred = awarded(home, None)
-    (tmp_path / "cred.json").write_text(json.dumps(cred), "utf-8")
+    home, cred = home_with_award(tmp_path, None)
     for name, expected in (
         ("out.png", bake_png(default_badge_png(), cred)),
         ("out.svg", bake_svg(default_badge_svg("Design"), cred)),
     ):
         out = tmp_path / name
-        args = ["bake", str(tmp_path / "cred.json"), "--out", str(out), "--home", str(home)]
-        result = run(args)
+        result = bake(tmp_path, out, "--home", str(home))
         assert result.exit_code == 0, result.output
         assert "default badge image" in result.output
         assert out.read_bytes() == expected
 
 
 def test_missing_home_given_explicitly_is_an_error(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    init_home(home, base_url=BASE)
-    cred = awarded(home, PNG)
-    (tmp_path / "cred.json").write_text(json.dumps(cred), "utf-8")
-    args = ["bake", str(tmp_path / "cred.json"), "--out", str(tmp_path / "o.png")]
-    result = run([*args, "--home", str(tmp_path / "nowhere")])
+    home_with_award(tmp_path, PNG)
+    result = bake(tmp_path, tmp_path / "o.png", "--home", str(tmp_path / "nowhere"))
     assert result.exit_code == 3 and "HOME_NOT_FOUND" in result.output
     assert not (tmp_path / "o.png").exists()

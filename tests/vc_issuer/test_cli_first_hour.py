@@ -146,15 +146,17 @@ def test_init_over_an_existing_home_says_how_to_make_another(tmp_path: Path) -> 
 
 # --- sign, bake ----------------------------------------------------------------------------------
 
+UNSIGNED = {  # names no issuer: signing fills it in
+    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    "type": ["VerifiableCredential"],
+    "credentialSubject": {"id": "did:example:learner", "name": "Ada"},
+}
+
 
 def test_sign_uses_the_key_as_issuer_when_the_credential_names_none(tmp_path: Path) -> None:
     key = tmp_path / "key.json"
     did = ok("keys", "generate", "--out", str(key))["did"]
-    doc = {
-        "@context": ["https://www.w3.org/ns/credentials/v2"],
-        "type": ["VerifiableCredential"],
-        "credentialSubject": {"id": "did:example:learner", "name": "Ada"},
-    }
+    doc = dict(UNSIGNED)
     result = run("sign", "--key", str(key), "-", input=json.dumps(doc))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["issuer"] == did
@@ -171,15 +173,7 @@ def credential_file(tmp_path: Path) -> Path:
     key = tmp_path / "key.json"
     ok("keys", "generate", "--out", str(key))
     source = tmp_path / "unsigned.json"
-    source.write_text(
-        json.dumps(
-            {
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiableCredential"],
-                "credentialSubject": {"id": "did:example:learner", "name": "Ada"},
-            }
-        )
-    )
+    source.write_text(json.dumps(UNSIGNED))
     signed = tmp_path / "signed.json"
     signed.write_text(run("sign", "--key", str(key), str(source)).stdout)
     return signed
@@ -278,15 +272,7 @@ def test_own_badges_verify_without_a_flag(
     assert f"{hint} --scope admin" in printed
 
     unsigned = tmp_path / "c.json"
-    unsigned.write_text(
-        json.dumps(
-            {
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiableCredential"],
-                "credentialSubject": {"id": "did:example:learner", "name": "Ada"},
-            }
-        )
-    )
+    unsigned.write_text(json.dumps(UNSIGNED))
     badge = tmp_path / "badge.png"
     signed = tmp_path / "signed.json"
     signed.write_text(run("issue", "--home", home, str(unsigned)).stdout)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import random
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -34,9 +31,7 @@ from vc_issuer.services.status_check import StatusListChecker
 from vc_issuer.services.verifier import VerificationResult, verify_credential
 from vc_issuer.store import Store, open_store
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SKIP_PG = os.environ.get("VC_ISSUER_SKIP_PG") == "1"
+from ._helpers import FIX
 
 VC2 = "https://www.w3.org/ns/credentials/v2"
 VC1 = "https://www.w3.org/2018/credentials/v1"
@@ -62,37 +57,10 @@ def vc1(subject: str = "did:example:alice") -> dict[str, Any]:
 # --- fixtures: a store, a list server, an issuer behind it ------------------------------------
 
 
-async def _pg_schema() -> tuple[asyncpg.Connection, str]:
-    try:
-        admin = await asyncpg.connect(PG_URL, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable ({exc!r})", pytrace=False)
-    schema = "vci_" + secrets.token_hex(6)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    return admin, schema
-
-
 @pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     async with open_store(tmp_path / "store.sqlite3") as store:
         yield store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        async with open_store(tmp_path / "store.sqlite3") as store:
-            yield store
-        return
-    if SKIP_PG:
-        pytest.skip("VC_ISSUER_SKIP_PG=1")
-    admin, schema = await _pg_schema()
-    try:
-        async with open_store(f"{PG_URL}?search_path={schema}") as store:
-            yield store
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
 
 
 @dataclass
@@ -470,10 +438,8 @@ async def test_issuer_profile_keeps_its_fields(lite: Env) -> None:
 
 
 async def test_ob303_fixture_with_its_issuer_key(sqlite_store: Store) -> None:
-    key = load_key_file(FIXTURES / "generated-interop" / "issuer-key.json")
-    unsigned = json.loads(
-        (FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json").read_text()
-    )
+    key = load_key_file(FIX / "generated-interop" / "issuer-key.json")
+    unsigned = json.loads((FIX / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json").read_text())
     del unsigned["credentialStatus"]
     issuer = Issuer(key=key, did=key.did, store=sqlite_store, base_url="https://issuer.example")
     signed = await issuer.issue(unsigned, status_purposes=["revocation"])

@@ -234,37 +234,36 @@ def _ob_proof_config() -> dict[str, Any]:
     return config
 
 
+_RDFC = f"{_DI}/eddsa-rdfc-2022"
+_EDSIG = f"{_DI}/Ed25519Signature2020"
+
+
+def _without_proof_of(rel: str) -> Any:
+    return lambda: _without_proof(_load(rel))
+
+
+def _suite_vectors(name: str, make_doc: Any, folder: str, suffix: str) -> list[Any]:
+    """A vc-di-eddsa suite's two vectors: the document, canonicalized to canonDoc<suffix>.txt,
+    and proofConfig<suffix>.json, canonicalized to proofCanon<suffix>.txt."""
+    return [
+        pytest.param(make_doc, f"{folder}/canonDoc{suffix}.txt", id=f"{name}-doc"),
+        pytest.param(
+            lambda: _load(f"{folder}/proofConfig{suffix}.json"),
+            f"{folder}/proofCanon{suffix}.txt",
+            id=f"{name}-proof",
+        ),
+    ]
+
+
 VECTORS: list[Any] = [
-    pytest.param(
-        lambda: _load(f"{_DI}/unsigned.json"),
-        f"{_DI}/eddsa-rdfc-2022/canonDocDataInt.txt",
-        id="di-eddsa-doc",
+    *_suite_vectors("di-eddsa", lambda: _load(f"{_DI}/unsigned.json"), _RDFC, "DataInt"),
+    *_suite_vectors(
+        "employ",
+        _without_proof_of(f"{_RDFC}/employ/signedDataInt.json"),
+        f"{_RDFC}/employ",
+        "DataInt",
     ),
-    pytest.param(
-        lambda: _load(f"{_DI}/eddsa-rdfc-2022/proofConfigDataInt.json"),
-        f"{_DI}/eddsa-rdfc-2022/proofCanonDataInt.txt",
-        id="di-eddsa-proof",
-    ),
-    pytest.param(
-        lambda: _without_proof(_load(f"{_DI}/eddsa-rdfc-2022/employ/signedDataInt.json")),
-        f"{_DI}/eddsa-rdfc-2022/employ/canonDocDataInt.txt",
-        id="employ-doc",
-    ),
-    pytest.param(
-        lambda: _load(f"{_DI}/eddsa-rdfc-2022/employ/proofConfigDataInt.json"),
-        f"{_DI}/eddsa-rdfc-2022/employ/proofCanonDataInt.txt",
-        id="employ-proof",
-    ),
-    pytest.param(
-        lambda: _without_proof(_load(f"{_DI}/Ed25519Signature2020/signedEdSig.json")),
-        f"{_DI}/Ed25519Signature2020/canonDocEdSig.txt",
-        id="edsig2020-doc",
-    ),
-    pytest.param(
-        lambda: _load(f"{_DI}/Ed25519Signature2020/proofConfigEdSig.json"),
-        f"{_DI}/Ed25519Signature2020/proofCanonEdSig.txt",
-        id="edsig2020-proof",
-    ),
+    *_suite_vectors("edsig2020", _without_proof_of(f"{_EDSIG}/signedEdSig.json"), _EDSIG, "EdSig"),
     pytest.param(lambda: _load(f"{_OB}/unsigned.json"), f"{_OB}/document-canon.txt", id="ob3-doc"),
     pytest.param(_ob_proof_config, f"{_OB}/proof-canon.txt", id="ob3-proof"),
 ]
@@ -341,21 +340,20 @@ def test_undefined_top_level_term() -> None:
     assert info.value.extra["path"] == "favouriteColour"
 
 
-def test_undefined_nested_term() -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "named", "path"),
+    [
+        pytest.param("nickname", "bob", "nickname", "credentialSubject.nickname", id="term"),
+        pytest.param("type", "Person", "'Person'", "credentialSubject", id="type"),
+    ],
+)
+def test_undefined_in_the_subject(key: str, value: str, named: str, path: str) -> None:
     doc = _vc1()
-    doc["credentialSubject"]["nickname"] = "bob"
+    doc["credentialSubject"][key] = value
     with pytest.raises(DataLossError) as info:
         canonicalize(doc)
-    assert "nickname" in info.value.detail
-    assert info.value.extra["path"] == "credentialSubject.nickname"
-
-
-def test_undefined_type() -> None:
-    doc = _vc1()
-    doc["credentialSubject"]["type"] = "Person"
-    with pytest.raises(DataLossError) as info:
-        canonicalize(doc)
-    assert "'Person'" in info.value.detail
+    assert named in info.value.detail
+    assert info.value.extra["path"] == path
 
 
 def test_undefined_credential_type() -> None:

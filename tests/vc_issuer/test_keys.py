@@ -35,7 +35,8 @@ from vc_issuer.errors import (
     PassphraseRequiredError,
 )
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures"
+from ._helpers import FIX
+
 W3C_DID = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
 
 

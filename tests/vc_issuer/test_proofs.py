@@ -21,7 +21,7 @@ from vc_issuer.errors import (
     UnsupportedCryptosuiteError,
 )
 
-from ._helpers import DI, FIX, at, load
+from ._helpers import DI, FIX, at, load, ob_key_controller
 
 CHAIN = DI / "proof-set-chain"
 W3C_CREATED = "2023-02-24T23:36:38Z"
@@ -184,19 +184,9 @@ async def test_generated_interop_verify(resolver: Resolver) -> None:
 
 
 def ob_controller_document() -> dict[str, Any]:
-    pair = load(FIX / "open-badges-3.0" / "ldp-eddsa-rdfc-2022" / "key-pair.json")
     return {
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": pair["controller"],
-        "verificationMethod": [
-            {
-                "id": pair["id"],
-                "type": "Multikey",
-                "controller": pair["controller"],
-                "publicKeyMultibase": pair["publicKeyMultibase"],
-            }
-        ],
-        "assertionMethod": [pair["id"]],
+        **ob_key_controller(),
     }
 
 

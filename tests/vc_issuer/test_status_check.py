@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +34,9 @@ from vc_issuer.services.status_check import (
 )
 from vc_issuer.services.verifier import Check
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "status"
+from ._helpers import FIX
+
+FIXTURES = FIX / "status"
 INTEROP_ISSUER = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -159,6 +160,18 @@ def checker(
     )
 
 
+@pytest.fixture
+def proof_only_checker(
+    server: ListServer, safe_fetch: SafeFetch, clock: Clock
+) -> StatusListChecker:
+    """A checker whose list verifier checks the proof only (dates are left to the checker)."""
+    return StatusListChecker(
+        fetch=mapped_fetch(server, safe_fetch),
+        verify_list=proof_verifier(default_resolver(), now=clock),
+        now=clock,
+    )
+
+
 # --- our own signed lists ----------------------------------------------------------------------
 
 
@@ -247,9 +260,9 @@ async def test_tampered_generated_list_fails_its_proof(
         "https://example.com/status/bsl/1", INTEROP_ISSUER, "revocation", Bitstring(), T0
     )["credentialSubject"]["encodedList"]  # "reinstated" without re-signing
     server.put("/status/bsl/1", tampered)
-    [result] = await checker.check_entries(load("vc2-ob303-eddsa-rdfc-2022.signed.json"))
-    assert (result.passed, result.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "proof" in (result.detail or "")
+    assert "proof" in await _verification_error(
+        checker, load("vc2-ob303-eddsa-rdfc-2022.signed.json")
+    )
     assert checker.cache.get("https://example.com/status/bsl/1") is None
 
 
@@ -429,6 +442,13 @@ async def _one(checker: StatusListChecker, credential: dict[str, Any]) -> tuple[
     return r.passed, r.code
 
 
+async def _verification_error(checker: StatusListChecker, credential: dict[str, Any]) -> str:
+    """The detail of the credential's one status entry, which must fail list verification."""
+    [r] = await checker.check_entries(credential)
+    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
+    return r.detail or ""
+
+
 async def test_unreachable_list(checker: StatusListChecker) -> None:
     # a port nobody listens on (the kernel hands us a free one, then we close it)
     import socket
@@ -483,9 +503,9 @@ async def test_list_signed_by_someone_else(server: ListServer, checker: StatusLi
     # claims our issuer but is signed with another key: the proof's controller is not the issuer
     server.put("/sl/forged", signed_bsl(url.replace("other", "forged"), [], key=OTHER_KEY,
                                         issuer=ISSUER_KEY.did))  # fmt: skip
-    [r] = await checker.check_entries(holder_credential(url.replace("other", "forged"), 1))
-    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "ISSUER_MISMATCH" in (r.detail or "")
+    assert "ISSUER_MISMATCH" in await _verification_error(
+        checker, holder_credential(url.replace("other", "forged"), 1)
+    )
 
 
 async def test_unsigned_list_is_refused(server: ListServer, checker: StatusListChecker) -> None:
@@ -500,9 +520,7 @@ async def test_purpose_mismatch(server: ListServer, checker: StatusListChecker) 
     url = "https://example.com/sl/rev-only"
     server.put("/sl/rev-only", signed_bsl(url, [1]))
     cred = holder_credential(url, 1, "suspension")
-    [r] = await checker.check_entries(cred)
-    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "purpose" in (r.detail or "")
+    assert "purpose" in await _verification_error(checker, cred)
 
 
 async def test_expired_list(server: ListServer, checker: StatusListChecker, clock: Clock) -> None:
@@ -510,9 +528,7 @@ async def test_expired_list(server: ListServer, checker: StatusListChecker, cloc
     server.put("/sl/expiring", signed_bsl(url, [], valid_until=T0 + timedelta(hours=1)))
     assert await _one(checker, holder_credential(url, 1)) == (True, None)
     clock.advance(3601)
-    [r] = await checker.check_entries(holder_credential(url, 1))
-    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "validUntil" in (r.detail or "")
+    assert "validUntil" in await _verification_error(checker, holder_credential(url, 1))
 
 
 async def test_index_out_of_range(server: ListServer, checker: StatusListChecker) -> None:
@@ -631,40 +647,30 @@ async def test_check_returns_verifier_checks(
 
 
 async def test_proof_only_verifier_rejects_a_forged_list(
-    server: ListServer, safe_fetch: SafeFetch, clock: Clock
+    server: ListServer, proof_only_checker: StatusListChecker
 ) -> None:
-    checker = StatusListChecker(
-        fetch=mapped_fetch(server, safe_fetch),
-        verify_list=proof_verifier(default_resolver(), now=clock),
-        now=clock,
-    )
     url = "https://example.com/sl/forged2"
     server.put("/sl/forged2", signed_bsl(url, [], key=OTHER_KEY, issuer=ISSUER_KEY.did))
-    [r] = await checker.check_entries(holder_credential(url, 1))
-    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "ISSUER_MISMATCH" in (r.detail or "")
+    assert "ISSUER_MISMATCH" in await _verification_error(
+        proof_only_checker, holder_credential(url, 1)
+    )
     server.put("/sl/good", signed_bsl("https://example.com/sl/good", [1]))
-    assert await _one(checker, holder_credential("https://example.com/sl/good", 1)) == (
+    assert await _one(proof_only_checker, holder_credential("https://example.com/sl/good", 1)) == (
         False,
         "CREDENTIAL_REVOKED",
     )
 
 
 async def test_list_with_a_malformed_date_is_a_verification_error(
-    server: ListServer, safe_fetch: SafeFetch, clock: Clock
+    server: ListServer, proof_only_checker: StatusListChecker
 ) -> None:
     # the proof-only verifier leaves dates to the checker: an XSD dateTime needs a time
-    checker = StatusListChecker(
-        fetch=mapped_fetch(server, safe_fetch),
-        verify_list=proof_verifier(default_resolver(), now=clock),
-        now=clock,
-    )
     url = "https://example.com/sl/bad-date"
     unsigned = bsl_list_credential(url, ISSUER_KEY.did, "revocation", Bitstring(), "2024-05-01")
     server.put("/sl/bad-date", proofs.sign(unsigned, ISSUER_KEY, created=T0 - timedelta(days=1)))
-    [r] = await checker.check_entries(holder_credential(url, 1))
-    assert (r.passed, r.code) == (False, "STATUS_VERIFICATION_ERROR")
-    assert "validFrom is not an XML Schema dateTime" in (r.detail or "")
+    assert "validFrom is not an XML Schema dateTime" in await _verification_error(
+        proof_only_checker, holder_credential(url, 1)
+    )
 
 
 async def test_verifier_integration_revoked_credential_fails(

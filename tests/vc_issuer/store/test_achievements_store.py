@@ -14,6 +14,8 @@ from vc_issuer.errors import ConflictError, MalformedInputError, NotFoundError
 from vc_issuer.store import CredentialRecord, Store, open_store
 from vc_issuer.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
+from ._records import bare_credential
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
@@ -105,14 +107,9 @@ async def test_images_by_hash(store: Store) -> None:
 
 
 def _record(n: int, key: str | None) -> CredentialRecord:
-    return CredentialRecord(
-        id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
-        subject_id=None,
-        types=["VerifiableCredential"],
+    return bare_credential(
+        f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
         issued_at=datetime(2025, 1, 1, tzinfo=UTC),
-        valid_from=None,
-        valid_until=None,
-        status_entries=[],
         credential={"id": n},
         idempotency_key=key,
     )

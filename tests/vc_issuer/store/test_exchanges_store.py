@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from vc_issuer.errors import ConflictError, MalformedInputError
-from vc_issuer.store import KEEP, ExchangeRecord, Store, new_exchange_id, open_store
+from vc_issuer.store import KEEP, Store, new_exchange_id, open_store
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def exchange(**changes: object) -> ExchangeRecord:
-    base = ExchangeRecord(
-        id=new_exchange_id(),
-        kind="vcapi",
-        state="pending",
-        created_at=T0,
-        expires_at=T0 + timedelta(minutes=15),
-        credential_id="urn:uuid:award-1",
-        data={"challenge": "c-1", "attempts": 0, "nested": {"ü": [1, 2.5, None]}},
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+from ._records import T0, exchange
 
 
 async def test_create_and_get_round_trip(store: Store) -> None:

@@ -4,28 +4,19 @@ expired exchanges purged, the request hash of an idempotency key kept."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from vc_issuer.errors import MalformedInputError
-from vc_issuer.store import CredentialRecord, ExchangeRecord, Store, new_exchange_id, open_store
+from vc_issuer.store import ExchangeRecord, Store, new_exchange_id, open_store
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+from . import _records
+from ._records import T0, bare_credential
 
 
 def exchange(**changes: object) -> ExchangeRecord:
-    base = ExchangeRecord(
-        id=new_exchange_id(),
-        kind="oid4vci",
-        state="pending",
-        created_at=T0,
-        expires_at=T0 + timedelta(minutes=15),
-        credential_id="urn:uuid:award-1",
-        data={},
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return _records.exchange(kind="oid4vci", data={}, **changes)
 
 
 async def test_attempts_count_up_to_the_limit_then_stop(store: Store) -> None:
@@ -67,18 +58,7 @@ async def test_purge_removes_expired_undelivered_exchanges_only(store: Store) ->
 
 
 async def test_request_hash_round_trips(store: Store) -> None:
-    rec = CredentialRecord(
-        id="urn:uuid:c-1",
-        subject_id=None,
-        types=["VerifiableCredential"],
-        issued_at=T0,
-        valid_from=None,
-        valid_until=None,
-        status_entries=[],
-        credential={"id": "urn:uuid:c-1"},
-        idempotency_key="k-1",
-        request_hash="sha256:abc",
-    )
+    rec = bare_credential("urn:uuid:c-1", idempotency_key="k-1", request_hash="sha256:abc")
     await store.put_credential(rec)
     got = await store.get_by_idempotency_key("k-1")
     assert got is not None and got.request_hash == "sha256:abc"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 
@@ -21,7 +21,7 @@ from vc_issuer.store import (
 )
 from vc_issuer.store.migrations import LATEST
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+from ._records import T0, bare_credential
 
 
 def mail(key: str = "claim:urn:uuid:a", **kw: object) -> OutboxRecord:
@@ -40,17 +40,7 @@ def mail(key: str = "claim:urn:uuid:a", **kw: object) -> OutboxRecord:
 
 
 def record(cred_id: str, key: str | None = None) -> CredentialRecord:
-    return CredentialRecord(
-        id=cred_id,
-        subject_id=None,
-        types=["VerifiableCredential"],
-        issued_at=T0,
-        valid_from=T0,
-        valid_until=None,
-        status_entries=[],
-        credential={"id": cred_id},
-        idempotency_key=key,
-    )
+    return bare_credential(cred_id, valid_from=T0, idempotency_key=key)
 
 
 def claim(cred_id: str) -> ClaimRecord:

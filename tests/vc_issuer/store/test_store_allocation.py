@@ -17,6 +17,8 @@ from vc_issuer.errors import MalformedInputError
 from vc_issuer.store import Store, open_store
 from vc_issuer.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
+from .._helpers import start_worker
+
 BSL = "BitstringStatusList"
 SL21 = "StatusList2021"
 BIG = 131_072
@@ -127,20 +129,8 @@ async def test_bad_allocation_requests(store: Store) -> None:
 
 
 async def _spawn(url: str, count: int, size: int, *, wait: bool) -> asyncio.subprocess.Process:
-    args = [str(WORKER), url, str(count), str(size)] + (["--wait"] if wait else [])
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    if line.strip() != b"ready":
-        err = await proc.stderr.read() if proc.stderr else b""
-        raise AssertionError(f"worker failed to start: {line!r} {err.decode()[-2000:]}")
-    return proc
+    args = [url, str(count), str(size)] + (["--wait"] if wait else [])
+    return await start_worker(WORKER, *args, timeout=60)
 
 
 def _pairs(lines: list[bytes]) -> list[tuple[str, int]]:
