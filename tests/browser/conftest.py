@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
+from tests.vc_issuer.hostile._live_server import free_port
 from vc_issuer.badges.achievements import AchievementService, StoredAchievement
 from vc_issuer.badges.awards import Awarder, Recipient
 from vc_issuer.badges.baking import default_badge_png
@@ -32,12 +32,6 @@ from vc_issuer.services.issuer import Issuer
 
 T = TypeVar("T")
 BADGE_PNG = default_badge_png(color="#0b6e4f", size=192)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -171,21 +171,43 @@ def test_claim_page_shows_qr_codes_and_deep_links(
     assert browser.find_element(By.ID, "lcw-link").is_displayed()
 
 
-def test_expired_badge_page(live_server: LiveServer, browser: WebDriver, shots: Path) -> None:
-    cred = live_server.award(awarded=past(400), months=12)
-    browser.get(live_server.page_url(cred))
-    snap(browser, shots, "credential-expired")
-    assert verdict(browser) == "Expired"
-    assert "It expired on" in visible_text(browser)
+def _expired(live_server: LiveServer) -> dict[str, Any]:
+    return live_server.award(awarded=past(400), months=12)
 
 
-def test_revoked_badge_page(live_server: LiveServer, browser: WebDriver, shots: Path) -> None:
+def _revoked(live_server: LiveServer) -> dict[str, Any]:
     cred = live_server.award()
     live_server.run(live_server.issuer.revoke(cred["id"], reason="issued in error"))
+    return cred
+
+
+@pytest.mark.parametrize(
+    ("make", "shot", "shown", "says"),
+    [
+        pytest.param(_expired, "credential-expired", "Expired", "It expired on", id="expired"),
+        pytest.param(
+            _revoked,
+            "credential-revoked",
+            "Revoked",
+            "The issuer has revoked this credential.",
+            id="revoked",
+        ),
+    ],
+)
+def test_expired_or_revoked_badge_page(
+    live_server: LiveServer,
+    browser: WebDriver,
+    shots: Path,
+    make: Callable[[LiveServer], dict[str, Any]],
+    shot: str,
+    shown: str,
+    says: str,
+) -> None:
+    cred = make(live_server)
     browser.get(live_server.page_url(cred))
-    snap(browser, shots, "credential-revoked")
-    assert verdict(browser) == "Revoked"
-    assert "The issuer has revoked this credential." in visible_text(browser)
+    snap(browser, shots, shot)
+    assert verdict(browser) == shown
+    assert says in visible_text(browser)
 
 
 def test_suspended_badge_page(live_server: LiveServer, browser: WebDriver, shots: Path) -> None:

@@ -37,6 +37,16 @@ def require_node(what: str, *packages: str) -> None:
     pytest.fail(f"{what} interop cannot run: {problem} (or set VC_ISSUER_SKIP_INTEROP=1)")
 
 
+def needs_node(what: str, *packages: str) -> Any:
+    """A module-scoped autouse fixture for a test module: ``require_node(what, *packages)``."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _require_node() -> None:
+        require_node(what, *packages)
+
+    return _require_node
+
+
 def run_node(
     script: Path,
     requests: list[dict[str, Any]],

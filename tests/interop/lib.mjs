@@ -6,7 +6,7 @@
 // controller documents) is refused with an error naming it.
 import {readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fileURLToPath, pathToFileURL} from 'node:url';
 
 import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
@@ -309,4 +309,59 @@ export function describeError(error) {
     }
   }
   return messages.join('; ');
+}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Answer the request on stdin, or each of a JSON array of requests (then the
+ * answer on stdout is an array in the same order), with `handle`. A request
+ * that throws is answered {error}. Returns {badInput: true} when stdin is not
+ * JSON or a request is not an object (nothing is written to stdout then),
+ * else {failed}: whether some request threw.
+ */
+export async function answerStdin(handle) {
+  let input;
+  try {
+    input = JSON.parse(await readStdin());
+  } catch(e) {
+    process.stderr.write(`bad input: not JSON (${e.message})\n`);
+    return {badInput: true};
+  }
+  const batch = Array.isArray(input);
+  const answers = [];
+  let failed = false;
+  for(const request of batch ? input : [input]) {
+    if(!request || typeof request !== 'object' || Array.isArray(request)) {
+      process.stderr.write('bad input: each request must be an object\n');
+      return {badInput: true};
+    }
+    try {
+      answers.push(await handle(request));
+    } catch(e) {
+      failed = true;
+      answers.push({error: describeError(e)});
+    }
+  }
+  process.stdout.write(JSON.stringify(batch ? answers : answers[0]) + '\n');
+  return {failed};
+}
+
+/** Run `main` (resolving to an exit status) when `moduleUrl` is the script
+ * node was started with, not when the module is imported. */
+export function runIfMain(moduleUrl, main) {
+  if(process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href) {
+    main().then(code => {
+      process.exitCode = code;
+    }, e => {
+      process.stderr.write(`${e.stack ?? e}\n`);
+      process.exitCode = 2;
+    });
+  }
 }

@@ -34,45 +34,42 @@
 //
 // A JSON array of requests is answered with an array (one node process).
 // Exit status: 0 answered, 2 bad usage or input.
-import {pathToFileURL} from 'node:url';
-
 import * as vc from '@digitalbazaar/vc';
 import * as bsl from '@digitalbazaar/vc-bitstring-status-list';
 import * as sl2021 from '@digitalbazaar/vc-status-list';
 
-import {describeError, makeDocumentLoader, verifyingSuites} from './lib.mjs';
+import {
+  answerStdin, describeError, makeDocumentLoader, runIfMain, verifyingSuites
+} from './lib.mjs';
+
+// A package's checkStatus, with its per-entry results in one form:
+// {statusPurpose, statusListIndex, verified, status}, where `isSet` reads from
+// the package's own entry result whether the entry's bit is set.
+function packageChecker(name, checkStatus, isSet) {
+  return {
+    name,
+    async check(options) {
+      const result = await checkStatus(options);
+      const results = (result.results ?? []).map(r => ({
+        statusPurpose: r.credentialStatus?.statusPurpose,
+        statusListIndex: r.credentialStatus?.statusListIndex,
+        verified: r.verified,
+        status: isSet(r)
+      }));
+      return {verified: result.verified, error: result.error, results};
+    },
+    failsOn: r => r.status === true
+  };
+}
 
 const CHECKERS = {
-  BitstringStatusListEntry: {
-    name: '@digitalbazaar/vc-bitstring-status-list',
-    // a set bit is reported as `status: true` in a verified check
-    async check(options) {
-      const result = await bsl.checkStatus(options);
-      const results = (result.results ?? []).map(r => ({
-        statusPurpose: r.credentialStatus?.statusPurpose,
-        statusListIndex: r.credentialStatus?.statusListIndex,
-        verified: r.verified,
-        status: Boolean(r.status)
-      }));
-      return {verified: result.verified, error: result.error, results};
-    },
-    failsOn: r => r.status === true
-  },
-  StatusList2021Entry: {
-    name: '@digitalbazaar/vc-status-list',
-    // a set bit is reported as `verified: false` for that entry
-    async check(options) {
-      const result = await sl2021.checkStatus(options);
-      const results = (result.results ?? []).map(r => ({
-        statusPurpose: r.credentialStatus?.statusPurpose,
-        statusListIndex: r.credentialStatus?.statusListIndex,
-        verified: r.verified,
-        status: !r.verified
-      }));
-      return {verified: result.verified, error: result.error, results};
-    },
-    failsOn: r => r.status === true
-  }
+  // a set bit is reported as `status: true` in a verified check
+  BitstringStatusListEntry: packageChecker(
+    '@digitalbazaar/vc-bitstring-status-list', bsl.checkStatus,
+    r => Boolean(r.status)),
+  // a set bit is reported as `verified: false` for that entry
+  StatusList2021Entry: packageChecker(
+    '@digitalbazaar/vc-status-list', sl2021.checkStatus, r => !r.verified)
 };
 
 function entryType(credential) {
@@ -184,44 +181,9 @@ export async function checkOne(request) {
   };
 }
 
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function main() {
-  let input;
-  try {
-    input = JSON.parse(await readStdin());
-  } catch(e) {
-    process.stderr.write(`bad input: not JSON (${e.message})\n`);
-    return 2;
-  }
-  const batch = Array.isArray(input);
-  const answers = [];
-  for(const request of batch ? input : [input]) {
-    if(!request || typeof request !== 'object' || Array.isArray(request)) {
-      process.stderr.write('bad input: each request must be an object\n');
-      return 2;
-    }
-    try {
-      answers.push(await checkOne(request));
-    } catch(e) {
-      answers.push({error: describeError(e)});
-    }
-  }
-  process.stdout.write(JSON.stringify(batch ? answers : answers[0]) + '\n');
-  return 0;
+  const {badInput} = await answerStdin(checkOne);
+  return badInput ? 2 : 0;
 }
 
-if(process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(code => {
-    process.exitCode = code;
-  }, e => {
-    process.stderr.write(`${e.stack ?? e}\n`);
-    process.exitCode = 2;
-  });
-}
+runIfMain(import.meta.url, main);

@@ -7,8 +7,7 @@ in ``jose.jwtVerify`` (signature, ``typ``, ``iss``, ``sub``, ``nbf``); tokens ``
 verify in ours. Changing any claim makes both reject. EdDSA is deterministic, so both stacks
 produce the identical token for the same header and payload.
 
-Needs ``npm ci --prefix tests/interop``; without it these tests FAIL (set
-``VC_ISSUER_SKIP_INTEROP=1`` to skip them on a machine without Node).
+Needs ``npm ci --prefix tests/interop``; without it these tests fail (see ``_node.py``).
 """
 
 from __future__ import annotations
@@ -33,9 +32,8 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import VerificationResult, verify
 from vc_issuer.store import open_store
 
-from ._node import require_node, run_node
+from ._node import HERE, needs_node, run_node
 
-HERE = Path(__file__).resolve().parent
 JOSE_JS = HERE / "jose.mjs"
 V1 = "https://www.w3.org/2018/credentials/v1"
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -43,9 +41,7 @@ OB3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 NOW = datetime(2026, 1, 15, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _require_node() -> None:
-    require_node("jose", "jose")
+_require_node = needs_node("jose", "jose")
 
 
 def run_jose(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -31,18 +31,15 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.verifier import verify, verify_credential
 from vc_issuer.wallets.oid4vci import OID4VCIService
 
-from ._node import require_node
+from ._node import HERE, needs_node
 
-HERE = Path(__file__).resolve().parent
 WALLET_JS = HERE / "oid4vci_wallet.mjs"
 PKG = "@sphereon/oid4vci-client"
 V2 = "https://www.w3.org/ns/credentials/v2"
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _require_node() -> None:
-    require_node("OpenID4VCI", PKG)
+_require_node = needs_node("OpenID4VCI", PKG)
 
 
 @dataclass

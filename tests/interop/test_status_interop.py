@@ -10,8 +10,7 @@ same bytes, go through our ``StatusListChecker`` too, and both sides must agree.
 The generated-interop lists (index 94567 revoked) are checked in our checker by
 tests/vc_issuer/test_status_check.py::test_generated_interop_credential_is_revoked_end_to_end.
 
-Needs ``npm ci --prefix tests/interop``; without it these tests FAIL (set
-``VC_ISSUER_SKIP_INTEROP=1`` to skip them on a machine without Node).
+Needs ``npm ci --prefix tests/interop``; without it these tests fail (see ``_node.py``).
 """
 
 from __future__ import annotations
@@ -33,9 +32,8 @@ from vc_issuer.services.issuer import Issuer
 from vc_issuer.services.status_check import FetchResult, StatusListChecker
 from vc_issuer.store import open_store
 
-from ._node import require_node, run_node
+from ._node import HERE, needs_node, run_node
 
-HERE = Path(__file__).resolve().parent
 STATUS_JS = HERE / "status.mjs"
 BASE = "https://issuer.example/tenant"
 VC2 = "https://www.w3.org/ns/credentials/v2"
@@ -44,9 +42,7 @@ BSL_PKG = "@digitalbazaar/vc-bitstring-status-list"
 SL2021_PKG = "@digitalbazaar/vc-status-list"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _require_node() -> None:
-    require_node("status", BSL_PKG, SL2021_PKG)
+_require_node = needs_node("status", BSL_PKG, SL2021_PKG)
 
 
 def run_status_js(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

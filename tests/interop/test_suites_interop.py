@@ -7,7 +7,8 @@ disclosure from the other's base proof, and both verify every derived credential
 Bazaar's verifier takes derived proofs only; a base proof is what the holder checks, here ours).
 
 ECDSA signing with WebCrypto is randomized, so only eddsa-jcs-2022 can also be compared byte
-for byte. Needs ``npm ci --prefix tests/interop`` (see test_vcjs_interop.py).
+for byte. Needs ``npm ci --prefix tests/interop``; without it these tests fail (see
+``_node.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vc_issuer.core.proofs import derive, sign
 from vc_issuer.core.resolver import default_resolver
 from vc_issuer.services.verifier import VerificationResult, verify_credential
 
-from ._node import require_node
+from ._node import needs_node
 from .test_vcjs_interop import VCJS_PKG, run_vcjs, tampered_variants
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -36,9 +37,7 @@ OB_CREDENTIAL = FIXTURES / "interop" / "vc2-ob303-eddsa-rdfc-2022.unsigned.json"
 SELECTIVE = ["/credentialSubject/achievement/name", "/name"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _require_vcjs() -> None:
-    require_node("vc-js", VCJS_PKG)
+_require_vcjs = needs_node("vc-js", VCJS_PKG)
 
 
 def _json(path: Path) -> Any:

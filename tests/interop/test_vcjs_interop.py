@@ -4,8 +4,7 @@ Credentials we sign verify in vc-js, credentials vc-js signs verify in ours, and
 claim makes both reject. Ed25519 is deterministic, so both stacks must also produce the very
 same proofValue for the same document, key and ``created``.
 
-Needs ``npm ci --prefix tests/interop``; without it these tests FAIL (set
-``VC_ISSUER_SKIP_INTEROP=1`` to skip them on a machine without Node).
+Needs ``npm ci --prefix tests/interop``; without it these tests fail (see ``_node.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +24,9 @@ from vc_issuer.core.proofs import sign
 from vc_issuer.core.resolver import StaticResolver, default_resolver
 from vc_issuer.services.verifier import verify_credential
 
-from ._node import require_node, run_node
+from ._node import HERE, needs_node, run_node
 
 VCJS_PKG = "@digitalbazaar/vc"
-HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "interop"
 VCJS = HERE / "vcjs.mjs"
 CREATED = "2024-05-01T00:00:00Z"
@@ -42,9 +39,7 @@ def _load(name: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _require_vcjs() -> None:
-    require_node("vc-js", VCJS_PKG)
+_require_vcjs = needs_node("vc-js", VCJS_PKG)
 
 
 def run_vcjs(command: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

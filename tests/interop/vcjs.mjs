@@ -26,22 +26,12 @@
 //
 // Exit status: 0 answered (even "not verified"), 1 some sign request failed,
 // 2 bad usage or input.
-import {pathToFileURL} from 'node:url';
-
 import * as vc from '@digitalbazaar/vc';
 
 import {
-  describeError, disclosingSuite, makeDocumentLoader, signingSuite,
-  verifyingSuites
+  answerStdin, describeError, disclosingSuite, makeDocumentLoader, runIfMain,
+  signingSuite, verifyingSuites
 } from './lib.mjs';
-
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export async function signOne(request) {
   const {
@@ -103,38 +93,11 @@ async function main() {
       'usage: node vcjs.mjs sign|verify|derive < request.json\n');
     return 2;
   }
-  let input;
-  try {
-    input = JSON.parse(await readStdin());
-  } catch(e) {
-    process.stderr.write(`bad input: not JSON (${e.message})\n`);
+  const {badInput, failed} = await answerStdin(handlers[command]);
+  if(badInput) {
     return 2;
   }
-  const batch = Array.isArray(input);
-  const requests = batch ? input : [input];
-  const answers = [];
-  let failed = false;
-  for(const request of requests) {
-    if(!request || typeof request !== 'object' || Array.isArray(request)) {
-      process.stderr.write('bad input: each request must be an object\n');
-      return 2;
-    }
-    try {
-      answers.push(await handlers[command](request));
-    } catch(e) {
-      failed = true;
-      answers.push({error: describeError(e)});
-    }
-  }
-  process.stdout.write(JSON.stringify(batch ? answers : answers[0]) + '\n');
   return command !== 'verify' && failed ? 1 : 0;
 }
 
-if(process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(code => {
-    process.exitCode = code;
-  }, e => {
-    process.stderr.write(`${e.stack ?? e}\n`);
-    process.exitCode = 2;
-  });
-}
+runIfMain(import.meta.url, main);

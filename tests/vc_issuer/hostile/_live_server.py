@@ -13,13 +13,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
+
 V2 = "https://www.w3.org/ns/credentials/v2"
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def cli(*args: str) -> list[str]:
@@ -298,3 +302,20 @@ def inline_context_credential(signed: dict[str, Any], kib: int = 400) -> dict[st
     cred = dict(signed)
     cred["@context"] = [*signed["@context"], *contexts]
     return cred
+
+
+@asynccontextmanager
+async def pg_schema(prefix: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A fresh PostgreSQL schema named `prefix` + random hex, and an admin connection to look
+    into it; the schema is dropped afterwards. A missing server is a failure, not a skip."""
+    schema = prefix + secrets.token_hex(6)
+    try:
+        admin = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {exc!r}")
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield admin, schema
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()

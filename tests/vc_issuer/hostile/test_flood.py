@@ -13,8 +13,6 @@ Once the flood stops, the purge empties the table.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import sqlite3
 import time
 from collections import Counter
@@ -22,13 +20,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
 from vc_issuer.services.limits import LimitsConfig
 
-from ._live_server import LiveServer, free_port, serve_configured
+from ._live_server import PG_URL, LiveServer, free_port, pg_schema, serve_configured
 
-PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FLOOD = 10_000
 LIMITS = LimitsConfig(rate=10, burst=10, nonce_ttl=2, purge_interval=1)
 LIMITS_TOML = f"""
@@ -121,23 +117,19 @@ async def test_sqlite_store_stays_bounded_under_a_nonce_flood(tmp_path: Path) ->
 
 
 async def test_postgresql_store_stays_bounded_under_a_nonce_flood(tmp_path: Path) -> None:
-    schema = "vcf_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(PG_URL, timeout=5)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
     server = None
-    try:
-        url_db = f"{PG_URL}?search_path={schema}"
-        server, url = await asyncio.to_thread(_serve, tmp_path, url_db)
+    async with pg_schema("vcf_") as (admin, schema):
+        try:
+            url_db = f"{PG_URL}?search_path={schema}"
+            server, url = await asyncio.to_thread(_serve, tmp_path, url_db)
 
-        async def count() -> int:
-            return int(await admin.fetchval(f'SELECT count(*) FROM "{schema}".exchanges'))
+            async def count() -> int:
+                return int(await admin.fetchval(f'SELECT count(*) FROM "{schema}".exchanges'))
 
-        await _check_flood(server, url, count)
-    finally:
-        if server is not None:
-            assert server.stop() == 0
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+            await _check_flood(server, url, count)
+        finally:
+            if server is not None:
+                assert server.stop() == 0
 
 
 async def test_the_first_purge_runs_at_start(tmp_path: Path) -> None:

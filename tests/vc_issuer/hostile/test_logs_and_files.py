@@ -23,15 +23,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
-import asyncpg
 import pytest
 
 from vc_issuer.http.middlewares import redact_path, redact_query, secret_hash
 from vc_issuer.services.tokens import hash_secret
 
-from ._live_server import Live, LiveServer, cli, free_port, mode, open_badge
+from ._live_server import PG_URL, Live, LiveServer, cli, free_port, mode, open_badge, pg_schema
 
-PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ORIGIN = {"Origin": "https://wallet.example"}
 
 
@@ -263,10 +261,7 @@ def test_serving_an_older_home_makes_its_secret_files_0600(tmp_path: Path) -> No
 
 
 async def test_config_with_a_database_password_is_0600(tmp_path: Path) -> None:
-    schema = "vch_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(PG_URL, timeout=5)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    async with pg_schema("vch_") as (admin, schema):
         split = urlsplit(PG_URL)
         password = "pw-" + secrets.token_hex(4)
         url = f"{split.scheme}://{split.username}:{password}@{split.hostname}:{split.port}" + (
@@ -291,6 +286,3 @@ async def test_config_with_a_database_password_is_0600(tmp_path: Path) -> None:
         assert mode(home) == 0o700
         assert parse_qs(urlsplit(url).query)["search_path"] == [schema]
         assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".meta') == 1
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()

@@ -5,7 +5,6 @@ issued credentials point at the server under test."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.vc_issuer.hostile._live_server import free_port
 from vc_issuer.http import build_services, create_app, create_token
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
@@ -24,12 +24,6 @@ from vc_issuer.services.issuer import Issuer
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 V2 = "https://www.w3.org/ns/credentials/v2"
 V1 = "https://www.w3.org/2018/credentials/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load_fixture(*parts: str) -> Any:
@@ -92,6 +86,20 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         await issuer.close()
 
 
+async def post_issue(
+    client: TestClient[web.Request, web.Application], token: str, credential: dict[str, Any]
+) -> dict[str, Any]:
+    """POST /credentials/issue with a bearer token; asserts 201, returns the issued credential."""
+    resp = await client.post(
+        "/credentials/issue",
+        json={"credential": credential},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 201, await resp.text()
+    vc: dict[str, Any] = (await resp.json())["verifiableCredential"]
+    return vc
+
+
 @dataclass
 class Env:
     client: TestClient[web.Request, web.Application]
@@ -124,6 +132,18 @@ class Env:
         resp = await self.client.post("/credentials/issue", json=body, headers=self.auth("issue"))
         assert resp.status == 201, await resp.text()
         return (await resp.json())["verifiableCredential"]
+
+    async def set_status(self, credential_id: str, purpose: str, value: bool = True) -> Any:
+        """POST /credentials/status with a "status" token; the response, unchecked."""
+        return await self.client.post(
+            "/credentials/status",
+            json={
+                "credentialId": credential_id,
+                "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": purpose},
+                "status": value,
+            },
+            headers=self.auth("status"),
+        )
 
 
 EnvFactory = Callable[..., Awaitable[Env]]

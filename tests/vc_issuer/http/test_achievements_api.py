@@ -26,6 +26,7 @@ from vc_issuer.badges.baking import (
     unbake_svg,
 )
 
+from ..test_achievements import design as service_design
 from .conftest import Env, EnvFactory
 
 PNG = default_badge_png(color="#b3261e", size=64)  # not the default badge: we can tell them apart
@@ -38,25 +39,10 @@ def data_url(data: bytes, media: str) -> str:
 
 
 def design(**overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": "Python 101",
-        "description": "Writes and tests small Python programs.",
-        "criteria": {"narrative": "Pass the final project."},
-        "achievementType": "Course",
-        "tag": ["python"],
-        "image": {"id": data_url(PNG, "image/png"), "type": "Image"},
-        "alignment": [
-            {
-                "type": ["Alignment"],
-                "targetName": "Programming",
-                "targetUrl": "https://esco.example/skill/programming",
-                "targetFramework": "ESCO",
-                "targetCode": "S1.2",
-                "targetType": "CFItem",
-            }
-        ],
-    }
-    doc.update(overrides)
+    """The service tests' design as a client posts it: with an image as a data: URL; a None
+    override leaves that property out."""
+    image = {"id": data_url(PNG, "image/png"), "type": "Image"}
+    doc = service_design(**{"image": image, **overrides})
     return {k: v for k, v in doc.items() if v is not None}
 
 

@@ -269,12 +269,7 @@ async def test_responses_match_openapi_schemas(env: Env) -> None:
     check("/credentials/verify", "post", 400, await resp.json(content_type=None),
           "application/problem+json")  # fmt: skip
 
-    resp = await env.client.post(
-        "/credentials/status",
-        json={"credentialId": vc["id"], "credentialStatus": {"statusPurpose": "revocation"},
-              "status": True},
-        headers=env.auth("status"),
-    )  # fmt: skip
+    resp = await env.set_status(vc["id"], "revocation")
     check("/credentials/status", "post", 200, await resp.json(), "application/json")
 
     resp = await env.client.post("/credentials/issue", json={})

@@ -18,11 +18,11 @@ import pytest
 
 from vc_issuer.wallets.oid4vci import CONFIGURATION_ID, CONFIGURATIONS, PRE_AUTHORIZED_GRANT
 
-from .conftest import V2, Authed, served
+from ..hostile._live_server import open_badge
+from .conftest import Authed, served
 from .test_exchanges import Holder as LcwHolder
 from .test_oid4vci import Holder as OidHolder
 
-OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 FORM = "application/x-www-form-urlencoded"
 HTML_ACCEPT = {"Accept": "text/html"}
 JSON_ACCEPT = {"Accept": "application/json"}
@@ -30,23 +30,7 @@ JSON_ACCEPT = {"Accept": "application/json"}
 
 class World(Authed):
     async def award(self, name: str = "Rust Foundations") -> str:
-        credential = {
-            "@context": [V2, OB],
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "name": name,
-            "issuer": {"id": self.issuer.did, "type": ["Profile"], "name": "Example Academy"},
-            "credentialSubject": {
-                "type": ["AchievementSubject"],
-                "name": "Ada",
-                "achievement": {
-                    "id": "urn:uuid:6f1f52c2-1a55-4b51-9c7e-0e3b1ff2d5a1",
-                    "type": ["Achievement"],
-                    "name": name,
-                    "description": "Wrote and tested a small Rust crate.",
-                    "criteria": {"narrative": "Pass the final project."},
-                },
-            },
-        }
+        credential = open_badge(self.issuer.did, name)
         signed = await self.issuer.issue(credential, status_purposes=["revocation"])
         return str(signed["id"])
 

@@ -21,7 +21,7 @@ from vc_issuer.http.offload import Offload, settle
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.workpool import PoolLimits
 
-from .conftest import V2, free_port
+from .conftest import V2, free_port, post_issue
 
 Client = TestClient[web.Request, web.Application]
 
@@ -31,14 +31,7 @@ class Served:
         self.client, self.token, self.calls = client, token, calls
 
     async def issue(self, credential: dict[str, Any]) -> dict[str, Any]:
-        resp = await self.client.post(
-            "/credentials/issue",
-            json={"credential": credential},
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
-        assert resp.status == 201, await resp.text()
-        vc: dict[str, Any] = (await resp.json())["verifiableCredential"]
-        return vc
+        return await post_issue(self.client, self.token, credential)
 
     async def verify(self, vc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         resp = await self.client.post("/credentials/verify", json={"verifiableCredential": vc})

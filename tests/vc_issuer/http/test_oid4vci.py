@@ -20,16 +20,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from joserfc import jws
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, OKPKey
 
 from vc_issuer.core import jose
 from vc_issuer.core.keys import Ed25519Key, P256Key, P384Key
-from vc_issuer.http import create_token
-from vc_issuer.services.issuer import Issuer
 from vc_issuer.wallets.oid4vci import (
     CONFIGURATION_ID,
     CONFIGURATIONS,
@@ -39,42 +35,18 @@ from vc_issuer.wallets.oid4vci import (
     verify_key_proof,
 )
 
-from .conftest import V2, Clock, served
+from ..hostile._live_server import open_badge
+from .conftest import V2, Authed, served
 
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 FORM = "application/x-www-form-urlencoded"
 
 
-@dataclass
-class Env:
-    client: TestClient[web.Request, web.Application]
-    issuer: Issuer
-    base_url: str
-    clock: Clock
-    token: str
-    awards: list[str] = field(default_factory=list)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
+class Env(Authed):
     async def award(self) -> str:
-        credential = {
-            "@context": [V2, OB],
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "name": "Rust Foundations",
-            "credentialSubject": {
-                "type": ["AchievementSubject"],
-                "achievement": {
-                    "id": "urn:uuid:6f1f52c2-1a55-4b51-9c7e-0e3b1ff2d5a1",
-                    "type": ["Achievement"],
-                    "name": "Rust Foundations",
-                    "description": "Wrote and tested a small Rust crate.",
-                    "criteria": {"narrative": "Pass the final project."},
-                },
-            },
-        }
-        signed = await self.issuer.issue(credential, status_purposes=["revocation"])
+        signed = await self.issuer.issue(
+            open_badge(self.issuer.did), status_purposes=["revocation"]
+        )
         return str(signed["id"])
 
     async def offer(self, *, tx_code: bool = False, credential_id: str | None = None) -> Any:
@@ -89,8 +61,7 @@ class Env:
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async with served(tmp_path) as s:
-        token, _ = await create_token(s.issuer.store, "oid4vci-test", ["issue"])
-        yield Env(s.client, s.issuer, s.base_url, s.clock, token)
+        yield await Env.of(s)
 
 
 # --- the holder ----------------------------------------------------------------------------------

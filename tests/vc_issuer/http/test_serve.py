@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 import signal
 import ssl
 import subprocess
@@ -16,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from tests._certs import self_signed
-from tests.vc_issuer.hostile._live_server import LiveServer, cli
+from tests.vc_issuer.hostile._live_server import PG_URL, LiveServer, cli, pg_schema
 from vc_issuer.services.home import init_home
 
 from .conftest import V2, free_port
-
-PG_URL = os.environ.get("VC_ISSUER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -184,13 +179,7 @@ async def test_several_processes_on_one_postgresql_store(
 ) -> None:
     """Two `serve` commands on one home (one of them with --workers 2): three processes
     allocate status indices from one PostgreSQL store, concurrently; none is handed out twice."""
-    schema = "vch_" + secrets.token_hex(6)
-    try:
-        admin = await asyncpg.connect(PG_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:  # a missing server is a failure, not a skip
-        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {exc!r}")
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    async with pg_schema("vch_") as (admin, schema):
         port_a, port_b = free_port(), free_port()
         home = tmp_path / "pg-home"
         cfg = init_home(home, base_url=f"http://127.0.0.1:{port_a}",
@@ -235,6 +224,3 @@ async def test_several_processes_on_one_postgresql_store(
         pids = {e["pid"] for e in a.access_log() if e["path"] == "/credentials/issue"}
         assert len(pids) == 2, "both workers of --workers 2 should have served requests"
         assert a.stop() == 0 and b.stop() == 0
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()

@@ -377,18 +377,6 @@ async def test_presentation_bad_requests(env: Env, body: Any) -> None:
 # --- status and read -----------------------------------------------------------------------------
 
 
-async def _set_status(env: Env, credential_id: str, purpose: str, value: bool) -> Any:
-    return await env.client.post(
-        "/credentials/status",
-        json={
-            "credentialId": credential_id,
-            "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": purpose},
-            "status": value,
-        },
-        headers=env.auth("status"),
-    )
-
-
 async def _verify_codes(env: Env, vc: Any) -> tuple[int, list[str]]:
     resp = await env.client.post("/credentials/verify", json={"verifiableCredential": vc})
     body = await resp.json(content_type=None)
@@ -398,37 +386,35 @@ async def _verify_codes(env: Env, vc: Any) -> tuple[int, list[str]]:
 async def test_revoke_then_verify_fails(env: Env) -> None:
     vc = await env.issue()
     assert (await _verify_codes(env, vc)) == (200, [])
-    resp = await _set_status(env, vc["id"], "revocation", True)
+    resp = await env.set_status(vc["id"], "revocation", True)
     body = await resp.json()
     assert resp.status == 200, body
     assert body["changed"] is True and body["new"] is True
     assert await _verify_codes(env, vc) == (422, ["CREDENTIAL_REVOKED"])
     # revocation is permanent
-    await assert_problem(await _set_status(env, vc["id"], "revocation", False), 409)
+    await assert_problem(await env.set_status(vc["id"], "revocation", False), 409)
     # again: idempotent
-    again = await (await _set_status(env, vc["id"], "revocation", True)).json()
+    again = await (await env.set_status(vc["id"], "revocation", True)).json()
     assert again["changed"] is False
 
 
 async def test_suspend_and_reinstate(env: Env) -> None:
     vc = await env.issue()
-    assert (await _set_status(env, vc["id"], "suspension", True)).status == 200
+    assert (await env.set_status(vc["id"], "suspension", True)).status == 200
     assert await _verify_codes(env, vc) == (422, ["CREDENTIAL_SUSPENDED"])
-    assert (await _set_status(env, vc["id"], "suspension", False)).status == 200
+    assert (await env.set_status(vc["id"], "suspension", False)).status == 200
     assert await _verify_codes(env, vc) == (200, [])
 
 
 async def test_status_audit_actor_is_the_token(env: Env) -> None:
     vc = await env.issue()
-    await _set_status(env, vc["id"], "suspension", True)
+    await env.set_status(vc["id"], "suspension", True)
     log = await env.issuer.store.audit_log(vc["id"])
     assert log[-1].actor.endswith(":test-status")
 
 
 async def test_status_unknown_credential_is_404(env: Env) -> None:
-    resp = await _set_status(
-        env, "urn:uuid:00000000-0000-0000-0000-000000000000", "revocation", True
-    )
+    resp = await env.set_status("urn:uuid:00000000-0000-0000-0000-000000000000", "revocation", True)
     await assert_problem(resp, 404, "NOT_FOUND")
 
 
@@ -453,14 +439,14 @@ async def test_status_bad_requests(env: Env, body: Any) -> None:
 
 async def test_status_unknown_purpose(env: Env) -> None:
     vc = await env.issue()
-    await assert_problem(await _set_status(env, vc["id"], "refresh", True), 400)
+    await assert_problem(await env.set_status(vc["id"], "refresh", True), 400)
     # message is a purpose we know, but this issuer gave the credential no such entry
-    await assert_problem(await _set_status(env, vc["id"], "message", True), 409, "NO_STATUS_ENTRY")
+    await assert_problem(await env.set_status(vc["id"], "message", True), 409, "NO_STATUS_ENTRY")
 
 
 async def test_status_of_credential_issued_without_status_is_409(env: Env) -> None:
     vc = await env.issue(status=False)
-    await assert_problem(await _set_status(env, vc["id"], "revocation", True), 409)
+    await assert_problem(await env.set_status(vc["id"], "revocation", True), 409)
 
 
 async def test_get_credential(env: Env) -> None:

@@ -22,7 +22,7 @@ from vc_issuer.http.state import STATE_KEY, ServiceState, state_of
 from vc_issuer.services.home import init_home, open_issuer
 from vc_issuer.services.issuer import Issuer
 
-from .conftest import V2, free_port
+from .conftest import V2, free_port, post_issue
 
 Client = TestClient[web.Request, web.Application]
 
@@ -60,14 +60,7 @@ async def _issue(client: Client, issuer: Issuer, subject: str) -> dict[str, Any]
         "issuer": issuer.did,
         "credentialSubject": {"id": subject},
     }
-    resp = await client.post(
-        "/credentials/issue",
-        json={"credential": credential},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert resp.status == 201, await resp.text()
-    vc: dict[str, Any] = (await resp.json())["verifiableCredential"]
-    return vc
+    return await post_issue(client, token, credential)
 
 
 async def test_healthz_and_an_issue_verify_round_trip(one: tuple[Client, Issuer]) -> None:
