@@ -26,7 +26,7 @@ from vc_issuer.badges.baking import (
     unbake_svg,
 )
 
-from ..test_achievements import design as service_design
+from .._helpers import python_101
 from .conftest import Env, EnvFactory
 
 PNG = default_badge_png(color="#b3261e", size=64)  # not the default badge: we can tell them apart
@@ -42,8 +42,7 @@ def design(**overrides: Any) -> dict[str, Any]:
     """The service tests' design as a client posts it: with an image as a data: URL; a None
     override leaves that property out."""
     image = {"id": data_url(PNG, "image/png"), "type": "Image"}
-    doc = service_design(**{"image": image, **overrides})
-    return {k: v for k, v in doc.items() if v is not None}
+    return python_101(**{"image": image, **overrides})
 
 
 async def create(env: Env, **overrides: Any) -> dict[str, Any]:
