@@ -26,6 +26,7 @@ import json
 import secrets
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 import zlib
@@ -36,6 +37,9 @@ from typing import Any
 
 import aiohttp
 import bench_http  # the same server launcher (bench/ is on sys.path when run as a script)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests._proc import tree_rss  # the /proc readings the hostile tests use
 
 V2 = "https://www.w3.org/ns/credentials/v2"
 OB = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -59,41 +63,6 @@ def _badge(did: str) -> dict[str, Any]:
             },
         },
     }
-
-
-# --- /proc -----------------------------------------------------------------------------------
-
-
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [pid], [pid]
-    while todo:
-        cur = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{cur}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                kids = [int(x) for x in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out += kids
-            todo += kids
-    return out
-
-
-def tree_rss(pid: int) -> int:
-    return sum(_rss(p) for p in _tree(pid))
 
 
 # --- the server ------------------------------------------------------------------------------

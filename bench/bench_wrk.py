@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import statistics
@@ -42,7 +41,10 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from bench_http import Server, _cli, _credential, _token
+
+from tests._proc import group_cpu_seconds  # the /proc readings the hostile tests use
 
 ISSUE_LUA = r"""
 local counter = 0
@@ -94,30 +96,14 @@ async def _issue_many(base: str, token: str, credential: dict[str, Any], n: int)
     return out
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in the server's process group (server, its
-    workers and their pool processes), from ``/proc``: CPU per request is the figure that
-    other load on the machine disturbs least, where req/s moves with every neighbour."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 (pgrp), after state and ppid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
-
-
 def _wrk(base: str, script: Path, args: argparse.Namespace, pgid: int) -> dict[str, float]:
-    cpu_before = _group_cpu_seconds(pgid)
+    cpu_before = group_cpu_seconds(pgid)
     cmd = [
         "wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
         "-s", str(script), base,
     ]  # fmt: skip
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    cpu = _group_cpu_seconds(pgid) - cpu_before
+    cpu = group_cpu_seconds(pgid) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
 

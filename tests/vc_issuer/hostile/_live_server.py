@@ -199,37 +199,6 @@ def serve_configured(
     return LiveServer(["--home", str(home), "--port", str(port), *flags], folder / log_name)
 
 
-def rss(pid: int) -> int:
-    """Resident bytes of ``pid`` (0 once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process under ``pid`` (its verification workers, their forkserver)."""
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        cur = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{cur}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = [int(x) for x in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out.extend(children)
-            todo.extend(children)
-    return out
-
-
 def workers(pid: int) -> set[int]:
     """The live worker processes of the server ``pid``: its spawned children, leaving out
     multiprocessing's resource tracker (Linux /proc)."""

@@ -12,16 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests._proc import descendants, rss
 from vc_issuer.core.status import bsl_entry
 
-from ._live_server import (
-    V2,
-    Live,
-    descendants,
-    inline_context_credential,
-    open_badge,
-    rss,
-)
+from ._live_server import V2, Live, inline_context_credential, open_badge
 
 MiB = 1024 * 1024
 #: docs/limits.md: what a flood of new inline contexts may add to the server and its workers
