@@ -326,6 +326,9 @@ async def main_async(args: argparse.Namespace) -> list[Figures]:
                 signed = (await r.json())["verifiableCredential"]
             table = attacks(http, server, signed)
             chosen = args.only or list(table)
+            unknown = sorted(set(chosen) - set(table))
+            if unknown:
+                raise SystemExit(f"unknown attack(s) {unknown}; the attacks are {list(table)}")
             out = []
             for name in chosen:
                 fig = await run_attack(name, http, server, signed, table[name])
